@@ -1,0 +1,46 @@
+#pragma once
+
+#include <neurite/plugin_abi.h>
+
+#include <atomic>
+#include <functional>
+#include <string>
+
+#include <dnnl.hpp>
+
+namespace neurite {
+
+// One oneDNN CPU engine and in-order stream, and the nrt_host that plugins
+// see. Instances created on a context keep a pointer to its nrt_host, so the
+// context must outlive them. One context per thread that computes.
+class ComputeContext {
+public:
+    ComputeContext();
+    ComputeContext(const ComputeContext &) = delete;
+    ComputeContext &operator=(const ComputeContext &) = delete;
+
+    dnnl::engine &engine() { return m_engine; }
+    dnnl::stream &stream() { return m_stream; }
+    const nrt_host *host() const { return &m_host; }
+
+    // Asks long calls to stop; plugins see it through nrt_host.cancel_requested.
+    void request_cancel() { m_cancel.store(true, std::memory_order_relaxed); }
+    void clear_cancel() { m_cancel.store(false, std::memory_order_relaxed); }
+    bool cancel_requested() const { return m_cancel.load(std::memory_order_relaxed); }
+
+    // Warnings plugins log; the default prints to stderr.
+    void set_log_handler(std::function<void(int level, const std::string &)> handler);
+
+    // Threads used by oneDNN and the plugins' OpenMP loops (process-wide).
+    static void set_num_threads(int n);
+    static int num_threads();
+
+private:
+    dnnl::engine m_engine;
+    dnnl::stream m_stream;
+    nrt_host m_host{};
+    std::atomic<bool> m_cancel{false};
+    std::function<void(int, const std::string &)> m_log;
+};
+
+} // namespace neurite

@@ -1,0 +1,64 @@
+#pragma once
+
+#include "neurite/core/registry.h"
+#include "neurite/core/tensor.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace neurite {
+
+// A learnable parameter: views into the plugin's own value and gradient memory.
+struct Parameter {
+    std::string name;
+    Tensor value;
+    Tensor grad;
+};
+
+// A live layer or activation instance from the registry. Errors name the
+// layer by its label ("layer 2 (Dense)") and the shapes involved.
+class Module {
+public:
+    Module(const Entry &entry, void *self, ParamList config);
+    ~Module();
+    Module(const Module &) = delete;
+    Module &operator=(const Module &) = delete;
+
+    const Entry &entry() const { return *m_entry; }
+    const std::string &name() const { return m_entry->name; }
+    const ParamList &config() const { return m_config; }
+    const std::string &label() const { return m_label; }
+    void set_label(std::string label) { m_label = std::move(label); }
+
+    // The output shape for this input shape; the plugin is asked only when
+    // the input shape changes.
+    const Shape &prepare(const Shape &src);
+    // dst must already have the prepared output shape.
+    void forward(const Tensor &src, Tensor &dst, bool training);
+    void backward(const Tensor &src, const Tensor &dst, const Tensor &diff_dst, Tensor *diff_src);
+
+    // Views into the plugin's memory: writing into value changes the layer.
+    const std::vector<Parameter> &parameters() const { return m_params; }
+    std::vector<Parameter> &parameters() { return m_params; }
+    int64_t parameter_count() const;
+    void zero_grad();
+
+    std::vector<uint8_t> save_extra_state() const;
+    void load_extra_state(const std::vector<uint8_t> &bytes);
+
+private:
+    [[noreturn]] void fail(const char *call, nrt_status status, const char *message) const;
+
+    const Entry *m_entry;
+    const nrt_layer_vtable *m_vt;
+    void *m_self;
+    ParamList m_config;
+    std::string m_label;
+    std::vector<Parameter> m_params;
+    Shape m_src_shape;
+    Shape m_dst_shape;
+    mutable char m_err[1024] = {};
+};
+
+} // namespace neurite

@@ -1,0 +1,88 @@
+#pragma once
+
+#include "neurite/core/params.h"
+
+#include <neurite/plugin_abi.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace neurite {
+
+class ComputeContext;
+class Module;
+class LossFunction;
+class Optimizer;
+
+enum class Kind { Layer = NRT_KIND_LAYER, Activation = NRT_KIND_ACTIVATION,
+                  Loss = NRT_KIND_LOSS, Optimizer = NRT_KIND_OPTIMIZER };
+
+const char *kind_name(Kind kind); // "layer", "activation", "loss", "optimizer"
+
+// One registry entry, described by its own schema.
+struct Entry {
+    Kind kind = Kind::Layer;
+    std::string name;
+    std::string version;
+    std::string summary;
+    std::string origin;  // the library file, or "lua"
+    std::string library; // the library's own name
+    std::vector<ParamSpec> params;
+    const nrt_entry *native = nullptr;
+
+    // Plain text for nn.help and the plugin browser, built from the schema.
+    std::string help() const;
+};
+
+// A library that was not loaded, or an entry in it that was not registered.
+struct Refusal {
+    std::string file;
+    std::string reason;
+};
+
+// Finds, loads and lists plugins. A bad library is refused with its reason and
+// never takes the host down. Loaded libraries stay loaded for the process.
+class Registry {
+public:
+    Registry() = default;
+    Registry(const Registry &) = delete;
+    Registry &operator=(const Registry &) = delete;
+
+    // build/plugins beside the executable, the install prefix, the user folder
+    // (~/.local/share/neurite/plugins) and NEURITE_PLUGIN_PATH, in that order.
+    static std::vector<std::string> default_search_paths();
+
+    void load_default_paths();
+    // Every *.so in folder; a missing folder is skipped silently.
+    void load_directory(const std::string &folder);
+    // True when the library was accepted (some entries may still be refused).
+    bool load_library(const std::string &file);
+
+    const std::vector<Entry> &entries() const { return m_entries; }
+    const std::vector<Refusal> &refusals() const { return m_refusals; }
+    const Entry *find(const std::string &name) const;
+    // Throws Error "unknown plugin 'Dnse' (did you mean 'Dense'?)".
+    const Entry &require(const std::string &name) const;
+
+    std::unique_ptr<Module> create_layer(const std::string &name, const ParamList &params,
+                                         ComputeContext &context, uint64_t seed) const;
+    std::unique_ptr<LossFunction> create_loss(const std::string &name, const ParamList &params,
+                                              ComputeContext &context) const;
+    std::unique_ptr<Optimizer> create_optimizer(const std::string &name, const ParamList &params,
+                                                ComputeContext &context) const;
+
+private:
+    void refuse(const std::string &file, const std::string &reason);
+    bool register_entry(const std::string &file, const std::string &library,
+                        const nrt_entry *entry, uint16_t minor);
+    void *create_instance(const Entry &entry, const ResolvedParams &params,
+                          ComputeContext &context, uint64_t seed) const;
+
+    std::vector<Entry> m_entries;
+    std::vector<Refusal> m_refusals;
+    std::vector<std::string> m_loaded_files;
+};
+
+} // namespace neurite

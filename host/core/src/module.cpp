@@ -1,0 +1,139 @@
+#include "neurite/core/module.h"
+
+#include "neurite/core/error.h"
+
+#include "byte_sink.h"
+
+namespace neurite {
+
+
+Module::Module(const Entry &entry, void *self, ParamList config)
+    : m_entry(&entry),
+      m_vt(static_cast<const nrt_layer_vtable *>(entry.native->vtable)),
+      m_self(self),
+      m_config(std::move(config)),
+      m_label(entry.name)
+{
+    const int32_t n = m_vt->param_count ? m_vt->param_count(m_self) : 0;
+    for (int32_t i = 0; i < n; ++i) {
+        nrt_param_ref ref{};
+        ref.struct_size = sizeof ref;
+        if (!m_vt->param || m_vt->param(m_self, i, &ref) != NRT_OK || !ref.value.data ||
+            !ref.grad.data) {
+            m_entry->native->destroy(m_self);
+            throw Error(entry.name + ": parameter " + std::to_string(i + 1) +
+                        " could not be read from the plugin (" + entry.origin + ")");
+        }
+        Shape shape(std::span<const int64_t>(ref.value.dims, static_cast<size_t>(ref.value.ndims)));
+        m_params.push_back({ref.name ? ref.name : "param" + std::to_string(i + 1),
+                            Tensor::view(static_cast<float *>(ref.value.data), shape),
+                            Tensor::view(static_cast<float *>(ref.grad.data), shape)});
+    }
+}
+
+Module::~Module() { m_entry->native->destroy(m_self); }
+
+void Module::fail(const char *call, nrt_status status, const char *message) const
+{
+    (void)status;
+    throw Error(m_label + ": " + call + " failed: " + (message && *message ? message : "no message"));
+}
+
+const Shape &Module::prepare(const Shape &src)
+{
+    if (src == m_src_shape && !m_dst_shape.empty())
+        return m_dst_shape;
+    int32_t dst_ndims = 0;
+    int64_t dst_dims[NRT_MAX_DIMS] = {};
+    m_err[0] = '\0';
+    nrt_status st = m_vt->prepare(m_self, src.size(), src.data(), &dst_ndims, dst_dims, m_err,
+                                  sizeof m_err);
+    if (st != NRT_OK) {
+        m_src_shape = Shape();
+        m_dst_shape = Shape();
+        throw Error(m_label + ": input " + src.to_string() + " does not fit: " + m_err);
+    }
+    if (dst_ndims < 1 || dst_ndims > NRT_MAX_DIMS)
+        throw Error(m_label + ": the plugin reported an output rank of " + std::to_string(dst_ndims));
+    m_src_shape = src;
+    m_dst_shape = Shape(std::span<const int64_t>(dst_dims, static_cast<size_t>(dst_ndims)));
+    return m_dst_shape;
+}
+
+void Module::forward(const Tensor &src, Tensor &dst, bool training)
+{
+    if (!(src.shape() == m_src_shape) || !(dst.shape() == m_dst_shape))
+        throw Error(m_label + ": forward on input " + src.shape().to_string() + " and output " +
+                    dst.shape().to_string() + " but the layer was prepared for " +
+                    m_src_shape.to_string() + " -> " + m_dst_shape.to_string());
+    nrt_tensor s = src.desc();
+    nrt_tensor d = dst.desc();
+    m_err[0] = '\0';
+    if (nrt_status st = m_vt->forward(m_self, &s, &d, training ? 1 : 0, m_err, sizeof m_err))
+        fail("forward", st, m_err);
+}
+
+void Module::backward(const Tensor &src, const Tensor &dst, const Tensor &diff_dst,
+                      Tensor *diff_src)
+{
+    if (!(diff_dst.shape() == dst.shape()))
+        throw Error(m_label + ": the output gradient " + diff_dst.shape().to_string() +
+                    " does not match the output " + dst.shape().to_string());
+    if (diff_src && !(diff_src->shape() == src.shape()))
+        throw Error(m_label + ": the input gradient buffer " + diff_src->shape().to_string() +
+                    " does not match the input " + src.shape().to_string());
+    nrt_tensor s = src.desc();
+    nrt_tensor d = dst.desc();
+    nrt_tensor dd = diff_dst.desc();
+    nrt_tensor ds;
+    if (diff_src)
+        ds = diff_src->desc();
+    m_err[0] = '\0';
+    if (nrt_status st = m_vt->backward(m_self, &s, &d, &dd, diff_src ? &ds : nullptr, m_err,
+                                       sizeof m_err))
+        fail("backward", st, m_err);
+}
+
+int64_t Module::parameter_count() const
+{
+    int64_t n = 0;
+    for (const Parameter &p : m_params)
+        n += p.value.numel();
+    return n;
+}
+
+void Module::zero_grad()
+{
+    if (m_vt->zero_grad)
+        m_vt->zero_grad(m_self);
+    else
+        for (Parameter &p : m_params)
+            p.grad.fill(0.0f);
+}
+
+std::vector<uint8_t> Module::save_extra_state() const
+{
+    std::vector<uint8_t> bytes;
+    if (!m_vt->save_state)
+        return bytes;
+    nrt_writer w = detail::byte_sink(bytes);
+    m_err[0] = '\0';
+    if (nrt_status st = m_vt->save_state(m_self, &w, m_err, sizeof m_err))
+        fail("save_state", st, m_err);
+    return bytes;
+}
+
+void Module::load_extra_state(const std::vector<uint8_t> &bytes)
+{
+    if (!m_vt->load_state) {
+        if (!bytes.empty())
+            throw Error(m_label + ": the checkpoint has " + std::to_string(bytes.size()) +
+                        " bytes of extra state but the plugin cannot load any");
+        return;
+    }
+    m_err[0] = '\0';
+    if (nrt_status st = m_vt->load_state(m_self, bytes.data(), bytes.size(), m_err, sizeof m_err))
+        fail("load_state", st, m_err);
+}
+
+} // namespace neurite

@@ -1,0 +1,93 @@
+#include "neurite/core/optimizer.h"
+
+#include "neurite/core/error.h"
+
+#include "byte_sink.h"
+
+namespace neurite {
+
+Optimizer::Optimizer(const Entry &entry, void *self, ParamList config)
+    : m_entry(&entry),
+      m_vt(static_cast<const nrt_optimizer_vtable *>(entry.native->vtable)),
+      m_self(self),
+      m_config(std::move(config))
+{
+}
+
+Optimizer::~Optimizer() { m_entry->native->destroy(m_self); }
+
+void Optimizer::fail(const char *call, nrt_status status) const
+{
+    (void)status;
+    throw Error(m_entry->name + ": " + call + " failed: " + (m_err[0] ? m_err : "no message"));
+}
+
+void Optimizer::attach(const std::vector<Parameter> &params)
+{
+    if (m_attached)
+        throw Error(m_entry->name + ": already attached to a parameter list");
+    std::vector<nrt_param_ref> refs;
+    for (const Parameter &p : params) {
+        nrt_param_ref r{};
+        r.struct_size = sizeof r;
+        r.name = p.name.c_str();
+        r.value = p.value.desc();
+        r.grad = p.grad.desc();
+        refs.push_back(r);
+    }
+    m_params = params;
+    m_err[0] = '\0';
+    if (nrt_status st = m_vt->attach(m_self, static_cast<int32_t>(refs.size()), refs.data(), m_err,
+                                     sizeof m_err))
+        fail("attach", st);
+    m_attached = true;
+}
+
+void Optimizer::step()
+{
+    if (!m_attached)
+        throw Error(m_entry->name + ": step() before any parameters were attached");
+    m_err[0] = '\0';
+    if (nrt_status st = m_vt->step(m_self, m_err, sizeof m_err))
+        fail("step", st);
+}
+
+void Optimizer::zero_grad()
+{
+    for (Parameter &p : m_params)
+        p.grad.fill(0.0f);
+}
+
+double Optimizer::option(const std::string &name) const
+{
+    double v = 0;
+    if (m_vt->get_option(m_self, name.c_str(), &v) != NRT_OK)
+        throw Error(m_entry->name + " has no numeric option '" + name + "'");
+    return v;
+}
+
+void Optimizer::set_option(const std::string &name, double value)
+{
+    m_err[0] = '\0';
+    if (nrt_status st = m_vt->set_option(m_self, name.c_str(), value, m_err, sizeof m_err))
+        fail(("setting '" + name + "'").c_str(), st);
+}
+
+std::vector<uint8_t> Optimizer::save_state() const
+{
+    std::vector<uint8_t> bytes;
+    nrt_writer w = detail::byte_sink(bytes);
+    m_err[0] = '\0';
+    if (nrt_status st = m_vt->save_state(m_self, &w, m_err, sizeof m_err))
+        fail("save_state", st);
+    return bytes;
+}
+
+void Optimizer::load_state(const std::vector<uint8_t> &bytes)
+{
+    m_err[0] = '\0';
+    if (nrt_status st = m_vt->load_state(m_self, bytes.data(), bytes.size(), m_err, sizeof m_err))
+        fail("load_state", st);
+}
+
+} // namespace neurite

@@ -1,0 +1,203 @@
+// PReLU: a leaky ReLU whose negative slope alpha is learned, either one
+// shared alpha or one per feature of the last dimension.
+//
+// Plain loops rather than oneDNN's prelu primitive: the work is one compare
+// and one multiply per element, and the alpha gradient needs a reduction
+// over all leading dimensions that a loop states more plainly.
+
+#include <neurite/plugin.hpp>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace sdk = neurite::sdk;
+
+constexpr const char *kVersion = "1.0.0";
+constexpr const char *kName = "PReLU";
+constexpr int64_t kMaxChannels = int64_t{1} << 24;
+
+// The input shape of the last successful prepare(); forward and backward
+// must see the same shape, as the host promises.
+class PreparedShape {
+public:
+    void reset() { m_ndims = 0; }
+    void assign(std::span<const int64_t> dims)
+    {
+        m_ndims = static_cast<int32_t>(dims.size());
+        m_numel = 1;
+        for (std::size_t i = 0; i < dims.size(); ++i) {
+            m_dims[i] = dims[i];
+            m_numel *= dims[i];
+        }
+    }
+    bool ready() const { return m_ndims > 0; }
+    int64_t numel() const { return m_numel; }
+
+    // Cheap enough for every call: strings are built only to report an error.
+    void check(const nrt_tensor &t, const char *what) const
+    {
+        if (!ready())
+            sdk::fail(NRT_ERR_STATE, std::string(kName) + ": prepare() must succeed before " +
+                                         "forward() or backward()");
+        sdk::require_contiguous(t, what);
+        bool same = t.ndims == m_ndims;
+        for (int i = 0; same && i < m_ndims; ++i)
+            same = t.dims[i] == m_dims[i];
+        if (!same)
+            sdk::fail(NRT_ERR_SHAPE, std::string(kName) + ": " + what + " " + sdk::shape_string(t) +
+                                         " does not match the prepared shape " +
+                                         sdk::shape_string(m_ndims, m_dims.data()));
+        if (!t.data && m_numel > 0)
+            sdk::fail(NRT_ERR_INVALID_ARGUMENT, std::string(kName) + ": " + what + " has no data");
+    }
+
+private:
+    int32_t m_ndims = 0;
+    int64_t m_numel = 0;
+    std::array<int64_t, NRT_MAX_DIMS> m_dims{};
+};
+
+class PReLU final : public sdk::Layer {
+public:
+    PReLU(sdk::Host, sdk::Params params, uint64_t)
+        : m_channels(params.integer("channels"))
+    {
+        if (m_channels < 1 || m_channels > kMaxChannels)
+            sdk::fail(NRT_ERR_INVALID_ARGUMENT, std::string(kName) + ": channels " +
+                                                    std::to_string(m_channels) + " is not in 1.." +
+                                                    std::to_string(kMaxChannels));
+        const auto count = static_cast<std::size_t>(m_channels);
+        m_alpha.resize(count);
+        m_alpha_grad.resize(count); // zero-filled by Buffer
+        const auto init = static_cast<float>(params.number("init"));
+        for (std::size_t c = 0; c < count; ++c)
+            m_alpha[c] = init;
+        m_channel_sums.assign(count, 0.0);
+        // The buffers are never resized again, so these pointers stay valid.
+        const std::array<int64_t, 1> dims{m_channels};
+        add_param("alpha", m_alpha.data(), m_alpha_grad.data(), dims);
+    }
+
+    void prepare(std::span<const int64_t> src_dims, std::vector<int64_t> &dst_dims) override
+    {
+        m_shape.reset();
+        const auto ndims = static_cast<int32_t>(src_dims.size());
+        if (ndims < 1 || ndims > NRT_MAX_DIMS)
+            sdk::fail(NRT_ERR_SHAPE, std::string(kName) + ": src rank " + std::to_string(ndims) +
+                                         " is not in 1.." + std::to_string(NRT_MAX_DIMS));
+        const std::string shape = sdk::shape_string(ndims, src_dims.data());
+        for (int64_t d : src_dims)
+            if (d < 0)
+                sdk::fail(NRT_ERR_SHAPE,
+                          std::string(kName) + ": src " + shape + " has a negative dimension");
+        if (m_channels > 1 && src_dims.back() != m_channels)
+            sdk::fail(NRT_ERR_SHAPE,
+                      std::string(kName) + ": src " + shape + " has " +
+                          std::to_string(src_dims.back()) +
+                          " features in its last dimension but channels is " +
+                          std::to_string(m_channels) +
+                          "; channels must equal the last dimension, or be 1 for one shared alpha");
+        m_shape.assign(src_dims);
+        dst_dims.assign(src_dims.begin(), src_dims.end());
+    }
+
+    void forward(const nrt_tensor &src, nrt_tensor &dst, bool) override
+    {
+        m_shape.check(src, "src");
+        m_shape.check(dst, "dst");
+        const float *x = sdk::f32(src);
+        float *y = sdk::f32(dst);
+        const int64_t n = m_shape.numel();
+        if (m_channels == 1) {
+            const float alpha = m_alpha[0];
+            for (int64_t i = 0; i < n; ++i)
+                y[i] = x[i] >= 0.0f ? x[i] : alpha * x[i];
+            return;
+        }
+        const float *alpha = m_alpha.data();
+        for (int64_t row = 0; row < n; row += m_channels)
+            for (int64_t c = 0; c < m_channels; ++c) {
+                const float v = x[row + c];
+                y[row + c] = v >= 0.0f ? v : alpha[c] * v;
+            }
+    }
+
+    void backward(const nrt_tensor &src, const nrt_tensor &, const nrt_tensor &diff_dst,
+                  nrt_tensor *diff_src) override
+    {
+        m_shape.check(src, "src");
+        m_shape.check(diff_dst, "diff_dst");
+        if (diff_src)
+            m_shape.check(*diff_src, "diff_src");
+        const float *x = sdk::f32(src);
+        const float *dy = sdk::f32(diff_dst);
+        float *dx = diff_src ? sdk::f32(*diff_src) : nullptr;
+        const int64_t n = m_shape.numel();
+
+        // df/dalpha = min(x, 0). The sums run in double because a large batch
+        // adds many small terms into one value per channel.
+        if (m_channels == 1) {
+            const float alpha = m_alpha[0];
+            double sum = 0.0;
+            for (int64_t i = 0; i < n; ++i) {
+                const float v = x[i];
+                const float g = dy[i];
+                if (v < 0.0f)
+                    sum += static_cast<double>(g) * v;
+                if (dx)
+                    dx[i] = v >= 0.0f ? g : alpha * g;
+            }
+            m_alpha_grad[0] += static_cast<float>(sum);
+            return;
+        }
+
+        double *sums = m_channel_sums.data();
+        const float *alpha = m_alpha.data();
+        for (int64_t c = 0; c < m_channels; ++c)
+            sums[c] = 0.0;
+        for (int64_t row = 0; row < n; row += m_channels)
+            for (int64_t c = 0; c < m_channels; ++c) {
+                const float v = x[row + c];
+                const float g = dy[row + c];
+                if (v < 0.0f)
+                    sums[c] += static_cast<double>(g) * v;
+                if (dx)
+                    dx[row + c] = v >= 0.0f ? g : alpha[c] * g;
+            }
+        // Added, not written: gradients accumulate until the host zeroes them.
+        for (int64_t c = 0; c < m_channels; ++c)
+            m_alpha_grad[static_cast<std::size_t>(c)] += static_cast<float>(sums[c]);
+    }
+
+private:
+    int64_t m_channels;
+    sdk::Buffer m_alpha;
+    sdk::Buffer m_alpha_grad;
+    // Per-channel partial sums for backward, allocated once so that a
+    // training step allocates nothing.
+    std::vector<double> m_channel_sums;
+    PreparedShape m_shape;
+};
+
+const nrt_param_spec kPReLUParams[] = {
+    sdk::int_param("channels", 1, 1, static_cast<double>(kMaxChannels),
+                   "Number of alphas: 1 shares one alpha, otherwise one per feature of the "
+                   "last dimension, whose size must equal it."),
+    sdk::float_param("init", 0.25, 0.0, 1.0, "Initial value of every alpha."),
+};
+
+const nrt_entry kPReLU = sdk::make_entry<PReLU>(
+    NRT_KIND_ACTIVATION, kName, kVersion,
+    "PReLU: f(x) = x if x >= 0 else alpha*x with learnable alpha, f' = 1 if x >= 0 else alpha, "
+    "df/dalpha = min(x, 0)",
+    kPReLUParams);
+
+} // namespace
+
+NEURITE_PLUGIN("neurite-activation-prelu", kVersion, &kPReLU)

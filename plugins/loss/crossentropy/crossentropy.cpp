@@ -1,0 +1,564 @@
+// Classification losses: CrossEntropyLoss (on logits, class-index targets),
+// BCELoss, CategoricalCrossEntropyLoss and KLDivLoss (on probabilities).
+//
+// The probability losses clamp pred before every log so that a saturated
+// prediction gives a large finite loss instead of Inf. Their backward uses the
+// derivative at the clamped value even outside the clamp range (where the
+// clamped function is flat): a prediction stuck at 0 for a true class must
+// still be pushed back, as PyTorch's BCE does.
+// Like every built-in plugin this file sees only the SDK headers.
+#include <neurite/plugin.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace {
+
+using neurite::sdk::f32;
+using neurite::sdk::fail;
+using neurite::sdk::numel;
+using neurite::sdk::shape_string;
+
+constexpr const char *kVersion = "1.0.0";
+
+// Shortest text that reads back as the same value ("3", "1.5", "1e-07"), so
+// error messages show what the user passed rather than "3.000000".
+std::string number_text(double v)
+{
+    char buf[32];
+    const auto res = std::to_chars(buf, buf + sizeof buf, v);
+    return std::string(buf, res.ptr);
+}
+
+// ---------------------------------------------------------------- input checks
+
+void check_tensor(const nrt_tensor &t, const char *what)
+{
+    // Rank first: everything below indexes dims[] and strides[] by it.
+    if (t.ndims < 0 || t.ndims > NRT_MAX_DIMS)
+        fail(NRT_ERR_SHAPE, std::string(what) + " has rank " + std::to_string(t.ndims) +
+                                ", expected 0.." + std::to_string(NRT_MAX_DIMS));
+    for (int i = 0; i < t.ndims; ++i)
+        if (t.dims[i] < 0)
+            fail(NRT_ERR_SHAPE, std::string(what) + " " + shape_string(t) + " has a negative dimension");
+    neurite::sdk::require_contiguous(t, what);
+    if (!t.data && numel(t) > 0)
+        fail(NRT_ERR_INVALID_ARGUMENT, std::string(what) + " " + shape_string(t) + " has no data");
+}
+
+void require_nonempty(const nrt_tensor &t, const char *what)
+{
+    if (numel(t) == 0)
+        fail(NRT_ERR_SHAPE, std::string(what) + " " + shape_string(t) +
+                                " is empty; a loss needs at least one element");
+}
+
+// One NaN or Inf poisons every weight it reaches, so it is refused at the
+// door. x * 0 is NaN exactly when x is NaN or +-Inf, so a summing pass answers
+// "any?" cheaply; only a failing tensor pays for the scan that finds where.
+// Independent lanes let the compiler use SIMD without -ffast-math.
+void require_finite(const nrt_tensor &t, const char *what)
+{
+    constexpr int64_t kLanes = 16;
+    const float *x = f32(t);
+    const int64_t n = numel(t);
+    float acc[kLanes] = {};
+    int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes)
+        for (int64_t j = 0; j < kLanes; ++j)
+            acc[j] += x[i + j] * 0.0f;
+    float total = 0.0f;
+    for (; i < n; ++i)
+        total += x[i] * 0.0f;
+    for (int64_t j = 0; j < kLanes; ++j)
+        total += acc[j];
+    if (!std::isnan(total))
+        return;
+    for (int64_t k = 0; k < n; ++k) {
+        if (!std::isfinite(x[k])) {
+            const char *value = std::isnan(x[k]) ? "nan" : (x[k] > 0 ? "inf" : "-inf");
+            fail(NRT_ERR_NUMERIC, std::string(what) + " " + shape_string(t) + " holds " + value +
+                                      " at flat index " + std::to_string(k) +
+                                      " (0-based); a loss needs finite values");
+        }
+    }
+}
+
+// Probability targets outside [0, 1] make the loss unbounded below, which an
+// optimizer would happily chase; the count pass vectorizes, the scan is only
+// for the error message.
+void require_unit_interval(const nrt_tensor &t, const char *what)
+{
+    const float *x = f32(t);
+    const int64_t n = numel(t);
+    int64_t outside = 0;
+    for (int64_t i = 0; i < n; ++i)
+        outside += (x[i] < 0.0f) | (x[i] > 1.0f);
+    if (outside == 0)
+        return;
+    for (int64_t k = 0; k < n; ++k)
+        if (x[k] < 0.0f || x[k] > 1.0f)
+            fail(NRT_ERR_INVALID_ARGUMENT, std::string(what) + " " + shape_string(t) + " holds " +
+                                               number_text(x[k]) + " at flat index " +
+                                               std::to_string(k) + " (0-based); values must be in [0, 1]");
+}
+
+// For the losses that read pred and target with the same flat index.
+void check_same_shape_pair(const nrt_tensor &pred, const nrt_tensor &target)
+{
+    check_tensor(pred, "pred");
+    check_tensor(target, "target");
+    neurite::sdk::require_same_shape(pred, "pred", target, "target");
+    require_nonempty(pred, "pred");
+    require_finite(pred, "pred");
+    require_finite(target, "target");
+    require_unit_interval(target, "target");
+}
+
+void check_diff(const nrt_tensor &diff_pred, const nrt_tensor &pred)
+{
+    check_tensor(diff_pred, "diff_pred");
+    neurite::sdk::require_same_shape(diff_pred, "diff_pred", pred, "pred");
+}
+
+// Sums term(i) over [0, n) in double. A single accumulator would pin the
+// order of additions and keep the loop scalar; eight lanes let the compiler
+// interleave (and vectorize where the term allows).
+template <class Term> double lane_sum(int64_t n, Term term)
+{
+    constexpr int64_t kLanes = 8;
+    double acc[kLanes] = {};
+    int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes)
+        for (int64_t j = 0; j < kLanes; ++j)
+            acc[j] += term(i + j);
+    double total = 0.0;
+    for (; i < n; ++i)
+        total += term(i);
+    for (int64_t j = 0; j < kLanes; ++j)
+        total += acc[j];
+    return total;
+}
+
+// ---------------------------------------------------------------- parameters
+
+enum class Reduction { Mean, Sum, BatchMean };
+
+Reduction parse_reduction(const neurite::sdk::Params &params, std::string_view choices)
+{
+    const std::string value = params.string("reduction");
+    // The host validates against the schema already; this guards callers that
+    // build nrt_params by hand (tests, other hosts).
+    bool allowed = false;
+    for (size_t start = 0; start <= choices.size();) {
+        size_t end = choices.find('|', start);
+        if (end == std::string_view::npos)
+            end = choices.size();
+        allowed = allowed || choices.substr(start, end - start) == value;
+        start = end + 1;
+    }
+    if (!allowed)
+        fail(NRT_ERR_INVALID_ARGUMENT,
+             "reduction '" + value + "' is not one of " + std::string(choices));
+    if (value == "sum")
+        return Reduction::Sum;
+    if (value == "batch_mean")
+        return Reduction::BatchMean;
+    return Reduction::Mean;
+}
+
+double samples_of(const nrt_tensor &t)
+{
+    // A rank-0 tensor is one sample.
+    return t.ndims > 0 ? static_cast<double>(t.dims[0]) : 1.0;
+}
+
+constexpr double kDefaultEps = 1e-7;
+constexpr double kMaxEps = 0.1;
+
+// The schema range is inclusive, so it cannot say "greater than 0"; eps = 0
+// would let log see 0 again.
+double checked_eps(const neurite::sdk::Params &params)
+{
+    const double eps = params.number("eps");
+    if (!(eps > 0.0 && eps <= kMaxEps))
+        fail(NRT_ERR_INVALID_ARGUMENT, "eps must be in (0, 0.1], got " + number_text(eps));
+    return eps;
+}
+
+// [lo, hi] for clamping probabilities in float. hi is kept strictly below 1
+// because float(1 - eps) rounds to 1 for eps below about 3e-8.
+struct ClampRange {
+    float lo;
+    float hi;
+};
+
+ClampRange clamp_range(double eps)
+{
+    const float lo = static_cast<float>(eps);
+    const float hi = std::min(static_cast<float>(1.0 - eps), std::nextafter(1.0f, 0.0f));
+    return {lo, hi};
+}
+
+// ---------------------------------------------------------------- CrossEntropyLoss
+
+class CrossEntropyLoss final : public neurite::sdk::Loss {
+public:
+    CrossEntropyLoss(neurite::sdk::Host, neurite::sdk::Params params, uint64_t)
+        : m_reduction(parse_reduction(params, "mean|sum")),
+          m_smoothing(params.number("label_smoothing"))
+    {
+        if (!(m_smoothing >= 0.0 && m_smoothing < 1.0))
+            fail(NRT_ERR_INVALID_ARGUMENT,
+                 "label_smoothing must be in [0, 1), got " + number_text(m_smoothing));
+    }
+
+    double forward(const nrt_tensor &pred, const nrt_tensor &target) override
+    {
+        check(pred, target);
+        const int64_t rows = pred.dims[0];
+        const int64_t classes = pred.dims[1];
+        const float *z = f32(pred);
+        const float *labels = f32(target);
+        const double off = m_smoothing / static_cast<double>(classes);
+        const double on = 1.0 - m_smoothing;
+        double total = 0.0;
+        for (int64_t r = 0; r < rows; ++r) {
+            const float *row = z + r * classes;
+            const float m = row_max(row, classes);
+            // Shifting by the row max keeps every exp in (0, 1]: no overflow,
+            // and the largest term is exactly 1, so the sum never underflows.
+            double sum_exp = 0.0;
+            double sum_shifted = 0.0;
+            for (int64_t c = 0; c < classes; ++c) {
+                const float s = row[c] - m;
+                sum_exp += std::exp(s);
+                sum_shifted += s;
+            }
+            // -sum_c q_c log softmax_c with q = on*onehot + off, and sum_c q_c = 1.
+            const int64_t y = static_cast<int64_t>(labels[r]);
+            total += std::log(sum_exp) - on * static_cast<double>(row[y] - m) - off * sum_shifted;
+        }
+        return scale(rows) * total;
+    }
+
+    void backward(const nrt_tensor &pred, const nrt_tensor &target, nrt_tensor &diff_pred) override
+    {
+        check(pred, target);
+        check_diff(diff_pred, pred);
+        const int64_t rows = pred.dims[0];
+        const int64_t classes = pred.dims[1];
+        const float *z = f32(pred);
+        const float *labels = f32(target);
+        float *g = f32(diff_pred);
+        const double k = scale(rows);
+        const float off = static_cast<float>(k * m_smoothing / static_cast<double>(classes));
+        const float on = static_cast<float>(k * (1.0 - m_smoothing));
+        for (int64_t r = 0; r < rows; ++r) {
+            const float *row = z + r * classes;
+            float *grow = g + r * classes;
+            const float m = row_max(row, classes);
+            // exp is parked in the gradient row so each is computed once; this
+            // stays correct when diff_pred aliases pred, as row[c] is read
+            // before grow[c] is written and never again.
+            double sum_exp = 0.0;
+            for (int64_t c = 0; c < classes; ++c) {
+                grow[c] = std::exp(row[c] - m);
+                sum_exp += grow[c];
+            }
+            const float w = static_cast<float>(k / sum_exp);
+            for (int64_t c = 0; c < classes; ++c)
+                grow[c] = grow[c] * w - off;
+            grow[static_cast<int64_t>(labels[r])] -= on;
+        }
+    }
+
+private:
+    static float row_max(const float *row, int64_t n)
+    {
+        float m = row[0];
+        for (int64_t i = 1; i < n; ++i)
+            m = std::max(m, row[i]);
+        return m;
+    }
+
+    double scale(int64_t rows) const
+    {
+        return m_reduction == Reduction::Sum ? 1.0 : 1.0 / static_cast<double>(rows);
+    }
+
+    // Validates everything before any output is written, so a bad label in
+    // the last row does not leave a half-written gradient behind.
+    static void check(const nrt_tensor &pred, const nrt_tensor &target)
+    {
+        check_tensor(pred, "pred");
+        check_tensor(target, "target");
+        if (pred.ndims != 2)
+            fail(NRT_ERR_SHAPE, "pred " + shape_string(pred) + " must be logits [N, C]");
+        const int64_t rows = pred.dims[0];
+        const bool fits = (target.ndims == 1 && target.dims[0] == rows) ||
+                          (target.ndims == 2 && target.dims[0] == rows && target.dims[1] == 1);
+        if (!fits)
+            fail(NRT_ERR_SHAPE, "target " + shape_string(target) + " must hold one class index per sample, [" +
+                                    std::to_string(rows) + "] or [" + std::to_string(rows) +
+                                    ", 1], for pred " + shape_string(pred));
+        require_nonempty(pred, "pred");
+        require_finite(pred, "pred");
+        require_finite(target, "target");
+        const int64_t classes = pred.dims[1];
+        const float *labels = f32(target);
+        for (int64_t r = 0; r < rows; ++r) {
+            const float v = labels[r];
+            if (v < 0.0f || v >= static_cast<float>(classes) || v != std::floor(v))
+                fail(NRT_ERR_INVALID_ARGUMENT,
+                     "target of sample " + std::to_string(r + 1) + " of " + std::to_string(rows) +
+                         " (1-based) is " + number_text(v) +
+                         "; class indices must be integers in [0, " + std::to_string(classes) +
+                         ") for C = " + std::to_string(classes) + " classes (0-based)");
+        }
+    }
+
+    Reduction m_reduction;
+    double m_smoothing;
+};
+
+// ---------------------------------------------------------------- BCELoss
+
+class BCELoss final : public neurite::sdk::Loss {
+public:
+    BCELoss(neurite::sdk::Host, neurite::sdk::Params params, uint64_t)
+        : m_reduction(parse_reduction(params, "mean|sum")), m_clamp(clamp_range(checked_eps(params)))
+    {
+    }
+
+    double forward(const nrt_tensor &pred, const nrt_tensor &target) override
+    {
+        check_same_shape_pair(pred, target);
+        const float *p = f32(pred);
+        const float *t = f32(target);
+        const ClampRange cr = m_clamp;
+        const double total = lane_sum(numel(pred), [p, t, cr](int64_t i) {
+            // Clamped in float, exactly as backward does, so the two agree.
+            const double q = std::clamp(p[i], cr.lo, cr.hi);
+            const double y = t[i];
+            return -(y * std::log(q) + (1.0 - y) * std::log(1.0 - q));
+        });
+        return scale(pred) * total;
+    }
+
+    void backward(const nrt_tensor &pred, const nrt_tensor &target, nrt_tensor &diff_pred) override
+    {
+        check_same_shape_pair(pred, target);
+        check_diff(diff_pred, pred);
+        const float *p = f32(pred);
+        const float *t = f32(target);
+        float *g = f32(diff_pred);
+        const float k = static_cast<float>(scale(pred));
+        const float lo = m_clamp.lo;
+        const float hi = m_clamp.hi;
+        const int64_t n = numel(pred);
+        // d/dq -(t log q + (1-t) log(1-q)) = (q - t) / (q (1 - q)); the clamp
+        // keeps the denominator at least about eps.
+        for (int64_t i = 0; i < n; ++i) {
+            const float q = std::min(std::max(p[i], lo), hi);
+            g[i] = k * (q - t[i]) / (q * (1.0f - q));
+        }
+    }
+
+private:
+    double scale(const nrt_tensor &pred) const
+    {
+        return m_reduction == Reduction::Sum ? 1.0 : 1.0 / static_cast<double>(numel(pred));
+    }
+
+    Reduction m_reduction;
+    ClampRange m_clamp;
+};
+
+// ---------------------------------------------------------------- CategoricalCrossEntropyLoss
+
+class CategoricalCrossEntropyLoss final : public neurite::sdk::Loss {
+public:
+    CategoricalCrossEntropyLoss(neurite::sdk::Host, neurite::sdk::Params params, uint64_t)
+        : m_reduction(parse_reduction(params, "mean|sum")), m_clamp(clamp_range(checked_eps(params)))
+    {
+    }
+
+    double forward(const nrt_tensor &pred, const nrt_tensor &target) override
+    {
+        check(pred, target);
+        const float *p = f32(pred);
+        const float *t = f32(target);
+        const ClampRange cr = m_clamp;
+        const double total = lane_sum(numel(pred), [p, t, cr](int64_t i) {
+            // One-hot targets are mostly zeros; skipping them saves the log.
+            if (t[i] == 0.0f)
+                return 0.0;
+            return -static_cast<double>(t[i]) * std::log(static_cast<double>(std::clamp(p[i], cr.lo, cr.hi)));
+        });
+        return scale(pred) * total;
+    }
+
+    void backward(const nrt_tensor &pred, const nrt_tensor &target, nrt_tensor &diff_pred) override
+    {
+        check(pred, target);
+        check_diff(diff_pred, pred);
+        const float *p = f32(pred);
+        const float *t = f32(target);
+        float *g = f32(diff_pred);
+        const float k = static_cast<float>(scale(pred));
+        const float lo = m_clamp.lo;
+        const float hi = m_clamp.hi;
+        const int64_t n = numel(pred);
+        for (int64_t i = 0; i < n; ++i)
+            g[i] = -k * t[i] / std::min(std::max(p[i], lo), hi);
+    }
+
+private:
+    static void check(const nrt_tensor &pred, const nrt_tensor &target)
+    {
+        // Rank is checked before the shape match so a [C] vector gets a
+        // message about [N, C] rather than about the other tensor.
+        if (pred.ndims != 2)
+            fail(NRT_ERR_SHAPE, "pred " + shape_string(pred) + " must be probabilities [N, C]");
+        check_same_shape_pair(pred, target);
+    }
+
+    // mean divides by the number of samples, not elements: the lecture's
+    // -sum_i t_i log y_i per sample, averaged over the batch.
+    double scale(const nrt_tensor &pred) const
+    {
+        return m_reduction == Reduction::Sum ? 1.0 : 1.0 / samples_of(pred);
+    }
+
+    Reduction m_reduction;
+    ClampRange m_clamp;
+};
+
+// ---------------------------------------------------------------- KLDivLoss
+
+class KLDivLoss final : public neurite::sdk::Loss {
+public:
+    KLDivLoss(neurite::sdk::Host, neurite::sdk::Params params, uint64_t)
+        : m_reduction(parse_reduction(params, "batch_mean|sum|mean")),
+          m_eps(static_cast<float>(checked_eps(params)))
+    {
+    }
+
+    double forward(const nrt_tensor &pred, const nrt_tensor &target) override
+    {
+        check_same_shape_pair(pred, target);
+        const float *p = f32(pred);
+        const float *t = f32(target);
+        const float eps = m_eps;
+        const double total = lane_sum(numel(pred), [p, t, eps](int64_t i) {
+            // 0 log 0 = 0 by continuity; a zero target contributes nothing.
+            if (t[i] == 0.0f)
+                return 0.0;
+            const double y = t[i];
+            return y * (std::log(y) - std::log(static_cast<double>(std::max(p[i], eps))));
+        });
+        return scale(pred) * total;
+    }
+
+    void backward(const nrt_tensor &pred, const nrt_tensor &target, nrt_tensor &diff_pred) override
+    {
+        check_same_shape_pair(pred, target);
+        check_diff(diff_pred, pred);
+        const float *p = f32(pred);
+        const float *t = f32(target);
+        float *g = f32(diff_pred);
+        const float k = static_cast<float>(scale(pred));
+        const float eps = m_eps;
+        const int64_t n = numel(pred);
+        // t log t does not depend on pred, so only -t log p has a gradient.
+        for (int64_t i = 0; i < n; ++i)
+            g[i] = -k * t[i] / std::max(p[i], eps);
+    }
+
+private:
+    double scale(const nrt_tensor &pred) const
+    {
+        switch (m_reduction) {
+        case Reduction::Sum:
+            return 1.0;
+        case Reduction::Mean:
+            return 1.0 / static_cast<double>(numel(pred));
+        case Reduction::BatchMean:
+            return 1.0 / samples_of(pred);
+        }
+        return 1.0;
+    }
+
+    Reduction m_reduction;
+    float m_eps;
+};
+
+// ---------------------------------------------------------------- registry entries
+
+constexpr nrt_param_spec kCrossEntropyParams[] = {
+    neurite::sdk::choice_param(
+        "reduction", "mean", "mean|sum",
+        "How sample losses combine: mean over the N samples, or sum."),
+    neurite::sdk::float_param(
+        "label_smoothing", 0.0, 0.0, 1.0,
+        "Mixes the one-hot target with the uniform distribution, q = (1 - s)*onehot + s/C; "
+        "must be in [0, 1)."),
+};
+
+constexpr nrt_param_spec kBceParams[] = {
+    neurite::sdk::choice_param(
+        "reduction", "mean", "mean|sum",
+        "How element losses combine: mean over all elements, or sum."),
+    neurite::sdk::float_param(
+        "eps", kDefaultEps, 0.0, kMaxEps,
+        "pred is clamped to [eps, 1 - eps] before the logs so they stay finite; must be in (0, 0.1]."),
+};
+
+constexpr nrt_param_spec kCategoricalParams[] = {
+    neurite::sdk::choice_param(
+        "reduction", "mean", "mean|sum",
+        "How sample losses combine: mean over the N samples (rows), or sum."),
+    neurite::sdk::float_param(
+        "eps", kDefaultEps, 0.0, kMaxEps,
+        "pred is clamped to [eps, 1 - eps] before the log so it stays finite; must be in (0, 0.1]."),
+};
+
+constexpr nrt_param_spec kKlDivParams[] = {
+    neurite::sdk::choice_param(
+        "reduction", "batch_mean", "batch_mean|sum|mean",
+        "How element losses combine: batch_mean = sum divided by the first dimension (the "
+        "number of samples, the true KL per sample), sum, or mean over all elements."),
+    neurite::sdk::float_param(
+        "eps", kDefaultEps, 0.0, kMaxEps,
+        "pred is clamped to at least eps before the log so it stays finite; must be in (0, 0.1]."),
+};
+
+const nrt_entry kCrossEntropyEntry = neurite::sdk::make_entry<CrossEntropyLoss>(
+    NRT_KIND_LOSS, "CrossEntropyLoss", kVersion,
+    "Cross-entropy on logits [N, C] with class indices [N]: mean(logsumexp(z) - z[target]).",
+    kCrossEntropyParams);
+
+const nrt_entry kBceEntry = neurite::sdk::make_entry<BCELoss>(
+    NRT_KIND_LOSS, "BCELoss", kVersion,
+    "Binary cross-entropy on probabilities: mean(-(t*log(p) + (1 - t)*log(1 - p))).",
+    kBceParams);
+
+const nrt_entry kCategoricalEntry = neurite::sdk::make_entry<CategoricalCrossEntropyLoss>(
+    NRT_KIND_LOSS, "CategoricalCrossEntropyLoss", kVersion,
+    "Cross-entropy on probabilities [N, C] with one-hot or soft targets: mean over N of -sum(t*log(p)).",
+    kCategoricalParams);
+
+const nrt_entry kKlDivEntry = neurite::sdk::make_entry<KLDivLoss>(
+    NRT_KIND_LOSS, "KLDivLoss", kVersion,
+    "KL(target || pred) on probabilities (not log-probabilities): sum(t*(log(t) - log(p))) / N.",
+    kKlDivParams);
+
+} // namespace
+
+NEURITE_PLUGIN("neurite-loss-crossentropy", "1.0.0", &kCrossEntropyEntry, &kBceEntry,
+               &kCategoricalEntry, &kKlDivEntry)

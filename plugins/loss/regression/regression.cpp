@@ -1,0 +1,344 @@
+// Regression losses: MSELoss, MAELoss, HuberLoss.
+//
+// All three compare pred and target element by element, so they share one
+// shape rule (identical shapes), one input check and one set of reductions.
+// Like every built-in plugin this file sees only the SDK headers.
+#include <neurite/plugin.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace {
+
+using neurite::sdk::f32;
+using neurite::sdk::fail;
+using neurite::sdk::numel;
+using neurite::sdk::shape_string;
+
+constexpr const char *kVersion = "1.0.0";
+
+// Shortest text that reads back as the same value ("3", "1.5", "1e-07"), so
+// error messages show what the user passed rather than "3.000000".
+std::string number_text(double v)
+{
+    char buf[32];
+    const auto res = std::to_chars(buf, buf + sizeof buf, v);
+    return std::string(buf, res.ptr);
+}
+
+// ---------------------------------------------------------------- input checks
+
+void check_tensor(const nrt_tensor &t, const char *what)
+{
+    // Rank first: everything below indexes dims[] and strides[] by it.
+    if (t.ndims < 0 || t.ndims > NRT_MAX_DIMS)
+        fail(NRT_ERR_SHAPE, std::string(what) + " has rank " + std::to_string(t.ndims) +
+                                ", expected 0.." + std::to_string(NRT_MAX_DIMS));
+    for (int i = 0; i < t.ndims; ++i)
+        if (t.dims[i] < 0)
+            fail(NRT_ERR_SHAPE, std::string(what) + " " + shape_string(t) + " has a negative dimension");
+    neurite::sdk::require_contiguous(t, what);
+    if (!t.data && numel(t) > 0)
+        fail(NRT_ERR_INVALID_ARGUMENT, std::string(what) + " " + shape_string(t) + " has no data");
+}
+
+// One NaN or Inf poisons every weight it reaches, so it is refused at the
+// door. x * 0 is NaN exactly when x is NaN or +-Inf, so a summing pass answers
+// "any?" cheaply; only a failing tensor pays for the scan that finds where.
+// Independent lanes let the compiler use SIMD without -ffast-math.
+void require_finite(const nrt_tensor &t, const char *what)
+{
+    constexpr int64_t kLanes = 16;
+    const float *x = f32(t);
+    const int64_t n = numel(t);
+    float acc[kLanes] = {};
+    int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes)
+        for (int64_t j = 0; j < kLanes; ++j)
+            acc[j] += x[i + j] * 0.0f;
+    float total = 0.0f;
+    for (; i < n; ++i)
+        total += x[i] * 0.0f;
+    for (int64_t j = 0; j < kLanes; ++j)
+        total += acc[j];
+    if (!std::isnan(total))
+        return;
+    for (int64_t k = 0; k < n; ++k) {
+        if (!std::isfinite(x[k])) {
+            const char *value = std::isnan(x[k]) ? "nan" : (x[k] > 0 ? "inf" : "-inf");
+            fail(NRT_ERR_NUMERIC, std::string(what) + " " + shape_string(t) + " holds " + value +
+                                      " at flat index " + std::to_string(k) +
+                                      " (0-based); a loss needs finite values");
+        }
+    }
+}
+
+// Everything forward and backward need before touching data: both losses
+// read pred and target with the same flat index, hence identical shapes.
+void check_pair(const nrt_tensor &pred, const nrt_tensor &target)
+{
+    check_tensor(pred, "pred");
+    check_tensor(target, "target");
+    neurite::sdk::require_same_shape(pred, "pred", target, "target");
+    if (numel(pred) == 0)
+        fail(NRT_ERR_SHAPE, "pred " + shape_string(pred) +
+                                " is empty; a loss needs at least one element");
+    require_finite(pred, "pred");
+    require_finite(target, "target");
+}
+
+void check_diff(const nrt_tensor &diff_pred, const nrt_tensor &pred)
+{
+    check_tensor(diff_pred, "diff_pred");
+    neurite::sdk::require_same_shape(diff_pred, "diff_pred", pred, "pred");
+}
+
+// Sums term(i) over [0, n) in double. A single accumulator would pin the
+// order of additions and keep the loop scalar; eight lanes vectorize.
+template <class Term> double lane_sum(int64_t n, Term term)
+{
+    constexpr int64_t kLanes = 8;
+    double acc[kLanes] = {};
+    int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes)
+        for (int64_t j = 0; j < kLanes; ++j)
+            acc[j] += term(i + j);
+    double total = 0.0;
+    for (; i < n; ++i)
+        total += term(i);
+    for (int64_t j = 0; j < kLanes; ++j)
+        total += acc[j];
+    return total;
+}
+
+// ---------------------------------------------------------------- reductions
+
+enum class Reduction { Mean, Sum, HalfSum, BatchMean };
+
+Reduction parse_reduction(const neurite::sdk::Params &params, std::string_view choices)
+{
+    const std::string value = params.string("reduction");
+    // The host validates against the schema already; this guards callers that
+    // build nrt_params by hand (tests, other hosts) and the per-loss subsets.
+    bool allowed = false;
+    for (size_t start = 0; start <= choices.size();) {
+        size_t end = choices.find('|', start);
+        if (end == std::string_view::npos)
+            end = choices.size();
+        allowed = allowed || choices.substr(start, end - start) == value;
+        start = end + 1;
+    }
+    if (!allowed)
+        fail(NRT_ERR_INVALID_ARGUMENT,
+             "reduction '" + value + "' is not one of " + std::string(choices));
+    if (value == "sum")
+        return Reduction::Sum;
+    if (value == "half_sum")
+        return Reduction::HalfSum;
+    if (value == "batch_mean")
+        return Reduction::BatchMean;
+    return Reduction::Mean;
+}
+
+// The factor applied to the plain sum of element losses.
+double reduction_scale(Reduction reduction, const nrt_tensor &pred)
+{
+    switch (reduction) {
+    case Reduction::Mean:
+        return 1.0 / static_cast<double>(numel(pred));
+    case Reduction::Sum:
+        return 1.0;
+    case Reduction::HalfSum:
+        return 0.5;
+    case Reduction::BatchMean:
+        // A rank-0 tensor is one sample.
+        return pred.ndims > 0 ? 1.0 / static_cast<double>(pred.dims[0]) : 1.0;
+    }
+    return 1.0;
+}
+
+constexpr const char *kAllReductions = "mean|sum|half_sum|batch_mean";
+// half_sum exists for the textbook squared error only; on |d| or Huber the
+// 1/2 has no meaning, so those losses do not offer it.
+constexpr const char *kPlainReductions = "mean|sum|batch_mean";
+
+// ---------------------------------------------------------------- MSELoss
+
+class MSELoss final : public neurite::sdk::Loss {
+public:
+    MSELoss(neurite::sdk::Host, neurite::sdk::Params params, uint64_t)
+        : m_reduction(parse_reduction(params, kAllReductions))
+    {
+    }
+
+    double forward(const nrt_tensor &pred, const nrt_tensor &target) override
+    {
+        check_pair(pred, target);
+        const float *p = f32(pred);
+        const float *t = f32(target);
+        const double total = lane_sum(numel(pred), [p, t](int64_t i) {
+            const double d = static_cast<double>(p[i]) - static_cast<double>(t[i]);
+            return d * d;
+        });
+        return reduction_scale(m_reduction, pred) * total;
+    }
+
+    void backward(const nrt_tensor &pred, const nrt_tensor &target, nrt_tensor &diff_pred) override
+    {
+        check_pair(pred, target);
+        check_diff(diff_pred, pred);
+        const float *p = f32(pred);
+        const float *t = f32(target);
+        float *g = f32(diff_pred);
+        // d(p - t)^2/dp = 2(p - t); half_sum's 1/2 cancels the 2.
+        const float c = static_cast<float>(2.0 * reduction_scale(m_reduction, pred));
+        const int64_t n = numel(pred);
+        for (int64_t i = 0; i < n; ++i)
+            g[i] = c * (p[i] - t[i]);
+    }
+
+private:
+    Reduction m_reduction;
+};
+
+// ---------------------------------------------------------------- MAELoss
+
+class MAELoss final : public neurite::sdk::Loss {
+public:
+    MAELoss(neurite::sdk::Host, neurite::sdk::Params params, uint64_t)
+        : m_reduction(parse_reduction(params, kPlainReductions))
+    {
+    }
+
+    double forward(const nrt_tensor &pred, const nrt_tensor &target) override
+    {
+        check_pair(pred, target);
+        const float *p = f32(pred);
+        const float *t = f32(target);
+        const double total = lane_sum(numel(pred), [p, t](int64_t i) {
+            return std::fabs(static_cast<double>(p[i]) - static_cast<double>(t[i]));
+        });
+        return reduction_scale(m_reduction, pred) * total;
+    }
+
+    void backward(const nrt_tensor &pred, const nrt_tensor &target, nrt_tensor &diff_pred) override
+    {
+        check_pair(pred, target);
+        check_diff(diff_pred, pred);
+        const float *p = f32(pred);
+        const float *t = f32(target);
+        float *g = f32(diff_pred);
+        const float c = static_cast<float>(reduction_scale(m_reduction, pred));
+        const int64_t n = numel(pred);
+        // At p == t the subgradient 0 is chosen: it leaves an exact fit alone
+        // instead of kicking it off by a full step either way.
+        for (int64_t i = 0; i < n; ++i) {
+            const float d = p[i] - t[i];
+            g[i] = d > 0.0f ? c : (d < 0.0f ? -c : 0.0f);
+        }
+    }
+
+private:
+    Reduction m_reduction;
+};
+
+// ---------------------------------------------------------------- HuberLoss
+
+constexpr double kMaxDelta = 1e6;
+
+class HuberLoss final : public neurite::sdk::Loss {
+public:
+    HuberLoss(neurite::sdk::Host, neurite::sdk::Params params, uint64_t)
+        : m_reduction(parse_reduction(params, kPlainReductions)), m_delta(params.number("delta"))
+    {
+        // The schema range is inclusive, so it cannot say "greater than 0";
+        // delta = 0 would make the loss 0 everywhere with a zero gradient.
+        if (!(m_delta > 0.0 && m_delta <= kMaxDelta))
+            fail(NRT_ERR_INVALID_ARGUMENT, "delta must be in (0, 1e6], got " + number_text(m_delta));
+        m_delta_f = static_cast<float>(m_delta);
+    }
+
+    double forward(const nrt_tensor &pred, const nrt_tensor &target) override
+    {
+        check_pair(pred, target);
+        const float *p = f32(pred);
+        const float *t = f32(target);
+        const double delta = m_delta;
+        const double total = lane_sum(numel(pred), [p, t, delta](int64_t i) {
+            const double a = std::fabs(static_cast<double>(p[i]) - static_cast<double>(t[i]));
+            return a <= delta ? 0.5 * a * a : delta * (a - 0.5 * delta);
+        });
+        return reduction_scale(m_reduction, pred) * total;
+    }
+
+    void backward(const nrt_tensor &pred, const nrt_tensor &target, nrt_tensor &diff_pred) override
+    {
+        check_pair(pred, target);
+        check_diff(diff_pred, pred);
+        const float *p = f32(pred);
+        const float *t = f32(target);
+        float *g = f32(diff_pred);
+        const float c = static_cast<float>(reduction_scale(m_reduction, pred));
+        const float delta = m_delta_f;
+        const int64_t n = numel(pred);
+        // The quadratic part's slope is d; the linear part's is +-delta, so the
+        // gradient is d clipped to [-delta, delta].
+        for (int64_t i = 0; i < n; ++i)
+            g[i] = c * std::min(std::max(p[i] - t[i], -delta), delta);
+    }
+
+private:
+    Reduction m_reduction;
+    double m_delta;
+    float m_delta_f = 1.0f;
+};
+
+// ---------------------------------------------------------------- registry entries
+
+constexpr nrt_param_spec kMseParams[] = {
+    neurite::sdk::choice_param(
+        "reduction", "mean", kAllReductions,
+        "How element losses combine: mean over all elements, sum, half_sum = 0.5*sum "
+        "(the textbook E = 1/2 sum (t - y)^2), or batch_mean = sum divided by the first "
+        "dimension (the number of samples)."),
+};
+
+constexpr nrt_param_spec kMaeParams[] = {
+    neurite::sdk::choice_param(
+        "reduction", "mean", kPlainReductions,
+        "How element losses combine: mean over all elements, sum, or batch_mean = sum "
+        "divided by the first dimension (the number of samples)."),
+};
+
+constexpr nrt_param_spec kHuberParams[] = {
+    neurite::sdk::float_param(
+        "delta", 1.0, 0.0, kMaxDelta,
+        "Error size where the loss turns from quadratic to linear; must be in (0, 1e6]."),
+    neurite::sdk::choice_param(
+        "reduction", "mean", kPlainReductions,
+        "How element losses combine: mean over all elements, sum, or batch_mean = sum "
+        "divided by the first dimension (the number of samples)."),
+};
+
+const nrt_entry kMseEntry = neurite::sdk::make_entry<MSELoss>(
+    NRT_KIND_LOSS, "MSELoss", kVersion,
+    "Mean squared error: reduce((pred - target)^2), by default the mean over all elements.",
+    kMseParams);
+
+const nrt_entry kMaeEntry = neurite::sdk::make_entry<MAELoss>(
+    NRT_KIND_LOSS, "MAELoss", kVersion,
+    "Mean absolute error: reduce(|pred - target|), by default the mean over all elements.",
+    kMaeParams);
+
+const nrt_entry kHuberEntry = neurite::sdk::make_entry<HuberLoss>(
+    NRT_KIND_LOSS, "HuberLoss", kVersion,
+    "Huber loss: 0.5*d^2 if |d| <= delta else delta*(|d| - 0.5*delta), d = pred - target.",
+    kHuberParams);
+
+} // namespace
+
+NEURITE_PLUGIN("neurite-loss-regression", "1.0.0", &kMseEntry, &kMaeEntry, &kHuberEntry)

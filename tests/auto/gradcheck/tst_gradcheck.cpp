@@ -1,0 +1,188 @@
+// Every layer, activation and loss in the registry passes a central-difference
+// gradient check, for its input and its parameters, on shapes that include
+// batch 1 and odd sizes. New plugins are covered by iterating the registry.
+#include "test_support.h"
+
+#include <QtTest>
+
+#include <algorithm>
+
+using namespace neurite;
+
+namespace {
+
+constexpr double kTolerance = 2e-2; // relative, float precision
+
+// Values at least `margin` away from 0, so kinks (ReLU, |x|) are not straddled.
+Tensor away_from_zero(const Shape &shape, uint64_t seed, float margin = 0.05f)
+{
+    Tensor t = test::random_tensor(shape, seed, -2.0f, 2.0f);
+    for (float &v : t)
+        v = v < 0 ? v - margin : v + margin;
+    return t;
+}
+
+bool zero_derivative(const std::string &name) { return name == "BinaryStep" || name == "Sign"; }
+
+} // namespace
+
+class TestGradcheck : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase()
+    {
+        for (const Refusal &r : test::registry().refusals())
+            qWarning("refused %s: %s", r.file.c_str(), r.reason.c_str());
+        QVERIFY(test::registry().find("Dense"));
+    }
+
+    void dense_data()
+    {
+        QTest::addColumn<QString>("activation");
+        QTest::addColumn<bool>("bias");
+        QTest::addColumn<int>("batch");
+        QTest::addColumn<int>("inputs");
+        QTest::addColumn<int>("outputs");
+        const char *acts[] = {"identity", "relu", "sigmoid", "tanh", "elu", "softplus", "gelu", "swish"};
+        int i = 0;
+        for (const char *a : acts) {
+            const int batch = (i % 3 == 0) ? 1 : 2 + i;
+            QTest::newRow(qPrintable(QString("%1 b%2").arg(a).arg(batch)))
+                << QString(a) << (i % 2 == 0) << batch << 3 + i << 5 - i % 3;
+            ++i;
+        }
+    }
+
+    void dense()
+    {
+        QFETCH(QString, activation);
+        QFETCH(bool, bias);
+        QFETCH(int, batch);
+        QFETCH(int, inputs);
+        QFETCH(int, outputs);
+        auto layer = test::registry().create_layer(
+            "Dense", {{"inputs", double(inputs)}, {"outputs", double(outputs)}, {"bias", bias},
+                      {"activation", activation.toStdString()}, {"init", std::string("uniform")}},
+            test::context(), 7);
+        QCOMPARE(layer->parameters().size(), bias ? size_t(2) : size_t(1));
+        const Tensor x = away_from_zero(Shape{batch, inputs}, 11);
+        test::GradError err = test::check_layer_gradient(*layer, x, 13);
+        QVERIFY2(err.max_rel < kTolerance, err.where.c_str());
+    }
+
+    // Gradients accumulate across backward calls until zero_grad.
+    void dense_accumulates()
+    {
+        auto layer = test::registry().create_layer(
+            "Dense", {{"inputs", 4.0}, {"outputs", 3.0}, {"activation", std::string("tanh")}},
+            test::context(), 3);
+        const Tensor x = test::random_tensor(Shape{5, 4}, 1);
+        Tensor out(layer->prepare(x.shape()));
+        const Tensor dy = test::random_tensor(out.shape(), 2);
+        layer->forward(x, out, true);
+        layer->zero_grad();
+        layer->backward(x, out, dy, nullptr);
+        const Tensor once = layer->parameters()[0].grad.clone();
+        layer->backward(x, out, dy, nullptr);
+        const Tensor &twice = layer->parameters()[0].grad;
+        for (int64_t i = 0; i < once.numel(); ++i)
+            QVERIFY(std::fabs(twice[i] - 2 * once[i]) <= 1e-5f * (1 + std::fabs(once[i])));
+        layer->zero_grad();
+        for (float g : layer->parameters()[0].grad)
+            QCOMPARE(g, 0.0f);
+    }
+
+    void activations_data()
+    {
+        QTest::addColumn<QString>("name");
+        QTest::addColumn<int>("shape");
+        for (const Entry &e : test::registry().entries()) {
+            if (e.kind != Kind::Activation)
+                continue;
+            for (int s = 0; s < 3; ++s)
+                QTest::newRow(qPrintable(QString::fromStdString(e.name) + " shape" + QString::number(s)))
+                    << QString::fromStdString(e.name) << s;
+        }
+    }
+
+    void activations()
+    {
+        QFETCH(QString, name);
+        QFETCH(int, shape);
+        const Shape shapes[] = {Shape{1, 5}, Shape{3, 7}, Shape{2, 3, 4}};
+        auto layer = test::registry().create_layer(name.toStdString(), {}, test::context(), 5);
+        const Tensor x = away_from_zero(shapes[shape], 17 + static_cast<uint64_t>(shape));
+        if (zero_derivative(name.toStdString())) {
+            // Documented: the derivative is 0 (undefined at 0), nothing flows back.
+            Tensor out(layer->prepare(x.shape()));
+            layer->forward(x, out, true);
+            Tensor diff_src = Tensor::full(x.shape(), 7.0f);
+            layer->backward(x, out, Tensor::full(out.shape(), 1.0f), &diff_src);
+            for (float g : diff_src)
+                QCOMPARE(g, 0.0f);
+            return;
+        }
+        test::GradError err = test::check_layer_gradient(*layer, x, 19);
+        QVERIFY2(err.max_rel < kTolerance, err.where.c_str());
+    }
+
+    void losses_data()
+    {
+        QTest::addColumn<QString>("name");
+        QTest::addColumn<int>("batch");
+        QTest::addColumn<int>("classes");
+        for (const Entry &e : test::registry().entries()) {
+            if (e.kind != Kind::Loss)
+                continue;
+            const int shapes[][2] = {{1, 3}, {4, 5}, {7, 2}};
+            for (const auto &s : shapes)
+                QTest::newRow(qPrintable(QString("%1 %2x%3").arg(QString::fromStdString(e.name)).arg(s[0]).arg(s[1])))
+                    << QString::fromStdString(e.name) << s[0] << s[1];
+        }
+    }
+
+    void losses()
+    {
+        QFETCH(QString, name);
+        QFETCH(int, batch);
+        QFETCH(int, classes);
+        const std::string n = name.toStdString();
+        auto loss = test::registry().create_loss(n, {}, test::context());
+        const Shape shape{batch, classes};
+        Tensor pred = test::random_tensor(shape, 23, -2.0f, 2.0f);
+        Tensor target;
+        std::mt19937_64 rng(29);
+        if (n == "CrossEntropyLoss") {
+            target = Tensor(Shape{batch});
+            for (float &t : target)
+                t = static_cast<float>(rng() % static_cast<uint64_t>(classes));
+        } else if (n == "BCELoss") {
+            pred = test::random_tensor(shape, 23, 0.05f, 0.95f);
+            target = test::random_tensor(shape, 31, 0.0f, 1.0f);
+        } else if (n == "CategoricalCrossEntropyLoss" || n == "KLDivLoss") {
+            pred = test::random_tensor(shape, 23, 0.1f, 1.0f);
+            target = test::random_tensor(shape, 31, 0.05f, 1.0f);
+            for (int b = 0; b < batch; ++b) { // each target row a distribution
+                float s = 0;
+                for (int c = 0; c < classes; ++c)
+                    s += target.at(b, c);
+                for (int c = 0; c < classes; ++c)
+                    target.at(b, c) /= s;
+            }
+        } else { // regression: keep |pred - target| away from the |x| kink
+            target = pred.clone();
+            Tensor offset = away_from_zero(shape, 37, 0.1f);
+            for (int64_t i = 0; i < pred.numel(); ++i)
+                target[i] += offset[i];
+        }
+        Tensor diff(shape);
+        loss->backward(pred, target, diff);
+        test::GradError err;
+        test::compare_gradient(pred, diff, [&] { return loss->forward(pred, target); }, 1e-3, "pred", err);
+        QVERIFY2(err.max_rel < kTolerance, err.where.c_str());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestGradcheck)
+#include "tst_gradcheck.moc"

@@ -1,0 +1,197 @@
+// The registry and the errors a user meets: each bad plugin is refused with
+// its own message, each bad call names the layer, the values and the shapes,
+// and the host keeps working afterwards.
+#include "test_support.h"
+
+#include "neurite/core/sequential.h"
+
+#include <QtTest>
+
+using namespace neurite;
+
+namespace {
+
+const std::string kFixtures = FIXTURE_DIR;
+
+std::string refusal_for(const Registry &reg, const std::string &file_name)
+{
+    for (const Refusal &r : reg.refusals())
+        if (r.file.find(file_name) != std::string::npos)
+            return r.reason;
+    return {};
+}
+
+#define QVERIFY_ERROR(statement, ...)                                                      \
+    do {                                                                                   \
+        try {                                                                              \
+            statement;                                                                     \
+            QFAIL("no error from: " #statement);                                          \
+        } catch (const Error &e) {                                                         \
+            const QString what = e.what();                                                 \
+            for (const char *part : {__VA_ARGS__})                                        \
+                QVERIFY2(what.contains(QString::fromUtf8(part)),                           \
+                         qPrintable("'" + what + "' lacks '" + part + "'"));               \
+        }                                                                                  \
+    } while (0)
+
+} // namespace
+
+class TestRegistry : public QObject {
+    Q_OBJECT
+
+private slots:
+    void builtins_are_listed()
+    {
+        const Registry &reg = test::registry();
+        QVERIFY2(reg.refusals().empty(),
+                 reg.refusals().empty() ? "" : reg.refusals()[0].reason.c_str());
+        const char *expected[] = {
+            "Dense", "Identity", "BinaryStep", "Sign", "Sigmoid", "Tanh", "ArcTan", "ReLU",
+            "LeakyReLU", "PReLU", "ELU", "SoftPlus", "Softmax", "LogSoftmax", "GELU", "Swish",
+            "MSELoss", "BCELoss", "CrossEntropyLoss", "CategoricalCrossEntropyLoss", "KLDivLoss",
+            "MAELoss", "HuberLoss", "SGD", "Adam", "AdamW", "RMSProp", "Adagrad"};
+        for (const char *name : expected) {
+            const Entry *e = reg.find(name);
+            QVERIFY2(e, name);
+            QVERIFY2(!e->summary.empty() && !e->version.empty(), name);
+            QVERIFY2(e->origin.find(".so") != std::string::npos, name);
+            for (const ParamSpec &p : e->params)
+                QVERIFY2(!p.doc.empty(), qPrintable(QString("%1.%2 has no doc").arg(name, p.name.c_str())));
+        }
+        QCOMPARE(reg.find("Dense")->kind, Kind::Layer);
+        QCOMPARE(reg.find("ReLU")->kind, Kind::Activation);
+        QCOMPARE(reg.find("MSELoss")->kind, Kind::Loss);
+        QCOMPARE(reg.find("Adam")->kind, Kind::Optimizer);
+        const std::string help = reg.find("Dense")->help();
+        QVERIFY(help.find("inputs (int, required") != std::string::npos);
+        QVERIFY(help.find("xavier") != std::string::npos);
+    }
+
+    void good_fixture_loads()
+    {
+        Registry reg;
+        QVERIFY(reg.load_library(kFixtures + "/good.so"));
+        QVERIFY(reg.refusals().empty());
+        auto layer = reg.create_layer("FixtureScale", {{"factor", 3.0}}, test::context(), 0);
+        const Tensor x = Tensor::from(Shape{2}, {1, -2});
+        Tensor y(layer->prepare(x.shape()));
+        layer->forward(x, y, true);
+        QCOMPARE(y.to_vector(), (std::vector<float>{3, -6}));
+    }
+
+    void bad_libraries_are_refused()
+    {
+        Registry reg;
+        QVERIFY(!reg.load_library(kFixtures + "/no_entry.so"));
+        QVERIFY(!reg.load_library(kFixtures + "/abi_too_new.so"));
+        QVERIFY(!reg.load_library(kFixtures + "/bad_struct_size.so"));
+        QVERIFY(!reg.load_library(kFixtures + "/not_a_library.so"));
+        QVERIFY(!reg.load_library(kFixtures + "/does_not_exist.so"));
+        QCOMPARE(reg.refusals().size(), size_t(5));
+        QVERIFY(reg.entries().empty());
+
+        QVERIFY(refusal_for(reg, "no_entry.so").find("no entry point 'neurite_plugin_entry'") != std::string::npos);
+        const std::string too_new = refusal_for(reg, "abi_too_new.so");
+        QVERIFY2(too_new.find("built for plugin ABI 2.3") != std::string::npos, too_new.c_str());
+        QVERIFY2(too_new.find("speaks ABI 1.0") != std::string::npos, too_new.c_str());
+        const std::string bad_size = refusal_for(reg, "bad_struct_size.so");
+        QVERIFY2(bad_size.find("'FixtureTruncated' has an unknown struct size 12") != std::string::npos,
+                 bad_size.c_str());
+        QVERIFY(refusal_for(reg, "not_a_library.so").find("cannot be loaded") != std::string::npos);
+        QVERIFY(refusal_for(reg, "does_not_exist.so").find("cannot be loaded") != std::string::npos);
+
+        // The host goes on: a good library still loads into the same registry.
+        QVERIFY(reg.load_library(kFixtures + "/good.so"));
+        QVERIFY(reg.find("FixtureScale"));
+    }
+
+    void failing_forward_is_reported_and_the_host_goes_on()
+    {
+        Registry reg;
+        QVERIFY(reg.load_library(kFixtures + "/failing_forward.so"));
+        Sequential model;
+        model.add(test::registry().create_layer("Dense", {{"inputs", 2.0}, {"outputs", 2.0}}, test::context(), 1));
+        model.add(reg.create_layer("FixtureFailing", {}, test::context(), 0));
+        const Tensor x = Tensor::from(Shape{1, 2}, {1, 2});
+        QVERIFY_ERROR(model.forward(x), "layer 2 (FixtureFailing)", "forward failed",
+                      "deliberate failure in forward");
+        Sequential fine;
+        fine.add(test::registry().create_layer("Dense", {{"inputs", 2.0}, {"outputs", 1.0}}, test::context(), 1));
+        QCOMPARE(fine.forward(x).numel(), int64_t(1));
+    }
+
+    void unknown_names_suggest()
+    {
+        QVERIFY_ERROR(test::registry().require("Dnse"), "unknown plugin 'Dnse'", "did you mean 'Dense'");
+        QVERIFY_ERROR(test::registry().create_loss("Dense", {}, test::context()),
+                      "'Dense' is a layer, not a loss");
+    }
+
+    void bad_parameters()
+    {
+        Registry &reg = test::registry();
+        QVERIFY_ERROR(reg.create_layer("Dense", {{"inputs", std::string("three")}, {"outputs", 2.0}}, test::context(), 0),
+                      "Dense: parameter 'inputs' must be an integer, got a string");
+        QVERIFY_ERROR(reg.create_layer("Dense", {{"inputs", 2.5}, {"outputs", 2.0}}, test::context(), 0),
+                      "'inputs' must be an integer, got 2.5");
+        QVERIFY_ERROR(reg.create_layer("Dense", {{"inputs", 0.0}, {"outputs", 2.0}}, test::context(), 0),
+                      "'inputs' = 0 is outside its range [1, ");
+        QVERIFY_ERROR(reg.create_layer("Dense", {{"outputs", 2.0}}, test::context(), 0),
+                      "parameter 'inputs' is required");
+        QVERIFY_ERROR(reg.create_layer("Dense", {{"inputs", 2.0}, {"outputs", 2.0}, {"activaton", std::string("relu")}}, test::context(), 0),
+                      "unknown parameter 'activaton'", "activation");
+        QVERIFY_ERROR(reg.create_layer("Dense", {{"inputs", 2.0}, {"outputs", 2.0}, {"activation", std::string("rleu")}}, test::context(), 0),
+                      "'activation' must be one of", "relu", "got \"rleu\"");
+        QVERIFY_ERROR(reg.create_optimizer("SGD", {{"lr", -1.0}}, test::context()), "SGD: parameter 'lr' = -1 is outside its range");
+        QVERIFY_ERROR(reg.create_optimizer("Adam", {{"betas", std::vector<double>{0.9}}}, test::context()),
+                      "'betas' must have 2 numbers, got 1");
+    }
+
+    void shape_mismatch_names_layer_and_shapes()
+    {
+        Sequential model;
+        model.add(test::registry().create_layer("Dense", {{"inputs", 3.0}, {"outputs", 3.0}}, test::context(), 1));
+        const Tensor x = Tensor::from(Shape{1, 4}, {1, 2, 3, 4});
+        QVERIFY_ERROR(model.forward(x), "layer 1 (Dense)", "[1, 4]", "expects 3 input features", "got 4");
+        // The model still works on the right shape afterwards.
+        QCOMPARE(model.forward(Tensor::from(Shape{1, 3}, {1, 2, 3})).shape(), (Shape{1, 3}));
+    }
+
+    void non_finite_input_is_refused()
+    {
+        Sequential model;
+        model.add(test::registry().create_layer("Dense", {{"inputs", 3.0}, {"outputs", 1.0}}, test::context(), 1));
+        Tensor x = Tensor::from(Shape{2, 3}, {1, 2, 3, 4, 5, 6});
+        x[4] = std::numeric_limits<float>::quiet_NaN();
+        QVERIFY_ERROR(model.forward(x), "nan", "flat index 4");
+        x[4] = std::numeric_limits<float>::infinity();
+        QVERIFY_ERROR(model.forward(x), "inf", "flat index 4");
+        auto mse = test::registry().create_loss("MSELoss", {}, test::context());
+        Tensor pred = Tensor::from(Shape{1, 2}, {1, std::numeric_limits<float>::quiet_NaN()});
+        QVERIFY_ERROR(mse->forward(pred, Tensor::from(Shape{1, 2}, {1, 1})), "MSELoss", "nan", "index 1");
+    }
+
+    void loss_shape_errors()
+    {
+        auto ce = test::registry().create_loss("CrossEntropyLoss", {}, test::context());
+        const Tensor logits = test::random_tensor(Shape{4, 3}, 1);
+        QVERIFY_ERROR(ce->forward(logits, Tensor::from(Shape{4}, {0, 1, 2, 3})), "CrossEntropyLoss",
+                      "sample 4", "is 3", "[0, 3)");
+        auto mse = test::registry().create_loss("MSELoss", {}, test::context());
+        QVERIFY_ERROR(mse->forward(logits, test::random_tensor(Shape{3, 4}, 2)), "[4, 3]", "[3, 4]");
+    }
+
+    void backward_without_forward()
+    {
+        Sequential model;
+        model.add(test::registry().create_layer("Dense", {{"inputs", 2.0}, {"outputs", 2.0}}, test::context(), 1));
+        const Tensor x = Tensor::from(Shape{1, 2}, {1, 2});
+        QVERIFY_ERROR(model.backward(x, x), "backward", "last forward was on nothing");
+        model.forward(x);
+        QVERIFY_ERROR(model.backward(x, Tensor::from(Shape{1, 3}, {1, 2, 3})), "output gradient [1, 3]",
+                      "output [1, 2]");
+    }
+};
+
+QTEST_GUILESS_MAIN(TestRegistry)
+#include "tst_registry.moc"

@@ -1,0 +1,27 @@
+#!/bin/sh
+# Installs the Debian 12 packages Neurite needs to build, test and run.
+# Idempotent: a no-op (no apt-get at all) when everything is present.
+set -eu
+
+PACKAGES="cmake ninja-build ccache g++ make pkg-config zlib1g-dev \
+qt6-base-dev qt6-base-dev-tools qt6-charts-dev libgl-dev \
+libdnnl-dev liblua5.4-dev dataset-fashion-mnist \
+xvfb xauth"
+
+missing=""
+for p in $PACKAGES; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "Installing:$missing"
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+    SUDO="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing
