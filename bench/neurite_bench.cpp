@@ -3,6 +3,7 @@
 //   mlp_b64 samples_per_s=... gflops=... test_acc=...
 // Throughput is the median over epochs after the first (which builds the
 // primitives and touches fresh memory); accuracy is on the 10,000 test images.
+// --phases adds the median time of each part of a step.
 #include "neurite/core/compute_context.h"
 #include "neurite/core/error.h"
 #include "neurite/core/loss.h"
@@ -106,7 +107,7 @@ double accuracy(neurite::Sequential &model, const Split &test)
 }
 
 void run_case(neurite::Registry &reg, const Split &train, const Split &test, int64_t batch,
-              int epochs)
+              int epochs, bool phases)
 {
     neurite::ComputeContext ctx;
     neurite::Sequential model;
@@ -133,19 +134,31 @@ void run_case(neurite::Registry &reg, const Split &train, const Split &test, int
 
     std::vector<double> rates;
     double last_loss = 0;
+    constexpr size_t kPhases = 5;
+    const char *phase_names[kPhases] = {"zero_grad", "forward", "loss", "backward", "step"};
+    std::vector<double> phase_us[kPhases];
     for (int e = 0; e < epochs; ++e) {
         std::shuffle(order.begin(), order.end(), rng);
         double compute_seconds = 0;
         for (int64_t s = 0; s < steps; ++s) {
             gather(train, order.data() + s * batch, batch, x, y);
-            auto t0 = std::chrono::steady_clock::now();
+            using clock = std::chrono::steady_clock;
+            const auto t0 = clock::now();
             model.zero_grad();
+            const auto t1 = clock::now();
             const neurite::Tensor &logits = model.forward(x);
+            const auto t2 = clock::now();
             last_loss = loss->forward(logits, y);
             loss->backward(logits, y, dlogits);
+            const auto t3 = clock::now();
             model.backward(x, dlogits, false);
+            const auto t4 = clock::now();
             opt->step();
-            compute_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            const auto t5 = clock::now();
+            compute_seconds += std::chrono::duration<double>(t5 - t0).count();
+            const clock::time_point marks[] = {t0, t1, t2, t3, t4, t5};
+            for (size_t p = 0; p < kPhases; ++p)
+                phase_us[p].push_back(std::chrono::duration<double, std::micro>(marks[p + 1] - marks[p]).count());
         }
         rates.push_back(static_cast<double>(steps * batch) / compute_seconds);
     }
@@ -155,6 +168,15 @@ void run_case(neurite::Registry &reg, const Split &train, const Split &test, int
     std::printf("mlp_b%lld samples_per_s=%.0f gflops=%.1f test_acc=%.4f loss=%.4f epochs=%d threads=%d\n",
                 static_cast<long long>(batch), median, median * flops_per_sample * 1e-9,
                 accuracy(model, test), last_loss, epochs, neurite::ComputeContext::num_threads());
+    if (phases) {
+        std::printf("  median per step:");
+        for (size_t p = 0; p < kPhases; ++p) {
+            auto &v = phase_us[p];
+            std::nth_element(v.begin(), v.begin() + static_cast<long>(v.size() / 2), v.end());
+            std::printf(" %s=%.1fus", phase_names[p], v[v.size() / 2]);
+        }
+        std::printf("\n");
+    }
     std::fflush(stdout);
 }
 
@@ -163,6 +185,7 @@ void run_case(neurite::Registry &reg, const Split &train, const Split &test, int
 int main(int argc, char **argv)
 {
     int epochs = 5;
+    bool phases = false;
     std::vector<int64_t> batches = {64, 256};
     std::string dir = NEURITE_FASHION_MNIST_DIR;
     for (int i = 1; i < argc; ++i) {
@@ -180,10 +203,12 @@ int main(int argc, char **argv)
             batches = {std::atoll(next().c_str())};
         else if (a == "--threads")
             neurite::ComputeContext::set_num_threads(std::atoi(next().c_str()));
+        else if (a == "--phases")
+            phases = true;
         else if (a == "--data")
             dir = next();
         else {
-            std::fprintf(stderr, "usage: neurite-bench [--epochs N] [--batch N] [--threads N] [--data DIR]\n");
+            std::fprintf(stderr, "usage: neurite-bench [--epochs N] [--batch N] [--threads N] [--data DIR] [--phases]\n");
             return 2;
         }
     }
@@ -195,7 +220,7 @@ int main(int argc, char **argv)
         const Split train = load(dir, "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz");
         const Split test = load(dir, "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz");
         for (int64_t b : batches)
-            run_case(reg, train, test, b, epochs);
+            run_case(reg, train, test, b, epochs, phases);
     } catch (const std::exception &e) {
         std::fprintf(stderr, "neurite-bench: %s\n", e.what());
         return 1;

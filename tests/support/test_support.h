@@ -89,7 +89,7 @@ inline GradError check_layer_gradient(Module &layer, const Tensor &input, uint64
     };
     objective();
     Tensor diff_src(x.shape());
-    layer.zero_grad();
+    layer.zero_grad(); // immediate: the check reads the gradients
     layer.backward(x, out, w, &diff_src);
     GradError err;
     compare_gradient(x, diff_src, objective, eps, "input", err);

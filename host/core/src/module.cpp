@@ -27,7 +27,7 @@ Module::Module(const Entry &entry, void *self, ParamList config)
         Shape shape(std::span<const int64_t>(ref.value.dims, static_cast<size_t>(ref.value.ndims)));
         m_params.push_back({ref.name ? ref.name : "param" + std::to_string(i + 1),
                             Tensor::view(static_cast<float *>(ref.value.data), shape),
-                            Tensor::view(static_cast<float *>(ref.grad.data), shape)});
+                            Tensor::view(static_cast<float *>(ref.grad.data), shape), this});
     }
 }
 
@@ -89,6 +89,7 @@ void Module::backward(const Tensor &src, const Tensor &dst, const Tensor &diff_d
     if (diff_src)
         ds = diff_src->desc();
     m_err[0] = '\0';
+    m_zero_pending = false; // the plugin has now written its gradients
     if (nrt_status st = m_vt->backward(m_self, &s, &d, &dd, diff_src ? &ds : nullptr, m_err,
                                        sizeof m_err))
         fail("backward", st, m_err);
@@ -102,13 +103,22 @@ int64_t Module::parameter_count() const
     return n;
 }
 
-void Module::zero_grad()
+void Module::zero_grad(bool deferred)
 {
-    if (m_vt->zero_grad)
-        m_vt->zero_grad(m_self);
-    else
+    if (m_vt->zero_grad) {
+        m_vt->zero_grad(m_self, deferred ? 1 : 0);
+        m_zero_pending = deferred;
+    } else {
         for (Parameter &p : m_params)
             p.grad.fill(0.0f);
+        m_zero_pending = false;
+    }
+}
+
+void Module::sync_grads()
+{
+    if (m_zero_pending)
+        zero_grad(false);
 }
 
 std::vector<uint8_t> Module::save_extra_state() const

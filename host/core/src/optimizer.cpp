@@ -47,6 +47,12 @@ void Optimizer::step()
 {
     if (!m_attached)
         throw Error(m_entry->name + ": step() before any parameters were attached");
+    Module *last = nullptr;
+    for (Parameter &p : m_params)
+        if (p.owner && p.owner != last) {
+            p.owner->sync_grads();
+            last = p.owner;
+        }
     m_err[0] = '\0';
     if (nrt_status st = m_vt->step(m_self, m_err, sizeof m_err))
         fail("step", st);
@@ -54,8 +60,16 @@ void Optimizer::step()
 
 void Optimizer::zero_grad()
 {
-    for (Parameter &p : m_params)
-        p.grad.fill(0.0f);
+    Module *last = nullptr;
+    for (Parameter &p : m_params) {
+        if (p.owner) {
+            if (p.owner != last)
+                p.owner->zero_grad(true); // step() syncs before reading
+            last = p.owner;
+        } else {
+            p.grad.fill(0.0f);
+        }
+    }
 }
 
 double Optimizer::option(const std::string &name) const

@@ -86,15 +86,17 @@ const Tensor &Sequential::backward(const Tensor &input, const Tensor &grad_outpu
 void Sequential::zero_grad()
 {
     for (auto &layer : m_layers)
-        layer->zero_grad();
+        layer->zero_grad(true); // the optimizer syncs before it reads
 }
 
 std::vector<Parameter> Sequential::parameters() const
 {
     std::vector<Parameter> all;
-    for (const auto &layer : m_layers)
+    for (const auto &layer : m_layers) {
+        layer->sync_grads();
         for (const Parameter &p : layer->parameters())
             all.push_back(p);
+    }
     return all;
 }
 

@@ -1,85 +1,57 @@
 // Dense (fully connected) layer on oneDNN matmul primitives.
 //
 // dst = act(src · Wᵀ + b) with W stored {outputs, inputs}. Matmul rather than
-// inner_product because its `sum` post-op lets backward_weights add into the
+// inner_product because its `sum` post-op lets backward-weights add into the
 // gradient in the same pass (gradients accumulate until zeroed), and its
-// transposed-stride views need no copies. relu/sigmoid/tanh/elu are fused as
-// post-ops and differentiated from dst; softplus/gelu/swish keep the
-// pre-activation and run a separate eltwise pair.
+// strided views need no copies. relu/sigmoid/tanh/elu are fused as post-ops
+// and differentiated from dst in a plain loop; softplus/gelu/swish keep the
+// pre-activation and run a oneDNN eltwise pair.
+//
+// Threads split the layer by output neurons (sdk::row_block), each running
+// single-threaded primitives on its own rows of W. At small batch sizes this
+// beats oneDNN's own threading: each core keeps its slice of the weights,
+// gradients and optimizer state (which splits the same way) in its cache,
+// and only the small activations cross between cores. Small layers run on
+// one thread, where a fork/join would cost more than the work.
+#include "dense_kernels.hpp"
+
 #include <neurite/plugin.hpp>
 #include <neurite/plugin_dnnl.hpp>
 
-#include <array>
 #include <cmath>
+#include <exception>
 #include <memory>
 #include <random>
 #include <string>
 
+#include <omp.h>
+
 namespace {
 
 namespace sdk = neurite::sdk;
+namespace dk = neurite::dense;
 using dnnl::algorithm;
 using dnnl::memory;
-
-enum class Act { Identity, ReLU, Sigmoid, Tanh, ELU, SoftPlus, GELU, Swish };
-
-struct ActInfo {
-    const char *name;
-    Act act;
-    algorithm forward;  // for the post-op or the separate eltwise
-    algorithm backward; // eltwise backward algorithm
-    bool fused;         // post-op, backward from dst
-};
-
-constexpr ActInfo kActs[] = {
-    {"identity", Act::Identity, algorithm::eltwise_linear, algorithm::eltwise_linear, true},
-    {"relu", Act::ReLU, algorithm::eltwise_relu, algorithm::eltwise_relu_use_dst_for_bwd, true},
-    {"sigmoid", Act::Sigmoid, algorithm::eltwise_logistic, algorithm::eltwise_logistic_use_dst_for_bwd, true},
-    {"tanh", Act::Tanh, algorithm::eltwise_tanh, algorithm::eltwise_tanh_use_dst_for_bwd, true},
-    {"elu", Act::ELU, algorithm::eltwise_elu, algorithm::eltwise_elu_use_dst_for_bwd, true},
-    {"softplus", Act::SoftPlus, algorithm::eltwise_soft_relu, algorithm::eltwise_soft_relu, false},
-    {"gelu", Act::GELU, algorithm::eltwise_gelu_tanh, algorithm::eltwise_gelu_tanh, false},
-    {"swish", Act::Swish, algorithm::eltwise_swish, algorithm::eltwise_swish, false},
-};
-
-float act_alpha(Act a) { return a == Act::ELU || a == Act::Swish ? 1.0f : 0.0f; }
-
-// One primitive with its argument list, executed through the C API: the C++
-// execute() builds a std::vector of arguments on every call.
-struct Exec {
-    dnnl::primitive prim;
-    std::array<dnnl_exec_arg_t, 8> args{};
-    int nargs = 0;
-    void arg(int name, const memory &m) { args[static_cast<size_t>(nargs++)] = {name, m.get()}; }
-    void run(const dnnl::stream &s) const
-    {
-        dnnl_status_t st = dnnl_primitive_execute(prim.get(), s.get(), nargs, args.data());
-        if (st != dnnl_success)
-            sdk::fail(NRT_ERR_INTERNAL, "Dense: oneDNN execute failed with status " + std::to_string(st));
-    }
-};
+using dk::Act;
+using dk::Exec;
 
 constexpr size_t kMaxCachedBatches = 4;
+constexpr double kParallelMinMacs = 1 << 20; // multiply-adds per call
+constexpr int64_t kMinRowsPerThread = 16;
 
 class Dense final : public sdk::Layer {
 public:
-    Dense(sdk::Host host, sdk::Params params, uint64_t seed)
-        : m_engine(sdk::dnnl_engine(host)), m_stream(sdk::dnnl_stream(host))
+    Dense(sdk::Host host, sdk::Params params, uint64_t seed) : m_host(host), m_engine(sdk::dnnl_engine(host))
     {
         m_in = params.integer("inputs");
         m_out = params.integer("outputs");
         m_has_bias = params.boolean("bias");
-        const std::string act = params.string("activation");
-        for (const ActInfo &a : kActs)
-            if (act == a.name)
-                m_act = &a;
-        if (!m_act)
-            sdk::fail(NRT_ERR_INVALID_ARGUMENT, "Dense: unknown activation '" + act + "'");
+        m_act = dk::find_activation(params.string("activation"));
         m_w.resize(static_cast<size_t>(m_in * m_out));
         m_dw.resize(static_cast<size_t>(m_in * m_out));
         m_b.resize(static_cast<size_t>(m_out));
         m_db.resize(static_cast<size_t>(m_out));
-        initialise(params.string("init"), seed);
+        dk::initialise(m_w.data(), m_in, m_out, params.string("init"), m_act->act, seed);
         const int64_t wdims[] = {m_out, m_in};
         add_param("weight", m_w.data(), m_dw.data(), wdims);
         if (m_has_bias) {
@@ -114,97 +86,183 @@ public:
 
     void forward(const nrt_tensor &src, nrt_tensor &dst, bool) override
     {
-        check_batch(src, "input");
+        check_batch(src);
+        sdk::require_contiguous(dst, "output");
         Batch &b = *m_cur;
-        b.src.set_data_handle(src.data);
-        b.dst.set_data_handle(dst.data);
-        b.fwd.run(m_stream);
-        if (!m_act->fused)
-            b.act_fwd.run(m_stream);
-        m_stream.wait();
+        dk::OneThread one(b.parts.size() == 1 && b.single_thread);
+        run_parts(b, [&](Part &p) { forward_part(b, p, src, dst); });
     }
 
     void backward(const nrt_tensor &src, const nrt_tensor &dst, const nrt_tensor &diff_dst,
                   nrt_tensor *diff_src) override
     {
-        check_batch(src, "input");
+        check_batch(src);
+        sdk::require_contiguous(diff_dst, "output gradient");
+        if (diff_src)
+            sdk::require_contiguous(*diff_src, "input gradient");
         Batch &b = *m_cur;
-        b.src.set_data_handle(src.data);
-        b.dst.set_data_handle(dst.data);
-        b.diff_dst.set_data_handle(diff_dst.data);
-        // With no activation the pre-activation gradient is diff_dst itself.
-        float *diff_pre = sdk::f32(diff_dst);
-        if (m_act->act != Act::Identity) {
-            b.act_bwd.run(m_stream);
-            diff_pre = b.diff_pre_buf.data();
-        } else {
-            b.diff_pre.set_data_handle(diff_pre);
+        dk::OneThread one(b.parts.size() == 1 && b.single_thread);
+        run_parts(
+            b, [&](Part &p) { backward_part(b, p, src, dst, diff_dst, diff_src); },
+            [&](int me, int team) {
+                if (diff_src && b.parts.size() > 1)
+                    sum_partials(b, *diff_src, me, team);
+            });
+        m_overwrite = false;
+    }
+
+    void zero_grad(bool deferred) override
+    {
+        // Deferred: the next backward writes the gradients instead of adding,
+        // saving a pass over them (the host reads none until then).
+        m_overwrite = deferred;
+        if (deferred)
+            return;
+        // Each thread clears the rows it will accumulate into.
+        const int parts = m_cur ? static_cast<int>(m_cur->parts.size()) : 1;
+        auto clear = [&](int part) {
+            const sdk::RowBlock r = sdk::row_block(m_out, part, parts);
+            std::fill(m_dw.data() + r.first * m_in, m_dw.data() + r.last * m_in, 0.0f);
+            std::fill(m_db.data() + r.first, m_db.data() + r.last, 0.0f);
+        };
+        if (parts == 1) {
+            clear(0);
+            return;
         }
-        b.diff_pre_t.set_data_handle(diff_pre);
-        b.bwd_weights.run(m_stream);
-        if (diff_src) {
-            b.diff_src.set_data_handle(diff_src->data);
-            b.bwd_data.run(m_stream);
-        }
-        if (m_has_bias)
-            accumulate_bias_grad(diff_pre, b.n);
-        m_stream.wait();
+#pragma omp parallel num_threads(parts)
+        for (int p = omp_get_thread_num(); p < parts; p += omp_get_num_threads())
+            clear(p);
     }
 
 private:
-    // Primitives and memories for one batch size, built once and reused.
-    struct Batch {
-        int64_t n = 0;
-        memory src, dst, diff_dst, diff_src, pre, diff_pre, diff_pre_t, weights, diff_weights, bias,
-            scratch;
-        sdk::Buffer pre_buf, diff_pre_buf, scratch_buf;
-        Exec fwd, act_fwd, act_bwd, bwd_weights, bwd_data;
+    // One thread's share of the layer: output neurons [r.first, r.last).
+    struct Part {
+        sdk::RowBlock r{};
+        dnnl::stream stream;
+        memory src, out, pre, diff_dst, diff_pre, diff_pre_t, partial, scratch;
+        sdk::Buffer out_buf, pre_buf, gather_buf, diff_pre_buf, partial_buf, scratch_buf;
+        Exec fwd, act_fwd, act_bwd, bwd_weights, bwd_weights_overwrite, bwd_data;
     };
 
-    void check_batch(const nrt_tensor &t, const char *what) const
+    // Primitives and buffers for one batch size, built once and reused.
+    struct Batch {
+        int64_t n = 0;
+        bool single_thread = false; // one part, and even oneDNN inside it on one thread
+        std::vector<Part> parts;
+    };
+
+    int64_t rows(const Part &p) const { return p.r.last - p.r.first; }
+
+    void check_batch(const nrt_tensor &src) const
     {
-        sdk::require_contiguous(t, what);
-        const int64_t n = t.ndims == 1 ? 1 : t.dims[0];
+        sdk::require_contiguous(src, "input");
+        const int64_t n = src.ndims == 1 ? 1 : src.dims[0];
         if (!m_cur || n != m_cur->n)
-            sdk::fail(NRT_ERR_STATE, std::string("Dense: ") + what + " " + sdk::shape_string(t) +
-                                         " was not prepared");
+            sdk::fail(NRT_ERR_STATE, "Dense: input " + sdk::shape_string(src) + " was not prepared");
     }
 
-    void accumulate_bias_grad(const float *diff_pre, int64_t n)
+    // Runs body(part) for every part, one per thread, then after a barrier
+    // finish(thread, team). The first exception is rethrown after the region.
+    template <class Body, class Finish = void (*)(int, int)>
+    void run_parts(Batch &b, Body &&body, Finish &&finish = [](int, int) {})
     {
-        float *db = m_db.data();
-        const int64_t out = m_out;
-        for (int64_t i = 0; i < n; ++i) {
-            const float *row = diff_pre + i * out;
-#pragma omp simd
-            for (int64_t j = 0; j < out; ++j)
-                db[j] += row[j];
+        const int parts = static_cast<int>(b.parts.size());
+        if (parts == 1) {
+            body(b.parts[0]);
+            finish(0, 1);
+            return;
         }
+        std::exception_ptr error;
+#pragma omp parallel num_threads(parts)
+        {
+            const int me = omp_get_thread_num(), team = omp_get_num_threads();
+            try {
+                for (int p = me; p < parts; p += team)
+                    body(b.parts[static_cast<size_t>(p)]);
+            } catch (...) {
+#pragma omp critical(neurite_dense_error)
+                if (!error)
+                    error = std::current_exception();
+            }
+#pragma omp barrier
+            if (!error) {
+                try {
+                    finish(me, team);
+                } catch (...) {
+#pragma omp critical(neurite_dense_error)
+                    if (!error)
+                        error = std::current_exception();
+                }
+            }
+        }
+        if (error)
+            std::rethrow_exception(error);
     }
 
-    void initialise(const std::string &how_in, uint64_t seed)
+    void forward_part(Batch &b, Part &p, const nrt_tensor &src, nrt_tensor &dst)
     {
-        std::string how = how_in;
-        if (how == "auto")
-            how = (m_act->act == Act::Sigmoid || m_act->act == Act::Tanh ||
-                   m_act->act == Act::Identity) ? "xavier" : "he";
-        std::mt19937_64 rng(seed);
-        const size_t count = static_cast<size_t>(m_in * m_out);
-        if (how == "xavier") {
-            const float a = std::sqrt(6.0f / static_cast<float>(m_in + m_out));
-            std::uniform_real_distribution<float> d(-a, a);
-            for (size_t i = 0; i < count; ++i)
-                m_w[i] = d(rng);
-        } else if (how == "he") {
-            std::normal_distribution<float> d(0.0f, std::sqrt(2.0f / static_cast<float>(m_in)));
-            for (size_t i = 0; i < count; ++i)
-                m_w[i] = d(rng);
-        } else if (how == "uniform") {
-            const float a = 1.0f / std::sqrt(static_cast<float>(m_in));
-            std::uniform_real_distribution<float> d(-a, a);
-            for (size_t i = 0; i < count; ++i)
-                m_w[i] = d(rng);
-        } // "zeros": the buffer is already zero
+        const bool direct = b.parts.size() == 1;
+        p.src.set_data_handle(src.data);
+        if (direct)
+            p.out.set_data_handle(dst.data);
+        p.fwd.run(p.stream);
+        if (!m_act->fused)
+            p.act_fwd.run(p.stream);
+        p.stream.wait();
+        if (!direct)
+            dk::copy_columns(p.out_buf.data(), rows(p), sdk::f32(dst) + p.r.first, m_out, rows(p), b.n);
+    }
+
+    void backward_part(Batch &b, Part &p, const nrt_tensor &src, const nrt_tensor &dst,
+                       const nrt_tensor &diff_dst, nrt_tensor *diff_src)
+    {
+        const bool direct = b.parts.size() == 1;
+        const int64_t r = rows(p);
+        const float *dst_cols = sdk::f32(dst) + p.r.first;
+        const float *diff_dst_cols = sdk::f32(diff_dst) + p.r.first;
+        // d pre for this part's neurons, contiguous {n, rows}
+        float *diff_pre = p.diff_pre_buf.data();
+        if (m_act->act == Act::Identity) {
+            if (direct)
+                diff_pre = sdk::f32(diff_dst);
+            else
+                dk::copy_columns(diff_dst_cols, m_out, diff_pre, r, r, b.n);
+        } else if (m_act->fused) {
+            dk::fused_activation_backward(m_act->act, dst_cols, diff_dst_cols, m_out, diff_pre, r, b.n);
+        } else {
+            if (direct) {
+                p.diff_dst.set_data_handle(diff_dst.data);
+            } else {
+                dk::copy_columns(diff_dst_cols, m_out, p.gather_buf.data(), r, r, b.n);
+            }
+            p.act_bwd.run(p.stream);
+        }
+        p.diff_pre.set_data_handle(diff_pre);
+        p.diff_pre_t.set_data_handle(diff_pre);
+        p.src.set_data_handle(src.data);
+        (m_overwrite ? p.bwd_weights_overwrite : p.bwd_weights).run(p.stream);
+        if (diff_src) {
+            if (direct || &p == &b.parts[0])
+                p.partial.set_data_handle(diff_src->data);
+            p.bwd_data.run(p.stream);
+        }
+        p.stream.wait();
+        if (m_has_bias)
+            dk::column_sums(diff_pre, r, b.n, m_db.data() + p.r.first, m_overwrite);
+    }
+
+    // diff_src = Σ parts' partial products; part 0 wrote into diff_src itself.
+    void sum_partials(Batch &b, nrt_tensor &diff_src, int me, int team)
+    {
+        const int64_t total = b.n * m_in;
+        const sdk::RowBlock slice = sdk::row_block(total, me, team);
+        float *out = sdk::f32(diff_src);
+        for (size_t p = 1; p < b.parts.size(); ++p) {
+            const float *partial = b.parts[p].partial_buf.data();
+#pragma omp simd
+            for (int64_t i = slice.first; i < slice.last; ++i)
+                out[i] += partial[i];
+        }
     }
 
     Batch *cache_for(int64_t n)
@@ -218,130 +276,151 @@ private:
         return m_batches.back().get();
     }
 
+    int parts_for(int64_t n) const
+    {
+        const double macs = static_cast<double>(n) * static_cast<double>(m_in) * static_cast<double>(m_out);
+        const int threads = m_host.raw() && m_host.raw()->num_threads > 0 ? m_host.raw()->num_threads
+                                                                           : omp_get_max_threads();
+        if (macs < kParallelMinMacs || threads < 2)
+            return 1;
+        return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, m_out / kMinRowsPerThread)));
+    }
+
     std::unique_ptr<Batch> build(int64_t n)
     {
         auto b = std::make_unique<Batch>();
         b->n = n;
-        const auto f32 = memory::data_type::f32;
-        const memory::desc src_md({n, m_in}, f32, memory::dims{m_in, 1});
-        const memory::desc dst_md({n, m_out}, f32, memory::dims{m_out, 1});
-        const memory::desc w_t_md({m_in, m_out}, f32, memory::dims{1, m_in}); // Wᵀ view of {out, in}
-        const memory::desc w_md({m_out, m_in}, f32, memory::dims{m_in, 1});
-        const memory::desc bias_md({1, m_out}, f32, memory::dims{m_out, 1});
-        const memory::desc diff_pre_t_md({m_out, n}, f32, memory::dims{1, m_out}); // (dpre)ᵀ view
-
-        dnnl::primitive_attr scratch_attr;
-        scratch_attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-
-        // forward: matmul (+ bias) (+ fused activation)
-        dnnl::primitive_attr fwd_attr;
-        fwd_attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-        if (m_act->fused && m_act->act != Act::Identity) {
-            dnnl::post_ops ops;
-            ops.append_eltwise(1.0f, m_act->forward, act_alpha(m_act->act), 0.0f);
-            fwd_attr.set_post_ops(ops);
-        }
-        auto fwd_pd = m_has_bias
-            ? dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, w_t_md, bias_md, dst_md), fwd_attr, m_engine)
-            : dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, w_t_md, dst_md), fwd_attr, m_engine);
-
-        // backward weights: dW += (dpre)ᵀ · src, the sum post-op adds into dW
-        dnnl::primitive_attr acc_attr;
-        acc_attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-        dnnl::post_ops acc;
-        acc.append_sum(1.0f);
-        acc_attr.set_post_ops(acc);
-        auto bww_pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(diff_pre_t_md, src_md, w_md), acc_attr, m_engine);
-        // backward data: diff_src = dpre · W
-        auto bwd_pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(dst_md, w_md, src_md), scratch_attr, m_engine);
-
-        size_t scratch = std::max({fwd_pd.scratchpad_desc().get_size(), bww_pd.scratchpad_desc().get_size(),
-                                   bwd_pd.scratchpad_desc().get_size()});
-
-        b->src = memory(src_md, m_engine, nullptr);
-        b->dst = memory(dst_md, m_engine, nullptr);
-        b->diff_dst = memory(dst_md, m_engine, nullptr);
-        b->diff_src = memory(src_md, m_engine, nullptr);
-        b->weights = memory(w_md, m_engine, m_w.data());
-        b->diff_weights = memory(w_md, m_engine, m_dw.data());
-        b->bias = memory(bias_md, m_engine, m_b.data());
-
-        // Where the matmul writes and where backward reads the pre-activation.
-        memory pre_out = b->dst;
-        if (!m_act->fused) {
-            b->pre_buf.resize(static_cast<size_t>(n * m_out));
-            b->pre = memory(dst_md, m_engine, b->pre_buf.data());
-            pre_out = b->pre;
-        }
-        if (m_act->act != Act::Identity) {
-            b->diff_pre_buf.resize(static_cast<size_t>(n * m_out));
-            b->diff_pre = memory(dst_md, m_engine, b->diff_pre_buf.data());
-            const memory &act_data = m_act->fused ? b->dst : b->pre;
-            const algorithm fwd_alg = m_act->fused ? m_act->backward : m_act->forward;
-            dnnl::eltwise_forward::primitive_desc hint(
-                dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_training, fwd_alg, dst_md,
-                                            act_alpha(m_act->act)), scratch_attr, m_engine);
-            auto act_bwd_pd = dnnl::eltwise_backward::primitive_desc(
-                dnnl::eltwise_backward::desc(m_act->backward, dst_md, dst_md, act_alpha(m_act->act)),
-                scratch_attr, m_engine, hint);
-            scratch = std::max(scratch, act_bwd_pd.scratchpad_desc().get_size());
-            b->act_bwd.prim = dnnl::eltwise_backward(act_bwd_pd);
-            b->act_bwd.arg(m_act->fused ? DNNL_ARG_DST : DNNL_ARG_SRC, act_data);
-            b->act_bwd.arg(DNNL_ARG_DIFF_DST, b->diff_dst);
-            b->act_bwd.arg(DNNL_ARG_DIFF_SRC, b->diff_pre);
-            if (!m_act->fused) {
-                b->act_fwd.prim = dnnl::eltwise_forward(hint);
-                b->act_fwd.arg(DNNL_ARG_SRC, b->pre);
-                b->act_fwd.arg(DNNL_ARG_DST, b->dst);
-                scratch = std::max(scratch, hint.scratchpad_desc().get_size());
-            }
-        } else {
-            b->diff_pre = memory(dst_md, m_engine, nullptr); // aliases diff_dst per call
-        }
-        b->scratch_buf.resize(scratch / sizeof(float) + 1);
-        b->scratch = memory(memory::desc({static_cast<int64_t>(scratch)}, memory::data_type::u8, memory::dims{1}),
-                            m_engine, b->scratch_buf.data());
-
-        b->fwd.prim = dnnl::matmul(fwd_pd);
-        b->fwd.arg(DNNL_ARG_SRC, b->src);
-        b->fwd.arg(DNNL_ARG_WEIGHTS, b->weights);
-        if (m_has_bias)
-            b->fwd.arg(DNNL_ARG_BIAS, b->bias);
-        b->fwd.arg(DNNL_ARG_DST, pre_out);
-
-        b->bwd_weights.prim = dnnl::matmul(bww_pd);
-        b->diff_pre_t = memory(diff_pre_t_md, m_engine, nullptr);
-        b->bwd_weights.arg(DNNL_ARG_SRC, b->diff_pre_t);
-        b->bwd_weights.arg(DNNL_ARG_WEIGHTS, b->src);
-        b->bwd_weights.arg(DNNL_ARG_DST, b->diff_weights);
-
-        b->bwd_data.prim = dnnl::matmul(bwd_pd);
-        b->bwd_data.arg(DNNL_ARG_SRC, b->diff_pre);
-        b->bwd_data.arg(DNNL_ARG_WEIGHTS, b->weights);
-        b->bwd_data.arg(DNNL_ARG_DST, b->diff_src);
-
-        for (Exec *e : {&b->fwd, &b->act_fwd, &b->act_bwd, &b->bwd_weights, &b->bwd_data})
-            if (e->prim)
-                e->arg(DNNL_ARG_SCRATCHPAD, b->scratch);
+        const int parts = parts_for(n);
+        b->single_thread = parts == 1 &&
+                           static_cast<double>(n) * static_cast<double>(m_in) * static_cast<double>(m_out) < kParallelMinMacs;
+        // Parts run inside our parallel region, where oneDNN uses one thread;
+        // it must plan for one thread too.
+        dk::OneThread one(parts > 1 || b->single_thread);
+        b->parts.resize(static_cast<size_t>(parts));
+        for (int i = 0; i < parts; ++i)
+            build_part(*b, b->parts[static_cast<size_t>(i)], sdk::row_block(m_out, i, parts), i == 0);
         return b;
     }
 
+    void build_part(Batch &b, Part &p, sdk::RowBlock block, bool first)
+    {
+        const bool direct = b.parts.size() == 1;
+        const int64_t n = b.n, r = block.last - block.first;
+        const auto f32 = memory::data_type::f32;
+        p.r = block;
+        p.stream = dnnl::stream(m_engine);
+        float *w_rows = m_w.data() + block.first * m_in;
+
+        const memory::desc src_md({n, m_in}, f32, memory::dims{m_in, 1});
+        const memory::desc out_md({n, r}, f32, memory::dims{r, 1}); // this part's neurons
+        const memory::desc w_t_md({m_in, r}, f32, memory::dims{1, m_in}); // Wᵀ view of its rows
+        const memory::desc w_md({r, m_in}, f32, memory::dims{m_in, 1});
+        const memory::desc bias_md({1, r}, f32, memory::dims{r, 1});
+        const memory::desc diff_pre_t_md({r, n}, f32, memory::dims{1, r});
+
+        // Attributes are shared handles: copies would share their post-ops.
+        dnnl::primitive_attr plain, fwd_attr, acc_attr;
+        for (dnnl::primitive_attr *a : {&plain, &fwd_attr, &acc_attr})
+            a->set_scratchpad_mode(dnnl::scratchpad_mode::user);
+        if (m_act->fused && m_act->act != Act::Identity) {
+            dnnl::post_ops ops;
+            ops.append_eltwise(1.0f, m_act->forward, m_act->alpha, 0.0f);
+            fwd_attr.set_post_ops(ops);
+        }
+        dnnl::post_ops acc; // dW += ..., gradients accumulate
+        acc.append_sum(1.0f);
+        acc_attr.set_post_ops(acc);
+
+        auto fwd_pd = m_has_bias
+            ? dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, w_t_md, bias_md, out_md), fwd_attr, m_engine)
+            : dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, w_t_md, out_md), fwd_attr, m_engine);
+        auto bww_pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(diff_pre_t_md, src_md, w_md), acc_attr, m_engine);
+        auto bww_over_pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(diff_pre_t_md, src_md, w_md), plain, m_engine);
+        auto bwd_pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(out_md, w_md, src_md), plain, m_engine);
+        size_t scratch = std::max({fwd_pd.scratchpad_desc().get_size(), bww_pd.scratchpad_desc().get_size(),
+                                   bww_over_pd.scratchpad_desc().get_size(),
+                                   bwd_pd.scratchpad_desc().get_size()});
+
+        if (!direct)
+            p.out_buf.resize(static_cast<size_t>(n * r));
+        p.src = memory(src_md, m_engine, nullptr);
+        p.out = memory(out_md, m_engine, direct ? nullptr : p.out_buf.data());
+        memory matmul_dst = p.out;
+        p.diff_pre_buf.resize(static_cast<size_t>(n * r));
+        p.diff_pre = memory(out_md, m_engine, nullptr);
+        p.diff_pre_t = memory(diff_pre_t_md, m_engine, nullptr);
+        if (!m_act->fused) {
+            p.pre_buf.resize(static_cast<size_t>(n * r));
+            p.pre = memory(out_md, m_engine, p.pre_buf.data());
+            matmul_dst = p.pre;
+            if (!direct)
+                p.gather_buf.resize(static_cast<size_t>(n * r));
+            p.diff_dst = memory(out_md, m_engine, direct ? nullptr : p.gather_buf.data());
+            dnnl::eltwise_forward::primitive_desc act_fwd_pd(
+                dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_training, m_act->forward, out_md,
+                                            m_act->alpha), plain, m_engine);
+            dnnl::eltwise_backward::primitive_desc act_bwd_pd(
+                dnnl::eltwise_backward::desc(m_act->backward, out_md, out_md, m_act->alpha), plain,
+                m_engine, act_fwd_pd);
+            scratch = std::max({scratch, act_fwd_pd.scratchpad_desc().get_size(),
+                                act_bwd_pd.scratchpad_desc().get_size()});
+            p.act_fwd.prim = dnnl::eltwise_forward(act_fwd_pd);
+            p.act_fwd.arg(DNNL_ARG_SRC, p.pre);
+            p.act_fwd.arg(DNNL_ARG_DST, p.out);
+            p.act_bwd.prim = dnnl::eltwise_backward(act_bwd_pd);
+            p.act_bwd.arg(DNNL_ARG_SRC, p.pre);
+            p.act_bwd.arg(DNNL_ARG_DIFF_DST, p.diff_dst);
+            p.act_bwd.arg(DNNL_ARG_DIFF_SRC, memory(out_md, m_engine, p.diff_pre_buf.data()));
+        }
+        if (!direct && !first)
+            p.partial_buf.resize(static_cast<size_t>(n * m_in));
+        p.partial = memory(src_md, m_engine, (direct || first) ? nullptr : p.partial_buf.data());
+        p.scratch_buf.resize(scratch / sizeof(float) + 1);
+        p.scratch = memory(memory::desc({static_cast<int64_t>(scratch)}, memory::data_type::u8, memory::dims{1}),
+                           m_engine, p.scratch_buf.data());
+
+        p.fwd.prim = dnnl::matmul(fwd_pd);
+        p.fwd.arg(DNNL_ARG_SRC, p.src);
+        p.fwd.arg(DNNL_ARG_WEIGHTS, memory(w_t_md, m_engine, w_rows));
+        if (m_has_bias)
+            p.fwd.arg(DNNL_ARG_BIAS, memory(bias_md, m_engine, m_b.data() + block.first));
+        p.fwd.arg(DNNL_ARG_DST, matmul_dst);
+
+        const memory diff_weights(w_md, m_engine, m_dw.data() + block.first * m_in);
+        p.bwd_weights.prim = dnnl::matmul(bww_pd);
+        p.bwd_weights_overwrite.prim = dnnl::matmul(bww_over_pd);
+        for (Exec *e : {&p.bwd_weights, &p.bwd_weights_overwrite}) {
+            e->arg(DNNL_ARG_SRC, p.diff_pre_t);
+            e->arg(DNNL_ARG_WEIGHTS, p.src);
+            e->arg(DNNL_ARG_DST, diff_weights);
+        }
+
+        p.bwd_data.prim = dnnl::matmul(bwd_pd);
+        p.bwd_data.arg(DNNL_ARG_SRC, p.diff_pre);
+        p.bwd_data.arg(DNNL_ARG_WEIGHTS, memory(w_md, m_engine, w_rows));
+        p.bwd_data.arg(DNNL_ARG_DST, p.partial);
+
+        for (Exec *e : {&p.fwd, &p.act_fwd, &p.act_bwd, &p.bwd_weights, &p.bwd_weights_overwrite, &p.bwd_data})
+            if (e->prim)
+                e->arg(DNNL_ARG_SCRATCHPAD, p.scratch);
+    }
+
+    sdk::Host m_host;
     dnnl::engine m_engine;
-    dnnl::stream m_stream;
     int64_t m_in = 0, m_out = 0;
     bool m_has_bias = true;
-    const ActInfo *m_act = nullptr;
+    const dk::ActInfo *m_act = nullptr;
     sdk::Buffer m_w, m_dw, m_b, m_db;
     std::vector<std::unique_ptr<Batch>> m_batches;
     Batch *m_cur = nullptr;
+    bool m_overwrite = false; // gradients are logically zero: write, do not add
 };
 
 constexpr nrt_param_spec kParams[] = {
     sdk::required_int_param("inputs", 1, 1 << 24, "Number of input features per sample."),
     sdk::required_int_param("outputs", 1, 1 << 24, "Number of output features (neurons)."),
     sdk::bool_param("bias", true, "Add a learnable bias b to every output."),
-    sdk::choice_param("activation", "identity",
-                      "identity|relu|sigmoid|tanh|elu|softplus|gelu|swish",
+    sdk::choice_param("activation", "identity", "identity|relu|sigmoid|tanh|elu|softplus|gelu|swish",
                       "Activation applied to the output, fused into the layer."),
     sdk::choice_param("init", "auto", "auto|xavier|he|uniform|zeros",
                       "Weight initialisation; auto is he for ReLU-like activations, else xavier. "

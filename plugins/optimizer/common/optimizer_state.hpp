@@ -106,6 +106,7 @@ struct Slot {
     const float *grad = nullptr;
     size_t size = 0;
     size_t offset = 0; // position in the concatenation of all parameters
+    size_t rows = 1;   // first dimension: threads split the work by rows
     std::string name;
 };
 
@@ -141,6 +142,7 @@ public:
             s.value = sdk::f32(p.value);
             s.grad = sdk::f32(p.grad);
             s.offset = total;
+            s.rows = p.value.ndims > 0 ? static_cast<size_t>(p.value.dims[0]) : 1;
             s.name = p.name ? p.name : "";
             total += s.size;
             slots.push_back(std::move(s));
@@ -286,9 +288,10 @@ inline int thread_count(const sdk::Host &host)
 }
 
 // Calls kernel(param, begin, end) so that all elements of all parameters are
-// covered once. One fork/join per step: the elements of all parameters are
-// split evenly between threads, so one big weight matrix and many small
-// biases balance alike. Small models run on the calling thread.
+// covered once, in one fork/join per step. Each parameter is split by rows
+// with sdk::row_block, the split the layers use, so a thread updates the
+// slice of weights its core computed the gradient of (and still caches).
+// Small models run on the calling thread.
 template <class Kernel>
 void for_each_range(const ParamState &state, int threads, const Kernel &kernel)
 {
@@ -300,19 +303,18 @@ void for_each_range(const ParamState &state, int threads, const Kernel &kernel)
     }
 #pragma omp parallel num_threads(threads)
     {
-        const auto team = static_cast<size_t>(omp_get_num_threads());
-        const auto me = static_cast<size_t>(omp_get_thread_num());
-        // Multiples of 16 floats: with the usual sizes (multiples of 16) no two
-        // threads write the same cache line.
-        const size_t chunk = ((total + team - 1) / team + 15) & ~size_t{15};
-        const size_t lo = std::min(total, me * chunk);
-        const size_t hi = std::min(total, lo + chunk);
-        for (size_t p = 0; p < state.count() && lo < hi; ++p) {
+        const int team = omp_get_num_threads();
+        const int me = omp_get_thread_num();
+        for (size_t p = 0; p < state.count(); ++p) {
             const Slot &s = state.slot(p);
-            const size_t begin = std::max(lo, s.offset);
-            const size_t end = std::min(hi, s.offset + s.size);
+            if (s.size == 0)
+                continue;
+            const size_t row = s.size / s.rows;
+            const sdk::RowBlock block = sdk::row_block(static_cast<int64_t>(s.rows), me, team);
+            const size_t begin = static_cast<size_t>(block.first) * row;
+            const size_t end = static_cast<size_t>(block.last) * row;
             if (begin < end)
-                kernel(p, begin - s.offset, end - s.offset);
+                kernel(p, begin, end);
         }
     }
 }

@@ -185,6 +185,21 @@ private:
     size_t m_n = 0;
 };
 
+// How threads share work on a parameter tensor: part p of P owns the rows
+// [first, last) of its first dimension. Layers and optimizers that split
+// their work this way keep each slice of the weights, the gradients and the
+// optimizer state in the cache of the core that touches it every step; on
+// two cores that matters more than the arithmetic at small batch sizes.
+struct RowBlock {
+    int64_t first;
+    int64_t last;
+};
+
+inline RowBlock row_block(int64_t rows, int part, int parts)
+{
+    return {rows * part / parts, rows * (part + 1) / parts};
+}
+
 // ---------------------------------------------------------------- schema
 
 constexpr nrt_param_spec int_param(const char *name, double def, double min, double max,
@@ -312,8 +327,10 @@ public:
     // diff_src is null when no input gradient is wanted. Add to parameter gradients.
     virtual void backward(const nrt_tensor &src, const nrt_tensor &dst, const nrt_tensor &diff_dst,
                           nrt_tensor *diff_src) = 0;
-    virtual void zero_grad()
+    // deferred: see nrt_layer_vtable.zero_grad; clearing at once is always right.
+    virtual void zero_grad(bool deferred)
     {
+        (void)deferred;
         for (const nrt_param_ref &p : m_params)
             std::memset(p.grad.data, 0, static_cast<size_t>(numel(p.grad)) * sizeof(float));
     }
@@ -441,7 +458,7 @@ template <class T> struct LayerTable {
             *out = ps[static_cast<size_t>(i)];
             return NRT_OK;
         },
-        [](void *p) { self(p)->zero_grad(); },
+        [](void *p, int32_t deferred) { self(p)->zero_grad(deferred != 0); },
         [](void *p, const nrt_writer *w, char *e, size_t es) {
             return guarded(e, es, [&] { self(p)->save_state(Writer(w)); });
         },

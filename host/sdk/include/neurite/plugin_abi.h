@@ -163,7 +163,11 @@ typedef struct nrt_layer_vtable {
                            size_t err_size);
     int32_t (*param_count)(void *self);                               /* may be NULL: 0 */
     nrt_status (*param)(void *self, int32_t index, nrt_param_ref *out); /* may be NULL */
-    void (*zero_grad)(void *self);                                     /* may be NULL */
+    /* Clear the parameter gradients. With deferred = 1 the host promises not
+     * to read them before the next backward or a zero_grad(0), so the plugin
+     * may clear lazily (the next backward writes instead of adding), which
+     * saves a pass over memory every step. May be NULL: the host clears. */
+    void (*zero_grad)(void *self, int32_t deferred);
     /* Extra state that is not a parameter (running statistics, ...). The host
      * saves parameters itself. Both may be NULL. */
     nrt_status (*save_state)(void *self, const nrt_writer *writer, char *err, size_t err_size);

@@ -10,10 +10,16 @@
 namespace neurite {
 
 // A learnable parameter: views into the plugin's own value and gradient memory.
+class Module;
+
+// A learnable parameter: views into the plugin's own value and gradient memory.
+// Before reading grad, call owner->sync_grads() (a deferred zero_grad may not
+// have cleared the memory yet); Optimizer::step does.
 struct Parameter {
     std::string name;
     Tensor value;
     Tensor grad;
+    Module *owner = nullptr;
 };
 
 // A live layer or activation instance from the registry. Errors name the
@@ -42,7 +48,11 @@ public:
     const std::vector<Parameter> &parameters() const { return m_params; }
     std::vector<Parameter> &parameters() { return m_params; }
     int64_t parameter_count() const;
-    void zero_grad();
+    // deferred: the caller promises to read no gradient before the next
+    // backward or sync_grads(); the plugin may then skip a pass over memory.
+    void zero_grad(bool deferred = false);
+    // Makes a deferred zero_grad visible in the gradient memory.
+    void sync_grads();
 
     std::vector<uint8_t> save_extra_state() const;
     void load_extra_state(const std::vector<uint8_t> &bytes);
@@ -56,6 +66,7 @@ private:
     ParamList m_config;
     std::string m_label;
     std::vector<Parameter> m_params;
+    bool m_zero_pending = false;
     Shape m_src_shape;
     Shape m_dst_shape;
     mutable char m_err[1024] = {};

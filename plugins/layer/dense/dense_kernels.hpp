@@ -1,0 +1,175 @@
+// Dense's helpers: activation table, initialisation, the small loops that
+// are cheaper in plain C++ than as separate oneDNN primitives.
+#pragma once
+
+#include <neurite/plugin.hpp>
+
+#include <dnnl.hpp>
+
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+
+#include <omp.h>
+
+namespace neurite::dense {
+
+enum class Act { Identity, ReLU, Sigmoid, Tanh, ELU, SoftPlus, GELU, Swish };
+
+struct ActInfo {
+    const char *name;
+    Act act;
+    dnnl::algorithm forward;  // the post-op, or the separate eltwise
+    dnnl::algorithm backward; // eltwise backward algorithm (unfused only)
+    bool fused;               // post-op, backward from dst in fused_activation_backward
+    float alpha;
+};
+
+inline const ActInfo *find_activation(const std::string &name)
+{
+    using dnnl::algorithm;
+    static constexpr ActInfo acts[] = {
+        {"identity", Act::Identity, algorithm::eltwise_linear, algorithm::eltwise_linear, true, 1.0f},
+        {"relu", Act::ReLU, algorithm::eltwise_relu, algorithm::eltwise_relu, true, 0.0f},
+        {"sigmoid", Act::Sigmoid, algorithm::eltwise_logistic, algorithm::eltwise_logistic, true, 0.0f},
+        {"tanh", Act::Tanh, algorithm::eltwise_tanh, algorithm::eltwise_tanh, true, 0.0f},
+        {"elu", Act::ELU, algorithm::eltwise_elu, algorithm::eltwise_elu, true, 1.0f},
+        {"softplus", Act::SoftPlus, algorithm::eltwise_soft_relu, algorithm::eltwise_soft_relu, false, 0.0f},
+        {"gelu", Act::GELU, algorithm::eltwise_gelu_tanh, algorithm::eltwise_gelu_tanh, false, 0.0f},
+        {"swish", Act::Swish, algorithm::eltwise_swish, algorithm::eltwise_swish, false, 1.0f},
+    };
+    for (const ActInfo &a : acts)
+        if (name == a.name)
+            return &a;
+    sdk::fail(NRT_ERR_INVALID_ARGUMENT, "Dense: unknown activation '" + name + "'");
+}
+
+// Runs the enclosed oneDNN calls on one thread. oneDNN plans a primitive for
+// the thread count at creation, so creation and execution both use this.
+class OneThread {
+public:
+    explicit OneThread(bool active) : m_saved(active ? omp_get_max_threads() : 0)
+    {
+        if (m_saved)
+            omp_set_num_threads(1);
+    }
+    ~OneThread()
+    {
+        if (m_saved)
+            omp_set_num_threads(m_saved);
+    }
+    OneThread(const OneThread &) = delete;
+    OneThread &operator=(const OneThread &) = delete;
+
+private:
+    int m_saved;
+};
+
+// One primitive with its argument list, executed through the C API: the C++
+// execute() builds a std::unordered_map and a std::vector on every call.
+// It holds its memory objects, so a temporary passed to arg() stays alive.
+struct Exec {
+    dnnl::primitive prim;
+    std::array<dnnl_exec_arg_t, 8> args{};
+    std::array<dnnl::memory, 8> memories;
+    int nargs = 0;
+    void arg(int name, const dnnl::memory &m)
+    {
+        memories[static_cast<size_t>(nargs)] = m;
+        args[static_cast<size_t>(nargs++)] = {name, m.get()};
+    }
+    void run(const dnnl::stream &s) const
+    {
+        const dnnl_status_t st = dnnl_primitive_execute(prim.get(), s.get(), nargs, args.data());
+        if (st != dnnl_success)
+            sdk::fail(NRT_ERR_INTERNAL, "Dense: oneDNN execute failed with status " + std::to_string(st));
+    }
+};
+
+inline void initialise(float *w, int64_t in, int64_t out, std::string how, Act act, uint64_t seed)
+{
+    if (how == "auto")
+        how = (act == Act::Sigmoid || act == Act::Tanh || act == Act::Identity) ? "xavier" : "he";
+    std::mt19937_64 rng(seed);
+    const size_t count = static_cast<size_t>(in * out);
+    if (how == "xavier") {
+        const float a = std::sqrt(6.0f / static_cast<float>(in + out));
+        std::uniform_real_distribution<float> d(-a, a);
+        for (size_t i = 0; i < count; ++i)
+            w[i] = d(rng);
+    } else if (how == "he") {
+        std::normal_distribution<float> d(0.0f, std::sqrt(2.0f / static_cast<float>(in)));
+        for (size_t i = 0; i < count; ++i)
+            w[i] = d(rng);
+    } else if (how == "uniform") {
+        const float a = 1.0f / std::sqrt(static_cast<float>(in));
+        std::uniform_real_distribution<float> d(-a, a);
+        for (size_t i = 0; i < count; ++i)
+            w[i] = d(rng);
+    } else if (how == "zeros") {
+        std::memset(w, 0, count * sizeof(float));
+    } else {
+        sdk::fail(NRT_ERR_INVALID_ARGUMENT, "Dense: unknown init '" + how + "'");
+    }
+}
+
+// n rows of `width` floats from a matrix with leading dimension src_ld.
+inline void copy_columns(const float *src, int64_t src_ld, float *dst, int64_t dst_ld, int64_t width,
+                         int64_t n)
+{
+    for (int64_t i = 0; i < n; ++i)
+        std::memcpy(dst + i * dst_ld, src + i * src_ld, static_cast<size_t>(width) * sizeof(float));
+}
+
+// d pre = d dst · f'(pre), through dst = f(pre), for the fused activations.
+// dst and diff_dst have leading dimension ld; diff_pre is contiguous {n, width}.
+inline void fused_activation_backward(Act act, const float *dst, const float *diff_dst, int64_t ld,
+                                      float *diff_pre, int64_t width, int64_t n)
+{
+    for (int64_t r = 0; r < n; ++r) {
+        const float *y = dst + r * ld;
+        const float *dy = diff_dst + r * ld;
+        float *dx = diff_pre + r * width;
+        switch (act) {
+        case Act::ReLU:
+#pragma omp simd
+            for (int64_t i = 0; i < width; ++i)
+                dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+            break;
+        case Act::Sigmoid:
+#pragma omp simd
+            for (int64_t i = 0; i < width; ++i)
+                dx[i] = dy[i] * y[i] * (1.0f - y[i]);
+            break;
+        case Act::Tanh:
+#pragma omp simd
+            for (int64_t i = 0; i < width; ++i)
+                dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+            break;
+        case Act::ELU: // alpha = 1: f' = 1 above 0, f + 1 below
+#pragma omp simd
+            for (int64_t i = 0; i < width; ++i)
+                dx[i] = y[i] > 0.0f ? dy[i] : dy[i] * (y[i] + 1.0f);
+            break;
+        default:
+            sdk::fail(NRT_ERR_INTERNAL, "Dense: activation has no fused backward");
+        }
+    }
+}
+
+// db[j] (+)= Σ_i diff_pre[i][j] over n rows of `width`.
+inline void column_sums(const float *diff_pre, int64_t width, int64_t n, float *db, bool overwrite)
+{
+    if (overwrite)
+        std::memset(db, 0, static_cast<size_t>(width) * sizeof(float));
+    for (int64_t i = 0; i < n; ++i) {
+        const float *row = diff_pre + i * width;
+#pragma omp simd
+        for (int64_t j = 0; j < width; ++j)
+            db[j] += row[j];
+    }
+}
+
+} // namespace neurite::dense
