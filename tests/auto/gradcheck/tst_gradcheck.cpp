@@ -93,6 +93,46 @@ private slots:
             QCOMPARE(g, 0.0f);
     }
 
+    // Big layers split their neurons across threads; the result must equal
+    // the single-threaded layer's (which the checks above verify).
+    void dense_threads_agree()
+    {
+        const int saved = ComputeContext::num_threads();
+        ComputeContext::set_num_threads(1);
+        ComputeContext one;
+        ComputeContext::set_num_threads(2);
+        ComputeContext two;
+        ComputeContext::set_num_threads(saved);
+        const ParamList config{{"inputs", 300.0}, {"outputs", 200.0}, {"activation", std::string("relu")}};
+        auto a = test::registry().create_layer("Dense", config, one, 42);
+        auto b = test::registry().create_layer("Dense", config, two, 42);
+        const Tensor x = test::random_tensor(Shape{33, 300}, 3);
+        Tensor ya(a->prepare(x.shape())), yb(b->prepare(x.shape()));
+        const Tensor dy = test::random_tensor(ya.shape(), 4);
+        Tensor dxa(x.shape()), dxb(x.shape());
+        for (int round = 0; round < 2; ++round) { // the second backward accumulates
+            a->forward(x, ya, true);
+            b->forward(x, yb, true);
+            a->backward(x, ya, dy, &dxa);
+            b->backward(x, yb, dy, &dxb);
+        }
+        auto same = [](const Tensor &p, const Tensor &q, const char *what) {
+            for (int64_t i = 0; i < p.numel(); ++i)
+                QVERIFY2(std::fabs(p[i] - q[i]) <= 1e-4f * (1.0f + std::fabs(p[i])),
+                         qPrintable(QString("%1[%2]: %3 vs %4").arg(what).arg(i).arg(p[i]).arg(q[i])));
+        };
+        same(ya, yb, "output");
+        same(dxa, dxb, "input gradient");
+        same(a->parameters()[0].grad, b->parameters()[0].grad, "weight gradient");
+        same(a->parameters()[1].grad, b->parameters()[1].grad, "bias gradient");
+        b->zero_grad(true); // deferred: the next backward overwrites
+        b->backward(x, yb, dy, &dxb);
+        a->zero_grad();
+        a->backward(x, ya, dy, &dxa);
+        same(a->parameters()[0].grad, b->parameters()[0].grad, "weight gradient after deferred zero");
+        same(a->parameters()[1].grad, b->parameters()[1].grad, "bias gradient after deferred zero");
+    }
+
     void activations_data()
     {
         QTest::addColumn<QString>("name");

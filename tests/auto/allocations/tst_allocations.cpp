@@ -1,0 +1,161 @@
+// A steady-state training step allocates nothing: every buffer is made once
+// per shape and reused (fresh memory costs ~10 µs per 4 KiB page here).
+//
+// malloc and friends are interposed for the whole process, so allocations in
+// plugins and libraries count too. oneDNN 2.6's dnnl_primitive_execute builds
+// a small std::unordered_map of its arguments on every call, which no user of
+// its API can avoid; those allocations are counted apart (the call is wrapped
+// below) and must stay small and constant. Everything else must be zero.
+#include "test_support.h"
+
+#include "neurite/core/sequential.h"
+
+#include <QtTest>
+
+#include <atomic>
+#include <cstdlib>
+
+#include <dlfcn.h>
+#include <dnnl.h>
+
+extern "C" {
+void *__libc_malloc(size_t);
+void *__libc_calloc(size_t, size_t);
+void *__libc_realloc(void *, size_t);
+void *__libc_memalign(size_t, size_t);
+void __libc_free(void *);
+}
+
+namespace {
+
+std::atomic<bool> g_counting{false};
+std::atomic<long> g_outside{0};   // allocations outside oneDNN's execute
+std::atomic<long> g_inside{0};    // allocations inside dnnl_primitive_execute
+std::atomic<size_t> g_largest{0}; // the largest single allocation
+thread_local int t_in_dnnl = 0;
+
+void note(size_t bytes)
+{
+    if (!g_counting.load(std::memory_order_relaxed))
+        return;
+    (t_in_dnnl ? g_inside : g_outside).fetch_add(1, std::memory_order_relaxed);
+    size_t seen = g_largest.load(std::memory_order_relaxed);
+    while (bytes > seen && !g_largest.compare_exchange_weak(seen, bytes)) {
+    }
+}
+
+} // namespace
+
+extern "C" {
+void *malloc(size_t n) { note(n); return __libc_malloc(n); }
+void *calloc(size_t a, size_t b) { note(a * b); return __libc_calloc(a, b); }
+void *realloc(void *p, size_t n) { note(n); return __libc_realloc(p, n); }
+void *memalign(size_t a, size_t n) { note(n); return __libc_memalign(a, n); }
+void *aligned_alloc(size_t a, size_t n) { note(n); return __libc_memalign(a, n); }
+int posix_memalign(void **out, size_t a, size_t n)
+{
+    note(n);
+    *out = __libc_memalign(a, n);
+    return *out ? 0 : ENOMEM;
+}
+void free(void *p) { __libc_free(p); }
+
+// Plugins resolve oneDNN's entry point here first: mark what it allocates.
+dnnl_status_t dnnl_primitive_execute(const_dnnl_primitive_t p, dnnl_stream_t s, int n,
+                                     const dnnl_exec_arg_t *args)
+{
+    using Fn = dnnl_status_t (*)(const_dnnl_primitive_t, dnnl_stream_t, int, const dnnl_exec_arg_t *);
+    static const Fn real = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, "dnnl_primitive_execute"));
+    ++t_in_dnnl;
+    const dnnl_status_t st = real(p, s, n, args);
+    --t_in_dnnl;
+    return st;
+}
+}
+
+using namespace neurite;
+
+class TestAllocations : public QObject {
+    Q_OBJECT
+
+    struct Counts {
+        long outside, inside;
+        size_t largest;
+    };
+
+    template <class Step> Counts count(Step &&step, int steps)
+    {
+        for (int i = 0; i < 3; ++i) // build primitives, touch buffers
+            step();
+        g_outside = 0;
+        g_inside = 0;
+        g_largest = 0;
+        g_counting = true;
+        for (int i = 0; i < steps; ++i)
+            step();
+        g_counting = false;
+        return {g_outside.load(), g_inside.load(), g_largest.load()};
+    }
+
+private slots:
+    void mlp_training_step()
+    {
+        Registry &reg = test::registry();
+        ComputeContext &ctx = test::context();
+        Sequential model;
+        const int sizes[] = {784, 256, 128, 10};
+        for (int l = 0; l < 3; ++l)
+            model.add(reg.create_layer("Dense", {{"inputs", double(sizes[l])}, {"outputs", double(sizes[l + 1])},
+                                                 {"activation", std::string(l < 2 ? "relu" : "identity")}},
+                                       ctx, static_cast<uint64_t>(l)));
+        auto loss = reg.create_loss("CrossEntropyLoss", {}, ctx);
+        auto opt = reg.create_optimizer("SGD", {{"lr", 0.01}, {"momentum", 0.9}}, ctx);
+        opt->attach(model.parameters());
+        const Tensor x = test::random_tensor(Shape{64, 784}, 1, 0.0f, 1.0f);
+        Tensor y(Shape{64});
+        for (int i = 0; i < 64; ++i)
+            y[i] = static_cast<float>(i % 10);
+        Tensor dlogits(Shape{64, 10});
+        const int steps = 20;
+        const Counts c = count([&] {
+            model.zero_grad();
+            const Tensor &logits = model.forward(x);
+            loss->forward(logits, y);
+            loss->backward(logits, y, dlogits);
+            model.backward(x, dlogits, false);
+            opt->step();
+        }, steps);
+        qInfo("per step: %.1f allocations outside oneDNN, %.1f inside dnnl_primitive_execute, largest %zu bytes",
+              double(c.outside) / steps, double(c.inside) / steps, c.largest);
+        QCOMPARE(c.outside, 0L);
+        QVERIFY2(c.largest < 4096, "an allocation touches a fresh page");
+        QVERIFY(c.inside % steps == 0); // the same every step: nothing grows
+    }
+
+    // Plugins that do not use oneDNN allocate nothing at all.
+    void plain_cpp_plugins_allocate_nothing()
+    {
+        Registry &reg = test::registry();
+        Sequential model;
+        model.add(reg.create_layer("PReLU", {{"channels", 6.0}}, test::context(), 0));
+        model.add(reg.create_layer("ArcTan", {}, test::context(), 0));
+        auto loss = reg.create_loss("MSELoss", {}, test::context());
+        auto opt = reg.create_optimizer("Adam", {}, test::context());
+        opt->attach(model.parameters());
+        const Tensor x = test::random_tensor(Shape{16, 6}, 2);
+        const Tensor t = test::random_tensor(Shape{16, 6}, 3);
+        Tensor grad(Shape{16, 6});
+        const Counts c = count([&] {
+            opt->zero_grad();
+            const Tensor &out = model.forward(x);
+            loss->forward(out, t);
+            loss->backward(out, t, grad);
+            model.backward(x, grad);
+            opt->step();
+        }, 20);
+        QCOMPARE(c.outside + c.inside, 0L);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestAllocations)
+#include "tst_allocations.moc"
