@@ -6,13 +6,13 @@ namespace neurite {
 
 LossFunction::LossFunction(const Entry &entry, void *self, ParamList config)
     : m_entry(&entry),
-      m_vt(static_cast<const nrt_loss_vtable *>(entry.native->vtable)),
+      m_vt(static_cast<const nrt_loss_vtable *>(entry.vtable)),
       m_self(self),
       m_config(std::move(config))
 {
 }
 
-LossFunction::~LossFunction() { m_entry->native->destroy(m_self); }
+LossFunction::~LossFunction() { m_entry->destroy(m_self); }
 
 double LossFunction::forward(const Tensor &pred, const Tensor &target)
 {

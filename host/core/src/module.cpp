@@ -9,7 +9,7 @@ namespace neurite {
 
 Module::Module(const Entry &entry, void *self, ParamList config)
     : m_entry(&entry),
-      m_vt(static_cast<const nrt_layer_vtable *>(entry.native->vtable)),
+      m_vt(static_cast<const nrt_layer_vtable *>(entry.vtable)),
       m_self(self),
       m_config(std::move(config)),
       m_label(entry.name)
@@ -20,7 +20,7 @@ Module::Module(const Entry &entry, void *self, ParamList config)
         ref.struct_size = sizeof ref;
         if (!m_vt->param || m_vt->param(m_self, i, &ref) != NRT_OK || !ref.value.data ||
             !ref.grad.data) {
-            m_entry->native->destroy(m_self);
+            m_entry->destroy(m_self);
             throw Error(entry.name + ": parameter " + std::to_string(i + 1) +
                         " could not be read from the plugin (" + entry.origin + ")");
         }
@@ -31,7 +31,7 @@ Module::Module(const Entry &entry, void *self, ParamList config)
     }
 }
 
-Module::~Module() { m_entry->native->destroy(m_self); }
+Module::~Module() { m_entry->destroy(m_self); }
 
 void Module::fail(const char *call, nrt_status status, const char *message) const
 {

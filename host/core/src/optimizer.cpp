@@ -8,13 +8,13 @@ namespace neurite {
 
 Optimizer::Optimizer(const Entry &entry, void *self, ParamList config)
     : m_entry(&entry),
-      m_vt(static_cast<const nrt_optimizer_vtable *>(entry.native->vtable)),
+      m_vt(static_cast<const nrt_optimizer_vtable *>(entry.vtable)),
       m_self(self),
       m_config(std::move(config))
 {
 }
 
-Optimizer::~Optimizer() { m_entry->native->destroy(m_self); }
+Optimizer::~Optimizer() { m_entry->destroy(m_self); }
 
 void Optimizer::fail(const char *call, nrt_status status) const
 {

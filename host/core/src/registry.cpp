@@ -296,6 +296,9 @@ bool Registry::register_entry(const std::string &file, const std::string &librar
     entry.origin = file;
     entry.library = library;
     entry.native = e;
+    entry.create = e->create;
+    entry.destroy = e->destroy;
+    entry.vtable = e->vtable;
     for (int i = 0; i < e->param_count; ++i) {
         const nrt_param_spec &c = e->params[i];
         const std::string where = label + " parameter " + std::to_string(i + 1);
@@ -334,6 +337,23 @@ bool Registry::register_entry(const std::string &file, const std::string &librar
     return true;
 }
 
+const Entry &Registry::add_entry(Entry entry)
+{
+    if (entry.name.empty() || !entry.create || !entry.destroy || !entry.vtable)
+        throw Error("cannot register '" + entry.name + "': it lacks a name, create, destroy or vtable");
+    for (Entry &existing : m_entries) {
+        if (existing.name != entry.name)
+            continue;
+        if (existing.origin == "lua" && entry.origin == "lua" && existing.kind == entry.kind) {
+            existing = std::move(entry); // instances keep working: they hold their own state
+            return existing;
+        }
+        throw Error("'" + entry.name + "' is already provided by " + existing.origin);
+    }
+    m_entries.push_back(std::move(entry));
+    return m_entries.back();
+}
+
 const Entry *Registry::find(const std::string &name) const
 {
     for (const Entry &e : m_entries)
@@ -369,8 +389,7 @@ void *Registry::create_instance(const Entry &entry, const ResolvedParams &params
 {
     char err[1024] = {};
     void *self = nullptr;
-    nrt_status st = entry.native->create(context.host(), params.c_params(), seed, &self, err,
-                                         sizeof err);
+    nrt_status st = entry.create(context.host(), params.c_params(), seed, &self, err, sizeof err);
     if (st != NRT_OK || !self)
         throw Error(entry.name + ": " + (err[0] ? err : "could not be created") + " (plugin " +
                     entry.origin + ")");

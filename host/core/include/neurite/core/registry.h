@@ -5,6 +5,8 @@
 #include <neurite/plugin_abi.h>
 
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +32,15 @@ struct Entry {
     std::string origin;  // the library file, or "lua"
     std::string library; // the library's own name
     std::vector<ParamSpec> params;
+
+    // How instances are made and driven: the plugin's own functions for a
+    // library entry (`native` set), or the same contract supplied at run time
+    // for entries defined by scripts (origin "lua").
+    using CreateFn = std::function<nrt_status(const nrt_host *, const nrt_params *, uint64_t seed,
+                                              void **instance, char *err, size_t err_size)>;
+    CreateFn create;
+    void (*destroy)(void *instance) = nullptr;
+    const void *vtable = nullptr; // nrt_layer_vtable, nrt_loss_vtable or nrt_optimizer_vtable
     const nrt_entry *native = nullptr;
 
     // Plain text for nn.help and the plugin browser, built from the schema.
@@ -60,7 +71,12 @@ public:
     // True when the library was accepted (some entries may still be refused).
     bool load_library(const std::string &file);
 
-    const std::vector<Entry> &entries() const { return m_entries; }
+    // Stable references: entries are never moved once registered.
+    const std::deque<Entry> &entries() const { return m_entries; }
+    // Registers an entry defined at run time (create, destroy and vtable set).
+    // A name already taken is an Error, except that an entry of the same
+    // origin "lua" is replaced, so a script can be edited and run again.
+    const Entry &add_entry(Entry entry);
     const std::vector<Refusal> &refusals() const { return m_refusals; }
     const Entry *find(const std::string &name) const;
     // Throws Error "unknown plugin 'Dnse' (did you mean 'Dense'?)".
@@ -80,7 +96,7 @@ private:
     void *create_instance(const Entry &entry, const ResolvedParams &params,
                           ComputeContext &context, uint64_t seed) const;
 
-    std::vector<Entry> m_entries;
+    std::deque<Entry> m_entries;
     std::vector<Refusal> m_refusals;
     std::vector<std::string> m_loaded_files;
 };
