@@ -150,7 +150,12 @@ std::string ParamSpec::range_text() const
         return join(choices, "|");
     if (type == ParamType::Bool || !has_range())
         return "";
-    return "[" + number_text(min) + ", " + number_text(max) + "]";
+    std::string text = "[";
+    text += number_text(min);
+    text += ", ";
+    text += number_text(max);
+    text += "]";
+    return text;
 }
 
 ResolvedParams::ResolvedParams(const std::string &owner, const std::vector<ParamSpec> &schema,
