@@ -1,0 +1,43 @@
+#pragma once
+
+#include <QPlainTextEdit>
+
+namespace neurite::gui {
+
+class LuaHighlighter;
+
+// A Lua editor: line numbers in a gutter, the current line tinted, and one
+// marked error line (set from a script's file:line) that clears on edit.
+class CodeEditor : public QPlainTextEdit {
+    Q_OBJECT
+
+public:
+    explicit CodeEditor(QWidget *parent = nullptr);
+
+    QString path() const { return m_path; }
+    void set_path(const QString &path) { m_path = path; }
+    // A name for the tab: the file name, or "untitled".
+    QString display_name() const;
+
+    void mark_error_line(int line); // 1-based; 0 clears
+    int error_line() const { return m_error_line; }
+    void go_to_line(int line);
+
+    int gutter_width() const;
+    void paint_gutter(QPaintEvent *event);
+
+protected:
+    void resizeEvent(QResizeEvent *event) override;
+    void keyPressEvent(QKeyEvent *event) override;
+
+private:
+    void update_gutter(const QRect &rect, int dy);
+    void update_selections();
+
+    QWidget *m_gutter;
+    LuaHighlighter *m_highlighter;
+    QString m_path;
+    int m_error_line = 0;
+};
+
+} // namespace neurite::gui

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <QStringList>
+#include <QWidget>
+
+class QLineEdit;
+class QTextBrowser;
+
+namespace neurite::gui {
+
+// Script output and errors; each "file.lua:12:" in an error is a link that
+// opens the file at that line. Below, a one-line Lua prompt that evaluates
+// in the last run's state when nothing runs (with ↑/↓ history).
+class Console : public QWidget {
+    Q_OBJECT
+
+public:
+    explicit Console(QWidget *parent = nullptr);
+
+    void print(const QString &text);
+    void error(const QString &text);
+    void info(const QString &text);
+    void clear();
+    QString plain_text() const;
+    void set_prompt_enabled(bool enabled);
+
+    // Splits "path.lua:12: message" into its path and line; false if absent.
+    static bool parse_location(const QString &text, QString &path, int &line);
+
+signals:
+    void location_activated(const QString &path, int line);
+    void evaluate_requested(const QString &code);
+
+protected:
+    bool eventFilter(QObject *watched, QEvent *event) override;
+
+private:
+    void append_html(const QString &html);
+
+    QTextBrowser *m_output;
+    QLineEdit *m_prompt;
+    QStringList m_history;
+    int m_history_pos = 0;
+};
+
+} // namespace neurite::gui

@@ -1,0 +1,178 @@
+#include "editor_tabs.h"
+
+#include "code_editor.h"
+
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QMessageBox>
+#include <QSaveFile>
+#include <QSettings>
+#include <QTextStream>
+
+namespace neurite::gui {
+
+namespace {
+
+constexpr int kMaxRecent = 10;
+
+} // namespace
+
+EditorTabs::EditorTabs(QWidget *parent) : QTabWidget(parent)
+{
+    setTabsClosable(true);
+    setMovable(true);
+    setDocumentMode(true);
+    connect(this, &QTabWidget::tabCloseRequested, this, [this](int index) { maybe_close(index); });
+}
+
+CodeEditor *EditorTabs::current() const
+{
+    return qobject_cast<CodeEditor *>(currentWidget());
+}
+
+CodeEditor *EditorTabs::new_script(const QString &text, const QString &title)
+{
+    auto *editor = new CodeEditor;
+    editor->setPlainText(text);
+    editor->document()->setModified(false);
+    const int index = addTab(editor, title.isEmpty() ? editor->display_name() : title);
+    setCurrentIndex(index);
+    connect(editor->document(), &QTextDocument::modificationChanged, this, [this, editor] { update_title(editor); });
+    return editor;
+}
+
+CodeEditor *EditorTabs::open_file(const QString &path, QString *error)
+{
+    const QString canonical = QFileInfo(path).canonicalFilePath();
+    for (int i = 0; i < count(); ++i) {
+        auto *e = qobject_cast<CodeEditor *>(widget(i));
+        if (e && !canonical.isEmpty() && QFileInfo(e->path()).canonicalFilePath() == canonical) {
+            setCurrentIndex(i);
+            return e;
+        }
+    }
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly | QIODevice::Text)) {
+        if (error)
+            *error = tr("%1: cannot open: %2").arg(path, file.errorString());
+        return nullptr;
+    }
+    CodeEditor *editor = new_script(QString::fromUtf8(file.readAll()));
+    editor->set_path(QFileInfo(path).absoluteFilePath());
+    update_title(editor);
+    remember(editor->path());
+    return editor;
+}
+
+bool EditorTabs::save(CodeEditor *editor, QString *error)
+{
+    if (!editor)
+        return false;
+    if (editor->path().isEmpty())
+        return save_as(editor);
+    QSaveFile file(editor->path()); // atomic: a failed save never truncates the script
+    if (!file.open(QIODevice::WriteOnly | QIODevice::Text) ||
+        file.write(editor->toPlainText().toUtf8()) < 0 || !file.commit()) {
+        const QString message = tr("%1: cannot save: %2").arg(editor->path(), file.errorString());
+        if (error)
+            *error = message;
+        else
+            QMessageBox::warning(this, tr("Save"), message);
+        return false;
+    }
+    editor->document()->setModified(false);
+    update_title(editor);
+    remember(editor->path());
+    return true;
+}
+
+bool EditorTabs::save_as(CodeEditor *editor)
+{
+    if (!editor)
+        return false;
+    const QString path = QFileDialog::getSaveFileName(this, tr("Save script"),
+                                                      editor->path().isEmpty() ? "experiment.lua" : editor->path(),
+                                                      tr("Lua scripts (*.lua)"));
+    if (path.isEmpty())
+        return false;
+    editor->set_path(path);
+    return save(editor);
+}
+
+void EditorTabs::show_location(const QString &path, int line, bool as_error)
+{
+    CodeEditor *editor = nullptr;
+    const QString wanted = QFileInfo(path).absoluteFilePath();
+    for (int i = 0; i < count() && !editor; ++i) {
+        auto *e = qobject_cast<CodeEditor *>(widget(i));
+        if (e && (e->path() == wanted || e->path().endsWith("/" + path) || e->display_name() == path)) {
+            editor = e;
+            setCurrentIndex(i);
+        }
+    }
+    if (!editor && QFileInfo::exists(path))
+        editor = open_file(path);
+    if (!editor)
+        return;
+    if (as_error)
+        editor->mark_error_line(line);
+    editor->go_to_line(line);
+}
+
+void EditorTabs::clear_error_marks()
+{
+    for (int i = 0; i < count(); ++i)
+        if (auto *e = qobject_cast<CodeEditor *>(widget(i)))
+            e->mark_error_line(0);
+}
+
+bool EditorTabs::maybe_close(int index)
+{
+    auto *editor = qobject_cast<CodeEditor *>(widget(index));
+    if (editor && editor->document()->isModified()) {
+        const auto answer = QMessageBox::question(
+            this, tr("Close"), tr("%1 has unsaved changes. Save them?").arg(editor->display_name()),
+            QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel);
+        if (answer == QMessageBox::Cancel || (answer == QMessageBox::Save && !save(editor)))
+            return false;
+    }
+    removeTab(index);
+    delete editor;
+    return true;
+}
+
+bool EditorTabs::close_all()
+{
+    while (count() > 0)
+        if (!maybe_close(count() - 1))
+            return false;
+    return true;
+}
+
+QStringList EditorTabs::recent_files() const
+{
+    return QSettings().value("editor/recent").toStringList();
+}
+
+void EditorTabs::remember(const QString &path)
+{
+    QStringList recent = recent_files();
+    recent.removeAll(path);
+    recent.prepend(path);
+    while (recent.size() > kMaxRecent)
+        recent.removeLast();
+    QSettings().setValue("editor/recent", recent);
+    emit recent_files_changed();
+}
+
+void EditorTabs::update_title(CodeEditor *editor)
+{
+    const int index = indexOf(editor);
+    if (index < 0)
+        return;
+    setTabText(index, editor->display_name() + (editor->document()->isModified() ? "*" : ""));
+    setTabToolTip(index, editor->path());
+}
+
+} // namespace neurite::gui

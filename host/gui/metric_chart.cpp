@@ -1,0 +1,165 @@
+#include "metric_chart.h"
+
+#include <QChart>
+#include <QContextMenuEvent>
+#include <QFileDialog>
+#include <QLegendMarker>
+#include <QLineSeries>
+#include <QLogValueAxis>
+#include <QMenu>
+#include <QValueAxis>
+
+#include <cmath>
+
+namespace neurite::gui {
+
+namespace {
+
+// Distinct hues for runs; validation curves reuse their run's colour dashed.
+QColor run_colour(int index)
+{
+    static const QColor palette[] = {QColor(31, 119, 180), QColor(255, 127, 14), QColor(44, 160, 44),
+                                     QColor(214, 39, 40),  QColor(148, 103, 189), QColor(140, 86, 75),
+                                     QColor(227, 119, 194), QColor(127, 127, 127)};
+    return palette[index % 8];
+}
+
+} // namespace
+
+MetricChart::MetricChart(const QString &title, QWidget *parent)
+    : QChartView(parent), m_title(title), m_x(new QValueAxis(this)), m_y_linear(new QValueAxis(this)),
+      m_y_log(new QLogValueAxis(this)) // parented: the axis not in the chart is ours to free
+{
+    auto *c = new QChart;
+    c->setTitle(title);
+    c->setAnimationOptions(QChart::NoAnimation);
+    c->legend()->setAlignment(Qt::AlignBottom);
+    c->setMargins(QMargins(4, 4, 4, 4));
+    m_x->setLabelFormat("%g");
+    m_y_linear->setLabelFormat("%.3g");
+    m_y_log->setLabelFormat("%.2g");
+    m_y_log->setBase(10);
+    c->addAxis(m_x, Qt::AlignBottom);
+    c->addAxis(m_y_linear, Qt::AlignLeft);
+    setChart(c);
+    setRenderHint(QPainter::Antialiasing);
+    setMinimumSize(260, 200);
+}
+
+int MetricChart::columns() const
+{
+    const int w = static_cast<int>(chart()->plotArea().width());
+    return w > 10 ? w : 400;
+}
+
+QLineSeries *MetricChart::line_for(const QString &run, const QString &name, int run_index)
+{
+    const QString key = run + '\n' + name;
+    if (QLineSeries *s = m_lines.value(key))
+        return s;
+    auto *s = new QLineSeries;
+    s->setName(run + ": " + name);
+    QPen pen(run_colour(run_index));
+    pen.setWidthF(1.5);
+    if (name.startsWith("val_"))
+        pen.setStyle(Qt::DashLine);
+    s->setPen(pen);
+    chart()->addSeries(s);
+    s->attachAxis(m_x);
+    s->attachAxis(m_log ? static_cast<QAbstractAxis *>(m_y_log) : m_y_linear);
+    m_lines.insert(key, s);
+    return s;
+}
+
+void MetricChart::use_log_axis(bool log_y)
+{
+    if (log_y == m_log)
+        return;
+    QAbstractAxis *old_axis = m_log ? static_cast<QAbstractAxis *>(m_y_log) : m_y_linear;
+    QAbstractAxis *new_axis = log_y ? static_cast<QAbstractAxis *>(m_y_log) : m_y_linear;
+    for (QLineSeries *s : std::as_const(m_lines))
+        s->detachAxis(old_axis);
+    chart()->removeAxis(old_axis); // keeps ownership with us: re-added below when switched back
+    chart()->addAxis(new_axis, Qt::AlignLeft);
+    for (QLineSeries *s : std::as_const(m_lines))
+        s->attachAxis(new_axis);
+    m_log = log_y;
+}
+
+void MetricChart::draw(const QList<Line> &lines, XAxis axis, bool log_y)
+{
+    use_log_axis(log_y);
+    double x0 = 0, x1 = 0, y0 = 0, y1 = 0;
+    bool have_x = false, have_y = false;
+    for (const Line &l : lines) {
+        double lo, hi;
+        if (l.series->x_range(axis, lo, hi)) {
+            x0 = have_x ? std::min(x0, lo) : lo;
+            x1 = have_x ? std::max(x1, hi) : hi;
+            have_x = true;
+        }
+        if (l.series->y_range(lo, hi, log_y)) {
+            y0 = have_y ? std::min(y0, lo) : lo;
+            y1 = have_y ? std::max(y1, hi) : hi;
+            have_y = true;
+        }
+    }
+    if (!have_x || x1 <= x0)
+        x1 = x0 + 1;
+    if (!have_y) {
+        y0 = log_y ? 0.1 : 0;
+        y1 = 1;
+    } else if (y1 <= y0) {
+        y1 = y0 + (y0 == 0 ? 1 : std::fabs(y0) * 0.1);
+    }
+    m_x->setRange(x0, x1);
+    if (log_y) {
+        m_y_log->setRange(y0 / 1.2, y1 * 1.2);
+    } else {
+        const double pad = (y1 - y0) * 0.05;
+        m_y_linear->setRange(y0 - pad, y1 + pad);
+    }
+    QSet<QString> shown;
+    const int cols = columns();
+    for (const Line &l : lines) {
+        QLineSeries *s = line_for(l.run, l.name, l.run_index);
+        s->replace(l.series->render(axis, x0, x1, cols, log_y));
+        s->setVisible(true);
+        shown.insert(l.run + '\n' + l.name);
+    }
+    for (auto it = m_lines.cbegin(); it != m_lines.cend(); ++it)
+        if (!shown.contains(it.key()))
+            it.value()->setVisible(false);
+    // Hidden runs leave the legend too.
+    for (QLegendMarker *m : chart()->legend()->markers())
+        m->setVisible(m->series()->isVisible());
+}
+
+int MetricChart::drawn_points(const QString &run, const QString &name) const
+{
+    QLineSeries *s = m_lines.value(run + '\n' + name);
+    return s && s->isVisible() ? static_cast<int>(s->count()) : 0;
+}
+
+bool MetricChart::export_png(const QString &path) const
+{
+    return const_cast<MetricChart *>(this)->grab().save(path, "PNG");
+}
+
+void MetricChart::contextMenuEvent(QContextMenuEvent *event)
+{
+    QMenu menu(this);
+    QAction *png = menu.addAction(tr("Export chart as PNG…"));
+    QAction *csv = menu.addAction(tr("Export data as CSV…"));
+    QAction *chosen = menu.exec(event->globalPos());
+    if (chosen == png) {
+        const QString path = QFileDialog::getSaveFileName(this, tr("Export chart"), m_title + ".png",
+                                                          tr("PNG images (*.png)"));
+        if (!path.isEmpty())
+            export_png(path);
+    } else if (chosen == csv) {
+        emit export_csv_requested(m_title);
+    }
+}
+
+} // namespace neurite::gui

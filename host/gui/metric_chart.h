@@ -1,0 +1,57 @@
+#pragma once
+
+#include "metric_series.h"
+
+#include <QChartView>
+#include <QHash>
+
+class QAbstractAxis;
+class QLineSeries;
+class QLogValueAxis;
+class QValueAxis;
+
+namespace neurite::gui {
+
+// One chart of the training monitor: a line per (run, metric), axes ranged by
+// hand (QtCharts' automatic ranging walks every point on each change), no
+// animations, a log-scale y on request.
+class MetricChart : public QChartView {
+    Q_OBJECT
+
+public:
+    explicit MetricChart(const QString &title, QWidget *parent = nullptr);
+
+    QString title() const { return m_title; }
+    // Draws series (already smoothed by the caller's settings) over [x0, x1].
+    struct Line {
+        QString run;
+        QString name;
+        const MetricSeries *series;
+        int run_index;
+    };
+    void draw(const QList<Line> &lines, XAxis axis, bool log_y);
+    int drawn_points(const QString &run, const QString &name) const;
+    // The plot area's width in pixels: the decimation budget.
+    int columns() const;
+
+    bool export_png(const QString &path) const;
+
+signals:
+    void export_csv_requested(const QString &chart);
+
+protected:
+    void contextMenuEvent(QContextMenuEvent *event) override;
+
+private:
+    QLineSeries *line_for(const QString &run, const QString &name, int run_index);
+    void use_log_axis(bool log_y);
+
+    QString m_title;
+    QHash<QString, QLineSeries *> m_lines; // "run\nname"
+    QValueAxis *m_x;
+    QValueAxis *m_y_linear;
+    QLogValueAxis *m_y_log;
+    bool m_log = false;
+};
+
+} // namespace neurite::gui

@@ -1,0 +1,253 @@
+#include "training_monitor.h"
+
+#include "metric_chart.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QFile>
+#include <QFileDialog>
+#include <QGridLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QListWidget>
+#include <QPushButton>
+#include <QScrollArea>
+#include <QSlider>
+#include <QTextStream>
+#include <QTimer>
+#include <QVBoxLayout>
+
+namespace neurite::gui {
+
+namespace {
+
+constexpr int kRedrawMs = 50; // at most 20 redraws a second
+constexpr int kSmoothingSteps = 100;
+
+} // namespace
+
+TrainingMonitor::TrainingMonitor(QWidget *parent)
+    : QWidget(parent), m_timer(new QTimer(this)), m_axis_box(new QComboBox),
+      m_smoothing_slider(new QSlider(Qt::Horizontal)), m_smoothing_label(new QLabel),
+      m_log_box(new QCheckBox(tr("Log scale"))), m_run_list(new QListWidget), m_grid(new QGridLayout)
+{
+    m_axis_box->addItem(tr("Step"));
+    m_axis_box->addItem(tr("Epoch"));
+    m_smoothing_slider->setRange(0, kSmoothingSteps - 1);
+    m_smoothing_slider->setValue(static_cast<int>(m_smoothing * kSmoothingSteps));
+    m_smoothing_slider->setToolTip(tr("Exponential moving average with bias correction"));
+    m_smoothing_label->setText(QString::number(m_smoothing, 'f', 2));
+    m_smoothing_label->setMinimumWidth(32);
+    m_run_list->setMaximumHeight(90);
+    m_run_list->setToolTip(tr("Runs: untick to hide"));
+
+    auto *export_png = new QPushButton(tr("Export PNG…"));
+    auto *export_csv = new QPushButton(tr("Export CSV…"));
+    auto *controls = new QHBoxLayout;
+    controls->addWidget(new QLabel(tr("X:")));
+    controls->addWidget(m_axis_box);
+    controls->addSpacing(12);
+    controls->addWidget(new QLabel(tr("Smoothing:")));
+    controls->addWidget(m_smoothing_slider, 1);
+    controls->addWidget(m_smoothing_label);
+    controls->addSpacing(12);
+    controls->addWidget(m_log_box);
+    controls->addStretch();
+    controls->addWidget(export_png);
+    controls->addWidget(export_csv);
+
+    auto *chart_area = new QWidget;
+    chart_area->setLayout(m_grid);
+    auto *scroll = new QScrollArea;
+    scroll->setWidgetResizable(true);
+    scroll->setWidget(chart_area);
+    scroll->setFrameShape(QFrame::NoFrame);
+
+    auto *layout = new QVBoxLayout(this);
+    layout->addLayout(controls);
+    layout->addWidget(m_run_list);
+    layout->addWidget(scroll, 1);
+
+    connect(m_axis_box, &QComboBox::currentIndexChanged, this,
+            [this](int i) { set_x_axis(i == 0 ? XAxis::Step : XAxis::Epoch); });
+    connect(m_smoothing_slider, &QSlider::valueChanged, this,
+            [this](int v) { set_smoothing(static_cast<double>(v) / kSmoothingSteps); });
+    connect(m_log_box, &QCheckBox::toggled, this, &TrainingMonitor::set_log_y);
+    connect(m_run_list, &QListWidget::itemChanged, this, [this](QListWidgetItem *item) {
+        set_run_visible(item->text(), item->checkState() == Qt::Checked);
+    });
+    connect(export_png, &QPushButton::clicked, this, [this] {
+        const QString dir = QFileDialog::getExistingDirectory(this, tr("Export every chart as PNG into"));
+        if (!dir.isEmpty())
+            for (const QString &c : this->charts())
+                this->export_png(c, dir + "/" + c + ".png");
+    });
+    connect(export_csv, &QPushButton::clicked, this, [this] {
+        const QString dir = QFileDialog::getExistingDirectory(this, tr("Export every chart's data as CSV into"));
+        if (!dir.isEmpty())
+            for (const QString &c : this->charts())
+                this->export_csv(c, dir + "/" + c + ".csv");
+    });
+    connect(m_timer, &QTimer::timeout, this, &TrainingMonitor::refresh);
+    m_timer->start(kRedrawMs);
+}
+
+TrainingMonitor::~TrainingMonitor() = default;
+
+void TrainingMonitor::post(const QString &run, const QString &name, const MetricPoint &point)
+{
+    m_ring.push({run, name, point});
+}
+
+QString TrainingMonitor::group_of(const QString &name)
+{
+    return name.startsWith("val_") ? name.mid(4) : name;
+}
+
+MetricChart *TrainingMonitor::chart_for(const QString &group)
+{
+    if (MetricChart *c = m_charts.value(group))
+        return c;
+    auto *c = new MetricChart(group);
+    connect(c, &MetricChart::export_csv_requested, this, [this](const QString &chart) {
+        const QString path = QFileDialog::getSaveFileName(this, tr("Export data"), chart + ".csv",
+                                                          tr("CSV files (*.csv)"));
+        if (!path.isEmpty())
+            export_csv(chart, path);
+    });
+    // "loss" first, then the others in order of arrival, two per row.
+    const int index = static_cast<int>(m_charts.size());
+    m_grid->addWidget(c, index / 2, index % 2);
+    m_charts.insert(group, c);
+    return c;
+}
+
+void TrainingMonitor::refresh()
+{
+    m_drained.clear();
+    m_ring.drain(m_drained);
+    for (const MetricEvent &e : m_drained) {
+        if (!m_run_visible.contains(e.run)) {
+            m_runs.append(e.run);
+            m_run_visible.insert(e.run, true);
+            auto *item = new QListWidgetItem(e.run, m_run_list);
+            item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
+            item->setCheckState(Qt::Checked);
+            emit run_added(e.run);
+        }
+        MetricSeries &s = m_series[Key{e.run, e.name}];
+        s.set_smoothing(m_smoothing);
+        s.append(e.point);
+        chart_for(group_of(e.name));
+        m_dirty = true;
+    }
+    if (m_dirty)
+        redraw();
+}
+
+void TrainingMonitor::redraw()
+{
+    m_dirty = false;
+    QMap<QString, QList<MetricChart::Line>> per_chart;
+    for (auto it = m_series.begin(); it != m_series.end(); ++it) {
+        if (!m_run_visible.value(it.key().run, true))
+            continue;
+        it.value().set_smoothing(m_smoothing);
+        per_chart[group_of(it.key().name)].append(
+            {it.key().run, it.key().name, &it.value(), static_cast<int>(m_runs.indexOf(it.key().run))});
+    }
+    for (auto it = m_charts.begin(); it != m_charts.end(); ++it)
+        it.value()->draw(per_chart.value(it.key()), m_axis, m_log_y);
+}
+
+QStringList TrainingMonitor::runs() const { return m_runs; }
+
+QStringList TrainingMonitor::charts() const { return m_charts.keys(); }
+
+void TrainingMonitor::set_run_visible(const QString &run, bool visible)
+{
+    m_run_visible[run] = visible;
+    for (int i = 0; i < m_run_list->count(); ++i)
+        if (m_run_list->item(i)->text() == run)
+            m_run_list->item(i)->setCheckState(visible ? Qt::Checked : Qt::Unchecked);
+    redraw();
+}
+
+void TrainingMonitor::set_x_axis(XAxis axis)
+{
+    m_axis = axis;
+    m_axis_box->setCurrentIndex(axis == XAxis::Step ? 0 : 1);
+    redraw();
+}
+
+void TrainingMonitor::set_smoothing(double weight)
+{
+    m_smoothing = weight;
+    m_smoothing_label->setText(QString::number(weight, 'f', 2));
+    const int v = static_cast<int>(weight * kSmoothingSteps + 0.5);
+    if (m_smoothing_slider->value() != v)
+        m_smoothing_slider->setValue(v);
+    redraw();
+}
+
+void TrainingMonitor::set_log_y(bool on)
+{
+    m_log_y = on;
+    if (m_log_box->isChecked() != on)
+        m_log_box->setChecked(on);
+    redraw();
+}
+
+const MetricSeries *TrainingMonitor::series(const QString &run, const QString &name) const
+{
+    auto it = m_series.constFind(Key{run, name});
+    return it == m_series.cend() ? nullptr : &it.value();
+}
+
+int TrainingMonitor::drawn_points(const QString &run, const QString &name) const
+{
+    MetricChart *c = m_charts.value(group_of(name));
+    return c ? c->drawn_points(run, name) : 0;
+}
+
+bool TrainingMonitor::export_png(const QString &chart, const QString &path) const
+{
+    MetricChart *c = m_charts.value(chart);
+    return c && c->export_png(path);
+}
+
+bool TrainingMonitor::export_csv(const QString &chart, const QString &path) const
+{
+    QFile file(path);
+    if (!m_charts.contains(chart) || !file.open(QIODevice::WriteOnly | QIODevice::Truncate | QIODevice::Text))
+        return false;
+    QTextStream out(&file);
+    out << "run,metric,step,epoch,value,smoothed\n";
+    for (auto it = m_series.cbegin(); it != m_series.cend(); ++it) {
+        if (group_of(it.key().name) != chart)
+            continue;
+        const MetricSeries &s = it.value();
+        for (int64_t i = 0; i < s.size(); ++i) {
+            const MetricPoint &p = s.points()[static_cast<size_t>(i)];
+            out << it.key().run << ',' << it.key().name << ',' << p.step << ',' << p.epoch << ','
+                << QString::number(p.value, 'g', 9) << ',' << QString::number(s.smoothed(i), 'g', 9)
+                << '\n';
+        }
+    }
+    return out.status() == QTextStream::Ok;
+}
+
+void TrainingMonitor::clear()
+{
+    std::vector<MetricEvent> discard;
+    m_ring.drain(discard);
+    m_series.clear();
+    m_runs.clear();
+    m_run_visible.clear();
+    m_run_list->clear();
+    for (MetricChart *c : std::as_const(m_charts))
+        c->deleteLater();
+    m_charts.clear();
+}
+
+} // namespace neurite::gui

@@ -1,0 +1,89 @@
+#pragma once
+
+#include "metric_series.h"
+
+#include <QHash>
+#include <QMap>
+#include <QWidget>
+
+#include <memory>
+
+class QCheckBox;
+class QComboBox;
+class QGridLayout;
+class QListWidget;
+class QSlider;
+class QTimer;
+class QLabel;
+
+namespace neurite::gui {
+
+class MetricChart;
+
+// Live training curves: one chart per metric (training and validation of a
+// metric share a chart: "loss" and "val_loss"), several runs overlaid and
+// toggled. Events arrive from any thread through a ring buffer; a timer
+// drains it and redraws at most 20 times a second, so a fast run never
+// floods the UI thread.
+class TrainingMonitor : public QWidget {
+    Q_OBJECT
+
+public:
+    explicit TrainingMonitor(QWidget *parent = nullptr);
+    ~TrainingMonitor() override;
+
+    // Thread-safe; never blocks on the UI.
+    void post(const QString &run, const QString &name, const MetricPoint &point);
+
+    // Drains the ring and redraws now (tests; the timer does it otherwise).
+    void refresh();
+
+    QStringList runs() const;
+    QStringList charts() const; // the metric groups shown
+    void set_run_visible(const QString &run, bool visible);
+    void set_x_axis(XAxis axis);
+    void set_smoothing(double weight);
+    void set_log_y(bool on);
+    const MetricSeries *series(const QString &run, const QString &name) const;
+    // Points currently drawn for (run, name) in its chart.
+    int drawn_points(const QString &run, const QString &name) const;
+
+    bool export_png(const QString &chart, const QString &path) const;
+    bool export_csv(const QString &chart, const QString &path) const;
+    void clear();
+
+signals:
+    void run_added(const QString &run);
+
+private:
+    struct Key {
+        QString run, name;
+        bool operator==(const Key &o) const { return run == o.run && name == o.name; }
+    };
+    friend size_t qHash(const Key &k, size_t seed) { return qHash(k.run, seed) ^ qHash(k.name, seed); }
+
+    static QString group_of(const QString &name);
+    MetricChart *chart_for(const QString &group);
+    void redraw();
+
+    MetricRing m_ring;
+    std::vector<MetricEvent> m_drained;
+    QHash<Key, MetricSeries> m_series;
+    QMap<QString, MetricChart *> m_charts;
+    QStringList m_runs;
+    QHash<QString, bool> m_run_visible;
+    XAxis m_axis = XAxis::Step;
+    double m_smoothing = 0.6;
+    bool m_log_y = false;
+    bool m_dirty = false;
+
+    QTimer *m_timer;
+    QComboBox *m_axis_box;
+    QSlider *m_smoothing_slider;
+    QLabel *m_smoothing_label;
+    QCheckBox *m_log_box;
+    QListWidget *m_run_list;
+    QGridLayout *m_grid;
+};
+
+} // namespace neurite::gui

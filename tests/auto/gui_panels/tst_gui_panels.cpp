@@ -1,0 +1,183 @@
+// The window's panels that stand on their own: the training monitor's
+// smoothing, decimation and export, the plugin browser, the activation
+// explorer, the quick-experiment form and the console's error links.
+#include "test_support.h"
+
+#include "activation_explorer.h"
+#include "console.h"
+#include "metric_series.h"
+#include "plugin_browser.h"
+#include "quick_experiment.h"
+#include "training_monitor.h"
+
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <cmath>
+#include <thread>
+
+using namespace neurite;
+using namespace neurite::gui;
+
+class TestGuiPanels : public QObject {
+    Q_OBJECT
+
+private slots:
+    // TensorBoard's debiased EMA: constant input stays constant from the start.
+    void smoothing_is_debiased()
+    {
+        MetricSeries s;
+        s.set_smoothing(0.9);
+        for (int i = 0; i < 5; ++i)
+            s.append({double(i), 0, 2.0});
+        for (int i = 0; i < 5; ++i)
+            QVERIFY(std::fabs(s.smoothed(i) - 2.0) < 1e-12);
+        MetricSeries t;
+        t.set_smoothing(0.5);
+        t.append({0, 0, 1.0});
+        t.append({1, 0, 3.0});
+        // ema: 0.5, then 0.5·0.5 + 0.5·3 = 1.75; debias 1 − 0.25 = 0.75
+        QVERIFY(std::fabs(t.smoothed(1) - 1.75 / 0.75) < 1e-12);
+    }
+
+    // 100,000 points draw as at most two per pixel column, spikes kept.
+    void decimation_keeps_extremes()
+    {
+        MetricSeries s;
+        for (int i = 0; i < 100000; ++i)
+            s.append({double(i), i / 1000.0, i == 54321 ? 50.0 : std::sin(i * 0.01)});
+        const QList<QPointF> drawn = s.render(XAxis::Step, 0, 99999, 500, false);
+        QVERIFY(drawn.size() <= 1000);
+        QVERIFY(drawn.size() >= 500);
+        double top = -1;
+        for (const QPointF &p : drawn)
+            top = std::max(top, p.y());
+        QCOMPARE(top, 50.0);
+        // Log scale leaves out values <= 0 rather than drawing nonsense.
+        for (const QPointF &p : s.render(XAxis::Step, 0, 99999, 500, true))
+            QVERIFY(p.y() > 0);
+    }
+
+    void ring_drops_oldest_when_full()
+    {
+        MetricRing ring(4);
+        for (int i = 0; i < 6; ++i)
+            ring.push({"run", "loss", {double(i), 0, double(i)}});
+        std::vector<MetricEvent> out;
+        ring.drain(out);
+        QCOMPARE(out.size(), size_t(4));
+        QCOMPARE(out.front().point.step, 2.0);
+        QCOMPARE(ring.dropped(), uint64_t(2));
+    }
+
+    void monitor_draws_runs_from_another_thread()
+    {
+        TrainingMonitor monitor;
+        monitor.resize(900, 600);
+        monitor.show();
+        std::thread producer([&] {
+            for (int i = 0; i < 20000; ++i) {
+                monitor.post("run 1", "loss", {double(i), i / 1000.0, 1.0 / (1 + i)});
+                if (i % 100 == 0)
+                    monitor.post("run 1", "val_loss", {double(i), i / 1000.0, 1.2 / (1 + i)});
+            }
+            monitor.post("run 2", "loss", {0, 0, 2.0});
+        });
+        producer.join();
+        monitor.refresh();
+        QCOMPARE(monitor.runs(), (QStringList{"run 1", "run 2"}));
+        QCOMPARE(monitor.charts(), QStringList{"loss"}); // val_loss shares the loss chart
+        QCOMPARE(monitor.series("run 1", "loss")->size(), int64_t(20000));
+        const int drawn = monitor.drawn_points("run 1", "loss");
+        QVERIFY2(drawn > 0 && drawn <= 2 * 2000, qPrintable(QString::number(drawn)));
+        monitor.set_run_visible("run 1", false);
+        QCOMPARE(monitor.drawn_points("run 1", "loss"), 0);
+        QVERIFY(monitor.drawn_points("run 2", "loss") > 0);
+        monitor.set_log_y(true);
+        monitor.set_x_axis(XAxis::Epoch);
+        monitor.set_run_visible("run 1", true);
+        QVERIFY(monitor.drawn_points("run 1", "val_loss") > 0);
+
+        QTemporaryDir dir;
+        QVERIFY(monitor.export_png("loss", dir.filePath("loss.png")));
+        QVERIFY(QImage(dir.filePath("loss.png")).width() > 100);
+        QVERIFY(monitor.export_csv("loss", dir.filePath("loss.csv")));
+        QFile csv(dir.filePath("loss.csv"));
+        QVERIFY(csv.open(QIODevice::ReadOnly));
+        const QList<QByteArray> lines = csv.readAll().split('\n');
+        QCOMPARE(lines.first(), QByteArray("run,metric,step,epoch,value,smoothed"));
+        QCOMPARE(lines.size() - 2, 20000 + 200 + 1); // header and trailing newline
+    }
+
+    void plugin_browser_lists_builtins()
+    {
+        PluginBrowser browser(test::registry());
+        QCOMPARE(browser.entry_count(), int(test::registry().entries().size()));
+        QVERIFY(browser.select("Dense"));
+        QVERIFY(browser.details().contains("inputs"));
+        QVERIFY(browser.details().contains("xavier"));
+        QSignalSpy inserted(&browser, &PluginBrowser::insert_requested);
+        QCOMPARE(PluginBrowser::constructor_call(*test::registry().find("Dense")),
+                 QString("nn.Dense{inputs = 1, outputs = 1}"));
+        QCOMPARE(PluginBrowser::constructor_call(*test::registry().find("ReLU")), QString("nn.ReLU()"));
+        QCOMPARE(PluginBrowser::constructor_call(*test::registry().find("SGD")),
+                 QString("optim.SGD(model:parameters(), {lr = 0.01})"));
+    }
+
+    // Seed 001's table: the plotted derivatives are the formulas'.
+    void activation_explorer_matches_formulas()
+    {
+        ActivationExplorer explorer(test::registry(), test::context());
+        QVERIFY(explorer.activations().contains("Sigmoid"));
+        QVERIFY(explorer.activations().contains("ArcTan"));
+        const auto sig = explorer.evaluate("Sigmoid", -4, 4, 9);
+        for (size_t i = 0; i < sig.x.size(); ++i) {
+            const double f = 1 / (1 + std::exp(-sig.x[i]));
+            QVERIFY(std::fabs(sig.f[i] - f) < 1e-6);
+            QVERIFY(std::fabs(sig.df[i] - f * (1 - f)) < 1e-6);
+        }
+        const auto atan = explorer.evaluate("ArcTan", -2, 2, 5);
+        for (size_t i = 0; i < atan.x.size(); ++i)
+            QVERIFY(std::fabs(atan.df[i] - 1 / (1 + atan.x[i] * atan.x[i])) < 1e-6);
+        const auto softmax = explorer.evaluate("Softmax", -3, 3, 7); // over (x, 0): the sigmoid
+        for (size_t i = 0; i < softmax.x.size(); ++i)
+            QVERIFY(std::fabs(softmax.f[i] - 1 / (1 + std::exp(-softmax.x[i]))) < 1e-6);
+    }
+
+    void quick_form_writes_a_script()
+    {
+        QuickExperiment form(test::registry());
+        QuickExperiment::Settings s;
+        s.dataset = "fashion_mnist";
+        s.hidden = {256, 128};
+        s.activation = "relu";
+        s.optimizer = "SGD";
+        s.lr = 0.05;
+        const QString lua = QuickExperiment::script(s);
+        QVERIFY(lua.contains("nn.Dense{inputs = 784, outputs = 256, activation = \"relu\"}"));
+        QVERIFY(lua.contains("nn.Dense{inputs = 128, outputs = 10}"));
+        QVERIFY(lua.contains("nn.CrossEntropyLoss()"));
+        QVERIFY(lua.contains("optim.SGD(model:parameters(), {lr = 0.05})"));
+        QList<int> sizes;
+        QString error;
+        QVERIFY(!QuickExperiment::parse_hidden("256, x", sizes, error));
+        QVERIFY(error.contains("'x' is not a layer size"));
+    }
+
+    void console_links_error_locations()
+    {
+        QString path;
+        int line = 0;
+        QVERIFY(Console::parse_location("scripts/xor.lua:12: attempt to call a nil value", path, line));
+        QCOMPARE(path, QString("scripts/xor.lua"));
+        QCOMPARE(line, 12);
+        QVERIFY(!Console::parse_location("no location here", path, line));
+        Console console;
+        console.error("scripts/xor.lua:12: boom");
+        QVERIFY(console.plain_text().contains("scripts/xor.lua:12: boom"));
+    }
+};
+
+QTEST_MAIN(TestGuiPanels)
+#include "tst_gui_panels.moc"
