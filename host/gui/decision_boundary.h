@@ -1,0 +1,31 @@
+#pragma once
+
+#include <QImage>
+#include <QRectF>
+
+namespace neurite {
+class Sequential;
+class Tensor;
+}
+
+namespace neurite::gui {
+
+// The seeds' AND / OR / NAND / XOR pictures: a 2-input classifier evaluated
+// on a grid over the data's extent, each pixel coloured by the predicted
+// class (lighter where the model is unsure), the samples drawn on top.
+// Safe to call on the thread that owns the model (QImage, not QPixmap).
+struct BoundaryData {
+    const Tensor *inputs = nullptr; // {N, 2}
+    const Tensor *labels = nullptr; // {N} class indices, may be null
+};
+
+// The square that holds the points with a margin; {-0.5, 1.5}² for gates.
+QRectF boundary_domain(const Tensor &inputs);
+
+// Evaluates model on a cells × cells grid over domain (one batched forward)
+// and paints size × size pixels. Throws neurite::Error if the model does not
+// take 2 inputs.
+QImage render_decision_boundary(Sequential &model, const BoundaryData &data, const QRectF &domain,
+                                int size = 320, int cells = 80);
+
+} // namespace neurite::gui

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <QImage>
+#include <QWidget>
+
+class QLabel;
+class QPlainTextEdit;
+
+namespace neurite::gui {
+
+// The current model: its summary (layers, output shapes, parameter counts)
+// and, for two-input classification data, the decision boundary, updated
+// live while it trains.
+class ModelPanel : public QWidget {
+    Q_OBJECT
+
+public:
+    explicit ModelPanel(QWidget *parent = nullptr);
+
+    QString summary() const;
+    bool has_boundary() const { return !m_boundary.isNull(); }
+    QImage boundary() const { return m_boundary; }
+
+public slots:
+    void set_summary(const QString &text);
+    void set_boundary(const QImage &image, const QString &caption);
+    void clear();
+
+private:
+    QPlainTextEdit *m_summary;
+    QLabel *m_picture;
+    QLabel *m_caption;
+    QImage m_boundary;
+};
+
+} // namespace neurite::gui
