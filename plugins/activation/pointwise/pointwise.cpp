@@ -7,12 +7,9 @@
 
 #include <neurite/plugin.hpp>
 
-#include <array>
 #include <cmath>
-#include <cstddef>
 #include <cstdint>
 #include <span>
-#include <string>
 #include <vector>
 
 namespace {
@@ -21,68 +18,12 @@ namespace sdk = neurite::sdk;
 
 constexpr const char *kVersion = "1.0.0";
 
-// Rejects what no element-wise op can take. An empty tensor is allowed: the
-// host may feed an empty batch, and the op on it is a no-op.
-void validate_src_dims(const char *layer, std::span<const int64_t> dims)
-{
-    if (dims.empty() || dims.size() > NRT_MAX_DIMS)
-        sdk::fail(NRT_ERR_SHAPE, std::string(layer) + ": src rank " + std::to_string(dims.size()) +
-                                     " is not in 1.." + std::to_string(NRT_MAX_DIMS));
-    for (int64_t d : dims)
-        if (d < 0)
-            sdk::fail(NRT_ERR_SHAPE, std::string(layer) + ": src " +
-                                         sdk::shape_string(static_cast<int32_t>(dims.size()),
-                                                           dims.data()) +
-                                         " has a negative dimension");
-}
-
-// The input shape of the last successful prepare(); forward and backward
-// must see the same shape, as the host promises.
-class PreparedShape {
-public:
-    void reset() { m_ndims = 0; }
-    void assign(std::span<const int64_t> dims)
-    {
-        m_ndims = static_cast<int32_t>(dims.size());
-        m_numel = 1;
-        for (std::size_t i = 0; i < dims.size(); ++i) {
-            m_dims[i] = dims[i];
-            m_numel *= dims[i];
-        }
-    }
-    bool ready() const { return m_ndims > 0; }
-    int64_t numel() const { return m_numel; }
-
-    // Cheap enough for every call: strings are built only to report an error.
-    void check(const char *layer, const nrt_tensor &t, const char *what) const
-    {
-        if (!ready())
-            sdk::fail(NRT_ERR_STATE, std::string(layer) + ": prepare() must succeed before " +
-                                         "forward() or backward()");
-        sdk::require_contiguous(t, what);
-        bool same = t.ndims == m_ndims;
-        for (int i = 0; same && i < m_ndims; ++i)
-            same = t.dims[i] == m_dims[i];
-        if (!same)
-            sdk::fail(NRT_ERR_SHAPE, std::string(layer) + ": " + what + " " + sdk::shape_string(t) +
-                                         " does not match the prepared shape " +
-                                         sdk::shape_string(m_ndims, m_dims.data()));
-        if (!t.data && m_numel > 0)
-            sdk::fail(NRT_ERR_INVALID_ARGUMENT, std::string(layer) + ": " + what + " has no data");
-    }
-
-private:
-    int32_t m_ndims = 0;
-    int64_t m_numel = 0;
-    std::array<int64_t, NRT_MAX_DIMS> m_dims{};
-};
-
 class Pointwise : public sdk::Layer {
 public:
     void prepare(std::span<const int64_t> src_dims, std::vector<int64_t> &dst_dims) override
     {
         m_shape.reset();
-        validate_src_dims(m_name, src_dims);
+        sdk::require_src_dims(m_name, src_dims);
         m_shape.assign(src_dims);
         dst_dims.assign(src_dims.begin(), src_dims.end());
     }
@@ -119,7 +60,7 @@ protected:
 
 private:
     const char *m_name;
-    PreparedShape m_shape;
+    sdk::PreparedShape m_shape;
 };
 
 // Shared by the step functions: their derivative is 0 wherever it exists, so

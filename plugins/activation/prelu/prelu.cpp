@@ -22,47 +22,6 @@ constexpr const char *kVersion = "1.0.0";
 constexpr const char *kName = "PReLU";
 constexpr int64_t kMaxChannels = int64_t{1} << 24;
 
-// The input shape of the last successful prepare(); forward and backward
-// must see the same shape, as the host promises.
-class PreparedShape {
-public:
-    void reset() { m_ndims = 0; }
-    void assign(std::span<const int64_t> dims)
-    {
-        m_ndims = static_cast<int32_t>(dims.size());
-        m_numel = 1;
-        for (std::size_t i = 0; i < dims.size(); ++i) {
-            m_dims[i] = dims[i];
-            m_numel *= dims[i];
-        }
-    }
-    bool ready() const { return m_ndims > 0; }
-    int64_t numel() const { return m_numel; }
-
-    // Cheap enough for every call: strings are built only to report an error.
-    void check(const nrt_tensor &t, const char *what) const
-    {
-        if (!ready())
-            sdk::fail(NRT_ERR_STATE, std::string(kName) + ": prepare() must succeed before " +
-                                         "forward() or backward()");
-        sdk::require_contiguous(t, what);
-        bool same = t.ndims == m_ndims;
-        for (int i = 0; same && i < m_ndims; ++i)
-            same = t.dims[i] == m_dims[i];
-        if (!same)
-            sdk::fail(NRT_ERR_SHAPE, std::string(kName) + ": " + what + " " + sdk::shape_string(t) +
-                                         " does not match the prepared shape " +
-                                         sdk::shape_string(m_ndims, m_dims.data()));
-        if (!t.data && m_numel > 0)
-            sdk::fail(NRT_ERR_INVALID_ARGUMENT, std::string(kName) + ": " + what + " has no data");
-    }
-
-private:
-    int32_t m_ndims = 0;
-    int64_t m_numel = 0;
-    std::array<int64_t, NRT_MAX_DIMS> m_dims{};
-};
-
 class PReLU final : public sdk::Layer {
 public:
     PReLU(sdk::Host, sdk::Params params, uint64_t)
@@ -87,18 +46,10 @@ public:
     void prepare(std::span<const int64_t> src_dims, std::vector<int64_t> &dst_dims) override
     {
         m_shape.reset();
-        const auto ndims = static_cast<int32_t>(src_dims.size());
-        if (ndims < 1 || ndims > NRT_MAX_DIMS)
-            sdk::fail(NRT_ERR_SHAPE, std::string(kName) + ": src rank " + std::to_string(ndims) +
-                                         " is not in 1.." + std::to_string(NRT_MAX_DIMS));
-        const std::string shape = sdk::shape_string(ndims, src_dims.data());
-        for (int64_t d : src_dims)
-            if (d < 0)
-                sdk::fail(NRT_ERR_SHAPE,
-                          std::string(kName) + ": src " + shape + " has a negative dimension");
+        sdk::require_src_dims(kName, src_dims);
         if (m_channels > 1 && src_dims.back() != m_channels)
             sdk::fail(NRT_ERR_SHAPE,
-                      std::string(kName) + ": src " + shape + " has " +
+                      std::string(kName) + ": src " + sdk::shape_string(src_dims) + " has " +
                           std::to_string(src_dims.back()) +
                           " features in its last dimension but channels is " +
                           std::to_string(m_channels) +
@@ -109,8 +60,8 @@ public:
 
     void forward(const nrt_tensor &src, nrt_tensor &dst, bool) override
     {
-        m_shape.check(src, "src");
-        m_shape.check(dst, "dst");
+        m_shape.check(kName, src, "src");
+        m_shape.check(kName, dst, "dst");
         const float *x = sdk::f32(src);
         float *y = sdk::f32(dst);
         const int64_t n = m_shape.numel();
@@ -131,10 +82,10 @@ public:
     void backward(const nrt_tensor &src, const nrt_tensor &, const nrt_tensor &diff_dst,
                   nrt_tensor *diff_src) override
     {
-        m_shape.check(src, "src");
-        m_shape.check(diff_dst, "diff_dst");
+        m_shape.check(kName, src, "src");
+        m_shape.check(kName, diff_dst, "diff_dst");
         if (diff_src)
-            m_shape.check(*diff_src, "diff_src");
+            m_shape.check(kName, *diff_src, "diff_src");
         const float *x = sdk::f32(src);
         const float *dy = sdk::f32(diff_dst);
         float *dx = diff_src ? sdk::f32(*diff_src) : nullptr;
@@ -182,7 +133,7 @@ private:
     // Per-channel partial sums for backward, allocated once so that a
     // training step allocates nothing.
     std::vector<double> m_channel_sums;
-    PreparedShape m_shape;
+    sdk::PreparedShape m_shape;
 };
 
 const nrt_param_spec kPReLUParams[] = {

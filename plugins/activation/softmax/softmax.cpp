@@ -7,12 +7,11 @@
 
 #include <neurite/plugin_dnnl.hpp>
 
-#include <algorithm>
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -22,67 +21,11 @@ namespace sdk = neurite::sdk;
 constexpr const char *kVersion = "1.0.0";
 constexpr int kSoftmaxAxis = 1; // of the {rows, last} view
 
-// An empty tensor is allowed (an empty batch is a no-op), a negative extent is not.
-void validate_src_dims(const char *layer, std::span<const int64_t> dims)
-{
-    if (dims.empty() || dims.size() > NRT_MAX_DIMS)
-        sdk::fail(NRT_ERR_SHAPE, std::string(layer) + ": src rank " + std::to_string(dims.size()) +
-                                     " is not in 1.." + std::to_string(NRT_MAX_DIMS) +
-                                     "; the softmax runs over the last dimension");
-    for (int64_t d : dims)
-        if (d < 0)
-            sdk::fail(NRT_ERR_SHAPE, std::string(layer) + ": src " +
-                                         sdk::shape_string(static_cast<int32_t>(dims.size()),
-                                                           dims.data()) +
-                                         " has a negative dimension");
-}
-
-// The input shape of the last successful prepare(). The primitives were built
-// for exactly this shape, so forward and backward must see it too.
-class PreparedShape {
-public:
-    void reset() { m_ndims = 0; }
-    void assign(std::span<const int64_t> dims)
-    {
-        m_ndims = static_cast<int32_t>(dims.size());
-        m_numel = 1;
-        for (std::size_t i = 0; i < dims.size(); ++i) {
-            m_dims[i] = dims[i];
-            m_numel *= dims[i];
-        }
-    }
-    bool ready() const { return m_ndims > 0; }
-    int64_t numel() const { return m_numel; }
-
-    // Cheap enough for every call: strings are built only to report an error.
-    void check(const char *layer, const nrt_tensor &t, const char *what) const
-    {
-        if (!ready())
-            sdk::fail(NRT_ERR_STATE, std::string(layer) + ": prepare() must succeed before " +
-                                         "forward() or backward()");
-        sdk::require_contiguous(t, what);
-        bool same = t.ndims == m_ndims;
-        for (int i = 0; same && i < m_ndims; ++i)
-            same = t.dims[i] == m_dims[i];
-        if (!same)
-            sdk::fail(NRT_ERR_SHAPE, std::string(layer) + ": " + what + " " + sdk::shape_string(t) +
-                                         " does not match the prepared shape " +
-                                         sdk::shape_string(m_ndims, m_dims.data()));
-        if (!t.data && m_numel > 0)
-            sdk::fail(NRT_ERR_INVALID_ARGUMENT, std::string(layer) + ": " + what + " has no data");
-    }
-
-private:
-    int32_t m_ndims = 0;
-    int64_t m_numel = 0;
-    std::array<int64_t, NRT_MAX_DIMS> m_dims{};
-};
-
 class SoftmaxBase : public sdk::Layer {
 public:
     void prepare(std::span<const int64_t> src_dims, std::vector<int64_t> &dst_dims) override
     {
-        validate_src_dims(m_name, src_dims);
+        sdk::require_src_dims(m_name, src_dims, "the softmax runs over the last dimension");
         // A failed prepare must not leave primitives for an older shape usable.
         m_shape.reset();
         const int64_t last = src_dims.back();
@@ -104,7 +47,8 @@ public:
         // oneDNN only reads src; the handle is non-const by API.
         m_src.set_data_handle(src.data);
         m_dst.set_data_handle(dst.data);
-        execute(m_fwd, m_fwd_args.data(), m_fwd_arg_count, "forward");
+        m_fwd.run(m_stream);
+        m_stream.wait();
     }
 
     // Both algorithms differentiate from dst alone, so src is not read.
@@ -121,7 +65,8 @@ public:
         m_dst.set_data_handle(dst.data);
         m_diff_dst.set_data_handle(diff_dst.data);
         m_diff_src.set_data_handle(diff_src->data);
-        execute(m_bwd, m_bwd_args.data(), m_bwd_arg_count, "backward");
+        m_bwd.run(m_stream);
+        m_stream.wait();
     }
 
 protected:
@@ -148,72 +93,42 @@ private:
             const dnnl::softmax_v2_backward::primitive_desc bwd_pd(bwd_desc, attr, m_engine,
                                                                    fwd_pd);
 
-            const dnnl::memory::desc fwd_scratch_md = fwd_pd.scratchpad_desc();
-            const dnnl::memory::desc bwd_scratch_md = bwd_pd.scratchpad_desc();
-            const std::size_t scratch_bytes =
-                std::max(fwd_scratch_md.get_size(), bwd_scratch_md.get_size());
             // Forward and backward never run at once, so they share one buffer.
-            // sdk::Buffer is 64-byte aligned, which oneDNN's kernels prefer.
-            sdk::Buffer scratchpad((scratch_bytes + sizeof(float) - 1) / sizeof(float));
+            sdk::Buffer scratchpad = sdk::scratchpad_for(fwd_pd, bwd_pd);
 
-            m_fwd = dnnl::softmax_v2_forward(fwd_pd);
-            m_bwd = dnnl::softmax_v2_backward(bwd_pd);
             m_src = dnnl::memory(md, m_engine, DNNL_MEMORY_NONE);
             m_dst = dnnl::memory(md, m_engine, DNNL_MEMORY_NONE);
             m_diff_dst = dnnl::memory(md, m_engine, DNNL_MEMORY_NONE);
             m_diff_src = dnnl::memory(md, m_engine, DNNL_MEMORY_NONE);
 
-            m_fwd_arg_count = 0;
-            m_fwd_args[m_fwd_arg_count++] = {DNNL_ARG_SRC, m_src.get()};
-            m_fwd_args[m_fwd_arg_count++] = {DNNL_ARG_DST, m_dst.get()};
-            m_fwd_scratch = dnnl::memory();
-            if (fwd_scratch_md.get_size() > 0) {
-                m_fwd_scratch = dnnl::memory(fwd_scratch_md, m_engine, scratchpad.data());
-                m_fwd_args[m_fwd_arg_count++] = {DNNL_ARG_SCRATCHPAD, m_fwd_scratch.get()};
-            }
+            m_fwd = sdk::BoundPrimitive(dnnl::softmax_v2_forward(fwd_pd), m_name,
+                                        "softmax forward");
+            m_fwd.arg(DNNL_ARG_SRC, m_src);
+            m_fwd.arg(DNNL_ARG_DST, m_dst);
+            m_fwd.scratchpad(fwd_pd, m_engine, scratchpad);
 
-            m_bwd_arg_count = 0;
-            m_bwd_args[m_bwd_arg_count++] = {DNNL_ARG_DST, m_dst.get()};
-            m_bwd_args[m_bwd_arg_count++] = {DNNL_ARG_DIFF_DST, m_diff_dst.get()};
-            m_bwd_args[m_bwd_arg_count++] = {DNNL_ARG_DIFF_SRC, m_diff_src.get()};
-            m_bwd_scratch = dnnl::memory();
-            if (bwd_scratch_md.get_size() > 0) {
-                m_bwd_scratch = dnnl::memory(bwd_scratch_md, m_engine, scratchpad.data());
-                m_bwd_args[m_bwd_arg_count++] = {DNNL_ARG_SCRATCHPAD, m_bwd_scratch.get()};
-            }
+            m_bwd = sdk::BoundPrimitive(dnnl::softmax_v2_backward(bwd_pd), m_name,
+                                        "softmax backward");
+            m_bwd.arg(DNNL_ARG_DST, m_dst);
+            m_bwd.arg(DNNL_ARG_DIFF_DST, m_diff_dst);
+            m_bwd.arg(DNNL_ARG_DIFF_SRC, m_diff_src);
+            m_bwd.scratchpad(bwd_pd, m_engine, scratchpad);
             // The old buffer is freed only now, after the memories that pointed
             // into it were replaced.
             m_scratchpad = std::move(scratchpad);
         });
     }
 
-    // The C entry point takes a prepared argument array; the C++ execute()
-    // would build an unordered_map and a vector on every call.
-    void execute(const dnnl::primitive &p, const dnnl_exec_arg_t *args, int count,
-                 const char *what)
-    {
-        const dnnl_status_t status = dnnl_primitive_execute(p.get(), m_stream.get(), count, args);
-        if (status != dnnl_success)
-            sdk::fail(NRT_ERR_INTERNAL, std::string(m_name) + ": oneDNN softmax " + what +
-                                            " failed with status " + std::to_string(status));
-        m_stream.wait();
-    }
-
     const char *m_name;
     dnnl::algorithm m_algorithm;
     dnnl::engine m_engine;
     dnnl::stream m_stream;
-    PreparedShape m_shape;
+    sdk::PreparedShape m_shape;
 
-    dnnl::softmax_v2_forward m_fwd;
-    dnnl::softmax_v2_backward m_bwd;
+    sdk::BoundPrimitive m_fwd;
+    sdk::BoundPrimitive m_bwd;
     dnnl::memory m_src, m_dst, m_diff_dst, m_diff_src;
-    dnnl::memory m_fwd_scratch, m_bwd_scratch;
     sdk::Buffer m_scratchpad;
-    std::array<dnnl_exec_arg_t, 3> m_fwd_args{};
-    std::array<dnnl_exec_arg_t, 4> m_bwd_args{};
-    int m_fwd_arg_count = 0;
-    int m_bwd_arg_count = 0;
 };
 
 class Softmax final : public SoftmaxBase {

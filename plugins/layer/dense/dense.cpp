@@ -33,7 +33,6 @@ namespace dk = neurite::dense;
 using dnnl::algorithm;
 using dnnl::memory;
 using dk::Act;
-using dk::Exec;
 
 constexpr size_t kMaxCachedBatches = 4;
 constexpr double kParallelMinMacs = 1 << 20; // multiply-adds per call
@@ -141,7 +140,7 @@ private:
         dnnl::stream stream;
         memory src, out, pre, diff_dst, diff_pre, diff_pre_t, partial, scratch;
         sdk::Buffer out_buf, pre_buf, gather_buf, diff_pre_buf, partial_buf, scratch_buf;
-        Exec fwd, act_fwd, act_bwd, bwd_weights, bwd_weights_overwrite, bwd_data;
+        sdk::BoundPrimitive fwd, act_fwd, act_bwd, bwd_weights, bwd_weights_overwrite, bwd_data;
     };
 
     // Primitives and buffers for one batch size, built once and reused.
@@ -318,6 +317,10 @@ private:
         const memory::desc bias_md({1, r}, f32, memory::dims{r, 1});
         const memory::desc diff_pre_t_md({r, n}, f32, memory::dims{1, r});
 
+        auto bound = [](dnnl::primitive prim) {
+            return sdk::BoundPrimitive(std::move(prim), "Dense", "execute");
+        };
+
         // Attributes are shared handles: copies would share their post-ops.
         dnnl::primitive_attr plain, fwd_attr, acc_attr;
         for (dnnl::primitive_attr *a : {&plain, &fwd_attr, &acc_attr})
@@ -364,10 +367,10 @@ private:
                 m_engine, act_fwd_pd);
             scratch = std::max({scratch, act_fwd_pd.scratchpad_desc().get_size(),
                                 act_bwd_pd.scratchpad_desc().get_size()});
-            p.act_fwd.prim = dnnl::eltwise_forward(act_fwd_pd);
+            p.act_fwd = bound(dnnl::eltwise_forward(act_fwd_pd));
             p.act_fwd.arg(DNNL_ARG_SRC, p.pre);
             p.act_fwd.arg(DNNL_ARG_DST, p.out);
-            p.act_bwd.prim = dnnl::eltwise_backward(act_bwd_pd);
+            p.act_bwd = bound(dnnl::eltwise_backward(act_bwd_pd));
             p.act_bwd.arg(DNNL_ARG_SRC, p.pre);
             p.act_bwd.arg(DNNL_ARG_DIFF_DST, p.diff_dst);
             p.act_bwd.arg(DNNL_ARG_DIFF_SRC, memory(out_md, m_engine, p.diff_pre_buf.data()));
@@ -379,7 +382,7 @@ private:
         p.scratch = memory(memory::desc({static_cast<int64_t>(scratch)}, memory::data_type::u8, memory::dims{1}),
                            m_engine, p.scratch_buf.data());
 
-        p.fwd.prim = dnnl::matmul(fwd_pd);
+        p.fwd = bound(dnnl::matmul(fwd_pd));
         p.fwd.arg(DNNL_ARG_SRC, p.src);
         p.fwd.arg(DNNL_ARG_WEIGHTS, memory(w_t_md, m_engine, w_rows));
         if (m_has_bias)
@@ -387,21 +390,22 @@ private:
         p.fwd.arg(DNNL_ARG_DST, matmul_dst);
 
         const memory diff_weights(w_md, m_engine, m_dw.data() + block.first * m_in);
-        p.bwd_weights.prim = dnnl::matmul(bww_pd);
-        p.bwd_weights_overwrite.prim = dnnl::matmul(bww_over_pd);
-        for (Exec *e : {&p.bwd_weights, &p.bwd_weights_overwrite}) {
+        p.bwd_weights = bound(dnnl::matmul(bww_pd));
+        p.bwd_weights_overwrite = bound(dnnl::matmul(bww_over_pd));
+        for (sdk::BoundPrimitive *e : {&p.bwd_weights, &p.bwd_weights_overwrite}) {
             e->arg(DNNL_ARG_SRC, p.diff_pre_t);
             e->arg(DNNL_ARG_WEIGHTS, p.src);
             e->arg(DNNL_ARG_DST, diff_weights);
         }
 
-        p.bwd_data.prim = dnnl::matmul(bwd_pd);
+        p.bwd_data = bound(dnnl::matmul(bwd_pd));
         p.bwd_data.arg(DNNL_ARG_SRC, p.diff_pre);
         p.bwd_data.arg(DNNL_ARG_WEIGHTS, memory(w_md, m_engine, w_rows));
         p.bwd_data.arg(DNNL_ARG_DST, p.partial);
 
-        for (Exec *e : {&p.fwd, &p.act_fwd, &p.act_bwd, &p.bwd_weights, &p.bwd_weights_overwrite, &p.bwd_data})
-            if (e->prim)
+        for (sdk::BoundPrimitive *e :
+             {&p.fwd, &p.act_fwd, &p.act_bwd, &p.bwd_weights, &p.bwd_weights_overwrite, &p.bwd_data})
+            if (*e)
                 e->arg(DNNL_ARG_SCRATCHPAD, p.scratch);
     }
 

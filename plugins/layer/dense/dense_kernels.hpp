@@ -6,7 +6,6 @@
 
 #include <dnnl.hpp>
 
-#include <array>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -65,27 +64,6 @@ public:
 
 private:
     int m_saved;
-};
-
-// One primitive with its argument list, executed through the C API: the C++
-// execute() builds a std::unordered_map and a std::vector on every call.
-// It holds its memory objects, so a temporary passed to arg() stays alive.
-struct Exec {
-    dnnl::primitive prim;
-    std::array<dnnl_exec_arg_t, 8> args{};
-    std::array<dnnl::memory, 8> memories;
-    int nargs = 0;
-    void arg(int name, const dnnl::memory &m)
-    {
-        memories[static_cast<size_t>(nargs)] = m;
-        args[static_cast<size_t>(nargs++)] = {name, m.get()};
-    }
-    void run(const dnnl::stream &s) const
-    {
-        const dnnl_status_t st = dnnl_primitive_execute(prim.get(), s.get(), nargs, args.data());
-        if (st != dnnl_success)
-            sdk::fail(NRT_ERR_INTERNAL, "Dense: oneDNN execute failed with status " + std::to_string(st));
-    }
 };
 
 inline void initialise(float *w, int64_t in, int64_t out, std::string how, Act act, uint64_t seed)

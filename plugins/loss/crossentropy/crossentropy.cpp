@@ -10,7 +10,6 @@
 #include <neurite/plugin.hpp>
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -18,75 +17,24 @@
 
 namespace {
 
+using neurite::sdk::check_diff_pred;
+using neurite::sdk::check_elementwise_loss;
+using neurite::sdk::check_tensor;
+using neurite::sdk::ElementwiseLossInputs;
 using neurite::sdk::f32;
 using neurite::sdk::fail;
+using neurite::sdk::kLossNeedsElements;
+using neurite::sdk::kLossNeedsFinite;
+using neurite::sdk::lane_sum;
+using neurite::sdk::number_text;
 using neurite::sdk::numel;
+using neurite::sdk::require_finite;
+using neurite::sdk::require_nonempty;
 using neurite::sdk::shape_string;
 
 constexpr const char *kVersion = "1.0.0";
 
-// Shortest text that reads back as the same value ("3", "1.5", "1e-07"), so
-// error messages show what the user passed rather than "3.000000".
-std::string number_text(double v)
-{
-    char buf[32];
-    const auto res = std::to_chars(buf, buf + sizeof buf, v);
-    return std::string(buf, res.ptr);
-}
-
 // ---------------------------------------------------------------- input checks
-
-void check_tensor(const nrt_tensor &t, const char *what)
-{
-    // Rank first: everything below indexes dims[] and strides[] by it.
-    if (t.ndims < 0 || t.ndims > NRT_MAX_DIMS)
-        fail(NRT_ERR_SHAPE, std::string(what) + " has rank " + std::to_string(t.ndims) +
-                                ", expected 0.." + std::to_string(NRT_MAX_DIMS));
-    for (int i = 0; i < t.ndims; ++i)
-        if (t.dims[i] < 0)
-            fail(NRT_ERR_SHAPE, std::string(what) + " " + shape_string(t) + " has a negative dimension");
-    neurite::sdk::require_contiguous(t, what);
-    if (!t.data && numel(t) > 0)
-        fail(NRT_ERR_INVALID_ARGUMENT, std::string(what) + " " + shape_string(t) + " has no data");
-}
-
-void require_nonempty(const nrt_tensor &t, const char *what)
-{
-    if (numel(t) == 0)
-        fail(NRT_ERR_SHAPE, std::string(what) + " " + shape_string(t) +
-                                " is empty; a loss needs at least one element");
-}
-
-// One NaN or Inf poisons every weight it reaches, so it is refused at the
-// door. x * 0 is NaN exactly when x is NaN or +-Inf, so a summing pass answers
-// "any?" cheaply; only a failing tensor pays for the scan that finds where.
-// Independent lanes let the compiler use SIMD without -ffast-math.
-void require_finite(const nrt_tensor &t, const char *what)
-{
-    constexpr int64_t kLanes = 16;
-    const float *x = f32(t);
-    const int64_t n = numel(t);
-    float acc[kLanes] = {};
-    int64_t i = 0;
-    for (; i + kLanes <= n; i += kLanes)
-        for (int64_t j = 0; j < kLanes; ++j)
-            acc[j] += x[i + j] * 0.0f;
-    float total = 0.0f;
-    for (; i < n; ++i)
-        total += x[i] * 0.0f;
-    for (int64_t j = 0; j < kLanes; ++j)
-        total += acc[j];
-    if (!std::isnan(total))
-        return;
-    for (int64_t k = 0; k < n; ++k) {
-        if (!std::isfinite(x[k])) {
-            const char *value = std::isnan(x[k]) ? "nan" : (x[k] > 0 ? "inf" : "-inf");
-            fail(NRT_ERR_NUMERIC, std::string(what) + " " + shape_string(t) + " holds " + value +
-                                      " at flat index " + std::to_string(k) +
-                                      " (0-based); a loss needs finite values");
-        }
-    }
-}
 
 // Probability targets outside [0, 1] make the loss unbounded below, which an
 // optimizer would happily chase; the count pass vectorizes, the scan is only
@@ -107,41 +55,12 @@ void require_unit_interval(const nrt_tensor &t, const char *what)
                                                std::to_string(k) + " (0-based); values must be in [0, 1]");
 }
 
-// For the losses that read pred and target with the same flat index.
-void check_same_shape_pair(const nrt_tensor &pred, const nrt_tensor &target)
+// For the probability losses, which read pred and target with the same flat index.
+ElementwiseLossInputs check_probabilities(const nrt_tensor &pred, const nrt_tensor &target)
 {
-    check_tensor(pred, "pred");
-    check_tensor(target, "target");
-    neurite::sdk::require_same_shape(pred, "pred", target, "target");
-    require_nonempty(pred, "pred");
-    require_finite(pred, "pred");
-    require_finite(target, "target");
+    const ElementwiseLossInputs in = check_elementwise_loss(pred, target);
     require_unit_interval(target, "target");
-}
-
-void check_diff(const nrt_tensor &diff_pred, const nrt_tensor &pred)
-{
-    check_tensor(diff_pred, "diff_pred");
-    neurite::sdk::require_same_shape(diff_pred, "diff_pred", pred, "pred");
-}
-
-// Sums term(i) over [0, n) in double. A single accumulator would pin the
-// order of additions and keep the loop scalar; eight lanes let the compiler
-// interleave (and vectorize where the term allows).
-template <class Term> double lane_sum(int64_t n, Term term)
-{
-    constexpr int64_t kLanes = 8;
-    double acc[kLanes] = {};
-    int64_t i = 0;
-    for (; i + kLanes <= n; i += kLanes)
-        for (int64_t j = 0; j < kLanes; ++j)
-            acc[j] += term(i + j);
-    double total = 0.0;
-    for (; i < n; ++i)
-        total += term(i);
-    for (int64_t j = 0; j < kLanes; ++j)
-        total += acc[j];
-    return total;
+    return in;
 }
 
 // ---------------------------------------------------------------- parameters
@@ -150,20 +69,7 @@ enum class Reduction { Mean, Sum, BatchMean };
 
 Reduction parse_reduction(const neurite::sdk::Params &params, std::string_view choices)
 {
-    const std::string value = params.string("reduction");
-    // The host validates against the schema already; this guards callers that
-    // build nrt_params by hand (tests, other hosts).
-    bool allowed = false;
-    for (size_t start = 0; start <= choices.size();) {
-        size_t end = choices.find('|', start);
-        if (end == std::string_view::npos)
-            end = choices.size();
-        allowed = allowed || choices.substr(start, end - start) == value;
-        start = end + 1;
-    }
-    if (!allowed)
-        fail(NRT_ERR_INVALID_ARGUMENT,
-             "reduction '" + value + "' is not one of " + std::string(choices));
+    const std::string value = params.choice("reduction", choices);
     if (value == "sum")
         return Reduction::Sum;
     if (value == "batch_mean")
@@ -249,7 +155,7 @@ public:
     void backward(const nrt_tensor &pred, const nrt_tensor &target, nrt_tensor &diff_pred) override
     {
         check(pred, target);
-        check_diff(diff_pred, pred);
+        check_diff_pred(diff_pred, pred);
         const int64_t rows = pred.dims[0];
         const int64_t classes = pred.dims[1];
         const float *z = f32(pred);
@@ -306,9 +212,9 @@ private:
             fail(NRT_ERR_SHAPE, "target " + shape_string(target) + " must hold one class index per sample, [" +
                                     std::to_string(rows) + "] or [" + std::to_string(rows) +
                                     ", 1], for pred " + shape_string(pred));
-        require_nonempty(pred, "pred");
-        require_finite(pred, "pred");
-        require_finite(target, "target");
+        require_nonempty(pred, "pred", kLossNeedsElements);
+        require_finite(pred, "pred", kLossNeedsFinite);
+        require_finite(target, "target", kLossNeedsFinite);
         const int64_t classes = pred.dims[1];
         const float *labels = f32(target);
         for (int64_t r = 0; r < rows; ++r) {
@@ -337,11 +243,9 @@ public:
 
     double forward(const nrt_tensor &pred, const nrt_tensor &target) override
     {
-        check_same_shape_pair(pred, target);
-        const float *p = f32(pred);
-        const float *t = f32(target);
+        const auto [p, t, n] = check_probabilities(pred, target);
         const ClampRange cr = m_clamp;
-        const double total = lane_sum(numel(pred), [p, t, cr](int64_t i) {
+        const double total = lane_sum(n, [p, t, cr](int64_t i) {
             // Clamped in float, exactly as backward does, so the two agree.
             const double q = std::clamp(p[i], cr.lo, cr.hi);
             const double y = t[i];
@@ -352,15 +256,11 @@ public:
 
     void backward(const nrt_tensor &pred, const nrt_tensor &target, nrt_tensor &diff_pred) override
     {
-        check_same_shape_pair(pred, target);
-        check_diff(diff_pred, pred);
-        const float *p = f32(pred);
-        const float *t = f32(target);
-        float *g = f32(diff_pred);
+        const auto [p, t, n] = check_probabilities(pred, target);
+        float *g = check_diff_pred(diff_pred, pred);
         const float k = static_cast<float>(scale(pred));
         const float lo = m_clamp.lo;
         const float hi = m_clamp.hi;
-        const int64_t n = numel(pred);
         // d/dq -(t log q + (1-t) log(1-q)) = (q - t) / (q (1 - q)); the clamp
         // keeps the denominator at least about eps.
         for (int64_t i = 0; i < n; ++i) {
@@ -390,11 +290,9 @@ public:
 
     double forward(const nrt_tensor &pred, const nrt_tensor &target) override
     {
-        check(pred, target);
-        const float *p = f32(pred);
-        const float *t = f32(target);
+        const auto [p, t, n] = check(pred, target);
         const ClampRange cr = m_clamp;
-        const double total = lane_sum(numel(pred), [p, t, cr](int64_t i) {
+        const double total = lane_sum(n, [p, t, cr](int64_t i) {
             // One-hot targets are mostly zeros; skipping them saves the log.
             if (t[i] == 0.0f)
                 return 0.0;
@@ -405,27 +303,23 @@ public:
 
     void backward(const nrt_tensor &pred, const nrt_tensor &target, nrt_tensor &diff_pred) override
     {
-        check(pred, target);
-        check_diff(diff_pred, pred);
-        const float *p = f32(pred);
-        const float *t = f32(target);
-        float *g = f32(diff_pred);
+        const auto [p, t, n] = check(pred, target);
+        float *g = check_diff_pred(diff_pred, pred);
         const float k = static_cast<float>(scale(pred));
         const float lo = m_clamp.lo;
         const float hi = m_clamp.hi;
-        const int64_t n = numel(pred);
         for (int64_t i = 0; i < n; ++i)
             g[i] = -k * t[i] / std::min(std::max(p[i], lo), hi);
     }
 
 private:
-    static void check(const nrt_tensor &pred, const nrt_tensor &target)
+    static ElementwiseLossInputs check(const nrt_tensor &pred, const nrt_tensor &target)
     {
         // Rank is checked before the shape match so a [C] vector gets a
         // message about [N, C] rather than about the other tensor.
         if (pred.ndims != 2)
             fail(NRT_ERR_SHAPE, "pred " + shape_string(pred) + " must be probabilities [N, C]");
-        check_same_shape_pair(pred, target);
+        return check_probabilities(pred, target);
     }
 
     // mean divides by the number of samples, not elements: the lecture's
@@ -451,11 +345,9 @@ public:
 
     double forward(const nrt_tensor &pred, const nrt_tensor &target) override
     {
-        check_same_shape_pair(pred, target);
-        const float *p = f32(pred);
-        const float *t = f32(target);
+        const auto [p, t, n] = check_probabilities(pred, target);
         const float eps = m_eps;
-        const double total = lane_sum(numel(pred), [p, t, eps](int64_t i) {
+        const double total = lane_sum(n, [p, t, eps](int64_t i) {
             // 0 log 0 = 0 by continuity; a zero target contributes nothing.
             if (t[i] == 0.0f)
                 return 0.0;
@@ -467,14 +359,10 @@ public:
 
     void backward(const nrt_tensor &pred, const nrt_tensor &target, nrt_tensor &diff_pred) override
     {
-        check_same_shape_pair(pred, target);
-        check_diff(diff_pred, pred);
-        const float *p = f32(pred);
-        const float *t = f32(target);
-        float *g = f32(diff_pred);
+        const auto [p, t, n] = check_probabilities(pred, target);
+        float *g = check_diff_pred(diff_pred, pred);
         const float k = static_cast<float>(scale(pred));
         const float eps = m_eps;
-        const int64_t n = numel(pred);
         // t log t does not depend on pred, so only -t log p has a gradient.
         for (int64_t i = 0; i < n; ++i)
             g[i] = -k * t[i] / std::max(p[i], eps);

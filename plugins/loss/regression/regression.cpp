@@ -6,7 +6,6 @@
 #include <neurite/plugin.hpp>
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -14,127 +13,23 @@
 
 namespace {
 
-using neurite::sdk::f32;
+using neurite::sdk::check_diff_pred;
+using neurite::sdk::check_elementwise_loss;
 using neurite::sdk::fail;
+using neurite::sdk::lane_sum;
+using neurite::sdk::number_text;
 using neurite::sdk::numel;
-using neurite::sdk::shape_string;
 
 constexpr const char *kVersion = "1.0.0";
-
-// Shortest text that reads back as the same value ("3", "1.5", "1e-07"), so
-// error messages show what the user passed rather than "3.000000".
-std::string number_text(double v)
-{
-    char buf[32];
-    const auto res = std::to_chars(buf, buf + sizeof buf, v);
-    return std::string(buf, res.ptr);
-}
-
-// ---------------------------------------------------------------- input checks
-
-void check_tensor(const nrt_tensor &t, const char *what)
-{
-    // Rank first: everything below indexes dims[] and strides[] by it.
-    if (t.ndims < 0 || t.ndims > NRT_MAX_DIMS)
-        fail(NRT_ERR_SHAPE, std::string(what) + " has rank " + std::to_string(t.ndims) +
-                                ", expected 0.." + std::to_string(NRT_MAX_DIMS));
-    for (int i = 0; i < t.ndims; ++i)
-        if (t.dims[i] < 0)
-            fail(NRT_ERR_SHAPE, std::string(what) + " " + shape_string(t) + " has a negative dimension");
-    neurite::sdk::require_contiguous(t, what);
-    if (!t.data && numel(t) > 0)
-        fail(NRT_ERR_INVALID_ARGUMENT, std::string(what) + " " + shape_string(t) + " has no data");
-}
-
-// One NaN or Inf poisons every weight it reaches, so it is refused at the
-// door. x * 0 is NaN exactly when x is NaN or +-Inf, so a summing pass answers
-// "any?" cheaply; only a failing tensor pays for the scan that finds where.
-// Independent lanes let the compiler use SIMD without -ffast-math.
-void require_finite(const nrt_tensor &t, const char *what)
-{
-    constexpr int64_t kLanes = 16;
-    const float *x = f32(t);
-    const int64_t n = numel(t);
-    float acc[kLanes] = {};
-    int64_t i = 0;
-    for (; i + kLanes <= n; i += kLanes)
-        for (int64_t j = 0; j < kLanes; ++j)
-            acc[j] += x[i + j] * 0.0f;
-    float total = 0.0f;
-    for (; i < n; ++i)
-        total += x[i] * 0.0f;
-    for (int64_t j = 0; j < kLanes; ++j)
-        total += acc[j];
-    if (!std::isnan(total))
-        return;
-    for (int64_t k = 0; k < n; ++k) {
-        if (!std::isfinite(x[k])) {
-            const char *value = std::isnan(x[k]) ? "nan" : (x[k] > 0 ? "inf" : "-inf");
-            fail(NRT_ERR_NUMERIC, std::string(what) + " " + shape_string(t) + " holds " + value +
-                                      " at flat index " + std::to_string(k) +
-                                      " (0-based); a loss needs finite values");
-        }
-    }
-}
-
-// Everything forward and backward need before touching data: both losses
-// read pred and target with the same flat index, hence identical shapes.
-void check_pair(const nrt_tensor &pred, const nrt_tensor &target)
-{
-    check_tensor(pred, "pred");
-    check_tensor(target, "target");
-    neurite::sdk::require_same_shape(pred, "pred", target, "target");
-    if (numel(pred) == 0)
-        fail(NRT_ERR_SHAPE, "pred " + shape_string(pred) +
-                                " is empty; a loss needs at least one element");
-    require_finite(pred, "pred");
-    require_finite(target, "target");
-}
-
-void check_diff(const nrt_tensor &diff_pred, const nrt_tensor &pred)
-{
-    check_tensor(diff_pred, "diff_pred");
-    neurite::sdk::require_same_shape(diff_pred, "diff_pred", pred, "pred");
-}
-
-// Sums term(i) over [0, n) in double. A single accumulator would pin the
-// order of additions and keep the loop scalar; eight lanes vectorize.
-template <class Term> double lane_sum(int64_t n, Term term)
-{
-    constexpr int64_t kLanes = 8;
-    double acc[kLanes] = {};
-    int64_t i = 0;
-    for (; i + kLanes <= n; i += kLanes)
-        for (int64_t j = 0; j < kLanes; ++j)
-            acc[j] += term(i + j);
-    double total = 0.0;
-    for (; i < n; ++i)
-        total += term(i);
-    for (int64_t j = 0; j < kLanes; ++j)
-        total += acc[j];
-    return total;
-}
 
 // ---------------------------------------------------------------- reductions
 
 enum class Reduction { Mean, Sum, HalfSum, BatchMean };
 
+// choices: the subset this loss offers, as its schema says.
 Reduction parse_reduction(const neurite::sdk::Params &params, std::string_view choices)
 {
-    const std::string value = params.string("reduction");
-    // The host validates against the schema already; this guards callers that
-    // build nrt_params by hand (tests, other hosts) and the per-loss subsets.
-    bool allowed = false;
-    for (size_t start = 0; start <= choices.size();) {
-        size_t end = choices.find('|', start);
-        if (end == std::string_view::npos)
-            end = choices.size();
-        allowed = allowed || choices.substr(start, end - start) == value;
-        start = end + 1;
-    }
-    if (!allowed)
-        fail(NRT_ERR_INVALID_ARGUMENT,
-             "reduction '" + value + "' is not one of " + std::string(choices));
+    const std::string value = params.choice("reduction", choices);
     if (value == "sum")
         return Reduction::Sum;
     if (value == "half_sum")
@@ -177,10 +72,8 @@ public:
 
     double forward(const nrt_tensor &pred, const nrt_tensor &target) override
     {
-        check_pair(pred, target);
-        const float *p = f32(pred);
-        const float *t = f32(target);
-        const double total = lane_sum(numel(pred), [p, t](int64_t i) {
+        const auto [p, t, n] = check_elementwise_loss(pred, target);
+        const double total = lane_sum(n, [p, t](int64_t i) {
             const double d = static_cast<double>(p[i]) - static_cast<double>(t[i]);
             return d * d;
         });
@@ -189,14 +82,10 @@ public:
 
     void backward(const nrt_tensor &pred, const nrt_tensor &target, nrt_tensor &diff_pred) override
     {
-        check_pair(pred, target);
-        check_diff(diff_pred, pred);
-        const float *p = f32(pred);
-        const float *t = f32(target);
-        float *g = f32(diff_pred);
+        const auto [p, t, n] = check_elementwise_loss(pred, target);
+        float *g = check_diff_pred(diff_pred, pred);
         // d(p - t)^2/dp = 2(p - t); half_sum's 1/2 cancels the 2.
         const float c = static_cast<float>(2.0 * reduction_scale(m_reduction, pred));
-        const int64_t n = numel(pred);
         for (int64_t i = 0; i < n; ++i)
             g[i] = c * (p[i] - t[i]);
     }
@@ -216,10 +105,8 @@ public:
 
     double forward(const nrt_tensor &pred, const nrt_tensor &target) override
     {
-        check_pair(pred, target);
-        const float *p = f32(pred);
-        const float *t = f32(target);
-        const double total = lane_sum(numel(pred), [p, t](int64_t i) {
+        const auto [p, t, n] = check_elementwise_loss(pred, target);
+        const double total = lane_sum(n, [p, t](int64_t i) {
             return std::fabs(static_cast<double>(p[i]) - static_cast<double>(t[i]));
         });
         return reduction_scale(m_reduction, pred) * total;
@@ -227,13 +114,9 @@ public:
 
     void backward(const nrt_tensor &pred, const nrt_tensor &target, nrt_tensor &diff_pred) override
     {
-        check_pair(pred, target);
-        check_diff(diff_pred, pred);
-        const float *p = f32(pred);
-        const float *t = f32(target);
-        float *g = f32(diff_pred);
+        const auto [p, t, n] = check_elementwise_loss(pred, target);
+        float *g = check_diff_pred(diff_pred, pred);
         const float c = static_cast<float>(reduction_scale(m_reduction, pred));
-        const int64_t n = numel(pred);
         // At p == t the subgradient 0 is chosen: it leaves an exact fit alone
         // instead of kicking it off by a full step either way.
         for (int64_t i = 0; i < n; ++i) {
@@ -264,11 +147,9 @@ public:
 
     double forward(const nrt_tensor &pred, const nrt_tensor &target) override
     {
-        check_pair(pred, target);
-        const float *p = f32(pred);
-        const float *t = f32(target);
+        const auto [p, t, n] = check_elementwise_loss(pred, target);
         const double delta = m_delta;
-        const double total = lane_sum(numel(pred), [p, t, delta](int64_t i) {
+        const double total = lane_sum(n, [p, t, delta](int64_t i) {
             const double a = std::fabs(static_cast<double>(p[i]) - static_cast<double>(t[i]));
             return a <= delta ? 0.5 * a * a : delta * (a - 0.5 * delta);
         });
@@ -277,14 +158,10 @@ public:
 
     void backward(const nrt_tensor &pred, const nrt_tensor &target, nrt_tensor &diff_pred) override
     {
-        check_pair(pred, target);
-        check_diff(diff_pred, pred);
-        const float *p = f32(pred);
-        const float *t = f32(target);
-        float *g = f32(diff_pred);
+        const auto [p, t, n] = check_elementwise_loss(pred, target);
+        float *g = check_diff_pred(diff_pred, pred);
         const float c = static_cast<float>(reduction_scale(m_reduction, pred));
         const float delta = m_delta_f;
-        const int64_t n = numel(pred);
         // The quadratic part's slope is d; the linear part's is +-delta, so the
         // gradient is d clipped to [-delta, delta].
         for (int64_t i = 0; i < n; ++i)

@@ -32,18 +32,17 @@ public:
     Adagrad(sdk::Host host, sdk::Params params, uint64_t /*seed*/)
         : OptimizerBase("Adagrad", host, kParams)
     {
-        bind("lr", &m_lr, params.number("lr"));
-        bind("lr_decay", &m_lr_decay, params.number("lr_decay"));
-        bind("weight_decay", &m_weight_decay, params.number("weight_decay"));
-        bind("initial_accumulator_value", &m_initial, params.number("initial_accumulator_value"));
-        bind("eps", &m_eps, params.number("eps"));
+        bind("lr", &m_lr, params);
+        bind("lr_decay", &m_lr_decay, params);
+        bind("weight_decay", &m_weight_decay, params);
+        bind("initial_accumulator_value", &m_initial, params);
+        bind("eps", &m_eps, params);
         check_combination();
     }
 
-    void step() override
+protected:
+    void update(uint64_t t) override
     {
-        m_state.require_attached("step()");
-        const uint64_t t = m_state.steps() + 1;
         const auto clr =
             static_cast<float>(m_lr / (1.0 + static_cast<double>(t - 1) * m_lr_decay));
         const auto wd = static_cast<float>(m_weight_decay);
@@ -63,10 +62,8 @@ public:
                 w[i] -= clr * d / (std::sqrt(acc) + eps);
             }
         });
-        m_state.set_steps(t);
     }
 
-protected:
     std::vector<opt::BufferKind> buffer_kinds() const override
     {
         return {{"sum", static_cast<float>(m_initial)}};

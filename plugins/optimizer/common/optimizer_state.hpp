@@ -323,7 +323,7 @@ void for_each_range(const ParamState &state, int threads, const Kernel &kernel)
 
 // What every built-in optimizer shares: options validated against the schema
 // (plus the optimizer's own checks), state attached, saved and loaded by
-// ParamState. A subclass names its buffers and writes step().
+// ParamState. A subclass names its buffers and writes update().
 class OptimizerBase : public sdk::Optimizer {
 public:
     void attach(std::span<const nrt_param_ref> params) override
@@ -332,6 +332,15 @@ public:
     }
     void save_state(const sdk::Writer &w) const override { m_state.save(w); }
     void load_state(sdk::Reader &r) override { m_state.load(r, layout_hint()); }
+
+    // The check and the count live here so that no optimizer can skip them.
+    void step() final
+    {
+        m_state.require_attached("step()");
+        const uint64_t t = m_state.steps() + 1;
+        update(t);
+        m_state.set_steps(t);
+    }
 
     // A rejected value leaves the old one in place, also when it only fails
     // in combination with the others (nesterov without momentum, ...).
@@ -364,6 +373,15 @@ protected:
         *storage = value;
         add_option(name, storage);
     }
+    // The same for an option that is also a creation parameter of that name.
+    void bind(const char *name, double *storage, const sdk::Params &params)
+    {
+        bind(name, storage, params.number(name));
+    }
+
+    // One step's arithmetic; t counts the steps from 1 (bias corrections,
+    // decays). Runs only once parameters are attached.
+    virtual void update(uint64_t t) = 0;
 
     virtual std::vector<BufferKind> buffer_kinds() const = 0;
     // The settings that change the number of state buffers, for messages.

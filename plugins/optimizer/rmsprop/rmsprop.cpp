@@ -36,32 +36,30 @@ public:
     RmsProp(sdk::Host host, sdk::Params params, uint64_t /*seed*/)
         : OptimizerBase("RMSProp", host, kParams)
     {
-        bind("lr", &m_lr, params.number("lr"));
-        bind("alpha", &m_alpha, params.number("alpha"));
-        bind("eps", &m_eps, params.number("eps"));
-        bind("momentum", &m_momentum, params.number("momentum"));
-        bind("centered", &m_centered, params.number("centered"));
-        bind("weight_decay", &m_weight_decay, params.number("weight_decay"));
+        bind("lr", &m_lr, params);
+        bind("alpha", &m_alpha, params);
+        bind("eps", &m_eps, params);
+        bind("momentum", &m_momentum, params);
+        bind("centered", &m_centered, params);
+        bind("weight_decay", &m_weight_decay, params);
         check_combination();
     }
 
-    void step() override
+protected:
+    void update(uint64_t) override
     {
-        m_state.require_attached("step()");
         const bool centered = m_centered != 0.0;
         const bool momentum = m_momentum > 0.0;
         if (centered && momentum)
-            update<true, true>();
+            update_loop<true, true>();
         else if (centered)
-            update<true, false>();
+            update_loop<true, false>();
         else if (momentum)
-            update<false, true>();
+            update_loop<false, true>();
         else
-            update<false, false>();
-        m_state.set_steps(m_state.steps() + 1);
+            update_loop<false, false>();
     }
 
-protected:
     // The momentum buffer exists even without momentum, because momentum can
     // be switched on live and step() must not allocate.
     std::vector<opt::BufferKind> buffer_kinds() const override
@@ -84,7 +82,7 @@ protected:
 
 private:
     // The variants are compiled apart so that each loop is branch-free.
-    template <bool Centered, bool Momentum> void update()
+    template <bool Centered, bool Momentum> void update_loop()
     {
         const auto lr = static_cast<float>(m_lr);
         const auto alpha = static_cast<float>(m_alpha);

@@ -34,79 +34,34 @@ public:
     Sgd(sdk::Host host, sdk::Params params, uint64_t /*seed*/)
         : OptimizerBase("SGD", host, kParams)
     {
-        bind("lr", &m_lr, params.number("lr"));
-        bind("momentum", &m_momentum, params.number("momentum"));
-        bind("dampening", &m_dampening, params.number("dampening"));
-        bind("nesterov", &m_nesterov, params.number("nesterov"));
-        bind("weight_decay", &m_weight_decay, params.number("weight_decay"));
+        bind("lr", &m_lr, params);
+        bind("momentum", &m_momentum, params);
+        bind("dampening", &m_dampening, params);
+        bind("nesterov", &m_nesterov, params);
+        bind("weight_decay", &m_weight_decay, params);
         check_combination();
     }
 
-    void step() override
+protected:
+    void update(uint64_t) override
     {
-        m_state.require_attached("step()");
-        const auto lr = static_cast<float>(m_lr);
-        const auto wd = static_cast<float>(m_weight_decay);
-        const auto mu = static_cast<float>(m_momentum);
-        const auto keep_grad = static_cast<float>(1.0 - m_dampening);
-        const opt::ParamState &state = m_state;
-
-        if (m_momentum == 0.0) {
-            opt::for_each_range(state, m_threads, [&](size_t p, size_t b, size_t e) {
-                const opt::Slot &s = state.slot(p);
-                float *__restrict w = s.value;
-                const float *__restrict g = s.grad;
-#pragma omp simd
-                for (size_t i = b; i < e; ++i)
-                    w[i] -= lr * (g[i] + wd * w[i]);
-            });
-        } else if (!(m_state.flags() & kMomentumStarted)) {
-            const bool nesterov = m_nesterov != 0.0;
-            opt::for_each_range(state, m_threads, [&](size_t p, size_t b, size_t e) {
-                const opt::Slot &s = state.slot(p);
-                float *__restrict w = s.value;
-                const float *__restrict g = s.grad;
-                float *__restrict buf = state.buffer(p, 0);
-#pragma omp simd
-                for (size_t i = b; i < e; ++i) {
-                    const float d = g[i] + wd * w[i];
-                    buf[i] = d;
-                    w[i] -= lr * (nesterov ? d + mu * d : d);
-                }
-            });
+        const bool momentum = m_momentum != 0.0;
+        const bool nesterov = m_nesterov != 0.0;
+        const bool first = !(m_state.flags() & kMomentumStarted);
+        if (!momentum)
+            update_loop<Rule::Plain, false>();
+        else if (first && nesterov)
+            update_loop<Rule::FirstMomentum, true>();
+        else if (first)
+            update_loop<Rule::FirstMomentum, false>();
+        else if (nesterov)
+            update_loop<Rule::Momentum, true>();
+        else
+            update_loop<Rule::Momentum, false>();
+        if (momentum)
             m_state.set_flags(m_state.flags() | kMomentumStarted);
-        } else if (m_nesterov != 0.0) {
-            opt::for_each_range(state, m_threads, [&](size_t p, size_t b, size_t e) {
-                const opt::Slot &s = state.slot(p);
-                float *__restrict w = s.value;
-                const float *__restrict g = s.grad;
-                float *__restrict buf = state.buffer(p, 0);
-#pragma omp simd
-                for (size_t i = b; i < e; ++i) {
-                    const float d = g[i] + wd * w[i];
-                    const float m = mu * buf[i] + keep_grad * d;
-                    buf[i] = m;
-                    w[i] -= lr * (d + mu * m);
-                }
-            });
-        } else {
-            opt::for_each_range(state, m_threads, [&](size_t p, size_t b, size_t e) {
-                const opt::Slot &s = state.slot(p);
-                float *__restrict w = s.value;
-                const float *__restrict g = s.grad;
-                float *__restrict buf = state.buffer(p, 0);
-#pragma omp simd
-                for (size_t i = b; i < e; ++i) {
-                    const float m = mu * buf[i] + keep_grad * (g[i] + wd * w[i]);
-                    buf[i] = m;
-                    w[i] -= lr * m;
-                }
-            });
-        }
-        m_state.set_steps(m_state.steps() + 1);
     }
 
-protected:
     // The buffer exists even without momentum, because momentum can be
     // switched on live and step() must not allocate.
     std::vector<opt::BufferKind> buffer_kinds() const override
@@ -130,6 +85,35 @@ protected:
     }
 
 private:
+    enum class Rule { Plain, FirstMomentum, Momentum };
+
+    // The rules are compiled apart so that each loop is branch-free.
+    template <Rule R, bool Nesterov> void update_loop()
+    {
+        const auto lr = static_cast<float>(m_lr);
+        const auto wd = static_cast<float>(m_weight_decay);
+        const auto mu = static_cast<float>(m_momentum);
+        const auto keep_grad = static_cast<float>(1.0 - m_dampening);
+        const opt::ParamState &state = m_state;
+        opt::for_each_range(state, m_threads, [&](size_t p, size_t b, size_t e) {
+            const opt::Slot &s = state.slot(p);
+            float *__restrict w = s.value;
+            const float *__restrict g = s.grad;
+            float *__restrict buf = state.buffer(p, 0);
+#pragma omp simd
+            for (size_t i = b; i < e; ++i) {
+                const float d = g[i] + wd * w[i];
+                if constexpr (R == Rule::Plain) {
+                    w[i] -= lr * d;
+                } else {
+                    const float m = R == Rule::FirstMomentum ? d : mu * buf[i] + keep_grad * d;
+                    buf[i] = m;
+                    w[i] -= lr * (Nesterov ? d + mu * m : m);
+                }
+            }
+        });
+    }
+
     double m_lr = 0.01;
     double m_momentum = 0.0;
     double m_dampening = 0.0;

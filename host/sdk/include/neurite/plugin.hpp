@@ -4,6 +4,7 @@
 // with the *_param() helpers, builds an nrt_entry with make_entry<T>() and
 // exports the library with NEURITE_PLUGIN(...). Exceptions thrown by the
 // plugin stop at the trampolines below and become a status and a message.
+// The input checks every plugin needs (plugin_checks.hpp) come with it.
 #ifndef NEURITE_PLUGIN_HPP
 #define NEURITE_PLUGIN_HPP
 
@@ -108,6 +109,11 @@ inline std::string shape_string(int32_t ndims, const int64_t *dims)
 }
 
 inline std::string shape_string(const nrt_tensor &t) { return shape_string(t.ndims, t.dims); }
+
+inline std::string shape_string(std::span<const int64_t> dims)
+{
+    return shape_string(static_cast<int32_t>(dims.size()), dims.data());
+}
 
 // A contiguous f32 tensor descriptor over memory the caller owns.
 inline nrt_tensor make_tensor(float *data, std::span<const int64_t> dims)
@@ -257,6 +263,23 @@ public:
     {
         const char *s = get(name).string;
         return s ? s : "";
+    }
+    // A string that must be one of choices ("a|b|c"). The host checks values
+    // against the schema, but not callers that fill nrt_params by hand (tests,
+    // other hosts), nor an entry that accepts only part of a shared schema.
+    std::string choice(std::string_view name, std::string_view choices) const
+    {
+        const std::string value = string(name);
+        for (size_t start = 0; start <= choices.size();) {
+            size_t end = choices.find('|', start);
+            if (end == std::string_view::npos)
+                end = choices.size();
+            if (choices.substr(start, end - start) == value)
+                return value;
+            start = end + 1;
+        }
+        fail(NRT_ERR_INVALID_ARGUMENT, std::string(name) + " '" + value + "' is not one of " +
+                                           std::string(choices));
     }
     std::span<const double> list(std::string_view name) const
     {
@@ -581,5 +604,8 @@ nrt_entry make_entry(nrt_kind kind, const char *name, const char *version, const
             entries};                                                                        \
         return &info;                                                                        \
     }
+
+// Last, because the checks are written with everything above.
+#include "neurite/plugin_checks.hpp"
 
 #endif // NEURITE_PLUGIN_HPP

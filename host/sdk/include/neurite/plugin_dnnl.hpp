@@ -6,6 +6,12 @@
 
 #include <dnnl.hpp>
 
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <string>
+#include <utility>
+
 namespace neurite::sdk {
 
 // Weak handles: the host owns the engine and the stream.
@@ -51,6 +57,72 @@ template <class Fn> auto with_dnnl(const char *what, Fn &&fn)
     } catch (const dnnl::error &e) {
         fail(NRT_ERR_INTERNAL, std::string(what) + ": oneDNN: " + e.what());
     }
+}
+
+// A primitive with its arguments bound once, run through the C API: the C++
+// execute() builds a std::unordered_map and a std::vector on every call, and
+// a training step should allocate nothing. It holds its memory objects, so a
+// temporary passed to arg() stays alive; swap data with set_data_handle().
+class BoundPrimitive {
+public:
+    BoundPrimitive() = default;
+    // layer and what name it in errors, "<layer>: oneDNN <what> failed ...";
+    // they are not copied, so they must outlive it (string literals do).
+    BoundPrimitive(dnnl::primitive primitive, const char *layer, const char *what)
+        : m_primitive(std::move(primitive)), m_layer(layer), m_what(what)
+    {
+    }
+
+    explicit operator bool() const { return static_cast<bool>(m_primitive); }
+
+    void arg(int name, const dnnl::memory &m)
+    {
+        if (m_count == kMaxArgs)
+            fail(NRT_ERR_INTERNAL, std::string(m_layer) + ": oneDNN " + m_what +
+                                       " takes more than " + std::to_string(kMaxArgs) + " arguments");
+        m_memories[static_cast<size_t>(m_count)] = m;
+        m_args[static_cast<size_t>(m_count++)] = {name, m.get()};
+    }
+
+    // Binds the user scratchpad pd asks for, if any, in buffer (see
+    // scratchpad_for). pd must be the one the primitive was made from.
+    void scratchpad(const dnnl::primitive_desc_base &pd, const dnnl::engine &engine,
+                    const Buffer &buffer)
+    {
+        const dnnl::memory::desc md = pd.scratchpad_desc();
+        if (md.get_size() > 0)
+            arg(DNNL_ARG_SCRATCHPAD, dnnl::memory(md, engine, buffer.data()));
+    }
+
+    // Enqueues only; the caller waits on the stream when it needs the result.
+    void run(const dnnl::stream &stream) const
+    {
+        const dnnl_status_t status =
+            dnnl_primitive_execute(m_primitive.get(), stream.get(), m_count, m_args.data());
+        if (status != dnnl_success)
+            fail(NRT_ERR_INTERNAL, std::string(m_layer) + ": oneDNN " + m_what +
+                                       " failed with status " + std::to_string(status));
+    }
+
+private:
+    static constexpr int kMaxArgs = 8;
+    dnnl::primitive m_primitive;
+    const char *m_layer = "";
+    const char *m_what = "primitive";
+    std::array<dnnl_exec_arg_t, kMaxArgs> m_args{};
+    std::array<dnnl::memory, kMaxArgs> m_memories;
+    int m_count = 0;
+};
+
+// With dnnl::scratchpad_mode::user in the primitive attributes oneDNN
+// allocates no scratchpad per execute; the plugin owns it instead. One
+// buffer, as large as the largest request, serves primitives that never
+// run at the same time, such as a forward and its backward. Buffer is
+// 64-byte aligned, which oneDNN's kernels prefer.
+template <class... Pd> Buffer scratchpad_for(const Pd &...pds)
+{
+    const size_t bytes = std::max({size_t{0}, pds.scratchpad_desc().get_size()...});
+    return Buffer((bytes + sizeof(float) - 1) / sizeof(float));
 }
 
 } // namespace neurite::sdk
