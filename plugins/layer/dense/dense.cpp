@@ -86,7 +86,7 @@ public:
     void forward(const nrt_tensor &src, nrt_tensor &dst, bool) override
     {
         check_batch(src);
-        sdk::require_contiguous(dst, "output");
+        check_output(dst, "output");
         Batch &b = *m_cur;
         dk::OneThread one(b.parts.size() == 1 && b.single_thread);
         run_parts(b, [&](Part &p) { forward_part(b, p, src, dst); });
@@ -96,9 +96,14 @@ public:
                   nrt_tensor *diff_src) override
     {
         check_batch(src);
-        sdk::require_contiguous(diff_dst, "output gradient");
-        if (diff_src)
+        check_output(dst, "output");
+        check_output(diff_dst, "output gradient");
+        if (diff_src) {
             sdk::require_contiguous(*diff_src, "input gradient");
+            if (sdk::numel(*diff_src) != sdk::numel(src))
+                sdk::fail(NRT_ERR_SHAPE, "Dense: input gradient " + sdk::shape_string(*diff_src) +
+                                             " does not match the input " + sdk::shape_string(src));
+        }
         Batch &b = *m_cur;
         dk::OneThread one(b.parts.size() == 1 && b.single_thread);
         run_parts(
@@ -152,12 +157,21 @@ private:
 
     int64_t rows(const Part &p) const { return p.r.last - p.r.first; }
 
+    // The shapes must be the prepared ones: the primitives were built for them.
     void check_batch(const nrt_tensor &src) const
     {
         sdk::require_contiguous(src, "input");
         const int64_t n = src.ndims == 1 ? 1 : src.dims[0];
-        if (!m_cur || n != m_cur->n)
+        if (!m_cur || n != m_cur->n || sdk::numel(src) != n * m_in)
             sdk::fail(NRT_ERR_STATE, "Dense: input " + sdk::shape_string(src) + " was not prepared");
+    }
+
+    void check_output(const nrt_tensor &t, const char *what) const
+    {
+        sdk::require_contiguous(t, what);
+        if (sdk::numel(t) != m_cur->n * m_out)
+            sdk::fail(NRT_ERR_SHAPE, std::string("Dense: ") + what + " " + sdk::shape_string(t) + " is not {" +
+                                         std::to_string(m_cur->n) + ", " + std::to_string(m_out) + "}");
     }
 
     // Runs body(part) for every part, one per thread, then after a barrier
