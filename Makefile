@@ -24,8 +24,9 @@ build: configure
 test: build
 	cd $(BUILD) && OMP_NUM_THREADS=2 ctest --output-on-failure -j 1
 
+# The window with scripts/fashion_mnist_mlp.lua open (headless without a display).
 run: build
-	$(BUILD)/bin/neurite-bench
+	$(BUILD)/bin/neurite
 
 bench: build
 	$(BUILD)/bin/neurite-bench

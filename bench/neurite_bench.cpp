@@ -3,8 +3,14 @@
 //   mlp_b64 samples_per_s=... gflops=... test_acc=...
 // Throughput is the median over epochs after the first (which builds the
 // primitives and touches fresh memory); accuracy is on the 10,000 test images.
+// samples_per_s counts the time of the model's steps, as it always has;
+// with_data_samples_per_s also counts waiting for each batch (the "data" phase).
+// First, a line for the iterator alone (no model), the median of its epochs:
+//   batches_b64 samples_per_s=... plain_samples_per_s=...
 // --phases adds the median time of each part of a step.
 #include "neurite/core/compute_context.h"
+#include "neurite/core/data/batch_iterator.h"
+#include "neurite/core/data/idx.h"
 #include "neurite/core/error.h"
 #include "neurite/core/loss.h"
 #include "neurite/core/optimizer.h"
@@ -16,98 +22,77 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <numeric>
-#include <random>
 #include <string>
 #include <vector>
 
-#include <zlib.h>
-
 namespace {
 
-// Interim IDX reader for the benchmark only; the dataset loaders replace it.
-struct Idx {
-    std::vector<uint8_t> bytes;
-    std::vector<int> dims;
-};
+using Clock = std::chrono::steady_clock;
 
-Idx read_idx_gz(const std::string &path)
+double seconds_since(Clock::time_point start)
 {
-    gzFile f = gzopen(path.c_str(), "rb");
-    if (!f)
-        throw neurite::Error(path + ": cannot open (install dataset-fashion-mnist)");
-    std::vector<uint8_t> all;
-    uint8_t chunk[1 << 16];
-    int n;
-    while ((n = gzread(f, chunk, sizeof chunk)) > 0)
-        all.insert(all.end(), chunk, chunk + n);
-    gzclose(f);
-    if (all.size() < 4 || all[0] != 0 || all[1] != 0 || all[2] != 0x08)
-        throw neurite::Error(path + ": not an unsigned-byte IDX file");
-    Idx idx;
-    const int ndims = all[3];
-    size_t offset = 4, count = 1;
-    for (int i = 0; i < ndims; ++i, offset += 4) {
-        int d = (all[offset] << 24) | (all[offset + 1] << 16) | (all[offset + 2] << 8) | all[offset + 3];
-        idx.dims.push_back(d);
-        count *= static_cast<size_t>(d);
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+double median(std::vector<double> values)
+{
+    std::sort(values.begin(), values.end());
+    return values[values.size() / 2];
+}
+
+// The iterator alone: epochs of batches gathered and handed over, nothing
+// computed on them, so this is the most the data side can feed a model.
+double iterator_rate(const neurite::data::Dataset &train, int64_t batch, int epochs, bool prefetch)
+{
+    neurite::data::BatchOptions options;
+    options.batch_size = batch;
+    options.seed = 42;
+    options.prefetch = prefetch;
+    options.prefetch_on_busy_cores = true; // nothing computes here: measure the thread itself
+    neurite::data::BatchIterator batches(train, options);
+    std::vector<double> rates;
+    for (int e = 0; e < std::max(epochs, 3); ++e) {
+        const auto start = Clock::now();
+        int64_t samples = 0;
+        while (const neurite::data::Batch *b = batches.next())
+            samples += b->size;
+        rates.push_back(static_cast<double>(samples) / seconds_since(start));
     }
-    if (all.size() != offset + count)
-        throw neurite::Error(path + ": truncated");
-    idx.bytes.assign(all.begin() + static_cast<long>(offset), all.end());
-    return idx;
+    return median(rates);
 }
 
-struct Split {
-    std::vector<uint8_t> pixels; // n × 784
-    std::vector<uint8_t> labels;
-    int64_t n = 0;
-};
-
-Split load(const std::string &dir, const char *images, const char *labels)
+double accuracy(neurite::Sequential &model, const neurite::data::Dataset &test)
 {
-    Idx x = read_idx_gz(dir + "/" + images);
-    Idx y = read_idx_gz(dir + "/" + labels);
-    Split s;
-    s.n = x.dims[0];
-    s.pixels = std::move(x.bytes);
-    s.labels = std::move(y.bytes);
-    return s;
-}
-
-void gather(const Split &s, const int64_t *idx, int64_t n, neurite::Tensor &x, neurite::Tensor &y)
-{
-    for (int64_t i = 0; i < n; ++i) {
-        const uint8_t *src = s.pixels.data() + idx[i] * 784;
-        float *dst = x.data() + i * 784;
-        for (int j = 0; j < 784; ++j)
-            dst[j] = static_cast<float>(src[j]) * (1.0f / 255.0f);
-        y[i] = s.labels[static_cast<size_t>(idx[i])];
-    }
-}
-
-double accuracy(neurite::Sequential &model, const Split &test)
-{
-    const int64_t batch = 1000;
-    neurite::Tensor x(neurite::Shape{batch, 784}), y(neurite::Shape{batch});
-    std::vector<int64_t> idx(static_cast<size_t>(batch));
+    neurite::data::BatchOptions options;
+    options.batch_size = 1000;
+    options.shuffle = false;
+    options.prefetch = false;
+    neurite::data::BatchIterator batches(test, options);
     int64_t correct = 0;
     model.eval();
-    for (int64_t first = 0; first + batch <= test.n; first += batch) {
-        std::iota(idx.begin(), idx.end(), first);
-        gather(test, idx.data(), batch, x, y);
-        const neurite::Tensor &out = model.forward(x);
-        for (int64_t i = 0; i < batch; ++i) {
+    while (const neurite::data::Batch *b = batches.next()) {
+        const neurite::Tensor &out = model.forward(b->inputs);
+        for (int64_t i = 0; i < b->size; ++i) {
             const float *row = out.data() + i * 10;
-            correct += (std::max_element(row, row + 10) - row) == static_cast<int64_t>(y[i]);
+            correct += (std::max_element(row, row + 10) - row) == static_cast<int64_t>(b->targets[i]);
         }
     }
     model.train();
-    return static_cast<double>(correct) / static_cast<double>(test.n / batch * batch);
+    return static_cast<double>(correct) / static_cast<double>(test.size());
 }
 
-void run_case(neurite::Registry &reg, const Split &train, const Split &test, int64_t batch,
-              int epochs, bool phases)
+// How the training loop's iterator gathers: "auto" (a background thread when
+// a core is free for it), "thread" (always) or "off" (in the training thread).
+neurite::data::BatchOptions gather_options(const std::string &mode)
+{
+    neurite::data::BatchOptions options;
+    options.prefetch = mode != "off";
+    options.prefetch_on_busy_cores = mode == "thread";
+    return options;
+}
+
+void run_case(neurite::Registry &reg, const neurite::data::TrainTest &data, int64_t batch, int epochs,
+              bool phases, const std::string &prefetch)
 {
     neurite::ComputeContext ctx;
     neurite::Sequential model;
@@ -121,61 +106,69 @@ void run_case(neurite::Registry &reg, const Split &train, const Split &test, int
     auto opt = reg.create_optimizer("SGD", {{"lr", 0.05}, {"momentum", 0.9}}, ctx);
     opt->attach(model.parameters());
 
-    neurite::Tensor x(neurite::Shape{batch, 784}), y(neurite::Shape{batch});
     neurite::Tensor dlogits(neurite::Shape{batch, 10});
-    std::vector<int64_t> order(static_cast<size_t>(train.n));
-    std::iota(order.begin(), order.end(), 0);
-    std::mt19937_64 rng(42);
-    const int64_t steps = train.n / batch;
+    neurite::data::BatchOptions options = gather_options(prefetch);
+    options.batch_size = batch;
+    options.seed = 42;
+    options.drop_last = true; // every step the same shape
+    neurite::data::BatchIterator batches(data.train, options);
 
     double flops_per_sample = 0;
     for (int l = 0; l < 3; ++l)
         flops_per_sample += 2.0 * sizes[l] * sizes[l + 1] * (l == 0 ? 2 : 3);
 
-    std::vector<double> rates;
+    std::vector<double> rates, wall_rates;
     double last_loss = 0;
-    constexpr size_t kPhases = 5;
-    const char *phase_names[kPhases] = {"zero_grad", "forward", "loss", "backward", "step"};
+    constexpr size_t kPhases = 6;
+    const char *phase_names[kPhases] = {"data", "zero_grad", "forward", "loss", "backward", "step"};
     std::vector<double> phase_us[kPhases];
     for (int e = 0; e < epochs; ++e) {
-        std::shuffle(order.begin(), order.end(), rng);
-        double compute_seconds = 0;
-        for (int64_t s = 0; s < steps; ++s) {
-            gather(train, order.data() + s * batch, batch, x, y);
-            using clock = std::chrono::steady_clock;
-            const auto t0 = clock::now();
+        double compute_seconds = 0, wall_seconds = 0;
+        int64_t samples = 0;
+        for (;;) {
+            const auto t0 = Clock::now();
+            const neurite::data::Batch *b = batches.next();
+            if (!b)
+                break;
+            const auto t1 = Clock::now();
             model.zero_grad();
-            const auto t1 = clock::now();
-            const neurite::Tensor &logits = model.forward(x);
-            const auto t2 = clock::now();
-            last_loss = loss->forward(logits, y);
-            loss->backward(logits, y, dlogits);
-            const auto t3 = clock::now();
-            model.backward(x, dlogits, false);
-            const auto t4 = clock::now();
+            const auto t2 = Clock::now();
+            const neurite::Tensor &logits = model.forward(b->inputs);
+            const auto t3 = Clock::now();
+            last_loss = loss->forward(logits, b->targets);
+            loss->backward(logits, b->targets, dlogits);
+            const auto t4 = Clock::now();
+            model.backward(b->inputs, dlogits, false);
+            const auto t5 = Clock::now();
             opt->step();
-            const auto t5 = clock::now();
-            compute_seconds += std::chrono::duration<double>(t5 - t0).count();
-            const clock::time_point marks[] = {t0, t1, t2, t3, t4, t5};
+            const auto t6 = Clock::now();
+            compute_seconds += std::chrono::duration<double>(t6 - t1).count();
+            wall_seconds += std::chrono::duration<double>(t6 - t0).count();
+            samples += b->size;
+            const Clock::time_point marks[] = {t0, t1, t2, t3, t4, t5, t6};
             for (size_t p = 0; p < kPhases; ++p)
                 phase_us[p].push_back(std::chrono::duration<double, std::micro>(marks[p + 1] - marks[p]).count());
         }
-        rates.push_back(static_cast<double>(steps * batch) / compute_seconds);
+        rates.push_back(static_cast<double>(samples) / compute_seconds);
+        wall_rates.push_back(static_cast<double>(samples) / wall_seconds);
     }
-    std::vector<double> measured(rates.begin() + (rates.size() > 1 ? 1 : 0), rates.end());
-    std::sort(measured.begin(), measured.end());
-    const double median = measured[measured.size() / 2];
-    std::printf("mlp_b%lld samples_per_s=%.0f gflops=%.1f test_acc=%.4f loss=%.4f epochs=%d threads=%d\n",
-                static_cast<long long>(batch), median, median * flops_per_sample * 1e-9,
-                accuracy(model, test), last_loss, epochs, neurite::ComputeContext::num_threads());
+    const size_t skip = rates.size() > 1 ? 1 : 0;
+    const double rate = median(std::vector<double>(rates.begin() + skip, rates.end()));
+    const double wall_rate = median(std::vector<double>(wall_rates.begin() + skip, wall_rates.end()));
+    std::printf("mlp_b%lld samples_per_s=%.0f gflops=%.1f test_acc=%.4f loss=%.4f epochs=%d threads=%d "
+                "with_data_samples_per_s=%.0f\n",
+                static_cast<long long>(batch), rate, rate * flops_per_sample * 1e-9,
+                accuracy(model, data.test), last_loss, epochs, neurite::ComputeContext::num_threads(),
+                wall_rate);
     if (phases) {
         std::printf("  median per step:");
-        for (size_t p = 0; p < kPhases; ++p) {
-            auto &v = phase_us[p];
-            std::nth_element(v.begin(), v.begin() + static_cast<long>(v.size() / 2), v.end());
-            std::printf(" %s=%.1fus", phase_names[p], v[v.size() / 2]);
-        }
-        std::printf("\n");
+        for (size_t p = 0; p < kPhases; ++p)
+            std::printf(" %s=%.1fus", phase_names[p], median(phase_us[p]));
+        const neurite::data::BatchStats &st = batches.stats();
+        std::printf("\n  batches (%s): ready=%lld waited=%lld filled_here=%lld taken_over=%lld\n",
+                    batches.prefetching() ? "background thread" : "gathered in the training thread",
+                    static_cast<long long>(st.ready), static_cast<long long>(st.waited),
+                    static_cast<long long>(st.filled_here), static_cast<long long>(st.taken_over));
     }
     std::fflush(stdout);
 }
@@ -186,8 +179,9 @@ int main(int argc, char **argv)
 {
     int epochs = 5;
     bool phases = false;
+    std::string prefetch = "auto";
     std::vector<int64_t> batches = {64, 256};
-    std::string dir = NEURITE_FASHION_MNIST_DIR;
+    std::string dir = neurite::data::kFashionMnistDir;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         auto next = [&]() -> std::string {
@@ -205,22 +199,35 @@ int main(int argc, char **argv)
             neurite::ComputeContext::set_num_threads(std::atoi(next().c_str()));
         else if (a == "--phases")
             phases = true;
+        else if (a == "--prefetch")
+            prefetch = next();
         else if (a == "--data")
             dir = next();
         else {
-            std::fprintf(stderr, "usage: neurite-bench [--epochs N] [--batch N] [--threads N] [--data DIR] [--phases]\n");
+            std::fprintf(stderr, "usage: neurite-bench [--epochs N] [--batch N] [--threads N] [--data DIR] [--phases]\n"
+                                 "                     [--prefetch auto|thread|off]\n");
             return 2;
         }
+    }
+    if (prefetch != "auto" && prefetch != "thread" && prefetch != "off") {
+        std::fprintf(stderr, "neurite-bench: --prefetch takes auto, thread or off, not %s\n", prefetch.c_str());
+        return 2;
     }
     try {
         neurite::Registry reg;
         reg.load_default_paths();
         for (const auto &r : reg.refusals())
             std::fprintf(stderr, "neurite-bench: plugin %s %s\n", r.file.c_str(), r.reason.c_str());
-        const Split train = load(dir, "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz");
-        const Split test = load(dir, "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz");
+        const auto load_start = Clock::now();
+        const neurite::data::TrainTest data = neurite::data::load_fashion_mnist(dir);
+        const double load_seconds = seconds_since(load_start);
+        const int64_t first_batch = batches.front();
+        std::printf("batches_b%lld samples_per_s=%.0f plain_samples_per_s=%.0f load_s=%.2f\n",
+                    static_cast<long long>(first_batch), iterator_rate(data.train, first_batch, epochs, true),
+                    iterator_rate(data.train, first_batch, epochs, false), load_seconds);
+        std::fflush(stdout);
         for (int64_t b : batches)
-            run_case(reg, train, test, b, epochs, phases);
+            run_case(reg, data, b, epochs, phases, prefetch);
     } catch (const std::exception &e) {
         std::fprintf(stderr, "neurite-bench: %s\n", e.what());
         return 1;

@@ -94,12 +94,13 @@ void Console::append_html(const QString &html)
 
 void Console::print(const QString &text)
 {
-    append_html(linkify(text));
+    // The span makes append() read the line as HTML (it guesses from the start).
+    append_html("<span style='white-space:pre-wrap'>" + linkify(text) + "</span>");
 }
 
 void Console::error(const QString &text)
 {
-    append_html("<span style='color:#b00020'>" + linkify(text) + "</span>");
+    append_html("<span style='color:#b00020; white-space:pre-wrap'>" + linkify(text) + "</span>");
 }
 
 void Console::info(const QString &text)

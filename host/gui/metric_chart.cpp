@@ -113,11 +113,14 @@ void MetricChart::draw(const QList<Line> &lines, XAxis axis, bool log_y)
         y1 = y0 + (y0 == 0 ? 1 : std::fabs(y0) * 0.1);
     }
     m_x->setRange(x0, x1);
+    m_x->applyNiceNumbers(); // round ticks: 0, 50, 100 rather than 1, 38.25, 75.5
     if (log_y) {
         m_y_log->setRange(y0 / 1.2, y1 * 1.2);
     } else {
         const double pad = (y1 - y0) * 0.05;
-        m_y_linear->setRange(y0 - pad, y1 + pad);
+        // Keep a non-negative metric's axis at or above 0.
+        m_y_linear->setRange(y0 >= 0 ? std::max(0.0, y0 - pad) : y0 - pad, y1 + pad);
+        m_y_linear->applyNiceNumbers();
     }
     QSet<QString> shown;
     const int cols = columns();

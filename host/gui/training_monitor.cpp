@@ -38,7 +38,9 @@ TrainingMonitor::TrainingMonitor(QWidget *parent)
     m_smoothing_slider->setToolTip(tr("Exponential moving average with bias correction"));
     m_smoothing_label->setText(QString::number(m_smoothing, 'f', 2));
     m_smoothing_label->setMinimumWidth(32);
-    m_run_list->setMaximumHeight(90);
+    m_run_list->setMaximumHeight(56);
+    m_run_list->setFlow(QListView::LeftToRight); // runs side by side: one short row
+    m_run_list->setWrapping(true);
     m_run_list->setToolTip(tr("Runs: untick to hide"));
 
     auto *export_png = new QPushButton(tr("Export PNG…"));

@@ -176,6 +176,8 @@ private slots:
         Console console;
         console.error("scripts/xor.lua:12: boom");
         QVERIFY(console.plain_text().contains("scripts/xor.lua:12: boom"));
+        console.print("a -> b & <c>"); // shown as typed, not as markup
+        QVERIFY(console.plain_text().contains("a -> b & <c>"));
     }
 };
 

@@ -1,0 +1,174 @@
+#include "neurite/core/monitor.h"
+
+#include <algorithm>
+
+namespace neurite {
+
+const char *monitor_event_type_name(MonitorEvent::Type type)
+{
+    switch (type) {
+    case MonitorEvent::Type::RunBegin: return "run_begin";
+    case MonitorEvent::Type::Scalar: return "scalar";
+    case MonitorEvent::Type::Progress: return "progress";
+    case MonitorEvent::Type::Text: return "text";
+    case MonitorEvent::Type::RunEnd: return "run_end";
+    }
+    return "?";
+}
+
+Monitor::Monitor() : m_start(std::chrono::steady_clock::now()) {}
+
+int Monitor::subscribe(Callback callback)
+{
+    std::lock_guard lock(m_mutex);
+    const int id = m_next_id++;
+    m_subscribers.push_back({id, std::make_shared<Callback>(std::move(callback))});
+    return id;
+}
+
+void Monitor::unsubscribe(int id)
+{
+    std::lock_guard lock(m_mutex);
+    std::erase_if(m_subscribers, [id](const Subscriber &s) { return s.id == id; });
+}
+
+double Monitor::elapsed() const
+{
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - m_start).count();
+}
+
+void Monitor::ensure_run_locked()
+{
+    // Events published before any begin_run still belong to a run, so that
+    // a log or a chart never has to handle an empty id.
+    if (m_run.empty())
+        m_run = "run-" + std::to_string(++m_run_count);
+}
+
+std::string Monitor::begin_run(const std::string &name)
+{
+    // A script that starts a run of its own (train.fit{name = ...}) has
+    // finished the part before it; only end_run(false) means "stopped early".
+    end_run(true);
+    MonitorEvent e;
+    {
+        std::lock_guard lock(m_mutex);
+        const std::string base = name.empty() ? std::string("run") : name;
+        m_run = base + "-" + std::to_string(++m_run_count);
+        m_step = 0;
+        m_epoch = 0;
+        e.run = m_run;
+    }
+    e.type = MonitorEvent::Type::RunBegin;
+    e.name = name;
+    publish(std::move(e));
+    return run();
+}
+
+void Monitor::end_run(bool completed)
+{
+    MonitorEvent e;
+    {
+        std::lock_guard lock(m_mutex);
+        if (m_run.empty())
+            return;
+        e.run = m_run;
+        e.step = m_step;
+        e.epoch = m_epoch;
+    }
+    e.type = MonitorEvent::Type::RunEnd;
+    e.value = completed ? 1 : 0;
+    publish(std::move(e));
+    std::lock_guard lock(m_mutex);
+    m_run.clear();
+}
+
+std::string Monitor::run() const
+{
+    std::lock_guard lock(m_mutex);
+    return m_run;
+}
+
+void Monitor::set_step(int64_t step)
+{
+    std::lock_guard lock(m_mutex);
+    m_step = step;
+}
+
+int64_t Monitor::step() const
+{
+    std::lock_guard lock(m_mutex);
+    return m_step;
+}
+
+void Monitor::set_epoch(int64_t epoch)
+{
+    std::lock_guard lock(m_mutex);
+    m_epoch = epoch;
+}
+
+int64_t Monitor::epoch() const
+{
+    std::lock_guard lock(m_mutex);
+    return m_epoch;
+}
+
+void Monitor::scalar(const std::string &name, double value)
+{
+    scalar(name, step(), value);
+}
+
+void Monitor::scalar(const std::string &name, int64_t step, double value)
+{
+    MonitorEvent e;
+    e.type = MonitorEvent::Type::Scalar;
+    e.name = name;
+    e.step = step;
+    e.epoch = epoch();
+    e.value = value;
+    publish(std::move(e));
+}
+
+void Monitor::progress(double done, double total, const std::string &label)
+{
+    MonitorEvent e;
+    e.type = MonitorEvent::Type::Progress;
+    e.name = label;
+    e.value = done;
+    e.total = total;
+    e.step = step();
+    e.epoch = epoch();
+    publish(std::move(e));
+}
+
+void Monitor::text(const std::string &line)
+{
+    MonitorEvent e;
+    e.type = MonitorEvent::Type::Text;
+    e.text = line;
+    e.step = step();
+    e.epoch = epoch();
+    publish(std::move(e));
+}
+
+void Monitor::publish(MonitorEvent event)
+{
+    std::vector<std::shared_ptr<Callback>> targets;
+    {
+        std::lock_guard lock(m_mutex);
+        if (event.run.empty()) {
+            ensure_run_locked();
+            event.run = m_run;
+        }
+        targets.reserve(m_subscribers.size());
+        for (const Subscriber &s : m_subscribers)
+            targets.push_back(s.callback);
+    }
+    if (event.time == 0)
+        event.time = elapsed();
+    // Outside the lock: a callback may subscribe, unsubscribe or publish.
+    for (const auto &cb : targets)
+        (*cb)(event);
+}
+
+} // namespace neurite

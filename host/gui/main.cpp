@@ -1,0 +1,121 @@
+// neurite: the workbench window. `neurite [script.lua] [--run] [--screenshot FILE]`
+//
+// Without a display it says so and runs the script headless with neurite-run.
+#include "code_editor.h"
+#include "editor_tabs.h"
+#include "main_window.h"
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QDir>
+#include <QFileInfo>
+#include <QTimer>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+namespace {
+
+// The default experiment: beside the build tree, or in the install prefix.
+QString find_default_script(const QString &app_dir)
+{
+    for (const QString &candidate : {app_dir + "/../../scripts/fashion_mnist_mlp.lua",
+                                     app_dir + "/../share/neurite/scripts/fashion_mnist_mlp.lua"})
+        if (QFileInfo::exists(candidate))
+            return QFileInfo(candidate).canonicalFilePath();
+    return QString();
+}
+
+bool have_display()
+{
+    const char *platform = std::getenv("QT_QPA_PLATFORM");
+    if (platform && *platform)
+        return true; // offscreen, xcb, wayland: the user chose
+    const char *x = std::getenv("DISPLAY");
+    const char *wayland = std::getenv("WAYLAND_DISPLAY");
+    return (x && *x) || (wayland && *wayland);
+}
+
+// Replaces this process with neurite-run on the same script.
+int run_headless(const char *argv0, const std::string &script)
+{
+    const std::string runner = QFileInfo(QString::fromLocal8Bit(argv0)).absolutePath().toStdString() + "/neurite-run";
+    std::fprintf(stderr, "neurite: no display (DISPLAY and WAYLAND_DISPLAY are not set); running %s headless with neurite-run\n",
+                 script.c_str());
+    std::vector<char *> args = {const_cast<char *>(runner.c_str()), const_cast<char *>(script.c_str()), nullptr};
+    execv(runner.c_str(), args.data());
+    std::fprintf(stderr, "neurite: cannot start %s\n", runner.c_str());
+    return 1;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    if (!have_display()) {
+        std::string script;
+        for (int i = 1; i < argc && script.empty(); ++i)
+            if (argv[i][0] != '-')
+                script = argv[i];
+        if (script.empty()) {
+            QCoreApplication probe(argc, argv);
+            script = find_default_script(QCoreApplication::applicationDirPath()).toStdString();
+        }
+        if (script.empty()) {
+            std::fprintf(stderr, "neurite: no display and no script to run headless\n");
+            return 2;
+        }
+        return run_headless(argv[0], script);
+    }
+
+    QApplication app(argc, argv);
+    QApplication::setOrganizationName("Neurite");
+    QApplication::setApplicationName("neurite");
+    QApplication::setApplicationVersion(NEURITE_VERSION);
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription("Neurite: a neural-network workbench");
+    parser.addHelpOption();
+    parser.addVersionOption();
+    parser.addPositionalArgument("script", "Lua scripts to open (default: scripts/fashion_mnist_mlp.lua)");
+    QCommandLineOption run_option("run", "Run the first script at once.");
+    QCommandLineOption screenshot_option("screenshot", "After the run, save the window as a PNG and quit.", "file");
+    QCommandLineOption quit_option("quit-after-run", "Quit when the run ends (exit code of the run).");
+    parser.addOptions({run_option, screenshot_option, quit_option});
+    parser.process(app);
+
+    neurite::gui::MainWindow window;
+    QStringList scripts = parser.positionalArguments();
+    if (scripts.isEmpty()) {
+        const QString fallback = find_default_script(QCoreApplication::applicationDirPath());
+        if (!fallback.isEmpty())
+            scripts << fallback;
+    }
+    for (const QString &path : scripts) {
+        QString error;
+        if (!window.editor()->open_file(path, &error))
+            std::fprintf(stderr, "neurite: %s\n", qPrintable(error));
+    }
+    if (window.editor()->count() == 0)
+        window.editor()->new_script("-- A new experiment. Press F5 to run it.\n");
+    window.show();
+
+    const QString screenshot = parser.value(screenshot_option);
+    const bool quit_after = parser.isSet(quit_option) || !screenshot.isEmpty();
+    int run_exit = 0;
+    QObject::connect(&window, &neurite::gui::MainWindow::run_finished, &app, [&](int code, bool) {
+        run_exit = code;
+        if (!screenshot.isEmpty())
+            window.grab().save(screenshot, "PNG");
+        if (quit_after)
+            QTimer::singleShot(0, &app, &QApplication::quit);
+    });
+    if (parser.isSet(run_option) || quit_after)
+        QTimer::singleShot(300, &window, &neurite::gui::MainWindow::run_current);
+    const int status = app.exec();
+    return quit_after ? run_exit : status;
+}

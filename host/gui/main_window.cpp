@@ -1,0 +1,279 @@
+#include "main_window.h"
+
+#include "activation_explorer.h"
+#include "code_editor.h"
+#include "console.h"
+#include "data_panel.h"
+#include "editor_tabs.h"
+#include "model_panel.h"
+#include "plugin_browser.h"
+#include "quick_experiment.h"
+#include "run_worker.h"
+#include "training_monitor.h"
+
+#include "neurite/core/compute_context.h"
+#include "neurite/core/data/current.h"
+#include "neurite/core/registry.h"
+
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDateTime>
+#include <QDockWidget>
+#include <QElapsedTimer>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QSettings>
+#include <QStatusBar>
+#include <QStyle>
+#include <QTimer>
+#include <QToolBar>
+
+namespace neurite::gui {
+
+namespace {
+
+constexpr int kStopWaitMs = 5000; // closing waits this long for a run to stop
+
+QDockWidget *dock(QMainWindow *window, const QString &title, const QString &name, QWidget *widget,
+                  Qt::DockWidgetArea area)
+{
+    auto *d = new QDockWidget(title, window);
+    d->setObjectName(name); // saveState() needs stable names
+    d->setWidget(widget);
+    window->addDockWidget(area, d);
+    return d;
+}
+
+} // namespace
+
+MainWindow::MainWindow()
+    : m_context(std::make_unique<ComputeContext>()), m_registry(std::make_unique<Registry>()),
+      m_editor(new EditorTabs), m_console(new Console), m_monitor(new TrainingMonitor),
+      m_model(new ModelPanel), m_data(new DataPanel), m_status(new QLabel),
+      m_elapsed_timer(new QTimer(this))
+{
+    setWindowTitle(tr("Neurite"));
+    m_registry->load_default_paths();
+    m_plugins = new PluginBrowser(*m_registry);
+    m_quick = new QuickExperiment(*m_registry);
+    m_activations = new ActivationExplorer(*m_registry, *m_context);
+    setCentralWidget(m_editor);
+    build_docks();
+    build_actions();
+    statusBar()->addPermanentWidget(m_status);
+    m_status->setText(tr("Ready"));
+
+    m_worker = new RunWorker(m_monitor);
+    m_worker->moveToThread(&m_thread);
+    connect(&m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
+    m_thread.setObjectName("neurite-run");
+    m_thread.start();
+
+    connect(m_worker, &RunWorker::output, m_console, &Console::print);
+    connect(m_worker, &RunWorker::failed, this, [this](const QString &message, const QString &traceback) {
+        m_console->error(traceback.isEmpty() ? message : message + "\n" + traceback);
+        QString path;
+        int line = 0;
+        if (Console::parse_location(message, path, line))
+            m_editor->show_location(path, line, true);
+    });
+    connect(m_worker, &RunWorker::finished, this, [this](int code, bool interrupted, double seconds) {
+        set_running(false);
+        if (interrupted)
+            m_console->info(tr("Stopped after %1 s.").arg(seconds, 0, 'f', 1));
+        else if (code == 0 && seconds > 0)
+            m_console->info(tr("Finished in %1 s.").arg(seconds, 0, 'f', 1));
+        emit run_finished(code, interrupted);
+    });
+    connect(m_worker, &RunWorker::model_changed, m_model, &ModelPanel::set_summary);
+    connect(m_worker, &RunWorker::boundary_changed, m_model, &ModelPanel::set_boundary);
+    connect(m_console, &Console::location_activated, this,
+            [this](const QString &path, int line) { m_editor->show_location(path, line, false); });
+    connect(m_console, &Console::evaluate_requested, this, [this](const QString &code) {
+        if (running()) {
+            m_console->error(tr("A script is running; the prompt evaluates when it has finished."));
+            return;
+        }
+        set_running(true);
+        QMetaObject::invokeMethod(m_worker, "evaluate", Qt::QueuedConnection, Q_ARG(QString, code));
+    });
+    connect(m_plugins, &PluginBrowser::insert_requested, this, [this](const QString &code) {
+        CodeEditor *e = m_editor->current() ? m_editor->current() : m_editor->new_script();
+        e->insertPlainText(code);
+        e->setFocus();
+    });
+    connect(m_quick, &QuickExperiment::run_requested, this, [this](const QString &code, const QString &title) {
+        m_editor->new_script(code, title);
+        run_script(code, title);
+    });
+    connect(m_data, &DataPanel::dataset_changed, this,
+            [](const data::Dataset &d) { data::set_current_dataset(d); });
+    connect(m_elapsed_timer, &QTimer::timeout, this, [this] {
+        const double s = (QDateTime::currentMSecsSinceEpoch() - m_run_started) / 1000.0;
+        m_status->setText(tr("Running… %1 s").arg(s, 0, 'f', 0));
+    });
+    restore_layout();
+}
+
+MainWindow::~MainWindow()
+{
+    m_worker->request_stop();
+    m_thread.quit();
+    m_thread.wait();
+}
+
+void MainWindow::build_docks()
+{
+    setDockOptions(AnimatedDocks | AllowTabbedDocks | AllowNestedDocks);
+    QDockWidget *data = dock(this, tr("Data"), "data", m_data, Qt::LeftDockWidgetArea);
+    QDockWidget *plugins = dock(this, tr("Plugins"), "plugins", m_plugins, Qt::LeftDockWidgetArea);
+    QDockWidget *quick = dock(this, tr("Quick experiment"), "quick", m_quick, Qt::LeftDockWidgetArea);
+    tabifyDockWidget(data, plugins);
+    tabifyDockWidget(plugins, quick);
+    data->raise();
+    QDockWidget *training = dock(this, tr("Training"), "training", m_monitor, Qt::RightDockWidgetArea);
+    QDockWidget *model = dock(this, tr("Model"), "model", m_model, Qt::RightDockWidgetArea);
+    QDockWidget *activations = dock(this, tr("Activations"), "activations", m_activations, Qt::RightDockWidgetArea);
+    tabifyDockWidget(training, model);
+    tabifyDockWidget(model, activations);
+    training->raise();
+    dock(this, tr("Console"), "console", m_console, Qt::BottomDockWidgetArea);
+    resizeDocks({data, training}, {360, 620}, Qt::Horizontal);
+}
+
+void MainWindow::build_actions()
+{
+    QMenu *file = menuBar()->addMenu(tr("&File"));
+    QAction *new_action = file->addAction(tr("&New script"), QKeySequence::New, this, [this] { m_editor->new_script(); });
+    QAction *open = file->addAction(tr("&Open…"), QKeySequence::Open, this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open script"), QString(), tr("Lua scripts (*.lua)"));
+        QString error;
+        if (!path.isEmpty() && !m_editor->open_file(path, &error))
+            m_console->error(error);
+    });
+    m_recent = file->addMenu(tr("Open &recent"));
+    connect(m_editor, &EditorTabs::recent_files_changed, this, &MainWindow::update_recent_menu);
+    update_recent_menu();
+    QAction *save = file->addAction(tr("&Save"), QKeySequence::Save, this, [this] { m_editor->save(m_editor->current()); });
+    file->addAction(tr("Save &as…"), QKeySequence::SaveAs, this, [this] { m_editor->save_as(m_editor->current()); });
+    file->addSeparator();
+    file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+
+    QMenu *run = menuBar()->addMenu(tr("&Run"));
+    m_run = run->addAction(tr("&Run"), QKeySequence(Qt::Key_F5), this, &MainWindow::run_current);
+    m_stop = run->addAction(tr("&Stop"), QKeySequence(Qt::SHIFT | Qt::Key_F5), this, &MainWindow::stop);
+    m_stop->setEnabled(false);
+    run->addAction(tr("&Clear charts"), this, [this] { m_monitor->clear(); });
+
+    QMenu *view = menuBar()->addMenu(tr("&View"));
+    for (QDockWidget *d : findChildren<QDockWidget *>())
+        view->addAction(d->toggleViewAction());
+
+    QToolBar *bar = addToolBar(tr("Main"));
+    bar->setObjectName("main-toolbar");
+    bar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+    for (QAction *a : {new_action, open, save})
+        bar->addAction(a);
+    bar->addSeparator();
+    m_run->setIcon(style()->standardIcon(QStyle::SP_MediaPlay));
+    m_stop->setIcon(style()->standardIcon(QStyle::SP_MediaStop));
+    bar->addAction(m_run);
+    bar->addAction(m_stop);
+}
+
+void MainWindow::update_recent_menu()
+{
+    m_recent->clear();
+    for (const QString &path : m_editor->recent_files())
+        m_recent->addAction(path, this, [this, path] {
+            QString error;
+            if (!m_editor->open_file(path, &error))
+                m_console->error(error);
+        });
+    m_recent->setEnabled(!m_recent->isEmpty());
+}
+
+bool MainWindow::running() const
+{
+    return m_worker->running() || m_stop->isEnabled();
+}
+
+void MainWindow::run_current()
+{
+    CodeEditor *e = m_editor->current();
+    if (!e)
+        return;
+    QString title = m_editor->tabText(m_editor->currentIndex());
+    if (title.endsWith('*'))
+        title.chop(1);
+    run_script(e->toPlainText(), e->path().isEmpty() ? title : e->path());
+}
+
+void MainWindow::run_script(const QString &code, const QString &name)
+{
+    if (running()) {
+        m_console->error(tr("A script is already running; stop it first (Shift+F5)."));
+        return;
+    }
+    m_editor->clear_error_marks();
+    m_model->clear();
+    m_console->info(tr("Running %1").arg(QFileInfo(name).fileName()));
+    set_running(true);
+    QMetaObject::invokeMethod(m_worker, "run", Qt::QueuedConnection, Q_ARG(QString, code), Q_ARG(QString, name),
+                              Q_ARG(QString, QFileInfo(name).absolutePath()));
+}
+
+void MainWindow::stop()
+{
+    m_worker->request_stop();
+    m_status->setText(tr("Stopping…"));
+}
+
+void MainWindow::set_running(bool running)
+{
+    m_run->setEnabled(!running);
+    m_stop->setEnabled(running);
+    m_console->set_prompt_enabled(!running);
+    if (running) {
+        m_run_started = QDateTime::currentMSecsSinceEpoch();
+        m_elapsed_timer->start(1000);
+        m_status->setText(tr("Running…"));
+    } else {
+        m_elapsed_timer->stop();
+        m_status->setText(tr("Ready"));
+    }
+}
+
+void MainWindow::restore_layout()
+{
+    QSettings settings;
+    if (!restoreGeometry(settings.value("window/geometry").toByteArray()))
+        resize(1400, 860);
+    restoreState(settings.value("window/state").toByteArray());
+}
+
+void MainWindow::closeEvent(QCloseEvent *event)
+{
+    if (!m_editor->close_all()) {
+        event->ignore();
+        return;
+    }
+    if (running()) {
+        // Stop cleanly: the run ends at its next step, its files are written
+        // atomically, so nothing half-written is left behind.
+        m_worker->request_stop();
+        QElapsedTimer waited;
+        waited.start();
+        while (m_worker->running() && waited.elapsed() < kStopWaitMs)
+            QThread::msleep(10);
+    }
+    QSettings settings;
+    settings.setValue("window/geometry", saveGeometry());
+    settings.setValue("window/state", saveState());
+    event->accept();
+}
+
+} // namespace neurite::gui

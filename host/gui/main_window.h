@@ -1,0 +1,86 @@
+#pragma once
+
+#include <QMainWindow>
+#include <QThread>
+
+#include <memory>
+
+class QAction;
+class QLabel;
+class QMenu;
+class QTimer;
+
+namespace neurite {
+class ComputeContext;
+class Registry;
+}
+
+namespace neurite::gui {
+
+class ActivationExplorer;
+class Console;
+class DataPanel;
+class EditorTabs;
+class ModelPanel;
+class PluginBrowser;
+class QuickExperiment;
+class RunWorker;
+class TrainingMonitor;
+
+// The workbench: the script editor in the middle, panels in docks whose
+// layout persists. Runs execute on a worker thread (RunWorker); the window
+// only ever queues work to it and reacts to its signals.
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+
+public:
+    MainWindow();
+    ~MainWindow() override;
+
+    EditorTabs *editor() const { return m_editor; }
+    Console *console() const { return m_console; }
+    TrainingMonitor *monitor() const { return m_monitor; }
+    PluginBrowser *plugins() const { return m_plugins; }
+    ModelPanel *model_panel() const { return m_model; }
+    QuickExperiment *quick_form() const { return m_quick; }
+    DataPanel *data_panel() const { return m_data; }
+    bool running() const;
+
+public slots:
+    void run_current();
+    void stop();
+    void run_script(const QString &code, const QString &name);
+
+signals:
+    void run_finished(int exit_code, bool interrupted);
+
+protected:
+    void closeEvent(QCloseEvent *event) override;
+
+private:
+    void build_docks();
+    void build_actions();
+    void update_recent_menu();
+    void set_running(bool running);
+    void restore_layout();
+
+    std::unique_ptr<ComputeContext> m_context; // for the UI's own panels
+    std::unique_ptr<Registry> m_registry;
+    EditorTabs *m_editor;
+    Console *m_console;
+    TrainingMonitor *m_monitor;
+    PluginBrowser *m_plugins;
+    ModelPanel *m_model;
+    QuickExperiment *m_quick;
+    ActivationExplorer *m_activations;
+    DataPanel *m_data;
+    QThread m_thread;
+    RunWorker *m_worker;
+    QAction *m_run, *m_stop;
+    QMenu *m_recent;
+    QLabel *m_status;
+    QTimer *m_elapsed_timer;
+    qint64 m_run_started = 0;
+};
+
+} // namespace neurite::gui

@@ -1,0 +1,258 @@
+#include "run_worker.h"
+
+#include "decision_boundary.h"
+#include "training_monitor.h"
+
+#include "neurite/core/data/dataset.h"
+#include "neurite/core/error.h"
+#include "neurite/core/sequential.h"
+#include "neurite/lua/interop.h"
+
+#include "neurite/core/monitor.h"
+#include "neurite/lua/runtime.h"
+
+#include <QElapsedTimer>
+
+#include <lua.hpp>
+#include <QFileInfo>
+
+namespace neurite::gui {
+
+namespace {
+
+constexpr int kBoundaryIntervalMs = 250; // a picture a quarter second is live enough
+
+// Wraps train.fit so the window learns which model trains on which data and
+// gets a call after every batch; the script itself is not changed.
+constexpr const char *kPrelude = R"(
+local gui = __neurite_gui
+__neurite_gui = nil
+local fit = train.fit
+train.fit = function(opts)
+  if type(opts) ~= "table" or opts.model == nil then return fit(opts) end
+  gui.model(opts.model, opts.data)
+  local copy = {}
+  for k, v in pairs(opts) do copy[k] = v end
+  local callbacks = {}
+  for i, cb in ipairs(opts.callbacks or {}) do callbacks[i] = cb end
+  callbacks[#callbacks + 1] = {on_batch_end = function() gui.tick(false) end,
+                               on_epoch_end = function() gui.tick(true) end}
+  copy.callbacks = callbacks
+  return fit(copy)
+end
+)";
+
+} // namespace
+
+RunWorker::RunWorker(TrainingMonitor *monitor) : m_monitor(monitor) {}
+
+RunWorker::~RunWorker() = default;
+
+void RunWorker::request_stop()
+{
+    m_stop_requested = true;
+    if (lua::LuaRuntime *rt = m_active.load())
+        rt->request_cancel();
+}
+
+void RunWorker::attach_runtime()
+{
+    // Metrics go to the monitor's ring from this thread; text to the console.
+    m_runtime->monitor().subscribe([this](const MonitorEvent &e) {
+        switch (e.type) {
+        case MonitorEvent::Type::Scalar:
+            m_monitor->post(QString::fromStdString(e.run), QString::fromStdString(e.name),
+                            {double(e.step), double(e.epoch), e.value});
+            break;
+        case MonitorEvent::Type::Text:
+            emit output(QString::fromStdString(e.text));
+            break;
+        default:
+            break;
+        }
+    });
+    m_runtime->set_print_sink([this](const std::string &line) { emit output(QString::fromStdString(line)); });
+}
+
+void RunWorker::run(const QString &code, const QString &name, const QString &directory)
+{
+    (void)directory;
+    m_running = true;
+    m_run_name = name;
+    QElapsedTimer clock;
+    clock.start();
+    emit started(name);
+    lua::RunResult result;
+    try {
+        // A fresh state per run: nothing leaks from one experiment into the next.
+        m_active = nullptr;
+        m_runtime = std::make_unique<lua::LuaRuntime>();
+        attach_runtime();
+        m_active = m_runtime.get();
+        install_hooks();
+        if (m_stop_requested.exchange(false))
+            m_runtime->request_cancel();
+        // "@path" makes Lua report errors as path:line, which the console links.
+        const QString chunk = QFileInfo(name).suffix() == "lua" ? "@" + name : "=" + name;
+        result = m_runtime->run_string(code.toStdString(), chunk.toStdString());
+    } catch (const std::exception &e) {
+        result.status = lua::RunResult::Status::Error;
+        result.exit_code = 1;
+        result.message = e.what();
+    }
+    if (result.status == lua::RunResult::Status::Error)
+        emit failed(QString::fromStdString(result.message), QString::fromStdString(result.traceback));
+    m_model = nullptr; // the state stays for the prompt, but no more pictures
+    m_boundary = false;
+    const bool interrupted = result.status == lua::RunResult::Status::Interrupted;
+    if (m_runtime)
+        m_runtime->clear_cancel();
+    m_stop_requested = false;
+    m_running = false;
+    emit finished(result.exit_code, interrupted, clock.elapsed() / 1000.0);
+}
+
+void RunWorker::evaluate(const QString &code)
+{
+    if (!m_runtime) {
+        m_runtime = std::make_unique<lua::LuaRuntime>();
+        attach_runtime();
+        m_active = m_runtime.get();
+    }
+    m_running = true;
+    // As the lua prompt does: an expression prints its values, anything else
+    // runs as a statement. The code travels in a global, never spliced into Lua.
+    lua_State *L = m_runtime->state();
+    const QByteArray text = code.toUtf8();
+    lua_pushlstring(L, text.constData(), static_cast<size_t>(text.size()));
+    lua_setglobal(L, "__neurite_prompt");
+    const lua::RunResult result = m_runtime->run_string(R"(
+        local code = __neurite_prompt
+        __neurite_prompt = nil
+        local chunk = load("return " .. code, "=prompt")
+        if not chunk then chunk = assert(load(code, "=prompt")) end
+        local results = table.pack(chunk())
+        if results.n > 0 then print(table.unpack(results, 1, results.n)) end
+    )", "=prompt");
+    if (result.status == lua::RunResult::Status::Error)
+        emit failed(QString::fromStdString(result.message), QString());
+    m_runtime->clear_cancel();
+    m_running = false;
+    emit finished(result.exit_code, result.status == lua::RunResult::Status::Interrupted, 0);
+}
+
+void RunWorker::install_hooks()
+{
+    lua_State *L = m_runtime->state();
+    m_model = nullptr;
+    m_model_ref = LUA_NOREF;
+    m_boundary = false;
+    lua_newtable(L);
+    lua_pushlightuserdata(L, this);
+    lua_pushcclosure(L, &RunWorker::hook_model, 1);
+    lua_setfield(L, -2, "model");
+    lua_pushlightuserdata(L, this);
+    lua_pushcclosure(L, &RunWorker::hook_tick, 1);
+    lua_setfield(L, -2, "tick");
+    lua_setglobal(L, "__neurite_gui");
+    const lua::RunResult r = m_runtime->run_string(kPrelude, "=neurite-gui");
+    if (r.status != lua::RunResult::Status::Ok)
+        emit output(tr("(the window could not watch train.fit: %1)").arg(QString::fromStdString(r.message)));
+}
+
+int RunWorker::hook_model(lua_State *L)
+{
+    auto *self = static_cast<RunWorker *>(lua_touserdata(L, lua_upvalueindex(1)));
+    Sequential *model = lua::to_sequential(L, 1);
+    if (!model)
+        return 0;
+    luaL_unref(L, LUA_REGISTRYINDEX, self->m_model_ref);
+    lua_pushvalue(L, 1);
+    self->m_model_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    self->m_model = model;
+    self->m_boundary = false;
+    self->capture_boundary_data(L, 2);
+    Shape sample;
+    if (const data::Dataset *ds = lua::to_dataset(L, 2)) {
+        sample = ds->input_shape();
+    } else if (lua_istable(L, 2)) {
+        lua_getfield(L, 2, "x");
+        if (const Tensor *x = lua::to_tensor(L, -1))
+            for (int i = 1; i < x->dim(); ++i)
+                sample.push_back(x->size(i));
+        lua_pop(L, 1);
+    }
+    QString summary;
+    try {
+        Shape batch{1};
+        for (int64_t d : sample)
+            batch.push_back(d);
+        summary = sample.empty() ? tr("%1 layers, %2 parameters").arg(model->size()).arg(model->parameter_count())
+                                 : QString::fromStdString(model->summary_text(batch));
+    } catch (const Error &e) {
+        summary = QString::fromUtf8(e.what());
+    }
+    emit self->model_changed(summary);
+    return 0;
+}
+
+void RunWorker::capture_boundary_data(lua_State *L, int data_index)
+{
+    // Two features and classes: the lecture's pictures. Anything else has none.
+    Tensor inputs, labels;
+    if (const data::Dataset *ds = lua::to_dataset(L, data_index)) {
+        if (ds->feature_count() != 2 || ds->target_kind() != data::TargetKind::Classes)
+            return;
+        inputs = ds->inputs().reshape(Shape{ds->size(), 2});
+        labels = Tensor(Shape{ds->size()});
+        for (int64_t i = 0; i < ds->size(); ++i)
+            labels[i] = static_cast<float>(ds->label(i));
+    } else if (lua_istable(L, data_index)) {
+        lua_getfield(L, data_index, "x");
+        lua_getfield(L, data_index, "y");
+        const Tensor *x = lua::to_tensor(L, -2), *y = lua::to_tensor(L, -1);
+        if (x && y && x->dim() == 2 && x->size(1) == 2 && y->dim() >= 1 && y->size(0) == x->size(0)) {
+            inputs = x->clone();
+            labels = Tensor(Shape{x->size(0)});
+            const int64_t width = y->numel() / x->size(0);
+            for (int64_t i = 0; i < x->size(0); ++i) {
+                const float *row = y->data() + i * width;
+                // one-hot rows, a 0/1 column, or 1-based class numbers (as Lua counts)
+                labels[i] = width > 1 ? float(std::max_element(row, row + width) - row)
+                                      : (y->dim() == 1 ? row[0] - 1 : row[0]);
+            }
+        }
+        lua_pop(L, 2);
+    }
+    if (!inputs.defined())
+        return;
+    m_boundary_inputs = inputs;
+    m_boundary_labels = labels;
+    m_boundary_domain = boundary_domain(inputs);
+    m_boundary = true;
+    m_ticks = 0;
+    m_since_boundary.invalidate();
+}
+
+int RunWorker::hook_tick(lua_State *L)
+{
+    auto *self = static_cast<RunWorker *>(lua_touserdata(L, lua_upvalueindex(1)));
+    const bool force = lua_toboolean(L, 1);
+    ++self->m_ticks;
+    if (!self->m_model || !self->m_boundary)
+        return 0;
+    if (!force && self->m_since_boundary.isValid() && self->m_since_boundary.elapsed() < kBoundaryIntervalMs)
+        return 0;
+    self->m_since_boundary.start();
+    try {
+        BoundaryData data{&self->m_boundary_inputs, &self->m_boundary_labels};
+        const QImage image = render_decision_boundary(*self->m_model, data, self->m_boundary_domain);
+        emit self->boundary_changed(image, tr("after %1 steps").arg(self->m_ticks));
+    } catch (const Error &e) {
+        self->m_boundary = false; // say it once, then stop trying
+        emit self->output(tr("(no decision boundary: %1)").arg(QString::fromUtf8(e.what())));
+    }
+    return 0;
+}
+
+} // namespace neurite::gui

@@ -1,0 +1,96 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+struct lua_State;
+
+namespace neurite {
+class ComputeContext;
+class Monitor;
+class Registry;
+} // namespace neurite
+
+namespace neurite::lua {
+
+namespace detail {
+struct SessionState;
+}
+
+struct RuntimeOptions {
+    // No io, os, package, debug, dofile, loadfile; load() takes text chunks
+    // only; files are written only below the working directory.
+    bool sandbox = false;
+    // Seeds tensor.rand/randn/randperm and every layer's initialisation, so
+    // that a run is reproducible unless the seed changes.
+    uint64_t seed = 1;
+    // Registry::load_default_paths() when the runtime starts.
+    bool load_plugins = true;
+    // After a cancel request, code that declared it stops by itself at step
+    // boundaries (monitor.cooperative, used by train.fit) has this long to do
+    // so before the hook interrupts it anyway; and a script that caught the
+    // "interrupted" error has this long to clean up before it is stopped
+    // without the chance to catch it again.
+    double interrupt_grace_seconds = 3.0;
+};
+
+struct RunResult {
+    enum class Status { Ok, Error, Interrupted, Exit };
+    Status status = Status::Ok;
+    // 0 success, 1 script error, 130 interrupted, or the code given to os.exit.
+    int exit_code = 0;
+    std::string message;   // "script.lua:12: ..." (empty on success)
+    std::string traceback; // "stack traceback:\n\t..." (empty on success)
+};
+
+// One Lua 5.4 state with the Neurite globals (tensor, nn, optim, data, train,
+// monitor), its compute context, plugin registry and seed. Scripts run on
+// the thread that created the runtime; request_cancel() may come from any
+// thread or a signal handler.
+class LuaRuntime {
+public:
+    using PrintSink = std::function<void(const std::string &line)>;
+
+    explicit LuaRuntime(const RuntimeOptions &options = {});
+    ~LuaRuntime();
+    LuaRuntime(const LuaRuntime &) = delete;
+    LuaRuntime &operator=(const LuaRuntime &) = delete;
+
+    ComputeContext &context();
+    Registry &registry();
+    Monitor &monitor();
+    lua_State *state();
+    const RuntimeOptions &options() const;
+
+    // Where print() goes, one call per printed line (without the newline).
+    // The default writes to stdout.
+    void set_print_sink(PrintSink sink);
+
+    // Runs a script as lua.c does: `arg[0]` is the path, `arg[1..n]` the
+    // arguments (also passed as the chunk's `...`), and `interpreter` fills
+    // arg[-1], arg[-2], ... (the runner and its options).
+    RunResult run_file(const std::string &path, const std::vector<std::string> &args = {},
+                       const std::vector<std::string> &interpreter = {});
+    RunResult run_string(const std::string &code, const std::string &chunk_name = "=(string)");
+
+    // Stops the running script at its next hook (every few thousand VM
+    // instructions) with the error "interrupted"; plugins see it through
+    // nrt_host.cancel_requested. Safe from any thread and from a signal handler.
+    void request_cancel();
+    bool cancel_requested() const;
+    // Before reusing the runtime for another run.
+    void clear_cancel();
+
+private:
+    RunResult run_loaded(int status, int nargs);
+
+    std::unique_ptr<detail::SessionState> m_state;
+};
+
+// The name the design uses for it.
+using Session = LuaRuntime;
+
+} // namespace neurite::lua

@@ -1,0 +1,187 @@
+#pragma once
+
+// Shared by the binding files: how C++ errors become Lua errors, how tensors,
+// shapes and parameter lists cross, and the userdata types of each binding.
+#include "session_state.h"
+
+#include "neurite/core/error.h"
+#include "neurite/core/loss.h"
+#include "neurite/core/module.h"
+#include "neurite/core/optimizer.h"
+#include "neurite/core/sequential.h"
+#include "neurite/core/tensor.h"
+
+#include <lua.hpp>
+
+#include <exception>
+#include <memory>
+#include <new>
+#include <string>
+
+namespace neurite::lua {
+
+inline constexpr const char *kTensorMeta = "neurite.Tensor";
+inline constexpr const char *kLayerMeta = "neurite.Layer";
+inline constexpr const char *kSequentialMeta = "neurite.Sequential";
+inline constexpr const char *kLossMeta = "neurite.Loss";
+inline constexpr const char *kOptimizerMeta = "neurite.Optimizer";
+
+// Raises `message` as a Lua error prefixed with the calling script's position.
+[[noreturn]] void raise(lua_State *L, const std::string &message);
+
+// Runs a binding body. neurite::Error and other std::exceptions become Lua
+// errors at the caller's position; Lua's own errors (C++ exceptions of
+// another type in this build of Lua) pass through untouched.
+template <class Fn>
+int guarded(lua_State *L, Fn &&fn)
+{
+    std::string message;
+    try {
+        return fn();
+    } catch (const std::bad_alloc &) {
+        message = "out of memory";
+    } catch (const std::exception &e) {
+        message = e.what();
+    }
+    raise(L, message);
+}
+
+// "a string", "a tensor", "nil": what a wrong argument was.
+std::string describe_value(lua_State *L, int idx);
+// `shown` is the argument number the script sees (0: the same as idx).
+[[noreturn]] void arg_error(lua_State *L, int idx, const char *fn, const std::string &expected,
+                            int shown = 0);
+
+// ---- tensors
+
+struct TensorBox {
+    // For tensors made by the bindings, `value` views floats stored in the
+    // userdata itself, right after this struct (see push_new_tensor).
+    Tensor value;
+    bool inline_storage = false;
+    // For parameter values and gradients: the layer whose memory this views.
+    // A gradient is synchronised (deferred zero_grad) before every read.
+    Module *owner = nullptr;
+    bool is_grad = false;
+    Tensor grad;      // a parameter's gradient view
+    std::string name; // a parameter's name
+};
+
+// A new tensor userdata. keepalive (a stack index, 0 for none) is stored as
+// the userdata's first user value: whatever owns the memory of a view.
+TensorBox *push_tensor(lua_State *L, Tensor value, int keepalive = 0);
+// A new tensor whose floats live inside the userdata: one allocation instead
+// of three, and Lua's collector sees the tensor's real size, so a loop that
+// makes large temporaries does not outgrow memory between collections.
+// Views of it keep the userdata alive. zero = false leaves it for the caller to fill.
+TensorBox *push_new_tensor(lua_State *L, const Shape &shape, bool zero = true);
+// A copy of t in a new inline tensor.
+TensorBox *push_copy(lua_State *L, const Tensor &t);
+TensorBox *check_tensor_box(lua_State *L, int idx);
+const Tensor &check_tensor(lua_State *L, int idx);
+TensorBox *test_tensor(lua_State *L, int idx);
+// A tensor, or a nested table of numbers (copied into a new tensor).
+Tensor tensor_from_value(lua_State *L, int idx, const char *fn);
+void push_parameter(lua_State *L, const Parameter &p, int owner_idx);
+
+Shape shape_from_table(lua_State *L, int idx, const char *fn);
+// A table {2, 3} at idx, or numbers from idx to the top.
+Shape check_shape_args(lua_State *L, int idx, const char *fn);
+void push_shape(lua_State *L, const Shape &shape);
+// Raises when the shape's element count would overflow (or exceed memory).
+void check_shape_size(lua_State *L, const Shape &shape, const char *fn);
+
+// Lua counts classes from 1, the plugins from 0. A target with one value per
+// row of a 2-D prediction holds class indices; these shift them.
+bool is_class_target(const Tensor &pred, const Tensor &target);
+Tensor to_zero_based(const Tensor &target);
+Tensor to_one_based(const Tensor &target);
+
+void open_tensor_math(lua_State *L, int methods);
+std::string tensor_text(const Tensor &t);
+
+// ---- parameters of registry entries
+
+ParamValue param_from_lua(lua_State *L, int idx, const std::string &where);
+void push_param_value(lua_State *L, const ParamValue &value);
+// Arguments first..top: positional values in schema order, optionally
+// followed by (or replaced with) a table of named values.
+ParamList params_from_args(lua_State *L, const Entry &entry, int first, const std::string &fn);
+std::string config_text(const std::string &name, const ParamList &config);
+
+// ---- modules
+
+struct LayerBox {
+    std::unique_ptr<Module> owned; // null once the layer belongs to a Sequential
+    Module *module = nullptr;
+    int index = 0; // 1-based position in its Sequential, 0 when standalone
+    bool training = true;
+    Tensor last_output; // for backward on a standalone layer
+    bool busy = false;  // as SequentialBox::busy
+};
+
+struct SequentialBox {
+    Sequential model;
+    Shape last_input;
+    // Set while the model computes: a Lua-defined layer inside it must not
+    // run, change or reload the same model (its buffers are in use).
+    bool busy = false;
+};
+
+// Marks a model busy for one call, or raises when it already is.
+class BusyScope {
+public:
+    BusyScope(lua_State *L, bool &flag, const char *fn);
+    ~BusyScope() { m_flag = false; }
+    BusyScope(const BusyScope &) = delete;
+    BusyScope &operator=(const BusyScope &) = delete;
+
+private:
+    bool &m_flag;
+};
+
+// Pushes a layer userdata owning `module`.
+LayerBox *push_layer(lua_State *L, std::unique_ptr<Module> module);
+LayerBox *check_layer(lua_State *L, int idx);
+SequentialBox *check_sequential(lua_State *L, int idx);
+// Pushes a Sequential userdata that takes the layers from `model`.
+SequentialBox *push_sequential(lua_State *L, std::unique_ptr<Sequential> model);
+// The parameters of a layer or a Sequential at idx, as a list of tensors.
+void push_parameters(lua_State *L, int idx);
+// After a layer of a Sequential ran by itself, prepares it again for the
+// shape the model feeds it, so the model's cached plan stays valid.
+// layer_idx is the layer userdata's stack index.
+void restore_member_shape(lua_State *L, int layer_idx);
+// Raises when the layer at layer_idx belongs to a model that is computing.
+void check_parent_idle(lua_State *L, int layer_idx, const char *fn);
+// In sandbox mode, files are written only below the working directory.
+void check_write_path(lua_State *L, const std::string &path, const char *fn);
+
+void register_sequential_type(lua_State *L);
+int sequential_constructor(lua_State *L);
+
+struct OptimizerBox {
+    std::unique_ptr<Optimizer> optimizer;
+};
+
+void push_loss(lua_State *L, std::unique_ptr<LossFunction> loss);
+
+// Each returns its module table (or registers metatables) on the stack.
+void open_tensor(lua_State *L);
+void register_layer_types(lua_State *L);
+void register_loss_type(lua_State *L);
+void open_nn(lua_State *L);
+void open_optim(lua_State *L);
+void open_monitor(lua_State *L);
+void open_data(lua_State *L);
+// nn.define: registers a Lua-defined entry; the definition table is at idx.
+int define_entry(lua_State *L, int idx);
+// When the runtime closes: Lua-defined instances still alive elsewhere stop
+// calling into the closed state.
+void close_definitions(detail::SessionState &s);
+
+// Registry keys of the module tables, so bindings find them even when a
+// script shadows the globals.
+inline constexpr const char *kNnRegistryKey = "neurite.nn";
+
+} // namespace neurite::lua

@@ -1,0 +1,26 @@
+#include "neurite/lua/interop.h"
+
+#include "binding.h"
+#include "dataset_box.h"
+
+namespace neurite::lua {
+
+Sequential *to_sequential(lua_State *L, int idx)
+{
+    auto *box = static_cast<SequentialBox *>(luaL_testudata(L, idx, kSequentialMeta));
+    return box ? &box->model : nullptr;
+}
+
+const data::Dataset *to_dataset(lua_State *L, int idx)
+{
+    auto *box = static_cast<DatasetBox *>(luaL_testudata(L, idx, kDatasetMeta));
+    return box ? &box->dataset : nullptr;
+}
+
+const Tensor *to_tensor(lua_State *L, int idx)
+{
+    auto *box = static_cast<TensorBox *>(luaL_testudata(L, idx, kTensorMeta));
+    return box ? &box->value : nullptr;
+}
+
+} // namespace neurite::lua

@@ -1,0 +1,132 @@
+// Losses: forward(pred, target) returns a number, backward(pred, target)
+// returns d loss / d pred. Class targets are 1-based in Lua (as argmax
+// returns them) and shifted to the plugins' 0-based indices here.
+#include "binding.h"
+
+#include <cmath>
+
+namespace neurite::lua {
+
+namespace {
+
+struct LossBox {
+    std::unique_ptr<LossFunction> loss;
+};
+
+LossBox *check_loss(lua_State *L, int idx)
+{
+    auto *box = static_cast<LossBox *>(luaL_testudata(L, idx, kLossMeta));
+    if (!box)
+        arg_error(L, idx, "loss method", "a loss such as nn.MSELoss() (call it with ':')");
+    return box;
+}
+
+int loss_gc(lua_State *L)
+{
+    auto *box = static_cast<LossBox *>(luaL_checkudata(L, 1, kLossMeta));
+    box->~LossBox();
+    return 0;
+}
+
+// Class indices are checked here, in Lua's terms, before the plugin sees
+// them shifted to 0-based (its message would count from 0).
+Tensor core_target(const LossFunction &loss, const Tensor &pred, const Tensor &target)
+{
+    if (!is_class_target(pred, target))
+        return target;
+    const int64_t classes = pred.size(1);
+    for (int64_t i = 0; i < target.numel(); ++i) {
+        const float c = target[i];
+        if (c != std::floor(c) || c < 1 || c > static_cast<float>(classes))
+            throw Error(loss.entry().name + ": the target of sample " + std::to_string(i + 1) +
+                        " is " + param_value_text(static_cast<double>(c)) +
+                        " but the prediction " + pred.shape().to_string() + " has classes 1 to " +
+                        std::to_string(classes) + " (class indices start at 1)");
+    }
+    return to_zero_based(target);
+}
+
+int loss_forward(lua_State *L)
+{
+    LossBox *box = check_loss(L, 1);
+    const Tensor &pred = check_tensor(L, 2);
+    detail::ActiveScope scope(L);
+    return guarded(L, [&] {
+        const Tensor target = tensor_from_value(L, 3, "loss:forward");
+        lua_pushnumber(L, box->loss->forward(pred, core_target(*box->loss, pred, target)));
+        return 1;
+    });
+}
+
+int loss_backward(lua_State *L)
+{
+    LossBox *box = check_loss(L, 1);
+    const Tensor &pred = check_tensor(L, 2);
+    detail::ActiveScope scope(L);
+    return guarded(L, [&] {
+        const Tensor target = tensor_from_value(L, 3, "loss:backward");
+        const Tensor core = core_target(*box->loss, pred, target);
+        Tensor grad = push_new_tensor(L, pred.shape(), false)->value; // the loss writes every element
+        box->loss->backward(pred, core, grad);
+        return 1;
+    });
+}
+
+int loss_config(lua_State *L)
+{
+    const LossFunction &loss = *check_loss(L, 1)->loss;
+    lua_createtable(L, 0, static_cast<int>(loss.config().size()));
+    for (const auto &[name, value] : loss.config()) {
+        push_param_value(L, value);
+        lua_setfield(L, -2, name.c_str());
+    }
+    return 1;
+}
+
+int loss_type(lua_State *L)
+{
+    lua_pushstring(L, check_loss(L, 1)->loss->entry().name.c_str());
+    return 1;
+}
+
+int loss_tostring(lua_State *L)
+{
+    const LossFunction &loss = *check_loss(L, 1)->loss;
+    lua_pushstring(L, config_text(loss.entry().name, loss.config()).c_str());
+    return 1;
+}
+
+int loss_call(lua_State *L)
+{
+    lua_settop(L, 3);
+    return loss_forward(L);
+}
+
+} // namespace
+
+void push_loss(lua_State *L, std::unique_ptr<LossFunction> loss)
+{
+    void *mem = lua_newuserdatauv(L, sizeof(LossBox), 0);
+    new (mem) LossBox{std::move(loss)};
+    luaL_setmetatable(L, kLossMeta);
+}
+
+void register_loss_type(lua_State *L)
+{
+    static const luaL_Reg methods[] = {{"forward", loss_forward}, {"backward", loss_backward},
+                                       {"config", loss_config},   {"type", loss_type},
+                                       {nullptr, nullptr}};
+    luaL_newmetatable(L, kLossMeta);
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+    static const luaL_Reg meta[] = {{"__gc", loss_gc},
+                                    {"__tostring", loss_tostring},
+                                    {"__call", loss_call},
+                                    {nullptr, nullptr}};
+    luaL_setfuncs(L, meta, 0);
+    lua_pushliteral(L, "loss");
+    lua_setfield(L, -2, "__name");
+    lua_pop(L, 1);
+}
+
+} // namespace neurite::lua

@@ -1,0 +1,244 @@
+// The `monitor` module: the scripts' side of the event stream that the
+// runner's progress bar, metrics log and plot (and the GUI charts) read.
+#include "binding.h"
+
+namespace neurite::lua {
+
+namespace {
+
+constexpr const char *kRunMeta = "neurite.MonitorRun";
+constexpr const char *kCooperativeMeta = "neurite.Cooperative";
+
+Monitor &monitor(lua_State *L) { return detail::session(L).monitor; }
+
+int mon_log(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    const double value = luaL_checknumber(L, 2);
+    // Subscribers (a log writer, the GUI) may throw; that is a Lua error here.
+    return guarded(L, [&] {
+        monitor(L).scalar(name, value);
+        return 0;
+    });
+}
+
+int mon_scalar(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    const lua_Integer step = luaL_checkinteger(L, 2);
+    const double value = luaL_checknumber(L, 3);
+    return guarded(L, [&] {
+        monitor(L).scalar(name, step, value);
+        return 0;
+    });
+}
+
+// monitor.step() advances by one, monitor.step(n) sets; both return the step.
+int mon_step(lua_State *L)
+{
+    Monitor &m = monitor(L);
+    m.set_step(lua_isnoneornil(L, 1) ? m.step() + 1 : luaL_checkinteger(L, 1));
+    lua_pushinteger(L, m.step());
+    return 1;
+}
+
+int mon_epoch(lua_State *L)
+{
+    Monitor &m = monitor(L);
+    m.set_epoch(lua_isnoneornil(L, 1) ? m.epoch() + 1 : luaL_checkinteger(L, 1));
+    lua_pushinteger(L, m.epoch());
+    return 1;
+}
+
+int mon_position(lua_State *L)
+{
+    lua_pushinteger(L, monitor(L).step());
+    lua_pushinteger(L, monitor(L).epoch());
+    return 2;
+}
+
+int mon_progress(lua_State *L)
+{
+    const double done = luaL_checknumber(L, 1);
+    const double total = luaL_checknumber(L, 2);
+    const char *label = luaL_optstring(L, 3, "");
+    return guarded(L, [&] {
+        monitor(L).progress(done, total, label);
+        return 0;
+    });
+}
+
+int mon_text(lua_State *L)
+{
+    std::string line;
+    const int n = lua_gettop(L);
+    for (int i = 1; i <= n; ++i) {
+        size_t len = 0;
+        const char *s = luaL_tolstring(L, i, &len);
+        if (i > 1)
+            line += '\t';
+        line.append(s, len);
+        lua_pop(L, 1);
+    }
+    return guarded(L, [&] {
+        monitor(L).text(line);
+        return 0;
+    });
+}
+
+int mon_elapsed(lua_State *L)
+{
+    lua_pushnumber(L, monitor(L).elapsed());
+    return 1;
+}
+
+int mon_run_id(lua_State *L)
+{
+    lua_pushstring(L, monitor(L).run().c_str());
+    return 1;
+}
+
+// ---- runs: local run <close> = monitor.run("xor") ends the run on scope exit.
+
+struct RunBox {
+    bool open = true;
+};
+
+int run_finish(lua_State *L)
+{
+    auto *box = static_cast<RunBox *>(luaL_checkudata(L, 1, kRunMeta));
+    if (box->open) {
+        box->open = false;
+        // When __close runs because of an error, the run did not complete.
+        const bool completed = lua_isnoneornil(L, 2) ? true : lua_toboolean(L, 2);
+        guarded(L, [&] {
+            monitor(L).end_run(completed);
+            return 0;
+        });
+    }
+    return 0;
+}
+
+int run_close(lua_State *L)
+{
+    // __close(value, error): error is nil on a normal exit.
+    lua_pushboolean(L, lua_isnoneornil(L, 2));
+    lua_replace(L, 2);
+    return run_finish(L);
+}
+
+int run_index(lua_State *L)
+{
+    luaL_checkudata(L, 1, kRunMeta);
+    const char *key = luaL_checkstring(L, 2);
+    if (std::string(key) == "id") {
+        lua_getiuservalue(L, 1, 1);
+        return 1;
+    }
+    if (std::string(key) == "finish") {
+        lua_pushcfunction(L, run_finish);
+        return 1;
+    }
+    lua_pushnil(L);
+    return 1;
+}
+
+int mon_run(lua_State *L)
+{
+    const char *name = luaL_optstring(L, 1, "run");
+    std::string id;
+    guarded(L, [&] {
+        id = monitor(L).begin_run(name);
+        return 0;
+    });
+    void *mem = lua_newuserdatauv(L, sizeof(RunBox), 1);
+    new (mem) RunBox{};
+    luaL_setmetatable(L, kRunMeta);
+    lua_pushstring(L, id.c_str());
+    lua_setiuservalue(L, -2, 1);
+    return 1;
+}
+
+int mon_end_run(lua_State *L)
+{
+    const bool completed = lua_isnoneornil(L, 1) || lua_toboolean(L, 1);
+    return guarded(L, [&] {
+        monitor(L).end_run(completed);
+        return 0;
+    });
+}
+
+// ---- cancellation
+
+int mon_stop_requested(lua_State *L)
+{
+    lua_pushboolean(L, detail::session(L).context.cancel_requested());
+    return 1;
+}
+
+// local guard <close> = monitor.cooperative(): until the guard closes, a
+// stop request is left to the caller's own stop_requested() checks (for up
+// to the grace period), so it can stop at a step boundary and save.
+struct CooperativeBox {
+    bool open = true;
+};
+
+int coop_close(lua_State *L)
+{
+    auto *box = static_cast<CooperativeBox *>(luaL_checkudata(L, 1, kCooperativeMeta));
+    if (box->open) {
+        box->open = false;
+        --detail::session(L).cooperative;
+    }
+    return 0;
+}
+
+int mon_cooperative(lua_State *L)
+{
+    void *mem = lua_newuserdatauv(L, sizeof(CooperativeBox), 0);
+    new (mem) CooperativeBox{};
+    luaL_setmetatable(L, kCooperativeMeta);
+    ++detail::session(L).cooperative;
+    return 1;
+}
+
+} // namespace
+
+void open_monitor(lua_State *L)
+{
+    luaL_newmetatable(L, kRunMeta);
+    // No __gc: dropping the handle must not end the run at a random moment.
+    lua_pushcfunction(L, run_close);
+    lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, run_index);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+    luaL_newmetatable(L, kCooperativeMeta);
+    lua_pushcfunction(L, coop_close);
+    lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, coop_close);
+    lua_setfield(L, -2, "__gc");
+    lua_newtable(L);
+    lua_pushcfunction(L, coop_close);
+    lua_setfield(L, -2, "release");
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+
+    static const luaL_Reg functions[] = {{"log", mon_log},
+                                         {"scalar", mon_scalar},
+                                         {"step", mon_step},
+                                         {"epoch", mon_epoch},
+                                         {"position", mon_position},
+                                         {"progress", mon_progress},
+                                         {"text", mon_text},
+                                         {"elapsed", mon_elapsed},
+                                         {"run_id", mon_run_id},
+                                         {"run", mon_run},
+                                         {"end_run", mon_end_run},
+                                         {"stop_requested", mon_stop_requested},
+                                         {"cooperative", mon_cooperative},
+                                         {nullptr, nullptr}};
+    luaL_newlib(L, functions);
+}
+
+} // namespace neurite::lua

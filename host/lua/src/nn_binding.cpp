@@ -1,0 +1,182 @@
+// The `nn` module: nn.<Name>(...) for every layer, activation and loss in
+// the registry (built-in, third-party or Lua-defined alike), nn.Sequential,
+// nn.load, nn.define, nn.plugins and nn.help.
+#include "binding.h"
+
+#include "neurite/core/checkpoint.h"
+
+namespace neurite::lua {
+
+namespace {
+
+// nn.<Name>(...): upvalue 1 is the entry name. The entry is looked up on
+// every call, so a Lua definition that is run again takes effect.
+int nn_construct(lua_State *L)
+{
+    const std::string name = lua_tostring(L, lua_upvalueindex(1));
+    const std::string fn = "nn." + name;
+    detail::SessionState &s = detail::session(L);
+    const Entry *entry = s.registry.find(name);
+    if (!entry)
+        raise(L, fn + ": the entry is no longer registered");
+    const ParamList config = params_from_args(L, *entry, 1, fn);
+    detail::ActiveScope scope(L);
+    return guarded(L, [&] {
+        if (entry->kind == Kind::Loss)
+            push_loss(L, s.registry.create_loss(name, config, s.context));
+        else
+            push_layer(L, s.registry.create_layer(name, config, s.context, s.next_seed()));
+        return 1;
+    });
+}
+
+int nn_lookup(lua_State *L)
+{
+    if (lua_type(L, 2) != LUA_TSTRING)
+        return 0;
+    const char *name = lua_tostring(L, 2);
+    detail::SessionState &s = detail::session(L);
+    const Entry *entry = s.registry.find(name);
+    if (!entry) {
+        std::string message;
+        try {
+            s.registry.require(name);
+        } catch (const std::exception &e) {
+            message = e.what();
+        }
+        raise(L, "nn." + std::string(name) + ": " + message);
+    }
+    if (entry->kind == Kind::Optimizer)
+        raise(L, "nn." + std::string(name) + ": '" + name + "' is an optimizer; use optim." + name +
+                     "(model:parameters(), {lr = ...})");
+    lua_pushstring(L, name);
+    lua_pushcclosure(L, nn_construct, 1);
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, 1); // cache: the next nn.<Name> is a plain field read
+    return 1;
+}
+
+int nn_plugins(lua_State *L)
+{
+    const char *kind = luaL_optstring(L, 1, nullptr);
+    const Registry &registry = detail::session(L).registry;
+    if (kind) {
+        bool known = false;
+        for (Kind k : {Kind::Layer, Kind::Activation, Kind::Loss, Kind::Optimizer})
+            known = known || std::string(kind_name(k)) == kind;
+        if (!known)
+            raise(L, std::string("nn.plugins: unknown kind '") + kind +
+                         "' (kinds: layer, activation, loss, optimizer)");
+    }
+    lua_newtable(L);
+    lua_Integer n = 0;
+    for (const Entry &e : registry.entries()) {
+        if (kind && std::string(kind_name(e.kind)) != kind)
+            continue;
+        lua_createtable(L, 0, 6);
+        lua_pushstring(L, kind_name(e.kind));
+        lua_setfield(L, -2, "kind");
+        lua_pushstring(L, e.name.c_str());
+        lua_setfield(L, -2, "name");
+        lua_pushstring(L, e.version.c_str());
+        lua_setfield(L, -2, "version");
+        lua_pushstring(L, e.origin.c_str());
+        lua_setfield(L, -2, "origin");
+        lua_pushstring(L, e.summary.c_str());
+        lua_setfield(L, -2, "summary");
+        lua_pushstring(L, e.library.c_str());
+        lua_setfield(L, -2, "library");
+        lua_rawseti(L, -2, ++n);
+    }
+    return 1;
+}
+
+int nn_refusals(lua_State *L)
+{
+    const Registry &registry = detail::session(L).registry;
+    lua_newtable(L);
+    lua_Integer n = 0;
+    for (const Refusal &r : registry.refusals()) {
+        lua_createtable(L, 0, 2);
+        lua_pushstring(L, r.file.c_str());
+        lua_setfield(L, -2, "file");
+        lua_pushstring(L, r.reason.c_str());
+        lua_setfield(L, -2, "reason");
+        lua_rawseti(L, -2, ++n);
+    }
+    return 1;
+}
+
+int nn_help(lua_State *L)
+{
+    const Registry &registry = detail::session(L).registry;
+    if (lua_isnoneornil(L, 1)) {
+        std::string text = "Entries (nn.help(name) for one):\n";
+        for (Kind k : {Kind::Layer, Kind::Activation, Kind::Loss, Kind::Optimizer}) {
+            text += std::string("  ") + kind_name(k) + ":";
+            for (const Entry &e : registry.entries())
+                if (e.kind == k)
+                    text += " " + e.name;
+            text += "\n";
+        }
+        text.pop_back();
+        lua_pushstring(L, text.c_str());
+        return 1;
+    }
+    const char *name = luaL_checkstring(L, 1);
+    return guarded(L, [&] {
+        std::string text = registry.require(name).help();
+        if (!text.empty() && text.back() == '\n')
+            text.pop_back();
+        lua_pushstring(L, text.c_str());
+        return 1;
+    });
+}
+
+// nn.load(path) -> model, extras (a table of the checkpoint's sections).
+int nn_load(lua_State *L)
+{
+    const std::string path = luaL_checkstring(L, 1);
+    detail::SessionState &s = detail::session(L);
+    detail::ActiveScope scope(L);
+    return guarded(L, [&] {
+        const Checkpoint c = Checkpoint::read(path);
+        push_sequential(L, c.build(s.registry, s.context, s.next_seed(), path));
+        lua_createtable(L, 0, static_cast<int>(c.sections.size()));
+        for (const auto &[name, bytes] : c.sections) {
+            lua_pushlstring(L, reinterpret_cast<const char *>(bytes.data()), bytes.size());
+            lua_setfield(L, -2, name.c_str());
+        }
+        return 2;
+    });
+}
+
+int nn_define(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    return define_entry(L, 1);
+}
+
+} // namespace
+
+void open_nn(lua_State *L)
+{
+    register_layer_types(L);
+    register_sequential_type(L);
+    register_loss_type(L);
+    static const luaL_Reg functions[] = {{"Sequential", sequential_constructor},
+                                         {"plugins", nn_plugins},
+                                         {"refusals", nn_refusals},
+                                         {"help", nn_help},
+                                         {"load", nn_load},
+                                         {"define", nn_define},
+                                         {nullptr, nullptr}};
+    luaL_newlib(L, functions);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, nn_lookup);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
+}
+
+} // namespace neurite::lua

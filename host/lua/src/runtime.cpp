@@ -1,0 +1,410 @@
+// The Lua state of a session: libraries (all, or the sandbox's safe subset),
+// the Neurite modules, print routing, the cancel hook and running scripts
+// the way lua.c does (arg table, message handler with traceback).
+#include "neurite/lua/runtime.h"
+
+#include "binding.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#ifndef NEURITE_INSTALL_LUA_DIR
+#define NEURITE_INSTALL_LUA_DIR ""
+#endif
+
+namespace neurite::lua {
+
+extern const char *const kEmbeddedTrainLua; // resources/lua/neurite/train.lua, built in
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// VM instructions between two looks at the cancel flag: a few tens of
+// microseconds, and a negligible cost per step.
+constexpr int kHookCount = 10000;
+
+// os.exit raises this (as a light userdata) so the script unwinds and the
+// host decides what exiting means, instead of the process ending under it.
+char kExitSentinel;
+
+// Stops a script once a cancel was requested. The first "interrupted" error
+// can be caught by pcall, so that cleanup code runs; a script that is still
+// running a grace period later has swallowed it and is stopped for good: the
+// hook then fires on every instruction, also outside the pcall, until the
+// error reaches the top.
+void cancel_hook(lua_State *L, lua_Debug *)
+{
+    detail::SessionState &s = detail::session(L);
+    if (!s.context.cancel_requested())
+        return;
+    const auto now = std::chrono::steady_clock::now();
+    const double grace = s.options.interrupt_grace_seconds;
+    if (!s.cancel_seen) {
+        s.cancel_seen = true;
+        s.cancel_time = now;
+    }
+    if (s.cooperative > 0 && std::chrono::duration<double>(now - s.cancel_time).count() < grace)
+        return; // train.fit stops at its next step boundary by itself
+    if (!s.interrupted) {
+        s.interrupted = true;
+        s.interrupt_time = now;
+    } else if (std::chrono::duration<double>(now - s.interrupt_time).count() < grace) {
+        return;
+    } else {
+        lua_sethook(L, cancel_hook, LUA_MASKCOUNT, 1);
+    }
+    luaL_where(L, 0);
+    lua_pushliteral(L, "interrupted");
+    lua_concat(L, 2);
+    lua_error(L);
+}
+
+int message_handler(lua_State *L)
+{
+    if (lua_touserdata(L, 1) == &kExitSentinel)
+        return 1;
+    const char *msg = lua_tostring(L, 1);
+    if (!msg) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+            msg = lua_tostring(L, -1);
+        else
+            msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    detail::session(L).error_message = msg;
+    luaL_traceback(L, L, nullptr, 1);
+    return 1;
+}
+
+int lua_print(lua_State *L)
+{
+    std::string line;
+    const int n = lua_gettop(L);
+    for (int i = 1; i <= n; ++i) {
+        size_t len = 0;
+        const char *s = luaL_tolstring(L, i, &len);
+        if (i > 1)
+            line += '\t';
+        line.append(s, len);
+        lua_pop(L, 1);
+    }
+    detail::SessionState &s = detail::session(L);
+    return guarded(L, [&] {
+        if (s.print)
+            s.print(line);
+        return 0;
+    });
+}
+
+int lua_exit(lua_State *L)
+{
+    detail::SessionState &s = detail::session(L);
+    if (lua_isboolean(L, 1))
+        s.exit_code = lua_toboolean(L, 1) ? 0 : 1;
+    else
+        s.exit_code = static_cast<int>(luaL_optinteger(L, 1, 0));
+    lua_pushlightuserdata(L, &kExitSentinel);
+    return lua_error(L);
+}
+
+// load() that refuses binary chunks: precompiled bytecode can break the VM.
+int text_only_load(lua_State *L)
+{
+    const int n = lua_gettop(L);
+    if (n <= 3) {
+        lua_settop(L, 2);
+        lua_pushliteral(L, "t");
+    } else {
+        lua_pushliteral(L, "t");
+        lua_replace(L, 3);
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+int sandbox_require(lua_State *L)
+{
+    const std::string name = luaL_checkstring(L, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_getfield(L, -1, name.c_str());
+    if (!lua_isnil(L, -1))
+        return 1;
+    raise(L, "require \"" + name + "\": only the Neurite modules (require \"neurite\") can be "
+                                    "loaded in sandbox mode");
+}
+
+std::string read_text(const fs::path &path)
+{
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+// train.lua is shipped readable next to the executable or in the install
+// prefix, so a user can read and copy it; the built-in copy is the fallback.
+void load_train_module(lua_State *L, int neurite)
+{
+    std::vector<fs::path> dirs;
+    if (const char *env = std::getenv("NEURITE_LUA_PATH"); env && *env)
+        dirs.emplace_back(env);
+    std::error_code ec;
+    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec)
+        dirs.push_back(exe.parent_path() / ".." / "share" / "neurite" / "lua");
+    if (*NEURITE_INSTALL_LUA_DIR)
+        dirs.emplace_back(NEURITE_INSTALL_LUA_DIR);
+    std::string code, chunk_name;
+    for (const fs::path &dir : dirs) {
+        const fs::path file = dir / "neurite" / "train.lua";
+        if (fs::is_regular_file(file, ec)) {
+            code = read_text(file);
+            chunk_name = "@" + fs::weakly_canonical(file, ec).string();
+            break;
+        }
+    }
+    if (code.empty()) {
+        code = kEmbeddedTrainLua;
+        chunk_name = "=[built-in neurite/train.lua]";
+    }
+    if (luaL_loadbufferx(L, code.data(), code.size(), chunk_name.c_str(), "t") != LUA_OK)
+        lua_error(L);
+    lua_pushvalue(L, neurite);
+    lua_call(L, 1, 1);
+}
+
+void open_safe_libraries(lua_State *L)
+{
+    static const luaL_Reg libs[] = {{LUA_GNAME, luaopen_base},       {LUA_COLIBNAME, luaopen_coroutine},
+                                    {LUA_TABLIBNAME, luaopen_table}, {LUA_STRLIBNAME, luaopen_string},
+                                    {LUA_MATHLIBNAME, luaopen_math}, {LUA_UTF8LIBNAME, luaopen_utf8},
+                                    {nullptr, nullptr}};
+    for (const luaL_Reg *lib = libs; lib->func; ++lib) {
+        luaL_requiref(L, lib->name, lib->func, 1);
+        lua_pop(L, 1);
+    }
+    // Files and compiled chunks are out of reach; load() keeps text chunks.
+    for (const char *name : {"dofile", "loadfile"}) {
+        lua_pushnil(L);
+        lua_setglobal(L, name);
+    }
+    lua_getglobal(L, "load");
+    lua_pushcclosure(L, text_only_load, 1);
+    lua_setglobal(L, "load");
+    lua_pushcfunction(L, sandbox_require);
+    lua_setglobal(L, "require");
+}
+
+int open_all(lua_State *L)
+{
+    detail::SessionState &s = detail::session(L);
+    if (s.options.sandbox) {
+        open_safe_libraries(L);
+    } else {
+        luaL_openlibs(L);
+        lua_getglobal(L, "os");
+        lua_pushcfunction(L, lua_exit);
+        lua_setfield(L, -2, "exit");
+        lua_pop(L, 1);
+    }
+    lua_pushcfunction(L, lua_print);
+    lua_setglobal(L, "print");
+
+    lua_newtable(L);
+    const int neurite = lua_gettop(L);
+    open_tensor(L);
+    lua_setfield(L, neurite, "tensor");
+    open_nn(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, kNnRegistryKey);
+    lua_setfield(L, neurite, "nn");
+    open_optim(L);
+    lua_setfield(L, neurite, "optim");
+    open_monitor(L);
+    lua_setfield(L, neurite, "monitor");
+    open_data(L);
+    lua_setfield(L, neurite, "data");
+    load_train_module(L, neurite);
+    lua_setfield(L, neurite, "train");
+
+    for (const char *name : {"tensor", "nn", "optim", "monitor", "data", "train"}) {
+        lua_getfield(L, neurite, name);
+        lua_setglobal(L, name);
+    }
+    // require "neurite" returns the same table of modules, in any mode.
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_pushvalue(L, neurite);
+    lua_setfield(L, -2, "neurite");
+    lua_getfield(L, neurite, "train");
+    lua_setfield(L, -2, "neurite.train");
+    lua_pop(L, 1);
+    return 0;
+}
+
+void write_stdout(const std::string &line)
+{
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fputc('\n', stdout);
+}
+
+} // namespace
+
+void check_write_path(lua_State *L, const std::string &path, const char *fn)
+{
+    if (!detail::session(L).options.sandbox)
+        return;
+    const fs::path p(path);
+    bool escapes = p.is_absolute() || path.empty();
+    for (const auto &part : p)
+        escapes = escapes || part == "..";
+    if (escapes)
+        raise(L, std::string(fn) + ": in sandbox mode files are written only below the working "
+                                   "directory; '" + path + "' is outside it");
+}
+
+LuaRuntime::LuaRuntime(const RuntimeOptions &options)
+    : m_state(std::make_unique<detail::SessionState>(options))
+{
+    detail::SessionState &s = *m_state;
+    if (options.load_plugins)
+        s.registry.load_default_paths();
+    s.print = write_stdout;
+    s.L = luaL_newstate();
+    if (!s.L)
+        throw Error("cannot create a Lua state: out of memory");
+    *static_cast<detail::SessionState **>(lua_getextraspace(s.L)) = &s;
+    lua_pushcfunction(s.L, open_all);
+    if (lua_pcall(s.L, 0, 0, 0) != LUA_OK) {
+        const std::string message = lua_tostring(s.L, -1) ? lua_tostring(s.L, -1) : "unknown error";
+        lua_close(s.L);
+        s.L = nullptr;
+        throw Error("cannot set up the Lua runtime: " + message);
+    }
+    lua_sethook(s.L, cancel_hook, LUA_MASKCOUNT, kHookCount);
+}
+
+LuaRuntime::~LuaRuntime()
+{
+    if (m_state->L)
+        lua_close(m_state->L); // finalizers destroy modules while the registry lives
+    close_definitions(*m_state);
+}
+
+ComputeContext &LuaRuntime::context() { return m_state->context; }
+Registry &LuaRuntime::registry() { return m_state->registry; }
+Monitor &LuaRuntime::monitor() { return m_state->monitor; }
+lua_State *LuaRuntime::state() { return m_state->L; }
+const RuntimeOptions &LuaRuntime::options() const { return m_state->options; }
+
+void LuaRuntime::set_print_sink(PrintSink sink)
+{
+    m_state->print = sink ? std::move(sink) : PrintSink(write_stdout);
+}
+
+void LuaRuntime::request_cancel() { m_state->context.request_cancel(); }
+bool LuaRuntime::cancel_requested() const { return m_state->context.cancel_requested(); }
+
+void LuaRuntime::clear_cancel()
+{
+    m_state->context.clear_cancel();
+    m_state->cancel_seen = false;
+    m_state->interrupted = false;
+}
+
+RunResult LuaRuntime::run_file(const std::string &path, const std::vector<std::string> &args,
+                               const std::vector<std::string> &interpreter)
+{
+    lua_State *L = m_state->L;
+    lua_createtable(L, static_cast<int>(args.size()), static_cast<int>(interpreter.size()) + 1);
+    for (size_t i = 0; i < interpreter.size(); ++i) {
+        lua_pushstring(L, interpreter[i].c_str());
+        lua_rawseti(L, -2, -static_cast<lua_Integer>(interpreter.size() - i));
+    }
+    lua_pushstring(L, path.c_str());
+    lua_rawseti(L, -2, 0);
+    for (size_t i = 0; i < args.size(); ++i) {
+        lua_pushstring(L, args[i].c_str());
+        lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+    }
+    lua_setglobal(L, "arg");
+    const int status = luaL_loadfilex(L, path.c_str(), m_state->options.sandbox ? "t" : nullptr);
+    for (const std::string &a : args)
+        lua_pushstring(L, a.c_str());
+    const std::string stem = fs::path(path).stem().string();
+    m_state->monitor.begin_run(stem.empty() ? "script" : stem);
+    return run_loaded(status, static_cast<int>(args.size()));
+}
+
+RunResult LuaRuntime::run_string(const std::string &code, const std::string &chunk_name)
+{
+    lua_State *L = m_state->L;
+    const int status = luaL_loadbufferx(L, code.data(), code.size(), chunk_name.c_str(),
+                                        m_state->options.sandbox ? "t" : nullptr);
+    // A script's text (chunk "@file.lua") is a run of its own in the event
+    // stream, as with run_file; a console line ("=...") is not.
+    if (!chunk_name.empty() && chunk_name[0] == '@') {
+        const std::string stem = fs::path(chunk_name.substr(1)).stem().string();
+        m_state->monitor.begin_run(stem.empty() ? "script" : stem);
+    }
+    return run_loaded(status, 0);
+}
+
+RunResult LuaRuntime::run_loaded(int load_status, int nargs)
+{
+    detail::SessionState &s = *m_state;
+    lua_State *L = s.L;
+    RunResult result;
+    if (load_status != LUA_OK) {
+        // The chunk failed to load: its message is below the arguments.
+        lua_pop(L, nargs);
+        result.status = RunResult::Status::Error;
+        result.exit_code = 1;
+        result.message = lua_tostring(L, -1) ? lua_tostring(L, -1) : "cannot load the script";
+        lua_pop(L, 1);
+        s.monitor.end_run(false);
+        return result;
+    }
+    s.interrupted = false;
+    s.cancel_seen = false;
+    s.cooperative = 0;
+    s.exit_code = -1;
+    s.error_message.clear();
+    lua_sethook(L, cancel_hook, LUA_MASKCOUNT, kHookCount);
+    const int base = lua_gettop(L) - nargs; // the chunk
+    lua_pushcfunction(L, message_handler);
+    lua_insert(L, base);
+    const int status = lua_pcall(L, nargs, 0, base);
+    if (status == LUA_OK) {
+        lua_remove(L, base);
+    } else {
+        const bool exited = lua_touserdata(L, -1) == &kExitSentinel;
+        if (exited) {
+            result.status = RunResult::Status::Exit;
+            result.exit_code = s.exit_code;
+        } else {
+            result.status = RunResult::Status::Error;
+            result.exit_code = 1;
+            result.message = s.error_message.empty()
+                                 ? std::string(lua_tostring(L, -1) ? lua_tostring(L, -1) : "error")
+                                 : s.error_message;
+            result.traceback = lua_tostring(L, -1) ? lua_tostring(L, -1) : "";
+        }
+        lua_pop(L, 2); // the error and the handler
+    }
+    if (s.context.cancel_requested() && result.status != RunResult::Status::Exit) {
+        result.status = RunResult::Status::Interrupted;
+        result.exit_code = 130;
+        if (result.message.empty())
+            result.message = "interrupted";
+    }
+    s.cooperative = 0;
+    s.monitor.end_run(result.status == RunResult::Status::Ok);
+    return result;
+}
+
+} // namespace neurite::lua

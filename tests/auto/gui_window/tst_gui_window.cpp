@@ -1,0 +1,191 @@
+// The whole window, offscreen: a run delivers chart points, Stop ends a run
+// within a second, the data panel loads files and reports broken ones, the
+// quick form writes a script that runs, an error marks its line, and a
+// screenshot after a short run is saved for a person to look at.
+#include "test_support.h"
+
+#include "code_editor.h"
+#include "console.h"
+#include "data_panel.h"
+#include "editor_tabs.h"
+#include "main_window.h"
+#include "model_panel.h"
+#include "quick_experiment.h"
+#include "training_monitor.h"
+
+#include <QDir>
+#include <QElapsedTimer>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QtTest>
+
+using namespace neurite;
+using namespace neurite::gui;
+
+namespace {
+
+// Waits for the window's run to end; returns {exit code, interrupted}.
+std::pair<int, bool> wait_for_run(QSignalSpy &spy, int timeout_ms = 120000)
+{
+    if (spy.isEmpty() && !spy.wait(timeout_ms))
+        return {-1, false};
+    const QList<QVariant> args = spy.takeFirst();
+    return {args[0].toInt(), args[1].toBool()};
+}
+
+void write_file(const QString &path, const QByteArray &bytes)
+{
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(bytes);
+}
+
+QByteArray be32(uint32_t v)
+{
+    const char bytes[] = {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+    return QByteArray(bytes, 4);
+}
+
+const char *kXorScript = R"(
+local x = tensor{{0, 0}, {0, 1}, {1, 0}, {1, 1}}
+local y = tensor{1, 2, 2, 1}
+local model = nn.Sequential{nn.Dense{inputs = 2, outputs = 6, activation = "tanh"}, nn.Dense{inputs = 6, outputs = 2}}
+train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.Adam(model:parameters(), {lr = 0.05}),
+          data = {x = x, y = y}, epochs = 150, batch_size = 4, verbose = 0, name = "xor"}
+)";
+
+} // namespace
+
+class TestGuiWindow : public QObject {
+    Q_OBJECT
+
+private slots:
+    void run_delivers_chart_points()
+    {
+        MainWindow w;
+        w.show();
+        QSignalSpy done(&w, &MainWindow::run_finished);
+        w.run_script(kXorScript, "xor");
+        const auto [code, interrupted] = wait_for_run(done);
+        QCOMPARE(code, 0);
+        QVERIFY(!interrupted);
+        w.monitor()->refresh();
+        QVERIFY(!w.monitor()->runs().isEmpty());
+        const QString run = w.monitor()->runs().first();
+        const MetricSeries *loss = w.monitor()->series(run, "loss");
+        QVERIFY(loss);
+        QVERIFY2(loss->size() >= 150, qPrintable(QString::number(loss->size())));
+        QVERIFY(loss->points().back().value < loss->points().front().value);
+        QVERIFY(w.monitor()->drawn_points(run, "loss") > 0);
+    }
+
+    void stop_ends_a_run_within_a_second()
+    {
+        MainWindow w;
+        QSignalSpy done(&w, &MainWindow::run_finished);
+        w.run_script("while true do end", "spin");
+        QTest::qWait(400);
+        QVERIFY(w.running());
+        QElapsedTimer clock;
+        clock.start();
+        w.stop();
+        const auto [code, interrupted] = wait_for_run(done, 5000);
+        QVERIFY2(clock.elapsed() < 1000, qPrintable(QString::number(clock.elapsed())));
+        QVERIFY(interrupted);
+        QCOMPARE(code, 130);
+        // The window goes on: the next run works.
+        w.run_script("print('after stop')", "after");
+        QCOMPARE(wait_for_run(done).first, 0);
+        QVERIFY(w.console()->plain_text().contains("after stop"));
+    }
+
+    void error_marks_its_line()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath("broken.lua");
+        write_file(path, "local a = 1\nlocal b = a + nil\n");
+        MainWindow w;
+        QVERIFY(w.editor()->open_file(path));
+        QSignalSpy done(&w, &MainWindow::run_finished);
+        w.run_current();
+        QCOMPARE(wait_for_run(done).first, 1);
+        QCOMPARE(w.editor()->current()->error_line(), 2);
+        QVERIFY(w.console()->plain_text().contains("broken.lua:2:"));
+    }
+
+    void data_panel_loads_and_reports()
+    {
+        QTemporaryDir dir;
+        // Three 2×2 images and their labels, IDX as MNIST writes it.
+        write_file(dir.filePath("tiny-images-idx3-ubyte"),
+                   be32(0x803) + be32(3) + be32(2) + be32(2) + QByteArray(12, char(7)));
+        write_file(dir.filePath("tiny-labels-idx1-ubyte"), be32(0x801) + be32(3) + QByteArray("\x00\x01\x01", 3));
+        write_file(dir.filePath("table.csv"), "a,b,label\n1,2,cat\n3,4,dog\n5,6,cat\n");
+        write_file(dir.filePath("broken-images-idx3-ubyte"), be32(0x803) + be32(3) + be32(2));
+
+        MainWindow w;
+        DataPanel *panel = w.data_panel();
+        QVERIFY(panel->open_path(dir.filePath("tiny-images-idx3-ubyte")));
+        QCOMPARE(panel->current().size(), int64_t(3));
+        QCOMPARE(panel->bar_counts(), (QList<int>{1, 2}));
+        QCOMPARE(panel->shown_images(), 3);
+
+        QVERIFY(panel->open_path(dir.filePath("table.csv")));
+        QCOMPARE(panel->current().size(), int64_t(3));
+        QCOMPARE(panel->feature_rows(), 2);
+        QCOMPARE(panel->bar_counts(), (QList<int>{2, 1}));
+
+        QVERIFY(!panel->open_path(dir.filePath("broken-images-idx3-ubyte")));
+        QVERIFY2(panel->error_text().contains("broken-images-idx3-ubyte"), qPrintable(panel->error_text()));
+        QCOMPARE(panel->current().size(), int64_t(3)); // the table stays
+
+        // What the panel shows is data.current() in a script.
+        QSignalSpy done(&w, &MainWindow::run_finished);
+        w.run_script("local ds = data.current()\nassert(#ds == 3, #ds)\nprint('classes', #ds.classes)", "current");
+        QCOMPARE(wait_for_run(done).first, 0);
+        QVERIFY(w.console()->plain_text().contains("classes\t2"));
+    }
+
+    void quick_form_script_runs()
+    {
+        MainWindow w;
+        QuickExperiment::Settings s;
+        s.dataset = "xor";
+        s.hidden = {4};
+        s.epochs = 30;
+        w.quick_form()->set_settings(s);
+        QSignalSpy done(&w, &MainWindow::run_finished);
+        const auto buttons = w.quick_form()->findChildren<QPushButton *>();
+        QVERIFY(!buttons.isEmpty());
+        buttons.last()->click();
+        QCOMPARE(wait_for_run(done).first, 0);
+        QVERIFY(w.editor()->current()->toPlainText().contains("train.fit{"));
+        QVERIFY(w.model_panel()->summary().contains("Dense"));
+        // Two inputs, two classes: the lecture's XOR picture, drawn while training.
+        QTest::qWait(100);
+        QVERIFY(w.model_panel()->has_boundary());
+        QVERIFY(w.model_panel()->boundary().width() >= 200);
+    }
+
+    // A picture a person can look at: build/screenshots/main_window.png.
+    void screenshot_after_a_short_run()
+    {
+        MainWindow w;
+        w.resize(1400, 860);
+        w.show();
+        w.editor()->new_script(kXorScript, "xor.lua");
+        QSignalSpy done(&w, &MainWindow::run_finished);
+        w.run_current();
+        QCOMPARE(wait_for_run(done).first, 0);
+        w.monitor()->refresh();
+        QTest::qWait(200);
+        QDir().mkpath(NEURITE_SCREENSHOT_DIR);
+        const QString path = QString(NEURITE_SCREENSHOT_DIR) + "/main_window.png";
+        QVERIFY(w.grab().save(path, "PNG"));
+        QVERIFY(QImage(path).width() >= 1000);
+    }
+};
+
+QTEST_MAIN(TestGuiWindow)
+#include "tst_gui_window.moc"

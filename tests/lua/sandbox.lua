@@ -1,0 +1,12 @@
+-- Run with --sandbox: no io, os, package or debug; text chunks only.
+assert(io == nil and os == nil and package == nil and debug == nil, "no io/os/package/debug")
+assert(dofile == nil and loadfile == nil)
+assert(load("return 1 + 1")() == 2, "text chunks load")
+local bytecode = string.dump(function() return 1 end)
+local f, err = load(bytecode)
+assert(f == nil and err:find("binary", 1, true), "binary chunks are refused: " .. tostring(err))
+assert(require("neurite").nn == nn, 'require "neurite" works')
+assert(not pcall(require, "io"))
+local ok, e = pcall(function() nn.Sequential{nn.Dense(2, 2)}:save("/tmp/escape.nrt") end)
+assert(not ok and e:find("only below the working directory", 1, true), e)
+print("sandbox ok")

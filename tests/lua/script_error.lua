@@ -1,0 +1,3 @@
+-- Exit code 1 and file:line with a traceback on stderr.
+local function inner() error("deliberate failure") end
+inner()
