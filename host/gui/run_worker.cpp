@@ -16,11 +16,16 @@
 #include <lua.hpp>
 #include <QFileInfo>
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 namespace neurite::gui {
 
 namespace {
 
 constexpr int kBoundaryIntervalMs = 250; // a picture a quarter second is live enough
+constexpr int kRunNice = 5;
 
 // Wraps train.fit so the window learns which model trains on which data and
 // gets a call after every batch; the script itself is not changed.
@@ -77,6 +82,13 @@ void RunWorker::attach_runtime()
 void RunWorker::run(const QString &code, const QString &name, const QString &directory)
 {
     (void)directory;
+    // Training fills every core; the window must still answer within a frame.
+    // A nicer run thread (and the OpenMP workers it creates, which inherit it)
+    // yields to the UI thread whenever both want a core.
+    static thread_local const bool niced = [] {
+        return setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kRunNice) == 0;
+    }();
+    (void)niced;
     m_running = true;
     m_run_name = name;
     QElapsedTimer clock;
