@@ -4,6 +4,7 @@
 // traceback on stderr), 2 usage, 130 interrupted (SIGINT or SIGTERM: the
 // script stops at its next step boundary, checkpoint callbacks run).
 #include "metrics_log.h"
+#include "plugin_check.h"
 #include "run_plot.h"
 #include "terminal_progress.h"
 
@@ -43,6 +44,9 @@ const char *const kUsage =
     "options:\n"
     "  --list-plugins       list every registry entry and refused library, then exit\n"
     "  --help-plugin NAME   describe one entry and its parameters, then exit\n"
+    "  --check-plugin FILE  load the plugin library FILE alone and check every entry\n"
+    "                       (schema, gradients, state, determinism, buffer bounds);\n"
+    "                       exit 0 when all pass, 1 when one fails\n"
     "  --log FILE           write every monitored scalar to FILE (.csv or .jsonl)\n"
     "  --plot FILE.png      draw the run's charts into FILE.png at the end\n"
     "  --threads N          compute threads (default: OMP_NUM_THREADS or all cores)\n"
@@ -58,6 +62,7 @@ const char *const kUsage =
 struct Options {
     bool list_plugins = false;
     std::string help_plugin;
+    std::string check_plugin;
     std::string log;
     std::string plot;
     int threads = 0;
@@ -106,13 +111,15 @@ std::optional<int> parse(int argc, char **argv, Options &o)
             o.sandbox = true;
         } else if (a == "--quiet" || a == "-q") {
             o.quiet = true;
-        } else if (a == "--help-plugin" || a == "--log" || a == "--plot" || a == "--threads" ||
+        } else if (a == "--help-plugin" || a == "--check-plugin" || a == "--log" || a == "--plot" || a == "--threads" ||
                    a == "--seed") {
             const auto v = value();
             if (!v)
                 return usage_error(a + " needs a value");
             if (a == "--help-plugin") {
                 o.help_plugin = *v;
+            } else if (a == "--check-plugin") {
+                o.check_plugin = *v;
             } else if (a == "--log") {
                 o.log = *v;
             } else if (a == "--plot") {
@@ -140,7 +147,7 @@ std::optional<int> parse(int argc, char **argv, Options &o)
         for (; i < argc; ++i)
             o.args.emplace_back(argv[i]);
     }
-    if (o.script.empty() && !o.list_plugins && o.help_plugin.empty())
+    if (o.script.empty() && !o.list_plugins && o.help_plugin.empty() && o.check_plugin.empty())
         return usage_error("no script given");
     if (!o.plot.empty() && o.plot.size() < 4)
         return usage_error("--plot needs a file name ending in .png");
@@ -202,6 +209,10 @@ int main(int argc, char **argv)
         return *code;
     if (o.threads > 0)
         neurite::ComputeContext::set_num_threads(o.threads);
+    // Before the runtime: the check loads the one library into a registry of
+    // its own, so no installed plugin can stand in for it.
+    if (!o.check_plugin.empty())
+        return neurite::cli::check_plugin(o.check_plugin, stdout, stderr);
 
     std::unique_ptr<neurite::lua::LuaRuntime> runtime;
     try {

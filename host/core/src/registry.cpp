@@ -29,6 +29,12 @@ namespace {
 
 // The sizes each struct had in ABI 1.0. A struct may be larger (a newer minor
 // added fields at its end, which this host ignores) but never smaller.
+//
+// Minor versions: this host loads a plugin of any minor of its major, older
+// or newer. An older minor's structs are what this host reads; a newer
+// minor's structs are larger and read as far as this host knows them. A
+// plugin that cannot work without something a newer minor added sees the
+// host's version in nrt_host_info and declines by returning NULL.
 constexpr uint32_t kMinPluginInfoSize = sizeof(nrt_plugin_info);
 constexpr uint32_t kMinEntrySize = sizeof(nrt_entry);
 constexpr uint32_t kMinParamSpecSize = sizeof(nrt_param_spec);
@@ -253,7 +259,6 @@ bool Registry::load_library(const std::string &file_in)
 bool Registry::register_entry(const std::string &file, const std::string &library,
                               const nrt_entry *e, uint16_t minor)
 {
-    (void)minor;
     if (!e) {
         refuse(file, "lists a null entry");
         return false;
@@ -296,11 +301,24 @@ bool Registry::register_entry(const std::string &file, const std::string &librar
     entry.origin = file;
     entry.library = library;
     entry.native = e;
+    entry.abi_major = NRT_ABI_MAJOR;
+    entry.abi_minor = minor;
     entry.create = e->create;
     entry.destroy = e->destroy;
     entry.vtable = e->vtable;
+    // The schema is an array of the plugin's nrt_param_spec, whose size may
+    // exceed this host's (a newer minor): step by the plugin's size.
+    const uint32_t spec_stride = e->param_count > 0 && e->params ? e->params[0].struct_size : 0;
+    if (e->param_count > 0 && (!e->params || spec_stride < kMinParamSpecSize)) {
+        refuse(file, label + " has " + std::to_string(e->param_count) +
+                         " parameters but no schema array, or specs of unknown size " +
+                         std::to_string(spec_stride) + " (ABI 1.0 has " +
+                         std::to_string(kMinParamSpecSize) + ")");
+        return false;
+    }
     for (int i = 0; i < e->param_count; ++i) {
-        const nrt_param_spec &c = e->params[i];
+        const nrt_param_spec &c = *reinterpret_cast<const nrt_param_spec *>(
+            reinterpret_cast<const char *>(e->params) + static_cast<size_t>(i) * spec_stride);
         const std::string where = label + " parameter " + std::to_string(i + 1);
         if (c.struct_size < kMinParamSpecSize || !c.name || c.type < NRT_PARAM_INT ||
             c.type > NRT_PARAM_FLOAT_LIST) {

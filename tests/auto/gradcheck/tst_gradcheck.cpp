@@ -216,10 +216,7 @@ private slots:
             for (int64_t i = 0; i < pred.numel(); ++i)
                 target[i] += offset[i];
         }
-        Tensor diff(shape);
-        loss->backward(pred, target, diff);
-        test::GradError err;
-        test::compare_gradient(pred, diff, [&] { return loss->forward(pred, target); }, 1e-3, "pred", err);
+        const test::GradError err = test::check_loss_gradient(*loss, pred, target);
         QVERIFY2(err.max_rel < kTolerance, err.where.c_str());
     }
 };

@@ -323,6 +323,28 @@ private slots:
                                  rt.registry().create_layer("Affine", {{"n", 0.0}}, rt.context(), 1));
     }
 
+    // A plugin whose forward fails stops train.fit with its message and the
+    // layer's name; the same runtime then runs another script to the end.
+    void failing_plugin_stops_fit_and_the_runtime_goes_on()
+    {
+        qputenv("NEURITE_PLUGIN_PATH", FIXTURE_DIR);
+        LuaRuntime rt;
+        qunsetenv("NEURITE_PLUGIN_PATH");
+        const std::string message = error_of(rt, R"(
+            local x, y = tensor{{0, 0}, {1, 1}}, tensor{{0}, {1}}
+            local model = nn.Sequential{nn.Dense(2, 2), nn.FixtureFailing()}
+            train.fit{model = model, loss = nn.MSELoss(), optimizer = optim.SGD(model, {lr = 0.1}),
+                      data = {x = x, y = y}, epochs = 3, verbose = 0})");
+        for (const char *part : {"layer 2 (FixtureFailing)", "deliberate failure in forward"})
+            QVERIFY2(message.find(part) != std::string::npos, message.c_str());
+        QCOMPARE(number(rt, R"(
+            local x, y = tensor{{0, 0}, {1, 1}}, tensor{{0}, {1}}
+            local model = nn.Sequential{nn.Dense(2, 1)}
+            local h = train.fit{model = model, loss = nn.MSELoss(), optimizer = optim.SGD(model, {lr = 0.1}),
+                                data = {x = x, y = y}, epochs = 20, verbose = 0}
+            result = #h.loss)"), 20.0);
+    }
+
     void checkpoint_damage_never_crashes()
     {
         LuaRuntime rt;

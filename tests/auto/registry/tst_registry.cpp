@@ -79,6 +79,43 @@ private slots:
         QCOMPARE(y.to_vector(), (std::vector<float>{3, -6}));
     }
 
+    // ABI 1.0 structs of exactly 1.0's sizes: what every built-in is.
+    void abi_1_0_plugins_load()
+    {
+        const Registry &reg = test::registry();
+        QVERIFY(!reg.entries().empty());
+        for (const Entry &e : reg.entries()) {
+            QVERIFY2(e.abi_major == 1 && e.abi_minor == 0, e.name.c_str());
+            QVERIFY(e.native);
+            QCOMPARE(e.native->struct_size, uint32_t(sizeof(nrt_entry)));
+        }
+    }
+
+    // A plugin of a newer minor (1.1) hands over larger structs; this host
+    // reads them as far as 1.0 goes, and the schema at the plugin's stride.
+    void newer_minor_with_larger_structs_loads()
+    {
+        Registry reg;
+        QVERIFY(reg.load_library(kFixtures + "/abi_newer_minor.so"));
+        QVERIFY2(reg.refusals().empty(), reg.refusals().empty() ? "" : reg.refusals()[0].reason.c_str());
+        const Entry *e = reg.find("FixtureAffine11");
+        QVERIFY(e);
+        QCOMPARE(e->abi_major, uint16_t(1));
+        QCOMPARE(e->abi_minor, uint16_t(NRT_ABI_MINOR + 1));
+        QVERIFY(e->native->struct_size > sizeof(nrt_entry));
+        QCOMPARE(e->params.size(), size_t(2));
+        QCOMPARE(e->params[1].name, std::string("offset"));
+        QCOMPARE(e->params[1].doc, std::string("The constant added to every product."));
+        auto layer = reg.create_layer("FixtureAffine11", {{"factor", 3.0}, {"offset", 1.0}}, test::context(), 0);
+        const Tensor x = Tensor::from(Shape{2}, {1, -2});
+        Tensor y(layer->prepare(x.shape()));
+        layer->forward(x, y, true);
+        QCOMPARE(y.to_vector(), (std::vector<float>{4, -5}));
+        Tensor dx(x.shape());
+        layer->backward(x, y, Tensor::from(Shape{2}, {1, 1}), &dx);
+        QCOMPARE(dx.to_vector(), (std::vector<float>{3, 3}));
+    }
+
     void bad_libraries_are_refused()
     {
         Registry reg;

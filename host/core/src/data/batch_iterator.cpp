@@ -105,6 +105,13 @@ public:
         slot.rows.assign(claim.order->begin() + first, claim.order->begin() + first + n);
         m_dataset.gather(slot.rows, slot.inputs.data(),
                          slot.targets.defined() ? slot.targets.data() : nullptr);
+        // The next batch's rows start loading now, while the caller computes
+        // on this one: gathering them later then finds them in cache.
+        const int64_t next_first = first + n;
+        const int64_t next_n = std::min(m_options.batch_size, m_dataset.size() - next_first);
+        if (p.index + 1 < m_batches && next_n > 0)
+            m_dataset.prefetch(std::span(*claim.order).subspan(static_cast<size_t>(next_first),
+                                                               static_cast<size_t>(next_n)));
         slot.batch.size = n;
         slot.batch.rows = slot.rows;
         // Views of the first n rows: sharing the buffers allocates nothing.
@@ -124,7 +131,7 @@ public:
     }
 
 private:
-    // A fill abandoned by the prefetching thread may still read the previous
+    // A fill the caller stopped waiting for may still be reading the previous
     // epoch's order, so a new epoch writes into whichever of two buffers no
     // claim holds any more (allocating only if both are held).
     Order reusable_order()
@@ -198,6 +205,7 @@ struct BatchIterator::State {
     int64_t taken = 0;   // items the caller has taken
     Claim worker_claim;  // what the worker is filling, should the caller take it over
     int64_t worker_item = -1;
+    int64_t abandoned_item = -1; // taken over by the caller: the worker drops its copy
     int held = -1;
     BatchStats stats;
     bool stopping = false;
@@ -220,15 +228,12 @@ struct BatchIterator::State {
         producer.seek(caller);
         free_slots = {0, 1, 2};
         posted_slot = held = -1;
-        posted_item = worker_item = -1;
+        posted_item = worker_item = abandoned_item = -1;
         claimed = taken = 0;
         stopping = false;
         worker = std::thread([this] { run_worker(); });
     }
 
-    // Wakes the other side only when it sleeps, and outside the lock: a
-    // woken thread often runs at once on the waker's core and would block
-    // straight away on a mutex the waker still held.
     bool worker_has_work() const
     {
         return stopping || (posted_slot < 0 && !free_slots.empty() && claimed <= taken + 1);
@@ -253,6 +258,9 @@ struct BatchIterator::State {
 #endif
     }
 
+    // Wakes the caller only when it sleeps, and outside the lock: a woken
+    // thread often runs at once on the waker's core and would block straight
+    // away on a mutex the waker still held.
     void run_worker()
     {
         std::unique_lock lock(mutex);
@@ -278,7 +286,7 @@ struct BatchIterator::State {
             const int64_t item = worker_item;
             worker_item = -1;
             worker_claim = {};
-            if (item < taken) { // the caller filled it meanwhile
+            if (item == abandoned_item) { // the caller filled it meanwhile
                 free_slots.push_back(s);
                 continue;
             }
@@ -353,6 +361,7 @@ struct BatchIterator::State {
                 ++stats.waited;
             } else {
                 const Claim late = worker_claim; // a copy: the worker resets its own
+                abandoned_item = item;
                 s = fill_here(lock, late, false);
                 ++stats.taken_over;
             }

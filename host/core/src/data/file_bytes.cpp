@@ -6,7 +6,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <cstdlib>
 #include <filesystem>
 #include <limits>
 #include <memory>
@@ -62,7 +61,7 @@ void reserve_with_huge_pages(std::vector<uint8_t> &bytes, size_t size)
     bytes.reserve(size);
 #ifdef __linux__
     constexpr size_t kHugePage = size_t(2) << 20;
-    if (bytes.capacity() < 2 * kHugePage || std::getenv("NEURITE_NOTHP"))
+    if (bytes.capacity() < 2 * kHugePage)
         return;
     const auto start = reinterpret_cast<uintptr_t>(bytes.data());
     const uintptr_t first = (start + kHugePage - 1) & ~(kHugePage - 1);

@@ -251,9 +251,15 @@ public:
 
     const nrt_param_value &get(std::string_view name) const
     {
-        for (int i = 0; m_p && i < m_p->count; ++i)
-            if (name == m_p->values[i].name)
-                return m_p->values[i];
+        // Step by the host's struct size, not ours: a host of another minor
+        // may lay its nrt_param_value out larger or smaller than this header.
+        const size_t stride = m_p && m_p->count > 0 ? m_p->values[0].struct_size : 0;
+        for (int i = 0; m_p && i < m_p->count; ++i) {
+            const auto &v = *reinterpret_cast<const nrt_param_value *>(
+                reinterpret_cast<const char *>(m_p->values) + static_cast<size_t>(i) * stride);
+            if (name == v.name)
+                return v;
+        }
         fail(NRT_ERR_INVALID_ARGUMENT, "missing parameter '" + std::string(name) + "'");
     }
     double number(std::string_view name) const { return get(name).number; }

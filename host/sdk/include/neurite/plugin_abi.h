@@ -7,7 +7,8 @@
  *  - No C++ exception crosses this boundary: functions return an nrt_status
  *    and write a message into the caller's buffer.
  *  - The host negotiates the version: a plugin built for another major is
- *    refused with a message naming both versions; a smaller minor is fine.
+ *    refused with a message naming both versions; any minor of the same major
+ *    loads (a newer one's larger structs are read as far as the host knows).
  *
  * This header is C99 and includes nothing but <stddef.h> and <stdint.h>;
  * oneDNN handles are declared opaquely so that a plugin without oneDNN

@@ -31,6 +31,9 @@ struct Entry {
     std::string summary;
     std::string origin;  // the library file, or "lua"
     std::string library; // the library's own name
+    // The plugin ABI the library was built against (the host's own for "lua").
+    uint16_t abi_major = NRT_ABI_MAJOR;
+    uint16_t abi_minor = NRT_ABI_MINOR;
     std::vector<ParamSpec> params;
 
     // How instances are made and driven: the plugin's own functions for a
