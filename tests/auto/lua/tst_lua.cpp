@@ -258,11 +258,11 @@ private slots:
             done = true;
         });
         int subscriptions = 0;
-        while (!done) {
+        do { // at least once, even when the publisher finishes first
             const int id = monitor.subscribe([&](const neurite::MonitorEvent &) { ++seen; });
             monitor.unsubscribe(id);
             ++subscriptions;
-        }
+        } while (!done);
         publisher.join();
         QVERIFY(subscriptions > 0);
         const int id = monitor.subscribe([&](const neurite::MonitorEvent &e) {
