@@ -1,13 +1,17 @@
-// neurite-bench: trains the Fashion-MNIST MLP 784-256-128-10 (ReLU,
-// cross-entropy on logits, SGD with momentum) and prints one line per case:
-//   mlp_b64 samples_per_s=... gflops=... test_acc=...
+// neurite-bench: loads Fashion-MNIST through the IDX loader and trains the
+// MLP 784-256-128-10 (ReLU, cross-entropy on logits, SGD with momentum) from
+// the batch iterator, one line per case:
+//   mlp_b64 samples_per_s=... gflops=... test_acc=... with_data_samples_per_s=...
 // Throughput is the median over epochs after the first (which builds the
 // primitives and touches fresh memory); accuracy is on the 10,000 test images.
 // samples_per_s counts the time of the model's steps, as it always has;
 // with_data_samples_per_s also counts waiting for each batch (the "data" phase).
-// First, a line for the iterator alone (no model), the median of its epochs:
-//   batches_b64 samples_per_s=... plain_samples_per_s=...
-// --phases adds the median time of each part of a step.
+// First, a line for the iterator alone (no model), the median of its epochs,
+// through the prefetching thread and gathered in the calling thread:
+//   batches_b64 samples_per_s=... plain_samples_per_s=... load_s=...
+// --phases adds the median time of each part of a step and where the batches
+// came from; --prefetch auto|thread|off chooses how the training loop's
+// iterator gathers (auto: a thread only when a core is free for it).
 #include "neurite/core/compute_context.h"
 #include "neurite/core/data/batch_iterator.h"
 #include "neurite/core/data/idx.h"
@@ -21,7 +25,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 #include <vector>
 

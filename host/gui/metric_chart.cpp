@@ -42,7 +42,8 @@ MetricChart::MetricChart(const QString &title, QWidget *parent)
     c->addAxis(m_x, Qt::AlignBottom);
     c->addAxis(m_y_linear, Qt::AlignLeft);
     setChart(c);
-    setRenderHint(QPainter::Antialiasing);
+    // No antialiasing: a live chart repaints up to 20 times a second while
+    // training wants every core, and aliased lines cost a fraction to draw.
     setMinimumSize(260, 200);
 }
 

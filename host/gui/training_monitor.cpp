@@ -21,7 +21,9 @@ namespace neurite::gui {
 
 namespace {
 
-constexpr int kRedrawMs = 50; // at most 20 redraws a second
+// Five redraws a second look live; each one takes CPU from training, which
+// on two cores stalls both of its threads (they meet at every barrier).
+constexpr int kRedrawMs = 200;
 constexpr int kSmoothingSteps = 100;
 
 } // namespace

@@ -105,13 +105,6 @@ public:
         slot.rows.assign(claim.order->begin() + first, claim.order->begin() + first + n);
         m_dataset.gather(slot.rows, slot.inputs.data(),
                          slot.targets.defined() ? slot.targets.data() : nullptr);
-        // The next batch's rows start loading now, while the caller computes
-        // on this one: gathering them later then finds them in cache.
-        const int64_t next_first = first + n;
-        const int64_t next_n = std::min(m_options.batch_size, m_dataset.size() - next_first);
-        if (p.index + 1 < m_batches && next_n > 0)
-            m_dataset.prefetch(std::span(*claim.order).subspan(static_cast<size_t>(next_first),
-                                                               static_cast<size_t>(next_n)));
         slot.batch.size = n;
         slot.batch.rows = slot.rows;
         // Views of the first n rows: sharing the buffers allocates nothing.

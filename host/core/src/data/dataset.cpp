@@ -357,23 +357,6 @@ void Dataset::write_target(int64_t row, float *target) const
     }
 }
 
-void Dataset::prefetch(std::span<const int64_t> rows) const
-{
-    if (!m_parts)
-        return;
-    const DatasetParts &p = *m_parts;
-    const bool bytes = !p.bytes.empty();
-    const size_t row_bytes = static_cast<size_t>(m_features) * (bytes ? 1 : sizeof(float));
-    for (int64_t r : rows) {
-        if (r < 0 || r >= m_count)
-            continue; // only a hint
-        const int64_t row = row_of(r);
-        prefetch_row(bytes ? static_cast<const void *>(p.bytes.data() + p.byte_offset + row * m_features)
-                           : static_cast<const void *>(p.floats.data() + row * m_features),
-                     row_bytes);
-    }
-}
-
 Sample Dataset::sample(int64_t i) const
 {
     check_index(i, "sample");

@@ -19,7 +19,9 @@ struct BatchOptions {
     // when a core is free for it: when the machine has more cores than the
     // compute threads use (ComputeContext::num_threads()). With every core
     // computing, a thread waking up per batch would only preempt them, so
-    // the caller gathers instead. The batches are the same either way.
+    // the caller gathers instead. The batches are the same either way. On
+    // its free core the thread polls for the next free buffer (for up to
+    // 2 ms, then sleeps) rather than be woken for every batch.
     bool prefetch = true;
     // Use the background thread even when the compute threads use every core.
     bool prefetch_on_busy_cores = false;
@@ -37,8 +39,8 @@ struct Batch {
     int64_t epoch = 0;
 };
 
-// Where the batches an iterator handed out came from, to see whether
-// prefetching keeps up (the benchmark and the GUI show it).
+// Where the items next() returned came from (ends of epochs count too), to
+// see whether prefetching keeps up; the benchmark prints them.
 struct BatchStats {
     int64_t ready = 0;       // prefetched: waiting when asked for
     int64_t waited = 0;      // prefetched: being filled when asked for, and waited for

@@ -118,10 +118,6 @@ public:
     // feature_count() values, normalized; targets gets rows.size() ×
     // target_width() (may be null when target_width() is 0). No allocation.
     void gather(std::span<const int64_t> rows, float *inputs, float *targets) const;
-    // Asks the CPU to start loading these rows (view indices) into cache and
-    // returns at once: a batch iterator calls it for the next batch before
-    // handing out the current one, so the loads overlap the caller's compute.
-    void prefetch(std::span<const int64_t> rows) const;
     // The whole view as tensors {N, input_shape...} and {N, target_shape...}.
     Tensor inputs() const;
     Tensor targets() const;
