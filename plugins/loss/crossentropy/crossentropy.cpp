@@ -15,6 +15,8 @@
 #include <string>
 #include <string_view>
 
+// Checked inputs are unpacked into named locals rather than structured
+// bindings, which clang 14 cannot capture in the lambdas below.
 namespace {
 
 using neurite::sdk::check_diff_pred;
@@ -243,7 +245,9 @@ public:
 
     double forward(const nrt_tensor &pred, const nrt_tensor &target) override
     {
-        const auto [p, t, n] = check_probabilities(pred, target);
+        const auto checked = check_probabilities(pred, target);
+        const float *p = checked.pred, *t = checked.target;
+        const int64_t n = checked.count;
         const ClampRange cr = m_clamp;
         const double total = lane_sum(n, [p, t, cr](int64_t i) {
             // Clamped in float, exactly as backward does, so the two agree.
@@ -256,7 +260,9 @@ public:
 
     void backward(const nrt_tensor &pred, const nrt_tensor &target, nrt_tensor &diff_pred) override
     {
-        const auto [p, t, n] = check_probabilities(pred, target);
+        const auto checked = check_probabilities(pred, target);
+        const float *p = checked.pred, *t = checked.target;
+        const int64_t n = checked.count;
         float *g = check_diff_pred(diff_pred, pred);
         const float k = static_cast<float>(scale(pred));
         const float lo = m_clamp.lo;
@@ -290,7 +296,9 @@ public:
 
     double forward(const nrt_tensor &pred, const nrt_tensor &target) override
     {
-        const auto [p, t, n] = check(pred, target);
+        const auto checked = check(pred, target);
+        const float *p = checked.pred, *t = checked.target;
+        const int64_t n = checked.count;
         const ClampRange cr = m_clamp;
         const double total = lane_sum(n, [p, t, cr](int64_t i) {
             // One-hot targets are mostly zeros; skipping them saves the log.
@@ -303,7 +311,9 @@ public:
 
     void backward(const nrt_tensor &pred, const nrt_tensor &target, nrt_tensor &diff_pred) override
     {
-        const auto [p, t, n] = check(pred, target);
+        const auto checked = check(pred, target);
+        const float *p = checked.pred, *t = checked.target;
+        const int64_t n = checked.count;
         float *g = check_diff_pred(diff_pred, pred);
         const float k = static_cast<float>(scale(pred));
         const float lo = m_clamp.lo;
@@ -345,7 +355,9 @@ public:
 
     double forward(const nrt_tensor &pred, const nrt_tensor &target) override
     {
-        const auto [p, t, n] = check_probabilities(pred, target);
+        const auto checked = check_probabilities(pred, target);
+        const float *p = checked.pred, *t = checked.target;
+        const int64_t n = checked.count;
         const float eps = m_eps;
         const double total = lane_sum(n, [p, t, eps](int64_t i) {
             // 0 log 0 = 0 by continuity; a zero target contributes nothing.
@@ -359,7 +371,9 @@ public:
 
     void backward(const nrt_tensor &pred, const nrt_tensor &target, nrt_tensor &diff_pred) override
     {
-        const auto [p, t, n] = check_probabilities(pred, target);
+        const auto checked = check_probabilities(pred, target);
+        const float *p = checked.pred, *t = checked.target;
+        const int64_t n = checked.count;
         float *g = check_diff_pred(diff_pred, pred);
         const float k = static_cast<float>(scale(pred));
         const float eps = m_eps;

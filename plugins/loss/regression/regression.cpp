@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+// Checked inputs are unpacked into named locals rather than structured
+// bindings, which clang 14 cannot capture in the lambdas below.
 namespace {
 
 using neurite::sdk::check_diff_pred;
@@ -72,7 +74,9 @@ public:
 
     double forward(const nrt_tensor &pred, const nrt_tensor &target) override
     {
-        const auto [p, t, n] = check_elementwise_loss(pred, target);
+        const auto checked = check_elementwise_loss(pred, target);
+        const float *p = checked.pred, *t = checked.target;
+        const int64_t n = checked.count;
         const double total = lane_sum(n, [p, t](int64_t i) {
             const double d = static_cast<double>(p[i]) - static_cast<double>(t[i]);
             return d * d;
@@ -82,7 +86,9 @@ public:
 
     void backward(const nrt_tensor &pred, const nrt_tensor &target, nrt_tensor &diff_pred) override
     {
-        const auto [p, t, n] = check_elementwise_loss(pred, target);
+        const auto checked = check_elementwise_loss(pred, target);
+        const float *p = checked.pred, *t = checked.target;
+        const int64_t n = checked.count;
         float *g = check_diff_pred(diff_pred, pred);
         // d(p - t)^2/dp = 2(p - t); half_sum's 1/2 cancels the 2.
         const float c = static_cast<float>(2.0 * reduction_scale(m_reduction, pred));
@@ -105,7 +111,9 @@ public:
 
     double forward(const nrt_tensor &pred, const nrt_tensor &target) override
     {
-        const auto [p, t, n] = check_elementwise_loss(pred, target);
+        const auto checked = check_elementwise_loss(pred, target);
+        const float *p = checked.pred, *t = checked.target;
+        const int64_t n = checked.count;
         const double total = lane_sum(n, [p, t](int64_t i) {
             return std::fabs(static_cast<double>(p[i]) - static_cast<double>(t[i]));
         });
@@ -114,7 +122,9 @@ public:
 
     void backward(const nrt_tensor &pred, const nrt_tensor &target, nrt_tensor &diff_pred) override
     {
-        const auto [p, t, n] = check_elementwise_loss(pred, target);
+        const auto checked = check_elementwise_loss(pred, target);
+        const float *p = checked.pred, *t = checked.target;
+        const int64_t n = checked.count;
         float *g = check_diff_pred(diff_pred, pred);
         const float c = static_cast<float>(reduction_scale(m_reduction, pred));
         // At p == t the subgradient 0 is chosen: it leaves an exact fit alone
@@ -147,7 +157,9 @@ public:
 
     double forward(const nrt_tensor &pred, const nrt_tensor &target) override
     {
-        const auto [p, t, n] = check_elementwise_loss(pred, target);
+        const auto checked = check_elementwise_loss(pred, target);
+        const float *p = checked.pred, *t = checked.target;
+        const int64_t n = checked.count;
         const double delta = m_delta;
         const double total = lane_sum(n, [p, t, delta](int64_t i) {
             const double a = std::fabs(static_cast<double>(p[i]) - static_cast<double>(t[i]));
@@ -158,7 +170,9 @@ public:
 
     void backward(const nrt_tensor &pred, const nrt_tensor &target, nrt_tensor &diff_pred) override
     {
-        const auto [p, t, n] = check_elementwise_loss(pred, target);
+        const auto checked = check_elementwise_loss(pred, target);
+        const float *p = checked.pred, *t = checked.target;
+        const int64_t n = checked.count;
         float *g = check_diff_pred(diff_pred, pred);
         const float c = static_cast<float>(reduction_scale(m_reduction, pred));
         const float delta = m_delta_f;
