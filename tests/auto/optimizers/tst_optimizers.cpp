@@ -119,7 +119,8 @@ private slots:
         QVERIFY2(p.f() < f0 / 100, qPrintable(QString("f went from %1 to %2").arg(f0).arg(p.f())));
     }
 
-    // A restored optimizer continues exactly as the uninterrupted one.
+    // A restored optimizer continues exactly as the uninterrupted one. The
+    // state format is shared by all of them (plugins/optimizer/common).
     void state_round_trip_data() { converges_data(); }
     void state_round_trip()
     {

@@ -58,6 +58,16 @@ private slots:
             for (const ParamSpec &p : e->params)
                 QVERIFY2(!p.doc.empty(), qPrintable(QString("%1.%2 has no doc").arg(name, p.name.c_str())));
         }
+        // Each family comes from its own library in plugins/<kind>/<name>/.
+        const std::pair<const char *, const char *> libraries[] = {
+            {"Dense", "neurite_layer_dense.so"},           {"Sigmoid", "neurite_activation_eltwise.so"},
+            {"BinaryStep", "neurite_activation_pointwise.so"}, {"Softmax", "neurite_activation_softmax.so"},
+            {"PReLU", "neurite_activation_prelu.so"},       {"MSELoss", "neurite_loss_regression.so"},
+            {"BCELoss", "neurite_loss_crossentropy.so"},    {"SGD", "neurite_optimizer_sgd.so"},
+            {"AdamW", "neurite_optimizer_adam.so"},         {"RMSProp", "neurite_optimizer_rmsprop.so"},
+            {"Adagrad", "neurite_optimizer_adagrad.so"}};
+        for (const auto &[name, library] : libraries)
+            QVERIFY2(QString::fromStdString(reg.find(name)->origin).endsWith(library), name);
         QCOMPARE(reg.find("Dense")->kind, Kind::Layer);
         QCOMPARE(reg.find("ReLU")->kind, Kind::Activation);
         QCOMPARE(reg.find("MSELoss")->kind, Kind::Loss);
