@@ -272,4 +272,33 @@ std::string config_text(const std::string &name, const ParamList &config)
     return s + ")";
 }
 
+std::string joined_arguments(lua_State *L)
+{
+    std::string line;
+    const int n = lua_gettop(L);
+    for (int i = 1; i <= n; ++i) {
+        size_t len = 0;
+        const char *s = luaL_tolstring(L, i, &len);
+        if (i > 1)
+            line += '\t';
+        line.append(s, len);
+        lua_pop(L, 1);
+    }
+    return line;
+}
+
+const Entry &require_entry(lua_State *L, const char *name, const char *fn)
+{
+    const Registry &registry = detail::session(L).registry;
+    if (const Entry *entry = registry.find(name))
+        return *entry;
+    std::string message;
+    try {
+        registry.require(name); // throws with the suggestion
+    } catch (const std::exception &e) {
+        message = e.what();
+    }
+    raise(L, std::string(fn) + "." + name + ": " + message);
+}
+
 } // namespace neurite::lua

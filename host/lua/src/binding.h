@@ -48,6 +48,11 @@ int guarded(lua_State *L, Fn &&fn)
 
 // "a string", "a tensor", "nil": what a wrong argument was.
 std::string describe_value(lua_State *L, int idx);
+// The arguments 1..top as print() shows them: tostring'd, tab-separated.
+std::string joined_arguments(lua_State *L);
+// The registry entry `name`, or a Lua error "<fn>.<name>: unknown plugin ...
+// (did you mean ...?)" in the registry's words.
+const Entry &require_entry(lua_State *L, const char *name, const char *fn);
 // `shown` is the argument number the script sees (0: the same as idx).
 [[noreturn]] void arg_error(lua_State *L, int idx, const char *fn, const std::string &expected,
                             int shown = 0);

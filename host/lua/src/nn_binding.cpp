@@ -35,17 +35,7 @@ int nn_lookup(lua_State *L)
     if (lua_type(L, 2) != LUA_TSTRING)
         return 0;
     const char *name = lua_tostring(L, 2);
-    detail::SessionState &s = detail::session(L);
-    const Entry *entry = s.registry.find(name);
-    if (!entry) {
-        std::string message;
-        try {
-            s.registry.require(name);
-        } catch (const std::exception &e) {
-            message = e.what();
-        }
-        raise(L, "nn." + std::string(name) + ": " + message);
-    }
+    const Entry *entry = &require_entry(L, name, "nn");
     if (entry->kind == Kind::Optimizer)
         raise(L, "nn." + std::string(name) + ": '" + name + "' is an optimizer; use optim." + name +
                      "(model:parameters(), {lr = ...})");

@@ -160,17 +160,7 @@ int optimizer_new(lua_State *L)
 int optim_lookup(lua_State *L)
 {
     const char *name = luaL_checkstring(L, 2);
-    detail::SessionState &s = detail::session(L);
-    const Entry *entry = s.registry.find(name);
-    if (!entry) {
-        std::string message;
-        try {
-            s.registry.require(name);
-        } catch (const std::exception &e) {
-            message = e.what();
-        }
-        raise(L, "optim." + std::string(name) + ": " + message);
-    }
+    const Entry *entry = &require_entry(L, name, "optim");
     if (entry->kind != Kind::Optimizer)
         raise(L, "optim." + std::string(name) + ": '" + name + "' is a " + kind_name(entry->kind) +
                      ", not an optimizer; use nn." + name);

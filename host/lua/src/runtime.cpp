@@ -81,16 +81,7 @@ int message_handler(lua_State *L)
 
 int lua_print(lua_State *L)
 {
-    std::string line;
-    const int n = lua_gettop(L);
-    for (int i = 1; i <= n; ++i) {
-        size_t len = 0;
-        const char *s = luaL_tolstring(L, i, &len);
-        if (i > 1)
-            line += '\t';
-        line.append(s, len);
-        lua_pop(L, 1);
-    }
+    const std::string line = joined_arguments(L);
     detail::SessionState &s = detail::session(L);
     return guarded(L, [&] {
         if (s.print)
