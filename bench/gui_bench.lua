@@ -1,6 +1,6 @@
 -- The same Fashion-MNIST training for the window and for neurite-run:
 -- gui_bench runs it in both and compares the throughput it prints.
-local epochs = 2
+local epochs = 3
 local train_ds = data.fashion_mnist{split = "train"}
 local model = nn.Sequential{
   nn.Dense{inputs = 784, outputs = 256, activation = "relu"},

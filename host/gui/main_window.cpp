@@ -87,6 +87,7 @@ MainWindow::MainWindow()
     });
     connect(m_worker, &RunWorker::finished, this, [this](int code, bool interrupted, double seconds) {
         set_running(false);
+        m_monitor->refresh(); // the last points now, not at the next tick
         if (interrupted)
             m_console->info(tr("Stopped after %1 s.").arg(seconds, 0, 'f', 1));
         else if (code == 0 && seconds > 0)

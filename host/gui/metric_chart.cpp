@@ -3,11 +3,14 @@
 #include <QChart>
 #include <QContextMenuEvent>
 #include <QFileDialog>
+#include <QLegend>
 #include <QLegendMarker>
 #include <QLineSeries>
 #include <QLogValueAxis>
 #include <QMenu>
 #include <QValueAxis>
+
+#include <algorithm>
 
 #include <cmath>
 
@@ -24,6 +27,37 @@ QColor run_colour(int index)
     return palette[index % 8];
 }
 
+// A 1, 2 or 5 times a power of ten at or above `x`: round tick steps.
+double nice_step(double x)
+{
+    const double magnitude = std::pow(10.0, std::floor(std::log10(x)));
+    const double q = x / magnitude;
+    return magnitude * (q <= 1 ? 1 : q <= 2 ? 2 : q <= 5 ? 5 : 10);
+}
+
+} // namespace
+
+MetricChart::AxisRange MetricChart::nice_range(double lo, double hi, int max_ticks)
+{
+    // Rounded outwards to whole steps, so a growing run moves the axis only
+    // when it crosses a step: each range change re-lays out every label.
+    // The tolerance keeps 0.52 / 0.02 = 25.9999… from widening by a step.
+    AxisRange r;
+    for (double step = nice_step((hi - lo) / (max_ticks - 1));; step = nice_step(step * 1.01)) {
+        r = {std::floor(lo / step + 1e-9) * step, std::ceil(hi / step - 1e-9) * step, 0};
+        r.ticks = static_cast<int>(std::lround((r.hi - r.lo) / step)) + 1;
+        if (r.ticks <= max_ticks)
+            return r;
+    }
+}
+
+int MetricChart::max_ticks(double pixels, double pixels_per_label)
+{
+    return std::clamp(static_cast<int>(pixels / pixels_per_label), 3, 6);
+}
+
+namespace {
+
 } // namespace
 
 MetricChart::MetricChart(const QString &title, QWidget *parent)
@@ -34,6 +68,7 @@ MetricChart::MetricChart(const QString &title, QWidget *parent)
     c->setTitle(title);
     c->setAnimationOptions(QChart::NoAnimation);
     c->legend()->setAlignment(Qt::AlignBottom);
+    c->legend()->setMarkerShape(QLegend::MarkerShapeFromSeries); // a dashed line for validation
     c->setMargins(QMargins(4, 4, 4, 4));
     m_x->setLabelFormat("%g");
     m_y_linear->setLabelFormat("%.3g");
@@ -59,9 +94,12 @@ QLineSeries *MetricChart::line_for(const QString &run, const QString &name, int 
     if (QLineSeries *s = m_lines.value(key))
         return s;
     auto *s = new QLineSeries;
-    s->setName(run + ": " + name);
-    QPen pen(run_colour(run_index));
-    pen.setWidthF(1.5);
+    // The metric first: a narrow legend elides the end, and "loss" and
+    // "val_loss" of one run must stay apart.
+    s->setName(name + " (" + run + ")");
+    // One pixel wide: Qt draws it with its fast line stroker, where wider
+    // aliased pens go through the polygon stroker at several times the cost.
+    QPen pen(run_colour(run_index), 1);
     if (name.startsWith("val_"))
         pen.setStyle(Qt::DashLine);
     s->setPen(pen);
@@ -113,30 +151,66 @@ void MetricChart::draw(const QList<Line> &lines, XAxis axis, bool log_y)
     } else if (y1 <= y0) {
         y1 = y0 + (y0 == 0 ? 1 : std::fabs(y0) * 0.1);
     }
-    m_x->setRange(x0, x1);
-    m_x->applyNiceNumbers(); // round ticks: 0, 50, 100 rather than 1, 38.25, 75.5
-    if (log_y) {
-        m_y_log->setRange(y0 / 1.2, y1 * 1.2);
-    } else {
-        const double pad = (y1 - y0) * 0.05;
-        // Keep a non-negative metric's axis at or above 0.
-        m_y_linear->setRange(y0 >= 0 ? std::max(0.0, y0 - pad) : y0 - pad, y1 + pad);
-        m_y_linear->applyNiceNumbers();
-    }
     QSet<QString> shown;
     const int cols = columns();
+    bool visibility_changed = false;
     for (const Line &l : lines) {
         QLineSeries *s = line_for(l.run, l.name, l.run_index);
         s->replace(l.series->render(axis, x0, x1, cols, log_y));
+        visibility_changed |= !s->isVisible();
         s->setVisible(true);
         shown.insert(l.run + '\n' + l.name);
     }
-    for (auto it = m_lines.cbegin(); it != m_lines.cend(); ++it)
-        if (!shown.contains(it.key()))
+    for (auto it = m_lines.cbegin(); it != m_lines.cend(); ++it) {
+        if (!shown.contains(it.key()) && it.value()->isVisible()) {
             it.value()->setVisible(false);
+            visibility_changed = true;
+        }
+    }
     // Hidden runs leave the legend too.
-    for (QLegendMarker *m : chart()->legend()->markers())
-        m->setVisible(m->series()->isVisible());
+    if (visibility_changed)
+        for (QLegendMarker *m : chart()->legend()->markers())
+            m->setVisible(m->series()->isVisible());
+    set_axes(x0, x1, y0, y1, log_y);
+}
+
+void MetricChart::set_axes(double x0, double x1, double y0, double y1, bool log_y)
+{
+    // Room for a label like "10000" between ticks, or a line of text.
+    const QRectF plot = chart()->plotArea();
+    const AxisRange x_range = nice_range(x0, x1, max_ticks(plot.width(), 70));
+    if (x_range != x_axis_range()) {
+        m_x->setRange(x_range.lo, x_range.hi);
+        m_x->setTickCount(x_range.ticks);
+    }
+    if (log_y) {
+        // Whole decades: the log axis then changes as rarely as the linear one.
+        const double lo = std::pow(10.0, std::floor(std::log10(y0)));
+        const double hi = std::pow(10.0, std::ceil(std::log10(y1)));
+        if (lo != m_y_log->min() || hi != m_y_log->max())
+            m_y_log->setRange(lo, hi);
+    } else {
+        const double pad = (y1 - y0) * 0.05;
+        // Keep a non-negative metric's axis at or above 0.
+        const AxisRange y_range = nice_range(y0 >= 0 ? std::max(0.0, y0 - pad) : y0 - pad, y1 + pad,
+                                             max_ticks(plot.height(), 20));
+        if (y_range != y_axis_range()) {
+            m_y_linear->setRange(y_range.lo, y_range.hi);
+            m_y_linear->setTickCount(y_range.ticks);
+        }
+    }
+}
+
+MetricChart::AxisRange MetricChart::x_axis_range() const
+{
+    return {m_x->min(), m_x->max(), m_x->tickCount()};
+}
+
+MetricChart::AxisRange MetricChart::y_axis_range() const
+{
+    if (m_log)
+        return {m_y_log->min(), m_y_log->max(), 0};
+    return {m_y_linear->min(), m_y_linear->max(), m_y_linear->tickCount()};
 }
 
 int MetricChart::drawn_points(const QString &run, const QString &name) const

@@ -36,6 +36,20 @@ public:
 
     bool export_png(const QString &path) const;
 
+    // [lo, hi] widened to whole steps of 1, 2 or 5 times a power of ten, with
+    // at most `max_ticks` ticks (QValueAxis::applyNiceNumbers, without its
+    // overshoot: it can give one tick more than asked).
+    struct AxisRange {
+        double lo = 0, hi = 0;
+        int ticks = 0;
+        bool operator==(const AxisRange &) const = default;
+    };
+    static AxisRange nice_range(double lo, double hi, int max_ticks);
+    // How many labels fit along `pixels` of axis: 3 to 6.
+    static int max_ticks(double pixels, double pixels_per_label);
+    AxisRange x_axis_range() const;
+    AxisRange y_axis_range() const; // the linear or the log axis, as shown
+
 signals:
     void export_csv_requested(const QString &chart);
 
@@ -45,6 +59,9 @@ protected:
 private:
     QLineSeries *line_for(const QString &run, const QString &name, int run_index);
     void use_log_axis(bool log_y);
+    // Sets the axes only where the rounded range changed: each change
+    // re-lays out every tick label, the most costly part of a redraw.
+    void set_axes(double x0, double x1, double y0, double y1, bool log_y);
 
     QString m_title;
     QHash<QString, QLineSeries *> m_lines; // "run\nname"

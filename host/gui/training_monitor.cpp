@@ -17,16 +17,29 @@
 #include <QTimer>
 #include <QVBoxLayout>
 
+#include <algorithm>
+#include <ctime>
+#include <tuple>
+
 namespace neurite::gui {
 
 namespace {
 
-// Five redraws a second look live; each one takes CPU from training, which
-// on two cores stalls both of its threads (they meet at every barrier).
-constexpr int kRedrawMs = 200;
 constexpr int kSmoothingSteps = 100;
 
 } // namespace
+
+double TrainingMonitor::thread_cpu_ms()
+{
+    timespec t{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+int TrainingMonitor::redraw_interval_ms(double ui_cpu_ms)
+{
+    return std::clamp(static_cast<int>(ui_cpu_ms / kUiCpuBudget), kMinRedrawMs, kMaxRedrawMs);
+}
 
 TrainingMonitor::TrainingMonitor(QWidget *parent)
     : QWidget(parent), m_timer(new QTimer(this)), m_axis_box(new QComboBox),
@@ -93,7 +106,8 @@ TrainingMonitor::TrainingMonitor(QWidget *parent)
                 this->export_csv(c, dir + "/" + c + ".csv");
     });
     connect(m_timer, &QTimer::timeout, this, &TrainingMonitor::refresh);
-    m_timer->start(kRedrawMs);
+    m_last_tick_cpu_ms = thread_cpu_ms();
+    m_timer->start(kMinRedrawMs);
 }
 
 TrainingMonitor::~TrainingMonitor() = default;
@@ -128,6 +142,12 @@ MetricChart *TrainingMonitor::chart_for(const QString &group)
 
 void TrainingMonitor::refresh()
 {
+    // What the UI thread spent since the last tick (the last redraw, its
+    // paint, anything else) sets the next interval, so redraws stay within
+    // the budget however costly they are on this machine.
+    const double now = thread_cpu_ms();
+    m_timer->setInterval(redraw_interval_ms(now - m_last_tick_cpu_ms));
+    m_last_tick_cpu_ms = now;
     m_drained.clear();
     m_ring.drain(m_drained);
     for (const MetricEvent &e : m_drained) {
@@ -142,29 +162,44 @@ void TrainingMonitor::refresh()
         MetricSeries &s = m_series[Key{e.run, e.name}];
         s.set_smoothing(m_smoothing);
         s.append(e.point);
-        chart_for(group_of(e.name));
-        m_dirty = true;
+        const QString group = group_of(e.name);
+        chart_for(group);
+        m_dirty_charts.insert(group);
     }
-    if (m_dirty)
-        redraw();
+    // Only the charts that got points: the per-epoch charts stay as they are
+    // through the thousands of steps between their points.
+    if (!m_dirty_charts.isEmpty())
+        redraw(&m_dirty_charts);
 }
 
-void TrainingMonitor::redraw()
+void TrainingMonitor::redraw(const QSet<QString> *only)
 {
-    m_dirty = false;
     QMap<QString, QList<MetricChart::Line>> per_chart;
     for (auto it = m_series.begin(); it != m_series.end(); ++it) {
-        if (!m_run_visible.value(it.key().run, true))
+        const QString group = group_of(it.key().name);
+        if (!m_run_visible.value(it.key().run, true) || (only && !only->contains(group)))
             continue;
         it.value().set_smoothing(m_smoothing);
-        per_chart[group_of(it.key().name)].append(
+        per_chart[group].append(
             {it.key().run, it.key().name, &it.value(), static_cast<int>(m_runs.indexOf(it.key().run))});
     }
-    for (auto it = m_charts.begin(); it != m_charts.end(); ++it)
-        it.value()->draw(per_chart.value(it.key()), m_axis, m_log_y);
+    for (auto it = m_charts.begin(); it != m_charts.end(); ++it) {
+        if (only && !only->contains(it.key()))
+            continue;
+        // Runs in order of arrival, training before validation: the legend
+        // then reads the same on every redraw.
+        QList<MetricChart::Line> &lines = per_chart[it.key()];
+        std::sort(lines.begin(), lines.end(), [](const MetricChart::Line &a, const MetricChart::Line &b) {
+            return std::tie(a.run_index, a.name) < std::tie(b.run_index, b.name);
+        });
+        it.value()->draw(lines, m_axis, m_log_y);
+    }
+    m_dirty_charts.clear();
 }
 
 QStringList TrainingMonitor::runs() const { return m_runs; }
+
+int TrainingMonitor::current_redraw_interval_ms() const { return m_timer->interval(); }
 
 QStringList TrainingMonitor::charts() const { return m_charts.keys(); }
 

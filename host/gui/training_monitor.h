@@ -4,6 +4,7 @@
 
 #include <QHash>
 #include <QMap>
+#include <QSet>
 #include <QWidget>
 
 #include <memory>
@@ -24,7 +25,9 @@ class MetricChart;
 // metric share a chart: "loss" and "val_loss"), several runs overlaid and
 // toggled. Events arrive from any thread through a ring buffer; a timer
 // drains it and redraws at most 20 times a second, so a fast run never
-// floods the UI thread.
+// floods the UI thread. The timer also keeps the UI thread within a CPU
+// budget: on two cores every millisecond it computes stalls both training
+// threads (they meet at each barrier), so costly redraws come less often.
 class TrainingMonitor : public QWidget {
     Q_OBJECT
 
@@ -37,6 +40,17 @@ public:
 
     // Drains the ring and redraws now (tests; the timer does it otherwise).
     void refresh();
+
+    static constexpr int kMinRedrawMs = 50;    // 20 redraws a second at most
+    static constexpr int kMaxRedrawMs = 1000;  // still live when redraws are slow
+    static constexpr double kUiCpuBudget = 0.025; // of one core, while data flows
+    // The wait before the next redraw when the UI thread used `ui_cpu_ms`
+    // of CPU since the last one.
+    static int redraw_interval_ms(double ui_cpu_ms);
+    // The calling thread's CPU time: what it took from the machine, whether
+    // or not it was preempted meanwhile.
+    static double thread_cpu_ms();
+    int current_redraw_interval_ms() const;
 
     QStringList runs() const;
     QStringList charts() const; // the metric groups shown
@@ -64,7 +78,8 @@ private:
 
     static QString group_of(const QString &name);
     MetricChart *chart_for(const QString &group);
-    void redraw();
+    // Redraws every chart, or only those named in `only`.
+    void redraw(const QSet<QString> *only = nullptr);
 
     MetricRing m_ring;
     std::vector<MetricEvent> m_drained;
@@ -75,7 +90,8 @@ private:
     XAxis m_axis = XAxis::Step;
     double m_smoothing = 0.6;
     bool m_log_y = false;
-    bool m_dirty = false;
+    QSet<QString> m_dirty_charts;
+    double m_last_tick_cpu_ms = 0;
 
     QTimer *m_timer;
     QComboBox *m_axis_box;

@@ -5,6 +5,7 @@
 
 #include "activation_explorer.h"
 #include "console.h"
+#include "metric_chart.h"
 #include "metric_series.h"
 #include "plugin_browser.h"
 #include "quick_experiment.h"
@@ -108,6 +109,61 @@ private slots:
         const QList<QByteArray> lines = csv.readAll().split('\n');
         QCOMPARE(lines.first(), QByteArray("run,metric,step,epoch,value,smoothed"));
         QCOMPARE(lines.size() - 2, 20000 + 200 + 1); // header and trailing newline
+    }
+
+    // Axes move in round steps, and only when the data leaves them: every
+    // change re-lays out the tick labels, the costliest part of a redraw.
+    void axes_are_round_and_move_only_when_outgrown()
+    {
+        using R = MetricChart::AxisRange;
+        QCOMPARE(MetricChart::nice_range(0, 1875, 5), (R{0, 2000, 5}));
+        const R narrow = MetricChart::nice_range(0.52, 0.58, 5);
+        QVERIFY(qFuzzyCompare(narrow.lo, 0.52) && qFuzzyCompare(narrow.hi, 0.58) && narrow.ticks == 4);
+        QCOMPARE(MetricChart::nice_range(-3, 7, 5), (R{-5, 10, 4}));
+        QCOMPARE(MetricChart::nice_range(0.1, 2.9, 5), (R{0, 3, 4}));
+        QCOMPARE(MetricChart::nice_range(938, 2814, 5), (R{0, 3000, 4})); // steps of 500 would need 6
+        QCOMPARE(MetricChart::max_ticks(100, 70), 3);
+        QCOMPARE(MetricChart::max_ticks(1000, 70), 6);
+
+        MetricChart chart("loss");
+        chart.resize(500, 300);
+        MetricSeries s;
+        auto draw_up_to = [&](int last_step) {
+            for (int i = int(s.size()); i <= last_step; ++i)
+                s.append({double(i), i / 100.0, 2.0 / (1 + i * 0.01)});
+            chart.draw({{"run 1", "loss", &s, 0}}, XAxis::Step, false);
+        };
+        draw_up_to(1100);
+        QCOMPARE(chart.x_axis_range(), (R{0, 1500, 4}));
+        const R y = chart.y_axis_range();
+        QVERIFY(y.lo == 0 && y.hi >= 2.09 && y.hi <= 3); // 0.17 .. 2 padded by 5%
+        draw_up_to(1400);
+        QCOMPARE(chart.x_axis_range(), (R{0, 1500, 4}));
+        QCOMPARE(chart.y_axis_range(), y);
+        draw_up_to(1600);
+        QCOMPARE(chart.x_axis_range(), (R{0, 2000, 5}));
+        chart.draw({{"run 1", "loss", &s, 0}}, XAxis::Step, true);
+        QCOMPARE(chart.y_axis_range().lo, 0.1); // whole decades around 0.12 .. 2
+        QCOMPARE(chart.y_axis_range().hi, 10.0);
+    }
+
+    // A costly redraw (here: a UI thread that computed for 40 ms) spaces the
+    // next ones out; a cheap one brings back 20 a second.
+    void redraws_stay_within_the_ui_cpu_budget()
+    {
+        QCOMPARE(TrainingMonitor::redraw_interval_ms(0), TrainingMonitor::kMinRedrawMs);
+        QCOMPARE(TrainingMonitor::redraw_interval_ms(5), 200);
+        QCOMPARE(TrainingMonitor::redraw_interval_ms(500), TrainingMonitor::kMaxRedrawMs);
+
+        TrainingMonitor monitor;
+        monitor.refresh();
+        volatile double sink = 0;
+        for (const double start = TrainingMonitor::thread_cpu_ms(); TrainingMonitor::thread_cpu_ms() - start < 40;)
+            sink = sink + std::sqrt(sink + 1);
+        monitor.refresh();
+        QCOMPARE(monitor.current_redraw_interval_ms(), TrainingMonitor::kMaxRedrawMs);
+        monitor.refresh();
+        QVERIFY(monitor.current_redraw_interval_ms() < 200);
     }
 
     void plugin_browser_lists_builtins()
