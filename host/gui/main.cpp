@@ -109,10 +109,13 @@ int main(int argc, char **argv)
     int run_exit = 0;
     QObject::connect(&window, &neurite::gui::MainWindow::run_finished, &app, [&](int code, bool) {
         run_exit = code;
-        if (!screenshot.isEmpty())
-            window.grab().save(screenshot, "PNG");
-        if (quit_after)
-            QTimer::singleShot(0, &app, &QApplication::quit);
+        // After the charts' deferred layout (their tick labels) has run.
+        QTimer::singleShot(200, &app, [&] {
+            if (!screenshot.isEmpty())
+                window.grab().save(screenshot, "PNG");
+            if (quit_after)
+                app.quit();
+        });
     });
     if (parser.isSet(run_option) || quit_after)
         QTimer::singleShot(300, &window, &neurite::gui::MainWindow::run_current);

@@ -42,6 +42,8 @@ MetricChart::AxisRange MetricChart::nice_range(double lo, double hi, int max_tic
     // Rounded outwards to whole steps, so a growing run moves the axis only
     // when it crosses a step: each range change re-lays out every label.
     // The tolerance keeps 0.52 / 0.02 = 25.9999… from widening by a step.
+    if (!std::isfinite(lo) || !std::isfinite(hi) || !(hi > lo))
+        return {lo, std::isfinite(lo) ? lo + 1 : 1, 2}; // callers widen degenerate ranges first
     AxisRange r;
     for (double step = nice_step((hi - lo) / (max_ticks - 1));; step = nice_step(step * 1.01)) {
         r = {std::floor(lo / step + 1e-9) * step, std::ceil(hi / step - 1e-9) * step, 0};
@@ -94,9 +96,9 @@ QLineSeries *MetricChart::line_for(const QString &run, const QString &name, int 
     if (QLineSeries *s = m_lines.value(key))
         return s;
     auto *s = new QLineSeries;
-    // The metric first: a narrow legend elides the end, and "loss" and
-    // "val_loss" of one run must stay apart.
-    s->setName(name + " (" + run + ")");
+    // The chart's own metric is named by its run alone; another metric on it
+    // ("val_loss" on "loss") comes first, as a narrow legend elides the end.
+    s->setName(name == m_title ? run : name + " (" + run + ")");
     // One pixel wide: Qt draws it with its fast line stroker, where wider
     // aliased pens go through the polygon stroker at several times the cost.
     QPen pen(run_colour(run_index), 1);
@@ -148,8 +150,12 @@ void MetricChart::draw(const QList<Line> &lines, XAxis axis, bool log_y)
     if (!have_y) {
         y0 = log_y ? 0.1 : 0;
         y1 = 1;
-    } else if (y1 <= y0) {
-        y1 = y0 + (y0 == 0 ? 1 : std::fabs(y0) * 0.1);
+    } else if (y1 - y0 <= 1e-6 * std::max(std::fabs(y0), std::fabs(y1))) {
+        // A constant metric (a fixed learning rate; its smoothing leaves
+        // rounding noise) gets ±10% around it, not a microscopic range.
+        const double mid = (y0 + y1) / 2;
+        y0 = mid == 0 ? 0 : mid - std::fabs(mid) * 0.1;
+        y1 = mid == 0 ? 1 : mid + std::fabs(mid) * 0.1;
     }
     QSet<QString> shown;
     const int cols = columns();
@@ -222,6 +228,12 @@ int MetricChart::drawn_points(const QString &run, const QString &name) const
 bool MetricChart::export_png(const QString &path) const
 {
     return const_cast<MetricChart *>(this)->grab().save(path, "PNG");
+}
+
+void MetricChart::resizeEvent(QResizeEvent *event)
+{
+    QChartView::resizeEvent(event);
+    emit resized(m_title);
 }
 
 void MetricChart::contextMenuEvent(QContextMenuEvent *event)

@@ -52,9 +52,12 @@ public:
 
 signals:
     void export_csv_requested(const QString &chart);
+    // The plot area changed size: ticks and decimation need a redraw.
+    void resized(const QString &chart);
 
 protected:
     void contextMenuEvent(QContextMenuEvent *event) override;
+    void resizeEvent(QResizeEvent *event) override;
 
 private:
     QLineSeries *line_for(const QString &run, const QString &name, int run_index);

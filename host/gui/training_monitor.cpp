@@ -133,6 +133,7 @@ MetricChart *TrainingMonitor::chart_for(const QString &group)
         if (!path.isEmpty())
             export_csv(chart, path);
     });
+    connect(c, &MetricChart::resized, this, [this](const QString &chart) { m_dirty_charts.insert(chart); });
     // "loss" first, then the others in order of arrival, two per row.
     const int index = static_cast<int>(m_charts.size());
     m_grid->addWidget(c, index / 2, index % 2);

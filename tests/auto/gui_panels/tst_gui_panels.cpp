@@ -122,6 +122,7 @@ private slots:
         QCOMPARE(MetricChart::nice_range(-3, 7, 5), (R{-5, 10, 4}));
         QCOMPARE(MetricChart::nice_range(0.1, 2.9, 5), (R{0, 3, 4}));
         QCOMPARE(MetricChart::nice_range(938, 2814, 5), (R{0, 3000, 4})); // steps of 500 would need 6
+        QCOMPARE(MetricChart::nice_range(5, 5, 5), (R{5, 6, 2})); // degenerate: no endless search
         QCOMPARE(MetricChart::max_ticks(100, 70), 3);
         QCOMPARE(MetricChart::max_ticks(1000, 70), 6);
 
@@ -145,6 +146,17 @@ private slots:
         chart.draw({{"run 1", "loss", &s, 0}}, XAxis::Step, true);
         QCOMPARE(chart.y_axis_range().lo, 0.1); // whole decades around 0.12 .. 2
         QCOMPARE(chart.y_axis_range().hi, 10.0);
+
+        // A constant learning rate, smoothed to within rounding of itself.
+        MetricChart lr_chart("lr");
+        lr_chart.resize(500, 300);
+        MetricSeries lr;
+        for (int i = 0; i < 100; ++i)
+            lr.append({double(i), 0, i % 2 ? 0.05 : 0.05 * (1 + 1e-12)});
+        lr_chart.draw({{"run 1", "lr", &lr, 0}}, XAxis::Step, false);
+        const R lr_y = lr_chart.y_axis_range();
+        QVERIFY2(lr_y.lo <= 0.045 && lr_y.hi >= 0.055 && lr_y.ticks >= 3,
+                 qPrintable(QString("%1 .. %2, %3 ticks").arg(lr_y.lo).arg(lr_y.hi).arg(lr_y.ticks)));
     }
 
     // A costly redraw (here: a UI thread that computed for 40 ms) spaces the
