@@ -1,5 +1,7 @@
 #include "activation_explorer.h"
 
+#include "metric_chart.h"
+
 #include "neurite/core/error.h"
 #include "neurite/core/module.h"
 
@@ -46,7 +48,6 @@ void fill(QChartView *view, const QList<std::pair<QString, QList<QPointF>>> &lin
     }
     auto *x = new QValueAxis;
     auto *y = new QValueAxis;
-    x->setRange(lo, hi);
     double y0 = 0, y1 = 0;
     bool any = false;
     for (const auto &[name, points] : lines)
@@ -56,7 +57,15 @@ void fill(QChartView *view, const QList<std::pair<QString, QList<QPointF>>> &lin
             any = true;
         }
     const double pad = any && y1 > y0 ? (y1 - y0) * 0.05 : 1;
-    y->setRange(y0 - pad, y1 + pad);
+    // Round ticks (-1, 0, 1, 2 rather than -1.3, 0.4, 2.0) as on the training charts.
+    const MetricChart::AxisRange x_range = MetricChart::nice_range(lo, hi, 6);
+    const MetricChart::AxisRange y_range = MetricChart::nice_range(y0 - pad, y1 + pad, 6);
+    x->setRange(x_range.lo, x_range.hi);
+    x->setTickCount(x_range.ticks);
+    y->setRange(y_range.lo, y_range.hi);
+    y->setTickCount(y_range.ticks);
+    x->setLabelFormat("%g");
+    y->setLabelFormat("%g");
     chart->addAxis(x, Qt::AlignBottom);
     chart->addAxis(y, Qt::AlignLeft);
     for (const auto &[name, points] : lines) {
@@ -190,8 +199,13 @@ void ActivationExplorer::redraw()
             const QString label = pairwise(name) ? name + " (x, 0)" : name;
             f_lines.append({label, f});
             df_lines.append({label, df});
-            if (const Entry *e = m_registry.find(name.toStdString()))
-                formulas << "<b>" + name.toHtmlEscaped() + "</b>: " + QString::fromStdString(e->summary).toHtmlEscaped();
+            if (const Entry *e = m_registry.find(name.toStdString())) {
+                // Summaries often begin with the entry's name ("Sigmoid: f(x) = ...").
+                QString summary = QString::fromStdString(e->summary);
+                if (summary.startsWith(name + ":"))
+                    summary = summary.mid(name.size() + 1).trimmed();
+                formulas << "<b>" + name.toHtmlEscaped() + "</b>: " + summary.toHtmlEscaped();
+            }
         } catch (const Error &e) {
             formulas << "<b>" + name.toHtmlEscaped() + "</b>: <span style='color:#b00'>" +
                             QString(e.what()).toHtmlEscaped() + "</span>";

@@ -1,5 +1,7 @@
 #include "data_panel.h"
 
+#include "metric_chart.h"
+
 #include "neurite/core/data/csv.h"
 #include "neurite/core/data/idx.h"
 #include "neurite/core/data/image_folder.h"
@@ -15,11 +17,13 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
+#include <QHorizontalBarSeries>
 #include <QHeaderView>
 #include <QLabel>
 #include <QMimeData>
 #include <QPainter>
 #include <QPushButton>
+#include <QScrollArea>
 #include <QStackedWidget>
 #include <QTableWidget>
 #include <QValueAxis>
@@ -32,9 +36,17 @@ namespace neurite::gui {
 
 namespace {
 
-constexpr int kGridColumns = 8;
-constexpr int kGridRows = 6;
+constexpr int kGridImages = 48;
+
+// Small images are magnified to about 56 pixels: 28x28 digits show at 2x.
+int tile_scale(const Shape &shape)
+{
+    const auto w = static_cast<int>(shape[shape.size() - 1]), h = static_cast<int>(shape[shape.size() - 2]);
+    return std::max(1, 56 / std::max(1, std::max(w, h)));
+}
 constexpr int kMaxFeatureRows = 2000;
+constexpr int kMaxNamedClasses = 12;
+constexpr int kClassChartHeight = 180;
 
 // The labels file beside an images file, by the IDX naming convention.
 QString labels_for(const QString &images)
@@ -82,7 +94,7 @@ DataPanel::DataPanel(QWidget *parent)
     m_classes->chart()->setTitle(tr("Samples per class"));
     m_classes->chart()->legend()->hide();
     m_classes->chart()->setAnimationOptions(QChart::NoAnimation);
-    m_classes->setMinimumHeight(180);
+    m_classes->setMinimumHeight(kClassChartHeight);
     m_features->setColumnCount(4);
     m_features->setHorizontalHeaderLabels({tr("feature"), tr("min"), tr("mean"), tr("max")});
     m_features->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
@@ -91,12 +103,23 @@ DataPanel::DataPanel(QWidget *parent)
     m_images->setAlignment(Qt::AlignCenter);
     m_detail->addWidget(m_features);
     m_detail->addWidget(m_images);
+    // The chart and the grid scroll, so the dock (and the window) can be
+    // smaller than their natural height on a small screen.
+    auto *content = new QWidget;
+    auto *content_layout = new QVBoxLayout(content);
+    content_layout->setContentsMargins(0, 0, 0, 0);
+    content_layout->addWidget(m_classes, 1);
+    content_layout->addWidget(m_detail, 2);
+    auto *scroll = new QScrollArea;
+    scroll->setWidget(content);
+    scroll->setWidgetResizable(true);
+    scroll->setFrameShape(QFrame::NoFrame);
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
     auto *layout = new QVBoxLayout(this);
     layout->addLayout(buttons);
     layout->addWidget(m_summary);
     layout->addWidget(m_error);
-    layout->addWidget(m_classes, 1);
-    layout->addWidget(m_detail, 2);
+    layout->addWidget(scroll, 1);
 }
 
 void DataPanel::open_dialog(const QString &kind)
@@ -195,25 +218,42 @@ void DataPanel::show_classes()
     QStringList names;
     int top = 0;
     const std::vector<int64_t> counts = m_dataset.class_counts();
-    for (size_t c = 0; c < counts.size(); ++c) {
+    // Horizontal bars stack upwards: listed last to first, class 0 is on top.
+    const bool named = counts.size() <= size_t(kMaxNamedClasses);
+    for (size_t i = 0; i < counts.size(); ++i) {
+        const size_t c = named ? counts.size() - 1 - i : i;
         *set << static_cast<double>(counts[c]);
-        m_bar_counts << static_cast<int>(counts[c]);
-        top = std::max(top, static_cast<int>(counts[c]));
         names << QString::fromStdString(m_dataset.class_names()[c]);
+        top = std::max(top, static_cast<int>(counts[c]));
     }
-    auto *series = new QBarSeries;
+    for (int64_t n : counts)
+        m_bar_counts << static_cast<int>(n);
+    // Up to a dozen classes read best as horizontal bars named on the side
+    // (names like "T-shirt/top" do not fit under a bar); more get plain columns.
+    QAbstractBarSeries *series = named ? static_cast<QAbstractBarSeries *>(new QHorizontalBarSeries)
+                                       : static_cast<QAbstractBarSeries *>(new QBarSeries);
     series->append(set);
     chart->addSeries(series);
-    auto *x = new QBarCategoryAxis;
-    x->append(names);
-    x->setLabelsAngle(names.size() > 6 ? -45 : 0);
-    auto *y = new QValueAxis;
-    y->setRange(0, top * 1.1 + 1);
-    y->setLabelFormat("%d");
-    chart->addAxis(x, Qt::AlignBottom);
-    chart->addAxis(y, Qt::AlignLeft);
-    series->attachAxis(x);
-    series->attachAxis(y);
+    auto *classes = new QBarCategoryAxis;
+    if (named) {
+        classes->append(names);
+        classes->setTruncateLabels(false); // the chart is sized to fit them below
+    } else {
+        for (qsizetype c = 0; c < names.size(); ++c)
+            classes->append(QString::number(c));
+        classes->setLabelsVisible(false);
+        chart->setTitle(tr("Samples per class (%1 classes)").arg(names.size()));
+    }
+    auto *count = new QValueAxis;
+    const MetricChart::AxisRange range = MetricChart::nice_range(0, std::max(top, 1), 4);
+    count->setRange(range.lo, range.hi);
+    count->setTickCount(range.ticks);
+    count->setLabelFormat("%d");
+    chart->addAxis(classes, named ? Qt::AlignLeft : Qt::AlignBottom);
+    chart->addAxis(count, named ? Qt::AlignBottom : Qt::AlignLeft);
+    series->attachAxis(classes);
+    series->attachAxis(count);
+    m_classes->setMinimumHeight(named ? std::max(kClassChartHeight, 80 + 20 * int(names.size())) : kClassChartHeight);
 }
 
 void DataPanel::show_features()
@@ -249,10 +289,13 @@ void DataPanel::show_images()
     const Shape &shape = m_dataset.input_shape();
     const bool rgb = shape.size() == 3 && shape[0] == 3;
     const int h = static_cast<int>(shape[shape.size() - 2]), w = static_cast<int>(shape[shape.size() - 1]);
-    const int shown = static_cast<int>(std::min<int64_t>(m_dataset.size(), kGridColumns * kGridRows));
-    const int scale = std::max(1, 56 / std::max(1, std::max(w, h)));
+    const int shown = static_cast<int>(std::min<int64_t>(m_dataset.size(), kGridImages));
+    const int scale = tile_scale(shape);
     const int cell_w = w * scale, cell_h = h * scale + 14;
-    QImage grid(kGridColumns * cell_w, ((shown + kGridColumns - 1) / kGridColumns) * cell_h, QImage::Format_RGB32);
+    // As many columns as the panel is wide: the grid never needs a sideways scroll.
+    m_grid_columns = grid_columns_for(cell_w);
+    const int columns = m_grid_columns;
+    QImage grid(columns * cell_w, ((shown + columns - 1) / columns) * cell_h, QImage::Format_RGB32);
     grid.fill(Qt::white);
     QPainter painter(&grid);
     QFont font = painter.font();
@@ -269,7 +312,7 @@ void DataPanel::show_images()
                 auto at = [&](int plane) { return int(255 * (sample.input[(int64_t(plane) * h + y) * w + x] - lo) / span); };
                 tile.setPixel(x, y, rgb ? qRgb(at(0), at(1), at(2)) : qRgb(at(0), at(0), at(0)));
             }
-        const int cx = (s % kGridColumns) * cell_w, cy = (s / kGridColumns) * cell_h;
+        const int cx = (s % columns) * cell_w, cy = (s / columns) * cell_h;
         painter.drawImage(QRect(cx, cy, cell_w, h * scale), tile);
         if (sample.label >= 0) {
             const QString name = QString::fromStdString(m_dataset.class_names()[size_t(sample.label)]);
@@ -280,6 +323,21 @@ void DataPanel::show_images()
     painter.end();
     m_images->setPixmap(QPixmap::fromImage(grid));
     m_shown_images = shown;
+}
+
+int DataPanel::grid_columns_for(int cell_width) const
+{
+    return std::clamp(m_detail->width() / std::max(1, cell_width), 2, 16);
+}
+
+void DataPanel::resizeEvent(QResizeEvent *event)
+{
+    QWidget::resizeEvent(event);
+    if (m_shown_images > 0 && m_detail->currentWidget() == m_images) {
+        const Shape &shape = m_dataset.input_shape();
+        if (grid_columns_for(static_cast<int>(shape[shape.size() - 1]) * tile_scale(shape)) != m_grid_columns)
+            show_images();
+    }
 }
 
 QString DataPanel::error_text() const { return m_error->text(); }

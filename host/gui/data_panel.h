@@ -40,12 +40,14 @@ signals:
 protected:
     void dragEnterEvent(QDragEnterEvent *event) override;
     void dropEvent(QDropEvent *event) override;
+    void resizeEvent(QResizeEvent *event) override;
 
 private:
     void open_dialog(const QString &kind);
     void show_classes();
     void show_features();
     void show_images();
+    int grid_columns_for(int cell_width) const;
 
     data::Dataset m_dataset;
     QLabel *m_summary;
@@ -55,6 +57,7 @@ private:
     QTableWidget *m_features;
     QLabel *m_images;
     int m_shown_images = 0;
+    int m_grid_columns = 0;
     QList<int> m_bar_counts;
 };
 

@@ -49,4 +49,6 @@ void ModelPanel::clear()
     m_caption->clear();
 }
 
+QString ModelPanel::boundary_caption() const { return m_caption->text(); }
+
 } // namespace neurite::gui

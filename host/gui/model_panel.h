@@ -20,6 +20,7 @@ public:
     QString summary() const;
     bool has_boundary() const { return !m_boundary.isNull(); }
     QImage boundary() const { return m_boundary; }
+    QString boundary_caption() const;
 
 public slots:
     void set_summary(const QString &text);

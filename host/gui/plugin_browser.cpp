@@ -76,7 +76,8 @@ void PluginBrowser::reload()
     m_tree->clear();
     const Kind kinds[] = {Kind::Layer, Kind::Activation, Kind::Loss, Kind::Optimizer};
     for (Kind kind : kinds) {
-        auto *group = new QTreeWidgetItem(m_tree, {QString(kind_name(kind)) + "s"});
+        const QString plural = kind == Kind::Loss ? QStringLiteral("losses") : QString(kind_name(kind)) + "s";
+        auto *group = new QTreeWidgetItem(m_tree, {plural});
         group->setFirstColumnSpanned(true);
         for (const Entry &e : m_registry.entries()) {
             if (e.kind != kind)

@@ -91,7 +91,17 @@ QString QuickExperiment::script(const Settings &s)
           << "    data = train_set,";
     if (d.validation)
         lines << "    validation = validation_set,";
-    lines << QString("    epochs = %1,").arg(s.epochs) << QString("    batch_size = %1,").arg(s.batch_size) << "}";
+    // The run's name says what was tried, so runs overlaid on the charts
+    // can be told apart: "xor 6 tanh Adam lr=0.01".
+    QStringList sizes;
+    for (int size : s.hidden)
+        sizes << QString::number(size);
+    const QString name = QString("%1 %2 %3 %4 lr=%5")
+                             .arg(s.dataset, sizes.isEmpty() ? QString("linear") : sizes.join('-'), s.activation,
+                                  s.optimizer)
+                             .arg(s.lr);
+    lines << QString("    epochs = %1,").arg(s.epochs) << QString("    batch_size = %1,").arg(s.batch_size)
+          << QString("    name = \"%1\",").arg(name) << "}";
     return lines.join('\n') + '\n';
 }
 

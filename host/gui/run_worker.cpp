@@ -249,8 +249,9 @@ void RunWorker::capture_boundary_data(lua_State *L, int data_index)
 int RunWorker::hook_tick(lua_State *L)
 {
     auto *self = static_cast<RunWorker *>(lua_touserdata(L, lua_upvalueindex(1)));
-    const bool force = lua_toboolean(L, 1);
-    ++self->m_ticks;
+    const bool force = lua_toboolean(L, 1); // an epoch's end: draw now, no new step
+    if (!force)
+        ++self->m_ticks;
     if (!self->m_model || !self->m_boundary)
         return 0;
     if (!force && self->m_since_boundary.isValid() && self->m_since_boundary.elapsed() < kBoundaryIntervalMs)

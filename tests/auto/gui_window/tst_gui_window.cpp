@@ -14,6 +14,7 @@
 #include "training_monitor.h"
 
 #include <QDir>
+#include <QDockWidget>
 #include <QElapsedTimer>
 #include <QPushButton>
 #include <QSignalSpy>
@@ -54,6 +55,23 @@ local model = nn.Sequential{nn.Dense{inputs = 2, outputs = 6, activation = "tanh
 train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.Adam(model:parameters(), {lr = 0.05}),
           data = {x = x, y = y}, epochs = 150, batch_size = 4, verbose = 0, name = "xor"}
 )";
+
+// Fills the quick-experiment form for XOR with one hidden layer, presses
+// its button as a user would, and returns the run's exit code.
+int run_quick_xor(MainWindow &w, int hidden, int epochs)
+{
+    QuickExperiment::Settings s;
+    s.dataset = "xor";
+    s.hidden = {hidden};
+    s.epochs = epochs;
+    w.quick_form()->set_settings(s);
+    QSignalSpy done(&w, &MainWindow::run_finished);
+    const auto buttons = w.quick_form()->findChildren<QPushButton *>();
+    if (buttons.isEmpty())
+        return -2;
+    buttons.last()->click();
+    return wait_for_run(done).first;
+}
 
 } // namespace
 
@@ -150,16 +168,7 @@ private slots:
     void quick_form_script_runs()
     {
         MainWindow w;
-        QuickExperiment::Settings s;
-        s.dataset = "xor";
-        s.hidden = {4};
-        s.epochs = 30;
-        w.quick_form()->set_settings(s);
-        QSignalSpy done(&w, &MainWindow::run_finished);
-        const auto buttons = w.quick_form()->findChildren<QPushButton *>();
-        QVERIFY(!buttons.isEmpty());
-        buttons.last()->click();
-        QCOMPARE(wait_for_run(done).first, 0);
+        QCOMPARE(run_quick_xor(w, 4, 30), 0);
         QVERIFY(w.editor()->current()->toPlainText().contains("train.fit{"));
         QVERIFY(w.model_panel()->summary().contains("Dense"));
         // Two inputs, two classes: the lecture's XOR picture, drawn while training.
@@ -184,6 +193,33 @@ private slots:
         const QString path = QString(NEURITE_SCREENSHOT_DIR) + "/main_window.png";
         QVERIFY(w.grab().save(path, "PNG"));
         QVERIFY(QImage(path).width() >= 1000);
+    }
+
+    // Every tabbed panel in front once, after the quick form's XOR run with
+    // Fashion-MNIST's test set in the data panel: build/screenshots/panel_*.png.
+    void screenshot_of_each_panel()
+    {
+        MainWindow w;
+        w.resize(1400, 860);
+        w.show();
+        QVERIFY(w.data_panel()->open_path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"));
+        QCOMPARE(w.data_panel()->current().size(), int64_t(10000));
+        QCOMPARE(run_quick_xor(w, 6, 200), 0);
+        QDir().mkpath(NEURITE_SCREENSHOT_DIR);
+        for (const char *name : {"plugins", "quick", "model", "activations", "data"}) {
+            auto *dock = w.findChild<QDockWidget *>(name);
+            QVERIFY2(dock, name);
+            dock->raise();
+            QTest::qWait(100);
+            const QString path = QString(NEURITE_SCREENSHOT_DIR) + "/panel_" + name + ".png";
+            QVERIFY(w.grab().save(path, "PNG"));
+        }
+        QVERIFY(w.model_panel()->has_boundary());
+        // 200 epochs of one batch: the last picture is of step 200, and the
+        // run is named after what the form tried.
+        QCOMPARE(w.model_panel()->boundary_caption(), QString("after 200 steps"));
+        QVERIFY2(w.monitor()->runs().last().startsWith("xor 6 tanh Adam lr=0.01"),
+                 qPrintable(w.monitor()->runs().join(", ")));
     }
 };
 
