@@ -115,8 +115,14 @@ MainWindow::MainWindow()
         m_editor->new_script(code, title);
         run_script(code, title);
     });
-    connect(m_data, &DataPanel::dataset_changed, this,
-            [](const data::Dataset &d) { data::set_current_dataset(d); });
+    connect(m_data, &DataPanel::dataset_changed, this, [this](const data::Dataset &d) {
+        data::set_current_dataset(d);
+        const bool classes = d.target_kind() == data::TargetKind::Classes;
+        m_quick->set_panel_data({QFileInfo(QString::fromStdString(d.source())).fileName(), d.feature_count(),
+                                 classes ? d.class_count() : d.target_width(),
+                                 d.target_kind() == data::TargetKind::Values,
+                                 d.target_kind() != data::TargetKind::None});
+    });
     connect(m_elapsed_timer, &QTimer::timeout, this, [this] {
         const double s = (QDateTime::currentMSecsSinceEpoch() - m_run_started) / 1000.0;
         m_status->setText(tr("Running… %1 s").arg(s, 0, 'f', 0));

@@ -66,43 +66,80 @@ bool QuickExperiment::parse_hidden(const QString &text, QList<int> &sizes, QStri
     return true;
 }
 
-QString QuickExperiment::script(const Settings &s)
+QString QuickExperiment::script(const Settings &s, const PanelData &panel, QString &error)
 {
+    const bool from_panel = s.dataset == kPanelKey;
+    if (from_panel && panel.name.isEmpty()) {
+        error = tr("Open a dataset in the Data panel first (IDX, CSV, NPY or a folder of images).");
+        return {};
+    }
+    if (from_panel && !panel.has_targets) {
+        error = tr("%1 has no targets to learn: open a dataset with labels or target columns.").arg(panel.name);
+        return {};
+    }
     const DatasetInfo &d = info(s.dataset);
-    const QString loss = !s.loss.isEmpty() ? s.loss : d.regression ? "MSELoss" : "CrossEntropyLoss";
+    const bool regression = from_panel ? panel.regression : d.regression;
+    const bool validation = from_panel || d.validation;
+    const QString loss = !s.loss.isEmpty() ? s.loss : regression ? "MSELoss" : "CrossEntropyLoss";
     QStringList lines;
-    lines << "-- Written by the quick-experiment form. Edit it and press F5 to run it again."
-          << QString("-- Dataset: %1").arg(d.label) << ""
-          << "local train_set = " + QString(d.train);
-    if (d.validation)
-        lines << "local validation_set = " + QString(d.validation);
-    lines << "" << "local model = nn.Sequential{";
-    int inputs = d.inputs;
+    lines << "-- Written by the quick-experiment form. Edit it and press F5 to run it again.";
+    if (from_panel) {
+        // The panel's dataset, split and standardized on its training part.
+        lines << QString("-- Dataset: %1, as opened in the Data panel").arg(panel.name) << ""
+              << "local train_set, validation_set = data.current():split(0.8, {seed = 1})"
+              << "train_set = train_set:normalize()"
+              << "validation_set = validation_set:normalize(train_set)";
+    } else {
+        lines << QString("-- Dataset: %1").arg(d.label) << ""
+              << "local train_set = " + QString(d.train);
+        if (d.validation)
+            lines << "local validation_set = " + QString(d.validation);
+    }
+    lines << ""
+          << "local model = nn.Sequential{";
+    int64_t inputs = from_panel ? panel.inputs : d.inputs;
     for (int size : s.hidden) {
         lines << QString("    nn.Dense{inputs = %1, outputs = %2, activation = \"%3\"},")
-                     .arg(inputs).arg(size).arg(s.activation);
+                     .arg(inputs)
+                     .arg(size)
+                     .arg(s.activation);
         inputs = size;
     }
-    lines << QString("    nn.Dense{inputs = %1, outputs = %2},").arg(inputs).arg(d.outputs) << "}"
-          << "print(model:summary())" << ""
-          << QString("local loss = nn.%1()").arg(loss)
+    lines << QString("    nn.Dense{inputs = %1, outputs = %2},").arg(inputs).arg(from_panel ? panel.outputs : d.outputs)
+          << "}"
+          << "print(model:summary())"
+          << "" << QString("local loss = nn.%1()").arg(loss)
           << QString("local optimizer = optim.%1(model:parameters(), {lr = %2})").arg(s.optimizer).arg(s.lr) << ""
-          << "train.fit{" << "    model = model," << "    loss = loss," << "    optimizer = optimizer,"
+          << "train.fit{"
+          << "    model = model,"
+          << "    loss = loss,"
+          << "    optimizer = optimizer,"
           << "    data = train_set,";
-    if (d.validation)
+    if (validation)
         lines << "    validation = validation_set,";
+    if (!regression)
+        lines << "    metrics = {\"accuracy\"},";
     // The run's name says what was tried, so runs overlaid on the charts
     // can be told apart: "xor 6 tanh Adam lr=0.01".
     QStringList sizes;
     for (int size : s.hidden)
         sizes << QString::number(size);
     const QString name = QString("%1 %2 %3 %4 lr=%5")
-                             .arg(s.dataset, sizes.isEmpty() ? QString("linear") : sizes.join('-'), s.activation,
-                                  s.optimizer)
+                             .arg(from_panel ? QString(kPanelKey) : s.dataset,
+                                  sizes.isEmpty() ? QString("linear") : sizes.join('-'), s.activation, s.optimizer)
                              .arg(s.lr);
     lines << QString("    epochs = %1,").arg(s.epochs) << QString("    batch_size = %1,").arg(s.batch_size)
           << QString("    name = \"%1\",").arg(name) << "}";
     return lines.join('\n') + '\n';
+}
+
+void QuickExperiment::set_panel_data(const PanelData &panel)
+{
+    m_panel = panel;
+    const int index = m_dataset->findData(QString(kPanelKey));
+    m_dataset->setItemText(index,
+                           panel.name.isEmpty() ? tr("The Data panel's dataset (none open)")
+                                                : tr("The Data panel's: %1").arg(panel.name));
 }
 
 QuickExperiment::QuickExperiment(const Registry &registry, QWidget *parent)
@@ -112,7 +149,10 @@ QuickExperiment::QuickExperiment(const Registry &registry, QWidget *parent)
 {
     for (const DatasetInfo &d : kDatasets)
         m_dataset->addItem(d.label, QString(d.key));
-    // The choices come from the plugins' own schemas, never from a list kept here.
+    m_dataset->addItem(QString(), QString(kPanelKey));
+    set_panel_data({});
+    // The choices come from the plugins' own schemas, never from a list kept
+    // here.
     if (const Entry *dense = registry.find("Dense"))
         for (const ParamSpec &p : dense->params)
             if (p.name == "activation")
@@ -160,9 +200,11 @@ QuickExperiment::QuickExperiment(const Registry &registry, QWidget *parent)
             m_error->setText(error);
             return;
         }
-        m_error->clear();
         const Settings s = settings();
-        emit run_requested(script(s), info(s.dataset).key + QString(" experiment"));
+        const QString code = script(s, m_panel, error);
+        m_error->setText(error);
+        if (!code.isEmpty())
+            emit run_requested(code, s.dataset + " experiment");
     });
 }
 
@@ -199,29 +241,27 @@ void QuickExperiment::set_settings(const Settings &s)
 void QuickExperiment::dataset_changed()
 {
     // Sensible starting points per dataset; the user can change every one.
+    struct Preset {
+        QList<int> hidden;
+        const char *activation, *optimizer;
+        double lr;
+        int batch_size, epochs;
+    };
+    static const Preset kImages{{256, 128}, "relu", "SGD", 0.05, 64, 5};
+    static const Preset kPanel{{64}, "relu", "Adam", 0.001, 32, 20};
+    static const Preset kGates{{3}, "tanh", "Adam", 0.05, 4, 300};
+    static const Preset kPlane{{20}, "tanh", "Adam", 0.01, 32, 100};
     Settings s = settings();
-    if (s.dataset == "fashion_mnist") {
-        s.hidden = {256, 128};
-        s.activation = "relu";
-        s.optimizer = "SGD";
-        s.lr = 0.05;
-        s.batch_size = 64;
-        s.epochs = 5;
-    } else if (s.dataset == "xor" || s.dataset == "and") {
-        s.hidden = {3};
-        s.activation = "tanh";
-        s.optimizer = "Adam";
-        s.lr = 0.05;
-        s.batch_size = 4;
-        s.epochs = 300;
-    } else {
-        s.hidden = {20};
-        s.activation = "tanh";
-        s.optimizer = "Adam";
-        s.lr = 0.01;
-        s.batch_size = 32;
-        s.epochs = 100;
-    }
+    const Preset &p = s.dataset == "fashion_mnist" ? kImages
+        : s.dataset == kPanelKey                   ? kPanel
+        : s.dataset == "xor" || s.dataset == "and" ? kGates
+                                                   : kPlane;
+    s.hidden = p.hidden;
+    s.activation = p.activation;
+    s.optimizer = p.optimizer;
+    s.lr = p.lr;
+    s.batch_size = p.batch_size;
+    s.epochs = p.epochs;
     set_settings(s);
 }
 

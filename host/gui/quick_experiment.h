@@ -2,6 +2,8 @@
 
 #include <QWidget>
 
+#include <cstdint>
+
 class QComboBox;
 class QDoubleSpinBox;
 class QLineEdit;
@@ -33,9 +35,22 @@ public:
         int batch_size = 4;
         int epochs = 200;
     };
+    // What the form knows of the dataset open in the Data panel (the key
+    // "panel"): the script trains on data.current().
+    struct PanelData {
+        QString name;           // empty: nothing is open
+        int64_t inputs = 0;     // features per sample
+        int64_t outputs = 0;    // classes, or target values
+        bool regression = false;
+        bool has_targets = false;
+    };
+    static constexpr const char *kPanelKey = "panel";
     // Dataset keys with their labels, as offered in the form.
     static QList<QPair<QString, QString>> datasets();
-    static QString script(const Settings &s);
+    // The script for the settings; the empty string and a message in `error`
+    // when they cannot make one (the panel's dataset is missing or unlabelled).
+    static QString script(const Settings &s, const PanelData &panel, QString &error);
+    void set_panel_data(const PanelData &panel);
 
     Settings settings() const;
     void set_settings(const Settings &s);
@@ -53,6 +68,7 @@ private:
     QDoubleSpinBox *m_lr;
     QSpinBox *m_batch, *m_epochs;
     QLabel *m_error;
+    PanelData m_panel;
 };
 
 } // namespace neurite::gui

@@ -222,15 +222,32 @@ private slots:
         s.activation = "relu";
         s.optimizer = "SGD";
         s.lr = 0.05;
-        const QString lua = QuickExperiment::script(s);
+        QString error;
+        const QString lua = QuickExperiment::script(s, {}, error);
         QVERIFY(lua.contains("nn.Dense{inputs = 784, outputs = 256, activation = \"relu\"}"));
         QVERIFY(lua.contains("nn.Dense{inputs = 128, outputs = 10}"));
         QVERIFY(lua.contains("nn.CrossEntropyLoss()"));
         QVERIFY(lua.contains("optim.SGD(model:parameters(), {lr = 0.05})"));
         QList<int> sizes;
-        QString error;
         QVERIFY(!QuickExperiment::parse_hidden("256, x", sizes, error));
         QVERIFY(error.contains("'x' is not a layer size"));
+
+        // The Data panel's dataset: data.current(), split and standardized.
+        s.dataset = QuickExperiment::kPanelKey;
+        QVERIFY(QuickExperiment::script(s, {}, error).isEmpty());
+        QVERIFY2(error.contains("Open a dataset in the Data panel first"), qPrintable(error));
+        QVERIFY(QuickExperiment::script(s, {"notes.csv", 3, 0, false, false}, error).isEmpty());
+        QVERIFY2(error.contains("notes.csv has no targets"), qPrintable(error));
+        const QString table = QuickExperiment::script(s, {"iris.csv", 4, 3, false, true}, error);
+        QVERIFY(table.contains("data.current():split(0.8"));
+        QVERIFY(table.contains("validation_set:normalize(train_set)"));
+        QVERIFY(table.contains("nn.Dense{inputs = 4, outputs = 256, activation = \"relu\"}"));
+        QVERIFY(table.contains("nn.Dense{inputs = 128, outputs = 3}"));
+        QVERIFY(table.contains("nn.CrossEntropyLoss()"));
+        const QString values = QuickExperiment::script(s, {"prices.csv", 5, 2, true, true}, error);
+        QVERIFY(values.contains("nn.Dense{inputs = 128, outputs = 2}"));
+        QVERIFY(values.contains("nn.MSELoss()"));
+        QVERIFY(table.contains("metrics = {\"accuracy\"}") && !values.contains("metrics"));
     }
 
     void console_links_error_locations()

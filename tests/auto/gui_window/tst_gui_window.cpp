@@ -177,6 +177,38 @@ private slots:
         QVERIFY(w.model_panel()->boundary().width() >= 200);
     }
 
+    // A table opened in the Data panel, trained from the form: the
+    // "load a dataset, build a model without code" path.
+    void quick_form_trains_the_data_panels_dataset()
+    {
+        QTemporaryDir dir;
+        QByteArray csv = "x,y,side\n";
+        for (int i = 0; i < 80; ++i) {
+            const double x = (i % 9) - 4, y = (i % 7) - 3 + 0.5;
+            csv += QByteArray::number(x) + ',' + QByteArray::number(y) + ',' + (x + y > 0 ? "right" : "left") + '\n';
+        }
+        write_file(dir.filePath("sides.csv"), csv);
+        MainWindow w;
+        QVERIFY(w.data_panel()->open_path(dir.filePath("sides.csv")));
+        QuickExperiment::Settings s;
+        s.dataset = QuickExperiment::kPanelKey;
+        s.hidden = {8};
+        s.lr = 0.05;
+        s.epochs = 40;
+        s.batch_size = 8;
+        w.quick_form()->set_settings(s);
+        QSignalSpy done(&w, &MainWindow::run_finished);
+        w.quick_form()->findChildren<QPushButton *>().last()->click();
+        QCOMPARE(wait_for_run(done).first, 0);
+        const QString code = w.editor()->current()->toPlainText();
+        QVERIFY(code.contains("-- Dataset: sides.csv, as opened in the Data panel"));
+        QVERIFY(code.contains("nn.Dense{inputs = 2, outputs = 8"));
+        w.monitor()->refresh();
+        const MetricSeries *accuracy = w.monitor()->series(w.monitor()->runs().last(), "val_accuracy");
+        QVERIFY(accuracy && accuracy->size() == 40);
+        QVERIFY2(accuracy->points().back().value >= 0.9, qPrintable(QString::number(accuracy->points().back().value)));
+    }
+
     // A picture a person can look at: build/screenshots/main_window.png.
     void screenshot_after_a_short_run()
     {
