@@ -41,7 +41,8 @@ train.fit = function(opts)
   local callbacks = {}
   for i, cb in ipairs(opts.callbacks or {}) do callbacks[i] = cb end
   callbacks[#callbacks + 1] = {on_batch_end = function() gui.tick(false) end,
-                               on_epoch_end = function() gui.tick(true) end}
+                               on_train_end = function() gui.tick(true) end,
+                               on_interrupt = function() gui.tick(true) end}
   copy.callbacks = callbacks
   return fit(copy)
 end
@@ -66,8 +67,7 @@ void RunWorker::attach_runtime()
     m_runtime->monitor().subscribe([this](const MonitorEvent &e) {
         switch (e.type) {
         case MonitorEvent::Type::Scalar:
-            m_monitor->post(QString::fromStdString(e.run), QString::fromStdString(e.name),
-                            {double(e.step), double(e.epoch), e.value});
+            m_monitor->post(interned(e.run), interned(e.name), {double(e.step), double(e.epoch), e.value});
             break;
         case MonitorEvent::Type::Text:
             emit output(QString::fromStdString(e.text));
@@ -77,6 +77,14 @@ void RunWorker::attach_runtime()
         }
     });
     m_runtime->set_print_sink([this](const std::string &line) { emit output(QString::fromStdString(line)); });
+}
+
+const QString &RunWorker::interned(const std::string &text)
+{
+    auto it = m_names.find(text);
+    if (it == m_names.end())
+        it = m_names.emplace(text, QString::fromStdString(text)).first;
+    return it->second;
 }
 
 void RunWorker::run(const QString &code, const QString &name, const QString &directory)
@@ -249,7 +257,7 @@ void RunWorker::capture_boundary_data(lua_State *L, int data_index)
 int RunWorker::hook_tick(lua_State *L)
 {
     auto *self = static_cast<RunWorker *>(lua_touserdata(L, lua_upvalueindex(1)));
-    const bool force = lua_toboolean(L, 1); // an epoch's end: draw now, no new step
+    const bool force = lua_toboolean(L, 1); // the run's end: draw now, no new step
     if (!force)
         ++self->m_ticks;
     if (!self->m_model || !self->m_boundary)

@@ -10,6 +10,8 @@
 
 #include <atomic>
 #include <memory>
+#include <string>
+#include <unordered_map>
 
 struct lua_State;
 
@@ -63,6 +65,9 @@ private:
     static int hook_model(lua_State *L);
     static int hook_tick(lua_State *L);
     void capture_boundary_data(lua_State *L, int data_index);
+    // One shared QString per run or metric name: posting a point then
+    // copies no text, and the monitor matches names by their data pointer.
+    const QString &interned(const std::string &text);
 
     TrainingMonitor *m_monitor;
     std::unique_ptr<lua::LuaRuntime> m_runtime;
@@ -70,6 +75,7 @@ private:
     std::atomic<bool> m_running{false};
     std::atomic<bool> m_stop_requested{false};
     QString m_run_name;
+    std::unordered_map<std::string, QString> m_names; // the run thread's only
 
     // The model train.fit is training, for the summary and the boundary.
     Sequential *m_model = nullptr;

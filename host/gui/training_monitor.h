@@ -40,6 +40,8 @@ public:
 
     // Drains the ring and redraws now (tests; the timer does it otherwise).
     void refresh();
+    // Points lost because the ring was full when they arrived.
+    uint64_t dropped_points() const;
 
     static constexpr int kMinRedrawMs = 50;    // 20 redraws a second at most
     static constexpr int kMaxRedrawMs = 1000;  // still live when redraws are slow
@@ -80,6 +82,8 @@ private:
     MetricChart *chart_for(const QString &group);
     // Redraws every chart, or only those named in `only`.
     void redraw(const QSet<QString> *only = nullptr);
+    // Moves the ring's points into their series and marks their charts.
+    void drain();
 
     MetricRing m_ring;
     std::vector<MetricEvent> m_drained;
@@ -93,7 +97,8 @@ private:
     QSet<QString> m_dirty_charts;
     double m_last_tick_cpu_ms = 0;
 
-    QTimer *m_timer;
+    QTimer *m_timer;       // redraws, spaced by the CPU budget
+    QTimer *m_drain_timer; // empties the ring 20 times a second
     QComboBox *m_axis_box;
     QSlider *m_smoothing_slider;
     QLabel *m_smoothing_label;

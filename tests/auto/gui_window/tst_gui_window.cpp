@@ -98,6 +98,30 @@ private slots:
         QVERIFY(w.monitor()->drawn_points(run, "loss") > 0);
     }
 
+    // Every step's point arrives, even when the run posts them faster than
+    // the charts redraw (5 points a step, one step an epoch).
+    void fast_run_loses_no_points()
+    {
+        MainWindow w;
+        w.show();
+        QSignalSpy done(&w, &MainWindow::run_finished);
+        w.run_script(R"(
+local x = tensor{{0, 0}, {0, 1}, {1, 0}, {1, 1}}
+local model = nn.Sequential{nn.Dense{inputs = 2, outputs = 4, activation = "tanh"}, nn.Dense{inputs = 4, outputs = 2}}
+train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.SGD(model:parameters(), {lr = 0.1}),
+          data = {x = x, y = tensor{1, 2, 2, 1}}, epochs = 20000, batch_size = 4, verbose = 0, name = "fast"})",
+                     "fast");
+        QCOMPARE(wait_for_run(done).first, 0);
+        w.monitor()->refresh();
+        const QString run = w.monitor()->runs().last();
+        QCOMPARE(w.monitor()->dropped_points(), uint64_t(0));
+        for (const char *name : {"batch_loss", "loss", "lr", "samples_per_s"}) {
+            const MetricSeries *s = w.monitor()->series(run, name);
+            QVERIFY2(s && s->size() == 20000, name);
+            QCOMPARE(s->points().back().step, 20000.0);
+        }
+    }
+
     void stop_ends_a_run_within_a_second()
     {
         MainWindow w;
