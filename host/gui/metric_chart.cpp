@@ -58,10 +58,6 @@ int MetricChart::max_ticks(double pixels, double pixels_per_label)
     return std::clamp(static_cast<int>(pixels / pixels_per_label), 3, 6);
 }
 
-namespace {
-
-} // namespace
-
 MetricChart::MetricChart(const QString &title, QWidget *parent)
     : QChartView(parent), m_title(title), m_x(new QValueAxis(this)), m_y_linear(new QValueAxis(this)),
       m_y_log(new QLogValueAxis(this)) // parented: the axis not in the chart is ours to free
@@ -233,7 +229,7 @@ bool MetricChart::export_png(const QString &path) const
 void MetricChart::resizeEvent(QResizeEvent *event)
 {
     QChartView::resizeEvent(event);
-    emit resized(m_title);
+    emit needs_redraw(m_title);
 }
 
 void MetricChart::contextMenuEvent(QContextMenuEvent *event)

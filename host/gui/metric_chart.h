@@ -52,8 +52,9 @@ public:
 
 signals:
     void export_csv_requested(const QString &chart);
-    // The plot area changed size: ticks and decimation need a redraw.
-    void resized(const QString &chart);
+    // The plot area changed size (ticks and decimation depend on it): the
+    // chart wants a redraw.
+    void needs_redraw(const QString &chart);
 
 protected:
     void contextMenuEvent(QContextMenuEvent *event) override;

@@ -140,7 +140,7 @@ MetricChart *TrainingMonitor::chart_for(const QString &group)
         if (!path.isEmpty())
             export_csv(chart, path);
     });
-    connect(c, &MetricChart::resized, this, [this](const QString &chart) { m_dirty_charts.insert(chart); });
+    connect(c, &MetricChart::needs_redraw, this, [this](const QString &chart) { m_dirty_charts.insert(chart); });
     // "loss" first, then the others in order of arrival, two per row.
     const int index = static_cast<int>(m_charts.size());
     m_grid->addWidget(c, index / 2, index % 2);
@@ -206,6 +206,14 @@ void TrainingMonitor::drain()
 
 void TrainingMonitor::redraw(const QSet<QString> *only)
 {
+    // Charts nobody can see (the dock behind another tab) cost nothing;
+    // they stay marked and are drawn when the monitor is shown again.
+    if (!isVisible()) {
+        if (!only)
+            for (auto it = m_charts.cbegin(); it != m_charts.cend(); ++it)
+                m_dirty_charts.insert(it.key());
+        return;
+    }
     QMap<QString, QList<MetricChart::Line>> per_chart;
     for (auto it = m_series.begin(); it != m_series.end(); ++it) {
         const QString group = group_of(it.key().name);
@@ -227,6 +235,13 @@ void TrainingMonitor::redraw(const QSet<QString> *only)
         it.value()->draw(lines, m_axis, m_log_y);
     }
     m_dirty_charts.clear();
+}
+
+void TrainingMonitor::showEvent(QShowEvent *event)
+{
+    QWidget::showEvent(event);
+    if (!m_dirty_charts.isEmpty())
+        QTimer::singleShot(0, this, [this] { redraw(&m_dirty_charts); });
 }
 
 QStringList TrainingMonitor::runs() const { return m_runs; }

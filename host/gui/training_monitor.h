@@ -71,6 +71,9 @@ public:
 signals:
     void run_added(const QString &run);
 
+protected:
+    void showEvent(QShowEvent *event) override;
+
 private:
     struct Key {
         QString run, name;

@@ -100,6 +100,7 @@ private slots:
         monitor.set_run_visible("run 1", true);
         QVERIFY(monitor.drawn_points("run 1", "val_loss") > 0);
 
+
         QTemporaryDir dir;
         QVERIFY(monitor.export_png("loss", dir.filePath("loss.png")));
         QVERIFY(QImage(dir.filePath("loss.png")).width() > 100);
@@ -109,6 +110,17 @@ private slots:
         const QList<QByteArray> lines = csv.readAll().split('\n');
         QCOMPARE(lines.first(), QByteArray("run,metric,step,epoch,value,smoothed"));
         QCOMPARE(lines.size() - 2, 20000 + 200 + 1); // header and trailing newline
+
+        // Behind another tab the charts are not drawn; shown, they catch up.
+        monitor.hide();
+        monitor.post("run 3", "loss", {0, 0, 1.0});
+        monitor.post("run 3", "loss", {1, 0, 0.5});
+        monitor.refresh();
+        QCOMPARE(monitor.series("run 3", "loss")->size(), int64_t(2));
+        QCOMPARE(monitor.drawn_points("run 3", "loss"), 0);
+        monitor.show();
+        monitor.refresh();
+        QCOMPARE(monitor.drawn_points("run 3", "loss"), 2);
     }
 
     // Axes move in round steps, and only when the data leaves them: every
