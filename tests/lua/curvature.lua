@@ -67,4 +67,11 @@ ok, err = pcall(train.curvature, {model = model, loss = nn.MSELoss(), data = {x 
 assert(not ok and err:find("iterations must be a whole number", 1, true), err)
 ok, err = pcall(train.curvature, {model = model, loss = nn.MSELoss(), data = {x = x, y = y}, epsilon = -1})
 assert(not ok and err:find("epsilon must be a positive number", 1, true), err)
+-- Data that does not fit the model: the layer's error, and nothing moved.
+ok, err = pcall(train.curvature, {model = model, loss = nn.MSELoss(), data = {x = tensor.ones{100, 3}, y = y}})
+assert(not ok and err:find("Dense", 1, true), err)
+print("mismatched data: " .. err)
+local before = model[1].weight:clone()
+pcall(train.curvature, {model = model, loss = nn.MSELoss(), data = {x = tensor.ones{100, 3}, y = y}})
+assert(model[1].weight:equal(before) and model:is_training(), "a failed measure restores weights and mode")
 print("curvature ok")

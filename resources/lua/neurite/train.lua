@@ -484,23 +484,29 @@ function train.curvature(opts)
   end
   scale(v, 1 / math.sqrt(dot(v, v)))
   local lambda, done = 0, 0
-  for it = 1, iterations do
-    for i, p in ipairs(params) do p:copy(saved[i]):add_(v[i], epsilon) end
-    local up = gradient()
-    for i, p in ipairs(params) do p:copy(saved[i]):add_(v[i], -epsilon) end
-    local down = gradient()
-    local hv = {}
-    for i = 1, #params do hv[i] = (up[i] - down[i]) / (2 * epsilon) end
-    local previous = lambda
-    lambda = dot(v, hv) -- the Rayleigh quotient of the unit vector v
-    done = it
-    local norm = math.sqrt(dot(hv, hv))
-    if norm == 0 or norm ~= norm then break end
-    v = scale(hv, 1 / norm)
-    if it > 1 and math.abs(lambda - previous) <= tolerance * math.abs(lambda) then break end
+  local function iterate()
+    for it = 1, iterations do
+      for i, p in ipairs(params) do p:copy(saved[i]):add_(v[i], epsilon) end
+      local up = gradient()
+      for i, p in ipairs(params) do p:copy(saved[i]):add_(v[i], -epsilon) end
+      local down = gradient()
+      local hv = {}
+      for i = 1, #params do hv[i] = (up[i] - down[i]) / (2 * epsilon) end
+      local previous = lambda
+      lambda = dot(v, hv) -- the Rayleigh quotient of the unit vector v
+      done = it
+      local norm = math.sqrt(dot(hv, hv))
+      if norm == 0 or norm ~= norm then break end
+      v = scale(hv, 1 / norm)
+      if it > 1 and math.abs(lambda - previous) <= tolerance * math.abs(lambda) then break end
+    end
   end
+  -- A failing forward (data that does not fit the model) must not leave the
+  -- weights moved or the model in eval mode.
+  local ok, err = pcall(iterate)
   for i, p in ipairs(params) do p:copy(saved[i]) end
   model:train(was_training)
+  if not ok then error(err, 0) end
   return {eigenvalue = lambda, iterations = done, samples = n,
           lr_optimal = lambda > 0 and 1 / lambda or nil, lr_max = lambda > 0 and 2 / lambda or nil}
 end
