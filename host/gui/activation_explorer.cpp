@@ -34,7 +34,7 @@ QChartView *make_view(const QString &title)
     chart->legend()->setAlignment(Qt::AlignRight);
     auto *view = new QChartView(chart);
     view->setRenderHint(QPainter::Antialiasing);
-    view->setMinimumSize(320, 220);
+    view->setMinimumSize(240, 120);
     return view;
 }
 
@@ -107,23 +107,21 @@ ActivationExplorer::ActivationExplorer(const Registry &registry, ComputeContext 
     range->addWidget(m_lo);
     range->addWidget(new QLabel(tr("to")));
     range->addWidget(m_hi);
-    auto *left = new QVBoxLayout;
-    left->addLayout(range);
-    left->addWidget(m_list, 1);
-    auto *left_widget = new QWidget;
-    left_widget->setLayout(left);
+    range->addStretch();
     auto *charts = new QSplitter(Qt::Vertical);
     charts->addWidget(m_f_view);
     charts->addWidget(m_df_view);
     auto *right = new QVBoxLayout;
+    right->addLayout(range);
     right->addWidget(charts, 1);
     right->addWidget(m_formula);
     auto *right_widget = new QWidget;
     right_widget->setLayout(right);
     auto *split = new QSplitter;
-    split->addWidget(left_widget);
+    split->addWidget(m_list);
     split->addWidget(right_widget);
     split->setStretchFactor(1, 3);
+    split->setSizes({150, 600}); // the names need little room; the curves want it
     auto *layout = new QHBoxLayout(this);
     layout->addWidget(split);
 

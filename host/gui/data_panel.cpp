@@ -80,8 +80,13 @@ DataPanel::DataPanel(QWidget *parent)
 {
     setAcceptDrops(true);
     auto *buttons = new QHBoxLayout;
-    for (const QString &kind : {tr("IDX…"), tr("CSV…"), tr("NPY…"), tr("Image folder…")}) {
+    // Short labels keep the panel narrow enough for a laptop screen.
+    for (const QString &kind : {tr("IDX…"), tr("CSV…"), tr("NPY…"), tr("Images…")}) {
         auto *b = new QPushButton(kind);
+        b->setMinimumWidth(40);
+        b->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Fixed);
+        if (kind.startsWith("Images"))
+            b->setToolTip(tr("A folder with one subfolder of images per class"));
         buttons->addWidget(b);
         connect(b, &QPushButton::clicked, this, [this, kind] { open_dialog(kind); });
     }

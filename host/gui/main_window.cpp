@@ -25,6 +25,8 @@
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QGuiApplication>
+#include <QScreen>
 #include <QSettings>
 #include <QStatusBar>
 #include <QStyle>
@@ -262,8 +264,13 @@ void MainWindow::set_running(bool running)
 void MainWindow::restore_layout()
 {
     QSettings settings;
-    if (!restoreGeometry(settings.value("window/geometry").toByteArray()))
-        resize(1400, 860);
+    if (!restoreGeometry(settings.value("window/geometry").toByteArray())) {
+        // 1400x860 where it fits; on a laptop screen, what the screen has.
+        QSize size(1400, 860);
+        if (const QScreen *screen = QGuiApplication::primaryScreen())
+            size = size.boundedTo(screen->availableSize() * 0.95);
+        resize(size);
+    }
     restoreState(settings.value("window/state").toByteArray());
 }
 

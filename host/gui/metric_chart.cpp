@@ -77,7 +77,7 @@ MetricChart::MetricChart(const QString &title, QWidget *parent)
     setChart(c);
     // No antialiasing: a live chart repaints up to 20 times a second while
     // training wants every core, and aliased lines cost a fraction to draw.
-    setMinimumSize(260, 200);
+    setMinimumSize(220, 180);
 }
 
 int MetricChart::columns() const

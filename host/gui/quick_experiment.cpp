@@ -165,6 +165,11 @@ QuickExperiment::QuickExperiment(const Registry &registry, QWidget *parent)
         if (e.kind == Kind::Optimizer)
             m_optimizer->addItem(QString::fromStdString(e.name));
     }
+    // Long dataset names must not widen the dock: combos elide to fit.
+    for (QComboBox *box : {m_dataset, m_activation, m_loss, m_optimizer}) {
+        box->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+        box->setMinimumContentsLength(12);
+    }
     m_lr->setDecimals(5);
     m_lr->setRange(0.00001, 10);
     m_lr->setSingleStep(0.001);

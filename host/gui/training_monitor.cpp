@@ -10,11 +10,13 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QListWidget>
+#include <QMenu>
 #include <QPushButton>
 #include <QScrollArea>
 #include <QSlider>
 #include <QTextStream>
 #include <QTimer>
+#include <QToolButton>
 #include <QVBoxLayout>
 #include <QVarLengthArray>
 
@@ -59,8 +61,14 @@ TrainingMonitor::TrainingMonitor(QWidget *parent)
     m_run_list->setWrapping(true);
     m_run_list->setToolTip(tr("Runs: untick to hide"));
 
-    auto *export_png = new QPushButton(tr("Export PNG…"));
-    auto *export_csv = new QPushButton(tr("Export CSV…"));
+    // One button with a menu keeps the row short enough for a narrow dock.
+    auto *export_button = new QToolButton;
+    export_button->setText(tr("Export"));
+    export_button->setPopupMode(QToolButton::InstantPopup);
+    auto *export_menu = new QMenu(export_button);
+    QAction *export_png = export_menu->addAction(tr("Every chart as PNG…"));
+    QAction *export_csv = export_menu->addAction(tr("Every chart's data as CSV…"));
+    export_button->setMenu(export_menu);
     auto *controls = new QHBoxLayout;
     controls->addWidget(new QLabel(tr("X:")));
     controls->addWidget(m_axis_box);
@@ -71,8 +79,7 @@ TrainingMonitor::TrainingMonitor(QWidget *parent)
     controls->addSpacing(12);
     controls->addWidget(m_log_box);
     controls->addStretch();
-    controls->addWidget(export_png);
-    controls->addWidget(export_csv);
+    controls->addWidget(export_button);
 
     auto *chart_area = new QWidget;
     chart_area->setLayout(m_grid);
@@ -94,13 +101,13 @@ TrainingMonitor::TrainingMonitor(QWidget *parent)
     connect(m_run_list, &QListWidget::itemChanged, this, [this](QListWidgetItem *item) {
         set_run_visible(item->text(), item->checkState() == Qt::Checked);
     });
-    connect(export_png, &QPushButton::clicked, this, [this] {
+    connect(export_png, &QAction::triggered, this, [this] {
         const QString dir = QFileDialog::getExistingDirectory(this, tr("Export every chart as PNG into"));
         if (!dir.isEmpty())
             for (const QString &c : this->charts())
                 this->export_png(c, dir + "/" + c + ".png");
     });
-    connect(export_csv, &QPushButton::clicked, this, [this] {
+    connect(export_csv, &QAction::triggered, this, [this] {
         const QString dir = QFileDialog::getExistingDirectory(this, tr("Export every chart's data as CSV into"));
         if (!dir.isEmpty())
             for (const QString &c : this->charts())
