@@ -233,6 +233,16 @@ train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.SGD(mod
         QVERIFY2(accuracy->points().back().value >= 0.9, qPrintable(QString::number(accuracy->points().back().value)));
     }
 
+    // Every dock together still fits a 1024x700 laptop screen.
+    void window_fits_a_small_screen()
+    {
+        MainWindow w;
+        w.show();
+        const QSize least = w.minimumSizeHint();
+        QVERIFY2(least.width() <= 1000 && least.height() <= 680,
+                 qPrintable(QString("%1x%2").arg(least.width()).arg(least.height())));
+    }
+
     // A picture a person can look at: build/screenshots/main_window.png.
     void screenshot_after_a_short_run()
     {
