@@ -85,7 +85,8 @@ QString QuickExperiment::script(const Settings &s, const PanelData &panel, QStri
     lines << "-- Written by the quick-experiment form. Edit it and press F5 to run it again.";
     if (from_panel) {
         // The panel's dataset, split and standardized on its training part.
-        lines << QString("-- Dataset: %1, as opened in the Data panel").arg(panel.name) << ""
+        // simplified(): a line break in a file name must not end the comment.
+        lines << QString("-- Dataset: %1, as opened in the Data panel").arg(panel.name.simplified()) << ""
               << "local train_set, validation_set = data.current():split(0.8, {seed = 1})"
               << "train_set = train_set:normalize()"
               << "validation_set = validation_set:normalize(train_set)";

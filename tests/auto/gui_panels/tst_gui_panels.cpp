@@ -256,6 +256,8 @@ private slots:
         QVERIFY(table.contains("nn.Dense{inputs = 4, outputs = 256, activation = \"relu\"}"));
         QVERIFY(table.contains("nn.Dense{inputs = 128, outputs = 3}"));
         QVERIFY(table.contains("nn.CrossEntropyLoss()"));
+        const QString odd = QuickExperiment::script(s, {"two\nlines.csv", 4, 3, false, true}, error);
+        QVERIFY(odd.contains("-- Dataset: two lines.csv, as opened"));
         const QString values = QuickExperiment::script(s, {"prices.csv", 5, 2, true, true}, error);
         QVERIFY(values.contains("nn.Dense{inputs = 128, outputs = 2}"));
         QVERIFY(values.contains("nn.MSELoss()"));
