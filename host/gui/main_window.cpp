@@ -98,6 +98,7 @@ MainWindow::MainWindow()
     });
     connect(m_worker, &RunWorker::model_changed, m_model, &ModelPanel::set_summary);
     connect(m_worker, &RunWorker::boundary_changed, m_model, &ModelPanel::set_boundary);
+    connect(m_worker, &RunWorker::confusion_changed, m_model, &ModelPanel::set_confusion);
     connect(m_console, &Console::location_activated, this,
             [this](const QString &path, int line) { m_editor->show_location(path, line, false); });
     connect(m_console, &Console::evaluate_requested, this, [this](const QString &code) {

@@ -21,17 +21,24 @@ public:
     bool has_boundary() const { return !m_boundary.isNull(); }
     QImage boundary() const { return m_boundary; }
     QString boundary_caption() const;
+    bool has_confusion() const { return !m_confusion.isNull(); }
+    QImage confusion() const { return m_confusion; }
+    QString confusion_caption() const;
 
 public slots:
     void set_summary(const QString &text);
     void set_boundary(const QImage &image, const QString &caption);
+    void set_confusion(const QImage &image, const QString &caption);
     void clear();
 
 private:
     QPlainTextEdit *m_summary;
     QLabel *m_picture;
     QLabel *m_caption;
+    QLabel *m_confusion_picture;
+    QLabel *m_confusion_caption;
     QImage m_boundary;
+    QImage m_confusion;
 };
 
 } // namespace neurite::gui

@@ -1,5 +1,6 @@
 #include "run_worker.h"
 
+#include "confusion_picture.h"
 #include "decision_boundary.h"
 #include "training_monitor.h"
 
@@ -44,7 +45,20 @@ train.fit = function(opts)
                                on_train_end = function() gui.tick(true) end,
                                on_interrupt = function() gui.tick(true) end}
   copy.callbacks = callbacks
-  return fit(copy)
+  local results = table.pack(fit(copy))
+  -- Which classes the finished model mixes up, on the validation data when
+  -- there is some: class data only, up to 20 classes.
+  local target = opts.validation or opts.data
+  local y = type(target) == "table" and (target.y or target[2]) or nil
+  if (type(target) == "userdata" and target.kind == "classes") or (tensor.is_tensor(y) and y:dim() == 1) then
+    local ok, c = pcall(train.confusion, {model = opts.model, data = target})
+    if ok and c.classes >= 2 and c.classes <= 20 then
+      gui.confusion(c.matrix, type(target) == "userdata" and target.classes or nil,
+                    string.format("%s data: accuracy %.4f over %d samples",
+                                  opts.validation and "validation" or "training", c.accuracy, c.samples))
+    end
+  end
+  return table.unpack(results, 1, results.n)
 end
 )";
 
@@ -174,6 +188,9 @@ void RunWorker::install_hooks()
     lua_pushlightuserdata(L, this);
     lua_pushcclosure(L, &RunWorker::hook_tick, 1);
     lua_setfield(L, -2, "tick");
+    lua_pushlightuserdata(L, this);
+    lua_pushcclosure(L, &RunWorker::hook_confusion, 1);
+    lua_setfield(L, -2, "confusion");
     lua_setglobal(L, "__neurite_gui");
     const lua::RunResult r = m_runtime->run_string(kPrelude, "=neurite-gui");
     if (r.status != lua::RunResult::Status::Ok)
@@ -252,6 +269,27 @@ void RunWorker::capture_boundary_data(lua_State *L, int data_index)
     m_boundary = true;
     m_ticks = 0;
     m_since_boundary.invalidate();
+}
+
+int RunWorker::hook_confusion(lua_State *L)
+{
+    auto *self = static_cast<RunWorker *>(lua_touserdata(L, lua_upvalueindex(1)));
+    const Tensor *matrix = lua::to_tensor(L, 1);
+    if (!matrix || matrix->dim() != 2 || matrix->size(0) != matrix->size(1))
+        return 0;
+    const int k = static_cast<int>(matrix->size(0));
+    std::vector<int64_t> counts(static_cast<size_t>(k) * static_cast<size_t>(k));
+    for (size_t i = 0; i < counts.size(); ++i)
+        counts[i] = static_cast<int64_t>((*matrix)[static_cast<int64_t>(i)]);
+    QStringList names;
+    if (lua_istable(L, 2))
+        for (lua_Integer i = 1; i <= k; ++i) {
+            lua_geti(L, 2, i);
+            names << QString::fromUtf8(lua_isstring(L, -1) ? lua_tostring(L, -1) : "");
+            lua_pop(L, 1);
+        }
+    emit self->confusion_changed(render_confusion(counts, k, names), QString::fromUtf8(luaL_optstring(L, 3, "")));
+    return 0;
 }
 
 int RunWorker::hook_tick(lua_State *L)

@@ -57,6 +57,8 @@ signals:
     void finished(int exit_code, bool interrupted, double seconds);
     void model_changed(const QString &summary);
     void boundary_changed(const QImage &image, const QString &caption);
+    // After train.fit on class data: the confusion matrix as a picture.
+    void confusion_changed(const QImage &image, const QString &caption);
 
 private:
     void attach_runtime();
@@ -64,6 +66,7 @@ private:
     // Called from the script (through train.fit) on the run thread.
     static int hook_model(lua_State *L);
     static int hook_tick(lua_State *L);
+    static int hook_confusion(lua_State *L);
     void capture_boundary_data(lua_State *L, int data_index);
     // One shared QString per run or metric name: posting a point then
     // copies no text, and the monitor matches names by their data pointer.

@@ -156,6 +156,78 @@ function train.evaluate(opts)
   return result
 end
 
+-- Which classes a classifier mixes up: counts of (true class, predicted
+-- class) over the data, rows the truth, both 1-based.
+--   train.confusion{model =, data =, classes = (the model's outputs), batch_size = 1000}
+--   returns {matrix = tensor{k, k}, accuracy =, recall = {...}, precision = {...}, samples =}
+function train.confusion(opts)
+  local fn = "train.confusion"
+  if type(opts) ~= "table" then error(fn .. ": expects a table of options", 2) end
+  local model = check(opts, "model", "the classifier", fn)
+  local data = check(opts, "data", "{x = ..., y = ...} or a dataset of classes", fn)
+  local k, counts, seen = opts.classes, {}, 0
+  local was_training = model:is_training()
+  model:eval()
+  local ok, err = pcall(function()
+    for x, y in train.batches(data, opts.batch_size or 1000, false, false) do
+      local pred = model:forward(x)
+      if pred:dim() ~= 2 or pred:size(2) < 2 then
+        error(string.format("%s: the model must give one score per class, got outputs of shape [%s]", fn,
+                            table.concat(pred:shape(), ", ")), 0)
+      end
+      k = k or pred:size(2)
+      local n = #x
+      local guess = pred:argmax(2)
+      local truth = (y:dim() == 2 and y:size(2) == pred:size(2)) and y:argmax(2) or y:reshape{n}
+      for i = 1, n do
+        local t, g = math.tointeger(truth:get(i)), math.tointeger(guess:get(i))
+        if not t or t < 1 or t > k then
+          error(string.format("%s: sample %d has class %s, outside 1..%d", fn, seen + i, tostring(truth:get(i)), k), 0)
+        end
+        local key = (t - 1) * k + g
+        counts[key] = (counts[key] or 0) + 1
+      end
+      seen = seen + n
+    end
+  end)
+  model:train(was_training)
+  if not ok then error(err, 2) end
+  k = k or 0
+  local matrix = tensor.zeros{math.max(k, 1), math.max(k, 1)}
+  local correct, rows, cols = 0, {}, {}
+  for t = 1, k do
+    for g = 1, k do
+      local c = counts[(t - 1) * k + g] or 0
+      if c > 0 then matrix:set(t, g, c) end
+      rows[t], cols[g] = (rows[t] or 0) + c, (cols[g] or 0) + c
+      if t == g then correct = correct + c end
+    end
+  end
+  local recall, precision = {}, {}
+  for c = 1, k do
+    recall[c] = rows[c] > 0 and (counts[(c - 1) * k + c] or 0) / rows[c] or nil
+    precision[c] = cols[c] > 0 and (counts[(c - 1) * k + c] or 0) / cols[c] or nil
+  end
+  return {matrix = matrix, accuracy = seen > 0 and correct / seen or nil, recall = recall, precision = precision,
+          samples = seen, classes = k}
+end
+
+-- The confusion matrix as aligned text, with class names when given.
+function train.confusion_text(result, names)
+  local k, m = result.classes, result.matrix
+  local label = function(c) return names and names[c] and tostring(names[c]) or tostring(c) end
+  local width = 6
+  for c = 1, k do width = math.max(width, #label(c)) end
+  local lines = {string.format("%" .. width .. "s  predicted ->", "true")}
+  for t = 1, k do
+    local cells = {}
+    for g = 1, k do cells[g] = string.format("%6d", math.tointeger(m:get(t, g)) or 0) end
+    lines[#lines + 1] = string.format("%" .. width .. "s %s  recall %s", label(t), table.concat(cells),
+                                      result.recall[t] and string.format("%.3f", result.recall[t]) or "-")
+  end
+  return table.concat(lines, "\n")
+end
+
 function train.predict(model, x)
   local was_training = model:is_training()
   model:eval()

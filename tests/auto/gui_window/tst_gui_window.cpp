@@ -56,14 +56,10 @@ train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.Adam(mo
           data = {x = x, y = y}, epochs = 150, batch_size = 4, verbose = 0, name = "xor"}
 )";
 
-// Fills the quick-experiment form for XOR with one hidden layer, presses
-// its button as a user would, and returns the run's exit code.
-int run_quick_xor(MainWindow &w, int hidden, int epochs)
+// Fills the quick-experiment form, presses its button as a user would, and
+// returns the run's exit code.
+int run_quick(MainWindow &w, const QuickExperiment::Settings &s)
 {
-    QuickExperiment::Settings s;
-    s.dataset = "xor";
-    s.hidden = {hidden};
-    s.epochs = epochs;
     w.quick_form()->set_settings(s);
     QSignalSpy done(&w, &MainWindow::run_finished);
     const auto buttons = w.quick_form()->findChildren<QPushButton *>();
@@ -71,6 +67,28 @@ int run_quick_xor(MainWindow &w, int hidden, int epochs)
         return -2;
     buttons.last()->click();
     return wait_for_run(done).first;
+}
+
+// The form on the Data panel's dataset: one ReLU hidden layer, Adam.
+QuickExperiment::Settings panel_settings(int hidden, double lr, int batch_size, int epochs)
+{
+    QuickExperiment::Settings s;
+    s.dataset = QuickExperiment::kPanelKey;
+    s.hidden = {hidden};
+    s.activation = "relu";
+    s.lr = lr;
+    s.batch_size = batch_size;
+    s.epochs = epochs;
+    return s;
+}
+
+int run_quick_xor(MainWindow &w, int hidden, int epochs)
+{
+    QuickExperiment::Settings s;
+    s.dataset = "xor";
+    s.hidden = {hidden};
+    s.epochs = epochs;
+    return run_quick(w, s);
 }
 
 } // namespace
@@ -199,6 +217,11 @@ train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.SGD(mod
         QTest::qWait(100);
         QVERIFY(w.model_panel()->has_boundary());
         QVERIFY(w.model_panel()->boundary().width() >= 200);
+        // 30 epochs of one batch: the last picture is of step 30, and the run
+        // is named after what the form tried.
+        QCOMPARE(w.model_panel()->boundary_caption(), QString("after 30 steps"));
+        QVERIFY2(w.monitor()->runs().last().startsWith("xor 4 tanh Adam lr="),
+                 qPrintable(w.monitor()->runs().join(", ")));
     }
 
     // A table opened in the Data panel, trained from the form: the
@@ -214,16 +237,7 @@ train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.SGD(mod
         write_file(dir.filePath("sides.csv"), csv);
         MainWindow w;
         QVERIFY(w.data_panel()->open_path(dir.filePath("sides.csv")));
-        QuickExperiment::Settings s;
-        s.dataset = QuickExperiment::kPanelKey;
-        s.hidden = {8};
-        s.lr = 0.05;
-        s.epochs = 40;
-        s.batch_size = 8;
-        w.quick_form()->set_settings(s);
-        QSignalSpy done(&w, &MainWindow::run_finished);
-        w.quick_form()->findChildren<QPushButton *>().last()->click();
-        QCOMPARE(wait_for_run(done).first, 0);
+        QCOMPARE(run_quick(w, panel_settings(8, 0.05, 8, 40)), 0);
         const QString code = w.editor()->current()->toPlainText();
         QVERIFY(code.contains("-- Dataset: sides.csv, as opened in the Data panel"));
         QVERIFY(code.contains("nn.Dense{inputs = 2, outputs = 8"));
@@ -231,6 +245,11 @@ train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.SGD(mod
         const MetricSeries *accuracy = w.monitor()->series(w.monitor()->runs().last(), "val_accuracy");
         QVERIFY(accuracy && accuracy->size() == 40);
         QVERIFY2(accuracy->points().back().value >= 0.9, qPrintable(QString::number(accuracy->points().back().value)));
+        // After the fit: the confusion matrix of the 16 validation samples.
+        QVERIFY(w.model_panel()->has_confusion());
+        QVERIFY2(w.model_panel()->confusion_caption().contains("validation data: accuracy") &&
+                     w.model_panel()->confusion_caption().contains("over 16 samples"),
+                 qPrintable(w.model_panel()->confusion_caption()));
     }
 
     // Every dock together still fits a 1024x700 laptop screen.
@@ -261,8 +280,8 @@ train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.SGD(mod
         QVERIFY(QImage(path).width() >= 1000);
     }
 
-    // Every tabbed panel in front once, after the quick form's XOR run with
-    // Fashion-MNIST's test set in the data panel: build/screenshots/panel_*.png.
+    // Every tabbed panel in front once, after the quick form trained on
+    // Fashion-MNIST's test set from the data panel: build/screenshots/panel_*.png.
     void screenshot_of_each_panel()
     {
         MainWindow w;
@@ -270,7 +289,8 @@ train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.SGD(mod
         w.show();
         QVERIFY(w.data_panel()->open_path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"));
         QCOMPARE(w.data_panel()->current().size(), int64_t(10000));
-        QCOMPARE(run_quick_xor(w, 6, 200), 0);
+        // The form trains on the panel's dataset: 10 classes in the confusion matrix.
+        QCOMPARE(run_quick(w, panel_settings(32, 0.003, 64, 2)), 0);
         QDir().mkpath(NEURITE_SCREENSHOT_DIR);
         for (const char *name : {"plugins", "quick", "model", "activations", "data"}) {
             auto *dock = w.findChild<QDockWidget *>(name);
@@ -280,11 +300,10 @@ train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.SGD(mod
             const QString path = QString(NEURITE_SCREENSHOT_DIR) + "/panel_" + name + ".png";
             QVERIFY(w.grab().save(path, "PNG"));
         }
-        QVERIFY(w.model_panel()->has_boundary());
-        // 200 epochs of one batch: the last picture is of step 200, and the
-        // run is named after what the form tried.
-        QCOMPARE(w.model_panel()->boundary_caption(), QString("after 200 steps"));
-        QVERIFY2(w.monitor()->runs().last().startsWith("xor 6 tanh Adam lr=0.01"),
+        QVERIFY(w.model_panel()->has_confusion());
+        QVERIFY2(w.model_panel()->confusion_caption().contains("over 2000 samples"), // 20% of 10,000
+                 qPrintable(w.model_panel()->confusion_caption()));
+        QVERIFY2(w.monitor()->runs().last().startsWith("panel 32 relu Adam lr=0.003"),
                  qPrintable(w.monitor()->runs().join(", ")));
     }
 };
