@@ -523,7 +523,6 @@ local function full_batch(fn, opts)
   local saved = {}
   for i, p in ipairs(params) do saved[i] = p:clone() end
   local was_training = model:is_training()
-  model:eval() -- no dropout noise: the same weights give the same loss
   local f = {params = params, saved = saved, samples = n, epsilon = epsilon}
   function f.value() return loss:forward(model:forward(x), y) end
   function f.gradient()
@@ -535,9 +534,10 @@ local function full_batch(fn, opts)
     for i, p in ipairs(params) do g[i] = p.grad:clone() end
     return g
   end
-  -- Runs body(), then restores; a failing forward (data that does not fit
-  -- the model) must not leave the weights moved or the model in eval mode.
+  -- Runs body() in eval mode, then restores; a failing forward (data that
+  -- does not fit the model) must not leave the weights moved or the mode changed.
   function f.finish(body)
+    model:eval() -- no dropout noise: the same weights give the same loss
     local ok, err = pcall(body)
     for i, p in ipairs(params) do p:copy(saved[i]) end
     model:train(was_training)
