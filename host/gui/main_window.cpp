@@ -182,6 +182,14 @@ void MainWindow::build_actions()
     m_stop = run->addAction(tr("&Stop"), QKeySequence(Qt::SHIFT | Qt::Key_F5), this, &MainWindow::stop);
     m_stop->setEnabled(false);
     run->addAction(tr("&Clear charts"), this, [this] { m_monitor->clear(); });
+    run->addSeparator();
+    m_save_model = run->addAction(tr("Save trained &model…"), this, [this] {
+        const QString path = QFileDialog::getSaveFileName(this, tr("Save the trained model"), "model.nrt",
+                                                          tr("Neurite models (*.nrt)"));
+        if (!path.isEmpty())
+            save_trained_model(path);
+    });
+    m_save_model->setToolTip(tr("The model of the last train.fit; nn.load(path) reads it back"));
 
     QMenu *view = menuBar()->addMenu(tr("&View"));
     for (QDockWidget *d : findChildren<QDockWidget *>())
@@ -241,6 +249,14 @@ void MainWindow::run_script(const QString &code, const QString &name)
                               Q_ARG(QString, QFileInfo(name).absolutePath()));
 }
 
+void MainWindow::save_trained_model(const QString &path)
+{
+    if (running())
+        return;
+    set_running(true);
+    QMetaObject::invokeMethod(m_worker, "save_model", Qt::QueuedConnection, Q_ARG(QString, path));
+}
+
 void MainWindow::stop()
 {
     m_worker->request_stop();
@@ -251,6 +267,7 @@ void MainWindow::set_running(bool running)
 {
     m_run->setEnabled(!running);
     m_stop->setEnabled(running);
+    m_save_model->setEnabled(!running);
     m_console->set_prompt_enabled(!running);
     if (running) {
         m_run_started = QDateTime::currentMSecsSinceEpoch();

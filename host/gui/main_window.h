@@ -50,6 +50,9 @@ public slots:
     void run_current();
     void stop();
     void run_script(const QString &code, const QString &name);
+    // Saves the model the last train.fit trained (on the run thread, where
+    // it lives); the console says where, or why not. Ends with run_finished.
+    void save_trained_model(const QString &path);
 
 signals:
     void run_finished(int exit_code, bool interrupted);
@@ -76,7 +79,7 @@ private:
     DataPanel *m_data;
     QThread m_thread;
     RunWorker *m_worker;
-    QAction *m_run, *m_stop;
+    QAction *m_run, *m_stop, *m_save_model;
     QMenu *m_recent;
     QLabel *m_status;
     QTimer *m_elapsed_timer;

@@ -175,6 +175,37 @@ void RunWorker::evaluate(const QString &code)
     emit finished(result.exit_code, result.status == lua::RunResult::Status::Interrupted, 0);
 }
 
+void RunWorker::save_model(const QString &path)
+{
+    if (!m_runtime || m_model_ref == LUA_NOREF) {
+        emit failed(tr("No trained model to save: run a script that calls train.fit (or the quick form) first."),
+                     QString());
+        emit finished(1, false, 0);
+        return;
+    }
+    m_running = true;
+    // The model and the path travel in globals, never spliced into Lua; the
+    // model's own save writes atomically and names the file on failure.
+    lua_State *L = m_runtime->state();
+    lua_rawgeti(L, LUA_REGISTRYINDEX, m_model_ref);
+    lua_setglobal(L, "__neurite_model");
+    const QByteArray file = path.toUtf8();
+    lua_pushlstring(L, file.constData(), static_cast<size_t>(file.size()));
+    lua_setglobal(L, "__neurite_path");
+    const lua::RunResult result = m_runtime->run_string(R"(
+        local model, path = __neurite_model, __neurite_path
+        __neurite_model, __neurite_path = nil, nil
+        model:save(path)
+        print(string.format("Saved the trained model (%d parameters) to %s; nn.load(path) reads it back",
+                            model:parameter_count(), path))
+    )", "=save model");
+    if (result.status == lua::RunResult::Status::Error)
+        emit failed(QString::fromStdString(result.message), QString());
+    m_runtime->clear_cancel();
+    m_running = false;
+    emit finished(result.exit_code, false, 0);
+}
+
 void RunWorker::install_hooks()
 {
     lua_State *L = m_runtime->state();

@@ -49,6 +49,8 @@ public slots:
     // (a file path when the script is saved, so errors link back to it).
     void run(const QString &code, const QString &name, const QString &directory);
     void evaluate(const QString &code);
+    // Saves the model the last train.fit trained to path.
+    void save_model(const QString &path);
 
 signals:
     void started(const QString &name);

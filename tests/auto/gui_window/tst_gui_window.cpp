@@ -224,6 +224,38 @@ train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.SGD(mod
                  qPrintable(w.monitor()->runs().join(", ")));
     }
 
+    // A GUI user keeps what the form trained: Save trained model, then the
+    // file loads in a script. Before any training there is nothing to save.
+    void trained_model_is_saved()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath("xor.nrt");
+        MainWindow w;
+        QSignalSpy done(&w, &MainWindow::run_finished);
+        w.save_trained_model(path);
+        QCOMPARE(wait_for_run(done).first, 1);
+        QVERIFY(w.console()->plain_text().contains("No trained model to save"));
+        QVERIFY(!QFile::exists(path));
+
+        QCOMPARE(run_quick_xor(w, 4, 30), 0);
+        done.clear(); // that run's end is not the save's
+        w.save_trained_model(path);
+        QCOMPARE(wait_for_run(done).first, 0);
+        QVERIFY2(w.console()->plain_text().contains("Saved the trained model (22 parameters) to " + path),
+                 qPrintable(w.console()->plain_text().right(300)));
+        w.run_script(QString("local m = nn.load('%1')\nprint('loaded', m:parameter_count(), #m)").arg(path), "load");
+        QCOMPARE(wait_for_run(done).first, 0);
+        QVERIFY(w.console()->plain_text().contains("loaded\t22\t2"));
+
+        // An unwritable place: the error names it, and the window goes on.
+        QCOMPARE(run_quick_xor(w, 4, 5), 0);
+        done.clear();
+        const QString bad = dir.filePath("no/such/folder/xor.nrt");
+        w.save_trained_model(bad);
+        QCOMPARE(wait_for_run(done).first, 1);
+        QVERIFY2(w.console()->plain_text().contains(bad), qPrintable(w.console()->plain_text().right(300)));
+    }
+
     // A table opened in the Data panel, trained from the form: the
     // "load a dataset, build a model without code" path.
     void quick_form_trains_the_data_panels_dataset()
