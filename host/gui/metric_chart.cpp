@@ -98,8 +98,14 @@ QLineSeries *MetricChart::line_for(const QString &run, const QString &name, int 
     // One pixel wide: Qt draws it with its fast line stroker, where wider
     // aliased pens go through the polygon stroker at several times the cost.
     QPen pen(run_colour(run_index), 1);
-    if (name.startsWith("val_"))
+    if (name.startsWith("val_")) {
         pen.setStyle(Qt::DashLine);
+        // The legend lists runs (one colour each); the title says what a dash
+        // means, so six entries do not crowd a small chart to nothing.
+        m_validation_lines.insert(s);
+        chart()->setTitle(m_title + tr(" (dashed: validation)"));
+    }
+    m_legend_stale = true;
     s->setPen(pen);
     chart()->addSeries(s);
     s->attachAxis(m_x);
@@ -170,9 +176,12 @@ void MetricChart::draw(const QList<Line> &lines, XAxis axis, bool log_y)
         }
     }
     // Hidden runs leave the legend too.
-    if (visibility_changed)
+    if (visibility_changed || m_legend_stale) {
         for (QLegendMarker *m : chart()->legend()->markers())
-            m->setVisible(m->series()->isVisible());
+            m->setVisible(m->series()->isVisible() &&
+                          !m_validation_lines.contains(static_cast<QLineSeries *>(m->series())));
+        m_legend_stale = false;
+    }
     set_axes(x0, x1, y0, y1, log_y);
 }
 

@@ -4,6 +4,7 @@
 
 #include <QChartView>
 #include <QHash>
+#include <QSet>
 
 class QAbstractAxis;
 class QLineSeries;
@@ -73,6 +74,8 @@ private:
     QValueAxis *m_y_linear;
     QLogValueAxis *m_y_log;
     bool m_log = false;
+    QSet<QLineSeries *> m_validation_lines; // drawn dashed, left out of the legend
+    bool m_legend_stale = false;            // a line was added since the legend was set
 };
 
 } // namespace neurite::gui
