@@ -11,6 +11,8 @@
 #include "quick_experiment.h"
 #include "training_monitor.h"
 
+#include <QLegend>
+#include <QLegendMarker>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -140,6 +142,7 @@ private slots:
 
         MetricChart chart("loss");
         chart.resize(500, 300);
+        chart.show();
         MetricSeries s;
         auto draw_up_to = [&](int last_step) {
             for (int i = int(s.size()); i <= last_step; ++i)
@@ -158,6 +161,21 @@ private slots:
         chart.draw({{"run 1", "loss", &s, 0}}, XAxis::Step, true);
         QCOMPARE(chart.y_axis_range().lo, 0.1); // whole decades around 0.12 .. 2
         QCOMPARE(chart.y_axis_range().hi, 10.0);
+
+        // Validation is dashed and left out of the legend, which lists runs.
+        MetricSeries val;
+        for (int i = 0; i <= 1600; i += 100)
+            val.append({double(i), i / 100.0, 2.5 / (1 + i * 0.01)});
+        chart.draw({{"run 1", "loss", &s, 0}, {"run 1", "val_loss", &val, 0}}, XAxis::Step, false);
+        QCOMPARE(chart.chart()->title(), QString("loss (dashed: validation)"));
+        QVERIFY(QTest::qWaitForWindowExposed(&chart)); // markers show once the legend is laid out
+        QTest::qWait(20);
+        QStringList listed;
+        for (QLegendMarker *m : chart.chart()->legend()->markers())
+            if (m->isVisible())
+                listed << m->label();
+        QCOMPARE(listed, QStringList{"run 1"});
+        QCOMPARE(chart.drawn_points("run 1", "val_loss"), 17);
 
         // A constant learning rate, smoothed to within rounding of itself.
         MetricChart lr_chart("lr");
