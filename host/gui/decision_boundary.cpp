@@ -104,4 +104,61 @@ QImage render_decision_boundary(Sequential &model, const BoundaryData &data, con
     return image;
 }
 
+QImage render_function_fit(Sequential &model, const Tensor &inputs, const Tensor &targets, int width, int height)
+{
+    constexpr int kPoints = 240, kMargin = 12;
+    const int64_t n = std::min(inputs.numel(), targets.numel());
+    if (n < 1)
+        throw Error("function fit: no samples to draw");
+    const auto [x_lo_it, x_hi_it] = std::minmax_element(inputs.data(), inputs.data() + n);
+    const double pad = std::max<double>((*x_hi_it - *x_lo_it) * 0.05, 1e-6);
+    const double x0 = *x_lo_it - pad, x1 = *x_hi_it + pad;
+    Tensor grid(Shape{kPoints, 1});
+    for (int i = 0; i < kPoints; ++i)
+        grid[i] = static_cast<float>(x0 + (x1 - x0) * i / (kPoints - 1));
+    const bool was_training = model.training();
+    model.eval();
+    const Tensor &out = model.forward(grid);
+    if (was_training)
+        model.train();
+    if (out.numel() != kPoints)
+        throw Error("function fit: the model maps 1 input to " + out.shape().to_string() +
+                    "; expected one value per point");
+    double y0 = *std::min_element(targets.data(), targets.data() + n);
+    double y1 = *std::max_element(targets.data(), targets.data() + n);
+    for (int i = 0; i < kPoints; ++i)
+        if (std::isfinite(out[i])) {
+            y0 = std::min<double>(y0, out[i]);
+            y1 = std::max<double>(y1, out[i]);
+        }
+    const double y_pad = std::max((y1 - y0) * 0.08, 1e-6);
+    y0 -= y_pad;
+    y1 += y_pad;
+    const QRectF plot(kMargin, kMargin, width - 2 * kMargin, height - 2 * kMargin);
+    auto to_pixel = [&](double x, double y) {
+        return QPointF(plot.left() + (x - x0) / (x1 - x0) * plot.width(),
+                       plot.bottom() - (y - y0) / (y1 - y0) * plot.height());
+    };
+    QImage image(width, height, QImage::Format_RGB32);
+    image.fill(Qt::white);
+    QPainter p(&image);
+    p.setRenderHint(QPainter::Antialiasing);
+    p.setPen(QColor(200, 200, 200));
+    p.drawRect(plot);
+    if (y0 < 0 && y1 > 0)
+        p.drawLine(to_pixel(x0, 0), to_pixel(x1, 0));
+    p.setPen(Qt::NoPen);
+    p.setBrush(QColor(150, 150, 150));
+    for (int64_t i = 0; i < n; ++i)
+        p.drawEllipse(to_pixel(inputs[i], targets[i]), 2.5, 2.5);
+    QPolygonF curve;
+    for (int i = 0; i < kPoints; ++i)
+        if (std::isfinite(out[i]))
+            curve << to_pixel(grid[i], out[i]);
+    p.setPen(QPen(class_colour(1), 2));
+    p.setBrush(Qt::NoBrush);
+    p.drawPolyline(curve);
+    return image;
+}
+
 } // namespace neurite::gui

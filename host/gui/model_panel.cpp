@@ -31,16 +31,19 @@ ModelPanel::ModelPanel(QWidget *parent)
     auto *confusion_column = new QVBoxLayout;
     confusion_column->addWidget(m_confusion_picture, 1);
     confusion_column->addWidget(m_confusion_caption);
-    auto *pictures_layout = new QHBoxLayout(pictures); // side by side: both fit a wide dock
-    pictures_layout->addLayout(boundary_column, 1);
-    pictures_layout->addLayout(confusion_column, 1);
+    // Side by side at their natural sizes, centred: a hidden one takes no room.
+    auto *pictures_layout = new QHBoxLayout(pictures);
+    pictures_layout->addStretch();
+    pictures_layout->addLayout(boundary_column);
+    pictures_layout->addLayout(confusion_column);
+    pictures_layout->addStretch();
     auto *scroll = new QScrollArea;
     scroll->setWidget(pictures);
     scroll->setWidgetResizable(true);
     scroll->setFrameShape(QFrame::NoFrame);
     auto *layout = new QVBoxLayout(this);
     layout->addWidget(m_summary, 1);
-    layout->addWidget(scroll, 2);
+    layout->addWidget(scroll, 4); // the pictures matter more than blank lines under the summary
     clear();
 }
 
@@ -81,8 +84,9 @@ void ModelPanel::clear()
 {
     m_summary->clear();
     m_boundary = QImage();
-    m_picture->setText(tr("Decision boundary: shown while a model trains on 2-D classification data.\n"
-                          "Confusion matrix: shown when train.fit ends on class data."));
+    m_picture->setText(tr("While a model trains: its decision boundary on 2-D class data,\n"
+                          "or its fitted curve on 1-D regression data.\n"
+                          "When train.fit ends on class data: the confusion matrix."));
     m_caption->clear();
     m_confusion = QImage();
     m_confusion_picture->clear();

@@ -266,20 +266,30 @@ int RunWorker::hook_model(lua_State *L)
 
 void RunWorker::capture_boundary_data(lua_State *L, int data_index)
 {
-    // Two features and classes: the lecture's pictures. Anything else has none.
+    // Two features and classes: the lecture's decision boundaries. One
+    // feature and one target value: the fitted curve. Anything else has none.
     Tensor inputs, labels;
+    bool fit = false;
     if (const data::Dataset *ds = lua::to_dataset(L, data_index)) {
-        if (ds->feature_count() != 2 || ds->target_kind() != data::TargetKind::Classes)
-            return;
-        inputs = ds->inputs().reshape(Shape{ds->size(), 2});
-        labels = Tensor(Shape{ds->size()});
-        for (int64_t i = 0; i < ds->size(); ++i)
-            labels[i] = static_cast<float>(ds->label(i));
+        if (ds->feature_count() == 1 && ds->target_kind() == data::TargetKind::Values && ds->target_width() == 1) {
+            inputs = ds->inputs().reshape(Shape{ds->size(), 1});
+            labels = ds->targets().reshape(Shape{ds->size()});
+            fit = true;
+        } else if (ds->feature_count() == 2 && ds->target_kind() == data::TargetKind::Classes) {
+            inputs = ds->inputs().reshape(Shape{ds->size(), 2});
+            labels = Tensor(Shape{ds->size()});
+            for (int64_t i = 0; i < ds->size(); ++i)
+                labels[i] = static_cast<float>(ds->label(i));
+        }
     } else if (lua_istable(L, data_index)) {
         lua_getfield(L, data_index, "x");
         lua_getfield(L, data_index, "y");
         const Tensor *x = lua::to_tensor(L, -2), *y = lua::to_tensor(L, -1);
-        if (x && y && x->dim() == 2 && x->size(1) == 2 && y->dim() >= 1 && y->size(0) == x->size(0)) {
+        if (x && y && x->dim() == 2 && x->size(1) == 1 && y->numel() == x->size(0)) {
+            inputs = x->clone();
+            labels = y->clone().reshape(Shape{x->size(0)});
+            fit = true;
+        } else if (x && y && x->dim() == 2 && x->size(1) == 2 && y->dim() >= 1 && y->size(0) == x->size(0)) {
             inputs = x->clone();
             labels = Tensor(Shape{x->size(0)});
             const int64_t width = y->numel() / x->size(0);
@@ -296,7 +306,9 @@ void RunWorker::capture_boundary_data(lua_State *L, int data_index)
         return;
     m_boundary_inputs = inputs;
     m_boundary_labels = labels;
-    m_boundary_domain = boundary_domain(inputs);
+    m_fit = fit;
+    if (!fit)
+        m_boundary_domain = boundary_domain(inputs);
     m_boundary = true;
     m_ticks = 0;
     m_since_boundary.invalidate();
@@ -336,11 +348,16 @@ int RunWorker::hook_tick(lua_State *L)
     self->m_since_boundary.start();
     try {
         BoundaryData data{&self->m_boundary_inputs, &self->m_boundary_labels};
-        const QImage image = render_decision_boundary(*self->m_model, data, self->m_boundary_domain);
+        const QImage image =
+            self->m_fit ? render_function_fit(*self->m_model, self->m_boundary_inputs, self->m_boundary_labels)
+                        : render_decision_boundary(*self->m_model, data, self->m_boundary_domain);
         emit self->boundary_changed(image, tr("after %1 steps").arg(self->m_ticks));
     } catch (const Error &e) {
         self->m_boundary = false; // say it once, then stop trying
-        emit self->output(tr("(no decision boundary: %1)").arg(QString::fromUtf8(e.what())));
+        // A 1-input model with several outputs (classes of one feature) has
+        // no curve to draw; that is no news to its author.
+        if (!self->m_fit)
+            emit self->output(tr("(no decision boundary: %1)").arg(QString::fromUtf8(e.what())));
     }
     return 0;
 }

@@ -85,7 +85,8 @@ private:
     // The model train.fit is training, for the summary and the boundary.
     Sequential *m_model = nullptr;
     int m_model_ref = -2; // LUA_NOREF: keeps the model alive while we point at it
-    bool m_boundary = false;
+    bool m_boundary = false; // a picture of the model is drawn while it trains:
+    bool m_fit = false;      // the fitted curve (1-D regression), else the decision boundary
     Tensor m_boundary_inputs, m_boundary_labels;
     QRectF m_boundary_domain;
     QElapsedTimer m_since_boundary;

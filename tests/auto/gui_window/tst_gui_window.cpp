@@ -224,6 +224,40 @@ train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.SGD(mod
                  qPrintable(w.monitor()->runs().join(", ")));
     }
 
+    // Seed 004's function approximation: one input, one value, the data as
+    // dots and the model's curve, live; build/screenshots/panel_fit.png.
+    void regression_draws_its_fitted_curve()
+    {
+        MainWindow w;
+        w.resize(1400, 860);
+        w.show();
+        QSignalSpy done(&w, &MainWindow::run_finished);
+        w.run_script(R"(
+local train_ds = data.sine{count = 200, seed = 1}
+local model = nn.Sequential{nn.Dense(1, 20, {activation = "tanh"}), nn.Dense(20, 1)}
+train.fit{model = model, loss = nn.MSELoss(), optimizer = optim.Adam(model, {lr = 0.01}),
+          data = train_ds, epochs = 300, batch_size = 20, verbose = 0})",
+                     "sine");
+        QCOMPARE(wait_for_run(done).first, 0);
+        QVERIFY(w.model_panel()->has_boundary());
+        QCOMPARE(w.model_panel()->boundary_caption(), QString("after 3000 steps"));
+        QVERIFY(!w.model_panel()->has_confusion()); // regression: no classes to confuse
+        const QImage fit = w.model_panel()->boundary();
+        // The fitted curve is drawn in blue over most of the width.
+        int blue_columns = 0;
+        for (int x = 0; x < fit.width(); ++x)
+            for (int y = 0; y < fit.height(); ++y)
+                if (fit.pixelColor(x, y).blue() > 150 && fit.pixelColor(x, y).red() < 100) {
+                    ++blue_columns;
+                    break;
+                }
+        QVERIFY2(blue_columns > fit.width() * 8 / 10, qPrintable(QString::number(blue_columns)));
+        w.findChild<QDockWidget *>("model")->raise();
+        QTest::qWait(50);
+        QDir().mkpath(NEURITE_SCREENSHOT_DIR);
+        QVERIFY(w.grab().save(QString(NEURITE_SCREENSHOT_DIR) + "/panel_fit.png", "PNG"));
+    }
+
     // A GUI user keeps what the form trained: Save trained model, then the
     // file loads in a script. Before any training there is nothing to save.
     void trained_model_is_saved()
