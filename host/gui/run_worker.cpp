@@ -46,19 +46,32 @@ train.fit = function(opts)
                                on_interrupt = function() gui.tick(true) end}
   copy.callbacks = callbacks
   local results = table.pack(fit(copy))
-  -- Which classes the finished model mixes up, on the validation data when
-  -- there is some: class data only, up to 20 classes.
-  local target = opts.validation or opts.data
-  local y = type(target) == "table" and (target.y or target[2]) or nil
-  if (type(target) == "userdata" and target.kind == "classes") or (tensor.is_tensor(y) and y:dim() == 1) then
-    local ok, c = pcall(train.confusion, {model = opts.model, data = target})
-    if ok and c.classes >= 2 and c.classes <= 20 then
-      gui.confusion(c.matrix, type(target) == "userdata" and target.classes or nil,
-                    string.format("%s data: accuracy %.4f over %d samples",
-                                  opts.validation and "validation" or "training", c.accuracy, c.samples))
-    end
-  end
+  -- Remembered for the confusion matrix, computed when the script has
+  -- ended so that no timing inside the script pays for it.
+  gui.fitted(opts.model, opts.validation or opts.data, opts.validation ~= nil)
   return table.unpack(results, 1, results.n)
+end
+)";
+
+// After the script: which classes the last fitted model mixes up, on its
+// validation data (or on up to 10,000 training samples), class data only.
+constexpr const char *kConfusion = R"(
+local model, target, validation, show = __neurite_model, __neurite_data, __neurite_validation, __neurite_show
+__neurite_model, __neurite_data, __neurite_validation, __neurite_show = nil, nil, nil, nil
+local y = type(target) == "table" and (target.y or target[2]) or nil
+local classes = (type(target) == "userdata" and target.kind == "classes") or (tensor.is_tensor(y) and y:dim() == 1)
+if not classes then return end
+local limit, what = 10000, validation and "validation" or "training"
+if not validation and type(target) == "userdata" and #target > limit then
+  target, what = target:slice(1, limit), string.format("the first %d training", limit)
+elseif not validation and type(target) == "table" and #(target.x or target[1]) > limit then
+  target = {x = (target.x or target[1]):narrow(1, 1, limit), y = y:narrow(1, 1, limit)}
+  what = string.format("the first %d training", limit)
+end
+local ok, c = pcall(train.confusion, {model = model, data = target})
+if ok and c.classes >= 2 and c.classes <= 20 then
+  show(c.matrix, type(target) == "userdata" and target.classes or nil,
+       string.format("%s samples: accuracy %.4f over %d", what, c.accuracy, c.samples))
 end
 )";
 
@@ -129,6 +142,8 @@ void RunWorker::run(const QString &code, const QString &name, const QString &dir
         // "@path" makes Lua report errors as path:line, which the console links.
         const QString chunk = QFileInfo(name).suffix() == "lua" ? "@" + name : "=" + name;
         result = m_runtime->run_string(code.toStdString(), chunk.toStdString());
+        if (result.status != lua::RunResult::Status::Interrupted)
+            show_confusion();
     } catch (const std::exception &e) {
         result.status = lua::RunResult::Status::Error;
         result.exit_code = 1;
@@ -211,6 +226,7 @@ void RunWorker::install_hooks()
     lua_State *L = m_runtime->state();
     m_model = nullptr;
     m_model_ref = LUA_NOREF;
+    m_fitted_model_ref = m_fitted_data_ref = LUA_NOREF; // a fresh state: no references yet
     m_boundary = false;
     lua_newtable(L);
     lua_pushlightuserdata(L, this);
@@ -220,8 +236,8 @@ void RunWorker::install_hooks()
     lua_pushcclosure(L, &RunWorker::hook_tick, 1);
     lua_setfield(L, -2, "tick");
     lua_pushlightuserdata(L, this);
-    lua_pushcclosure(L, &RunWorker::hook_confusion, 1);
-    lua_setfield(L, -2, "confusion");
+    lua_pushcclosure(L, &RunWorker::hook_fitted, 1);
+    lua_setfield(L, -2, "fitted");
     lua_setglobal(L, "__neurite_gui");
     const lua::RunResult r = m_runtime->run_string(kPrelude, "=neurite-gui");
     if (r.status != lua::RunResult::Status::Ok)
@@ -312,6 +328,37 @@ void RunWorker::capture_boundary_data(lua_State *L, int data_index)
     m_boundary = true;
     m_ticks = 0;
     m_since_boundary.invalidate();
+}
+
+int RunWorker::hook_fitted(lua_State *L)
+{
+    auto *self = static_cast<RunWorker *>(lua_touserdata(L, lua_upvalueindex(1)));
+    luaL_unref(L, LUA_REGISTRYINDEX, self->m_fitted_model_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, self->m_fitted_data_ref);
+    lua_pushvalue(L, 1);
+    self->m_fitted_model_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushvalue(L, 2);
+    self->m_fitted_data_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    self->m_fitted_on_validation = lua_toboolean(L, 3);
+    return 0;
+}
+
+void RunWorker::show_confusion()
+{
+    if (m_fitted_model_ref == LUA_NOREF || m_fitted_model_ref == LUA_REFNIL)
+        return;
+    lua_State *L = m_runtime->state();
+    lua_rawgeti(L, LUA_REGISTRYINDEX, m_fitted_model_ref);
+    lua_setglobal(L, "__neurite_model");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, m_fitted_data_ref);
+    lua_setglobal(L, "__neurite_data");
+    lua_pushboolean(L, m_fitted_on_validation);
+    lua_setglobal(L, "__neurite_validation");
+    lua_pushlightuserdata(L, this);
+    lua_pushcclosure(L, &RunWorker::hook_confusion, 1);
+    lua_setglobal(L, "__neurite_show");
+    // A failure here (the script changed the model since) shows nothing.
+    m_runtime->run_string(kConfusion, "=neurite-gui confusion");
 }
 
 int RunWorker::hook_confusion(lua_State *L)

@@ -68,7 +68,9 @@ private:
     // Called from the script (through train.fit) on the run thread.
     static int hook_model(lua_State *L);
     static int hook_tick(lua_State *L);
+    static int hook_fitted(lua_State *L);
     static int hook_confusion(lua_State *L);
+    void show_confusion();
     void capture_boundary_data(lua_State *L, int data_index);
     // One shared QString per run or metric name: posting a point then
     // copies no text, and the monitor matches names by their data pointer.
@@ -85,6 +87,9 @@ private:
     // The model train.fit is training, for the summary and the boundary.
     Sequential *m_model = nullptr;
     int m_model_ref = -2; // LUA_NOREF: keeps the model alive while we point at it
+    // The last train.fit's model and evaluation data, for the confusion matrix.
+    int m_fitted_model_ref = -2, m_fitted_data_ref = -2; // LUA_NOREF
+    bool m_fitted_on_validation = false;
     bool m_boundary = false; // a picture of the model is drawn while it trains:
     bool m_fit = false;      // the fitted curve (1-D regression), else the decision boundary
     Tensor m_boundary_inputs, m_boundary_labels;

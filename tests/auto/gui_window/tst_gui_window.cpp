@@ -220,6 +220,10 @@ train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.SGD(mod
         // 30 epochs of one batch: the last picture is of step 30, and the run
         // is named after what the form tried.
         QCOMPARE(w.model_panel()->boundary_caption(), QString("after 30 steps"));
+        // No validation data: the confusion matrix of the 4 training samples.
+        QVERIFY2(w.model_panel()->confusion_caption().contains("training samples: accuracy") &&
+                     w.model_panel()->confusion_caption().endsWith("over 4"),
+                 qPrintable(w.model_panel()->confusion_caption()));
         QVERIFY2(w.monitor()->runs().last().startsWith("xor 4 tanh Adam lr="),
                  qPrintable(w.monitor()->runs().join(", ")));
     }
@@ -313,8 +317,7 @@ train.fit{model = model, loss = nn.MSELoss(), optimizer = optim.Adam(model, {lr 
         QVERIFY2(accuracy->points().back().value >= 0.9, qPrintable(QString::number(accuracy->points().back().value)));
         // After the fit: the confusion matrix of the 16 validation samples.
         QVERIFY(w.model_panel()->has_confusion());
-        QVERIFY2(w.model_panel()->confusion_caption().contains("validation data: accuracy") &&
-                     w.model_panel()->confusion_caption().contains("over 16 samples"),
+        QVERIFY2(w.model_panel()->confusion_caption().endsWith("validation samples: accuracy 1.0000 over 16"),
                  qPrintable(w.model_panel()->confusion_caption()));
     }
 
@@ -367,7 +370,8 @@ train.fit{model = model, loss = nn.MSELoss(), optimizer = optim.Adam(model, {lr 
             QVERIFY(w.grab().save(path, "PNG"));
         }
         QVERIFY(w.model_panel()->has_confusion());
-        QVERIFY2(w.model_panel()->confusion_caption().contains("over 2000 samples"), // 20% of 10,000
+        QVERIFY2(w.model_panel()->confusion_caption().contains("validation samples: accuracy") &&
+                     w.model_panel()->confusion_caption().endsWith("over 2000"), // 20% of 10,000
                  qPrintable(w.model_panel()->confusion_caption()));
         QVERIFY2(w.monitor()->runs().last().startsWith("panel 32 relu Adam lr=0.003"),
                  qPrintable(w.monitor()->runs().join(", ")));
