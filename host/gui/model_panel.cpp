@@ -86,7 +86,7 @@ void ModelPanel::clear()
     m_boundary = QImage();
     m_picture->setText(tr("While a model trains: its decision boundary on 2-D class data,\n"
                           "or its fitted curve on 1-D regression data.\n"
-                          "When train.fit ends on class data: the confusion matrix."));
+                          "When a run that used train.fit on class data ends: the confusion matrix."));
     m_caption->clear();
     m_confusion = QImage();
     m_confusion_picture->clear();
