@@ -106,6 +106,9 @@ DataPanel::DataPanel(QWidget *parent)
     m_features->verticalHeader()->hide();
     m_features->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_images->setAlignment(Qt::AlignCenter);
+    // The pixmap's width must not hold the panel wide: a narrower panel
+    // redraws the grid with fewer columns (resizeEvent) instead of clipping.
+    m_images->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
     m_detail->addWidget(m_features);
     m_detail->addWidget(m_images);
     // The chart and the grid scroll, so the dock (and the window) can be

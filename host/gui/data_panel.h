@@ -31,6 +31,7 @@ public:
     QString error_text() const;
     QString summary_text() const;
     int shown_images() const { return m_shown_images; }
+    int grid_columns() const { return m_grid_columns; }
     int feature_rows() const;
     QList<int> bar_counts() const;
 

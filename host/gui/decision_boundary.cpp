@@ -19,6 +19,24 @@ QColor class_colour(int c)
     return palette[c % 6];
 }
 
+// The model in eval mode for one picture, back in training mode after it,
+// whether the forward pass works or throws.
+class EvalMode {
+public:
+    explicit EvalMode(Sequential &model) : m_model(model), m_was_training(model.training()) { m_model.eval(); }
+    ~EvalMode()
+    {
+        if (m_was_training)
+            m_model.train();
+    }
+    EvalMode(const EvalMode &) = delete;
+    EvalMode &operator=(const EvalMode &) = delete;
+
+private:
+    Sequential &m_model;
+    bool m_was_training;
+};
+
 // Blends a class colour towards white by (1 - confidence).
 QColor tint(const QColor &c, double confidence)
 {
@@ -58,11 +76,8 @@ QImage render_decision_boundary(Sequential &model, const BoundaryData &data, con
             // Row 0 is the top of the picture: the largest y.
             grid[2 * i + 1] = static_cast<float>(domain.bottom() - domain.height() * (r + 0.5) / cells);
         }
-    const bool was_training = model.training();
-    model.eval();
+    const EvalMode eval_mode(model);
     const Tensor &out = model.forward(grid);
-    if (was_training)
-        model.train();
     if (out.dim() != 2 || out.size(0) != grid.size(0))
         throw Error("decision boundary: the model maps 2 inputs to " + out.shape().to_string() +
                     "; expected one row per point");
@@ -116,11 +131,8 @@ QImage render_function_fit(Sequential &model, const Tensor &inputs, const Tensor
     Tensor grid(Shape{kPoints, 1});
     for (int i = 0; i < kPoints; ++i)
         grid[i] = static_cast<float>(x0 + (x1 - x0) * i / (kPoints - 1));
-    const bool was_training = model.training();
-    model.eval();
+    const EvalMode eval_mode(model);
     const Tensor &out = model.forward(grid);
-    if (was_training)
-        model.train();
     if (out.numel() != kPoints)
         throw Error("function fit: the model maps 1 input to " + out.shape().to_string() +
                     "; expected one value per point");

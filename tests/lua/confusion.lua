@@ -30,4 +30,6 @@ assert(model:is_training(), "training mode is restored after an error too")
 local regression = nn.Sequential{nn.Dense(3, 1)}
 ok, err = pcall(train.confusion, {model = regression, data = {x = x, y = y}})
 assert(not ok and err:find("one score per class, got outputs of shape [7, 1]", 1, true), err)
+ok, err = pcall(train.confusion, {model = model, data = {x = x, y = y}, classes = 2})
+assert(not ok and err:find("classes = 2, but the model gives 3 scores a sample", 1, true), err)
 print("confusion ok")

@@ -65,8 +65,11 @@ local ok, err = pcall(train.curvature, {model = model, data = {x = x, y = y}})
 assert(not ok and err:find("train.curvature: 'loss' is required", 1, true), err)
 ok, err = pcall(train.curvature, {model = model, loss = nn.MSELoss(), data = {x = x, y = y}, iterations = 0})
 assert(not ok and err:find("iterations must be a whole number", 1, true), err)
-ok, err = pcall(train.curvature, {model = model, loss = nn.MSELoss(), data = {x = x, y = y}, epsilon = -1})
-assert(not ok and err:find("epsilon must be a positive number", 1, true), err)
+ok, err = pcall(function()
+  local r = train.curvature{model = model, loss = nn.MSELoss(), data = {x = x, y = y}, epsilon = -1}
+  return r
+end)
+assert(not ok and err:find("curvature.lua:%d+: train.curvature: epsilon must be a positive number"), err)
 -- Data that does not fit the model: the layer's error, and nothing moved.
 ok, err = pcall(train.curvature, {model = model, loss = nn.MSELoss(), data = {x = tensor.ones{100, 3}, y = y}})
 assert(not ok and err:find("Dense", 1, true), err)

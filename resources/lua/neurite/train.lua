@@ -176,6 +176,9 @@ function train.confusion(opts)
                             table.concat(pred:shape(), ", ")), 0)
       end
       k = k or pred:size(2)
+      if k < pred:size(2) then
+        error(string.format("%s: classes = %d, but the model gives %d scores a sample", fn, k, pred:size(2)), 0)
+      end
       local n = #x
       local guess = pred:argmax(2)
       local truth = (y:dim() == 2 and y:size(2) == pred:size(2)) and y:argmax(2) or y:reshape{n}
@@ -502,7 +505,8 @@ end
 -- The whole data set as one batch, and the full loss and its gradient as
 -- functions of the model's current weights. `finish` puts back the weights
 -- and the training mode, whatever happened in between.
--- Its errors name the script's line: level 4 is the caller of train.<fn>.
+-- Its errors name the script's line: the caller of train.<fn> is level 3
+-- here, and level 4 inside need().
 local function full_batch(fn, opts)
   local function need(key, what)
     if opts[key] == nil then error(fn .. ": '" .. key .. "' is required (" .. what .. ")", 4) end
@@ -513,12 +517,12 @@ local function full_batch(fn, opts)
   local data = need("data", "{x = ..., y = ...} or a dataset")
   local epsilon = opts.epsilon or 1e-3
   if type(epsilon) ~= "number" or not (epsilon > 0) then
-    error(fn .. ": epsilon must be a positive number, got " .. tostring(epsilon), 4)
+    error(fn .. ": epsilon must be a positive number, got " .. tostring(epsilon), 3)
   end
   local is_table = type(data) == "table" and not data.batches
   local next_batch, n = train.batches(data, is_table and math.huge or math.max(#data, 1), false, false)
   local x, y = next_batch()
-  if not x then error(fn .. ": the data has no samples", 4) end
+  if not x then error(fn .. ": the data has no samples", 3) end
   local params = model:parameters()
   local saved = {}
   for i, p in ipairs(params) do saved[i] = p:clone() end

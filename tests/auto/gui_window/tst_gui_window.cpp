@@ -174,6 +174,26 @@ train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.SGD(mod
         QVERIFY(w.console()->plain_text().contains("broken.lua:2:"));
     }
 
+    // train.fit's own errors point at the script's line in the window too
+    // (the window wraps train.fit; the wrapper must not take the blame).
+    void fit_error_marks_the_scripts_line()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath("no_loss.lua");
+        write_file(path, "local model = nn.Sequential{nn.Dense(2, 1)}\n"
+                         "local x = tensor{{0, 1}}\n"
+                         "train.fit{model = model, data = {x = x, y = tensor{{1}}}, epochs = 1}\n");
+        MainWindow w;
+        QVERIFY(w.editor()->open_file(path));
+        QSignalSpy done(&w, &MainWindow::run_finished);
+        w.run_current();
+        QCOMPARE(wait_for_run(done).first, 1);
+        QVERIFY2(w.console()->plain_text().contains("no_loss.lua:3: train.fit: 'loss' is required"),
+                 qPrintable(w.console()->plain_text()));
+        QCOMPARE(w.editor()->current()->error_line(), 3);
+        QVERIFY(!w.model_panel()->has_confusion()); // no fit finished: nothing to show
+    }
+
     void data_panel_loads_and_reports()
     {
         QTemporaryDir dir;
@@ -190,6 +210,17 @@ train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.SGD(mod
         QCOMPARE(panel->current().size(), int64_t(3));
         QCOMPARE(panel->bar_counts(), (QList<int>{1, 2}));
         QCOMPARE(panel->shown_images(), 3);
+        // A narrower panel regrids with fewer columns rather than clipping.
+        DataPanel alone;
+        alone.resize(700, 700);
+        alone.show();
+        QVERIFY(alone.open_path(dir.filePath("tiny-images-idx3-ubyte")));
+        QTest::qWait(50);
+        const int wide = alone.grid_columns();
+        alone.resize(260, 700);
+        QTest::qWait(50);
+        QVERIFY2(wide >= 8 && alone.grid_columns() < wide && alone.grid_columns() >= 2,
+                 qPrintable(QString("%1 -> %2").arg(wide).arg(alone.grid_columns())));
 
         QVERIFY(panel->open_path(dir.filePath("table.csv")));
         QCOMPARE(panel->current().size(), int64_t(3));
