@@ -244,17 +244,23 @@ void push_target(lua_State *L, const nrt_tensor &pred, const nrt_tensor &target)
     });
 }
 
-int loss_forward_body(lua_State *L)
+// Calls the Lua loss's method(self, pred, target), leaving its one result.
+void call_loss_method(lua_State *L, Call *call, const char *method)
 {
-    Call *call = call_of(L);
-    LuaInstance *inst = call->instance;
-    push_method(L, inst, "forward");
+    push_method(L, call->instance, method);
     guarded(L, [&] {
         push_tensor(L, copy_in(*call->a));
         return 0;
     });
     push_target(L, *call->a, *call->b);
     lua_call(L, 3, 1);
+}
+
+int loss_forward_body(lua_State *L)
+{
+    Call *call = call_of(L);
+    LuaInstance *inst = call->instance;
+    call_loss_method(L, call, "forward");
     int ok = 0;
     call->number = lua_tonumberx(L, -1, &ok);
     if (!ok)
@@ -266,13 +272,7 @@ int loss_backward_body(lua_State *L)
 {
     Call *call = call_of(L);
     LuaInstance *inst = call->instance;
-    push_method(L, inst, "backward");
-    guarded(L, [&] {
-        push_tensor(L, copy_in(*call->a));
-        return 0;
-    });
-    push_target(L, *call->a, *call->b);
-    lua_call(L, 3, 1);
+    call_loss_method(L, call, "backward");
     copy_out(L, inst, -1, *call->out, "backward");
     return 0;
 }
