@@ -220,6 +220,9 @@ int open_all(lua_State *L)
     lua_setfield(L, neurite, "monitor");
     open_data(L);
     lua_setfield(L, neurite, "data");
+    open_json(L);
+    lua_setfield(L, neurite, "json");
+    register_option_checks(L, neurite);
     load_train_module(L, neurite);
     lua_setfield(L, neurite, "train");
 
