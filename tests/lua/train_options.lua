@@ -56,6 +56,9 @@ fails(function() train.curvature{model = model, loss = nn.MSELoss(), data = xy, 
       "train.curvature: unknown option 'iteration' (did you mean 'iterations'?)")
 fails(function() train.early_stopping(7) end, "train.early_stopping: expects a table of options, got a number")
 
+fails(function() train.fit(fit_opts{data = 5}) end, "train: data must be {x = tensor, y = tensor} or a dataset, got a number")
+fails(function() train.fit(fit_opts{validation = {x = x}}) end, "train: validation must be {x = tensor, y = tensor}")
+
 -- A misspelt monitor: the logs have a val_loss (a validation set was given),
 -- so the message lists the keys instead of asking for a validation set.
 err = fails_next(function()

@@ -1,5 +1,6 @@
 -- neurite/train.lua: train.fit, train.evaluate, train.predict and the
 -- callbacks (early stopping, checkpoints, learning-rate schedules).
+-- train.gradient_check and train.curvature are in diagnostics.lua.
 --
 -- This is the training loop that `train.fit` runs, shipped readable so you
 -- can copy it into an experiment and change it. It uses nothing but the
@@ -83,24 +84,33 @@ local function wants(metrics, name)
   return false
 end
 
+-- Raises unless `source` is {x = tensor, y = tensor} with as many rows in
+-- each (returns false) or a dataset (returns true); `level` as error()'s.
+local function check_source(source, what, level)
+  level = level + 1
+  if type(source) == "userdata" or (type(source) == "table" and source.batches) then return true end
+  if type(source) ~= "table" then
+    error("train: " .. what .. " must be {x = tensor, y = tensor} or a dataset, got a " .. type(source), level)
+  end
+  local x, y = source.x or source[1], source.y or source[2]
+  if not tensor.is_tensor(x) or not tensor.is_tensor(y) then
+    error("train: " .. what .. " must be {x = tensor, y = tensor} or a dataset", level)
+  end
+  if #y ~= #x then
+    error(string.format("train: %s.x has %d rows but %s.y has %d", what, #x, what, #y), level)
+  end
+  return false
+end
+
 -- An iterator over (x, y) batches and the number of samples in the source.
 -- skip = k leaves out the first k batches of the order drawn (a resumed
 -- run continuing inside an epoch), without gathering them.
 function train.batches(source, size, shuffle, drop_last, skip)
-  if type(source) ~= "table" and type(source) ~= "userdata" then
-    error("train: data must be {x = tensor, y = tensor} or a dataset, got " .. type(source), 3)
-  end
-  if type(source) == "userdata" or source.batches then
+  if check_source(source, "data", 3) then
     return source:batches{size = size, shuffle = shuffle, drop_last = drop_last, skip = skip}, #source
   end
   local x, y = source.x or source[1], source.y or source[2]
-  if not tensor.is_tensor(x) or not tensor.is_tensor(y) then
-    error("train: data must be {x = tensor, y = tensor} or a dataset", 3)
-  end
   local n = #x
-  if #y ~= n then
-    error(string.format("train: data.x has %d rows but data.y has %d", n, #y), 3)
-  end
   size = math.min(size or n, n)
   local order = shuffle and size < n and tensor.randperm(n) or nil
   local i = 1 + (skip or 0) * size
@@ -270,8 +280,8 @@ local FIT_OPTIONS = {"model", "loss", "optimizer", "data", "validation", "epochs
                      "eval_batch_size"}
 
 -- One epoch of training; fills logs.loss, accuracy, lr and samples_per_s.
--- fit.position says where the epoch is, for a checkpoint written by an
--- interrupt: the generator state the epoch's shuffle was drawn from, the
+-- Afterwards fit.position says where the epoch got to, for a checkpoint
+-- an interrupt writes: the generator state the shuffle was drawn from, the
 -- batches done, the running sums. Given such a position (`resumed`), the
 -- same shuffle is drawn again, the batches done are skipped without being
 -- gathered, the generator goes back to where the interrupt left it, and
@@ -280,12 +290,11 @@ local function train_epoch(fit, logs, resumed)
   local model, optimizer, loss = fit.model, fit.optimizer, fit.loss
   local from = resumed or {batches = 0, seen = 0, sum_loss = 0, correct = 0, seconds = 0}
   if resumed then tensor.set_rng_state(resumed.shuffle_rng) end
-  local position = {epoch = fit.epoch, shuffle_rng = tensor.rng_state(), batches = from.batches,
-                    seen = from.seen, sum_loss = from.sum_loss, correct = from.correct, seconds = from.seconds}
-  fit.position = position
+  local shuffle_rng = tensor.rng_state()
   local next_batch, total = train.batches(fit.data, fit.batch_size, fit.shuffle, fit.drop_last, from.batches)
   if resumed then tensor.set_rng_state(resumed.rng) end
   local accuracy = wants(fit.metrics, "accuracy")
+  local batches, seen, sum_loss, correct = from.batches, from.seen, from.sum_loss, from.correct
   local started = monitor.elapsed()
   for x, y in next_batch do
     optimizer:zero_grad()
@@ -295,22 +304,22 @@ local function train_epoch(fit, logs, resumed)
     optimizer:step()
     local n = #x
     fit.step = monitor.step()
-    position.batches, position.seen = position.batches + 1, position.seen + n
-    position.sum_loss = position.sum_loss + value * n
-    if accuracy then position.correct = position.correct + train.correct(pred, y) end
+    batches, seen, sum_loss = batches + 1, seen + n, sum_loss + value * n
+    if accuracy then correct = correct + train.correct(pred, y) end
     monitor.log("batch_loss", value)
-    monitor.progress(position.seen, total, string.format("epoch %d/%d", fit.epoch, fit.epochs))
+    monitor.progress(seen, total, string.format("epoch %d/%d", fit.epoch, fit.epochs))
     call(fit.callbacks, "on_batch_end", {loss = value, size = n, step = fit.step}, fit)
     if monitor.stop_requested() then fit.interrupted = true end
     if fit.stop or fit.interrupted then break end
   end
-  position.seconds = from.seconds + (monitor.elapsed() - started)
-  local seen = math.max(position.seen, 1)
-  logs.loss = position.sum_loss / seen
-  if accuracy then logs.accuracy = position.correct / seen end
+  local seconds = from.seconds + (monitor.elapsed() - started)
+  fit.position = {epoch = fit.epoch, shuffle_rng = shuffle_rng, batches = batches, seen = seen,
+                  sum_loss = sum_loss, correct = correct, seconds = seconds}
+  logs.loss = sum_loss / math.max(seen, 1)
+  if accuracy then logs.accuracy = correct / math.max(seen, 1) end
   logs.lr = optimizer.lr
-  logs.samples_per_s = position.seen / math.max(position.seconds, 1e-9)
-  return position.seconds
+  logs.samples_per_s = seen / math.max(seconds, 1e-9)
+  return seconds
 end
 
 local function report(logs, fit, seconds)
@@ -340,6 +349,8 @@ function train.fit(opts)
   local loss = check(opts, "loss", "e.g. nn.CrossEntropyLoss()")
   local optimizer = check(opts, "optimizer", "e.g. optim.SGD(model:parameters(), {lr = 0.1})")
   local data = check(opts, "data", "{x = ..., y = ...} or a dataset")
+  check_source(data, "data", 2)
+  if opts.validation ~= nil then check_source(opts.validation, "validation", 2) end
   local metrics = check_metrics(opts.metrics or {}, "train.fit", 2)
   local callbacks = {}
   for _, cb in ipairs(opts.callbacks or {}) do callbacks[#callbacks + 1] = cb end
@@ -630,155 +641,6 @@ function train.terminate_on_nan()
       monitor.text(string.format("train: the loss is %s at step %d; training stopped", tostring(logs.loss), fit.step))
     end
   end}
-end
-
--- ---------------------------------------------------------------- gradients and curvature
-
--- The whole data set as one batch, and the full loss and its gradient as
--- functions of the model's current weights. `finish` puts back the weights
--- and the training mode, whatever happened in between.
--- Its errors name the script's line: the caller of train.<fn> is level 3
--- here, and level 4 inside need().
-local function full_batch(fn, opts)
-  local function need(key, what)
-    if opts[key] == nil then error(fn .. ": '" .. key .. "' is required (" .. what .. ")", 4) end
-    return opts[key]
-  end
-  local model = need("model", "the model whose loss is measured")
-  local loss = need("loss", "the loss, e.g. nn.MSELoss()")
-  local data = need("data", "{x = ..., y = ...} or a dataset")
-  local epsilon = opts.epsilon or 1e-3
-  if type(epsilon) ~= "number" or not (epsilon > 0) then
-    error(fn .. ": epsilon must be a positive number, got " .. tostring(epsilon), 3)
-  end
-  local is_table = type(data) == "table" and not data.batches
-  local next_batch, n = train.batches(data, is_table and math.huge or math.max(#data, 1), false, false)
-  local x, y = next_batch()
-  if not x then error(fn .. ": the data has no samples", 3) end
-  local params = model:parameters()
-  local saved = {}
-  for i, p in ipairs(params) do saved[i] = p:clone() end
-  local was_training = model:is_training()
-  local f = {params = params, saved = saved, samples = n, epsilon = epsilon}
-  function f.value() return loss:forward(model:forward(x), y) end
-  function f.gradient()
-    model:zero_grad()
-    local pred = model:forward(x)
-    loss:forward(pred, y)
-    model:backward(x, loss:backward(pred, y), false)
-    local g = {}
-    for i, p in ipairs(params) do g[i] = p.grad:clone() end
-    return g
-  end
-  -- Runs body() in eval mode, then restores; a failing forward (data that
-  -- does not fit the model) must not leave the weights moved or the mode changed.
-  function f.finish(body)
-    model:eval() -- no dropout noise: the same weights give the same loss
-    local ok, err = pcall(body)
-    for i, p in ipairs(params) do p:copy(saved[i]) end
-    model:train(was_training)
-    if not ok then error(err, 0) end
-  end
-  return f
-end
-
--- Backpropagation checked by numeric differentiation (seed 003): for up to
--- `elements` entries of every parameter tensor (spread evenly over it),
--- (L(w + e) - L(w - e)) / 2e against the gradient backward computed, with
--- the relative error |a - n| / max(0.01, |a| + |n|) of the plugin checks.
---   train.gradient_check{model =, loss =, data =, elements = 16, epsilon = 1e-3}
---   returns {max_relative_error =, max_absolute_error =, worst =, checked =}
-function train.gradient_check(opts)
-  local fn = "train.gradient_check"
-  check_options(opts, fn, {"model", "loss", "data", "elements", "epsilon"})
-  local elements = opts.elements or 16
-  if type(elements) ~= "number" or elements < 1 or elements % 1 ~= 0 then
-    error(fn .. ": elements must be a whole number of at least 1, got " .. tostring(elements), 2)
-  end
-  local f = full_batch(fn, opts)
-  local result = {max_relative_error = 0, max_absolute_error = 0, checked = 0, worst = "nothing checked"}
-  f.finish(function()
-    local analytic = f.gradient()
-    for i, p in ipairs(f.params) do
-      local count = p:numel()
-      local flat, grad = p:reshape{count}, analytic[i]:reshape{count}
-      local k = math.min(count, elements)
-      for j = 1, k do
-        local index = math.floor((j - 1) * count / k) + 1
-        local kept = flat:get(index)
-        flat:set(index, kept + f.epsilon)
-        local up = f.value()
-        flat:set(index, kept - f.epsilon)
-        local down = f.value()
-        flat:set(index, kept)
-        local numeric, a = (up - down) / (2 * f.epsilon), grad:get(index)
-        local abs_error = math.abs(a - numeric)
-        local rel = abs_error / math.max(1e-2, math.abs(a) + math.abs(numeric))
-        if rel ~= rel then rel = math.huge end -- NaN: the worst there is
-        result.checked = result.checked + 1
-        result.max_absolute_error = math.max(result.max_absolute_error, abs_error)
-        if rel > result.max_relative_error or result.worst == "nothing checked" then
-          result.max_relative_error = rel
-          result.worst = string.format("parameter %d (%s) element %d: backprop %.6g, numeric %.6g",
-                                       i, p.name or "?", index, a, numeric)
-        end
-      end
-    end
-  end)
-  return result
-end
-
--- The largest eigenvalue of the loss's Hessian over the whole data set, by
--- power iteration. Each Hessian-vector product is a central difference of
--- two full-batch gradients, H v ~ (g(w + e v) - g(w - e v)) / 2e, so any
--- model whose backward pass is right can be measured, with no second
--- derivatives written anywhere. Near a minimum the loss is about quadratic,
--- and gradient descent then converges fastest at lr = 1 / lambda_max and
--- diverges above lr = 2 / lambda_max (seed 002: learning rate and the
--- Hessian).
---   train.curvature{model =, loss =, data =, iterations = 100, tolerance = 1e-4, epsilon = 1e-3}
---   returns {eigenvalue =, lr_optimal =, lr_max =, iterations =, samples =}
-function train.curvature(opts)
-  local fn = "train.curvature"
-  check_options(opts, fn, {"model", "loss", "data", "iterations", "tolerance", "epsilon"})
-  local iterations, tolerance = opts.iterations or 100, opts.tolerance or 1e-4
-  if type(iterations) ~= "number" or iterations < 1 or iterations % 1 ~= 0 then
-    error(fn .. ": iterations must be a whole number of at least 1, got " .. tostring(iterations), 2)
-  end
-  local f = full_batch(fn, opts)
-  local function dot(a, b)
-    local s = 0
-    for i = 1, #a do s = s + a[i]:dot(b[i]) end
-    return s
-  end
-  local function scale(a, k)
-    for i = 1, #a do a[i]:mul_(k) end
-    return a
-  end
-  local params, saved, epsilon = f.params, f.saved, f.epsilon
-  local v = {}
-  for i, p in ipairs(params) do v[i] = tensor.randn(p:shape()) end
-  scale(v, 1 / math.sqrt(dot(v, v)))
-  local lambda, done = 0, 0
-  f.finish(function()
-    for it = 1, iterations do
-      for i, p in ipairs(params) do p:copy(saved[i]):add_(v[i], epsilon) end
-      local up = f.gradient()
-      for i, p in ipairs(params) do p:copy(saved[i]):add_(v[i], -epsilon) end
-      local down = f.gradient()
-      local hv = {}
-      for i = 1, #params do hv[i] = (up[i] - down[i]) / (2 * epsilon) end
-      local previous = lambda
-      lambda = dot(v, hv) -- the Rayleigh quotient of the unit vector v
-      done = it
-      local norm = math.sqrt(dot(hv, hv))
-      if norm == 0 or norm ~= norm then break end
-      v = scale(hv, 1 / norm)
-      if it > 1 and math.abs(lambda - previous) <= tolerance * math.abs(lambda) then break end
-    end
-  end)
-  return {eigenvalue = lambda, iterations = done, samples = f.samples,
-          lr_optimal = lambda > 0 and 1 / lambda or nil, lr_max = lambda > 0 and 2 / lambda or nil}
 end
 
 return train
