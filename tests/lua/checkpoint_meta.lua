@@ -30,12 +30,15 @@ model:save("crafted.nrt", {meta = "{epoch = (function() return ({}).crafted_meta
 local err = fails(function() fit(model, "crafted.nrt") end,
                   "crafted.nrt", "older Neurite", "m:load")
 assert(not err:find("crafted_metadata_ran", 1, true), "the metadata was run: " .. err)
+assert(err:find("checkpoint_meta.lua:%d+: train.fit: checkpoint 'crafted.nrt'"), "at the script's line: " .. err)
 -- Nor does anything in the JSON run: a string stays a string, and fields of
 -- the wrong type are refused by name.
 model:save("crafted.nrt", {["meta.json"] = '{"epoch": "os.exit(3)"}'})
 fails(function() fit(model, "crafted.nrt") end, "crafted.nrt", "'epoch' must be a whole number", "got a string")
 model:save("crafted.nrt", {["meta.json"] = '{"epoch": 1, "rng": {"$tensor": 4}}'})
 fails(function() fit(model, "crafted.nrt") end, "crafted.nrt", "tensor 4", "holds 0")
+model:save("crafted.nrt", {["meta.json"] = '{"epoch": 1, "history": {"loss": "x"}}'})
+fails(function() fit(model, "crafted.nrt") end, "crafted.nrt", "'loss' must be a table, got a string")
 model:save("crafted.nrt", {["meta.json"] = '{"epoch": 1,'})
 fails(function() fit(model, "crafted.nrt") end, "crafted.nrt", "not valid JSON")
 

@@ -193,11 +193,17 @@ private:
         return out;
     }
 
+    // The path of the value at fault; a deep one keeps its ends.
     [[noreturn]] void fail(const std::string &why)
     {
+        constexpr size_t kEnds = 4;
         std::string where = "the value";
-        for (const std::string &step : m_path)
-            where += step;
+        for (size_t i = 0; i < m_path.size(); ++i) {
+            if (m_path.size() > 2 * kEnds && i == kEnds)
+                where += "...";
+            if (m_path.size() <= 2 * kEnds || i < kEnds || i >= m_path.size() - kEnds)
+                where += m_path[i];
+        }
         raise(m_L, "json.encode: " + why + " (at " + where + ")");
     }
 

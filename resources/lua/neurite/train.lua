@@ -454,6 +454,7 @@ local function read_meta(extras, path)
                      {"callbacks", "table"}, {"position", "table"}} do
     expect(meta, f[1], f[2], true)
   end
+  for key in pairs(meta.history or {}) do expect(meta.history, key, "table") end
   local p = meta.position
   if p then
     for _, key in ipairs{"epoch", "batches", "seen"} do expect(p, key, "whole number") end
