@@ -177,6 +177,36 @@ ParamValue read_value(Reader &r, const std::string &what)
     }
 }
 
+// A tensor as stored: u32 rank, i64 dims[rank], f32 values.
+void write_tensor(Writer &w, const Tensor &t)
+{
+    w.value<uint32_t>(static_cast<uint32_t>(t.dim()));
+    for (int d = 0; d < t.dim(); ++d)
+        w.value<int64_t>(t.size(d));
+    w.bytes(t.data(), static_cast<size_t>(t.numel()) * sizeof(float));
+}
+
+Tensor read_tensor(Reader &r, const std::string &what)
+{
+    const size_t dims_at = r.offset();
+    const auto ndims = r.value<uint32_t>(what + " rank");
+    if (ndims < 1 || ndims > static_cast<uint32_t>(Shape::kMaxDims))
+        r.fail(dims_at, what + " has rank " + std::to_string(ndims));
+    Shape shape;
+    uint64_t numel = 1;
+    for (uint32_t d = 0; d < ndims; ++d) {
+        const auto n = r.value<int64_t>(what + " dimension");
+        if (n < 0 || (n > 0 && numel > std::numeric_limits<uint32_t>::max() / uint64_t(n)))
+            r.fail(dims_at, what + " has an impossible dimension " + std::to_string(n));
+        numel *= static_cast<uint64_t>(n);
+        shape.push_back(n);
+    }
+    r.need(numel * sizeof(float), what + " values");
+    Tensor t(shape);
+    r.bytes(t.data(), numel * sizeof(float), what + " values");
+    return t;
+}
+
 std::string layer_label(size_t i, const std::string &entry)
 {
     return "layer " + std::to_string(i + 1) + " (" + entry + ")";
@@ -235,10 +265,7 @@ std::vector<uint8_t> Checkpoint::serialize() const
         w.value<uint32_t>(static_cast<uint32_t>(l.parameters.size()));
         for (const auto &[name, t] : l.parameters) {
             w.str(name);
-            w.value<uint32_t>(static_cast<uint32_t>(t.dim()));
-            for (int d = 0; d < t.dim(); ++d)
-                w.value<int64_t>(t.size(d));
-            w.bytes(t.data(), static_cast<size_t>(t.numel()) * sizeof(float));
+            write_tensor(w, t);
         }
         w.blob(l.extra_state);
     }
@@ -313,23 +340,7 @@ Checkpoint Checkpoint::parse(std::span<const uint8_t> bytes, const std::string &
         const auto nparams = r.value<uint32_t>(where + " parameter count");
         for (uint32_t k = 0; k < nparams; ++k) {
             std::string name = r.str(where + " tensor name");
-            const std::string what = where + " tensor '" + name + "'";
-            const size_t dims_at = r.offset();
-            const auto ndims = r.value<uint32_t>(what + " rank");
-            if (ndims < 1 || ndims > static_cast<uint32_t>(Shape::kMaxDims))
-                r.fail(dims_at, what + " has rank " + std::to_string(ndims));
-            Shape shape;
-            uint64_t numel = 1;
-            for (uint32_t d = 0; d < ndims; ++d) {
-                const auto n = r.value<int64_t>(what + " dimension");
-                if (n < 0 || (n > 0 && numel > std::numeric_limits<uint32_t>::max() / uint64_t(n)))
-                    r.fail(dims_at, what + " has an impossible dimension " + std::to_string(n));
-                numel *= static_cast<uint64_t>(n);
-                shape.push_back(n);
-            }
-            r.need(numel * sizeof(float), what + " values");
-            Tensor t(shape);
-            r.bytes(t.data(), numel * sizeof(float), what + " values");
+            Tensor t = read_tensor(r, where + " tensor '" + name + "'");
             l.parameters.emplace_back(std::move(name), std::move(t));
         }
         l.extra_state = r.blob(where + " extra state");
@@ -344,6 +355,29 @@ Checkpoint Checkpoint::parse(std::span<const uint8_t> bytes, const std::string &
     if (!r.at_end())
         r.fail(r.offset(), "unexpected bytes after the last section");
     return c;
+}
+
+std::vector<uint8_t> Checkpoint::encode_tensors(const std::vector<Tensor> &tensors)
+{
+    std::vector<uint8_t> out;
+    Writer w(out);
+    w.value<uint32_t>(static_cast<uint32_t>(tensors.size()));
+    for (const Tensor &t : tensors)
+        write_tensor(w, t);
+    return out;
+}
+
+std::vector<Tensor> Checkpoint::decode_tensors(std::span<const uint8_t> bytes, const std::string &source,
+                                               const std::string &what)
+{
+    Reader r(bytes, 0, source);
+    const auto count = r.value<uint32_t>(what + " count");
+    std::vector<Tensor> tensors;
+    for (uint32_t i = 0; i < count; ++i)
+        tensors.push_back(read_tensor(r, what + " tensor " + std::to_string(i + 1)));
+    if (!r.at_end())
+        r.fail(r.offset(), "unexpected bytes after the last tensor of " + what);
+    return tensors;
 }
 
 void Checkpoint::write(const std::string &path) const

@@ -17,6 +17,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <vector>
 
 namespace neurite::lua {
 
@@ -45,6 +46,25 @@ int guarded(lua_State *L, Fn &&fn)
     }
     raise(L, message);
 }
+
+// As raise, at the position of call level `level` (as Lua's error(msg,
+// level): 1 is the function that called the binding, 2 its caller).
+[[noreturn]] void raise_at(lua_State *L, int level, const std::string &message);
+
+// ---- option tables (options_binding.cpp): the check every binding shares
+
+// Raises "<fn>: unknown option 'epoch' (did you mean 'epochs'?)" for a key
+// of the options table at idx that `known` lacks, and "<fn>: expects a
+// table of options, got ..." when idx holds no table; at call level `level`.
+void check_option_keys(lua_State *L, int idx, const char *fn, const std::vector<std::string> &known,
+                       int level = 1);
+// Raises "<fn>: unknown <what> 'f1' (did you mean ...? / <what>s: a, b)"
+// unless `value` is one of `choices`.
+void check_choice(lua_State *L, const std::string &value, const char *fn, const char *what,
+                  const std::vector<std::string> &choices, int level = 1);
+// Sets check_options, check_choice and closest_name, their Lua faces, in
+// the table at idx.
+void register_option_checks(lua_State *L, int table);
 
 // "a string", "a tensor", "nil": what a wrong argument was.
 std::string describe_value(lua_State *L, int idx);
@@ -179,6 +199,8 @@ void open_nn(lua_State *L);
 void open_optim(lua_State *L);
 void open_monitor(lua_State *L);
 void open_data(lua_State *L);
+// neurite.json: encode/decode between Lua values and JSON, tensors apart.
+void open_json(lua_State *L);
 // nn.define: registers a Lua-defined entry; the definition table is at idx.
 int define_entry(lua_State *L, int idx);
 // When the runtime closes: Lua-defined instances still alive elsewhere stop

@@ -186,7 +186,7 @@ private slots:
         QVERIFY_ERROR(reg.create_layer("Dense", {{"outputs", 2.0}}, test::context(), 0),
                       "parameter 'inputs' is required");
         QVERIFY_ERROR(reg.create_layer("Dense", {{"inputs", 2.0}, {"outputs", 2.0}, {"activaton", std::string("relu")}}, test::context(), 0),
-                      "unknown parameter 'activaton'", "activation");
+                      "unknown parameter 'activaton' (did you mean 'activation'?)");
         QVERIFY_ERROR(reg.create_layer("Dense", {{"inputs", 2.0}, {"outputs", 2.0}, {"activation", std::string("rleu")}}, test::context(), 0),
                       "'activation' must be one of", "relu", "got \"rleu\"");
         QVERIFY_ERROR(reg.create_optimizer("SGD", {{"lr", -1.0}}, test::context()), "SGD: parameter 'lr' = -1 is outside its range");
