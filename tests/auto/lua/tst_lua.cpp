@@ -143,9 +143,9 @@ private slots:
                          "features per sample, got 3 (input shape [1, 3])"));
         QCOMPARE(QString::fromStdString(error_of(rt, "nn.Dense(3, 3, {bias = 1})")),
                  QString("test:1: Dense: parameter 'bias' must be true or false, got a number (1)"));
-        QCOMPARE(QString::fromStdString(error_of(rt, "nn.Dense(2, 2, nil, nil, nil, 1)")),
-                 QString("test:1: nn.Dense takes at most 5 parameters (inputs, outputs, bias, "
-                         "activation, init), got 6 positional arguments"));
+        QCOMPARE(QString::fromStdString(error_of(rt, "nn.Dense(2, 2, nil, nil, nil, nil, 1)")),
+                 QString("test:1: nn.Dense takes at most 6 parameters (inputs, outputs, bias, "
+                         "activation, init, approximate), got 7 positional arguments"));
         QCOMPARE(QString::fromStdString(error_of(rt, "error({})")),
                  QString("(error object is a table value)"));
     }
