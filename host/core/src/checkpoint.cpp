@@ -8,7 +8,8 @@
 #include <QFile>
 #include <QSaveFile>
 
-#include <array>
+#include <zlib.h>
+
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -23,22 +24,10 @@ constexpr uint64_t kMaxBlob = uint64_t(1) << 40;
 
 enum ValueKind : uint8_t { kNumber = 0, kBool = 1, kString = 2, kList = 3 };
 
-uint32_t crc32(const uint8_t *data, size_t size)
+// CRC-32 (IEEE 802.3, as gzip and PNG use it); crc32_z takes a size_t length.
+uint32_t checksum(std::span<const uint8_t> bytes)
 {
-    static const std::array<uint32_t, 256> table = [] {
-        std::array<uint32_t, 256> t{};
-        for (uint32_t i = 0; i < 256; ++i) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; ++k)
-                c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            t[i] = c;
-        }
-        return t;
-    }();
-    uint32_t c = 0xFFFFFFFFu;
-    for (size_t i = 0; i < size; ++i)
-        c = table[(c ^ data[i]) & 0xFF] ^ (c >> 8);
-    return c ^ 0xFFFFFFFFu;
+    return static_cast<uint32_t>(crc32_z(0, bytes.data(), bytes.size()));
 }
 
 std::string hex(uint32_t v)
@@ -255,7 +244,7 @@ std::vector<uint8_t> Checkpoint::serialize() const
     h.value<uint32_t>(kFormatVersion);
     h.value<uint32_t>(0);
     h.value<uint64_t>(payload.size());
-    h.value<uint32_t>(crc32(payload.data(), payload.size()));
+    h.value<uint32_t>(checksum(payload));
     h.value<uint32_t>(0);
     out.insert(out.end(), payload.begin(), payload.end());
     return out;
@@ -290,7 +279,7 @@ Checkpoint Checkpoint::parse(std::span<const uint8_t> bytes, const std::string &
                     " unexpected bytes after its end at byte " +
                     std::to_string(kHeaderSize + size));
     const auto payload = bytes.subspan(kHeaderSize, size);
-    const uint32_t crc = crc32(payload.data(), payload.size());
+    const uint32_t crc = checksum(payload);
     if (crc != stored_crc)
         throw Error("checkpoint '" + source + "' is corrupt: the checksum of bytes " +
                     std::to_string(kHeaderSize) + "-" + std::to_string(bytes.size()) +

@@ -9,6 +9,7 @@
 #include "neurite/lua/runtime.h"
 
 #include <lua.hpp>
+#include <zlib.h>
 
 #include <QtTest>
 
@@ -41,18 +42,6 @@ std::string error_of(LuaRuntime &rt, const std::string &code, const std::string 
 {
     const RunResult r = rt.run_string(code, chunk);
     return r.status == RunResult::Status::Error ? r.message : std::string("(no error)");
-}
-
-// The checkpoint's CRC-32 (IEEE), to forge damaged files with a valid checksum.
-uint32_t crc32(const uint8_t *p, size_t n)
-{
-    uint32_t c = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; ++i) {
-        c ^= p[i];
-        for (int k = 0; k < 8; ++k)
-            c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    }
-    return c ^ 0xFFFFFFFFu;
 }
 
 } // namespace
@@ -357,6 +346,11 @@ private slots:
         const auto back = neurite::Checkpoint::parse(bytes, "ok.nrt");
         QCOMPARE(back.layers.size(), size_t(2));
         QCOMPARE(back.section("meta")->size(), size_t(3));
+        // The header's checksum (byte 24) is the standard CRC-32 of the
+        // payload, so other tools (zlib, Python's zlib.crc32) can verify it.
+        uint32_t stored = 0;
+        std::memcpy(&stored, bytes.data() + 24, sizeof stored);
+        QCOMPARE(stored, static_cast<uint32_t>(crc32_z(0, bytes.data() + 32, bytes.size() - 32)));
         for (size_t cut = 0; cut < bytes.size(); ++cut) {
             try {
                 neurite::Checkpoint::parse(std::span(bytes.data(), cut), "cut.nrt");
@@ -375,7 +369,8 @@ private slots:
             const int changes = 1 + static_cast<int>(rng() % 4);
             for (int k = 0; k < changes; ++k)
                 bad[32 + rng() % (bad.size() - 32)] = static_cast<uint8_t>(rng());
-            const uint32_t crc = crc32(bad.data() + 32, bad.size() - 32);
+            // Forged: the damage gets a valid checksum.
+            const uint32_t crc = static_cast<uint32_t>(crc32_z(0, bad.data() + 32, bad.size() - 32));
             std::memcpy(bad.data() + 24, &crc, sizeof crc);
             try {
                 neurite::Checkpoint::parse(bad, "fuzz.nrt");
