@@ -28,7 +28,7 @@ fails(function() nn.Sequential{nn.Dense(2, 2)}:forward(tensor{{0/0, 1}}) end, "N
 fails(function() nn.Adam() end, "'Adam' is an optimizer; use optim.Adam")
 fails(function() nn.define{name = "Bad", forward = 1} end, "'forward' must be a function, got a number")
 nn.define{name = "Broken", forward = function(self, x) return x.nope.x end, backward = function() end}
-fails(function() nn.Broken():forward(tensor{1}) end, "Broken: input [1] does not fit: Lua layer 'Broken': forward on zeros")
+fails(function() nn.Broken():forward(tensor{1}) end, "Broken: input [1] does not fit (invalid argument): Lua layer 'Broken': forward on zeros")
 fails(function() nn.Broken():forward(tensor{1}) end, "attempt to index a nil value (field 'nope')")
 local opt = optim.SGD(nn.Dense(2, 2), {lr = 0.1})
 fails(function() opt.lr = "fast" end, "SGD.lr must be a number, got a string")

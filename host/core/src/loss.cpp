@@ -14,15 +14,22 @@ LossFunction::LossFunction(const Entry &entry, void *self, ParamList config)
 
 LossFunction::~LossFunction() { m_entry->destroy(m_self); }
 
+void LossFunction::fail(const char *call, nrt_status status, const Tensor &pred, const Tensor &target) const
+{
+    throw Error(m_entry->name + ": " +
+                call_failure(std::string(call) + " on prediction " + pred.shape().to_string() +
+                                 " and target " + target.shape().to_string(),
+                             status, m_err));
+}
+
 double LossFunction::forward(const Tensor &pred, const Tensor &target)
 {
     nrt_tensor p = pred.desc();
     nrt_tensor t = target.desc();
     double loss = 0;
     m_err[0] = '\0';
-    if (m_vt->forward(m_self, &p, &t, &loss, m_err, sizeof m_err) != NRT_OK)
-        throw Error(m_entry->name + ": prediction " + pred.shape().to_string() + ", target " +
-                    target.shape().to_string() + ": " + m_err);
+    if (nrt_status st = m_vt->forward(m_self, &p, &t, &loss, m_err, sizeof m_err))
+        fail("forward", st, pred, target);
     return loss;
 }
 
@@ -35,9 +42,8 @@ void LossFunction::backward(const Tensor &pred, const Tensor &target, Tensor &di
     nrt_tensor t = target.desc();
     nrt_tensor d = diff_pred.desc();
     m_err[0] = '\0';
-    if (m_vt->backward(m_self, &p, &t, &d, m_err, sizeof m_err) != NRT_OK)
-        throw Error(m_entry->name + ": prediction " + pred.shape().to_string() + ", target " +
-                    target.shape().to_string() + ": " + m_err);
+    if (nrt_status st = m_vt->backward(m_self, &p, &t, &d, m_err, sizeof m_err))
+        fail("backward", st, pred, target);
 }
 
 } // namespace neurite

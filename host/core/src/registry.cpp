@@ -104,6 +104,27 @@ const char *kind_name(Kind kind)
     return "?";
 }
 
+std::string status_name(nrt_status status)
+{
+    switch (status) {
+    case NRT_OK: return "no error";
+    case NRT_ERR_INVALID_ARGUMENT: return "invalid argument";
+    case NRT_ERR_SHAPE: return "shape error";
+    case NRT_ERR_NUMERIC: return "numeric error";
+    case NRT_ERR_UNSUPPORTED: return "unsupported";
+    case NRT_ERR_STATE: return "state error";
+    case NRT_ERR_INTERNAL: return "internal error";
+    case NRT_ERR_CANCELLED: return "cancelled";
+    }
+    return "unknown status " + std::to_string(status);
+}
+
+std::string call_failure(const std::string &call, nrt_status status, const char *message)
+{
+    return call + " failed (" + status_name(status) + "): " +
+           (message && *message ? message : "the plugin gave no message");
+}
+
 std::string Entry::help() const
 {
     std::string s = name + " (" + kind_name(kind) + " " + version + ", " + origin + ")\n  " +
@@ -408,8 +429,10 @@ void *Registry::create_instance(const Entry &entry, const ResolvedParams &params
     char err[1024] = {};
     void *self = nullptr;
     nrt_status st = entry.create(context.host(), params.c_params(), seed, &self, err, sizeof err);
-    if (st != NRT_OK || !self)
-        throw Error(entry.name + ": " + (err[0] ? err : "could not be created") + " (plugin " +
+    if (st != NRT_OK)
+        throw Error(entry.name + ": " + call_failure("create", st, err) + " (plugin " + entry.origin + ")");
+    if (!self)
+        throw Error(entry.name + ": create reported success but made no instance (plugin " +
                     entry.origin + ")");
     return self;
 }

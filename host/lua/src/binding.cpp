@@ -287,6 +287,14 @@ std::string joined_arguments(lua_State *L)
     return line;
 }
 
+void sync_grads(lua_State *L, Module &module)
+{
+    guarded(L, [&] {
+        module.sync_grads();
+        return 0;
+    });
+}
+
 const Entry &require_entry(lua_State *L, const char *name, const char *fn)
 {
     const Registry &registry = detail::session(L).registry;

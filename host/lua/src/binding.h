@@ -159,6 +159,9 @@ void push_parameters(lua_State *L, int idx);
 void restore_member_shape(lua_State *L, int layer_idx);
 // Raises when the layer at layer_idx belongs to a model that is computing.
 void check_parent_idle(lua_State *L, int layer_idx, const char *fn);
+// Module::sync_grads as a Lua error at the caller's line: it raises when a
+// plugin's zero_grad left a gradient non-zero.
+void sync_grads(lua_State *L, Module &module);
 // In sandbox mode, files are written only below the working directory.
 void check_write_path(lua_State *L, const std::string &path, const char *fn);
 

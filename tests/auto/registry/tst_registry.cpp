@@ -167,6 +167,36 @@ private slots:
         QCOMPARE(fine.forward(x).numel(), int64_t(1));
     }
 
+    // A failed call says what kind of failure the plugin's status was; zero_grad,
+    // which returns no status in ABI 1.0, is checked by the host.
+    void plugin_statuses_are_reported()
+    {
+        Registry reg;
+        QVERIFY(reg.load_library(kFixtures + "/failing_calls.so"));
+        QVERIFY(reg.load_library(kFixtures + "/failing_forward.so"));
+        auto layer = reg.create_layer("FixtureNoClear", {}, test::context(), 0);
+        auto optimizer = reg.create_optimizer("FixtureRefusing", {}, test::context());
+        QVERIFY_ERROR(optimizer->attach(layer->parameters()),
+                      "FixtureRefusing: attach failed (shape error): FixtureRefusing takes matrices only");
+        QVERIFY_ERROR(optimizer->step(), "FixtureRefusing: step() before any parameters were attached");
+
+        auto failing = reg.create_layer("FixtureFailing", {}, test::context(), 0);
+        const Tensor x = Tensor::from(Shape{3}, {1, 2, 3});
+        Tensor y(failing->prepare(x.shape()));
+        QVERIFY_ERROR(failing->forward(x, y, true),
+                      "FixtureFailing: forward failed (internal error): deliberate failure in forward");
+
+        // y = 2x; after one backward dL/dw = sum(x) = 6, which zero_grad must clear.
+        Tensor out(layer->prepare(x.shape()));
+        layer->forward(x, out, true);
+        layer->zero_grad(true); // before any backward: nothing to check yet
+        layer->backward(x, out, Tensor::from(Shape{3}, {1, 1, 1}), nullptr);
+        QCOMPARE(layer->parameters()[0].grad[0], 6.0f);
+        QVERIFY_ERROR(layer->zero_grad(true), "FixtureNoClear: zero_grad left the gradient of 'weight' [1] at 6",
+                      "the plugin does not clear its gradients");
+        QVERIFY_ERROR(layer->zero_grad(false), "zero_grad left the gradient");
+    }
+
     void unknown_names_suggest()
     {
         QVERIFY_ERROR(test::registry().require("Dnse"), "unknown plugin 'Dnse'", "did you mean 'Dense'");

@@ -20,6 +20,9 @@ public:
     void backward(const Tensor &pred, const Tensor &target, Tensor &diff_pred);
 
 private:
+    [[noreturn]] void fail(const char *call, nrt_status status, const Tensor &pred,
+                           const Tensor &target) const;
+
     const Entry *m_entry;
     const nrt_loss_vtable *m_vt;
     void *m_self;

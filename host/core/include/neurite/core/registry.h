@@ -23,6 +23,12 @@ enum class Kind { Layer = NRT_KIND_LAYER, Activation = NRT_KIND_ACTIVATION,
 
 const char *kind_name(Kind kind); // "layer", "activation", "loss", "optimizer"
 
+// What a plugin's status means, for messages: "shape error", "numeric error",
+// "invalid argument", ... ("unknown status 42" for a code the ABI lacks).
+std::string status_name(nrt_status status);
+// Every failed plugin call reads alike: "<call> failed (<status>): <message>".
+std::string call_failure(const std::string &call, nrt_status status, const char *message);
+
 // One registry entry, described by its own schema.
 struct Entry {
     Kind kind = Kind::Layer;
