@@ -124,13 +124,6 @@ void push_shape(lua_State *L, const Shape &shape)
 
 // ---- class targets
 
-bool is_class_target(const Tensor &pred, const Tensor &target)
-{
-    if (pred.dim() != 2 || target.numel() != pred.size(0))
-        return false;
-    return target.dim() == 1 || (target.dim() == 2 && target.size(1) == 1 && pred.size(1) > 1);
-}
-
 Tensor to_zero_based(const Tensor &target)
 {
     Tensor t(target.shape());

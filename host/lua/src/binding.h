@@ -96,9 +96,8 @@ void push_shape(lua_State *L, const Shape &shape);
 // Raises when the shape's element count would overflow (or exceed memory).
 void check_shape_size(lua_State *L, const Shape &shape, const char *fn);
 
-// Lua counts classes from 1, the plugins from 0. A target with one value per
-// row of a 2-D prediction holds class indices; these shift them.
-bool is_class_target(const Tensor &pred, const Tensor &target);
+// Lua counts classes from 1, the plugins from 0; these shift class indices
+// (a loss says whether its target holds them: LossFunction::takes_class_indices).
 Tensor to_zero_based(const Tensor &target);
 Tensor to_one_based(const Tensor &target);
 

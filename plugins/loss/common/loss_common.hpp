@@ -75,6 +75,10 @@ inline constexpr nrt_param_spec kElementReduction = sdk::choice_param(
 template <class Term>
 class ElementwiseLoss : public sdk::Loss {
 public:
+    // Pairing element by element needs the target in the prediction's shape
+    // (the host also passes [N] for [N, 1] as [N, 1]).
+    static constexpr nrt_target_kind target_kind = NRT_TARGET_SAME_SHAPE;
+
     double forward(const nrt_tensor &pred, const nrt_tensor &target) override
     {
         const sdk::ElementwiseLossInputs checked = check(pred, target);

@@ -118,6 +118,9 @@ Reduction per_sample(Reduction reduction)
 
 class CrossEntropyLoss final : public sdk::Loss {
 public:
+    // The host shifts Lua's 1-based class numbers to these 0-based indices.
+    static constexpr nrt_target_kind target_kind = NRT_TARGET_CLASS_INDEX;
+
     CrossEntropyLoss(sdk::Host, sdk::Params params, uint64_t)
         : m_reduction(per_sample(parse_reduction(params, "mean|sum"))),
           m_smoothing(params.number("label_smoothing"))
