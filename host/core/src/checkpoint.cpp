@@ -10,6 +10,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -169,6 +170,32 @@ ParamValue read_value(Reader &r, const std::string &what)
 std::string layer_label(size_t i, const std::string &entry)
 {
     return "layer " + std::to_string(i + 1) + " (" + entry + ")";
+}
+
+// A built-in layer's config as it was trained, in today's parameters. GELU
+// was the tanh approximation by default until the exact erf form became the
+// default (as in PyTorch and Keras): GELU's parameter was then called
+// approximation = "tanh" | "erf", and Dense's gelu had no approximate and
+// was tanh. Models saved then load with the form they were trained with.
+ParamList as_trained(const CheckpointLayer &layer)
+{
+    ParamList config = layer.config;
+    if (layer.origin == "lua")
+        return config;
+    auto find = [&config](const char *name) {
+        return std::find_if(config.begin(), config.end(), [name](const auto &p) { return p.first == name; });
+    };
+    auto is = [](const ParamValue &v, const char *text) {
+        return std::holds_alternative<std::string>(v) && std::get<std::string>(v) == text;
+    };
+    if (layer.entry == "GELU") {
+        if (auto old = find("approximation"); old != config.end())
+            *old = {"approximate", std::string(is(old->second, "tanh") ? "tanh" : "none")};
+    } else if (layer.entry == "Dense" && find("approximate") == config.end()) {
+        if (auto act = find("activation"); act != config.end() && is(act->second, "gelu"))
+            config.emplace_back("approximate", std::string("tanh"));
+    }
+    return config;
 }
 
 } // namespace
@@ -374,7 +401,7 @@ std::unique_ptr<Sequential> Checkpoint::build(const Registry &registry, ComputeC
             throw Error(head + "it came from the plugin " + l.origin +
                         ", which is not loaded (see neurite-run --list-plugins)");
         }
-        model->add(registry.create_layer(l.entry, l.config, context, seed + i));
+        model->add(registry.create_layer(l.entry, as_trained(l), context, seed + i));
     }
     restore(*model, source);
     return model;

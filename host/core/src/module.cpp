@@ -14,6 +14,11 @@ Module::Module(const Entry &entry, void *self, ParamList config)
       m_label(entry.name)
 {
     const int32_t n = m_vt->param_count ? m_vt->param_count(m_self) : 0;
+    if (n < 0) {
+        m_entry->destroy(m_self);
+        throw Error(entry.name + ": the plugin reported " + std::to_string(n) + " parameters (" +
+                    entry.origin + ")");
+    }
     for (int32_t i = 0; i < n; ++i) {
         nrt_param_ref ref{};
         ref.struct_size = sizeof ref;

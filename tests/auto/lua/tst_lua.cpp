@@ -388,6 +388,53 @@ private slots:
         }
     }
 
+    // Models saved while GELU was the tanh approximation by default (GELU's
+    // `approximation`, Dense's gelu without `approximate`) load as trained.
+    void checkpoints_from_before_erf_gelu_keep_tanh()
+    {
+        using neurite::Shape;
+        using neurite::Tensor;
+        LuaRuntime rt;
+        neurite::Sequential model;
+        model.add(rt.registry().create_layer(
+            "Dense", {{"inputs", 2.0}, {"outputs", 3.0}, {"activation", std::string("gelu")}}, rt.context(), 1));
+        model.add(rt.registry().create_layer("GELU", {}, rt.context(), 2));
+        model.add(rt.registry().create_layer("GELU", {}, rt.context(), 3));
+        neurite::Checkpoint old = neurite::Checkpoint::capture(model);
+        auto rename = [](neurite::ParamList &config, const char *from, const char *to, const char *value) {
+            for (auto &[name, v] : config)
+                if (name == from) {
+                    name = to;
+                    v = std::string(value);
+                }
+        };
+        std::erase_if(old.layers[0].config, [](const auto &p) { return p.first == "approximate"; });
+        rename(old.layers[1].config, "approximate", "approximation", "tanh");
+        rename(old.layers[2].config, "approximate", "approximation", "erf");
+        const auto loaded = neurite::Checkpoint::parse(old.serialize(), "old.nrt")
+                                .build(rt.registry(), rt.context(), 0, "old.nrt");
+        auto form = [&](int i) {
+            for (const auto &[name, v] : loaded->at(i).config())
+                if (name == "approximate")
+                    return std::get<std::string>(v);
+            return std::string("(none)");
+        };
+        QCOMPARE(form(0), std::string("tanh"));
+        QCOMPARE(form(1), std::string("tanh"));
+        QCOMPARE(form(2), std::string("none"));
+        // The weights came along: the same outputs as a tanh-GELU Dense with them.
+        auto tanh_dense = rt.registry().create_layer(
+            "Dense", {{"inputs", 2.0}, {"outputs", 3.0}, {"activation", std::string("gelu")},
+                      {"approximate", std::string("tanh")}}, rt.context(), 9);
+        tanh_dense->parameters()[0].value.copy_from(model.at(0).parameters()[0].value);
+        const Tensor x = Tensor::from(Shape{1, 2}, {-1.5f, 0.7f});
+        Tensor want(tanh_dense->prepare(x.shape()));
+        tanh_dense->forward(x, want, false);
+        Tensor got(loaded->at(0).prepare(x.shape()));
+        loaded->at(0).forward(x, got, false);
+        QCOMPARE(got.to_vector(), want.to_vector());
+    }
+
     void seed_makes_runs_reproducible()
     {
         const std::string code = "result = nn.Dense(4, 4).weight:sum() + tensor.randn{10}:sum()";
