@@ -89,6 +89,8 @@ fails(function() ce:forward(z, tensor{3, 4}) end,
       "CrossEntropyLoss: the target of sample 2 is 4 but the prediction [2, 3] has classes 1 to 3")
 fails(function() ce:forward(z, tensor{0, 1}) end, "the target of sample 1 is 0")
 fails(function() ce:forward(z, tensor{1.5, 1}) end, "the target of sample 1 is 1.5")
+fails(function() ce:forward(z, tensor{{0, 0, 1}, {1, 0, 0}}) end,
+      "target [2, 3] must hold one class index per sample, [2] or [2, 1], for pred [2, 3]")
 
 -- The declaration is in the help text.
 assert(nn.help("MSELoss"):find("Target: shaped as the prediction", 1, true), nn.help("MSELoss"))

@@ -39,6 +39,8 @@ Tensor core_target(const LossFunction &loss, const Tensor &pred, const Tensor &t
     // A class loss on a 2-D prediction [N, C] has classes 1..C; on other
     // ranks (a third party's [N, C, L]) only the start at 1 is known here.
     const int64_t classes = pred.dim() == 2 ? pred.size(1) : 0;
+    if (classes && target.numel() != pred.size(0))
+        return target; // not one value per sample (one-hot rows?): the loss names the shapes
     for (int64_t i = 0; i < target.numel(); ++i) {
         const float c = target[i];
         if (c == std::floor(c) && c >= 1 && (classes == 0 || c <= static_cast<float>(classes)))
