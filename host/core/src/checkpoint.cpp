@@ -8,7 +8,9 @@
 #include <QFile>
 #include <QSaveFile>
 
-#include <array>
+#include <zlib.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -23,22 +25,10 @@ constexpr uint64_t kMaxBlob = uint64_t(1) << 40;
 
 enum ValueKind : uint8_t { kNumber = 0, kBool = 1, kString = 2, kList = 3 };
 
-uint32_t crc32(const uint8_t *data, size_t size)
+// CRC-32 (IEEE 802.3, as gzip and PNG use it); crc32_z takes a size_t length.
+uint32_t checksum(std::span<const uint8_t> bytes)
 {
-    static const std::array<uint32_t, 256> table = [] {
-        std::array<uint32_t, 256> t{};
-        for (uint32_t i = 0; i < 256; ++i) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; ++k)
-                c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            t[i] = c;
-        }
-        return t;
-    }();
-    uint32_t c = 0xFFFFFFFFu;
-    for (size_t i = 0; i < size; ++i)
-        c = table[(c ^ data[i]) & 0xFF] ^ (c >> 8);
-    return c ^ 0xFFFFFFFFu;
+    return static_cast<uint32_t>(crc32_z(0, bytes.data(), bytes.size()));
 }
 
 std::string hex(uint32_t v)
@@ -212,6 +202,32 @@ std::string layer_label(size_t i, const std::string &entry)
     return "layer " + std::to_string(i + 1) + " (" + entry + ")";
 }
 
+// A built-in layer's config as it was trained, in today's parameters. GELU
+// was the tanh approximation by default until the exact erf form became the
+// default (as in PyTorch and Keras): GELU's parameter was then called
+// approximation = "tanh" | "erf", and Dense's gelu had no approximate and
+// was tanh. Models saved then load with the form they were trained with.
+ParamList as_trained(const CheckpointLayer &layer)
+{
+    ParamList config = layer.config;
+    if (layer.origin == "lua")
+        return config;
+    auto find = [&config](const char *name) {
+        return std::find_if(config.begin(), config.end(), [name](const auto &p) { return p.first == name; });
+    };
+    auto is = [](const ParamValue &v, const char *text) {
+        return std::holds_alternative<std::string>(v) && std::get<std::string>(v) == text;
+    };
+    if (layer.entry == "GELU") {
+        if (auto old = find("approximation"); old != config.end())
+            *old = {"approximate", std::string(is(old->second, "tanh") ? "tanh" : "none")};
+    } else if (layer.entry == "Dense" && find("approximate") == config.end()) {
+        if (auto act = find("activation"); act != config.end() && is(act->second, "gelu"))
+            config.emplace_back("approximate", std::string("tanh"));
+    }
+    return config;
+}
+
 } // namespace
 
 Checkpoint Checkpoint::capture(const Sequential &model)
@@ -282,7 +298,7 @@ std::vector<uint8_t> Checkpoint::serialize() const
     h.value<uint32_t>(kFormatVersion);
     h.value<uint32_t>(0);
     h.value<uint64_t>(payload.size());
-    h.value<uint32_t>(crc32(payload.data(), payload.size()));
+    h.value<uint32_t>(checksum(payload));
     h.value<uint32_t>(0);
     out.insert(out.end(), payload.begin(), payload.end());
     return out;
@@ -317,7 +333,7 @@ Checkpoint Checkpoint::parse(std::span<const uint8_t> bytes, const std::string &
                     " unexpected bytes after its end at byte " +
                     std::to_string(kHeaderSize + size));
     const auto payload = bytes.subspan(kHeaderSize, size);
-    const uint32_t crc = crc32(payload.data(), payload.size());
+    const uint32_t crc = checksum(payload);
     if (crc != stored_crc)
         throw Error("checkpoint '" + source + "' is corrupt: the checksum of bytes " +
                     std::to_string(kHeaderSize) + "-" + std::to_string(bytes.size()) +
@@ -423,7 +439,7 @@ std::unique_ptr<Sequential> Checkpoint::build(const Registry &registry, ComputeC
             throw Error(head + "it came from the plugin " + l.origin +
                         ", which is not loaded (see neurite-run --list-plugins)");
         }
-        model->add(registry.create_layer(l.entry, l.config, context, seed + i));
+        model->add(registry.create_layer(l.entry, as_trained(l), context, seed + i));
     }
     restore(*model, source);
     return model;

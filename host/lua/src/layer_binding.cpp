@@ -86,9 +86,13 @@ int layer_backward(lua_State *L)
 
 int layer_zero_grad(lua_State *L)
 {
-    check_layer(L, 1)->module->zero_grad(true); // reads through Lua sync first
+    Module &module = *check_layer(L, 1)->module;
     lua_settop(L, 1);
-    return 1;
+    // The host checks that a plugin's zero_grad clears, and raises if not.
+    return guarded(L, [&] {
+        module.zero_grad(true); // reads through Lua sync first
+        return 1;
+    });
 }
 
 int layer_parameters(lua_State *L)
@@ -158,7 +162,7 @@ int layer_index(lua_State *L)
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL || lua_type(L, 2) != LUA_TSTRING)
         return 1;
     const char *key = lua_tostring(L, 2);
-    box->module->sync_grads();
+    sync_grads(L, *box->module);
     for (const Parameter &p : box->module->parameters())
         if (p.name == key) {
             push_parameter(L, p, 1);

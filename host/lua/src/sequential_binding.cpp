@@ -95,9 +95,13 @@ int seq_backward(lua_State *L)
 
 int seq_zero_grad(lua_State *L)
 {
-    check_sequential(L, 1)->model.zero_grad();
+    Sequential &model = check_sequential(L, 1)->model;
     lua_settop(L, 1);
-    return 1;
+    // The host checks that a plugin's zero_grad clears, and raises if not.
+    return guarded(L, [&] {
+        model.zero_grad();
+        return 1;
+    });
 }
 
 int seq_parameters(lua_State *L)
@@ -379,7 +383,7 @@ void push_parameters(lua_State *L, int idx)
     lua_Integer n = 0;
     auto push_layer_params = [&](int layer_idx) {
         Module &m = *check_layer(L, layer_idx)->module;
-        m.sync_grads();
+        sync_grads(L, m);
         for (const Parameter &p : m.parameters()) {
             push_parameter(L, p, layer_idx);
             lua_rawseti(L, list, ++n);
