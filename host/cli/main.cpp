@@ -51,6 +51,8 @@ const char *const kUsage =
     "  --plot FILE.png      draw the run's charts into FILE.png at the end\n"
     "  --threads N          compute threads (default: OMP_NUM_THREADS or all cores)\n"
     "  --seed N             seed for initialisation, shuffling and tensor.rand (default 1)\n"
+    "  --keep-denormals     compute with subnormal floats instead of flushing them to\n"
+    "                       zero (FTZ/DAZ, the default; slower on many x86 cores)\n"
     "  --sandbox            no io, os, package or debug; text chunks only; files are\n"
     "                       written only below the working directory\n"
     "  --quiet              no progress bar and no epoch lines (print() still prints)\n"
@@ -69,6 +71,7 @@ struct Options {
     uint64_t seed = 1;
     bool sandbox = false;
     bool quiet = false;
+    bool keep_denormals = false;
     std::string script;
     std::vector<std::string> args;
     std::vector<std::string> interpreter; // argv before the script, for arg[-n]
@@ -111,6 +114,8 @@ std::optional<int> parse(int argc, char **argv, Options &o)
             o.sandbox = true;
         } else if (a == "--quiet" || a == "-q") {
             o.quiet = true;
+        } else if (a == "--keep-denormals") {
+            o.keep_denormals = true;
         } else if (a == "--help-plugin" || a == "--check-plugin" || a == "--log" || a == "--plot" || a == "--threads" ||
                    a == "--seed") {
             const auto v = value();
@@ -209,6 +214,7 @@ int main(int argc, char **argv)
         return *code;
     if (o.threads > 0)
         neurite::ComputeContext::set_num_threads(o.threads);
+    neurite::ComputeContext::set_flush_denormals(!o.keep_denormals); // and this thread, which runs the script
     // Before the runtime: the check loads the one library into a registry of
     // its own, so no installed plugin can stand in for it.
     if (!o.check_plugin.empty())

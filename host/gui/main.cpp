@@ -5,6 +5,8 @@
 #include "editor_tabs.h"
 #include "main_window.h"
 
+#include "neurite/core/compute_context.h"
+
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
@@ -41,12 +43,15 @@ bool have_display()
 }
 
 // Replaces this process with neurite-run on the same script.
-int run_headless(const char *argv0, const std::string &script)
+int run_headless(const char *argv0, const std::string &script, bool keep_denormals)
 {
     const std::string runner = QFileInfo(QString::fromLocal8Bit(argv0)).absolutePath().toStdString() + "/neurite-run";
     std::fprintf(stderr, "neurite: no display (DISPLAY and WAYLAND_DISPLAY are not set); running %s headless with neurite-run\n",
                  script.c_str());
-    std::vector<char *> args = {const_cast<char *>(runner.c_str()), const_cast<char *>(script.c_str()), nullptr};
+    std::vector<char *> args = {const_cast<char *>(runner.c_str())};
+    if (keep_denormals)
+        args.push_back(const_cast<char *>("--keep-denormals"));
+    args.insert(args.end(), {const_cast<char *>(script.c_str()), nullptr});
     execv(runner.c_str(), args.data());
     std::fprintf(stderr, "neurite: cannot start %s\n", runner.c_str());
     return 1;
@@ -58,9 +63,12 @@ int main(int argc, char **argv)
 {
     if (!have_display()) {
         std::string script;
-        for (int i = 1; i < argc && script.empty(); ++i)
-            if (argv[i][0] != '-')
+        bool keep_denormals = false;
+        for (int i = 1; i < argc; ++i) {
+            if (argv[i][0] != '-' && script.empty())
                 script = argv[i];
+            keep_denormals = keep_denormals || std::string(argv[i]) == "--keep-denormals";
+        }
         if (script.empty()) {
             QCoreApplication probe(argc, argv);
             script = find_default_script(QCoreApplication::applicationDirPath()).toStdString();
@@ -69,7 +77,7 @@ int main(int argc, char **argv)
             std::fprintf(stderr, "neurite: no display and no script to run headless\n");
             return 2;
         }
-        return run_headless(argv[0], script);
+        return run_headless(argv[0], script, keep_denormals);
     }
 
     QApplication app(argc, argv);
@@ -85,8 +93,13 @@ int main(int argc, char **argv)
     QCommandLineOption run_option("run", "Run the first script at once.");
     QCommandLineOption screenshot_option("screenshot", "After the run, save the window as a PNG and quit.", "file");
     QCommandLineOption quit_option("quit-after-run", "Quit when the run ends (exit code of the run).");
-    parser.addOptions({run_option, screenshot_option, quit_option});
+    QCommandLineOption keep_denormals_option(
+        "keep-denormals", "Compute with subnormal floats instead of flushing them to zero (FTZ/DAZ, the "
+                          "default; slower on many x86 cores).");
+    parser.addOptions({run_option, screenshot_option, quit_option, keep_denormals_option});
     parser.process(app);
+    if (parser.isSet(keep_denormals_option))
+        neurite::ComputeContext::set_flush_denormals(false);
 
     neurite::gui::MainWindow window;
     QStringList scripts = parser.positionalArguments();

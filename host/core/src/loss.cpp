@@ -1,5 +1,6 @@
 #include "neurite/core/loss.h"
 
+#include "neurite/core/compute_context.h"
 #include "neurite/core/error.h"
 
 namespace neurite {
@@ -19,6 +20,7 @@ double LossFunction::forward(const Tensor &pred, const Tensor &target)
     nrt_tensor p = pred.desc();
     nrt_tensor t = target.desc();
     double loss = 0;
+    ComputeContext::prepare_team();
     m_err[0] = '\0';
     if (m_vt->forward(m_self, &p, &t, &loss, m_err, sizeof m_err) != NRT_OK)
         throw Error(m_entry->name + ": prediction " + pred.shape().to_string() + ", target " +
@@ -34,6 +36,7 @@ void LossFunction::backward(const Tensor &pred, const Tensor &target, Tensor &di
     nrt_tensor p = pred.desc();
     nrt_tensor t = target.desc();
     nrt_tensor d = diff_pred.desc();
+    ComputeContext::prepare_team();
     m_err[0] = '\0';
     if (m_vt->backward(m_self, &p, &t, &d, m_err, sizeof m_err) != NRT_OK)
         throw Error(m_entry->name + ": prediction " + pred.shape().to_string() + ", target " +
