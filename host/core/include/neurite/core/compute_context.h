@@ -48,8 +48,8 @@ public:
     // the window's run thread when a run starts).
     static void prepare_thread();
     // The same for the calling thread and the OpenMP team it forks. The host
-    // calls it before every call into a plugin; unless the mode or the thread
-    // count changed since this thread's last call, it is a compare.
+    // calls it before every call into a plugin; unless the mode changed since
+    // this thread's last call, it is a compare.
     static void prepare_team();
 
 private:
