@@ -57,6 +57,10 @@ const OptionSpec kOptions[] = {
      .value_name = "N"},
     {.names = {"threads"}, .description = "Compute threads (default: OMP_NUM_THREADS or all cores).",
      .value_name = "N"},
+    {.names = {"keep-denormals"},
+     .description = "Compute with subnormal floats instead of flushing them to zero (FTZ/DAZ, the default; "
+                    "slower on many x86 cores).",
+     .flag = &Options::keep_denormals},
     {.names = {"q", "quiet"}, .description = "No progress bar and no epoch lines (print() still prints).",
      .flag = &Options::quiet},
     {.names = {"log"},

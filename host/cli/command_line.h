@@ -24,6 +24,7 @@ struct Options {
     uint64_t seed = 1;
     bool sandbox = false;
     bool quiet = false;
+    bool keep_denormals = false;
     std::string script;
     std::vector<std::string> args;        // the script's arg[1], arg[2], ...
     std::vector<std::string> interpreter; // argv before the script: arg[-n] .. arg[-1]

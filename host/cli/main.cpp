@@ -92,6 +92,7 @@ int main(int argc, char **argv)
         return finish(*exit);
     if (o.threads > 0)
         neurite::ComputeContext::set_num_threads(o.threads);
+    neurite::ComputeContext::set_flush_denormals(!o.keep_denormals); // and this thread, which runs the script
     // Before the runtime: the check loads the one library into a registry of
     // its own, so no installed plugin can stand in for it.
     if (!o.check_plugin.empty())

@@ -1,5 +1,6 @@
 #include "neurite/core/loss.h"
 
+#include "neurite/core/compute_context.h"
 #include "neurite/core/error.h"
 
 namespace neurite {
@@ -53,6 +54,7 @@ double LossFunction::forward(const Tensor &pred, const Tensor &target)
     nrt_tensor p = pred.desc();
     nrt_tensor t = target_desc(pred, target);
     double loss = 0;
+    ComputeContext::prepare_team();
     m_err[0] = '\0';
     if (nrt_status st = m_vt->forward(m_self, &p, &t, &loss, m_err, sizeof m_err))
         fail("forward", st, pred, target);
@@ -67,6 +69,7 @@ void LossFunction::backward(const Tensor &pred, const Tensor &target, Tensor &di
     nrt_tensor p = pred.desc();
     nrt_tensor t = target_desc(pred, target);
     nrt_tensor d = diff_pred.desc();
+    ComputeContext::prepare_team();
     m_err[0] = '\0';
     if (nrt_status st = m_vt->backward(m_self, &p, &t, &d, m_err, sizeof m_err))
         fail("backward", st, pred, target);

@@ -1,5 +1,6 @@
 #include "neurite/core/module.h"
 
+#include "neurite/core/compute_context.h"
 #include "neurite/core/error.h"
 
 #include "byte_sink.h"
@@ -76,6 +77,7 @@ void Module::forward(const Tensor &src, Tensor &dst, bool training)
                     m_src_shape.to_string() + " -> " + m_dst_shape.to_string());
     nrt_tensor s = src.desc();
     nrt_tensor d = dst.desc();
+    ComputeContext::prepare_team();
     m_err[0] = '\0';
     if (nrt_status st = m_vt->forward(m_self, &s, &d, training ? 1 : 0, m_err, sizeof m_err))
         fail("forward", st, m_err);
@@ -98,6 +100,7 @@ void Module::backward(const Tensor &src, const Tensor &dst, const Tensor &diff_d
         ds = diff_src->desc();
     m_err[0] = '\0';
     m_zero_pending = false; // the plugin has now written its gradients
+    ComputeContext::prepare_team();
     if (nrt_status st = m_vt->backward(m_self, &s, &d, &dd, diff_src ? &ds : nullptr, m_err,
                                        sizeof m_err))
         fail("backward", st, m_err);

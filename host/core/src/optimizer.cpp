@@ -1,5 +1,6 @@
 #include "neurite/core/optimizer.h"
 
+#include "neurite/core/compute_context.h"
 #include "neurite/core/error.h"
 
 #include "byte_sink.h"
@@ -52,6 +53,7 @@ void Optimizer::step()
             p.owner->sync_grads();
             last = p.owner;
         }
+    ComputeContext::prepare_team();
     m_err[0] = '\0';
     if (nrt_status st = m_vt->step(m_self, m_err, sizeof m_err))
         fail("step", st);

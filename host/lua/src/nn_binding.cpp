@@ -1,6 +1,6 @@
 // The `nn` module: nn.<Name>(...) for every layer, activation and loss in
 // the registry (built-in, third-party or Lua-defined alike), nn.Sequential,
-// nn.load, nn.define, nn.plugins and nn.help.
+// nn.load, nn.define, nn.plugins, nn.help and nn.set_flush_denormal.
 #include "binding.h"
 
 #include "neurite/core/checkpoint.h"
@@ -150,6 +150,17 @@ int nn_define(lua_State *L)
     return define_entry(L, 1);
 }
 
+// nn.set_flush_denormal(on) -> the previous setting. PyTorch's name: whether
+// compute threads flush subnormal floats to zero (FTZ/DAZ), on by default.
+int nn_set_flush_denormal(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TBOOLEAN);
+    const bool previous = ComputeContext::flush_denormals();
+    ComputeContext::set_flush_denormals(lua_toboolean(L, 1) != 0);
+    lua_pushboolean(L, previous);
+    return 1;
+}
+
 } // namespace
 
 void open_nn(lua_State *L)
@@ -163,6 +174,7 @@ void open_nn(lua_State *L)
                                          {"help", nn_help},
                                          {"load", nn_load},
                                          {"define", nn_define},
+                                         {"set_flush_denormal", nn_set_flush_denormal},
                                          {nullptr, nullptr}};
     luaL_newlib(L, functions);
     lua_createtable(L, 0, 1);
