@@ -263,9 +263,9 @@ int RunWorker::hook_model(lua_State *L)
         sample = ds->input_shape();
     } else if (lua_istable(L, 2)) {
         lua_getfield(L, 2, "x");
-        if (const Tensor *x = lua::to_tensor(L, -1))
-            for (int i = 1; i < x->dim(); ++i)
-                sample.push_back(x->size(i));
+        if (const Tensor x = lua::to_tensor(L, -1); x.defined())
+            for (int i = 1; i < x.dim(); ++i)
+                sample.push_back(x.size(i));
         lua_pop(L, 1);
     }
     QString summary;
@@ -302,20 +302,21 @@ void RunWorker::capture_boundary_data(lua_State *L, int data_index)
     } else if (lua_istable(L, data_index)) {
         lua_getfield(L, data_index, "x");
         lua_getfield(L, data_index, "y");
-        const Tensor *x = lua::to_tensor(L, -2), *y = lua::to_tensor(L, -1);
-        if (x && y && x->dim() == 2 && x->size(1) == 1 && y->numel() == x->size(0)) {
-            inputs = x->clone();
-            labels = y->clone().reshape(Shape{x->size(0)});
+        const Tensor x = lua::to_tensor(L, -2), y = lua::to_tensor(L, -1);
+        const bool both = x.defined() && y.defined();
+        if (both && x.dim() == 2 && x.size(1) == 1 && y.numel() == x.size(0)) {
+            inputs = x.clone();
+            labels = y.clone().reshape(Shape{x.size(0)});
             fit = true;
-        } else if (x && y && x->dim() == 2 && x->size(1) == 2 && y->dim() >= 1 && y->size(0) == x->size(0)) {
-            inputs = x->clone();
-            labels = Tensor(Shape{x->size(0)});
-            const int64_t width = y->numel() / x->size(0);
-            for (int64_t i = 0; i < x->size(0); ++i) {
-                const float *row = y->data() + i * width;
+        } else if (both && x.dim() == 2 && x.size(1) == 2 && y.dim() >= 1 && y.size(0) == x.size(0)) {
+            inputs = x.clone();
+            labels = Tensor(Shape{x.size(0)});
+            const int64_t width = y.numel() / x.size(0);
+            for (int64_t i = 0; i < x.size(0); ++i) {
+                const float *row = y.data() + i * width;
                 // one-hot rows, a 0/1 column, or 1-based class numbers (as Lua counts)
                 labels[i] = width > 1 ? float(std::max_element(row, row + width) - row)
-                                      : (y->dim() == 1 ? row[0] - 1 : row[0]);
+                                      : (y.dim() == 1 ? row[0] - 1 : row[0]);
             }
         }
         lua_pop(L, 2);
@@ -366,13 +367,13 @@ void RunWorker::show_confusion()
 int RunWorker::hook_confusion(lua_State *L)
 {
     auto *self = static_cast<RunWorker *>(lua_touserdata(L, lua_upvalueindex(1)));
-    const Tensor *matrix = lua::to_tensor(L, 1);
-    if (!matrix || matrix->dim() != 2 || matrix->size(0) != matrix->size(1))
+    const Tensor matrix = lua::to_tensor(L, 1);
+    if (!matrix.defined() || matrix.dim() != 2 || matrix.size(0) != matrix.size(1))
         return 0;
-    const int k = static_cast<int>(matrix->size(0));
+    const int k = static_cast<int>(matrix.size(0));
     std::vector<int64_t> counts(static_cast<size_t>(k) * static_cast<size_t>(k));
     for (size_t i = 0; i < counts.size(); ++i)
-        counts[i] = static_cast<int64_t>((*matrix)[static_cast<int64_t>(i)]);
+        counts[i] = static_cast<int64_t>(matrix[static_cast<int64_t>(i)]);
     QStringList names;
     if (lua_istable(L, 2))
         for (lua_Integer i = 1; i <= k; ++i) {

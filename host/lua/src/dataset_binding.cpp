@@ -2,6 +2,7 @@
 // x, y backed by the core's prefetching BatchIterator), ds:normalize and the
 // fields classes, shape, source, kind. Indices and class labels count from 1.
 #include "dataset_box.h"
+#include "tensor_args.h"
 
 #include "neurite/core/data/split.h"
 
@@ -20,9 +21,15 @@ bool shifts_labels(const nd::Dataset &ds)
            ds.target_encoding() == nd::TargetEncoding::Index;
 }
 
+// Idempotent: a script may call it by hand (getmetatable(ds).__gc(ds)).
+// The box then holds an empty dataset and every use raises.
 int ds_gc(lua_State *L)
 {
-    static_cast<DatasetBox *>(luaL_checkudata(L, 1, kDatasetMeta))->~DatasetBox();
+    auto *box = static_cast<DatasetBox *>(luaL_checkudata(L, 1, kDatasetMeta));
+    if (!box->freed) {
+        box->dataset = nd::Dataset();
+        box->freed = true;
+    }
     return 0;
 }
 
@@ -203,31 +210,32 @@ int ds_targets(lua_State *L)
     });
 }
 
+// ds:subset(indices): the samples at those 1-based indices (a table, a
+// tensor or one integer), compared as integers.
 int ds_subset(lua_State *L)
 {
     const nd::Dataset &ds = check_dataset(L, 1);
+    const std::vector<int64_t> rows = check_index_list(L, 2, ds.size(), 0, "ds:subset");
     return guarded(L, [&] {
-        const Tensor idx = tensor_from_value(L, 2, "ds:subset");
-        std::vector<int64_t> rows;
-        rows.reserve(static_cast<size_t>(idx.numel()));
-        for (int64_t k = 0; k < idx.numel(); ++k) {
-            const float f = idx[k];
-            if (f != std::floor(f) || f < 1 || f > static_cast<float>(ds.size()))
-                throw Error("ds:subset: index " + param_value_text(static_cast<double>(f)) +
-                            " is out of range for a dataset of " + std::to_string(ds.size()) +
-                            " samples (indices start at 1)");
-            rows.push_back(static_cast<int64_t>(f) - 1);
-        }
         push_dataset(L, ds.subset(rows));
         return 1;
     });
 }
 
+// ds:slice(first [, count]): count samples from first (default: to the end).
 int ds_slice(lua_State *L)
 {
     const nd::Dataset &ds = check_dataset(L, 1);
-    const lua_Integer first = luaL_checkinteger(L, 2);
-    const lua_Integer count = luaL_optinteger(L, 3, ds.size() - first + 1);
+    const int64_t size = ds.size();
+    const int64_t first = check_int(L, 2, "ds:slice", "first");
+    if (first < 1 || first > size + 1)
+        raise(L, "ds:slice: first is " + std::to_string(first) + "; it must be between 1 and " +
+                     std::to_string(size + 1) + " for a dataset of " + std::to_string(size) + " samples");
+    const int64_t count = opt_int(L, 3, size - first + 1, "ds:slice", "count");
+    if (count < 0 || count > size - first + 1) // no addition: huge counts cannot wrap
+        raise(L, "ds:slice: count is " + std::to_string(count) + "; from sample " + std::to_string(first) +
+                     " a dataset of " + std::to_string(size) + " samples has " +
+                     std::to_string(size - first + 1) + " left");
     return guarded(L, [&] {
         push_dataset(L, ds.slice(first - 1, count));
         return 1;
@@ -236,9 +244,10 @@ int ds_slice(lua_State *L)
 
 // ---- batches
 
+// Idempotent, as batches_close: the iterator ends and the loop with it.
 int batches_gc(lua_State *L)
 {
-    static_cast<BatchesBox *>(luaL_checkudata(L, 1, kBatchesMeta))->~BatchesBox();
+    static_cast<BatchesBox *>(luaL_checkudata(L, 1, kBatchesMeta))->iterator.reset();
     return 0;
 }
 
@@ -317,9 +326,15 @@ int ds_batches(lua_State *L)
 nd::Dataset &check_dataset(lua_State *L, int idx)
 {
     auto *box = static_cast<DatasetBox *>(luaL_testudata(L, idx, kDatasetMeta));
-    if (!box)
-        arg_error(L, idx, "dataset method", "a dataset (call it with ':')");
-    return box->dataset;
+    if (box && !box->freed)
+        return box->dataset;
+    lua_Debug ar;
+    const std::string fn = lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) && ar.name
+                               ? std::string("ds:") + ar.name
+                               : std::string("dataset method");
+    if (box)
+        raise(L, fn + ": the dataset was already freed (its __gc was called)");
+    arg_error(L, idx, fn.c_str(), "a dataset (call it with ':')");
 }
 
 void push_dataset(lua_State *L, nd::Dataset dataset)

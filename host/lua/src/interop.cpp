@@ -14,13 +14,19 @@ Sequential *to_sequential(lua_State *L, int idx)
 const data::Dataset *to_dataset(lua_State *L, int idx)
 {
     auto *box = static_cast<DatasetBox *>(luaL_testudata(L, idx, kDatasetMeta));
-    return box ? &box->dataset : nullptr;
+    return box && !box->freed ? &box->dataset : nullptr;
 }
 
-const Tensor *to_tensor(lua_State *L, int idx)
+Tensor to_tensor(lua_State *L, int idx)
 {
     auto *box = static_cast<TensorBox *>(luaL_testudata(L, idx, kTensorMeta));
-    return box ? &box->value : nullptr;
+    if (!box || box->freed)
+        return Tensor();
+    try {
+        return box->value.contiguous();
+    } catch (const std::exception &) { // out of memory for the copy of a strided view
+        return Tensor();
+    }
 }
 
 } // namespace neurite::lua
