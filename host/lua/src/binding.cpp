@@ -151,8 +151,8 @@ Shape reshape_args(lua_State *L, int idx, int64_t numel, const char *fn)
         const int64_t rest = shape.numel();
         if (rest == 0 || numel % rest != 0)
             raise(L, std::string(fn) + ": cannot infer dimension " + std::to_string(infer + 1) +
-                         " (-1): " + std::to_string(numel) + " elements do not divide into " +
-                         shape.to_string() + " with it");
+                         " (-1): " + std::to_string(numel) + " elements are not a multiple of " +
+                         std::to_string(rest) + ", the product of the other dimensions");
         shape[infer] = numel / rest;
     }
     if (shape.numel() != numel)

@@ -7,6 +7,7 @@
 #include "neurite/core/data/split.h"
 
 #include <cmath>
+#include <cstring>
 #include <thread>
 
 namespace neurite::lua {
@@ -68,11 +69,15 @@ void push_strings(lua_State *L, const std::vector<std::string> &items)
 
 int ds_index(lua_State *L)
 {
-    const nd::Dataset &ds = check_dataset(L, 1);
+    // Methods even of a freed dataset: the method then names itself in the error.
     lua_pushvalue(L, 2);
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL || lua_type(L, 2) != LUA_TSTRING)
         return 1;
     const std::string key = lua_tostring(L, 2);
+    auto *box = static_cast<DatasetBox *>(luaL_testudata(L, 1, kDatasetMeta));
+    if (box && box->freed)
+        raise(L, "ds." + key + ": the dataset was already freed (its __gc was called)");
+    const nd::Dataset &ds = check_dataset(L, 1);
     return guarded(L, [&] {
         if (key == "classes")
             push_strings(L, ds.class_names());
@@ -329,9 +334,10 @@ nd::Dataset &check_dataset(lua_State *L, int idx)
     if (box && !box->freed)
         return box->dataset;
     lua_Debug ar;
-    const std::string fn = lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) && ar.name
-                               ? std::string("ds:") + ar.name
-                               : std::string("dataset method");
+    std::string fn = "dataset method";
+    if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) && ar.name)
+        fn = (ar.namewhat && std::strcmp(ar.namewhat, "metamethod") == 0 ? "dataset __" : "ds:") +
+             std::string(ar.name);
     if (box)
         raise(L, fn + ": the dataset was already freed (its __gc was called)");
     arg_error(L, idx, fn.c_str(), "a dataset (call it with ':')");

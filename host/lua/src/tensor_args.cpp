@@ -163,6 +163,18 @@ Layout layout_along(const Tensor &t, int d)
     return l;
 }
 
+bool broadcasts_to(const Shape &from, const Shape &to)
+{
+    if (from.size() > to.size())
+        return false;
+    for (int i = 0; i < from.size(); ++i) {
+        const int64_t d = from[from.size() - 1 - i];
+        if (d != 1 && d != to[to.size() - 1 - i])
+            return false;
+    }
+    return true;
+}
+
 Shape broadcast_shape(const Shape &a, const Shape &b, const char *fn)
 {
     const int n = std::max(a.size(), b.size());

@@ -53,6 +53,8 @@ void fill_random(lua_State *L, Tensor &t, Dist dist)
         v = dist(rng);
 }
 
+// Whether a tensor of shape `from` broadcasts to `to` (for writes into `to`).
+bool broadcasts_to(const Shape &from, const Shape &to);
 // The shape a and b broadcast to, or an Error naming fn and both shapes.
 Shape broadcast_shape(const Shape &a, const Shape &b, const char *fn);
 // The tensor or number at idx; a number becomes a 0-d tensor over *scalar.

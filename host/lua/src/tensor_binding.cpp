@@ -71,17 +71,24 @@ int64_t row_of_key(lua_State *L, const Tensor &t, const char *fn)
 // string key is a method, or a parameter's field (grad, name).
 int tensor_index(lua_State *L)
 {
-    TensorBox *box = check_tensor_box(L, 1);
     const int type = lua_type(L, 2);
     if (type == LUA_TSTRING) {
+        // A method even of a freed tensor: the method then names itself in the error.
         lua_pushvalue(L, 2);
         if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
             return 1;
+        TensorBox *box = test_tensor(L, 1);
+        if (!box) // __index called by hand on something else
+            check_tensor_box(L, 1);
+        if (box->freed)
+            raise(L, "t." + std::string(lua_tostring(L, 2)) + ": the tensor was already freed (its __gc was called)");
         return tensor_field(L, box, lua_tostring(L, 2));
     }
     if (type != LUA_TNUMBER)
         raise(L, "t[...]: a tensor is indexed by an integer (its rows) or a method name, got " +
                      describe_value(L, 2));
+    if (TensorBox *box = test_tensor(L, 1); box && box->freed)
+        raise(L, "t[i]: the tensor was already freed (its __gc was called)");
     const Tensor &t = check_any_tensor(L, 1);
     const int64_t i = row_of_key(L, t, "t[i]");
     if (t.dim() == 1) {
@@ -110,11 +117,10 @@ int tensor_newindex(lua_State *L)
     if (!test_tensor(L, 3))
         raise(L, "t[i] = v: v must be a number or a tensor, got " + describe_value(L, 3));
     const Tensor &src = check_any_tensor(L, 3);
+    if (!broadcasts_to(src.shape(), row.shape()))
+        raise(L, "t[i] = v: a tensor of shape " + src.shape().to_string() + " does not fit row " +
+                     std::to_string(i + 1) + " of shape " + row.shape().to_string());
     return guarded(L, [&] {
-        if (!(broadcast_shape(row.shape(), src.shape(), "t[i] = v") == row.shape()))
-            throw Error("t[i] = v: a tensor of shape " + src.shape().to_string() +
-                        " does not fit row " + std::to_string(i + 1) + " of shape " +
-                        row.shape().to_string());
         const Tensor from = row.shares_memory_with(src) ? src.clone() : src;
         strided::map(row, from, [](float v) { return v; });
         return 0;
@@ -292,6 +298,8 @@ std::string calling_function(lua_State *L, bool &method)
     if (!lua_getstack(L, 0, &ar) || !lua_getinfo(L, "n", &ar) || !ar.name)
         return "?";
     method = ar.namewhat && std::strcmp(ar.namewhat, "method") == 0;
+    if (ar.namewhat && std::strcmp(ar.namewhat, "metamethod") == 0)
+        return std::string("tensor __") + ar.name; // t + u, #t, tostring(t)
     if (!method)
         return ar.name;
     std::string receiver = "t";

@@ -143,11 +143,10 @@ int in_place(lua_State *L, const char *fn, const char *verb, Op f)
     check_writable(L, a, fn);
     float scalar = 0;
     const Tensor b = operand(L, 2, fn, scalar);
+    if (!broadcasts_to(b.shape(), a.shape()))
+        raise(L, std::string(fn) + ": a tensor of shape " + b.shape().to_string() + " cannot be " +
+                     verb + " one of shape " + a.shape().to_string() + " (it must broadcast to it)");
     return guarded(L, [&] {
-        if (!(broadcast_shape(a.shape(), b.shape(), fn) == a.shape()))
-            throw Error(std::string(fn) + ": a tensor of shape " + b.shape().to_string() +
-                        " cannot be " + verb + " one of shape " + a.shape().to_string() +
-                        " (it must broadcast to it)");
         // u may be another layout of t's own memory (t:add_(t:t())): read a copy.
         const bool same_layout = a.data_ptr() == b.data_ptr() && a.shape() == b.shape() &&
                                  std::ranges::equal(a.strides(), b.strides());

@@ -106,8 +106,17 @@ int t_matmul(lua_State *L)
         raise(L, std::string(fn) + ": shapes " + a0.shape().to_string() + " and " +
                      b0.shape().to_string() + " do not fit (" + std::to_string(k) +
                      " columns against " + std::to_string(kb) + " rows)");
+    const Shape batch_a = batch_of(a), batch_b = batch_of(b);
+    const Shape batch = guarded(L, [&] {
+        try {
+            return broadcast_shape(batch_a, batch_b, fn);
+        } catch (const Error &) {
+            throw Error(std::string(fn) + ": the batch dimensions " + batch_a.to_string() + " of " +
+                        a0.shape().to_string() + " and " + batch_b.to_string() + " of " +
+                        b0.shape().to_string() + " do not broadcast (sizes must be equal or 1)");
+        }
+    });
     return guarded(L, [&] {
-        const Shape batch = broadcast_shape(batch_of(a), batch_of(b), fn);
         Shape shape = batch;
         if (a0.dim() > 1)
             shape.push_back(m);

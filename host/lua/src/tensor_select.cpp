@@ -210,12 +210,9 @@ int t_where(lua_State *L) { return where(L, 2, 1, 3, "t:where"); }
 Tensor check_mask(lua_State *L, const Tensor &t, int idx, const char *fn)
 {
     const Tensor mask = check_any_tensor(L, idx);
-    guarded(L, [&] {
-        if (!(broadcast_shape(t.shape(), mask.shape(), fn) == t.shape()))
-            throw Error(std::string(fn) + ": the mask of shape " + mask.shape().to_string() +
-                        " does not broadcast to the tensor's shape " + t.shape().to_string());
-        return 0;
-    });
+    if (!broadcasts_to(mask.shape(), t.shape()))
+        raise(L, std::string(fn) + ": the mask of shape " + mask.shape().to_string() +
+                     " does not broadcast to the tensor's shape " + t.shape().to_string());
     return mask;
 }
 

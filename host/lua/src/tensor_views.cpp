@@ -185,8 +185,7 @@ int m_copy(lua_State *L)
         Tensor target = dst;
         if (src.shape() == dst.shape())
             target.copy_from(src);
-        else if (src.dim() <= dst.dim() &&
-                 broadcast_shape(dst.shape(), src.shape(), "t:copy") == dst.shape())
+        else if (broadcasts_to(src.shape(), dst.shape()))
             target.copy_from(src.expand(dst.shape()));
         else if (src.numel() == dst.numel())
             target.copy_from(src.contiguous().reshape(dst.shape()));
