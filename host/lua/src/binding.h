@@ -126,7 +126,6 @@ void open_tensor_views(lua_State *L, int methods);
 void open_tensor_math(lua_State *L, int methods);
 void open_tensor_reduce(lua_State *L, int methods);
 void open_tensor_select(lua_State *L, int methods);
-void open_tensor_matmul(lua_State *L, int methods);
 // tensor.where, into the module table at `module`.
 void open_tensor_where(lua_State *L, int module);
 // The functions of the `tensor` table that build tensors (tensor_build.cpp).

@@ -1,7 +1,7 @@
 // The `tensor` module: the tensor userdata (its lifetime, t[i] and t[i] = v,
 // printing), the constructors from tables and shapes, and the random
 // generator. The methods are in tensor_views.cpp (shapes, views, elements),
-// tensor_math.cpp (elementwise), tensor_reduce.cpp (reductions, matmul) and
+// tensor_math.cpp (elementwise, matmul), tensor_reduce.cpp (reductions) and
 // tensor_select.cpp (index, gather, scatter, where); the builders such as
 // cat and arange in tensor_build.cpp.
 #include "tensor_args.h"
@@ -454,7 +454,6 @@ void open_tensor(lua_State *L)
     open_tensor_math(L, methods);
     open_tensor_reduce(L, methods);
     open_tensor_select(L, methods);
-    open_tensor_matmul(L, methods);
     lua_pushvalue(L, methods);
     lua_pushcclosure(L, tensor_index, 1);
     lua_setfield(L, meta, "__index");
