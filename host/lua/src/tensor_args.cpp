@@ -98,18 +98,14 @@ namespace {
 
 } // namespace
 
-int64_t checked_index_value(lua_State *L, float v, int64_t size, int d, const char *fn)
+void bad_index_value(lua_State *L, float v, int64_t size, int d, const char *fn)
 {
-    // 2^53 and beyond are never valid sizes; below it the conversion is exact.
     if (!(std::fabs(v) < 9.0e15f) || v != std::floor(v))
         raise(L, std::string(fn) + ": index " + param_value_text(static_cast<double>(v)) +
                      " is not an integer");
-    const auto i = static_cast<int64_t>(v);
-    if (i < 1 || i > size)
-        raise(L, std::string(fn) + ": index " + std::to_string(i) +
-                     " is out of range for dimension " + std::to_string(d + 1) + " of size " +
-                     std::to_string(size) + " (indices are 1.." + std::to_string(size) + ")");
-    return i - 1;
+    raise(L, std::string(fn) + ": index " + std::to_string(static_cast<int64_t>(v)) +
+                 " is out of range for dimension " + std::to_string(d + 1) + " of size " +
+                 std::to_string(size) + " (indices are 1.." + std::to_string(size) + ")");
 }
 
 std::vector<int64_t> check_index_list(lua_State *L, int idx, int64_t size, int d, const char *fn)

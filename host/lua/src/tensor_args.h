@@ -33,8 +33,19 @@ int64_t element_index(lua_State *L, int64_t i, int64_t size, int d, const char *
 // numbers or one integer, each in 1..size; made 0-based. Compared as
 // integers: a float cannot tell 16777217 from 16777216.
 std::vector<int64_t> check_index_list(lua_State *L, int idx, int64_t size, int d, const char *fn);
+// Raises the error for an index value that is not a whole number in 1..size.
+[[noreturn]] void bad_index_value(lua_State *L, float v, int64_t size, int d, const char *fn);
 // One value of an index tensor (gather, scatter) made 0-based, or an error.
-int64_t checked_index_value(lua_State *L, float v, int64_t size, int d, const char *fn);
+// Compared as an integer; inline, since gather and scatter check every element.
+inline int64_t checked_index_value(lua_State *L, float v, int64_t size, int d, const char *fn)
+{
+    if (v > -9.0e15f && v < 9.0e15f) { // below 2^53 the conversion is exact; NaN fails
+        const auto i = static_cast<int64_t>(v);
+        if (static_cast<float>(i) == v && i >= 1 && i <= size)
+            return i - 1;
+    }
+    bad_index_value(L, v, size, d, fn);
+}
 
 // A contiguous tensor seen as [outer, n, inner] around dimension d (a 0-d
 // tensor as [1, 1, 1]), for loops that run along contiguous memory.

@@ -118,23 +118,67 @@ Shape reduced_shape(const Tensor &t, const Options &o)
 
 enum class Kind { Sum, Mean, Prod, Var, Std, Norm, LogSumExp };
 
-// Accumulates lanes [0, inner) of n steps: acc[i] = step(acc[i], p[k * inner + i]).
+// How the partial results of a reduction join, and what they start from.
+struct Join {
+    double identity;
+    double (*combine)(double, double);
+};
+constexpr Join kPlus{0.0, [](double a, double b) { return a + b; }};
+constexpr Join kTimes{1.0, [](double a, double b) { return a * b; }};
+// NaN wins, as in PyTorch.
+constexpr Join kLargest{-HUGE_VAL, [](double a, double b) { return b > a || b != b ? b : a; }};
+constexpr Join kSmallest{HUGE_VAL, [](double a, double b) { return b < a || b != b ? b : a; }};
+
+// Folds a block [n, inner] into acc[0, inner): acc[i] = step(acc[i], p[k *
+// inner + i], i), from join.identity. The loop runs along memory: across
+// the lanes, or for a single lane (a reduction along the last dimension)
+// across 8 interleaved partial results that join.combine then joins, so it
+// vectorises either way.
 template <class Step>
-void lanes(const float *p, int64_t n, int64_t inner, double *acc, Step step)
+void fold(const float *p, int64_t n, int64_t inner, double *acc, Join join, Step step)
 {
+    std::fill(acc, acc + inner, join.identity);
     if (inner == 1) {
-        double a = acc[0];
-        for (int64_t k = 0; k < n; ++k)
-            a = step(a, p[k]);
-        acc[0] = a;
+        double part[8];
+        std::fill(part, part + 8, join.identity);
+        const int64_t whole = n / 8 * 8;
+        for (int64_t k = 0; k < whole; k += 8)
+#pragma omp simd
+            for (int j = 0; j < 8; ++j)
+                part[j] = step(part[j], p[k + j], 0);
+        for (int64_t k = whole; k < n; ++k)
+            part[0] = step(part[0], p[k], 0);
+        for (double v : part)
+            acc[0] = join.combine(acc[0], v);
         return;
     }
     for (int64_t k = 0; k < n; ++k) {
         const float *row = p + k * inner;
 #pragma omp simd
         for (int64_t i = 0; i < inner; ++i)
-            acc[i] = step(acc[i], row[i]);
+            acc[i] = step(acc[i], row[i], i);
     }
+}
+
+void norm_block(double p_norm, const float *p, int64_t n, int64_t inner, double *out)
+{
+    if (std::isinf(p_norm)) {
+        const Join join = p_norm > 0 ? kLargest : kSmallest;
+        fold(p, n, inner, out, join, [join](double a, float v, int64_t) { return join.combine(a, std::fabs(v)); });
+        return;
+    }
+    if (p_norm == 0)
+        fold(p, n, inner, out, kPlus, [](double a, float v, int64_t) { return a + (v != 0 ? 1.0 : 0.0); });
+    else if (p_norm == 1)
+        fold(p, n, inner, out, kPlus, [](double a, float v, int64_t) { return a + std::fabs(v); });
+    else if (p_norm == 2)
+        fold(p, n, inner, out, kPlus, [](double a, float v, int64_t) { return a + double(v) * v; });
+    else
+        fold(p, n, inner, out, kPlus,
+             [p_norm](double a, float v, int64_t) { return a + std::pow(std::fabs(double(v)), p_norm); });
+    if (p_norm != 0 && p_norm != 1)
+        for (int64_t i = 0; i < inner; ++i)
+            out[i] = p_norm == 2 ? std::sqrt(out[i]) : std::pow(out[i], 1.0 / p_norm);
 }
 
 // One block [n, inner] reduced into out[0, inner).
@@ -142,33 +186,31 @@ void reduce_block(Kind kind, double p_norm, bool unbiased, const float *p, int64
                   int64_t inner, double *out, std::vector<double> &scratch)
 {
     const auto nd = static_cast<double>(n);
+    auto plus = [](double a, float v, int64_t) { return a + v; };
     switch (kind) {
     case Kind::Sum:
     case Kind::Mean:
-        std::fill(out, out + inner, 0.0);
-        lanes(p, n, inner, out, [](double a, float v) { return a + v; });
+        fold(p, n, inner, out, kPlus, plus);
         if (kind == Kind::Mean)
             for (int64_t i = 0; i < inner; ++i)
                 out[i] = n ? out[i] / nd : NAN;
         return;
     case Kind::Prod:
-        std::fill(out, out + inner, 1.0);
-        lanes(p, n, inner, out, [](double a, float v) { return a * v; });
+        fold(p, n, inner, out, kTimes, [](double a, float v, int64_t) { return a * v; });
         return;
     case Kind::Var:
     case Kind::Std: {
         // Two passes (the mean, then squared deviations from it): exact
         // where the one-pass formula cancels.
-        scratch.assign(static_cast<size_t>(inner), 0.0);
-        lanes(p, n, inner, scratch.data(), [](double a, float v) { return a + v; });
-        for (double &m : scratch)
-            m /= nd;
-        std::fill(out, out + inner, 0.0);
-        for (int64_t k = 0; k < n; ++k)
-            for (int64_t i = 0; i < inner; ++i) {
-                const double dev = p[k * inner + i] - scratch[static_cast<size_t>(i)];
-                out[i] += dev * dev;
-            }
+        scratch.resize(static_cast<size_t>(inner));
+        double *mean = scratch.data();
+        fold(p, n, inner, mean, kPlus, plus);
+        for (int64_t i = 0; i < inner; ++i)
+            mean[i] /= nd;
+        fold(p, n, inner, out, kPlus, [mean](double a, float v, int64_t i) {
+            const double dev = v - mean[i];
+            return a + dev * dev;
+        });
         const double divisor = nd - (unbiased ? 1.0 : 0.0);
         for (int64_t i = 0; i < inner; ++i) {
             out[i] = divisor > 0 ? out[i] / divisor : NAN;
@@ -178,38 +220,18 @@ void reduce_block(Kind kind, double p_norm, bool unbiased, const float *p, int64
         return;
     }
     case Kind::Norm:
-        if (std::isinf(p_norm)) {
-            std::fill(out, out + inner, p_norm > 0 ? 0.0 : HUGE_VAL);
-            if (p_norm > 0)
-                lanes(p, n, inner, out, [](double a, float v) { return std::max<double>(a, std::fabs(v)); });
-            else
-                lanes(p, n, inner, out, [](double a, float v) { return std::min<double>(a, std::fabs(v)); });
-            return;
-        }
-        std::fill(out, out + inner, 0.0);
-        if (p_norm == 0)
-            lanes(p, n, inner, out, [](double a, float v) { return a + (v != 0 ? 1.0 : 0.0); });
-        else if (p_norm == 1)
-            lanes(p, n, inner, out, [](double a, float v) { return a + std::fabs(v); });
-        else if (p_norm == 2)
-            lanes(p, n, inner, out, [](double a, float v) { return a + double(v) * v; });
-        else
-            lanes(p, n, inner, out, [p_norm](double a, float v) { return a + std::pow(std::fabs(double(v)), p_norm); });
-        if (p_norm != 0 && p_norm != 1)
-            for (int64_t i = 0; i < inner; ++i)
-                out[i] = p_norm == 2 ? std::sqrt(out[i]) : std::pow(out[i], 1.0 / p_norm);
+        norm_block(p_norm, p, n, inner, out);
         return;
     case Kind::LogSumExp: {
-        scratch.assign(static_cast<size_t>(inner), -HUGE_VAL);
-        lanes(p, n, inner, scratch.data(), [](double a, float v) { return v > a || v != v ? double(v) : a; });
-        std::fill(out, out + inner, 0.0);
-        for (int64_t k = 0; k < n; ++k)
-            for (int64_t i = 0; i < inner; ++i)
-                out[i] += std::exp(p[k * inner + i] - scratch[static_cast<size_t>(i)]);
-        for (int64_t i = 0; i < inner; ++i) {
-            const double m = scratch[static_cast<size_t>(i)];
-            out[i] = std::isinf(m) ? m : m + std::log(out[i]); // all -inf, or an inf
-        }
+        // Shifted by the largest value, so exp cannot overflow.
+        scratch.resize(static_cast<size_t>(inner));
+        double *top = scratch.data();
+        fold(p, n, inner, top, kLargest, [](double a, float v, int64_t) { return kLargest.combine(a, v); });
+        fold(p, n, inner, out, kPlus, [top](double a, float v, int64_t i) {
+            return a + std::exp(v - static_cast<float>(top[i])); // float exp: the inputs are floats
+        });
+        for (int64_t i = 0; i < inner; ++i)
+            out[i] = std::isinf(top[i]) ? top[i] : top[i] + std::log(out[i]); // all -inf, or an inf
         return;
     }
     }
@@ -274,9 +296,40 @@ bool better(float v, float best)
     return E == Extreme::Max ? v > best : v < best;
 }
 
+// The extreme of one contiguous row (n > 0): a vectorised pass for the
+// value, then the first place that holds it.
+template <Extreme E>
+void extreme_row(const float *p, int64_t n, float &value, int64_t &where)
+{
+    float best = p[0];
+    bool nan = false;
+    if constexpr (E == Extreme::Max) {
+#pragma omp simd reduction(max : best) reduction(|| : nan)
+        for (int64_t k = 0; k < n; ++k) {
+            best = std::max(best, p[k]);
+            nan = nan || p[k] != p[k];
+        }
+    } else {
+#pragma omp simd reduction(min : best) reduction(|| : nan)
+        for (int64_t k = 0; k < n; ++k) {
+            best = std::min(best, p[k]);
+            nan = nan || p[k] != p[k];
+        }
+    }
+    int64_t k = 0;
+    while (nan ? p[k] == p[k] : p[k] != best)
+        ++k;
+    value = p[k];
+    where = k;
+}
+
 template <Extreme E>
 void extreme_block(const float *p, int64_t n, int64_t inner, float *value, int64_t *where)
 {
+    if (inner == 1) {
+        extreme_row<E>(p, n, value[0], where[0]);
+        return;
+    }
     for (int64_t i = 0; i < inner; ++i) {
         value[i] = p[i];
         where[i] = 0;
@@ -335,6 +388,26 @@ int t_argmin(lua_State *L) { return extreme<Extreme::Min>(L, true, "t:argmin"); 
 
 enum class Scan { CumSum, Softmax, LogSoftmax };
 
+// softmax or log_softmax of one contiguous row, shifted by its largest value
+// so exp never overflows.
+void softmax_row(bool log, const float *p, float *out, int64_t n)
+{
+    float top = p[0];
+#pragma omp simd reduction(max : top)
+    for (int64_t k = 0; k < n; ++k)
+        top = std::max(top, p[k]);
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t k = 0; k < n; ++k) {
+        out[k] = std::exp(p[k] - top);
+        sum += out[k];
+    }
+    const float scale = 1.0f / sum, shift = top + std::log(sum);
+#pragma omp simd
+    for (int64_t k = 0; k < n; ++k)
+        out[k] = log ? p[k] - shift : out[k] * scale;
+}
+
 void scan_block(Scan kind, const float *p, float *out, int64_t n, int64_t inner, std::vector<float> &m,
                 std::vector<float> &s)
 {
@@ -346,9 +419,14 @@ void scan_block(Scan kind, const float *p, float *out, int64_t n, int64_t inner,
                 out[k * inner + i] = out[(k - 1) * inner + i] + p[k * inner + i];
         return;
     }
-    // Shifted by the maximum, so exp never overflows.
+    if (inner == 1) {
+        softmax_row(kind == Scan::LogSoftmax, p, out, n);
+        return;
+    }
+    // Lanes across the rows: the same steps, each loop along memory.
     m.assign(p, p + inner);
     for (int64_t k = 1; k < n; ++k)
+#pragma omp simd
         for (int64_t i = 0; i < inner; ++i)
             m[i] = std::max(m[i], p[k * inner + i]);
     s.assign(static_cast<size_t>(inner), 0.0f);
@@ -359,10 +437,15 @@ void scan_block(Scan kind, const float *p, float *out, int64_t n, int64_t inner,
             s[i] += e;
             out[k * inner + i] = e;
         }
+    for (int64_t i = 0; i < inner; ++i) {
+        m[i] += std::log(s[i]); // the shift of log_softmax
+        s[i] = 1.0f / s[i];     // the scale of softmax
+    }
     for (int64_t k = 0; k < n; ++k)
+#pragma omp simd
         for (int64_t i = 0; i < inner; ++i) {
             float &v = out[k * inner + i];
-            v = kind == Scan::Softmax ? v / s[i] : p[k * inner + i] - m[i] - std::log(s[i]);
+            v = kind == Scan::Softmax ? v * s[i] : p[k * inner + i] - m[i];
         }
 }
 
