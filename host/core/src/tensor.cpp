@@ -151,8 +151,8 @@ Tensor Tensor::reshape(const Shape &shape) const
 {
     if (shape.checked_numel() != numel())
         throw Error("cannot reshape " + m_shape.to_string() + " (" + std::to_string(numel()) +
-                    " elements) to " + shape.to_string() + " (" +
-                    std::to_string(shape.numel()) + " elements)");
+                    " elements) to " + shape.to_string() + " (" + std::to_string(shape.numel()) +
+                    " elements)");
     if (!m_contiguous)
         throw_strided();
     Tensor t = *this;
@@ -286,7 +286,8 @@ void Tensor::copy_from(const Tensor &src)
     if (!(src.shape() == m_shape))
         throw Error("cannot copy a tensor of shape " + src.shape().to_string() +
                     " into one of shape " + m_shape.to_string());
-    if (numel() == 0 || (src.m_data == m_data && std::equal(m_strides, m_strides + dim(), src.m_strides)))
+    if (numel() == 0 ||
+        (src.m_data == m_data && std::equal(m_strides, m_strides + dim(), src.m_strides)))
         return;
     if (has_overlap())
         throw Error("cannot copy into an expanded tensor of shape " + m_shape.to_string() +

@@ -46,7 +46,8 @@ int64_t opt_int(lua_State *L, int idx, int64_t fallback, const char *fn, const c
 double check_num(lua_State *L, int idx, const char *fn, const char *what)
 {
     if (lua_type(L, idx) != LUA_TNUMBER)
-        raise(L, std::string(fn) + ": " + what + " must be a number, got " + describe_value(L, idx));
+        raise(L,
+              std::string(fn) + ": " + what + " must be a number, got " + describe_value(L, idx));
     return lua_tonumber(L, idx);
 }
 
@@ -62,12 +63,11 @@ int dim_index(lua_State *L, int64_t dim, int ndim, const char *fn, int extra)
         return static_cast<int>(dim - 1);
     if (dim < 0 && dim >= -n)
         return static_cast<int>(n + dim);
-    const std::string range =
-        n == 0 ? std::string("a 0-d tensor has none")
-               : "dimensions are 1.." + std::to_string(n) + ", or -" + std::to_string(n) +
-                     "..-1 from the end";
-    raise(L, std::string(fn) + ": dimension " + std::to_string(dim) + " is out of range (" +
-                 range + ")");
+    const std::string range = n == 0 ? std::string("a 0-d tensor has none")
+                                     : "dimensions are 1.." + std::to_string(n) + ", or -" +
+                                           std::to_string(n) + "..-1 from the end";
+    raise(L, std::string(fn) + ": dimension " + std::to_string(dim) + " is out of range (" + range +
+                 ")");
 }
 
 int check_dim(lua_State *L, int idx, int ndim, const char *fn, int extra)
@@ -137,9 +137,11 @@ std::vector<int64_t> check_index_list(lua_State *L, int idx, int64_t size, int d
         int ok = 0;
         const lua_Integer i = lua_tointegerx(L, -1, &ok);
         if (!ok)
-            bad_index(L, value_text(L, -1), static_cast<int64_t>(k), size, d, fn, "is not an integer");
+            bad_index(L, value_text(L, -1), static_cast<int64_t>(k), size, d, fn,
+                      "is not an integer");
         if (i < 1 || i > size)
-            bad_index(L, std::to_string(i), static_cast<int64_t>(k), size, d, fn, "is out of range");
+            bad_index(L, std::to_string(i), static_cast<int64_t>(k), size, d, fn,
+                      "is out of range");
         lua_pop(L, 1);
         out.push_back(i - 1);
     }
@@ -228,7 +230,8 @@ bool keepdim_arg(lua_State *L, int idx, const char *fn)
         return keep;
     }
     default:
-        raise(L, std::string(fn) + ": keepdim must be a boolean (or a table {keepdim = true}), got " +
+        raise(L, std::string(fn) +
+                     ": keepdim must be a boolean (or a table {keepdim = true}), got " +
                      describe_value(L, idx));
     }
 }

@@ -78,6 +78,15 @@ void check_writable(lua_State *L, const Tensor &t, const char *fn);
 // keepdim as the argument at idx: a boolean, or a table {keepdim = true}.
 bool keepdim_arg(lua_State *L, int idx, const char *fn);
 
+// Every tensor function is registered as guard<fn>: a C++ exception it lets
+// through (an allocation that fails, an Error of the core) becomes a Lua
+// error at the script's line, as in guarded, never an exception crossing Lua.
+template <lua_CFunction F>
+int guard(lua_State *L)
+{
+    return guarded(L, [L] { return F(L); });
+}
+
 // The methods named in `fns` go into the table at `methods`.
 void add_methods(lua_State *L, int methods, const luaL_Reg *fns);
 

@@ -81,7 +81,8 @@ int tensor_index(lua_State *L)
         if (!box) // __index called by hand on something else
             check_tensor_box(L, 1);
         if (box->freed)
-            raise(L, "t." + std::string(lua_tostring(L, 2)) + ": the tensor was already freed (its __gc was called)");
+            raise(L, "t." + std::string(lua_tostring(L, 2)) +
+                         ": the tensor was already freed (its __gc was called)");
         return tensor_field(L, box, lua_tostring(L, 2));
     }
     if (type != LUA_TNUMBER)
@@ -152,7 +153,8 @@ void fill_from_table(lua_State *L, int idx, const Shape &shape, int depth, float
     const lua_Integer n = luaL_len(L, idx);
     if (n != shape[depth])
         raise(L, "tensor: the table at " + (path.empty() ? std::string("the top") : path) +
-                     " has " + std::to_string(n) + " elements but the first one at this depth has " +
+                     " has " + std::to_string(n) +
+                     " elements but the first one at this depth has " +
                      std::to_string(shape[depth]) + " (a tensor's rows must all be as long)");
     for (lua_Integer i = 1; i <= n; ++i) {
         const int type = lua_geti(L, idx, i);
@@ -167,7 +169,8 @@ void fill_from_table(lua_State *L, int idx, const Shape &shape, int depth, float
             fill_from_table(L, lua_gettop(L), shape, depth + 1, out, path);
         } else {
             if (type != LUA_TNUMBER)
-                raise(L, "tensor: " + path + " is " + describe_value(L, -1) + ", expected a number");
+                raise(L,
+                      "tensor: " + path + " is " + describe_value(L, -1) + ", expected a number");
             *out++ = static_cast<float>(lua_tonumber(L, -1));
         }
         path.resize(mark);
@@ -215,7 +218,8 @@ int tensor_call(lua_State *L)
         return 1;
     }
     if (!lua_istable(L, 2))
-        arg_error(L, 1, "tensor", "a table of numbers such as {{1, 2}, {3, 4}}, a number or a tensor");
+        arg_error(L, 1, "tensor",
+                  "a table of numbers such as {{1, 2}, {3, 4}}, a number or a tensor");
     const Shape shape = table_shape(L, 2, "tensor");
     float *out = push_new_tensor(L, shape, false)->value.data_ptr();
     std::string path;
@@ -232,8 +236,14 @@ int make_filled(lua_State *L, const char *fn, Fill &&fill)
     return 1;
 }
 
-int tensor_zeros(lua_State *L) { return make_filled(L, "tensor.zeros", [](Tensor &t) { t.fill(0); }); }
-int tensor_ones(lua_State *L) { return make_filled(L, "tensor.ones", [](Tensor &t) { t.fill(1); }); }
+int tensor_zeros(lua_State *L)
+{
+    return make_filled(L, "tensor.zeros", [](Tensor &t) { t.fill(0); });
+}
+int tensor_ones(lua_State *L)
+{
+    return make_filled(L, "tensor.ones", [](Tensor &t) { t.fill(1); });
+}
 
 int tensor_rand(lua_State *L)
 {
@@ -455,30 +465,27 @@ void open_tensor(lua_State *L)
     open_tensor_reduce(L, methods);
     open_tensor_select(L, methods);
     lua_pushvalue(L, methods);
-    lua_pushcclosure(L, tensor_index, 1);
+    lua_pushcclosure(L, guard<tensor_index>, 1);
     lua_setfield(L, meta, "__index");
     lua_pop(L, 1); // methods
-    static const luaL_Reg metamethods[] = {{"__gc", tensor_gc},
-                                           {"__newindex", tensor_newindex},
-                                           {"__tostring", tensor_tostring},
-                                           {"__len", tensor_len},
-                                           {nullptr, nullptr}};
+    static const luaL_Reg metamethods[] = {
+        {"__gc", guard<tensor_gc>}, {"__newindex", guard<tensor_newindex>},
+        {"__tostring", guard<tensor_tostring>}, {"__len", guard<tensor_len>}, {nullptr, nullptr}};
     luaL_setfuncs(L, metamethods, 0);
     lua_pushliteral(L, "tensor");
     lua_setfield(L, meta, "__name");
     lua_pop(L, 1); // metatable
 
     static const luaL_Reg functions[] = {
-        {"zeros", tensor_zeros},         {"ones", tensor_ones},
-        {"rand", tensor_rand},           {"randn", tensor_randn},
-        {"full", tensor_full},           {"seed", tensor_seed},
-        {"rng_state", tensor_rng_state}, {"set_rng_state", tensor_set_rng_state},
-        {"is_tensor", tensor_is_tensor}, {nullptr, nullptr}};
+        {"zeros", guard<tensor_zeros>}, {"ones", guard<tensor_ones>}, {"rand", guard<tensor_rand>},
+        {"randn", guard<tensor_randn>}, {"full", guard<tensor_full>}, {"seed", guard<tensor_seed>},
+        {"rng_state", guard<tensor_rng_state>}, {"set_rng_state", guard<tensor_set_rng_state>},
+        {"is_tensor", guard<tensor_is_tensor>}, {nullptr, nullptr}};
     luaL_newlib(L, functions);
     open_tensor_build(L, lua_gettop(L));
     open_tensor_where(L, lua_gettop(L));
     lua_createtable(L, 0, 1);
-    lua_pushcfunction(L, tensor_call);
+    lua_pushcfunction(L, guard<tensor_call>);
     lua_setfield(L, -2, "__call");
     lua_setmetatable(L, -2);
 }

@@ -18,10 +18,11 @@ constexpr int64_t kExactIntegers = int64_t(1) << 24;
 int64_t count_arg(lua_State *L, int64_t n, const char *fn, const char *what, int64_t most)
 {
     if (n < 0 || n > most)
-        raise(L, std::string(fn) + ": " + what + " is " + std::to_string(n) + "; it must be between 0 and " +
-                     std::to_string(most) +
-                     (most == kExactIntegers ? " (whole numbers beyond it are not exact in a float tensor)"
-                                             : " (the most elements a tensor holds)"));
+        raise(L, std::string(fn) + ": " + what + " is " + std::to_string(n) +
+                     "; it must be between 0 and " + std::to_string(most) +
+                     (most == kExactIntegers
+                          ? " (whole numbers beyond it are not exact in a float tensor)"
+                          : " (the most elements a tensor holds)"));
     return n;
 }
 
@@ -45,10 +46,12 @@ int tensor_linspace(lua_State *L)
 {
     const char *fn = "tensor.linspace";
     const double a = check_num(L, 1, fn, "start"), b = check_num(L, 2, fn, "end");
-    const int64_t n = count_arg(L, opt_int(L, 3, 100, fn, "steps"), fn, "steps", kMaxTensorElements);
+    const int64_t n =
+        count_arg(L, opt_int(L, 3, 100, fn, "steps"), fn, "steps", kMaxTensorElements);
     float *p = new_result(L, Shape{n}).data_ptr();
     for (int64_t i = 0; i < n; ++i)
-        p[i] = static_cast<float>(n == 1 ? a : a + (b - a) * static_cast<double>(i) / static_cast<double>(n - 1));
+        p[i] = static_cast<float>(
+            n == 1 ? a : a + (b - a) * static_cast<double>(i) / static_cast<double>(n - 1));
     if (n > 1)
         p[n - 1] = static_cast<float>(b);
     return 1;
@@ -63,8 +66,9 @@ int tensor_arange(lua_State *L)
     const double end = check_num(L, one ? 1 : 2, fn, "end");
     const double step = one ? 1.0 : opt_num(L, 3, 1.0, fn, "step");
     if (step == 0 || !std::isfinite(step) || !std::isfinite(start) || !std::isfinite(end))
-        raise(L, std::string(fn) + ": start " + param_value_text(start) + ", end " + param_value_text(end) +
-                     " and step " + param_value_text(step) + " must be finite, and step nonzero");
+        raise(L, std::string(fn) + ": start " + param_value_text(start) + ", end " +
+                     param_value_text(end) + " and step " + param_value_text(step) +
+                     " must be finite, and step nonzero");
     const double count = std::ceil((end - start) / step);
     if (count < 0)
         raise(L, std::string(fn) + ": a step of " + param_value_text(step) + " never goes from " +
@@ -88,8 +92,8 @@ int tensor_eye(lua_State *L)
     const int64_t m = opt_int(L, 2, n, fn, "m");
     const Shape shape = [&] {
         if (n < 0 || m < 0)
-            raise(L, std::string(fn) + ": the sizes " + std::to_string(n) + " and " + std::to_string(m) +
-                         " must be >= 0");
+            raise(L, std::string(fn) + ": the sizes " + std::to_string(n) + " and " +
+                         std::to_string(m) + " must be >= 0");
         const Shape s{n, m};
         check_shape_size(L, s, fn);
         return s;
@@ -111,8 +115,9 @@ int tensor_randint(lua_State *L)
     if (!lua_istable(L, shape_at))
         arg_error(L, shape_at, fn, "a shape such as {2, 3}");
     if (low >= high || low < -kExactIntegers || high > kExactIntegers + 1)
-        raise(L, std::string(fn) + ": the range [" + std::to_string(low) + ", " + std::to_string(high) +
-                     ") must be nonempty and within +-" + std::to_string(kExactIntegers) +
+        raise(L, std::string(fn) + ": the range [" + std::to_string(low) + ", " +
+                     std::to_string(high) + ") must be nonempty and within +-" +
+                     std::to_string(kExactIntegers) +
                      " (whole numbers beyond it are not exact in a float tensor)");
     const Shape shape = shape_from_table(L, shape_at, fn);
     Tensor t = new_result(L, shape);
@@ -129,8 +134,14 @@ int like(lua_State *L, Fill &&fill)
     return 1;
 }
 
-int tensor_zeros_like(lua_State *L) { return like(L, [](Tensor &t) { t.fill(0); }); }
-int tensor_ones_like(lua_State *L) { return like(L, [](Tensor &t) { t.fill(1); }); }
+int tensor_zeros_like(lua_State *L)
+{
+    return like(L, [](Tensor &t) { t.fill(0); });
+}
+int tensor_ones_like(lua_State *L)
+{
+    return like(L, [](Tensor &t) { t.fill(1); });
+}
 
 int tensor_full_like(lua_State *L)
 {
@@ -140,12 +151,15 @@ int tensor_full_like(lua_State *L)
 
 int tensor_rand_like(lua_State *L)
 {
-    return like(L, [L](Tensor &t) { fill_random(L, t, std::uniform_real_distribution<float>(0.0f, 1.0f)); });
+    return like(L, [L](Tensor &t) {
+        fill_random(L, t, std::uniform_real_distribution<float>(0.0f, 1.0f));
+    });
 }
 
 int tensor_randn_like(lua_State *L)
 {
-    return like(L, [L](Tensor &t) { fill_random(L, t, std::normal_distribution<float>(0.0f, 1.0f)); });
+    return like(L,
+                [L](Tensor &t) { fill_random(L, t, std::normal_distribution<float>(0.0f, 1.0f)); });
 }
 
 // The tensors of the list at idx (a table of at least one).
@@ -171,8 +185,9 @@ std::vector<Tensor> tensor_list(lua_State *L, int idx, const char *fn)
 [[noreturn]] void mismatch(lua_State *L, const char *fn, size_t i, const Tensor &t, size_t first,
                            const Shape &want, const std::string &rule)
 {
-    raise(L, std::string(fn) + ": tensor " + std::to_string(i + 1) + " has shape " + t.shape().to_string() +
-                 " but tensor " + std::to_string(first + 1) + " has " + want.to_string() + "; " + rule);
+    raise(L, std::string(fn) + ": tensor " + std::to_string(i + 1) + " has shape " +
+                 t.shape().to_string() + " but tensor " + std::to_string(first + 1) + " has " +
+                 want.to_string() + "; " + rule);
 }
 
 // tensor.cat(list [, dim = 1]): joined along an existing dimension. As in
@@ -249,11 +264,12 @@ int tensor_stack(lua_State *L)
 void open_tensor_build(lua_State *L, int module)
 {
     static const luaL_Reg functions[] = {
-        {"randperm", tensor_randperm},   {"linspace", tensor_linspace},   {"arange", tensor_arange},
-        {"eye", tensor_eye},             {"randint", tensor_randint},     {"zeros_like", tensor_zeros_like},
-        {"ones_like", tensor_ones_like}, {"full_like", tensor_full_like}, {"rand_like", tensor_rand_like},
-        {"randn_like", tensor_randn_like}, {"cat", tensor_cat},          {"stack", tensor_stack},
-        {nullptr, nullptr}};
+        {"randperm", guard<tensor_randperm>}, {"linspace", guard<tensor_linspace>},
+        {"arange", guard<tensor_arange>}, {"eye", guard<tensor_eye>},
+        {"randint", guard<tensor_randint>}, {"zeros_like", guard<tensor_zeros_like>},
+        {"ones_like", guard<tensor_ones_like>}, {"full_like", guard<tensor_full_like>},
+        {"rand_like", guard<tensor_rand_like>}, {"randn_like", guard<tensor_randn_like>},
+        {"cat", guard<tensor_cat>}, {"stack", guard<tensor_stack>}, {nullptr, nullptr}};
     lua_pushvalue(L, module);
     luaL_setfuncs(L, functions, 0);
     lua_pop(L, 1);

@@ -47,26 +47,31 @@ int t_sub(lua_State *L)
     return binary(L, "tensor -", [alpha](float x, float y) { return x - alpha * y; });
 }
 
-int t_mul(lua_State *L) { return binary(L, "tensor *", [](float x, float y) { return x * y; }); }
-int t_div(lua_State *L) { return binary(L, "tensor /", [](float x, float y) { return x / y; }); }
-int t_pow(lua_State *L) { return binary(L, "tensor ^", [](float x, float y) { return std::pow(x, y); }); }
+// The elementwise functions, each a template argument so that it inlines
+// into the loop.
+float times(float x, float y) { return x * y; }
+float divided(float x, float y) { return x / y; }
+float power(float x, float y) { return std::pow(x, y); }
+float equal_to(float x, float y) { return x == y ? 1.0f : 0.0f; }
+float not_equal_to(float x, float y) { return x != y ? 1.0f : 0.0f; }
+float greater(float x, float y) { return x > y ? 1.0f : 0.0f; }
+float greater_equal(float x, float y) { return x >= y ? 1.0f : 0.0f; }
+float less(float x, float y) { return x < y ? 1.0f : 0.0f; }
+float less_equal(float x, float y) { return x <= y ? 1.0f : 0.0f; }
+float larger(float x, float y) { return x != x || x > y ? x : y; } // NaN wins, as in PyTorch
+float smaller(float x, float y) { return x != x || x < y ? x : y; }
 
-float truth(bool b) { return b ? 1.0f : 0.0f; }
-int t_eq(lua_State *L) { return binary(L, "t:eq", [](float x, float y) { return truth(x == y); }); }
-int t_ne(lua_State *L) { return binary(L, "t:ne", [](float x, float y) { return truth(x != y); }); }
-int t_gt(lua_State *L) { return binary(L, "t:gt", [](float x, float y) { return truth(x > y); }); }
-int t_ge(lua_State *L) { return binary(L, "t:ge", [](float x, float y) { return truth(x >= y); }); }
-int t_lt(lua_State *L) { return binary(L, "t:lt", [](float x, float y) { return truth(x < y); }); }
-int t_le(lua_State *L) { return binary(L, "t:le", [](float x, float y) { return truth(x <= y); }); }
-int t_maximum(lua_State *L)
+// t op u for the operator or method `fn` (the name errors give).
+template <float (*F)(float, float), const char *fn>
+int binary_op(lua_State *L)
 {
-    // NaN wins, as in PyTorch.
-    return binary(L, "t:maximum", [](float x, float y) { return x != x || x > y ? x : y; });
+    // A lambda, not the pointer: the loop then calls F inline and vectorises.
+    return binary(L, fn, [](float x, float y) { return F(x, y); });
 }
-int t_minimum(lua_State *L)
-{
-    return binary(L, "t:minimum", [](float x, float y) { return x != x || x < y ? x : y; });
-}
+
+constexpr char kMul[] = "tensor *", kDiv[] = "tensor /", kPow[] = "tensor ^", kEq[] = "t:eq",
+               kNe[] = "t:ne", kGt[] = "t:gt", kGe[] = "t:ge", kLt[] = "t:lt", kLe[] = "t:le",
+               kMaximum[] = "t:maximum", kMinimum[] = "t:minimum";
 
 template <class Op>
 int unary(lua_State *L, Op f)
@@ -77,23 +82,26 @@ int unary(lua_State *L, Op f)
     return 1;
 }
 
-float sign_of(float x) { return x > 0 ? 1.0f : (x < 0 ? -1.0f : x); } // NaN and ±0 stay
+template <float (*F)(float)>
+int unary_op(lua_State *L)
+{
+    return unary(L, [](float x) { return F(x); });
+}
 
-int t_unm(lua_State *L) { return unary(L, [](float x) { return -x; }); }
-int t_exp(lua_State *L) { return unary(L, [](float x) { return std::exp(x); }); }
-int t_log(lua_State *L) { return unary(L, [](float x) { return std::log(x); }); }
-int t_sqrt(lua_State *L) { return unary(L, [](float x) { return std::sqrt(x); }); }
-int t_abs(lua_State *L) { return unary(L, [](float x) { return std::fabs(x); }); }
-int t_tanh(lua_State *L) { return unary(L, [](float x) { return std::tanh(x); }); }
-int t_sigmoid(lua_State *L) { return unary(L, [](float x) { return 1.0f / (1.0f + std::exp(-x)); }); }
-int t_relu(lua_State *L) { return unary(L, [](float x) { return x > 0 ? x : 0.0f; }); }
-int t_sign(lua_State *L) { return unary(L, sign_of); }
-int t_sin(lua_State *L) { return unary(L, [](float x) { return std::sin(x); }); }
-int t_cos(lua_State *L) { return unary(L, [](float x) { return std::cos(x); }); }
-int t_floor(lua_State *L) { return unary(L, [](float x) { return std::floor(x); }); }
-int t_ceil(lua_State *L) { return unary(L, [](float x) { return std::ceil(x); }); }
-// Halves to even (2.5 -> 2), as PyTorch's round.
-int t_round(lua_State *L) { return unary(L, [](float x) { return std::nearbyint(x); }); }
+float negated(float x) { return -x; }
+float exp_of(float x) { return std::exp(x); }
+float log_of(float x) { return std::log(x); }
+float sqrt_of(float x) { return std::sqrt(x); }
+float abs_of(float x) { return std::fabs(x); }
+float tanh_of(float x) { return std::tanh(x); }
+float sigmoid_of(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+float relu_of(float x) { return x > 0 ? x : 0.0f; }
+float sign_of(float x) { return x > 0 ? 1.0f : (x < 0 ? -1.0f : x); } // NaN and ±0 stay
+float sin_of(float x) { return std::sin(x); }
+float cos_of(float x) { return std::cos(x); }
+float floor_of(float x) { return std::floor(x); }
+float ceil_of(float x) { return std::ceil(x); }
+float round_of(float x) { return std::nearbyint(x); } // halves to even (2.5 -> 2), as PyTorch
 
 struct Bounds {
     float lo, hi;
@@ -147,7 +155,8 @@ int in_place(lua_State *L, const char *fn, const char *verb, Op f)
     const Tensor b = operand(L, 2, fn, scalar);
     if (!broadcasts_to(b.shape(), a.shape()))
         raise(L, std::string(fn) + ": a tensor of shape " + b.shape().to_string() + " cannot be " +
-                     verb + " one of shape " + a.shape().to_string() + " (it must broadcast to it)");
+                     verb + " one of shape " + a.shape().to_string() +
+                     " (it must broadcast to it)");
     return guarded(L, [&] {
         // u may be another layout of t's own memory (t:add_(t:t())): read a copy.
         const bool same_layout = a.data_ptr() == b.data_ptr() && a.shape() == b.shape() &&
@@ -168,7 +177,8 @@ int t_add_(lua_State *L)
 int t_sub_(lua_State *L)
 {
     const float alpha = alpha_arg(L, 3, "t:sub_");
-    return in_place(L, "t:sub_", "subtracted from", [alpha](float x, float y) { return x - alpha * y; });
+    return in_place(L, "t:sub_", "subtracted from",
+                    [alpha](float x, float y) { return x - alpha * y; });
 }
 
 int t_mul_(lua_State *L)
@@ -270,8 +280,8 @@ void multiply(const Tensor &a, const Tensor &b, Tensor &out, const Shape &batch,
         float *pc = out.data_ptr() + i * m * n;
         if (dnnl_sgemm(ga.trans, gb.trans, m, n, k, 1.0f, pa, ga.ld, pb, gb.ld, 0.0f, pc, n) !=
             dnnl_success)
-            throw Error(std::string(fn) + ": oneDNN sgemm failed for shapes " + a.shape().to_string() +
-                        " and " + b.shape().to_string());
+            throw Error(std::string(fn) + ": oneDNN sgemm failed for shapes " +
+                        a.shape().to_string() + " and " + b.shape().to_string());
     }
 }
 
@@ -320,21 +330,31 @@ int t_matmul(lua_State *L)
 void open_tensor_math(lua_State *L, int methods)
 {
     static const luaL_Reg fns[] = {
-        {"add", t_add},         {"sub", t_sub},         {"mul", t_mul},         {"div", t_div},
-        {"pow", t_pow},         {"eq", t_eq},           {"ne", t_ne},           {"gt", t_gt},
-        {"ge", t_ge},           {"lt", t_lt},           {"le", t_le},           {"maximum", t_maximum},
-        {"minimum", t_minimum}, {"neg", t_unm},         {"exp", t_exp},         {"log", t_log},
-        {"sqrt", t_sqrt},       {"abs", t_abs},         {"tanh", t_tanh},       {"sigmoid", t_sigmoid},
-        {"relu", t_relu},       {"sign", t_sign},       {"sin", t_sin},         {"cos", t_cos},
-        {"floor", t_floor},     {"ceil", t_ceil},       {"round", t_round},     {"clamp", t_clamp},
-        {"map", t_map},         {"add_", t_add_},       {"sub_", t_sub_},       {"mul_", t_mul_},
-        {"div_", t_div_},       {"clamp_", t_clamp_},   {"matmul", t_matmul},   {nullptr, nullptr}};
+        {"add", guard<t_add>}, {"sub", guard<t_sub>},
+        {"mul", guard<binary_op<times, kMul>>}, {"div", guard<binary_op<divided, kDiv>>},
+        {"pow", guard<binary_op<power, kPow>>}, {"eq", guard<binary_op<equal_to, kEq>>},
+        {"ne", guard<binary_op<not_equal_to, kNe>>}, {"gt", guard<binary_op<greater, kGt>>},
+        {"ge", guard<binary_op<greater_equal, kGe>>}, {"lt", guard<binary_op<less, kLt>>},
+        {"le", guard<binary_op<less_equal, kLe>>},
+        {"maximum", guard<binary_op<larger, kMaximum>>},
+        {"minimum", guard<binary_op<smaller, kMinimum>>}, {"neg", guard<unary_op<negated>>},
+        {"exp", guard<unary_op<exp_of>>}, {"log", guard<unary_op<log_of>>},
+        {"sqrt", guard<unary_op<sqrt_of>>}, {"abs", guard<unary_op<abs_of>>},
+        {"tanh", guard<unary_op<tanh_of>>}, {"sigmoid", guard<unary_op<sigmoid_of>>},
+        {"relu", guard<unary_op<relu_of>>}, {"sign", guard<unary_op<sign_of>>},
+        {"sin", guard<unary_op<sin_of>>}, {"cos", guard<unary_op<cos_of>>},
+        {"floor", guard<unary_op<floor_of>>}, {"ceil", guard<unary_op<ceil_of>>},
+        {"round", guard<unary_op<round_of>>}, {"clamp", guard<t_clamp>}, {"map", guard<t_map>},
+        {"add_", guard<t_add_>}, {"sub_", guard<t_sub_>}, {"mul_", guard<t_mul_>},
+        {"div_", guard<t_div_>}, {"clamp_", guard<t_clamp_>}, {"matmul", guard<t_matmul>},
+        {nullptr, nullptr}};
     add_methods(L, methods, fns);
     // The metatable is just below the methods table while open_tensor builds it.
     luaL_getmetatable(L, kTensorMeta);
-    static const luaL_Reg ops[] = {{"__add", t_add}, {"__sub", t_sub}, {"__mul", t_mul},
-                                   {"__div", t_div}, {"__pow", t_pow}, {"__unm", t_unm},
-                                   {nullptr, nullptr}};
+    static const luaL_Reg ops[] = {
+        {"__add", guard<t_add>}, {"__sub", guard<t_sub>}, {"__mul", guard<binary_op<times, kMul>>},
+        {"__div", guard<binary_op<divided, kDiv>>}, {"__pow", guard<binary_op<power, kPow>>},
+        {"__unm", guard<unary_op<negated>>}, {nullptr, nullptr}};
     luaL_setfuncs(L, ops, 0);
     lua_pop(L, 1);
 }

@@ -49,7 +49,8 @@ void check_option_keys(lua_State *L, int idx, std::span<const char *const> allow
             names += (names.empty() ? "" : ", ") + std::string(a);
         }
         if (!known)
-            raise(L, std::string(fn) + ": unknown option " + value_text(L, -1) + " (it takes " + names + ")");
+            raise(L, std::string(fn) + ": unknown option " + value_text(L, -1) + " (it takes " +
+                         names + ")");
     }
 }
 
@@ -67,7 +68,8 @@ void read_option_table(lua_State *L, int idx, const Tensor &t, const char *fn, O
     for (const char *key : {"unbiased"}) {
         const int type = lua_getfield(L, idx, key);
         if (type != LUA_TNIL && type != LUA_TBOOLEAN)
-            raise(L, std::string(fn) + ": " + key + " must be a boolean, got " + describe_value(L, -1));
+            raise(L, std::string(fn) + ": " + key + " must be a boolean, got " +
+                         describe_value(L, -1));
         if (type == LUA_TBOOLEAN)
             o.unbiased = lua_toboolean(L, -1);
         lua_pop(L, 1);
@@ -98,8 +100,7 @@ Options reduce_options(lua_State *L, const Tensor &t, int idx, const char *fn,
             if (std::string(a) != "dim")
                 rest.push_back(a);
         read_option_table(L, idx + 1, t, fn, o, rest);
-    }
-    else
+    } else
         o.keepdim = keepdim_arg(L, idx + 1, fn);
     return o;
 }
@@ -164,26 +165,29 @@ void norm_block(double p_norm, const float *p, int64_t n, int64_t inner, double 
 {
     if (std::isinf(p_norm)) {
         const Join join = p_norm > 0 ? kLargest : kSmallest;
-        fold(p, n, inner, out, join, [join](double a, float v, int64_t) { return join.combine(a, std::fabs(v)); });
+        fold(p, n, inner, out, join,
+             [join](double a, float v, int64_t) { return join.combine(a, std::fabs(v)); });
         return;
     }
     if (p_norm == 0)
-        fold(p, n, inner, out, kPlus, [](double a, float v, int64_t) { return a + (v != 0 ? 1.0 : 0.0); });
+        fold(p, n, inner, out, kPlus,
+             [](double a, float v, int64_t) { return a + (v != 0 ? 1.0 : 0.0); });
     else if (p_norm == 1)
         fold(p, n, inner, out, kPlus, [](double a, float v, int64_t) { return a + std::fabs(v); });
     else if (p_norm == 2)
         fold(p, n, inner, out, kPlus, [](double a, float v, int64_t) { return a + double(v) * v; });
     else
-        fold(p, n, inner, out, kPlus,
-             [p_norm](double a, float v, int64_t) { return a + std::pow(std::fabs(double(v)), p_norm); });
+        fold(p, n, inner, out, kPlus, [p_norm](double a, float v, int64_t) {
+            return a + std::pow(std::fabs(double(v)), p_norm);
+        });
     if (p_norm != 0 && p_norm != 1)
         for (int64_t i = 0; i < inner; ++i)
             out[i] = p_norm == 2 ? std::sqrt(out[i]) : std::pow(out[i], 1.0 / p_norm);
 }
 
 // One block [n, inner] reduced into out[0, inner).
-void reduce_block(Kind kind, double p_norm, bool unbiased, const float *p, int64_t n,
-                  int64_t inner, double *out, std::vector<double> &scratch)
+void reduce_block(Kind kind, double p_norm, bool unbiased, const float *p, int64_t n, int64_t inner,
+                  double *out, std::vector<double> &scratch)
 {
     const auto nd = static_cast<double>(n);
     auto plus = [](double a, float v, int64_t) { return a + v; };
@@ -219,14 +223,13 @@ void reduce_block(Kind kind, double p_norm, bool unbiased, const float *p, int64
         }
         return;
     }
-    case Kind::Norm:
-        norm_block(p_norm, p, n, inner, out);
-        return;
+    case Kind::Norm: norm_block(p_norm, p, n, inner, out); return;
     case Kind::LogSumExp: {
         // Shifted by the largest value, so exp cannot overflow.
         scratch.resize(static_cast<size_t>(inner));
         double *top = scratch.data();
-        fold(p, n, inner, top, kLargest, [](double a, float v, int64_t) { return kLargest.combine(a, v); });
+        fold(p, n, inner, top, kLargest,
+             [](double a, float v, int64_t) { return kLargest.combine(a, v); });
         fold(p, n, inner, out, kPlus, [top](double a, float v, int64_t i) {
             return a + std::exp(v - static_cast<float>(top[i])); // float exp: the inputs are floats
         });
@@ -249,7 +252,8 @@ int reduce(lua_State *L, Kind kind, const char *fn, int options_at = 2, double p
     if (o.has_p)
         p_norm = o.p;
     if (kind == Kind::Norm && (std::isnan(p_norm) || p_norm < 0))
-        raise(L, std::string(fn) + ": p is " + param_value_text(p_norm) + "; it must be >= 0 (or math.huge)");
+        raise(L, std::string(fn) + ": p is " + param_value_text(p_norm) +
+                     "; it must be >= 0 (or math.huge)");
     std::vector<double> scratch;
     if (!o.has_dim) {
         double value = 0;
@@ -352,9 +356,10 @@ int extreme(lua_State *L, bool want_index, const char *fn)
     const Options o = reduce_options(L, t, 2, fn);
     const Layout l = o.has_dim ? layout_along(t, o.dim) : Layout{1, t.numel(), 1};
     if (l.n == 0)
-        raise(L, std::string(fn) + ": " +
-                     (o.has_dim ? "dimension " + std::to_string(o.dim + 1) + " of " : std::string()) +
-                     "the tensor of shape " + t.shape().to_string() + " is empty");
+        raise(L,
+              std::string(fn) + ": " +
+                  (o.has_dim ? "dimension " + std::to_string(o.dim + 1) + " of " : std::string()) +
+                  "the tensor of shape " + t.shape().to_string() + " is empty");
     std::vector<float> value(static_cast<size_t>(l.inner));
     std::vector<int64_t> where(static_cast<size_t>(l.inner));
     if (!o.has_dim) {
@@ -369,7 +374,8 @@ int extreme(lua_State *L, bool want_index, const char *fn)
     Tensor values = want_index ? Tensor() : new_result(L, shape);
     Tensor indices = new_result(L, shape);
     for (int64_t b = 0; b < l.outer; ++b) {
-        extreme_block<E>(t.data_ptr() + b * l.n * l.inner, l.n, l.inner, value.data(), where.data());
+        extreme_block<E>(t.data_ptr() + b * l.n * l.inner, l.n, l.inner, value.data(),
+                         where.data());
         for (int64_t i = 0; i < l.inner; ++i) {
             if (!want_index)
                 values[b * l.inner + i] = value[static_cast<size_t>(i)];
@@ -408,8 +414,8 @@ void softmax_row(bool log, const float *p, float *out, int64_t n)
         out[k] = log ? p[k] - shift : out[k] * scale;
 }
 
-void scan_block(Scan kind, const float *p, float *out, int64_t n, int64_t inner, std::vector<float> &m,
-                std::vector<float> &s)
+void scan_block(Scan kind, const float *p, float *out, int64_t n, int64_t inner,
+                std::vector<float> &m, std::vector<float> &s)
 {
     if (kind == Scan::CumSum) {
         std::copy(p, p + inner, out);
@@ -453,15 +459,16 @@ int scan(lua_State *L, Scan kind, const char *fn)
 {
     const Tensor t = check_tensor(L, 1);
     if (lua_isnoneornil(L, 2))
-        raise(L, std::string(fn) + " needs a dimension, e.g. " + fn + "(2) along each row of a matrix");
+        raise(L, std::string(fn) + " needs a dimension, e.g. " + fn +
+                     "(2) along each row of a matrix");
     const int d = reduced_dim(L, check_int(L, 2, fn, "the dimension"), t, fn);
     const Layout l = layout_along(t, d);
     Tensor out = new_result(L, t.shape());
     std::vector<float> m, s;
     if (l.n > 0)
         for (int64_t b = 0; b < l.outer; ++b)
-            scan_block(kind, t.data_ptr() + b * l.n * l.inner, out.data_ptr() + b * l.n * l.inner, l.n,
-                       l.inner, m, s);
+            scan_block(kind, t.data_ptr() + b * l.n * l.inner, out.data_ptr() + b * l.n * l.inner,
+                       l.n, l.inner, m, s);
     return 1;
 }
 
@@ -503,12 +510,12 @@ int t_dot(lua_State *L)
 void open_tensor_reduce(lua_State *L, int methods)
 {
     static const luaL_Reg fns[] = {
-        {"sum", t_sum},           {"mean", t_mean},         {"prod", t_prod},
-        {"var", t_var},           {"std", t_std},           {"norm", t_norm},
-        {"logsumexp", t_logsumexp}, {"max", t_max},         {"min", t_min},
-        {"argmax", t_argmax},     {"argmin", t_argmin},     {"cumsum", t_cumsum},
-        {"softmax", t_softmax},   {"log_softmax", t_log_softmax}, {"equal", t_equal},
-        {"dot", t_dot},           {nullptr, nullptr}};
+        {"sum", guard<t_sum>}, {"mean", guard<t_mean>}, {"prod", guard<t_prod>},
+        {"var", guard<t_var>}, {"std", guard<t_std>}, {"norm", guard<t_norm>},
+        {"logsumexp", guard<t_logsumexp>}, {"max", guard<t_max>}, {"min", guard<t_min>},
+        {"argmax", guard<t_argmax>}, {"argmin", guard<t_argmin>}, {"cumsum", guard<t_cumsum>},
+        {"softmax", guard<t_softmax>}, {"log_softmax", guard<t_log_softmax>},
+        {"equal", guard<t_equal>}, {"dot", guard<t_dot>}, {nullptr, nullptr}};
     add_methods(L, methods, fns);
 }
 

@@ -45,8 +45,9 @@ void index_add_into(lua_State *L, Tensor &dst, int d, const std::vector<int64_t>
     want[d] = static_cast<int64_t>(idx.size());
     if (!(src.shape() == want))
         raise(L, std::string(fn) + ": the source has shape " + src.shape().to_string() + "; " +
-                     std::to_string(idx.size()) + " indices into dimension " + std::to_string(d + 1) +
-                     " of " + dst.shape().to_string() + " need " + want.to_string());
+                     std::to_string(idx.size()) + " indices into dimension " +
+                     std::to_string(d + 1) + " of " + dst.shape().to_string() + " need " +
+                     want.to_string());
     const Layout l = layout_along(dst, d);
     const auto m = static_cast<int64_t>(idx.size());
     for (int64_t o = 0; o < l.outer; ++o)
@@ -92,13 +93,14 @@ void check_index_shape(lua_State *L, const Tensor &index, const Tensor &t, int d
     for (int i = 0; fits && i < t.dim(); ++i)
         fits = (i == d || index.size(i) <= t.size(i)) && (!src || index.size(i) <= src->size(i));
     if (!fits)
-        raise(L, std::string(fn) + ": the index of shape " + index.shape().to_string() +
-                     " does not fit the tensor of shape " + t.shape().to_string() +
-                     (src ? " and the source of shape " + src->shape().to_string() : std::string()) +
-                     " along dimension " + std::to_string(d + 1) +
-                     " (as many dimensions, and no larger " +
-                     (src ? "than the source, nor than the tensor outside that dimension)"
-                          : "outside that dimension)"));
+        raise(L,
+              std::string(fn) + ": the index of shape " + index.shape().to_string() +
+                  " does not fit the tensor of shape " + t.shape().to_string() +
+                  (src ? " and the source of shape " + src->shape().to_string() : std::string()) +
+                  " along dimension " + std::to_string(d + 1) +
+                  " (as many dimensions, and no larger " +
+                  (src ? "than the source, nor than the tensor outside that dimension)"
+                       : "outside that dimension)"));
 }
 
 // Walks the elements of `index` beside `values` (given by their strides over
@@ -116,7 +118,8 @@ void index_walk(lua_State *L, const Tensor &index, float *values, const int64_t 
         index.shape(), {index.data_ptr(), values, target.data_ptr()}, {si, value_strides, st},
         [&](const std::array<float *, 3> &p, const std::array<int64_t, 3> &s, int64_t n) {
             for (int64_t k = 0; k < n; ++k) {
-                float &there = p[2][k * s[2] + checked_index_value(L, p[0][k * s[0]], size, d, fn) * step];
+                float &there =
+                    p[2][k * s[2] + checked_index_value(L, p[0][k * s[0]], size, d, fn) * step];
                 float &here = p[1][k * s[1]];
                 if (gather)
                     here = there;
@@ -155,7 +158,8 @@ int scatter(lua_State *L, bool in_place, const char *fn)
     const int d = tensor_dim(L, t, 2, fn);
     const Tensor index = check_tensor(L, 3);
     float scalar = 0;
-    const Tensor src = lua_type(L, 4) == LUA_TNUMBER ? operand(L, 4, fn, scalar) : check_tensor(L, 4);
+    const Tensor src =
+        lua_type(L, 4) == LUA_TNUMBER ? operand(L, 4, fn, scalar) : check_tensor(L, 4);
     check_index_shape(L, index, t, d, src.dim() ? &src : nullptr, fn);
     if (!in_place) {
         Tensor out = push_copy(L, t)->value;
@@ -248,18 +252,20 @@ int t_masked_select(lua_State *L)
     strided::broadcast_strides(t, shape, st);
     strided::broadcast_strides(mask, shape, sm);
     int64_t count = 0;
-    strided::for_each_row<2>(shape, {t.data_ptr(), mask.data_ptr()}, {st, sm},
-                             [&](const std::array<float *, 2> &p, const std::array<int64_t, 2> &s, int64_t n) {
-                                 for (int64_t k = 0; k < n; ++k)
-                                     count += p[1][k * s[1]] != 0;
-                             });
+    strided::for_each_row<2>(
+        shape, {t.data_ptr(), mask.data_ptr()}, {st, sm},
+        [&](const std::array<float *, 2> &p, const std::array<int64_t, 2> &s, int64_t n) {
+            for (int64_t k = 0; k < n; ++k)
+                count += p[1][k * s[1]] != 0;
+        });
     float *out = new_result(L, Shape{count}).data_ptr();
-    strided::for_each_row<2>(shape, {t.data_ptr(), mask.data_ptr()}, {st, sm},
-                             [&](const std::array<float *, 2> &p, const std::array<int64_t, 2> &s, int64_t n) {
-                                 for (int64_t k = 0; k < n; ++k)
-                                     if (p[1][k * s[1]] != 0)
-                                         *out++ = p[0][k * s[0]];
-                             });
+    strided::for_each_row<2>(
+        shape, {t.data_ptr(), mask.data_ptr()}, {st, sm},
+        [&](const std::array<float *, 2> &p, const std::array<int64_t, 2> &s, int64_t n) {
+            for (int64_t k = 0; k < n; ++k)
+                if (p[1][k * s[1]] != 0)
+                    *out++ = p[0][k * s[0]];
+        });
     return 1;
 }
 
@@ -268,16 +274,17 @@ int t_masked_select(lua_State *L)
 void open_tensor_select(lua_State *L, int methods)
 {
     static const luaL_Reg fns[] = {
-        {"index", t_index},         {"index_add", t_index_add},     {"index_add_", t_index_add_},
-        {"gather", t_gather},       {"scatter", t_scatter},         {"scatter_", t_scatter_},
-        {"where", t_where},         {"masked_fill", t_masked_fill}, {"masked_fill_", t_masked_fill_},
-        {"masked_select", t_masked_select}, {nullptr, nullptr}};
+        {"index", guard<t_index>}, {"index_add", guard<t_index_add>},
+        {"index_add_", guard<t_index_add_>}, {"gather", guard<t_gather>},
+        {"scatter", guard<t_scatter>}, {"scatter_", guard<t_scatter_>}, {"where", guard<t_where>},
+        {"masked_fill", guard<t_masked_fill>}, {"masked_fill_", guard<t_masked_fill_>},
+        {"masked_select", guard<t_masked_select>}, {nullptr, nullptr}};
     add_methods(L, methods, fns);
 }
 
 void open_tensor_where(lua_State *L, int module)
 {
-    lua_pushcfunction(L, tensor_where);
+    lua_pushcfunction(L, guard<tensor_where>);
     lua_setfield(L, module, "where");
 }
 

@@ -180,7 +180,8 @@ int m_copy(lua_State *L)
 {
     const Tensor &dst = check_any_tensor(L, 1);
     check_writable(L, dst, "t:copy");
-    const Tensor src = test_tensor(L, 2) ? check_any_tensor(L, 2) : tensor_from_value(L, 2, "t:copy");
+    const Tensor src =
+        test_tensor(L, 2) ? check_any_tensor(L, 2) : tensor_from_value(L, 2, "t:copy");
     return guarded(L, [&] {
         Tensor target = dst;
         if (src.shape() == dst.shape())
@@ -206,7 +207,10 @@ int fill_with(lua_State *L, float value, const char *fn)
     return 1;
 }
 
-int m_fill(lua_State *L) { return fill_with(L, static_cast<float>(check_num(L, 2, "t:fill", "the value")), "t:fill"); }
+int m_fill(lua_State *L)
+{
+    return fill_with(L, static_cast<float>(check_num(L, 2, "t:fill", "the value")), "t:fill");
+}
 int m_zero_(lua_State *L) { return fill_with(L, 0.0f, "t:zero_"); }
 
 // t:narrow(dim, start, length): elements start..start+length-1 of dim.
@@ -237,7 +241,8 @@ int m_select(lua_State *L)
 {
     const Tensor &t = check_any_tensor(L, 1);
     const int d = check_dim(L, 2, t.dim(), "t:select");
-    const int64_t i = element_index(L, check_int(L, 3, "t:select", "the index"), t.size(d), d, "t:select");
+    const int64_t i =
+        element_index(L, check_int(L, 3, "t:select", "the index"), t.size(d), d, "t:select");
     push_view(L, 1, t.select(d, i));
     return 1;
 }
@@ -267,10 +272,12 @@ std::vector<int64_t> integer_list(lua_State *L, int first, const char *fn, const
 {
     std::vector<int64_t> out;
     const bool table = lua_istable(L, first);
-    const int64_t n = table ? static_cast<int64_t>(lua_rawlen(L, first)) : lua_gettop(L) - first + 1;
+    const int64_t n =
+        table ? static_cast<int64_t>(lua_rawlen(L, first)) : lua_gettop(L) - first + 1;
     if (n > Shape::kMaxDims)
-        raise(L, std::string(fn) + ": " + std::to_string(n) + " " + what + " given; a tensor has at most " +
-                     std::to_string(Shape::kMaxDims) + " dimensions");
+        raise(L, std::string(fn) + ": " + std::to_string(n) + " " + what +
+                     " given; a tensor has at most " + std::to_string(Shape::kMaxDims) +
+                     " dimensions");
     for (int64_t k = 0; k < n; ++k) {
         if (table)
             lua_rawgeti(L, first, k + 1);
@@ -332,7 +339,8 @@ int m_unsqueeze(lua_State *L)
 }
 
 // The shape t:expand(sizes) gives: -1 keeps a size, new dimensions lead.
-Shape expanded_shape(lua_State *L, const Tensor &t, const std::vector<int64_t> &sizes, const char *fn)
+Shape expanded_shape(lua_State *L, const Tensor &t, const std::vector<int64_t> &sizes,
+                     const char *fn)
 {
     const int n = static_cast<int>(sizes.size());
     if (n < t.dim())
@@ -347,7 +355,8 @@ Shape expanded_shape(lua_State *L, const Tensor &t, const std::vector<int64_t> &
             continue;
         }
         if (want < 0)
-            raise(L, std::string(fn) + ": size " + std::to_string(i + 1) + " is " + std::to_string(want) +
+            raise(L, std::string(fn) + ": size " + std::to_string(i + 1) + " is " +
+                         std::to_string(want) +
                          "; sizes must be >= 0 (-1 keeps a dimension's size)");
         if (own >= 0 && t.size(own) != want && t.size(own) != 1)
             raise(L, std::string(fn) + ": dimension " + std::to_string(own + 1) + " of shape " +
@@ -382,16 +391,16 @@ int m_expand_as(lua_State *L)
 void open_tensor_views(lua_State *L, int methods)
 {
     static const luaL_Reg fns[] = {
-        {"shape", m_shape},         {"size", m_size},           {"stride", m_stride},
-        {"dim", m_dim},             {"numel", m_numel},         {"is_contiguous", m_is_contiguous},
-        {"get", m_get},             {"set", m_set},             {"item", m_item},
-        {"totable", m_totable},     {"reshape", m_reshape},     {"view", m_view},
-        {"clone", m_clone},         {"contiguous", m_contiguous}, {"copy", m_copy},
-        {"copy_", m_copy},          {"fill", m_fill},           {"fill_", m_fill},
-        {"zero_", m_zero_},         {"narrow", m_narrow},       {"select", m_select},
-        {"transpose", m_transpose}, {"t", m_t},                 {"permute", m_permute},
-        {"squeeze", m_squeeze},     {"unsqueeze", m_unsqueeze}, {"expand", m_expand},
-        {"expand_as", m_expand_as}, {nullptr, nullptr}};
+        {"shape", guard<m_shape>}, {"size", guard<m_size>}, {"stride", guard<m_stride>},
+        {"dim", guard<m_dim>}, {"numel", guard<m_numel>}, {"is_contiguous", guard<m_is_contiguous>},
+        {"get", guard<m_get>}, {"set", guard<m_set>}, {"item", guard<m_item>},
+        {"totable", guard<m_totable>}, {"reshape", guard<m_reshape>}, {"view", guard<m_view>},
+        {"clone", guard<m_clone>}, {"contiguous", guard<m_contiguous>}, {"copy", guard<m_copy>},
+        {"copy_", guard<m_copy>}, {"fill", guard<m_fill>}, {"fill_", guard<m_fill>},
+        {"zero_", guard<m_zero_>}, {"narrow", guard<m_narrow>}, {"select", guard<m_select>},
+        {"transpose", guard<m_transpose>}, {"t", guard<m_t>}, {"permute", guard<m_permute>},
+        {"squeeze", guard<m_squeeze>}, {"unsqueeze", guard<m_unsqueeze>},
+        {"expand", guard<m_expand>}, {"expand_as", guard<m_expand_as>}, {nullptr, nullptr}};
     add_methods(L, methods, fns);
 }
 

@@ -16,10 +16,7 @@ using namespace neurite;
 namespace {
 
 // [[0, 1, 2], [3, 4, 5]]
-Tensor iota23()
-{
-    return Tensor::from(Shape{2, 3}, {0, 1, 2, 3, 4, 5});
-}
+Tensor iota23() { return Tensor::from(Shape{2, 3}, {0, 1, 2, 3, 4, 5}); }
 
 std::vector<float> values(const Tensor &t) { return t.to_vector(); }
 
@@ -98,7 +95,8 @@ private slots:
             dense->forward(x, y, false);
             QFAIL("Dense accepted a strided input");
         } catch (const Error &e) {
-            QVERIFY2(std::string(e.what()).find("must be contiguous") != std::string::npos, e.what());
+            QVERIFY2(std::string(e.what()).find("must be contiguous") != std::string::npos,
+                     e.what());
         }
         dense->forward(x.contiguous(), y, false); // the same values, contiguous: fine
     }
@@ -128,13 +126,13 @@ private slots:
         int rows = 0;
         int64_t sa[Shape::kMaxDims];
         strided::broadcast_strides(a, a.shape(), sa);
-        strided::for_each_row<1>(a.shape(), {a.data_ptr()}, {sa},
-                                 [&](const std::array<float *, 1> &, const std::array<int64_t, 1> &s,
-                                     int64_t n) {
-                                     ++rows;
-                                     QCOMPARE(s[0], int64_t(1));
-                                     QCOMPARE(n, int64_t(6));
-                                 });
+        strided::for_each_row<1>(
+            a.shape(), {a.data_ptr()}, {sa},
+            [&](const std::array<float *, 1> &, const std::array<int64_t, 1> &s, int64_t n) {
+                ++rows;
+                QCOMPARE(s[0], int64_t(1));
+                QCOMPARE(n, int64_t(6));
+            });
         QCOMPARE(rows, 1);
     }
 
@@ -154,7 +152,8 @@ private slots:
     {
         QVERIFY_THROWS_EXCEPTION(Error, Tensor(Shape{int64_t(1) << 62}));
         QVERIFY_THROWS_EXCEPTION(Error, Tensor(Shape{int64_t(1) << 31, int64_t(1) << 31, 4}));
-        QVERIFY_THROWS_EXCEPTION(Error, (Shape{0, int64_t(1) << 62, int64_t(1) << 62}.checked_numel()));
+        QVERIFY_THROWS_EXCEPTION(Error,
+                                 (Shape{0, int64_t(1) << 62, int64_t(1) << 62}.checked_numel()));
         QCOMPARE((Shape{0, 5}.checked_numel()), int64_t(0));
         QVERIFY_THROWS_EXCEPTION(Error, checked_mul(INT64_MAX, 2));
         QVERIFY_THROWS_EXCEPTION(Error, checked_add(INT64_MAX, 1));

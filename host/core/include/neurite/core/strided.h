@@ -89,23 +89,24 @@ void map(Tensor &dst, const Tensor &src, F f)
     int64_t sd[Shape::kMaxDims], ss[Shape::kMaxDims];
     broadcast_strides(dst, dst.shape(), sd);
     broadcast_strides(src, dst.shape(), ss);
-    for_each_row<2>(dst.shape(), {dst.data_ptr(), src.data_ptr()}, {sd, ss},
-                    [&](const std::array<float *, 2> &p, const std::array<int64_t, 2> &s, int64_t n) {
-                        float *o = p[0];
-                        const float *a = p[1];
-                        if (s[0] == 1 && s[1] == 1) {
+    for_each_row<2>(
+        dst.shape(), {dst.data_ptr(), src.data_ptr()}, {sd, ss},
+        [&](const std::array<float *, 2> &p, const std::array<int64_t, 2> &s, int64_t n) {
+            float *o = p[0];
+            const float *a = p[1];
+            if (s[0] == 1 && s[1] == 1) {
 #pragma omp simd
-                            for (int64_t i = 0; i < n; ++i)
-                                o[i] = f(a[i]);
-                        } else if (s[0] == 1 && s[1] == 0) {
-                            const float v = f(*a);
-                            for (int64_t i = 0; i < n; ++i)
-                                o[i] = v;
-                        } else {
-                            for (int64_t i = 0; i < n; ++i)
-                                o[i * s[0]] = f(a[i * s[1]]);
-                        }
-                    });
+                for (int64_t i = 0; i < n; ++i)
+                    o[i] = f(a[i]);
+            } else if (s[0] == 1 && s[1] == 0) {
+                const float v = f(*a);
+                for (int64_t i = 0; i < n; ++i)
+                    o[i] = v;
+            } else {
+                for (int64_t i = 0; i < n; ++i)
+                    o[i * s[0]] = f(a[i * s[1]]);
+            }
+        });
 }
 
 // dst = f(a, b) elementwise; a and b broadcast to dst's shape (as map).
