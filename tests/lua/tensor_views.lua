@@ -107,6 +107,10 @@ same(u:index(1, {3}), {{3, 6}}, "index of a strided view")
 local layer = nn.Dense(2, 3)
 assert(layer:forward(u):equal(layer:forward(u:contiguous())), "a layer takes a strided view")
 assert(tostring(u):find("1 4", 1, true), "printing a strided view")
+local labels = tensor{{1, 9}, {2, 9}, {1, 9}}:select(2, 1) -- {1, 2, 1}, stride 2
+assert(not labels:is_contiguous() and select(2, data.target_kind(labels)) == "index",
+       "data functions read a strided view through the embedding API")
+assert(#data.tensors(u, labels) == 3, "data.tensors takes strided views")
 
 -- element access with negative indices; item
 assert(t:get(-1, -1) == 6 and t:get(1, -3) == 1)

@@ -8,7 +8,9 @@
 #include <QFile>
 #include <QSaveFile>
 
-#include <array>
+#include <zlib.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -23,22 +25,10 @@ constexpr uint64_t kMaxBlob = uint64_t(1) << 40;
 
 enum ValueKind : uint8_t { kNumber = 0, kBool = 1, kString = 2, kList = 3 };
 
-uint32_t crc32(const uint8_t *data, size_t size)
+// CRC-32 (IEEE 802.3, as gzip and PNG use it); crc32_z takes a size_t length.
+uint32_t checksum(std::span<const uint8_t> bytes)
 {
-    static const std::array<uint32_t, 256> table = [] {
-        std::array<uint32_t, 256> t{};
-        for (uint32_t i = 0; i < 256; ++i) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; ++k)
-                c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            t[i] = c;
-        }
-        return t;
-    }();
-    uint32_t c = 0xFFFFFFFFu;
-    for (size_t i = 0; i < size; ++i)
-        c = table[(c ^ data[i]) & 0xFF] ^ (c >> 8);
-    return c ^ 0xFFFFFFFFu;
+    return static_cast<uint32_t>(crc32_z(0, bytes.data(), bytes.size()));
 }
 
 std::string hex(uint32_t v)
@@ -177,9 +167,65 @@ ParamValue read_value(Reader &r, const std::string &what)
     }
 }
 
+// A tensor as stored: u32 rank, i64 dims[rank], f32 values.
+void write_tensor(Writer &w, const Tensor &t)
+{
+    w.value<uint32_t>(static_cast<uint32_t>(t.dim()));
+    for (int d = 0; d < t.dim(); ++d)
+        w.value<int64_t>(t.size(d));
+    w.bytes(t.data(), static_cast<size_t>(t.numel()) * sizeof(float));
+}
+
+Tensor read_tensor(Reader &r, const std::string &what)
+{
+    const size_t dims_at = r.offset();
+    const auto ndims = r.value<uint32_t>(what + " rank");
+    if (ndims < 1 || ndims > static_cast<uint32_t>(Shape::kMaxDims))
+        r.fail(dims_at, what + " has rank " + std::to_string(ndims));
+    Shape shape;
+    uint64_t numel = 1;
+    for (uint32_t d = 0; d < ndims; ++d) {
+        const auto n = r.value<int64_t>(what + " dimension");
+        if (n < 0 || (n > 0 && numel > std::numeric_limits<uint32_t>::max() / uint64_t(n)))
+            r.fail(dims_at, what + " has an impossible dimension " + std::to_string(n));
+        numel *= static_cast<uint64_t>(n);
+        shape.push_back(n);
+    }
+    r.need(numel * sizeof(float), what + " values");
+    Tensor t(shape);
+    r.bytes(t.data(), numel * sizeof(float), what + " values");
+    return t;
+}
+
 std::string layer_label(size_t i, const std::string &entry)
 {
     return "layer " + std::to_string(i + 1) + " (" + entry + ")";
+}
+
+// A built-in layer's config as it was trained, in today's parameters. GELU
+// was the tanh approximation by default until the exact erf form became the
+// default (as in PyTorch and Keras): GELU's parameter was then called
+// approximation = "tanh" | "erf", and Dense's gelu had no approximate and
+// was tanh. Models saved then load with the form they were trained with.
+ParamList as_trained(const CheckpointLayer &layer)
+{
+    ParamList config = layer.config;
+    if (layer.origin == "lua")
+        return config;
+    auto find = [&config](const char *name) {
+        return std::find_if(config.begin(), config.end(), [name](const auto &p) { return p.first == name; });
+    };
+    auto is = [](const ParamValue &v, const char *text) {
+        return std::holds_alternative<std::string>(v) && std::get<std::string>(v) == text;
+    };
+    if (layer.entry == "GELU") {
+        if (auto old = find("approximation"); old != config.end())
+            *old = {"approximate", std::string(is(old->second, "tanh") ? "tanh" : "none")};
+    } else if (layer.entry == "Dense" && find("approximate") == config.end()) {
+        if (auto act = find("activation"); act != config.end() && is(act->second, "gelu"))
+            config.emplace_back("approximate", std::string("tanh"));
+    }
+    return config;
 }
 
 } // namespace
@@ -235,10 +281,7 @@ std::vector<uint8_t> Checkpoint::serialize() const
         w.value<uint32_t>(static_cast<uint32_t>(l.parameters.size()));
         for (const auto &[name, t] : l.parameters) {
             w.str(name);
-            w.value<uint32_t>(static_cast<uint32_t>(t.dim()));
-            for (int d = 0; d < t.dim(); ++d)
-                w.value<int64_t>(t.size(d));
-            w.bytes(t.data(), static_cast<size_t>(t.numel()) * sizeof(float));
+            write_tensor(w, t);
         }
         w.blob(l.extra_state);
     }
@@ -255,7 +298,7 @@ std::vector<uint8_t> Checkpoint::serialize() const
     h.value<uint32_t>(kFormatVersion);
     h.value<uint32_t>(0);
     h.value<uint64_t>(payload.size());
-    h.value<uint32_t>(crc32(payload.data(), payload.size()));
+    h.value<uint32_t>(checksum(payload));
     h.value<uint32_t>(0);
     out.insert(out.end(), payload.begin(), payload.end());
     return out;
@@ -290,7 +333,7 @@ Checkpoint Checkpoint::parse(std::span<const uint8_t> bytes, const std::string &
                     " unexpected bytes after its end at byte " +
                     std::to_string(kHeaderSize + size));
     const auto payload = bytes.subspan(kHeaderSize, size);
-    const uint32_t crc = crc32(payload.data(), payload.size());
+    const uint32_t crc = checksum(payload);
     if (crc != stored_crc)
         throw Error("checkpoint '" + source + "' is corrupt: the checksum of bytes " +
                     std::to_string(kHeaderSize) + "-" + std::to_string(bytes.size()) +
@@ -313,23 +356,7 @@ Checkpoint Checkpoint::parse(std::span<const uint8_t> bytes, const std::string &
         const auto nparams = r.value<uint32_t>(where + " parameter count");
         for (uint32_t k = 0; k < nparams; ++k) {
             std::string name = r.str(where + " tensor name");
-            const std::string what = where + " tensor '" + name + "'";
-            const size_t dims_at = r.offset();
-            const auto ndims = r.value<uint32_t>(what + " rank");
-            if (ndims < 1 || ndims > static_cast<uint32_t>(Shape::kMaxDims))
-                r.fail(dims_at, what + " has rank " + std::to_string(ndims));
-            Shape shape;
-            uint64_t numel = 1;
-            for (uint32_t d = 0; d < ndims; ++d) {
-                const auto n = r.value<int64_t>(what + " dimension");
-                if (n < 0 || (n > 0 && numel > std::numeric_limits<uint32_t>::max() / uint64_t(n)))
-                    r.fail(dims_at, what + " has an impossible dimension " + std::to_string(n));
-                numel *= static_cast<uint64_t>(n);
-                shape.push_back(n);
-            }
-            r.need(numel * sizeof(float), what + " values");
-            Tensor t(shape);
-            r.bytes(t.data(), numel * sizeof(float), what + " values");
+            Tensor t = read_tensor(r, where + " tensor '" + name + "'");
             l.parameters.emplace_back(std::move(name), std::move(t));
         }
         l.extra_state = r.blob(where + " extra state");
@@ -346,8 +373,33 @@ Checkpoint Checkpoint::parse(std::span<const uint8_t> bytes, const std::string &
     return c;
 }
 
+std::vector<uint8_t> Checkpoint::encode_tensors(const std::vector<Tensor> &tensors)
+{
+    std::vector<uint8_t> out;
+    Writer w(out);
+    w.value<uint32_t>(static_cast<uint32_t>(tensors.size()));
+    for (const Tensor &t : tensors)
+        write_tensor(w, t);
+    return out;
+}
+
+std::vector<Tensor> Checkpoint::decode_tensors(std::span<const uint8_t> bytes, const std::string &source,
+                                               const std::string &what)
+{
+    Reader r(bytes, 0, source);
+    const auto count = r.value<uint32_t>(what + " count");
+    std::vector<Tensor> tensors;
+    for (uint32_t i = 0; i < count; ++i)
+        tensors.push_back(read_tensor(r, what + " tensor " + std::to_string(i + 1)));
+    if (!r.at_end())
+        r.fail(r.offset(), "unexpected bytes after the last tensor of " + what);
+    return tensors;
+}
+
 void Checkpoint::write(const std::string &path) const
 {
+    if (path.empty()) // Qt would print a warning of its own
+        throw Error("cannot write a checkpoint: the path is empty");
     const std::vector<uint8_t> bytes = serialize();
     QSaveFile file(QString::fromStdString(path));
     if (!file.open(QIODevice::WriteOnly))
@@ -361,6 +413,8 @@ void Checkpoint::write(const std::string &path) const
 
 Checkpoint Checkpoint::read(const std::string &path)
 {
+    if (path.empty()) // Qt would print a warning of its own
+        throw Error("cannot open a checkpoint: the path is empty");
     QFile file(QString::fromStdString(path));
     if (!file.open(QIODevice::ReadOnly))
         throw Error("cannot open checkpoint '" + path + "': " + file.errorString().toStdString());
@@ -385,7 +439,7 @@ std::unique_ptr<Sequential> Checkpoint::build(const Registry &registry, ComputeC
             throw Error(head + "it came from the plugin " + l.origin +
                         ", which is not loaded (see neurite-run --list-plugins)");
         }
-        model->add(registry.create_layer(l.entry, l.config, context, seed + i));
+        model->add(registry.create_layer(l.entry, as_trained(l), context, seed + i));
     }
     restore(*model, source);
     return model;

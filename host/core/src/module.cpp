@@ -6,7 +6,6 @@
 
 namespace neurite {
 
-
 Module::Module(const Entry &entry, void *self, ParamList config)
     : m_entry(&entry),
       m_vt(static_cast<const nrt_layer_vtable *>(entry.vtable)),
@@ -15,14 +14,21 @@ Module::Module(const Entry &entry, void *self, ParamList config)
       m_label(entry.name)
 {
     const int32_t n = m_vt->param_count ? m_vt->param_count(m_self) : 0;
+    if (n < 0) {
+        m_entry->destroy(m_self);
+        throw Error(entry.name + ": the plugin reported " + std::to_string(n) + " parameters (" +
+                    entry.origin + ")");
+    }
     for (int32_t i = 0; i < n; ++i) {
         nrt_param_ref ref{};
         ref.struct_size = sizeof ref;
-        if (!m_vt->param || m_vt->param(m_self, i, &ref) != NRT_OK || !ref.value.data ||
-            !ref.grad.data) {
+        const nrt_status st = m_vt->param ? m_vt->param(m_self, i, &ref) : NRT_ERR_UNSUPPORTED;
+        if (st != NRT_OK || !ref.value.data || !ref.grad.data) {
             m_entry->destroy(m_self);
-            throw Error(entry.name + ": parameter " + std::to_string(i + 1) +
-                        " could not be read from the plugin (" + entry.origin + ")");
+            throw Error(entry.name + ": parameter " + std::to_string(i + 1) + " of " + std::to_string(n) +
+                        " could not be read from the plugin (" +
+                        (st != NRT_OK ? status_name(st) : std::string("no value or gradient memory")) +
+                        "; " + entry.origin + ")");
         }
         Shape shape(std::span<const int64_t>(ref.value.dims, static_cast<size_t>(ref.value.ndims)));
         m_params.push_back({ref.name ? ref.name : "param" + std::to_string(i + 1),
@@ -35,8 +41,7 @@ Module::~Module() { m_entry->destroy(m_self); }
 
 void Module::fail(const char *call, nrt_status status, const char *message) const
 {
-    (void)status;
-    throw Error(m_label + ": " + call + " failed: " + (message && *message ? message : "no message"));
+    throw Error(m_label + ": " + call_failure(call, status, message));
 }
 
 const Shape &Module::prepare(const Shape &src)
@@ -51,7 +56,10 @@ const Shape &Module::prepare(const Shape &src)
     if (st != NRT_OK) {
         m_src_shape = Shape();
         m_dst_shape = Shape();
-        throw Error(m_label + ": input " + src.to_string() + " does not fit: " + m_err);
+        // "does not fit" says what a shape error is; other kinds are named.
+        throw Error(m_label + ": input " + src.to_string() + " does not fit" +
+                    (st == NRT_ERR_SHAPE ? std::string() : " (" + status_name(st) + ")") + ": " +
+                    (m_err[0] ? m_err : "the plugin gave no message"));
     }
     if (dst_ndims < 1 || dst_ndims > NRT_MAX_DIMS)
         throw Error(m_label + ": the plugin reported an output rank of " + std::to_string(dst_ndims));
@@ -93,6 +101,7 @@ void Module::backward(const Tensor &src, const Tensor &dst, const Tensor &diff_d
     if (nrt_status st = m_vt->backward(m_self, &s, &d, &dd, diff_src ? &ds : nullptr, m_err,
                                        sizeof m_err))
         fail("backward", st, m_err);
+    m_backward_done = true;
 }
 
 int64_t Module::parameter_count() const
@@ -105,13 +114,39 @@ int64_t Module::parameter_count() const
 
 void Module::zero_grad(bool deferred)
 {
-    if (m_vt->zero_grad) {
-        m_vt->zero_grad(m_self, deferred ? 1 : 0);
-        m_zero_pending = deferred;
-    } else {
+    if (!m_vt->zero_grad) {
         for (Parameter &p : m_params)
             p.grad.fill(0.0f);
         m_zero_pending = false;
+        return;
+    }
+    // zero_grad returns no status in ABI 1.0, so the host checks what it
+    // can: an immediate clear must leave every gradient at 0. The first
+    // clear after a backward is made immediate for that check, once, so a
+    // zero_grad that clears nothing stops the run at its second step
+    // instead of silently summing gradients over the whole run.
+    if (deferred && m_backward_done && !m_clear_checked)
+        deferred = false;
+    m_vt->zero_grad(m_self, deferred ? 1 : 0);
+    m_zero_pending = deferred;
+    if (!deferred) {
+        check_grads_cleared();
+        m_clear_checked = m_clear_checked || m_backward_done;
+    }
+}
+
+void Module::check_grads_cleared() const
+{
+    for (const Parameter &p : m_params) {
+        const float *g = p.grad.data();
+        const int64_t n = p.grad.numel();
+        for (int64_t i = 0; i < n; ++i)
+            if (g[i] != 0.0f)
+                throw Error(m_label + ": zero_grad left the gradient of '" + p.name + "' " +
+                            p.grad.shape().to_string() + " at " + param_value_text(double(g[i])) +
+                            " in element " + std::to_string(i + 1) +
+                            " (1-based); the plugin does not clear its gradients (" +
+                            m_entry->origin + ")");
     }
 }
 

@@ -2,9 +2,34 @@
 
 #include "neurite/core/error.h"
 
+#include <cmath>
 #include <cstdio>
 
 namespace neurite {
+
+namespace {
+
+// Where flat index `flat` of a batch lies, counted from 1 as everywhere in
+// the Lua API: "sample 3, feature 5" for [N, F], "sample 3, element [1, 2, 5]"
+// for images and the like, "element 7" for a single vector.
+std::string position_of(const Shape &shape, int64_t flat)
+{
+    if (shape.size() < 2)
+        return "element " + std::to_string(flat + 1);
+    const int64_t per_sample = shape.numel() / shape[0];
+    std::string where = "sample " + std::to_string(flat / per_sample + 1) + ", ";
+    int64_t within = flat % per_sample;
+    if (shape.size() == 2)
+        return where + "feature " + std::to_string(within + 1);
+    std::string index;
+    for (int d = shape.size() - 1; d >= 1; --d) {
+        index = std::to_string(within % shape[d] + 1) + (index.empty() ? "" : ", ") + index;
+        within /= shape[d];
+    }
+    return where + "element [" + index + "]";
+}
+
+} // namespace
 
 void Sequential::Buffer::resize(const Shape &shape)
 {
@@ -50,8 +75,8 @@ const Tensor &Sequential::forward(const Tensor &input)
         throw Error("Sequential: forward on an empty tensor");
     if (int64_t bad = input.first_non_finite(); bad >= 0)
         throw Error("Sequential: input " + input.shape().to_string() + " holds " +
-                    std::to_string(input[bad]) + " at flat index " + std::to_string(bad) +
-                    " (0-based); NaN and Inf cannot be trained on");
+                    (std::isnan(input[bad]) ? "NaN" : input[bad] > 0 ? "Inf" : "-Inf") + " at " +
+                    position_of(input.shape(), bad) + "; NaN and Inf cannot be trained on");
     prepare(input.shape());
     const Tensor *src = &input;
     for (size_t i = 0; i < m_layers.size(); ++i) {

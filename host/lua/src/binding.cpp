@@ -7,9 +7,11 @@
 
 namespace neurite::lua {
 
-void raise(lua_State *L, const std::string &message)
+void raise(lua_State *L, const std::string &message) { raise_at(L, 1, message); }
+
+void raise_at(lua_State *L, int level, const std::string &message)
 {
-    luaL_where(L, 1);
+    luaL_where(L, level);
     lua_pushlstring(L, message.data(), message.size());
     lua_concat(L, 2);
     lua_error(L);
@@ -173,13 +175,6 @@ void push_shape(lua_State *L, const Shape &shape)
 
 // ---- class targets
 
-bool is_class_target(const Tensor &pred, const Tensor &target)
-{
-    if (pred.dim() != 2 || target.numel() != pred.size(0))
-        return false;
-    return target.dim() == 1 || (target.dim() == 2 && target.size(1) == 1 && pred.size(1) > 1);
-}
-
 Tensor to_zero_based(const Tensor &target)
 {
     Tensor t = Tensor::uninitialized(target.shape());
@@ -332,6 +327,14 @@ std::string joined_arguments(lua_State *L)
         lua_pop(L, 1);
     }
     return line;
+}
+
+void sync_grads(lua_State *L, Module &module)
+{
+    guarded(L, [&] {
+        module.sync_grads();
+        return 0;
+    });
 }
 
 const Entry &require_entry(lua_State *L, const char *name, const char *fn)

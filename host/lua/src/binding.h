@@ -17,6 +17,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <vector>
 
 namespace neurite::lua {
 
@@ -47,6 +48,25 @@ auto guarded(lua_State *L, Fn &&fn) -> decltype(fn())
     raise(L, message);
 }
 
+// As raise, at the position of call level `level` (as Lua's error(msg,
+// level): 1 is the function that called the binding, 2 its caller).
+[[noreturn]] void raise_at(lua_State *L, int level, const std::string &message);
+
+// ---- option tables (options_binding.cpp): the check every binding shares
+
+// Raises "<fn>: unknown option 'epoch' (did you mean 'epochs'?)" for a key
+// of the options table at idx that `known` lacks, and "<fn>: expects a
+// table of options, got ..." when idx holds no table; at call level `level`.
+void check_option_keys(lua_State *L, int idx, const char *fn, const std::vector<std::string> &known,
+                       int level = 1);
+// Raises "<fn>: unknown <what> 'f1' (did you mean ...? / <what>s: a, b)"
+// unless `value` is one of `choices`.
+void check_choice(lua_State *L, const std::string &value, const char *fn, const char *what,
+                  const std::vector<std::string> &choices, int level = 1);
+// Sets check_options, check_choice and closest_name, their Lua faces, in
+// the table at idx.
+void register_option_checks(lua_State *L, int table);
+
 // "a string", "a tensor", "nil": what a wrong argument was.
 std::string describe_value(lua_State *L, int idx);
 // The arguments 1..top as print() shows them: tostring'd, tab-separated.
@@ -75,6 +95,9 @@ struct TensorBox {
     bool is_grad = false;
     Tensor grad;      // a parameter's gradient view
     std::string name; // a parameter's name
+    // For the embedding program (interop.h's to_tensor): a contiguous copy
+    // of a strided view, which it reads as rows of memory.
+    std::unique_ptr<Tensor> snapshot;
 };
 
 // A new tensor userdata. keepalive (a stack index, 0 for none) is stored as
@@ -115,9 +138,8 @@ void push_shape(lua_State *L, const Shape &shape);
 // Raises when the shape's element count would overflow (or exceed memory).
 void check_shape_size(lua_State *L, const Shape &shape, const char *fn);
 
-// Lua counts classes from 1, the plugins from 0. A target with one value per
-// row of a 2-D prediction holds class indices; these shift them.
-bool is_class_target(const Tensor &pred, const Tensor &target);
+// Lua counts classes from 1, the plugins from 0; these shift class indices
+// (a loss says whether its target holds them: LossFunction::takes_class_indices).
 Tensor to_zero_based(const Tensor &target);
 Tensor to_one_based(const Tensor &target);
 
@@ -186,6 +208,9 @@ void push_parameters(lua_State *L, int idx);
 void restore_member_shape(lua_State *L, int layer_idx);
 // Raises when the layer at layer_idx belongs to a model that is computing.
 void check_parent_idle(lua_State *L, int layer_idx, const char *fn);
+// Module::sync_grads as a Lua error at the caller's line: it raises when a
+// plugin's zero_grad left a gradient non-zero.
+void sync_grads(lua_State *L, Module &module);
 // In sandbox mode, files are written only below the working directory.
 void check_write_path(lua_State *L, const std::string &path, const char *fn);
 
@@ -206,6 +231,8 @@ void open_nn(lua_State *L);
 void open_optim(lua_State *L);
 void open_monitor(lua_State *L);
 void open_data(lua_State *L);
+// neurite.json: encode/decode between Lua values and JSON, tensors apart.
+void open_json(lua_State *L);
 // nn.define: registers a Lua-defined entry; the definition table is at idx.
 int define_entry(lua_State *L, int idx);
 // When the runtime closes: Lua-defined instances still alive elsewhere stop

@@ -17,16 +17,21 @@ const data::Dataset *to_dataset(lua_State *L, int idx)
     return box && !box->freed ? &box->dataset : nullptr;
 }
 
-Tensor to_tensor(lua_State *L, int idx)
+const Tensor *to_tensor(lua_State *L, int idx)
 {
     auto *box = static_cast<TensorBox *>(luaL_testudata(L, idx, kTensorMeta));
     if (!box || box->freed)
-        return Tensor();
+        return nullptr;
+    if (box->value.is_contiguous())
+        return &box->value;
+    // A strided view: callers read rows of memory, so they get a contiguous
+    // copy of its values now, which the box keeps while the Lua value lives.
     try {
-        return box->value.contiguous();
-    } catch (const std::exception &) { // out of memory for the copy of a strided view
-        return Tensor();
+        box->snapshot = std::make_unique<Tensor>(box->value.clone());
+    } catch (const std::exception &) { // no memory for the copy
+        return nullptr;
     }
+    return box->snapshot.get();
 }
 
 } // namespace neurite::lua

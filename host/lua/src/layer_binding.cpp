@@ -22,6 +22,20 @@ std::string layer_name(const LayerBox *box)
     return box->index ? box->module->label() : box->module->name();
 }
 
+// A layer of a model runs in the model's mode, so that model[i]:forward
+// computes what the model's own forward computes; a standalone layer has
+// a mode of its own.
+bool is_training(lua_State *L, int idx)
+{
+    LayerBox *box = check_layer(L, idx);
+    if (!box->index)
+        return box->training;
+    lua_getiuservalue(L, idx, 1);
+    const auto *seq = static_cast<SequentialBox *>(luaL_testudata(L, -1, kSequentialMeta));
+    lua_pop(L, 1);
+    return seq ? seq->model.training() : box->training;
+}
+
 int layer_forward(lua_State *L)
 {
     LayerBox *box = check_layer(L, 1);
@@ -36,7 +50,7 @@ int layer_forward(lua_State *L)
                         std::to_string(x[bad]) + " at flat index " + std::to_string(bad + 1) +
                         "; NaN and Inf cannot be propagated");
         Tensor out(m.prepare(x.shape()));
-        m.forward(x, out, box->training);
+        m.forward(x, out, is_training(L, 1));
         // The plugin's backward reads the output of the forward on the same
         // input; the script gets a copy it may change.
         box->last_output = out;
@@ -72,9 +86,13 @@ int layer_backward(lua_State *L)
 
 int layer_zero_grad(lua_State *L)
 {
-    check_layer(L, 1)->module->zero_grad(true); // reads through Lua sync first
+    Module &module = *check_layer(L, 1)->module;
     lua_settop(L, 1);
-    return 1;
+    // The host checks that a plugin's zero_grad clears, and raises if not.
+    return guarded(L, [&] {
+        module.zero_grad(true); // reads through Lua sync first
+        return 1;
+    });
 }
 
 int layer_parameters(lua_State *L)
@@ -84,17 +102,32 @@ int layer_parameters(lua_State *L)
     return 1;
 }
 
+// Sets the mode of a standalone layer; a model's layer follows its model.
+void set_mode(lua_State *L, bool training, const char *fn)
+{
+    LayerBox *box = check_layer(L, 1);
+    if (box->index)
+        raise(L, std::string(fn) + ": " + layer_name(box) +
+                     " follows the mode of its model; call model:train() or model:eval() on the model");
+    box->training = training;
+    lua_settop(L, 1);
+}
+
 int layer_train(lua_State *L)
 {
-    check_layer(L, 1)->training = lua_isnoneornil(L, 2) || lua_toboolean(L, 2);
-    lua_settop(L, 1);
+    set_mode(L, lua_isnoneornil(L, 2) || lua_toboolean(L, 2), "layer:train");
     return 1;
 }
 
 int layer_eval(lua_State *L)
 {
-    check_layer(L, 1)->training = false;
-    lua_settop(L, 1);
+    set_mode(L, false, "layer:eval");
+    return 1;
+}
+
+int layer_is_training(lua_State *L)
+{
+    lua_pushboolean(L, is_training(L, 1));
     return 1;
 }
 
@@ -129,7 +162,7 @@ int layer_index(lua_State *L)
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL || lua_type(L, 2) != LUA_TSTRING)
         return 1;
     const char *key = lua_tostring(L, 2);
-    box->module->sync_grads();
+    sync_grads(L, *box->module);
     for (const Parameter &p : box->module->parameters())
         if (p.name == key) {
             push_parameter(L, p, 1);
@@ -198,6 +231,7 @@ void register_layer_types(lua_State *L)
         {"forward", layer_forward},       {"backward", layer_backward},
         {"zero_grad", layer_zero_grad},   {"parameters", layer_parameters},
         {"train", layer_train},           {"eval", layer_eval},
+        {"is_training", layer_is_training},
         {"config", layer_config},         {"type", layer_type},
         {"parameter_count", layer_parameter_count}, {nullptr, nullptr}};
     luaL_newmetatable(L, kLayerMeta);

@@ -128,6 +128,8 @@ int nn_help(lua_State *L)
 int nn_load(lua_State *L)
 {
     const std::string path = luaL_checkstring(L, 1);
+    if (path.empty())
+        raise(L, "nn.load: the path is empty");
     detail::SessionState &s = detail::session(L);
     detail::ActiveScope scope(L);
     return guarded(L, [&] {

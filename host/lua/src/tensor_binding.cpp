@@ -417,7 +417,7 @@ const Tensor &check_any_tensor(lua_State *L, int idx)
 {
     TensorBox *box = check_tensor_box(L, idx);
     if (box->is_grad && box->owner)
-        box->owner->sync_grads();
+        sync_grads(L, *box->owner);
     return box->value;
 }
 

@@ -9,7 +9,6 @@
 
 namespace neurite {
 
-// A learnable parameter: views into the plugin's own value and gradient memory.
 class Module;
 
 // A learnable parameter: views into the plugin's own value and gradient memory.
@@ -50,6 +49,8 @@ public:
     int64_t parameter_count() const;
     // deferred: the caller promises to read no gradient before the next
     // backward or sync_grads(); the plugin may then skip a pass over memory.
+    // An immediate clear is checked (so is the first clear after a backward,
+    // made immediate): a gradient the plugin left non-zero raises an Error.
     void zero_grad(bool deferred = false);
     // Makes a deferred zero_grad visible in the gradient memory.
     void sync_grads();
@@ -59,6 +60,8 @@ public:
 
 private:
     [[noreturn]] void fail(const char *call, nrt_status status, const char *message) const;
+    // Raises when a gradient is not 0 after the plugin's immediate zero_grad.
+    void check_grads_cleared() const;
 
     const Entry *m_entry;
     const nrt_layer_vtable *m_vt;
@@ -67,6 +70,8 @@ private:
     std::string m_label;
     std::vector<Parameter> m_params;
     bool m_zero_pending = false;
+    bool m_backward_done = false; // gradients may be non-zero since
+    bool m_clear_checked = false; // an immediate zero_grad after a backward was checked
     Shape m_src_shape;
     Shape m_dst_shape;
     mutable char m_err[1024] = {};
