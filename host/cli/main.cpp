@@ -10,6 +10,7 @@
 #include "terminal_progress.h"
 
 #include "neurite/core/compute_context.h"
+#include "neurite/core/crash_report.h"
 #include "neurite/core/error.h"
 #include "neurite/core/monitor.h"
 #include "neurite/core/registry.h"
@@ -87,6 +88,11 @@ void install_signal_handlers()
 
 int main(int argc, char **argv)
 {
+    // A crash cannot flush stdio (the handler may only write(2)): with
+    // stdout line-buffered, every line printed before it is out already,
+    // also when stdout is a file or a pipe.
+    std::setvbuf(stdout, nullptr, _IOLBF, 1 << 16);
+    neurite::crash::install_handlers("neurite-run");
     Options o;
     if (const auto exit = parse_command_line(std::vector<std::string>(argv, argv + argc), o))
         return finish(*exit);

@@ -1,6 +1,7 @@
 #include "neurite/core/loss.h"
 
 #include "neurite/core/error.h"
+#include "neurite/core/plugin_call.h"
 
 namespace neurite {
 
@@ -12,7 +13,11 @@ LossFunction::LossFunction(const Entry &entry, void *self, ParamList config)
 {
 }
 
-LossFunction::~LossFunction() { m_entry->destroy(m_self); }
+LossFunction::~LossFunction()
+{
+    PluginCall call(*m_entry, "destroy");
+    m_entry->destroy(m_self);
+}
 
 double LossFunction::forward(const Tensor &pred, const Tensor &target)
 {
@@ -20,6 +25,7 @@ double LossFunction::forward(const Tensor &pred, const Tensor &target)
     nrt_tensor t = target.desc();
     double loss = 0;
     m_err[0] = '\0';
+    PluginCall call(*m_entry, "forward", pred.dim() ? pred.size(0) : -1);
     if (m_vt->forward(m_self, &p, &t, &loss, m_err, sizeof m_err) != NRT_OK)
         throw Error(m_entry->name + ": prediction " + pred.shape().to_string() + ", target " +
                     target.shape().to_string() + ": " + m_err);
@@ -35,6 +41,7 @@ void LossFunction::backward(const Tensor &pred, const Tensor &target, Tensor &di
     nrt_tensor t = target.desc();
     nrt_tensor d = diff_pred.desc();
     m_err[0] = '\0';
+    PluginCall call(*m_entry, "backward", pred.dim() ? pred.size(0) : -1);
     if (m_vt->backward(m_self, &p, &t, &d, m_err, sizeof m_err) != NRT_OK)
         throw Error(m_entry->name + ": prediction " + pred.shape().to_string() + ", target " +
                     target.shape().to_string() + ": " + m_err);
