@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <filesystem>
 
 namespace neurite::cli {
 
@@ -51,8 +52,12 @@ struct OptionSpec {
 const OptionSpec kOptions[] = {
     {.names = {"sandbox"},
      .description = "No io, os, package or debug; text chunks only; files are written only below the "
-                    "working directory.",
+                    "working directory and read only below it, the installed datasets and --allow-read "
+                    "folders.",
      .flag = &Options::sandbox},
+    {.names = {"allow-read"},
+     .description = "With --sandbox: the script may also read files below DIR (repeatable).",
+     .value_name = "DIR"},
     {.names = {"seed"}, .description = "Seed for initialisation, shuffling and tensor.rand (default 1).",
      .value_name = "N"},
     {.names = {"threads"}, .description = "Compute threads (default: OMP_NUM_THREADS or all cores).",
@@ -173,6 +178,12 @@ std::optional<Exit> read_options(const QCommandLineParser &parser, Options &o)
         if (spec.text)
             o.*spec.text = parser.value(spec.names.last()).toStdString();
     }
+    for (const QString &dir : parser.values("allow-read")) {
+        std::error_code ec;
+        if (!std::filesystem::is_directory(dir.toStdString(), ec))
+            return usage_error("--allow-read needs a folder, got '" + dir.toStdString() + "'");
+        o.allow_read.push_back(dir.toStdString());
+    }
     long long n = 0;
     if (parser.isSet("threads")) {
         if (auto e = read_number("--threads", parser.value("threads").toStdString(), 1, 4096,
@@ -230,6 +241,8 @@ std::optional<Exit> parse_command_line(const std::vector<std::string> &argv, Opt
     }
     if (o.script.empty() && !o.list_plugins && o.help_plugin.empty() && o.check_plugin.empty())
         return usage_error("no script given");
+    if (!o.allow_read.empty() && !o.sandbox)
+        return usage_error("--allow-read widens the sandbox's reads; give --sandbox too");
     if (o.plot_log && o.plot.empty())
         return usage_error("--plot-log draws the --plot charts on a log scale; give --plot FILE too");
     if (!o.plot.empty())

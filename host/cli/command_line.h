@@ -23,6 +23,7 @@ struct Options {
     int threads = 0;
     uint64_t seed = 1;
     bool sandbox = false;
+    std::vector<std::string> allow_read; // --allow-read DIR, repeatable
     bool quiet = false;
     std::string script;
     std::vector<std::string> args;        // the script's arg[1], arg[2], ...

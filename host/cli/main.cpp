@@ -107,6 +107,7 @@ int main(int argc, char **argv)
     try {
         neurite::lua::RuntimeOptions ro;
         ro.sandbox = o.sandbox;
+        ro.allowed_read_dirs = o.allow_read;
         ro.seed = o.seed;
         runtime = std::make_unique<neurite::lua::LuaRuntime>(ro);
     } catch (const std::exception &e) {

@@ -4,6 +4,7 @@
 #include "neurite/lua/runtime.h"
 
 #include "binding.h"
+#include "sandbox.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -39,6 +40,8 @@ char kExitSentinel;
 void cancel_hook(lua_State *L, lua_Debug *)
 {
     detail::SessionState &s = detail::session(L);
+    if (s.exiting)
+        raise_exit(L); // C code (a Lua layer's protected call) caught os.exit
     if (!s.context.cancel_requested())
         return;
     const auto now = std::chrono::steady_clock::now();
@@ -97,8 +100,8 @@ int lua_exit(lua_State *L)
         s.exit_code = lua_toboolean(L, 1) ? 0 : 1;
     else
         s.exit_code = static_cast<int>(luaL_optinteger(L, 1, 0));
-    lua_pushlightuserdata(L, &kExitSentinel);
-    return lua_error(L);
+    s.exiting = true;
+    raise_exit(L);
 }
 
 // load() that refuses binary chunks: precompiled bytecode can break the VM.
@@ -205,6 +208,7 @@ int open_all(lua_State *L)
     }
     lua_pushcfunction(L, lua_print);
     lua_setglobal(L, "print");
+    install_exit_guards(L); // before train.lua, which may keep its own pcall
 
     lua_newtable(L);
     const int neurite = lua_gettop(L);
@@ -245,17 +249,11 @@ void write_stdout(const std::string &line)
 
 } // namespace
 
-void check_write_path(lua_State *L, const std::string &path, const char *fn)
+void raise_exit(lua_State *L)
 {
-    if (!detail::session(L).options.sandbox)
-        return;
-    const fs::path p(path);
-    bool escapes = p.is_absolute() || path.empty();
-    for (const auto &part : p)
-        escapes = escapes || part == "..";
-    if (escapes)
-        raise(L, std::string(fn) + ": in sandbox mode files are written only below the working "
-                                   "directory; '" + path + "' is outside it");
+    lua_pushlightuserdata(L, &kExitSentinel);
+    lua_error(L);
+    std::terminate(); // lua_error does not return
 }
 
 LuaRuntime::LuaRuntime(const RuntimeOptions &options)
@@ -265,6 +263,7 @@ LuaRuntime::LuaRuntime(const RuntimeOptions &options)
     if (options.load_plugins)
         s.registry.load_default_paths();
     s.print = write_stdout;
+    s.read_check = sandbox_read_check(options);
     s.L = luaL_newstate();
     if (!s.L)
         throw Error("cannot create a Lua state: out of memory");
@@ -364,6 +363,7 @@ RunResult LuaRuntime::run_loaded(int load_status, int nargs)
     s.cancel_seen = false;
     s.cooperative = 0;
     s.exit_code = -1;
+    s.exiting = false;
     s.error_message.clear();
     lua_sethook(L, cancel_hook, LUA_MASKCOUNT, kHookCount);
     const int base = lua_gettop(L) - nargs; // the chunk
@@ -373,7 +373,7 @@ RunResult LuaRuntime::run_loaded(int load_status, int nargs)
     if (status == LUA_OK) {
         lua_remove(L, base);
     } else {
-        const bool exited = lua_touserdata(L, -1) == &kExitSentinel;
+        const bool exited = s.exiting || lua_touserdata(L, -1) == &kExitSentinel;
         if (exited) {
             result.status = RunResult::Status::Exit;
             result.exit_code = s.exit_code;

@@ -6,6 +6,7 @@
 #include "neurite/lua/runtime.h"
 
 #include "neurite/core/compute_context.h"
+#include "neurite/core/data/read_check.h"
 #include "neurite/core/monitor.h"
 #include "neurite/core/registry.h"
 
@@ -47,6 +48,11 @@ struct SessionState {
     int cooperative = 0;
     bool interrupted = false;
     int exit_code = -1; // set by os.exit
+    // os.exit was called: every pcall on the way up passes the exit on, and
+    // the hook raises it again if C code swallowed it.
+    bool exiting = false;
+    // What a sandboxed script may read (empty outside the sandbox).
+    data::ReadCheck read_check;
 
     std::string error_message; // the raw message the message handler saw
 

@@ -1,4 +1,5 @@
 #include "neurite/core/data/file_bytes.h"
+#include "neurite/core/data/read_check.h"
 
 #include "parse_errors.h"
 
@@ -80,6 +81,7 @@ bool only_zeros(std::span<const uint8_t> bytes)
 
 std::vector<uint8_t> read_file(const std::string &path)
 {
+    check_read(path);
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec))
         detail::fail(path, "cannot open: it is a folder, not a file");

@@ -1,6 +1,7 @@
 #include "neurite/core/data/idx.h"
 
 #include "neurite/core/data/file_bytes.h"
+#include "neurite/core/data/read_check.h"
 
 #include "parse_errors.h"
 
@@ -240,8 +241,11 @@ TrainTest load_fashion_mnist(const std::string &dir, const IdxOptions &options)
     const std::string test_images = path("t10k-images-idx3-ubyte.gz");
     const std::string test_labels = path("t10k-labels-idx1-ubyte.gz");
     // Inflating is most of the time; the test set inflates beside the training set.
-    auto test = std::async(std::launch::async,
-                           [&] { return load_idx(test_images, test_labels, named); });
+    const ReadCheck *check = current_read_check(); // the same rule on the other thread
+    auto test = std::async(std::launch::async, [&] {
+        ReadCheckScope scope(check);
+        return load_idx(test_images, test_labels, named);
+    });
     TrainTest sets;
     sets.train = load_idx(train_images, train_labels, named);
     sets.test = test.get();

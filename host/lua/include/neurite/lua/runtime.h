@@ -22,8 +22,11 @@ struct SessionState;
 
 struct RuntimeOptions {
     // No io, os, package, debug, dofile, loadfile; load() takes text chunks
-    // only; files are written only below the working directory.
+    // only; files are written only below the working directory, and read
+    // only below it, the installed datasets and allowed_read_dirs (every
+    // path judged by where its symbolic links really lead).
     bool sandbox = false;
+    std::vector<std::string> allowed_read_dirs;
     // Seeds tensor.rand/randn/randperm and every layer's initialisation, so
     // that a run is reproducible unless the seed changes.
     uint64_t seed = 1;
