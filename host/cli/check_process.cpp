@@ -88,6 +88,7 @@ void handle_line(const std::string &line, ChildState &state, CheckTally &tally, 
 
 [[noreturn]] void child_main(const std::function<void(CheckChannel &, int)> &body, int first_entry, int fd)
 {
+    crash::unblock_signals();
     crash::install_handlers(nullptr); // the parent prints the FAIL line
     crash::set_report_fd(fd);
     CheckChannel channel(fd);

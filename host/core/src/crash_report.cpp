@@ -176,6 +176,13 @@ void install_handlers(const char *program)
 
 void set_report_fd(int fd) { g_report_fd.store(fd); }
 
+void unblock_signals()
+{
+    sigset_t none;
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, nullptr);
+}
+
 std::string process_ending(int wait_status)
 {
     if (WIFSIGNALED(wait_status))

@@ -126,6 +126,7 @@ void write_line(int fd, const std::string &line)
 // "E i" after each; a crash writes "crashed with ..." (crash_report.h).
 [[noreturn]] void run_probe_child(const std::vector<std::string> &files, size_t first, int fd)
 {
+    crash::unblock_signals();
     crash::install_handlers(nullptr);
     crash::set_report_fd(fd);
     // The library's own complaints (an assertion's text) stay out of the

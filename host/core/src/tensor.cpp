@@ -1,5 +1,7 @@
 #include "neurite/core/tensor.h"
 
+#include "neurite/core/memory_budget.h"
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -8,19 +10,14 @@ namespace neurite {
 
 namespace {
 
-constexpr size_t kAlignment = 64;
-
 std::shared_ptr<float> allocate(int64_t count)
 {
-    size_t bytes = static_cast<size_t>(count) * sizeof(float);
-    bytes = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-    if (bytes == 0)
-        bytes = kAlignment;
-    void *p = std::aligned_alloc(kAlignment, bytes);
+    const size_t bytes = static_cast<size_t>(count) * sizeof(float);
+    std::shared_ptr<float> p = memory::tensor_storage(bytes); // aligned, counted against --max-memory
     if (!p)
         throw Error("out of memory allocating a tensor of " + std::to_string(count) + " floats");
-    std::memset(p, 0, bytes);
-    return std::shared_ptr<float>(static_cast<float *>(p), [](float *q) { std::free(q); });
+    std::memset(p.get(), 0, bytes);
+    return p;
 }
 
 } // namespace

@@ -1,6 +1,7 @@
 // The `tensor` module: constructors, element access, shape methods and
 // printing. Arithmetic and reductions are in tensor_math.cpp.
 #include "binding.h"
+#include "memory_limit.h"
 
 #include <cmath>
 #include <cstdint>
@@ -469,6 +470,7 @@ TensorBox *push_new_tensor(lua_State *L, const Shape &shape, bool zero)
 {
     constexpr size_t kAlign = 64; // as the core aligns tensors, for vector loads
     const size_t bytes = static_cast<size_t>(shape.numel()) * sizeof(float);
+    check_tensor_allocation(L, shape); // a clear error with the shape, not Lua's "not enough memory"
     void *mem = lua_newuserdatauv(L, sizeof(TensorBox) + kAlign + bytes, kUserValues);
     auto *box = new (mem) TensorBox{};
     const auto first = reinterpret_cast<uintptr_t>(mem) + sizeof(TensorBox);

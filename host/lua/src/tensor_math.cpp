@@ -2,6 +2,7 @@
 // broadcasting, reductions, matmul (oneDNN's sgemm) and pointwise functions.
 // Every result is a new tensor; the in-place forms end in '_' as in PyTorch.
 #include "binding.h"
+#include "interrupts.h"
 
 #include <dnnl.h>
 
@@ -167,6 +168,8 @@ int t_map(lua_State *L)
     lua_settop(L, 2);
     Tensor out = push_new_tensor(L, a.shape(), false)->value;
     for (int64_t i = 0; i < a.numel(); ++i) {
+        if (i % 4096 == 0)
+            check_interrupt(L); // a C function (math.abs) runs no Lua instruction the hook could count
         lua_pushvalue(L, 2);
         lua_pushnumber(L, a[i]);
         lua_call(L, 1, 1);
@@ -365,11 +368,8 @@ int t_matmul(lua_State *L)
         if (shape.empty())
             shape.push_back(1);
         Tensor out = push_new_tensor(L, shape, !(m && n && k))->value;
-        if (m && n && k &&
-            dnnl_sgemm('N', 'N', m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, out.data(), n) !=
-                dnnl_success)
-            throw Error("t:matmul: oneDNN sgemm failed for shapes " + a.shape().to_string() +
-                        " and " + b.shape().to_string());
+        if (m && n && k)
+            cancellable_sgemm(L, 'N', 'N', m, n, k, a.data(), k, b.data(), n, out.data(), n);
         return 1;
     });
 }

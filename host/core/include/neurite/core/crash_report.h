@@ -34,6 +34,11 @@ const char *signal_name(int sig) noexcept;
 // "forward (batch 4)". Async-signal-safe.
 size_t describe_call(char *buf, size_t size, const PluginCallFrame &frame, bool with_plugin) noexcept;
 
+// In a forked child: no signal blocked (neurite-run blocks SIGINT and
+// SIGTERM in its threads to take them on one of its own), so that Ctrl-C
+// ends the child as any process.
+void unblock_signals();
+
 // How a child process ended, from its waitpid status, for a message: "was
 // killed by SIGKILL", "ended with exit code 3".
 std::string process_ending(int wait_status);
