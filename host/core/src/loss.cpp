@@ -2,6 +2,7 @@
 
 #include "neurite/core/error.h"
 #include "neurite/core/plugin_call.h"
+#include "neurite/core/plugin_error.h"
 
 namespace neurite {
 
@@ -28,7 +29,7 @@ double LossFunction::forward(const Tensor &pred, const Tensor &target)
     PluginCall call(*m_entry, "forward", pred.dim() ? pred.size(0) : -1);
     if (m_vt->forward(m_self, &p, &t, &loss, m_err, sizeof m_err) != NRT_OK)
         throw Error(m_entry->name + ": prediction " + pred.shape().to_string() + ", target " +
-                    target.shape().to_string() + ": " + m_err);
+                    target.shape().to_string() + ": " + full_plugin_message(m_err));
     return loss;
 }
 
@@ -44,7 +45,7 @@ void LossFunction::backward(const Tensor &pred, const Tensor &target, Tensor &di
     PluginCall call(*m_entry, "backward", pred.dim() ? pred.size(0) : -1);
     if (m_vt->backward(m_self, &p, &t, &d, m_err, sizeof m_err) != NRT_OK)
         throw Error(m_entry->name + ": prediction " + pred.shape().to_string() + ", target " +
-                    target.shape().to_string() + ": " + m_err);
+                    target.shape().to_string() + ": " + full_plugin_message(m_err));
 }
 
 } // namespace neurite

@@ -2,6 +2,7 @@
 
 #include "neurite/core/error.h"
 #include "neurite/core/plugin_call.h"
+#include "neurite/core/plugin_error.h"
 
 #include "byte_sink.h"
 
@@ -24,7 +25,7 @@ Optimizer::~Optimizer()
 void Optimizer::fail(const char *call, nrt_status status) const
 {
     (void)status;
-    throw Error(m_entry->name + ": " + call + " failed: " + (m_err[0] ? m_err : "no message"));
+    throw Error(m_entry->name + ": " + call + " failed: " + (m_err[0] ? full_plugin_message(m_err) : "no message"));
 }
 
 void Optimizer::attach(const std::vector<Parameter> &params)

@@ -6,6 +6,7 @@
 #include "neurite/core/module.h"
 #include "neurite/core/optimizer.h"
 #include "neurite/core/plugin_call.h"
+#include "neurite/core/plugin_error.h"
 
 #include "plugin_probe.h"
 
@@ -448,7 +449,7 @@ void *Registry::create_instance(const Entry &entry, const ResolvedParams &params
     PluginCall call(entry, "create");
     nrt_status st = entry.create(context.host(), params.c_params(), seed, &self, err, sizeof err);
     if (st != NRT_OK || !self)
-        throw Error(entry.name + ": " + (err[0] ? err : "could not be created") + " (plugin " +
+        throw Error(entry.name + ": " + (err[0] ? full_plugin_message(err) : "could not be created") + " (plugin " +
                     entry.origin + ")");
     return self;
 }
