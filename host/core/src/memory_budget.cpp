@@ -78,9 +78,13 @@ std::string limit_text()
 
 uint64_t physical_memory()
 {
-    const long pages = sysconf(_SC_PHYS_PAGES);
-    const long page = sysconf(_SC_PAGESIZE);
-    return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : 0;
+    // sysconf(_SC_PHYS_PAGES) is a system call: asked once, not per tensor.
+    static const uint64_t bytes = [] {
+        const long pages = sysconf(_SC_PHYS_PAGES);
+        const long page = sysconf(_SC_PAGESIZE);
+        return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : uint64_t(0);
+    }();
+    return bytes;
 }
 
 } // namespace neurite::memory

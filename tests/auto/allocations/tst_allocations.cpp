@@ -34,6 +34,7 @@ void *__libc_realloc(void *, size_t);
 void *__libc_memalign(size_t, size_t);
 void __libc_free(void *);
 }
+#endif
 
 namespace {
 
@@ -43,7 +44,7 @@ std::atomic<long> g_inside{0};    // allocations inside dnnl_primitive_execute
 std::atomic<size_t> g_largest{0}; // the largest single allocation
 thread_local int t_in_dnnl = 0;
 
-void note(size_t bytes)
+[[maybe_unused]] void note(size_t bytes)
 {
     if (!g_counting.load(std::memory_order_relaxed))
         return;
@@ -55,6 +56,7 @@ void note(size_t bytes)
 
 } // namespace
 
+#if NEURITE_COUNT_ALLOCATIONS
 extern "C" {
 void *malloc(size_t n) { note(n); return __libc_malloc(n); }
 void *calloc(size_t a, size_t b) { note(a * b); return __libc_calloc(a, b); }
