@@ -1,5 +1,6 @@
 #include "neurite/core/tensor.h"
 
+#include "neurite/core/memory_budget.h"
 #include "neurite/core/strided.h"
 
 #include <cmath>
@@ -20,13 +21,14 @@ std::shared_ptr<float> allocate(const Shape &shape, bool zero)
     bytes = (bytes + kAlignment - 1) / kAlignment * kAlignment;
     if (bytes == 0)
         bytes = kAlignment;
-    void *p = std::aligned_alloc(kAlignment, bytes);
+    // Aligned, and counted against --max-memory (which throws past the limit).
+    std::shared_ptr<float> p = memory::tensor_storage(bytes);
     if (!p)
         throw Error("out of memory allocating a tensor of shape " + shape.to_string() + " (" +
                     std::to_string(count) + " floats)");
     if (zero)
-        std::memset(p, 0, bytes);
-    return std::shared_ptr<float>(static_cast<float *>(p), [](float *q) { std::free(q); });
+        std::memset(p.get(), 0, bytes);
+    return p;
 }
 
 std::string strides_text(std::span<const int64_t> strides)

@@ -2,6 +2,7 @@
 
 // Shared by the binding files: how C++ errors become Lua errors, how tensors,
 // shapes and parameter lists cross, and the userdata types of each binding.
+#include "interrupts.h"
 #include "session_state.h"
 
 #include "neurite/core/error.h"
@@ -37,6 +38,9 @@ inline constexpr const char *kOptimizerMeta = "neurite.Optimizer";
 template <class Fn>
 auto guarded(lua_State *L, Fn &&fn) -> decltype(fn())
 {
+    // A loop of long C calls runs few VM instructions for the hook to
+    // count: each binding looks at a pending Ctrl-C or limit itself.
+    check_interrupt(L);
     std::string message;
     try {
         return fn();

@@ -2,6 +2,7 @@
 // the registry (built-in, third-party or Lua-defined alike), nn.Sequential,
 // nn.load, nn.define, nn.plugins, nn.help and nn.set_flush_denormal.
 #include "binding.h"
+#include "sandbox.h"
 
 #include "neurite/core/checkpoint.h"
 
@@ -130,6 +131,7 @@ int nn_load(lua_State *L)
     const std::string path = luaL_checkstring(L, 1);
     if (path.empty())
         raise(L, "nn.load: the path is empty");
+    check_read_path(L, path, "nn.load");
     detail::SessionState &s = detail::session(L);
     detail::ActiveScope scope(L);
     return guarded(L, [&] {

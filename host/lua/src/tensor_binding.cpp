@@ -4,6 +4,7 @@
 // tensor_math.cpp (elementwise, matmul), tensor_reduce.cpp (reductions) and
 // tensor_select.cpp (index, gather, scatter, where); the builders such as
 // cat and arange in tensor_build.cpp.
+#include "memory_limit.h"
 #include "tensor_args.h"
 
 #include <cmath>
@@ -333,6 +334,7 @@ TensorBox *push_new_tensor(lua_State *L, const Shape &shape, bool zero)
     } catch (const Error &e) {
         raise(L, e.what());
     }
+    check_tensor_allocation(L, shape); // a clear error with the shape, not Lua's "not enough memory"
     void *mem = lua_newuserdatauv(L, sizeof(TensorBox) + kAlign + bytes, kUserValues);
     auto *box = new (mem) TensorBox{};
     const auto first = reinterpret_cast<uintptr_t>(mem) + sizeof(TensorBox);

@@ -2,6 +2,7 @@
 // broadcasting, pointwise functions, the in-place forms, which end in '_' as
 // in PyTorch, and matmul. Every loop runs in C++ over any layout
 // (strided.h); results are new contiguous tensors.
+#include "interrupts.h"
 #include "tensor_args.h"
 
 #include <dnnl.h>
@@ -130,6 +131,8 @@ int t_map(lua_State *L)
     lua_settop(L, 2);
     Tensor out = new_result(L, a.shape());
     for (int64_t i = 0; i < a.numel(); ++i) {
+        if (i % 4096 == 0)
+            check_interrupt(L); // a huge map stops at Ctrl-C within the second
         lua_pushvalue(L, 2);
         lua_pushnumber(L, a[i]);
         lua_call(L, 1, 1);
@@ -278,10 +281,8 @@ void multiply(const Tensor &a, const Tensor &b, Tensor &out, const Shape &batch,
         const float *pa = ac.data_ptr() + batch_offset(sa, batch, i);
         const float *pb = bc.data_ptr() + batch_offset(sb, batch, i);
         float *pc = out.data_ptr() + i * m * n;
-        if (dnnl_sgemm(ga.trans, gb.trans, m, n, k, 1.0f, pa, ga.ld, pb, gb.ld, 0.0f, pc, n) !=
-            dnnl_success)
-            throw Error(std::string(fn) + ": oneDNN sgemm failed for shapes " +
-                        a.shape().to_string() + " and " + b.shape().to_string());
+        // In blocks of rows, checking for Ctrl-C between them.
+        cancellable_sgemm(L, ga.trans, gb.trans, m, n, k, pa, ga.ld, pb, gb.ld, pc, n);
     }
 }
 
