@@ -257,7 +257,7 @@ int64_t batch_offset(const int64_t *strides, const Shape &batch, int64_t flat)
     return offset;
 }
 
-void multiply(const Tensor &a, const Tensor &b, Tensor &out, const Shape &batch, const char *fn)
+void multiply(lua_State *L, const Tensor &a, const Tensor &b, Tensor &out, const Shape &batch)
 {
     const int nd = a.dim();
     const int64_t m = a.size(nd - 2), k = a.size(nd - 1), n = b.size(b.dim() - 1);
@@ -321,7 +321,7 @@ int t_matmul(lua_State *L)
             shape.push_back(n);
         check_shape_size(L, shape, fn);
         Tensor out = new_result(L, shape);
-        multiply(a, b, out, batch, fn);
+        multiply(L, a, b, out, batch);
         return 1;
     });
 }
