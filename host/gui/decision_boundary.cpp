@@ -23,7 +23,7 @@ QColor class_colour(int c)
 // whether the forward pass works or throws.
 class EvalMode {
 public:
-    explicit EvalMode(Sequential &model) : m_model(model), m_was_training(model.training()) { m_model.eval(); }
+    explicit EvalMode(Model &model) : m_model(model), m_was_training(model.training()) { m_model.eval(); }
     ~EvalMode()
     {
         if (m_was_training)
@@ -33,7 +33,7 @@ public:
     EvalMode &operator=(const EvalMode &) = delete;
 
 private:
-    Sequential &m_model;
+    Model &m_model;
     bool m_was_training;
 };
 
@@ -64,7 +64,7 @@ QRectF boundary_domain(const Tensor &inputs)
     return QRectF(cx - half, cy - half, 2 * half, 2 * half);
 }
 
-QImage render_decision_boundary(Sequential &model, const BoundaryData &data, const QRectF &domain, int size,
+QImage render_decision_boundary(Model &model, const BoundaryData &data, const QRectF &domain, int size,
                                 int cells)
 {
     cells = std::max(cells, 2);
@@ -119,7 +119,7 @@ QImage render_decision_boundary(Sequential &model, const BoundaryData &data, con
     return image;
 }
 
-QImage render_function_fit(Sequential &model, const Tensor &inputs, const Tensor &targets, int width, int height)
+QImage render_function_fit(Model &model, const Tensor &inputs, const Tensor &targets, int width, int height)
 {
     constexpr int kPoints = 240, kMargin = 12;
     const int64_t n = std::min(inputs.numel(), targets.numel());

@@ -4,7 +4,7 @@
 #include <QRectF>
 
 namespace neurite {
-class Sequential;
+class Model;
 class Tensor;
 }
 
@@ -25,14 +25,14 @@ QRectF boundary_domain(const Tensor &inputs);
 // Evaluates model on a cells × cells grid over domain (one batched forward)
 // and paints size × size pixels. Throws neurite::Error if the model does not
 // take 2 inputs.
-QImage render_decision_boundary(Sequential &model, const BoundaryData &data, const QRectF &domain,
+QImage render_decision_boundary(Model &model, const BoundaryData &data, const QRectF &domain,
                                 int size = 320, int cells = 80);
 
 // Seed 004's function approximation: for a 1-input, 1-output regression,
 // the data as dots and the model's curve over their extent (a little wider),
 // width × height pixels. Throws neurite::Error if the model does not map one
 // input to one output.
-QImage render_function_fit(Sequential &model, const Tensor &inputs, const Tensor &targets, int width = 360,
+QImage render_function_fit(Model &model, const Tensor &inputs, const Tensor &targets, int width = 360,
                            int height = 260);
 
 } // namespace neurite::gui

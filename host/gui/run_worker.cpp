@@ -249,7 +249,7 @@ void RunWorker::install_hooks()
 int RunWorker::hook_model(lua_State *L)
 {
     auto *self = static_cast<RunWorker *>(lua_touserdata(L, lua_upvalueindex(1)));
-    Sequential *model = lua::to_sequential(L, 1);
+    Model *model = lua::to_model(L, 1);
     if (!model)
         return 0;
     luaL_unref(L, LUA_REGISTRYINDEX, self->m_model_ref);
@@ -273,8 +273,8 @@ int RunWorker::hook_model(lua_State *L)
         Shape batch{1};
         for (int64_t d : sample)
             batch.push_back(d);
-        summary = sample.empty() ? tr("%1 layers, %2 parameters").arg(model->size()).arg(model->parameter_count())
-                                 : QString::fromStdString(model->summary_text(batch));
+        summary = sample.empty() ? tr("%1 layers, %2 parameters").arg(model->node_count()).arg(model->parameter_count())
+                                 : QString::fromStdString(model->summary_text(std::span<const Shape>(&batch, 1)));
     } catch (const Error &e) {
         summary = QString::fromUtf8(e.what());
     }

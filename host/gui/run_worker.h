@@ -16,7 +16,7 @@
 struct lua_State;
 
 namespace neurite {
-class Sequential;
+class Model;
 }
 
 namespace neurite::lua {
@@ -85,7 +85,7 @@ private:
     std::unordered_map<std::string, QString> m_names; // the run thread's only
 
     // The model train.fit is training, for the summary and the boundary.
-    Sequential *m_model = nullptr;
+    Model *m_model = nullptr;
     int m_model_ref = -2; // LUA_NOREF: keeps the model alive while we point at it
     // The last train.fit's model and evaluation data, for the confusion matrix.
     int m_fitted_model_ref = -2, m_fitted_data_ref = -2; // LUA_NOREF

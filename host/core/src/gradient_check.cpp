@@ -1,7 +1,7 @@
 #include "neurite/core/gradient_check.h"
 
 #include "neurite/core/loss.h"
-#include "neurite/core/module.h"
+#include "neurite/core/model.h"
 
 #include <algorithm>
 #include <cmath>
@@ -50,27 +50,32 @@ void compare_gradient(Tensor &x, const Tensor &analytic, const std::function<dou
 GradError check_layer_gradient(Module &layer, const Tensor &input, uint64_t seed, double eps)
 {
     Tensor x = input.clone();
-    const Shape out_shape = layer.prepare(x.shape());
-    Tensor out(out_shape);
-    const Tensor w = random_tensor(out_shape, seed + 1);
+    const bool was_training = layer.training();
+    layer.set_training(true);
+    LayerRunner runner(std::static_pointer_cast<Layer>(layer.shared_from_this()));
+    Tensor w;
     auto objective = [&]() {
-        layer.forward(x, out, true);
+        const Tensor &out = runner.forward(x);
+        if (!w.defined())
+            w = random_tensor(out.shape(), seed + 1);
         double s = 0;
         for (int64_t i = 0; i < out.numel(); ++i)
             s += static_cast<double>(out[i]) * w[i];
         return s;
     };
     objective();
-    Tensor diff_src(x.shape());
-    layer.zero_grad(); // immediate: the check reads the gradients
-    layer.backward(x, out, w, &diff_src);
+    layer.zero_grad(false); // immediate: the check reads the gradients
+    const Tensor diff_src = runner.backward(x, w).clone();
     GradError err;
     compare_gradient(x, diff_src, objective, eps, "input", err);
     for (const Parameter &p : layer.parameters()) {
+        if (p.buffer)
+            continue;
         Tensor grad = p.grad.clone();
-        Tensor value = p.value; // shares the plugin's memory: perturbing it moves the layer
+        Tensor value = p.value; // shares the layer's memory: perturbing it moves the layer
         compare_gradient(value, grad, objective, eps, p.name, err);
     }
+    layer.set_training(was_training);
     return err;
 }
 

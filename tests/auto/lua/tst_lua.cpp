@@ -355,7 +355,7 @@ private slots:
         c.set_section("meta", {1, 2, 3});
         const std::vector<uint8_t> bytes = c.serialize();
         const auto back = neurite::Checkpoint::parse(bytes, "ok.nrt");
-        QCOMPARE(back.layers.size(), size_t(2));
+        QCOMPARE(back.model.nodes.size(), size_t(2));
         QCOMPARE(back.section("meta")->size(), size_t(3));
         for (size_t cut = 0; cut < bytes.size(); ++cut) {
             try {
@@ -388,8 +388,8 @@ private slots:
         try {
             neurite::Checkpoint::parse(std::span(bytes.data(), 20), "short.nrt");
         } catch (const neurite::Error &e) {
-            QCOMPARE(QString(e.what()), QString("checkpoint 'short.nrt' is truncated: the payload size at "
-                                                "byte 16 needs 8 bytes but only 4 remain"));
+            QCOMPARE(QString(e.what()), QString("checkpoint 'short.nrt' is truncated: the header needs 32 "
+                                                "bytes, the file has 20"));
         }
     }
 

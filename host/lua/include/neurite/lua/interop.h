@@ -6,7 +6,7 @@
 struct lua_State;
 
 namespace neurite {
-class Sequential;
+class Model;
 class Tensor;
 namespace data {
 class Dataset;
@@ -15,7 +15,8 @@ class Dataset;
 
 namespace neurite::lua {
 
-Sequential *to_sequential(lua_State *L, int idx);
+// nn.Sequential and nn.Model alike.
+Model *to_model(lua_State *L, int idx);
 const data::Dataset *to_dataset(lua_State *L, int idx);
 const Tensor *to_tensor(lua_State *L, int idx);
 
