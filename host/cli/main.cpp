@@ -3,6 +3,7 @@
 // Exit codes: 0 success, 1 script error (message with file:line and a
 // traceback on stderr), 2 usage, 130 interrupted (SIGINT or SIGTERM: the
 // script stops at its next step boundary, checkpoint callbacks run).
+#include "command_line.h"
 #include "metrics_log.h"
 #include "plugin_check.h"
 #include "run_plot.h"
@@ -15,13 +16,9 @@
 #include "neurite/lua/runtime.h"
 
 #include <atomic>
-#include <cerrno>
 #include <csignal>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,136 +26,22 @@
 
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitError = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitInterrupted = 130;
+using namespace neurite::cli;
 
-const char *const kUsage =
-    "usage: neurite-run [options] script.lua [args...]\n"
-    "\n"
-    "Runs a Neurite Lua experiment without a window. The script sees its\n"
-    "arguments in `arg` (arg[0] is the script) and the globals tensor, nn,\n"
-    "optim, data, train and monitor.\n"
-    "\n"
-    "options:\n"
-    "  --list-plugins       list every registry entry and refused library, then exit\n"
-    "  --help-plugin NAME   describe one entry and its parameters, then exit\n"
-    "  --check-plugin FILE  load the plugin library FILE alone and check every entry\n"
-    "                       (schema, gradients, state, determinism, buffer bounds);\n"
-    "                       exit 0 when all pass, 1 when one fails\n"
-    "  --log FILE           write every monitored scalar to FILE (.csv or .jsonl)\n"
-    "  --plot FILE.png      draw the run's charts into FILE.png at the end\n"
-    "  --threads N          compute threads (default: OMP_NUM_THREADS or all cores)\n"
-    "  --seed N             seed for initialisation, shuffling and tensor.rand (default 1)\n"
-    "  --sandbox            no io, os, package or debug; text chunks only; files are\n"
-    "                       written only below the working directory\n"
-    "  --quiet              no progress bar and no epoch lines (print() still prints)\n"
-    "  --help               this text\n"
-    "  --                   end of options\n"
-    "\n"
-    "exit codes: 0 success, 1 script error, 2 usage, 130 interrupted\n";
-
-struct Options {
-    bool list_plugins = false;
-    std::string help_plugin;
-    std::string check_plugin;
-    std::string log;
-    std::string plot;
-    int threads = 0;
-    uint64_t seed = 1;
-    bool sandbox = false;
-    bool quiet = false;
-    std::string script;
-    std::vector<std::string> args;
-    std::vector<std::string> interpreter; // argv before the script, for arg[-n]
-};
-
-int usage_error(const std::string &message)
+// Help and version to stdout, usage errors to stderr.
+int finish(const Exit &exit)
 {
-    std::fprintf(stderr, "neurite-run: %s\n(see neurite-run --help)\n", message.c_str());
-    return kExitUsage;
-}
-
-// Returns an exit code when the command line ends the program (help,
-// usage errors), nothing when a script (or a listing) should run.
-std::optional<int> parse(int argc, char **argv, Options &o)
-{
-    o.interpreter.push_back(argv[0]);
-    int i = 1;
-    auto value = [&]() -> std::optional<std::string> {
-        if (i + 1 >= argc)
-            return std::nullopt;
-        o.interpreter.push_back(argv[i + 1]);
-        return std::string(argv[++i]);
-    };
-    for (; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a.empty() || a[0] != '-' || a == "-")
-            break;
-        o.interpreter.push_back(a);
-        if (a == "--") {
-            ++i;
-            break;
-        }
-        if (a == "--help" || a == "-h") {
-            std::fputs(kUsage, stdout);
-            return kExitOk;
-        }
-        if (a == "--list-plugins") {
-            o.list_plugins = true;
-        } else if (a == "--sandbox") {
-            o.sandbox = true;
-        } else if (a == "--quiet" || a == "-q") {
-            o.quiet = true;
-        } else if (a == "--help-plugin" || a == "--check-plugin" || a == "--log" || a == "--plot" || a == "--threads" ||
-                   a == "--seed") {
-            const auto v = value();
-            if (!v)
-                return usage_error(a + " needs a value");
-            if (a == "--help-plugin") {
-                o.help_plugin = *v;
-            } else if (a == "--check-plugin") {
-                o.check_plugin = *v;
-            } else if (a == "--log") {
-                o.log = *v;
-            } else if (a == "--plot") {
-                o.plot = *v;
-            } else {
-                char *end = nullptr;
-                errno = 0;
-                const long long n = std::strtoll(v->c_str(), &end, 10);
-                if (v->empty() || *end || errno || n < 0 || (a == "--threads" && (n < 1 || n > 4096)))
-                    return usage_error(a + " needs " +
-                                       (a == "--threads" ? std::string("a positive whole number")
-                                                         : std::string("a non-negative whole number")) +
-                                       ", got '" + *v + "'");
-                if (a == "--threads")
-                    o.threads = static_cast<int>(n);
-                else
-                    o.seed = static_cast<uint64_t>(n);
-            }
-        } else {
-            return usage_error("unknown option '" + a + "'");
-        }
-    }
-    if (i < argc) {
-        o.script = argv[i++];
-        for (; i < argc; ++i)
-            o.args.emplace_back(argv[i]);
-    }
-    if (o.script.empty() && !o.list_plugins && o.help_plugin.empty() && o.check_plugin.empty())
-        return usage_error("no script given");
-    if (!o.plot.empty() && o.plot.size() < 4)
-        return usage_error("--plot needs a file name ending in .png");
-    return std::nullopt;
+    std::fputs(exit.text.c_str(), exit.code == kExitOk ? stdout : stderr);
+    return exit.code;
 }
 
 void list_plugins(const neurite::Registry &registry)
 {
     for (neurite::Kind kind : {neurite::Kind::Layer, neurite::Kind::Activation, neurite::Kind::Loss,
                                neurite::Kind::Optimizer}) {
-        std::printf("%ss:\n", neurite::kind_name(kind));
+        // "losses", not "losss".
+        const std::string kind_name = neurite::kind_name(kind);
+        std::printf("%s%s:\n", kind_name.c_str(), kind_name.back() == 's' ? "es" : "s");
         for (const neurite::Entry &e : registry.entries())
             if (e.kind == kind)
                 std::printf("  %-28s %-8s %s\n    %s\n", e.name.c_str(), e.version.c_str(),
@@ -205,8 +88,8 @@ void install_signal_handlers()
 int main(int argc, char **argv)
 {
     Options o;
-    if (const auto code = parse(argc, argv, o))
-        return *code;
+    if (const auto exit = parse_command_line(std::vector<std::string>(argv, argv + argc), o))
+        return finish(*exit);
     if (o.threads > 0)
         neurite::ComputeContext::set_num_threads(o.threads);
     // Before the runtime: the check loads the one library into a registry of
@@ -235,7 +118,7 @@ int main(int argc, char **argv)
             try {
                 runtime->registry().require(o.help_plugin);
             } catch (const std::exception &e) {
-                return usage_error(std::string("--help-plugin: ") + e.what());
+                return finish(usage_error(std::string("--help-plugin: ") + e.what()));
             }
         }
         std::fputs(entry->help().c_str(), stdout);
@@ -244,12 +127,12 @@ int main(int argc, char **argv)
     }
 
     std::unique_ptr<neurite::cli::MetricsLog> log;
-    neurite::cli::RunPlot plot;
+    neurite::cli::RunPlot plot(o.plot_log);
     try {
         if (!o.log.empty())
             log = std::make_unique<neurite::cli::MetricsLog>(o.log);
     } catch (const std::exception &e) {
-        return usage_error(e.what());
+        return finish(usage_error(e.what()));
     }
     neurite::cli::TerminalProgress progress(stdout, isatty(STDOUT_FILENO) != 0, o.quiet);
     neurite::Monitor &monitor = runtime->monitor();

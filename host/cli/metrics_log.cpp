@@ -2,6 +2,9 @@
 
 #include "neurite/core/error.h"
 
+#include <QJsonDocument>
+#include <QJsonObject>
+
 #include <cmath>
 #include <cstdio>
 
@@ -14,10 +17,12 @@ bool ends_with(const std::string &s, const std::string &suffix)
     return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-std::string number(double v, bool json)
+// CSV: "nan", "inf" and "-inf" as C's strtod, Python's float() and
+// pandas read them back.
+std::string number(double v)
 {
     if (!std::isfinite(v))
-        return json ? "null" : (std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
+        return std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf");
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.9g", v);
     return buf;
@@ -36,27 +41,20 @@ std::string csv_field(const std::string &s)
 
 } // namespace
 
-std::string json_string(const std::string &s)
+// JSON has no NaN or infinity: such a value is written as null, and
+// "non_finite" says which it was, so a diverging run is not mistaken for a
+// missing value.
+std::string json_line(const MonitorEvent &e)
 {
-    std::string out = "\"";
-    for (unsigned char c : s) {
-        switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\t': out += "\\t"; break;
-        case '\r': out += "\\r"; break;
-        default:
-            if (c < 0x20) {
-                char buf[8];
-                std::snprintf(buf, sizeof buf, "\\u%04x", c);
-                out += buf;
-            } else {
-                out += static_cast<char>(c);
-            }
-        }
-    }
-    return out + "\"";
+    QJsonObject o{{"run", QString::fromStdString(e.run)},
+                  {"step", static_cast<qint64>(e.step)},
+                  {"epoch", static_cast<qint64>(e.epoch)},
+                  {"name", QString::fromStdString(e.name)},
+                  {"value", std::isfinite(e.value) ? QJsonValue(e.value) : QJsonValue(QJsonValue::Null)},
+                  {"time", e.time}};
+    if (!std::isfinite(e.value))
+        o.insert("non_finite", QString::fromStdString(number(e.value)));
+    return QJsonDocument(o).toJson(QJsonDocument::Compact).toStdString() + '\n';
 }
 
 MetricsLog::MetricsLog(const std::string &path) : m_path(path)
@@ -80,14 +78,12 @@ void MetricsLog::handle(const MonitorEvent &e)
     }
     if (e.type != MonitorEvent::Type::Scalar)
         return;
-    if (m_json)
-        m_out << "{\"run\":" << json_string(e.run) << ",\"step\":" << e.step
-              << ",\"epoch\":" << e.epoch << ",\"name\":" << json_string(e.name)
-              << ",\"value\":" << number(e.value, true) << ",\"time\":" << number(e.time, true)
-              << "}\n";
-    else
-        m_out << csv_field(e.run) << ',' << e.step << ',' << e.epoch << ',' << csv_field(e.name)
-              << ',' << number(e.value, false) << ',' << number(e.time, false) << '\n';
+    if (m_json) {
+        m_out << json_line(e);
+    } else {
+        m_out << csv_field(e.run) << ',' << e.step << ',' << e.epoch << ',' << csv_field(e.name) << ','
+              << number(e.value) << ',' << number(e.time) << '\n';
+    }
 }
 
 void MetricsLog::flush()

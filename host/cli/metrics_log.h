@@ -8,7 +8,9 @@
 namespace neurite::cli {
 
 // --log FILE: every monitored scalar, one row (.csv) or one JSON object
-// (.jsonl) per event, with run, step, epoch, name, value and time.
+// (.jsonl) per event, with run, step, epoch, name, value and time. A NaN or
+// infinite value is "nan", "inf" or "-inf" in CSV; in JSON, which has no
+// such numbers, it is null with "non_finite": "nan", "inf" or "-inf".
 class MetricsLog {
 public:
     // Throws neurite::Error when the file cannot be written or the
@@ -24,6 +26,8 @@ private:
     std::ofstream m_out;
 };
 
-std::string json_string(const std::string &s);
+// One .jsonl line (newline included): {"epoch":1,"name":"loss","run":"xor",
+// "step":40,"time":0.25,"value":0.5}, keys in QJsonObject's (sorted) order.
+std::string json_line(const MonitorEvent &event);
 
 } // namespace neurite::cli

@@ -5,6 +5,8 @@
 #include "editor_tabs.h"
 #include "main_window.h"
 
+#include "neurite/core/version.h"
+
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
@@ -52,19 +54,36 @@ int run_headless(const char *argv0, const std::string &script)
     return 1;
 }
 
+// The command line, read the same with or without a display, so that
+// --help and --version answer rather than start a headless run.
+void read_command_line(QCommandLineParser &parser, const QCoreApplication &app)
+{
+    QCoreApplication::setOrganizationName("Neurite");
+    QCoreApplication::setApplicationName("neurite");
+    QCoreApplication::setApplicationVersion(neurite::version());
+    parser.setApplicationDescription("Neurite: a neural-network workbench");
+    parser.addHelpOption();
+    parser.addVersionOption();
+    parser.addPositionalArgument("script", "Lua scripts to open (default: scripts/fashion_mnist_mlp.lua)");
+    parser.addOptions({{"run", "Run the first script at once."},
+                       {"screenshot", "After the run, save the window as a PNG and quit.", "file"},
+                       {"quit-after-run", "Quit when the run ends (exit code of the run)."}});
+    parser.process(app);
+}
+
 } // namespace
 
 int main(int argc, char **argv)
 {
     if (!have_display()) {
+        QCoreApplication probe(argc, argv);
+        QCommandLineParser parser;
+        read_command_line(parser, probe);
         std::string script;
-        for (int i = 1; i < argc && script.empty(); ++i)
-            if (argv[i][0] != '-')
-                script = argv[i];
-        if (script.empty()) {
-            QCoreApplication probe(argc, argv);
+        if (!parser.positionalArguments().isEmpty())
+            script = parser.positionalArguments().first().toStdString();
+        else
             script = find_default_script(QCoreApplication::applicationDirPath()).toStdString();
-        }
         if (script.empty()) {
             std::fprintf(stderr, "neurite: no display and no script to run headless\n");
             return 2;
@@ -73,20 +92,8 @@ int main(int argc, char **argv)
     }
 
     QApplication app(argc, argv);
-    QApplication::setOrganizationName("Neurite");
-    QApplication::setApplicationName("neurite");
-    QApplication::setApplicationVersion(NEURITE_VERSION);
-
     QCommandLineParser parser;
-    parser.setApplicationDescription("Neurite: a neural-network workbench");
-    parser.addHelpOption();
-    parser.addVersionOption();
-    parser.addPositionalArgument("script", "Lua scripts to open (default: scripts/fashion_mnist_mlp.lua)");
-    QCommandLineOption run_option("run", "Run the first script at once.");
-    QCommandLineOption screenshot_option("screenshot", "After the run, save the window as a PNG and quit.", "file");
-    QCommandLineOption quit_option("quit-after-run", "Quit when the run ends (exit code of the run).");
-    parser.addOptions({run_option, screenshot_option, quit_option});
-    parser.process(app);
+    read_command_line(parser, app);
 
     neurite::gui::MainWindow window;
     QStringList scripts = parser.positionalArguments();
@@ -104,8 +111,8 @@ int main(int argc, char **argv)
         window.editor()->new_script("-- A new experiment. Press F5 to run it.\n");
     window.show();
 
-    const QString screenshot = parser.value(screenshot_option);
-    const bool quit_after = parser.isSet(quit_option) || !screenshot.isEmpty();
+    const QString screenshot = parser.value("screenshot");
+    const bool quit_after = parser.isSet("quit-after-run") || !screenshot.isEmpty();
     int run_exit = 0;
     QObject::connect(&window, &neurite::gui::MainWindow::run_finished, &app, [&](int code, bool) {
         run_exit = code;
@@ -117,7 +124,7 @@ int main(int argc, char **argv)
                 app.quit();
         });
     });
-    if (parser.isSet(run_option) || quit_after)
+    if (parser.isSet("run") || quit_after)
         QTimer::singleShot(300, &window, &neurite::gui::MainWindow::run_current);
     const int status = app.exec();
     return quit_after ? run_exit : status;

@@ -1,5 +1,7 @@
 #include "metric_chart.h"
 
+#include "neurite/core/chart_rules.h"
+
 #include <QChart>
 #include <QContextMenuEvent>
 #include <QFileDialog>
@@ -11,8 +13,6 @@
 #include <QValueAxis>
 
 #include <algorithm>
-
-#include <cmath>
 
 namespace neurite::gui {
 
@@ -27,36 +27,7 @@ QColor run_colour(int index)
     return palette[index % 8];
 }
 
-// A 1, 2 or 5 times a power of ten at or above `x`: round tick steps.
-double nice_step(double x)
-{
-    const double magnitude = std::pow(10.0, std::floor(std::log10(x)));
-    const double q = x / magnitude;
-    return magnitude * (q <= 1 ? 1 : q <= 2 ? 2 : q <= 5 ? 5 : 10);
-}
-
 } // namespace
-
-MetricChart::AxisRange MetricChart::nice_range(double lo, double hi, int max_ticks)
-{
-    // Rounded outwards to whole steps, so a growing run moves the axis only
-    // when it crosses a step: each range change re-lays out every label.
-    // The tolerance keeps 0.52 / 0.02 = 25.9999… from widening by a step.
-    if (!std::isfinite(lo) || !std::isfinite(hi) || !(hi > lo))
-        return {lo, std::isfinite(lo) ? lo + 1 : 1, 2}; // callers widen degenerate ranges first
-    AxisRange r;
-    for (double step = nice_step((hi - lo) / (max_ticks - 1));; step = nice_step(step * 1.01)) {
-        r = {std::floor(lo / step + 1e-9) * step, std::ceil(hi / step - 1e-9) * step, 0};
-        r.ticks = static_cast<int>(std::lround((r.hi - r.lo) / step)) + 1;
-        if (r.ticks <= max_ticks)
-            return r;
-    }
-}
-
-int MetricChart::max_ticks(double pixels, double pixels_per_label)
-{
-    return std::clamp(static_cast<int>(pixels / pixels_per_label), 3, 6);
-}
 
 MetricChart::MetricChart(const QString &title, QWidget *parent)
     : QChartView(parent), m_title(title), m_x(new QValueAxis(this)), m_y_linear(new QValueAxis(this)),
@@ -98,7 +69,7 @@ QLineSeries *MetricChart::line_for(const QString &run, const QString &name, int 
     // One pixel wide: Qt draws it with its fast line stroker, where wider
     // aliased pens go through the polygon stroker at several times the cost.
     QPen pen(run_colour(run_index), 1);
-    if (name.startsWith("val_")) {
+    if (charts::is_validation(name.toStdString())) {
         pen.setStyle(Qt::DashLine);
         // The legend lists runs (one colour each); the title says what a dash
         // means, so six entries do not crowd a small chart to nothing.
@@ -149,15 +120,9 @@ void MetricChart::draw(const QList<Line> &lines, XAxis axis, bool log_y)
     }
     if (!have_x || x1 <= x0)
         x1 = x0 + 1;
-    if (!have_y) {
-        y0 = log_y ? 0.1 : 0;
-        y1 = 1;
-    } else if (y1 - y0 <= 1e-6 * std::max(std::fabs(y0), std::fabs(y1))) {
-        // A constant metric (a fixed learning rate; its smoothing leaves
-        // rounding noise) gets ±10% around it, not a microscopic range.
-        const double mid = (y0 + y1) / 2;
-        y0 = mid == 0 ? 0 : mid - std::fabs(mid) * 0.1;
-        y1 = mid == 0 ? 1 : mid + std::fabs(mid) * 0.1;
+    if (!have_y) { // the shared rules draw "no values" as their empty axis
+        y0 = 1;
+        y1 = 0;
     }
     QSet<QString> shown;
     const int cols = columns();
@@ -187,24 +152,19 @@ void MetricChart::draw(const QList<Line> &lines, XAxis axis, bool log_y)
 
 void MetricChart::set_axes(double x0, double x1, double y0, double y1, bool log_y)
 {
-    // Room for a label like "10000" between ticks, or a line of text.
     const QRectF plot = chart()->plotArea();
-    const AxisRange x_range = nice_range(x0, x1, max_ticks(plot.width(), 70));
+    const AxisRange x_range = charts::step_axis(x0, x1, charts::max_ticks(plot.width(), charts::kPixelsPerStepLabel));
     if (x_range != x_axis_range()) {
         m_x->setRange(x_range.lo, x_range.hi);
         m_x->setTickCount(x_range.ticks);
     }
     if (log_y) {
-        // Whole decades: the log axis then changes as rarely as the linear one.
-        const double lo = std::pow(10.0, std::floor(std::log10(y0)));
-        const double hi = std::pow(10.0, std::ceil(std::log10(y1)));
-        if (lo != m_y_log->min() || hi != m_y_log->max())
-            m_y_log->setRange(lo, hi);
+        const AxisRange y_range = charts::log_value_axis(y0, y1);
+        if (y_range.lo != m_y_log->min() || y_range.hi != m_y_log->max())
+            m_y_log->setRange(y_range.lo, y_range.hi);
     } else {
-        const double pad = (y1 - y0) * 0.05;
-        // Keep a non-negative metric's axis at or above 0.
-        const AxisRange y_range = nice_range(y0 >= 0 ? std::max(0.0, y0 - pad) : y0 - pad, y1 + pad,
-                                             max_ticks(plot.height(), 20));
+        const AxisRange y_range =
+            charts::value_axis(y0, y1, charts::max_ticks(plot.height(), charts::kPixelsPerValueLabel));
         if (y_range != y_axis_range()) {
             m_y_linear->setRange(y_range.lo, y_range.hi);
             m_y_linear->setTickCount(y_range.ticks);

@@ -2,6 +2,8 @@
 
 #include "metric_series.h"
 
+#include "neurite/core/chart_rules.h"
+
 #include <QChartView>
 #include <QHash>
 #include <QSet>
@@ -37,17 +39,10 @@ public:
 
     bool export_png(const QString &path) const;
 
-    // [lo, hi] widened to whole steps of 1, 2 or 5 times a power of ten, with
-    // at most `max_ticks` ticks (QValueAxis::applyNiceNumbers, without its
-    // overshoot: it can give one tick more than asked).
-    struct AxisRange {
-        double lo = 0, hi = 0;
-        int ticks = 0;
-        bool operator==(const AxisRange &) const = default;
-    };
-    static AxisRange nice_range(double lo, double hi, int max_ticks);
-    // How many labels fit along `pixels` of axis: 3 to 6.
-    static int max_ticks(double pixels, double pixels_per_label);
+    // The axes' ranges follow the rules neurite-run --plot follows too;
+    // the window's other charts round their axes the same way.
+    using AxisRange = charts::AxisRange;
+    static AxisRange nice_range(double lo, double hi, int max_ticks) { return charts::nice_range(lo, hi, max_ticks); }
     AxisRange x_axis_range() const;
     AxisRange y_axis_range() const; // the linear or the log axis, as shown
 

@@ -2,6 +2,8 @@
 
 #include "metric_chart.h"
 
+#include "neurite/core/chart_rules.h"
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QFile>
@@ -133,7 +135,7 @@ void TrainingMonitor::post(const QString &run, const QString &name, const Metric
 
 QString TrainingMonitor::group_of(const QString &name)
 {
-    return name.startsWith("val_") ? name.mid(4) : name;
+    return QString::fromStdString(charts::chart_of(name.toStdString()));
 }
 
 MetricChart *TrainingMonitor::chart_for(const QString &group)

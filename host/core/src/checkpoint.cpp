@@ -272,6 +272,8 @@ Checkpoint Checkpoint::parse(std::span<const uint8_t> bytes, const std::string &
 
 void Checkpoint::write(const std::string &path) const
 {
+    if (path.empty()) // Qt would print a warning of its own
+        throw Error("cannot write a checkpoint: the path is empty");
     const std::vector<uint8_t> bytes = serialize();
     QSaveFile file(QString::fromStdString(path));
     if (!file.open(QIODevice::WriteOnly))
@@ -285,6 +287,8 @@ void Checkpoint::write(const std::string &path) const
 
 Checkpoint Checkpoint::read(const std::string &path)
 {
+    if (path.empty()) // Qt would print a warning of its own
+        throw Error("cannot open a checkpoint: the path is empty");
     QFile file(QString::fromStdString(path));
     if (!file.open(QIODevice::ReadOnly))
         throw Error("cannot open checkpoint '" + path + "': " + file.errorString().toStdString());

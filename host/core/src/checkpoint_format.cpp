@@ -370,6 +370,50 @@ Tensor read_tensor(Reader &r, const std::string &what)
 
 } // namespace
 
+} // namespace neurite::detail
+
+namespace neurite {
+
+// A list of tensors as a section's bytes: u32 count, then each as u32 rank,
+// i64 dims[rank], f32 values (version 1's encoding of a parameter).
+std::vector<uint8_t> Checkpoint::encode_tensors(const std::vector<Tensor> &tensors)
+{
+    std::vector<uint8_t> out;
+    auto put = [&out](const void *p, size_t n) {
+        const auto *b = static_cast<const uint8_t *>(p);
+        out.insert(out.end(), b, b + n);
+    };
+    const auto count = static_cast<uint32_t>(tensors.size());
+    put(&count, sizeof count);
+    for (const Tensor &t : tensors) {
+        const auto rank = static_cast<uint32_t>(t.dim());
+        put(&rank, sizeof rank);
+        for (int d = 0; d < t.dim(); ++d) {
+            const int64_t n = t.size(d);
+            put(&n, sizeof n);
+        }
+        put(t.data(), static_cast<size_t>(t.numel()) * sizeof(float));
+    }
+    return out;
+}
+
+std::vector<Tensor> Checkpoint::decode_tensors(std::span<const uint8_t> bytes, const std::string &source,
+                                               const std::string &what)
+{
+    detail::Reader r(bytes, 0, source);
+    const auto count = r.value<uint32_t>(what + " count");
+    std::vector<Tensor> tensors;
+    for (uint32_t i = 0; i < count; ++i)
+        tensors.push_back(detail::read_tensor(r, what + " tensor " + std::to_string(i + 1)));
+    if (!r.at_end())
+        r.fail(r.offset(), "unexpected bytes after the last tensor of " + what);
+    return tensors;
+}
+
+} // namespace neurite
+
+namespace neurite::detail {
+
 std::vector<uint8_t> encode_v2(const Checkpoint &c)
 {
     DataArea data;

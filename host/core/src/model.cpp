@@ -6,6 +6,7 @@
 #include "model_plan.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 
@@ -14,6 +15,26 @@ namespace neurite {
 namespace {
 
 constexpr size_t kMaxPlans = 4; // batch size, last partial batch, evaluation, spare
+
+// Where flat index `flat` of a batch lies, counted from 1 as everywhere in
+// the Lua API: "sample 3, feature 5" for [N, F], "sample 3, element [1, 2, 5]"
+// for images and the like, "element 7" for a single vector.
+std::string position_of(const Shape &shape, int64_t flat)
+{
+    if (shape.size() < 2)
+        return "element " + std::to_string(flat + 1);
+    const int64_t per_sample = shape.numel() / shape[0];
+    std::string where = "sample " + std::to_string(flat / per_sample + 1) + ", ";
+    int64_t within = flat % per_sample;
+    if (shape.size() == 2)
+        return where + "feature " + std::to_string(within + 1);
+    std::string index;
+    for (int d = shape.size() - 1; d >= 1; --d) {
+        index = std::to_string(within % shape[d] + 1) + (index.empty() ? "" : ", ") + index;
+        within /= shape[d];
+    }
+    return where + "element [" + index + "]";
+}
 
 } // namespace
 
@@ -281,12 +302,10 @@ void Model::check_inputs(std::span<const Tensor> inputs, const char *call) const
                             " does not match the declared sample shape " + sample->to_string() +
                             " (with the batch first: [N, ...])");
         }
-        if (int64_t bad = x.first_non_finite(); bad >= 0) {
-            const int64_t row = x.dim() > 1 ? x.shape().numel() / x.size(0) : 1;
+        if (int64_t bad = x.first_non_finite(); bad >= 0)
             throw Error(m_type_name + ": " + which + " " + x.shape().to_string() + " holds " +
-                        std::to_string(x[bad]) + " at sample " + std::to_string(bad / row + 1) +
-                        ", element " + std::to_string(bad % row + 1) + "; NaN and Inf cannot be trained on");
-        }
+                        (std::isnan(x[bad]) ? "NaN" : x[bad] > 0 ? "Inf" : "-Inf") + " at " +
+                        position_of(x.shape(), bad) + "; NaN and Inf cannot be trained on");
     }
 }
 

@@ -1,6 +1,7 @@
 #include "neurite/core/params.h"
 
 #include "neurite/core/error.h"
+#include "neurite/core/suggest.h"
 
 #include <cmath>
 #include <sstream>
@@ -171,7 +172,7 @@ ResolvedParams::ResolvedParams(const std::string &owner, const std::vector<Param
                 names.push_back(spec.name);
             throw Error(owner + ": unknown parameter '" + name + "'" +
                         (names.empty() ? std::string(" (it takes none)")
-                                       : " (parameters: " + join(names, ", ") + ")"));
+                                       : suggestion_text(name, names, "parameters")));
         }
     }
     for (const ParamSpec &spec : schema) {

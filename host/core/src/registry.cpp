@@ -5,6 +5,7 @@
 #include "neurite/core/loss.h"
 #include "neurite/core/module.h"
 #include "neurite/core/optimizer.h"
+#include "neurite/core/suggest.h"
 
 #include <algorithm>
 #include <cmath>
@@ -63,25 +64,6 @@ std::vector<std::string> split_choices(const char *choices)
         start = bar + 1;
     }
     return out;
-}
-
-size_t edit_distance(const std::string &a, const std::string &b)
-{
-    std::vector<size_t> row(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j)
-        row[j] = j;
-    for (size_t i = 1; i <= a.size(); ++i) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= b.size(); ++j) {
-            size_t up = row[j];
-            bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
-                        std::tolower(static_cast<unsigned char>(b[j - 1]));
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (same ? 0 : 1)});
-            diag = up;
-        }
-    }
-    return row[b.size()];
 }
 
 std::string executable_dir()
@@ -384,18 +366,13 @@ const Entry &Registry::require(const std::string &name) const
 {
     if (const Entry *e = find(name))
         return *e;
-    const Entry *best = nullptr;
-    size_t best_distance = 3;
-    for (const Entry &e : m_entries) {
-        size_t d = edit_distance(name, e.name);
-        if (d < best_distance) {
-            best_distance = d;
-            best = &e;
-        }
-    }
+    std::vector<std::string> names;
+    for (const Entry &e : m_entries)
+        names.push_back(e.name);
+    const std::string best = closest_name(name, names);
     std::string msg = "unknown plugin '" + name + "'";
-    if (best)
-        msg += " (did you mean '" + best->name + "'?)";
+    if (!best.empty())
+        msg += " (did you mean '" + best + "'?)";
     else if (m_entries.empty())
         msg += ": no plugins are loaded (searched " + std::to_string(default_search_paths().size()) +
                " folders; see neurite-run --list-plugins)";

@@ -4,9 +4,11 @@
 
 namespace neurite::lua {
 
-void raise(lua_State *L, const std::string &message)
+void raise(lua_State *L, const std::string &message) { raise_at(L, 1, message); }
+
+void raise_at(lua_State *L, int level, const std::string &message)
 {
-    luaL_where(L, 1);
+    luaL_where(L, level);
     lua_pushlstring(L, message.data(), message.size());
     lua_concat(L, 2);
     lua_error(L);

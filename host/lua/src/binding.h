@@ -9,6 +9,7 @@
 #include "neurite/core/module.h"
 #include "neurite/core/optimizer.h"
 #include "neurite/core/arena.h"
+#include "neurite/core/checkpoint.h"
 #include "neurite/core/model.h"
 #include "neurite/core/tensor.h"
 
@@ -18,6 +19,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <vector>
 
 namespace neurite::lua {
 
@@ -47,6 +49,25 @@ int guarded(lua_State *L, Fn &&fn)
     }
     raise(L, message);
 }
+
+// As raise, at the position of call level `level` (as Lua's error(msg,
+// level): 1 is the function that called the binding, 2 its caller).
+[[noreturn]] void raise_at(lua_State *L, int level, const std::string &message);
+
+// ---- option tables (options_binding.cpp): the check every binding shares
+
+// Raises "<fn>: unknown option 'epoch' (did you mean 'epochs'?)" for a key
+// of the options table at idx that `known` lacks, and "<fn>: expects a
+// table of options, got ..." when idx holds no table; at call level `level`.
+void check_option_keys(lua_State *L, int idx, const char *fn, const std::vector<std::string> &known,
+                       int level = 1);
+// Raises "<fn>: unknown <what> 'f1' (did you mean ...? / <what>s: a, b)"
+// unless `value` is one of `choices`.
+void check_choice(lua_State *L, const std::string &value, const char *fn, const char *what,
+                  const std::vector<std::string> &choices, int level = 1);
+// Sets check_options, check_choice and closest_name, their Lua faces, in
+// the table at idx.
+void register_option_checks(lua_State *L, int table);
 
 // "a string", "a tensor", "nil": what a wrong argument was.
 std::string describe_value(lua_State *L, int idx);
@@ -155,6 +176,9 @@ std::vector<Tensor> tensor_list(lua_State *L, int idx, const char *fn, const cha
 // One tensor for one output, a table of tensors for several.
 void push_outputs(lua_State *L, const std::vector<Tensor> &outputs);
 
+// A checkpoint's extra sections as a table: strings, and lists of tensors.
+void push_sections(lua_State *L, const Checkpoint &c, const std::string &path);
+
 void register_model_type(lua_State *L);
 int sequential_constructor(lua_State *L);
 // nn.Input, nn.Model and layers applied to symbolic tensors.
@@ -180,6 +204,8 @@ void open_nn(lua_State *L);
 void open_optim(lua_State *L);
 void open_monitor(lua_State *L);
 void open_data(lua_State *L);
+// neurite.json: encode/decode between Lua values and JSON, tensors apart.
+void open_json(lua_State *L);
 // nn.define: registers a Lua-defined entry; the definition table is at idx.
 int define_entry(lua_State *L, int idx);
 // When the runtime closes: Lua-defined instances still alive elsewhere stop

@@ -280,10 +280,14 @@ int batches_next(lua_State *L)
     });
 }
 
-// ds:batches{size=32, shuffle=true, seed=, drop_last=false, flatten=true, prefetch=}
+// ds:batches{size=32, shuffle=true, seed=, drop_last=false, flatten=true, prefetch=, skip=0}
+// skip = k starts after the first k batches of the epoch's order without
+// gathering them: how a resumed run continues inside an epoch.
 int ds_batches(lua_State *L)
 {
     const nd::Dataset &ds = check_dataset(L, 1);
+    if (!lua_isnoneornil(L, 2))
+        check_option_keys(L, 2, "ds:batches", {"size", "shuffle", "seed", "drop_last", "flatten", "prefetch", "skip"});
     nd::BatchOptions o;
     o.batch_size = opt_integer(L, 2, "size", o.batch_size, "ds:batches");
     o.shuffle = opt_bool(L, 2, "shuffle", true);
@@ -296,8 +300,13 @@ int ds_batches(lua_State *L)
     o.prefetch = opt_bool(L, 2, "prefetch", spare_core);
     // Each call is one epoch; without a seed each draws a new order.
     o.seed = opt_seed(L, 2, "ds:batches");
+    const int64_t skip = opt_integer(L, 2, "skip", 0, "ds:batches");
     return guarded(L, [&] {
         auto iterator = std::make_unique<nd::BatchIterator>(ds, o);
+        if (skip < 0 || skip > iterator->batches_per_epoch())
+            throw Error("ds:batches: skip = " + std::to_string(skip) + " is outside 0.." +
+                        std::to_string(iterator->batches_per_epoch()) + ", the batches of an epoch");
+        iterator->restart(0, skip);
         void *mem = lua_newuserdatauv(L, sizeof(BatchesBox), 0);
         new (mem) BatchesBox{std::move(iterator), shifts_labels(ds)};
         luaL_setmetatable(L, kBatchesMeta);

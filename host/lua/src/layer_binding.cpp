@@ -77,19 +77,22 @@ int layer_parameters(lua_State *L)
     return 1;
 }
 
-int layer_train(lua_State *L)
+// Sets the mode of a standalone layer; a model's layer follows its model,
+// so that model[i]:forward computes what the model's own forward computes.
+int set_mode(lua_State *L, bool training, const char *fn)
 {
-    check_layer(L, 1)->module->set_training(lua_isnoneornil(L, 2) || lua_toboolean(L, 2));
+    LayerBox *box = check_layer(L, 1);
+    if (box->module->parent())
+        raise(L, std::string(fn) + ": " + box->module->label() +
+                     " follows the mode of its model; call model:train() or model:eval() on the model");
+    box->module->set_training(training);
     lua_settop(L, 1);
     return 1;
 }
 
-int layer_eval(lua_State *L)
-{
-    check_layer(L, 1)->module->set_training(false);
-    lua_settop(L, 1);
-    return 1;
-}
+int layer_train(lua_State *L) { return set_mode(L, lua_isnoneornil(L, 2) || lua_toboolean(L, 2), "layer:train"); }
+
+int layer_eval(lua_State *L) { return set_mode(L, false, "layer:eval"); }
 
 int layer_is_training(lua_State *L)
 {

@@ -194,7 +194,42 @@ int model_parameter_count(lua_State *L)
     });
 }
 
-// m:save(path [, {optimizer = opt, <name> = string, ...}])
+// A section holding a list of tensors has a sibling "<name>.type" saying so.
+const std::string kTypeSuffix = ".type";
+const std::string kTensorsType = "tensors";
+
+std::vector<uint8_t> bytes_of(const std::string &s) { return std::vector<uint8_t>(s.begin(), s.end()); }
+
+// The extra at the top of the stack, named `key`, into sections of c.
+void add_extra(lua_State *L, Checkpoint &c, const std::string &key)
+{
+    if (auto *opt = static_cast<OptimizerBox *>(luaL_testudata(L, -1, kOptimizerMeta))) {
+        c.set_section(key, opt->optimizer->save_state());
+        c.set_section(key + ".name", bytes_of(opt->optimizer->entry().name));
+    } else if (lua_type(L, -1) == LUA_TSTRING) {
+        size_t n = 0;
+        const auto *s = reinterpret_cast<const uint8_t *>(lua_tolstring(L, -1, &n));
+        c.set_section(key, std::vector<uint8_t>(s, s + n));
+    } else if (lua_istable(L, -1) && !test_tensor(L, -1)) {
+        std::vector<Tensor> list;
+        const lua_Integer n = luaL_len(L, -1);
+        for (lua_Integer i = 1; i <= n; ++i) {
+            lua_geti(L, -1, i);
+            if (!test_tensor(L, -1))
+                raise(L, "m:save: extra '" + key + "' must be a list of tensors; element " + std::to_string(i) +
+                             " is " + describe_value(L, -1));
+            list.push_back(check_tensor(L, -1));
+            lua_pop(L, 1);
+        }
+        c.set_section(key, Checkpoint::encode_tensors(list));
+        c.set_section(key + kTypeSuffix, bytes_of(kTensorsType));
+    } else {
+        raise(L, "m:save: extra '" + key + "' must be an optimizer, a string or a list of tensors, got " +
+                     describe_value(L, -1));
+    }
+}
+
+// m:save(path [, {optimizer = opt, <name> = string or {tensor, ...}, ...}])
 int model_save(lua_State *L)
 {
     ModelBox *box = check_model(L, 1);
@@ -207,19 +242,7 @@ int model_save(lua_State *L)
             while (lua_next(L, 3)) {
                 if (lua_type(L, -2) != LUA_TSTRING)
                     raise(L, "m:save: the extra table takes names, e.g. {optimizer = opt, meta = s}");
-                const std::string key = lua_tostring(L, -2);
-                if (auto *opt = static_cast<OptimizerBox *>(luaL_testudata(L, -1, kOptimizerMeta))) {
-                    const std::string &name = opt->optimizer->entry().name;
-                    c.set_section(key, opt->optimizer->save_state());
-                    c.set_section(key + ".name", std::vector<uint8_t>(name.begin(), name.end()));
-                } else if (lua_type(L, -1) == LUA_TSTRING) {
-                    size_t n = 0;
-                    const auto *s = reinterpret_cast<const uint8_t *>(lua_tolstring(L, -1, &n));
-                    c.set_section(key, std::vector<uint8_t>(s, s + n));
-                } else {
-                    raise(L, "m:save: extra '" + key + "' must be an optimizer or a string, got " +
-                                 describe_value(L, -1));
-                }
+                add_extra(L, c, lua_tostring(L, -2));
                 lua_pop(L, 1);
             }
         } else if (!lua_isnoneornil(L, 3)) {
@@ -231,14 +254,38 @@ int model_save(lua_State *L)
     });
 }
 
-void push_sections(lua_State *L, const Checkpoint &c)
+bool holds_tensors(const Checkpoint &c, const std::string &name)
+{
+    const std::vector<uint8_t> *type = c.section(name + kTypeSuffix);
+    return type && *type == bytes_of(kTensorsType);
+}
+
+} // namespace
+
+// The extras: strings, and lists of tensors where the file says so.
+void push_sections(lua_State *L, const Checkpoint &c, const std::string &path)
 {
     lua_createtable(L, 0, static_cast<int>(c.sections.size()));
     for (const auto &[name, bytes] : c.sections) {
-        lua_pushlstring(L, reinterpret_cast<const char *>(bytes.data()), bytes.size());
+        const bool is_type_tag = name.ends_with(kTypeSuffix) &&
+                                 holds_tensors(c, name.substr(0, name.size() - kTypeSuffix.size()));
+        if (is_type_tag)
+            continue;
+        if (holds_tensors(c, name)) {
+            const std::vector<Tensor> list = Checkpoint::decode_tensors(bytes, path, "section '" + name + "'");
+            lua_createtable(L, static_cast<int>(list.size()), 0);
+            for (size_t i = 0; i < list.size(); ++i) {
+                push_copy(L, list[i]);
+                lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+            }
+        } else {
+            lua_pushlstring(L, reinterpret_cast<const char *>(bytes.data()), bytes.size());
+        }
         lua_setfield(L, -2, name.c_str());
     }
 }
+
+namespace {
 
 // m:load(path): the parameters of a checkpoint into this model (same graph).
 int model_load(lua_State *L)
@@ -250,7 +297,7 @@ int model_load(lua_State *L)
         box->model->require_idle("m:load");
         const Checkpoint c = Checkpoint::read(path);
         c.restore(*box->model, path);
-        push_sections(L, c);
+        push_sections(L, c, path);
         return 1;
     });
 }

@@ -129,16 +129,14 @@ int nn_help(lua_State *L)
 int nn_load(lua_State *L)
 {
     const std::string path = luaL_checkstring(L, 1);
+    if (path.empty())
+        raise(L, "nn.load: the path is empty");
     detail::SessionState &s = detail::session(L);
     detail::ActiveScope scope(L);
     return guarded(L, [&] {
         const Checkpoint c = Checkpoint::read(path);
         push_model(L, c.build(s.registry, s.context, s.next_seed(), path));
-        lua_createtable(L, 0, static_cast<int>(c.sections.size()));
-        for (const auto &[name, bytes] : c.sections) {
-            lua_pushlstring(L, reinterpret_cast<const char *>(bytes.data()), bytes.size());
-            lua_setfield(L, -2, name.c_str());
-        }
+        push_sections(L, c, path);
         return 2;
     });
 }

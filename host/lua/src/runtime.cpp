@@ -17,7 +17,9 @@
 
 namespace neurite::lua {
 
-extern const char *const kEmbeddedTrainLua; // resources/lua/neurite/train.lua, built in
+// resources/lua/neurite/train.lua and diagnostics.lua, built in
+extern const char *const kEmbeddedTrainLua;
+extern const char *const kEmbeddedDiagnosticsLua;
 
 namespace {
 
@@ -137,9 +139,11 @@ std::string read_text(const fs::path &path)
     return s.str();
 }
 
-// train.lua is shipped readable next to the executable or in the install
-// prefix, so a user can read and copy it; the built-in copy is the fallback.
-void load_train_module(lua_State *L, int neurite)
+// The train module's Lua files are shipped readable next to the executable
+// or in the install prefix, so a user can read and copy them; the built-in
+// copies are the fallback. Runs resources/lua/neurite/<file> with the
+// `nargs` values on top of the stack as its arguments, leaving one result.
+void run_shipped_lua(lua_State *L, const char *file, const char *embedded, int nargs)
 {
     std::vector<fs::path> dirs;
     if (const char *env = std::getenv("NEURITE_LUA_PATH"); env && *env)
@@ -152,21 +156,33 @@ void load_train_module(lua_State *L, int neurite)
         dirs.emplace_back(NEURITE_INSTALL_LUA_DIR);
     std::string code, chunk_name;
     for (const fs::path &dir : dirs) {
-        const fs::path file = dir / "neurite" / "train.lua";
-        if (fs::is_regular_file(file, ec)) {
-            code = read_text(file);
-            chunk_name = "@" + fs::weakly_canonical(file, ec).string();
+        const fs::path path = dir / "neurite" / file;
+        if (fs::is_regular_file(path, ec)) {
+            code = read_text(path);
+            chunk_name = "@" + fs::weakly_canonical(path, ec).string();
             break;
         }
     }
     if (code.empty()) {
-        code = kEmbeddedTrainLua;
-        chunk_name = "=[built-in neurite/train.lua]";
+        code = embedded;
+        chunk_name = std::string("=[built-in neurite/") + file + "]";
     }
     if (luaL_loadbufferx(L, code.data(), code.size(), chunk_name.c_str(), "t") != LUA_OK)
         lua_error(L);
+    lua_insert(L, -nargs - 1);
+    lua_call(L, nargs, 1);
+}
+
+// train.lua makes the train table from the modules; diagnostics.lua adds
+// gradient_check and curvature to it. Leaves the table on the stack.
+void load_train_module(lua_State *L, int neurite)
+{
     lua_pushvalue(L, neurite);
-    lua_call(L, 1, 1);
+    run_shipped_lua(L, "train.lua", kEmbeddedTrainLua, 1);
+    lua_pushvalue(L, neurite);
+    lua_pushvalue(L, -2);
+    run_shipped_lua(L, "diagnostics.lua", kEmbeddedDiagnosticsLua, 2);
+    lua_pop(L, 1);
 }
 
 void open_safe_libraries(lua_State *L)
@@ -220,6 +236,9 @@ int open_all(lua_State *L)
     lua_setfield(L, neurite, "monitor");
     open_data(L);
     lua_setfield(L, neurite, "data");
+    open_json(L);
+    lua_setfield(L, neurite, "json");
+    register_option_checks(L, neurite);
     load_train_module(L, neurite);
     lua_setfield(L, neurite, "train");
 

@@ -1,5 +1,6 @@
 -- neurite/train.lua: train.fit, train.evaluate, train.predict and the
 -- callbacks (early stopping, checkpoints, learning-rate schedules).
+-- train.gradient_check and train.curvature are in diagnostics.lua.
 --
 -- This is the training loop that `train.fit` runs, shipped readable so you
 -- can copy it into an experiment and change it. It uses nothing but the
@@ -10,13 +11,22 @@
 -- Class targets are 1-based, as argmax returns them.
 --
 -- Callbacks are tables with any of on_train_begin, on_epoch_begin,
--- on_batch_end, on_epoch_end, on_train_end and on_interrupt; each receives
--- (logs, fit), where fit holds model, optimizer, epoch, step, history and
--- a `stop` flag a callback may set. Optional state()/load_state(s) methods
--- let a checkpoint carry a callback's own position (schedules, patience).
+-- on_batch_end, on_epoch_end, after_epoch_end (once every callback's
+-- on_epoch_end has run: where checkpoints are written), on_train_end and
+-- on_interrupt; each receives (logs, fit), where fit holds model, optimizer,
+-- epoch, step, history, a `stop` flag a callback may set to end training,
+-- and an `interrupted` flag: set, training stops at once as on Ctrl-C (the
+-- on_interrupt callbacks run, then train.fit raises "interrupted").
+-- Optional state()/load_state(s) methods let a checkpoint carry a
+-- callback's own position (schedules, patience); a state holds numbers,
+-- strings, booleans, tables and tensors.
+--
+-- Every function here that takes a table of options rejects a key it does
+-- not know (neurite.check_options), so a typo is an error, not a default.
 
 local neurite = ...
-local tensor, monitor = neurite.tensor, neurite.monitor
+local tensor, monitor, json = neurite.tensor, neurite.monitor, neurite.json
+local check_options, check_choice, closest_name = neurite.check_options, neurite.check_choice, neurite.closest_name
 
 local train = {}
 
@@ -28,40 +38,30 @@ local function check(opts, key, what, fn)
   return v
 end
 
--- Serialises plain data (numbers, strings, booleans, tables) as a Lua
--- expression; load() reads it back in an empty environment.
-local function serialize(v, out)
-  local t = type(v)
-  if t == "number" then
-    if math.type(v) == "integer" then out[#out + 1] = string.format("%d", v)
-    elseif v ~= v then out[#out + 1] = "(0/0)"
-    elseif v == math.huge then out[#out + 1] = "(1/0)"
-    elseif v == -math.huge then out[#out + 1] = "(-1/0)"
-    else out[#out + 1] = string.format("%.17g", v) end
-  elseif t == "string" then out[#out + 1] = string.format("%q", v)
-  elseif t == "boolean" then out[#out + 1] = tostring(v)
-  elseif t == "table" then
-    out[#out + 1] = "{"
-    for k, item in pairs(v) do
-      out[#out + 1] = "["
-      serialize(k, out)
-      out[#out + 1] = "]="
-      serialize(item, out)
-      out[#out + 1] = ","
-    end
-    out[#out + 1] = "}"
-  else
-    error("cannot save a " .. t .. " in a checkpoint", 0)
-  end
-  return out
+local METRICS = {"accuracy"}
+
+-- Checks a list of metric names; `level` as error()'s, from the caller.
+local function check_metrics(metrics, fn, level)
+  for _, name in ipairs(metrics or {}) do check_choice(name, fn, "metric", METRICS, level + 1) end
+  return metrics
 end
 
-function train.serialize(v) return table.concat(serialize(v, {})) end
-
-function train.deserialize(s)
-  local chunk, err = load("return " .. s, "=checkpoint meta", "t", {})
-  if not chunk then error("the checkpoint's metadata is damaged: " .. err, 2) end
-  return chunk()
+-- The value a callback watches in the epoch logs. A missing key is a
+-- mistake (a typo, or no validation set): the message lists the keys the
+-- logs do have, and names the line that called train.fit (level 5 from
+-- here: this, the callback, call(), train.fit, the script).
+local function monitored(logs, key, fn)
+  local value = logs[key]
+  if value ~= nil then return value end
+  local keys = {}
+  for k in pairs(logs) do
+    if type(k) == "string" then keys[#keys + 1] = k end
+  end
+  table.sort(keys)
+  local near = closest_name(key, keys)
+  local hint = key:find("^val_") and logs.val_loss == nil and "; give train.fit a validation set" or ""
+  error(string.format("%s: no '%s' in the epoch logs (%sthey have: %s%s)", fn, key,
+                      near and "did you mean '" .. near .. "'? " or "", table.concat(keys, ", "), hint), 5)
 end
 
 -- Number of correct predictions: argmax against class indices or one-hot
@@ -84,25 +84,36 @@ local function wants(metrics, name)
   return false
 end
 
--- An iterator over (x, y) batches and the number of samples in the source.
-function train.batches(source, size, shuffle, drop_last)
-  if type(source) ~= "table" and type(source) ~= "userdata" then
-    error("train: data must be {x = tensor, y = tensor} or a dataset, got " .. type(source), 3)
-  end
-  if type(source) == "userdata" or source.batches then
-    return source:batches{size = size, shuffle = shuffle, drop_last = drop_last}, #source
+-- Raises unless `source` is {x = tensor, y = tensor} with as many rows in
+-- each (returns false) or a dataset (returns true); `level` as error()'s.
+local function check_source(source, what, level)
+  level = level + 1
+  if type(source) == "userdata" or (type(source) == "table" and source.batches) then return true end
+  if type(source) ~= "table" then
+    error("train: " .. what .. " must be {x = tensor, y = tensor} or a dataset, got a " .. type(source), level)
   end
   local x, y = source.x or source[1], source.y or source[2]
   if not tensor.is_tensor(x) or not tensor.is_tensor(y) then
-    error("train: data must be {x = tensor, y = tensor} or a dataset", 3)
+    error("train: " .. what .. " must be {x = tensor, y = tensor} or a dataset", level)
   end
+  if #y ~= #x then
+    error(string.format("train: %s.x has %d rows but %s.y has %d", what, #x, what, #y), level)
+  end
+  return false
+end
+
+-- An iterator over (x, y) batches and the number of samples in the source.
+-- skip = k leaves out the first k batches of the order drawn (a resumed
+-- run continuing inside an epoch), without gathering them.
+function train.batches(source, size, shuffle, drop_last, skip)
+  if check_source(source, "data", 3) then
+    return source:batches{size = size, shuffle = shuffle, drop_last = drop_last, skip = skip}, #source
+  end
+  local x, y = source.x or source[1], source.y or source[2]
   local n = #x
-  if #y ~= n then
-    error(string.format("train: data.x has %d rows but data.y has %d", n, #y), 3)
-  end
   size = math.min(size or n, n)
   local order = shuffle and size < n and tensor.randperm(n) or nil
-  local i = 1
+  local i = 1 + (skip or 0) * size
   return function()
     if i > n then return nil end
     local count = math.min(size, n - i + 1)
@@ -129,9 +140,10 @@ end
 -- ---------------------------------------------------------------- evaluate / predict
 
 function train.evaluate(opts)
+  check_options(opts, "train.evaluate", {"model", "data", "loss", "metrics", "batch_size"})
   local model = check(opts, "model", "the model to evaluate", "train.evaluate")
   local data = check(opts, "data", "{x = ..., y = ...} or a dataset", "train.evaluate")
-  local loss, metrics = opts.loss, opts.metrics
+  local loss, metrics = opts.loss, check_metrics(opts.metrics, "train.evaluate", 2)
   if metrics == nil then
     -- Accuracy by default for class data only; it means nothing for regression.
     local classes = (type(data) == "userdata" and data.kind == "classes") or
@@ -162,7 +174,7 @@ end
 --   returns {matrix = tensor{k, k}, accuracy =, recall = {...}, precision = {...}, samples =}
 function train.confusion(opts)
   local fn = "train.confusion"
-  if type(opts) ~= "table" then error(fn .. ": expects a table of options", 2) end
+  check_options(opts, fn, {"model", "data", "classes", "batch_size"})
   local model = check(opts, "model", "the classifier", fn)
   local data = check(opts, "data", "{x = ..., y = ...} or a dataset of classes", fn)
   local k, counts, seen = opts.classes, {}, 0
@@ -251,19 +263,95 @@ local function mode_of(name)
   return (name:find("accuracy") and "max") or "min"
 end
 
+local MODES = {"min", "max"}
+
+-- The monitor and mode options of a callback; errors at the script's line.
+local function monitor_and_mode(opts, fn)
+  local name = opts.monitor or "val_loss"
+  if type(name) ~= "string" then
+    error(string.format("%s: monitor must name an entry of the epoch logs, such as \"val_loss\", got a %s",
+                        fn, type(name)), 3)
+  end
+  return name, check_choice(opts.mode or mode_of(name), fn, "mode", MODES, 3)
+end
+
+local FIT_OPTIONS = {"model", "loss", "optimizer", "data", "validation", "epochs", "batch_size", "shuffle",
+                     "drop_last", "metrics", "callbacks", "verbose", "name", "resume", "on_epoch",
+                     "eval_batch_size"}
+
+-- One epoch of training; fills logs.loss, accuracy, lr and samples_per_s.
+-- Afterwards fit.position says where the epoch got to, for a checkpoint
+-- an interrupt writes: the generator state the shuffle was drawn from, the
+-- batches done, the running sums. Given such a position (`resumed`), the
+-- same shuffle is drawn again, the batches done are skipped without being
+-- gathered, the generator goes back to where the interrupt left it, and
+-- the sums go on: the epoch ends as if it had never been interrupted.
+local function train_epoch(fit, logs, resumed)
+  local model, optimizer, loss = fit.model, fit.optimizer, fit.loss
+  local from = resumed or {batches = 0, seen = 0, sum_loss = 0, correct = 0, seconds = 0}
+  if resumed then tensor.set_rng_state(resumed.shuffle_rng) end
+  local shuffle_rng = tensor.rng_state()
+  local next_batch, total = train.batches(fit.data, fit.batch_size, fit.shuffle, fit.drop_last, from.batches)
+  if resumed then tensor.set_rng_state(resumed.rng) end
+  local accuracy = wants(fit.metrics, "accuracy")
+  local batches, seen, sum_loss, correct = from.batches, from.seen, from.sum_loss, from.correct
+  local started = monitor.elapsed()
+  for x, y in next_batch do
+    optimizer:zero_grad()
+    local pred = model:forward(x)
+    local value = loss:forward(pred, y)
+    model:backward(x, loss:backward(pred, y), false)
+    optimizer:step()
+    local n = #x
+    fit.step = monitor.step()
+    batches, seen, sum_loss = batches + 1, seen + n, sum_loss + value * n
+    if accuracy then correct = correct + train.correct(pred, y) end
+    monitor.log("batch_loss", value)
+    monitor.progress(seen, total, string.format("epoch %d/%d", fit.epoch, fit.epochs))
+    call(fit.callbacks, "on_batch_end", {loss = value, size = n, step = fit.step}, fit)
+    if monitor.stop_requested() then fit.interrupted = true end
+    if fit.stop or fit.interrupted then break end
+  end
+  local seconds = from.seconds + (monitor.elapsed() - started)
+  fit.position = {epoch = fit.epoch, shuffle_rng = shuffle_rng, batches = batches, seen = seen,
+                  sum_loss = sum_loss, correct = correct, seconds = seconds}
+  logs.loss = sum_loss / math.max(seen, 1)
+  if accuracy then logs.accuracy = correct / math.max(seen, 1) end
+  logs.lr = optimizer.lr
+  logs.samples_per_s = seen / math.max(seconds, 1e-9)
+  return seconds
+end
+
+local function report(logs, fit, seconds)
+  for _, key in ipairs{"loss", "accuracy", "val_loss", "val_accuracy", "lr", "samples_per_s"} do
+    if logs[key] then
+      monitor.log(key, logs[key])
+      fit.history[key] = fit.history[key] or {}
+      fit.history[key][#fit.history[key] + 1] = logs[key]
+    end
+  end
+  if fit.verbose >= 1 then
+    local line = string.format("epoch %d/%d  loss %.4f", fit.epoch, fit.epochs, logs.loss)
+    if logs.accuracy then line = line .. string.format("  accuracy %.4f", logs.accuracy) end
+    if logs.val_loss then line = line .. string.format("  val_loss %.4f", logs.val_loss) end
+    if logs.val_accuracy then line = line .. string.format("  val_accuracy %.4f", logs.val_accuracy) end
+    line = line .. string.format("  %.0f samples/s  %.1fs", logs.samples_per_s, seconds)
+    monitor.text(line)
+  end
+end
+
 -- train.fit{model=, loss=, optimizer=, data=, validation=, epochs=,
---           batch_size=, shuffle=, metrics=, callbacks=, verbose=,
---           name=, resume=, on_epoch=} -> history
+--           batch_size=, shuffle=, drop_last=, metrics=, callbacks=,
+--           verbose=, name=, resume=, on_epoch=, eval_batch_size=} -> history
 function train.fit(opts)
+  check_options(opts, "train.fit", FIT_OPTIONS)
   local model = check(opts, "model", "an nn.Sequential")
   local loss = check(opts, "loss", "e.g. nn.CrossEntropyLoss()")
   local optimizer = check(opts, "optimizer", "e.g. optim.SGD(model:parameters(), {lr = 0.1})")
   local data = check(opts, "data", "{x = ..., y = ...} or a dataset")
-  local epochs = opts.epochs or 10
-  local batch_size = opts.batch_size or 32
-  local shuffle = opts.shuffle ~= false
-  local metrics = opts.metrics or {}
-  local verbose = opts.verbose == nil and 1 or opts.verbose
+  check_source(data, "data", 2)
+  if opts.validation ~= nil then check_source(opts.validation, "validation", 2) end
+  local metrics = check_metrics(opts.metrics or {}, "train.fit", 2)
   local callbacks = {}
   for _, cb in ipairs(opts.callbacks or {}) do callbacks[#callbacks + 1] = cb end
   if opts.on_epoch then
@@ -275,50 +363,28 @@ function train.fit(opts)
 
   local history = {loss = {}, val_loss = {}, accuracy = {}, val_accuracy = {}, lr = {}}
   local fit = {model = model, optimizer = optimizer, loss = loss, epoch = 0, step = 0,
-               epochs = epochs, history = history, stop = false, interrupted = false,
-               callbacks = callbacks}
-  local start_epoch = 1
-  if opts.resume then start_epoch = train.resume(fit, opts.resume, callbacks) end
+               epochs = opts.epochs or 10, history = history, stop = false, interrupted = false,
+               callbacks = callbacks, data = data, batch_size = opts.batch_size or 32,
+               shuffle = opts.shuffle ~= false, drop_last = opts.drop_last, metrics = metrics,
+               verbose = opts.verbose == nil and 1 or opts.verbose}
+  local start_epoch, resumed = 1, nil
+  if opts.resume then start_epoch, resumed = train.resume(fit, opts.resume, callbacks) end
 
   local run <close> = opts.name and monitor.run(opts.name) or nil
   -- Stop requests (Ctrl-C, the GUI's Stop) are handled at step boundaries
-  -- below, so the callbacks can still write their checkpoint.
+  -- in train_epoch, so the callbacks can still write their checkpoint.
   local guard <close> = monitor.cooperative()
   monitor.step(fit.step)
   call(callbacks, "on_train_begin", {}, fit)
 
-  for epoch = start_epoch, epochs do
+  for epoch = start_epoch, fit.epochs do
     fit.epoch = epoch
     monitor.epoch(epoch)
     local logs = {epoch = epoch}
     call(callbacks, "on_epoch_begin", logs, fit)
     model:train()
-    local started = monitor.elapsed()
-    local seen, sum_loss, correct = 0, 0, 0
-    local next_batch, total = train.batches(data, batch_size, shuffle, opts.drop_last)
-    for x, y in next_batch do
-      optimizer:zero_grad()
-      local pred = model:forward(x)
-      local value = loss:forward(pred, y)
-      model:backward(x, loss:backward(pred, y), false)
-      optimizer:step()
-      local n = #x
-      fit.step = monitor.step()
-      seen = seen + n
-      sum_loss = sum_loss + value * n
-      if wants(metrics, "accuracy") then correct = correct + train.correct(pred, y) end
-      monitor.log("batch_loss", value)
-      monitor.progress(seen, total, string.format("epoch %d/%d", epoch, epochs))
-      local batch_logs = {loss = value, size = n, step = fit.step}
-      call(callbacks, "on_batch_end", batch_logs, fit)
-      if monitor.stop_requested() then fit.interrupted = true end
-      if fit.stop or fit.interrupted then break end
-    end
-    local seconds = math.max(monitor.elapsed() - started, 1e-9)
-    logs.loss = sum_loss / math.max(seen, 1)
-    if wants(metrics, "accuracy") then logs.accuracy = correct / math.max(seen, 1) end
-    logs.lr = optimizer.lr
-    logs.samples_per_s = seen / seconds
+    local seconds = train_epoch(fit, logs, resumed)
+    resumed = nil
     if fit.interrupted then
       call(callbacks, "on_interrupt", logs, fit)
       error(string.format("train.fit: interrupted in epoch %d at step %d", epoch, fit.step), 2)
@@ -328,38 +394,91 @@ function train.fit(opts)
                                metrics = metrics, batch_size = opts.eval_batch_size}
       logs.val_loss, logs.val_accuracy = v.loss, v.accuracy
     end
-    for _, key in ipairs{"loss", "accuracy", "val_loss", "val_accuracy", "lr", "samples_per_s"} do
-      if logs[key] then
-        monitor.log(key, logs[key])
-        history[key] = history[key] or {}
-        history[key][#history[key] + 1] = logs[key]
-      end
-    end
-    if verbose >= 1 then
-      local line = string.format("epoch %d/%d  loss %.4f", epoch, epochs, logs.loss)
-      if logs.accuracy then line = line .. string.format("  accuracy %.4f", logs.accuracy) end
-      if logs.val_loss then line = line .. string.format("  val_loss %.4f", logs.val_loss) end
-      if logs.val_accuracy then line = line .. string.format("  val_accuracy %.4f", logs.val_accuracy) end
-      line = line .. string.format("  %.0f samples/s  %.1fs", logs.samples_per_s, seconds)
-      monitor.text(line)
-    end
+    report(logs, fit, seconds)
     call(callbacks, "on_epoch_end", logs, fit)
+    call(callbacks, "after_epoch_end", logs, fit)
     if fit.stop then break end
   end
   call(callbacks, "on_train_end", {epoch = fit.epoch}, fit)
   return history, fit
 end
 
+-- ---------------------------------------------------------------- checkpoints
+
+-- Writes what train.fit{resume = path} needs: the model, the optimizer's
+-- state, and the metadata as JSON (read back as data, never run), with the
+-- tensors of callback states in a section of their own. `position` is the
+-- place inside an epoch an interrupt stopped at (nil at an epoch's end).
+local function save_checkpoint(path, fit, position)
+  local states = {}
+  for i, cb in ipairs(fit.callbacks or {}) do
+    if cb.state then states[i] = cb:state() end
+  end
+  local meta = {epoch = position and position.epoch - 1 or fit.epoch, step = fit.step, history = fit.history,
+                rng = tensor.rng_state(), lr = fit.optimizer.lr, callbacks = states, position = position}
+  local text, tensors = json.encode(meta)
+  fit.model:save(path, {optimizer = fit.optimizer, ["meta.json"] = text, ["meta.tensors"] = tensors})
+end
+
+local function describe(v)
+  if v == nil then return "nothing" end
+  return "a " .. type(v)
+end
+
+-- The metadata of a checkpoint, checked field by field: a damaged or
+-- crafted file gives an error that names it, never a crash or a wrong
+-- resume. Errors name the line that called train.fit: fail, read_meta (or
+-- expect, then read_meta), train.resume, train.fit, the script.
+local function read_meta(extras, path)
+  local function fail(why, depth)
+    error(string.format("train.fit: checkpoint '%s': %s", path, why), 5 + (depth or 0))
+  end
+  if extras["meta.json"] == nil then
+    if extras.meta ~= nil then
+      fail("it was written by an older Neurite, whose metadata is a Lua expression; such metadata is " ..
+           "no longer run, since a crafted one could run code. Its weights still load with m:load(path), " ..
+           "but train.fit cannot resume from it")
+    end
+    return {epoch = 0} -- saved by m:save alone: the weights, nothing to continue
+  end
+  local ok, meta = pcall(json.decode, extras["meta.json"], extras["meta.tensors"])
+  if not ok then fail("the metadata is damaged: " .. tostring(meta)) end
+  local function expect(t, key, kind, optional)
+    local v = t[key]
+    local fine = (optional and v == nil) or (kind == "whole number" and math.type(v) == "integer" and v >= 0) or
+                 (kind == "number" and type(v) == "number") or (kind == type(v))
+    if not fine then fail(string.format("'%s' must be a %s, got %s", key, kind, describe(v)), 1) end
+  end
+  expect(meta, "epoch", "whole number")
+  for _, f in ipairs{{"step", "whole number"}, {"lr", "number"}, {"rng", "string"}, {"history", "table"},
+                     {"callbacks", "table"}, {"position", "table"}} do
+    expect(meta, f[1], f[2], true)
+  end
+  for key in pairs(meta.history or {}) do expect(meta.history, key, "table") end
+  local p = meta.position
+  if p then
+    for _, key in ipairs{"epoch", "batches", "seen"} do expect(p, key, "whole number") end
+    for _, key in ipairs{"sum_loss", "correct", "seconds"} do expect(p, key, "number") end
+    expect(p, "shuffle_rng", "string")
+    expect(meta, "rng", "string")
+    if p.epoch ~= meta.epoch + 1 then fail("the position is in epoch " .. p.epoch .. " after epoch " .. meta.epoch) end
+    p.rng = meta.rng
+  end
+  return meta
+end
+
 -- Restores model, optimizer, history, RNG and callback state from a
--- checkpoint written by train.checkpoint; returns the epoch to start at.
+-- checkpoint written by train.checkpoint; returns the epoch to start at,
+-- and the position inside it when an interrupt wrote the checkpoint.
+-- A path with no file yet starts afresh (so a script can always pass it).
 function train.resume(fit, path, callbacks)
   local ok, extras = pcall(fit.model.load, fit.model, path)
   if not ok then
     if tostring(extras):find("cannot open checkpoint", 1, true) then return 1 end
-    error(extras, 0)
+    error(extras, 3)
   end
+  local meta = read_meta(extras, path)
   if extras.optimizer then fit.optimizer:load_state(extras.optimizer) end
-  local meta = extras.meta and train.deserialize(extras.meta) or {}
   if meta.history then
     for k, v in pairs(meta.history) do fit.history[k] = v end
   end
@@ -371,36 +490,59 @@ function train.resume(fit, path, callbacks)
       cb:load_state(meta.callbacks[i])
     end
   end
-  return (meta.epoch or 0) + 1
+  return meta.epoch + 1, meta.position
 end
 
 -- ---------------------------------------------------------------- callbacks
 
+-- "best.nrt" -> "best.interrupted.nrt"
+local function interrupted_name(path)
+  local stem = path:match("^(.*)%.nrt$")
+  return stem and stem .. ".interrupted.nrt" or path .. ".interrupted"
+end
+
+-- train.checkpoint{path =, monitor = "val_loss", mode = (from monitor),
+--                  best_only = false, interrupt_path = (see below)}
 -- Saves model, optimizer state, epoch, history, RNG and callback state, so
--- that train.fit{resume = path} continues the curves exactly from an epoch
--- end. Written atomically; also written when the run is interrupted.
+-- that train.fit{resume = path} continues the curves exactly. Written
+-- atomically after each epoch, once every callback's on_epoch_end has run
+-- (so early stopping's and the schedules' states are this epoch's); with
+-- best_only, only when the monitored value improved.
+-- On an interrupt (Ctrl-C, the window's Stop) the checkpoint records the
+-- position inside the epoch, and a resumed run continues exactly there.
+-- A plain checkpoint writes it to `path`: its file is the run's latest
+-- state. A best_only checkpoint never replaces its best weights with
+-- unfinished ones: it writes the interrupted state beside them, to
+-- interrupt_path, by default <path>.interrupted.nrt (best.nrt ->
+-- best.interrupted.nrt); interrupt_path = false writes nothing.
 function train.checkpoint(opts)
-  local cb = {path = check(opts, "path", "where to write the checkpoint"),
-              monitor = opts.monitor or "val_loss", best_only = opts.best_only or false}
-  cb.mode = opts.mode or mode_of(cb.monitor)
-  local function save(fit, epoch_done)
-    local states = {}
-    for i, other in ipairs(fit.callbacks or {}) do
-      if other.state then states[i] = other:state() end
-    end
-    local meta = {epoch = epoch_done, step = fit.step, history = fit.history,
-                  rng = tensor.rng_state(), lr = fit.optimizer.lr, callbacks = states}
-    fit.model:save(cb.path, {optimizer = fit.optimizer, meta = train.serialize(meta)})
-  end
-  function cb:on_epoch_end(logs, fit)
-    local value = logs[self.monitor]
+  local fn = "train.checkpoint"
+  check_options(opts, fn, {"path", "monitor", "mode", "best_only", "interrupt_path"})
+  local cb = {path = check(opts, "path", "where to write the checkpoint", fn), best_only = opts.best_only or false}
+  cb.monitor, cb.mode = monitor_and_mode(opts, fn)
+  cb.interrupt_path = opts.interrupt_path
+  if cb.interrupt_path == nil then cb.interrupt_path = cb.best_only and interrupted_name(cb.path) or cb.path end
+  -- Decides at the epoch's end, writes once every callback has updated its state.
+  function cb:on_epoch_end(logs)
+    self.due = true
     if self.best_only then
-      if value == nil or not improved(self.mode, value, self.best, 0) then return end
-      self.best = value
+      local value = monitored(logs, self.monitor, fn)
+      self.due = improved(self.mode, value, self.best, 0)
+      if self.due then self.best = value end
     end
-    save(fit, fit.epoch)
   end
-  function cb:on_interrupt(_, fit) save(fit, fit.epoch - 1) end
+  function cb:after_epoch_end(_, fit)
+    if self.due then save_checkpoint(self.path, fit) end
+    self.due = false
+  end
+  function cb:on_interrupt(_, fit)
+    if not self.interrupt_path then return end
+    save_checkpoint(self.interrupt_path, fit, fit.position)
+    if self.interrupt_path ~= self.path then
+      monitor.text(string.format("%s: interrupted; %s keeps the best epoch, the run's state went to %s " ..
+                                 "(train.fit{resume = ...} continues from it)", fn, self.path, self.interrupt_path))
+    end
+  end
   function cb:state() return {best = self.best} end
   function cb:load_state(s) self.best = s.best end
   return cb
@@ -408,19 +550,18 @@ end
 
 -- Stops when the monitored value stops improving for `patience` epochs, or
 -- as soon as it reaches `target` (the seeds' "until the error is small
--- enough, or after the maximum number of iterations").
+-- enough, or after the maximum number of iterations"). With restore_best,
+-- the best epoch's weights are put back at the end; they are part of the
+-- callback's state, so a checkpoint keeps them for a resumed run.
 function train.early_stopping(opts)
-  opts = opts or {}
-  local cb = {monitor = opts.monitor or "val_loss", patience = opts.patience or 5,
-              min_delta = opts.min_delta or 0, target = opts.target,
+  local fn = "train.early_stopping"
+  if opts == nil then opts = {} end
+  check_options(opts, fn, {"monitor", "patience", "min_delta", "target", "restore_best", "mode"})
+  local cb = {patience = opts.patience or 5, min_delta = opts.min_delta or 0, target = opts.target,
               restore_best = opts.restore_best or false, wait = 0}
-  cb.mode = opts.mode or mode_of(cb.monitor)
+  cb.monitor, cb.mode = monitor_and_mode(opts, fn)
   function cb:on_epoch_end(logs, fit)
-    local value = logs[self.monitor]
-    if value == nil then
-      error("train.early_stopping: no '" .. self.monitor .. "' in the epoch logs" ..
-            (self.monitor:find("^val_") and " (give train.fit a validation set)" or ""), 0)
-    end
+    local value = monitored(logs, self.monitor, fn)
     if improved(self.mode, value, self.best, self.min_delta) then
       self.best, self.wait, self.best_epoch = value, 0, fit.epoch
       if self.restore_best then
@@ -442,22 +583,26 @@ function train.early_stopping(opts)
       for i, p in ipairs(fit.model:parameters()) do p:copy(self.saved[i]) end
     end
   end
-  function cb:state() return {best = self.best, wait = self.wait, best_epoch = self.best_epoch} end
-  function cb:load_state(s) self.best, self.wait, self.best_epoch = s.best, s.wait or 0, s.best_epoch end
+  function cb:state()
+    return {best = self.best, wait = self.wait, best_epoch = self.best_epoch, weights = self.saved}
+  end
+  function cb:load_state(s)
+    self.best, self.wait, self.best_epoch, self.saved = s.best, s.wait or 0, s.best_epoch, s.weights
+  end
   return cb
 end
 
 -- kind = "step" {step_size, gamma}, "exponential" {gamma}, "cosine"
 -- {t_max, eta_min}, or "plateau" {monitor, factor, patience, min_lr}.
 function train.lr_schedule(opts)
-  local kind = opts.kind or "step"
+  local fn = "train.lr_schedule"
+  check_options(opts, fn, {"kind", "gamma", "step_size", "t_max", "eta_min", "monitor", "factor", "patience",
+                           "min_lr"})
+  local kind = check_choice(opts.kind or "step", fn, "kind", {"step", "exponential", "cosine", "plateau"})
   local cb = {kind = kind, gamma = opts.gamma or 0.1, step_size = opts.step_size or 10,
-              t_max = opts.t_max, eta_min = opts.eta_min or 0,
-              monitor = opts.monitor or "val_loss", factor = opts.factor or 0.1,
+              t_max = opts.t_max, eta_min = opts.eta_min or 0, factor = opts.factor or 0.1,
               patience = opts.patience or 3, min_lr = opts.min_lr or 0, wait = 0}
-  if not ({step = 1, exponential = 1, cosine = 1, plateau = 1})[kind] then
-    error("train.lr_schedule: kind must be step, exponential, cosine or plateau, got " .. tostring(kind), 2)
-  end
+  cb.monitor, cb.mode = monitor_and_mode(opts, fn)
   function cb:on_train_begin(_, fit)
     self.base = self.base or fit.optimizer.lr
     self.t_max = self.t_max or fit.epochs
@@ -474,9 +619,8 @@ function train.lr_schedule(opts)
   end
   function cb:on_epoch_end(logs, fit)
     if self.kind ~= "plateau" then return end
-    local value = logs[self.monitor]
-    if value == nil then return end
-    if improved(mode_of(self.monitor), value, self.best, 0) then
+    local value = monitored(logs, self.monitor, fn)
+    if improved(self.mode, value, self.best, 0) then
       self.best, self.wait = value, 0
     else
       self.wait = self.wait + 1
@@ -498,155 +642,6 @@ function train.terminate_on_nan()
       monitor.text(string.format("train: the loss is %s at step %d; training stopped", tostring(logs.loss), fit.step))
     end
   end}
-end
-
--- ---------------------------------------------------------------- gradients and curvature
-
--- The whole data set as one batch, and the full loss and its gradient as
--- functions of the model's current weights. `finish` puts back the weights
--- and the training mode, whatever happened in between.
--- Its errors name the script's line: the caller of train.<fn> is level 3
--- here, and level 4 inside need().
-local function full_batch(fn, opts)
-  local function need(key, what)
-    if opts[key] == nil then error(fn .. ": '" .. key .. "' is required (" .. what .. ")", 4) end
-    return opts[key]
-  end
-  local model = need("model", "the model whose loss is measured")
-  local loss = need("loss", "the loss, e.g. nn.MSELoss()")
-  local data = need("data", "{x = ..., y = ...} or a dataset")
-  local epsilon = opts.epsilon or 1e-3
-  if type(epsilon) ~= "number" or not (epsilon > 0) then
-    error(fn .. ": epsilon must be a positive number, got " .. tostring(epsilon), 3)
-  end
-  local is_table = type(data) == "table" and not data.batches
-  local next_batch, n = train.batches(data, is_table and math.huge or math.max(#data, 1), false, false)
-  local x, y = next_batch()
-  if not x then error(fn .. ": the data has no samples", 3) end
-  local params = model:parameters()
-  local saved = {}
-  for i, p in ipairs(params) do saved[i] = p:clone() end
-  local was_training = model:is_training()
-  local f = {params = params, saved = saved, samples = n, epsilon = epsilon}
-  function f.value() return loss:forward(model:forward(x), y) end
-  function f.gradient()
-    model:zero_grad()
-    local pred = model:forward(x)
-    loss:forward(pred, y)
-    model:backward(x, loss:backward(pred, y), false)
-    local g = {}
-    for i, p in ipairs(params) do g[i] = p.grad:clone() end
-    return g
-  end
-  -- Runs body() in eval mode, then restores; a failing forward (data that
-  -- does not fit the model) must not leave the weights moved or the mode changed.
-  function f.finish(body)
-    model:eval() -- no dropout noise: the same weights give the same loss
-    local ok, err = pcall(body)
-    for i, p in ipairs(params) do p:copy(saved[i]) end
-    model:train(was_training)
-    if not ok then error(err, 0) end
-  end
-  return f
-end
-
--- Backpropagation checked by numeric differentiation (seed 003): for up to
--- `elements` entries of every parameter tensor (spread evenly over it),
--- (L(w + e) - L(w - e)) / 2e against the gradient backward computed, with
--- the relative error |a - n| / max(0.01, |a| + |n|) of the plugin checks.
---   train.gradient_check{model =, loss =, data =, elements = 16, epsilon = 1e-3}
---   returns {max_relative_error =, max_absolute_error =, worst =, checked =}
-function train.gradient_check(opts)
-  local fn = "train.gradient_check"
-  if type(opts) ~= "table" then error(fn .. ": expects a table of options", 2) end
-  local elements = opts.elements or 16
-  if type(elements) ~= "number" or elements < 1 or elements % 1 ~= 0 then
-    error(fn .. ": elements must be a whole number of at least 1, got " .. tostring(elements), 2)
-  end
-  local f = full_batch(fn, opts)
-  local result = {max_relative_error = 0, max_absolute_error = 0, checked = 0, worst = "nothing checked"}
-  f.finish(function()
-    local analytic = f.gradient()
-    for i, p in ipairs(f.params) do
-      local count = p:numel()
-      local flat, grad = p:reshape{count}, analytic[i]:reshape{count}
-      local k = math.min(count, elements)
-      for j = 1, k do
-        local index = math.floor((j - 1) * count / k) + 1
-        local kept = flat:get(index)
-        flat:set(index, kept + f.epsilon)
-        local up = f.value()
-        flat:set(index, kept - f.epsilon)
-        local down = f.value()
-        flat:set(index, kept)
-        local numeric, a = (up - down) / (2 * f.epsilon), grad:get(index)
-        local abs_error = math.abs(a - numeric)
-        local rel = abs_error / math.max(1e-2, math.abs(a) + math.abs(numeric))
-        if rel ~= rel then rel = math.huge end -- NaN: the worst there is
-        result.checked = result.checked + 1
-        result.max_absolute_error = math.max(result.max_absolute_error, abs_error)
-        if rel > result.max_relative_error or result.worst == "nothing checked" then
-          result.max_relative_error = rel
-          result.worst = string.format("parameter %d (%s) element %d: backprop %.6g, numeric %.6g",
-                                       i, p.name or "?", index, a, numeric)
-        end
-      end
-    end
-  end)
-  return result
-end
-
--- The largest eigenvalue of the loss's Hessian over the whole data set, by
--- power iteration. Each Hessian-vector product is a central difference of
--- two full-batch gradients, H v ~ (g(w + e v) - g(w - e v)) / 2e, so any
--- model whose backward pass is right can be measured, with no second
--- derivatives written anywhere. Near a minimum the loss is about quadratic,
--- and gradient descent then converges fastest at lr = 1 / lambda_max and
--- diverges above lr = 2 / lambda_max (seed 002: learning rate and the
--- Hessian).
---   train.curvature{model =, loss =, data =, iterations = 100, tolerance = 1e-4, epsilon = 1e-3}
---   returns {eigenvalue =, lr_optimal =, lr_max =, iterations =, samples =}
-function train.curvature(opts)
-  local fn = "train.curvature"
-  if type(opts) ~= "table" then error(fn .. ": expects a table of options", 2) end
-  local iterations, tolerance = opts.iterations or 100, opts.tolerance or 1e-4
-  if type(iterations) ~= "number" or iterations < 1 or iterations % 1 ~= 0 then
-    error(fn .. ": iterations must be a whole number of at least 1, got " .. tostring(iterations), 2)
-  end
-  local f = full_batch(fn, opts)
-  local function dot(a, b)
-    local s = 0
-    for i = 1, #a do s = s + a[i]:dot(b[i]) end
-    return s
-  end
-  local function scale(a, k)
-    for i = 1, #a do a[i]:mul_(k) end
-    return a
-  end
-  local params, saved, epsilon = f.params, f.saved, f.epsilon
-  local v = {}
-  for i, p in ipairs(params) do v[i] = tensor.randn(p:shape()) end
-  scale(v, 1 / math.sqrt(dot(v, v)))
-  local lambda, done = 0, 0
-  f.finish(function()
-    for it = 1, iterations do
-      for i, p in ipairs(params) do p:copy(saved[i]):add_(v[i], epsilon) end
-      local up = f.gradient()
-      for i, p in ipairs(params) do p:copy(saved[i]):add_(v[i], -epsilon) end
-      local down = f.gradient()
-      local hv = {}
-      for i = 1, #params do hv[i] = (up[i] - down[i]) / (2 * epsilon) end
-      local previous = lambda
-      lambda = dot(v, hv) -- the Rayleigh quotient of the unit vector v
-      done = it
-      local norm = math.sqrt(dot(hv, hv))
-      if norm == 0 or norm ~= norm then break end
-      v = scale(hv, 1 / norm)
-      if it > 1 and math.abs(lambda - previous) <= tolerance * math.abs(lambda) then break end
-    end
-  end)
-  return {eigenvalue = lambda, iterations = done, samples = f.samples,
-          lr_optimal = lambda > 0 and 1 / lambda or nil, lr_max = lambda > 0 and 2 / lambda or nil}
 end
 
 return train

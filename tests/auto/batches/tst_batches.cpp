@@ -282,6 +282,42 @@ private slots:
         }
     }
 
+    // restart(e, k): a resumed run skips the first k batches of epoch e
+    // without gathering them and goes on exactly as an uninterrupted run.
+    void restart_inside_an_epoch()
+    {
+        const Dataset d = numbered(300); // 38 batches of 8, the last one of 4
+        for (const bool prefetch : {false, true}) {
+            BatchOptions options;
+            options.batch_size = 8;
+            options.seed = 9;
+            options.prefetch_on_busy_cores = prefetch;
+            options.prefetch = prefetch;
+            const Seen whole = run_epochs(d, options, 3);
+            for (const int64_t skip : {int64_t(0), int64_t(5), int64_t(37), int64_t(38)}) {
+                BatchIterator it(d, options);
+                it.restart(1, skip);
+                std::vector<int64_t> rows;
+                int64_t gathered = 0;
+                for (int e = 1; e < 3; ++e)
+                    while (const Batch *b = it.next()) {
+                        QCOMPARE(b->epoch, e);
+                        rows.insert(rows.end(), b->rows.begin(), b->rows.end());
+                        ++gathered;
+                    }
+                const auto from = whole.rows.begin() + 300 + std::min<int64_t>(8 * skip, 300);
+                QCOMPARE(rows, std::vector<int64_t>(from, whole.rows.end()));
+                QCOMPARE(gathered, 38 - skip + 38);
+                QCOMPARE(it.stats().filled_here + it.stats().ready + it.stats().waited + it.stats().taken_over,
+                         gathered + 2); // the ends of both epochs count as items too
+            }
+        }
+        BatchIterator it(d, BatchOptions{}); // 10 batches of 32
+        QCOMPARE(error_of([&] { it.restart(0, 11); }),
+                 QString("numbered: cannot continue from batch index 11: an epoch has 10 batches"));
+        QVERIFY(error_of([&] { it.restart(0, -1); }).contains("batch index -1"));
+    }
+
     void edge_cases()
     {
         BatchOptions options;

@@ -393,6 +393,35 @@ private slots:
         }
     }
 
+    // The tensors of a checkpoint section (early stopping's best weights)
+    // round-trip exactly; a cut or crafted section is an Error, never a read
+    // outside its bytes.
+    void tensor_sections_round_trip_and_refuse_damage()
+    {
+        neurite::Tensor a(neurite::Shape{2, 3}), b(neurite::Shape{1});
+        for (int64_t i = 0; i < a.numel(); ++i)
+            a[i] = 0.1f * static_cast<float>(i) - 0.25f;
+        b[0] = -7.5f;
+        const std::vector<uint8_t> bytes = neurite::Checkpoint::encode_tensors({a, b});
+        const auto back = neurite::Checkpoint::decode_tensors(bytes, "t.nrt", "section 'w'");
+        QCOMPARE(back.size(), size_t(2));
+        QVERIFY(back[0].shape() == a.shape() && back[1].shape() == b.shape());
+        QCOMPARE(std::memcmp(back[0].data(), a.data(), sizeof(float) * 6), 0);
+        QCOMPARE(back[1][0], -7.5f);
+        for (size_t cut = 0; cut < bytes.size(); ++cut) {
+            try {
+                neurite::Checkpoint::decode_tensors(std::span(bytes.data(), cut), "t.nrt", "section 'w'");
+                QFAIL("a cut section was accepted");
+            } catch (const neurite::Error &e) {
+                QVERIFY2(std::string(e.what()).find("section 'w'") != std::string::npos, e.what());
+            }
+        }
+        std::vector<uint8_t> huge = bytes;
+        const int64_t rows = int64_t(1) << 40;
+        std::memcpy(huge.data() + 8, &rows, sizeof rows); // tensor 1's first dimension
+        QVERIFY_THROWS_EXCEPTION(neurite::Error, neurite::Checkpoint::decode_tensors(huge, "t.nrt", "w"));
+    }
+
     void seed_makes_runs_reproducible()
     {
         const std::string code = "result = nn.Dense(4, 4).weight:sum() + tensor.randn{10}:sum()";

@@ -430,12 +430,16 @@ const Batch *BatchIterator::next()
     return &slot->batch;
 }
 
-void BatchIterator::restart(int64_t epoch)
+void BatchIterator::restart(int64_t epoch, int64_t batch)
 {
     if (epoch < 0)
         throw Error("an epoch number cannot be negative, got " + std::to_string(epoch));
+    const int64_t batches = batches_per_epoch();
+    if (batch < 0 || batch > batches)
+        throw Error(m_state->dataset.source() + ": cannot continue from batch index " +
+                    std::to_string(batch) + ": an epoch has " + std::to_string(batches) + " batches");
     m_state->stop_worker();
-    m_state->caller = {epoch, 0};
+    m_state->caller = {epoch, batch};
 }
 
 void BatchIterator::stop()

@@ -59,6 +59,13 @@ public:
     // nullptr when the checkpoint has no such section.
     const std::vector<uint8_t> *section(const std::string &name) const;
 
+    // A list of tensors as the bytes of a section (u32 count, then each as
+    // parameters are stored), and back. Decoding never reads outside
+    // `bytes`; `what` names the section in errors.
+    static std::vector<uint8_t> encode_tensors(const std::vector<Tensor> &tensors);
+    static std::vector<Tensor> decode_tensors(std::span<const uint8_t> bytes, const std::string &source,
+                                              const std::string &what);
+
     std::vector<uint8_t> serialize() const;
     // `source` names the bytes in errors (a file path). Never reads outside
     // `bytes`: a truncated or corrupt input is an Error naming the byte

@@ -67,8 +67,10 @@ public:
     // The next batch, or nullptr once the epoch is over; the call after that
     // begins the next epoch. An empty dataset only ever gives nullptr.
     const Batch *next();
-    // Continues from the first batch of this epoch.
-    void restart(int64_t epoch = 0);
+    // Continues from batch `batch` (0-based) of `epoch`; the batches before
+    // it are not gathered, so a resumed run skips them at no cost. Error for
+    // a negative epoch or a batch outside 0..batches_per_epoch().
+    void restart(int64_t epoch = 0, int64_t batch = 0);
     // Ends the background thread (say, while training is paused); next()
     // carries on from the same place, restarting it.
     void stop();

@@ -1,0 +1,50 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace neurite::cli {
+
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitInterrupted = 130;
+
+// What neurite-run was asked to do.
+struct Options {
+    bool list_plugins = false;
+    std::string help_plugin;
+    std::string check_plugin;
+    std::string log;
+    std::string plot;
+    bool plot_log = false;
+    int threads = 0;
+    uint64_t seed = 1;
+    bool sandbox = false;
+    bool quiet = false;
+    std::string script;
+    std::vector<std::string> args;        // the script's arg[1], arg[2], ...
+    std::vector<std::string> interpreter; // argv before the script: arg[-n] .. arg[-1]
+};
+
+// The end of the program the command line asks for instead of a run: the
+// help or the version (exit 0, text for stdout), or a usage error (exit 2,
+// a message for stderr).
+struct Exit {
+    int code = kExitOk;
+    std::string text;
+};
+
+// "neurite-run: MESSAGE" and where to look, exit code 2.
+Exit usage_error(const std::string &message);
+
+// Reads neurite-run's command line (argv[0] first). Options come before the
+// script; after it, everything is the script's, but an argument that looks
+// like an option is refused unless a "--" comes first, so that
+// `neurite-run script.lua --sandbox` cannot run a script unsandboxed.
+// Returns the Exit when the command line ends the program.
+std::optional<Exit> parse_command_line(const std::vector<std::string> &argv, Options &options);
+
+} // namespace neurite::cli

@@ -1,0 +1,157 @@
+-- neurite/diagnostics.lua: train.gradient_check and train.curvature, which
+-- look at the loss of a model over a whole data set: is backpropagation
+-- right, and how curved is the loss (which learning rates converge)?
+--
+-- Shipped readable beside train.lua, which it extends: the runtime runs it
+-- with the neurite modules and the train table, and it adds its functions
+-- to that table. It uses nothing but the public Lua API.
+
+local neurite, train = ...
+local tensor, check_options = neurite.tensor, neurite.check_options
+
+-- The whole data set as one batch, and the full loss and its gradient as
+-- functions of the model's current weights. `finish` puts back the weights
+-- and the training mode, whatever happened in between.
+-- Its errors name the script's line: the caller of train.<fn> is level 3
+-- here, and level 4 inside need().
+local function full_batch(fn, opts)
+  local function need(key, what)
+    if opts[key] == nil then error(fn .. ": '" .. key .. "' is required (" .. what .. ")", 4) end
+    return opts[key]
+  end
+  local model = need("model", "the model whose loss is measured")
+  local loss = need("loss", "the loss, e.g. nn.MSELoss()")
+  local data = need("data", "{x = ..., y = ...} or a dataset")
+  local epsilon = opts.epsilon or 1e-3
+  if type(epsilon) ~= "number" or not (epsilon > 0) then
+    error(fn .. ": epsilon must be a positive number, got " .. tostring(epsilon), 3)
+  end
+  local is_table = type(data) == "table" and not data.batches
+  local next_batch, n = train.batches(data, is_table and math.huge or math.max(#data, 1), false, false)
+  local x, y = next_batch()
+  if not x then error(fn .. ": the data has no samples", 3) end
+  local params = model:parameters()
+  local saved = {}
+  for i, p in ipairs(params) do saved[i] = p:clone() end
+  local was_training = model:is_training()
+  local f = {params = params, saved = saved, samples = n, epsilon = epsilon}
+  function f.value() return loss:forward(model:forward(x), y) end
+  function f.gradient()
+    model:zero_grad()
+    local pred = model:forward(x)
+    loss:forward(pred, y)
+    model:backward(x, loss:backward(pred, y), false)
+    local g = {}
+    for i, p in ipairs(params) do g[i] = p.grad:clone() end
+    return g
+  end
+  -- Runs body() in eval mode, then restores; a failing forward (data that
+  -- does not fit the model) must not leave the weights moved or the mode changed.
+  function f.finish(body)
+    model:eval() -- no dropout noise: the same weights give the same loss
+    local ok, err = pcall(body)
+    for i, p in ipairs(params) do p:copy(saved[i]) end
+    model:train(was_training)
+    if not ok then error(err, 0) end
+  end
+  return f
+end
+
+-- Backpropagation checked by numeric differentiation (seed 003): for up to
+-- `elements` entries of every parameter tensor (spread evenly over it),
+-- (L(w + e) - L(w - e)) / 2e against the gradient backward computed, with
+-- the relative error |a - n| / max(0.01, |a| + |n|) of the plugin checks.
+--   train.gradient_check{model =, loss =, data =, elements = 16, epsilon = 1e-3}
+--   returns {max_relative_error =, max_absolute_error =, worst =, checked =}
+function train.gradient_check(opts)
+  local fn = "train.gradient_check"
+  check_options(opts, fn, {"model", "loss", "data", "elements", "epsilon"})
+  local elements = opts.elements or 16
+  if type(elements) ~= "number" or elements < 1 or elements % 1 ~= 0 then
+    error(fn .. ": elements must be a whole number of at least 1, got " .. tostring(elements), 2)
+  end
+  local f = full_batch(fn, opts)
+  local result = {max_relative_error = 0, max_absolute_error = 0, checked = 0, worst = "nothing checked"}
+  f.finish(function()
+    local analytic = f.gradient()
+    for i, p in ipairs(f.params) do
+      local count = p:numel()
+      local flat, grad = p:reshape{count}, analytic[i]:reshape{count}
+      local k = math.min(count, elements)
+      for j = 1, k do
+        local index = math.floor((j - 1) * count / k) + 1
+        local kept = flat:get(index)
+        flat:set(index, kept + f.epsilon)
+        local up = f.value()
+        flat:set(index, kept - f.epsilon)
+        local down = f.value()
+        flat:set(index, kept)
+        local numeric, a = (up - down) / (2 * f.epsilon), grad:get(index)
+        local abs_error = math.abs(a - numeric)
+        local rel = abs_error / math.max(1e-2, math.abs(a) + math.abs(numeric))
+        if rel ~= rel then rel = math.huge end -- NaN: the worst there is
+        result.checked = result.checked + 1
+        result.max_absolute_error = math.max(result.max_absolute_error, abs_error)
+        if rel > result.max_relative_error or result.worst == "nothing checked" then
+          result.max_relative_error = rel
+          result.worst = string.format("parameter %d (%s) element %d: backprop %.6g, numeric %.6g",
+                                       i, p.name or "?", index, a, numeric)
+        end
+      end
+    end
+  end)
+  return result
+end
+
+-- The largest eigenvalue of the loss's Hessian over the whole data set, by
+-- power iteration. Each Hessian-vector product is a central difference of
+-- two full-batch gradients, H v ~ (g(w + e v) - g(w - e v)) / 2e, so any
+-- model whose backward pass is right can be measured, with no second
+-- derivatives written anywhere. Near a minimum the loss is about quadratic,
+-- and gradient descent then converges fastest at lr = 1 / lambda_max and
+-- diverges above lr = 2 / lambda_max (seed 002: learning rate and the
+-- Hessian).
+--   train.curvature{model =, loss =, data =, iterations = 100, tolerance = 1e-4, epsilon = 1e-3}
+--   returns {eigenvalue =, lr_optimal =, lr_max =, iterations =, samples =}
+function train.curvature(opts)
+  local fn = "train.curvature"
+  check_options(opts, fn, {"model", "loss", "data", "iterations", "tolerance", "epsilon"})
+  local iterations, tolerance = opts.iterations or 100, opts.tolerance or 1e-4
+  if type(iterations) ~= "number" or iterations < 1 or iterations % 1 ~= 0 then
+    error(fn .. ": iterations must be a whole number of at least 1, got " .. tostring(iterations), 2)
+  end
+  local f = full_batch(fn, opts)
+  local function dot(a, b)
+    local s = 0
+    for i = 1, #a do s = s + a[i]:dot(b[i]) end
+    return s
+  end
+  local function scale(a, k)
+    for i = 1, #a do a[i]:mul_(k) end
+    return a
+  end
+  local params, saved, epsilon = f.params, f.saved, f.epsilon
+  local v = {}
+  for i, p in ipairs(params) do v[i] = tensor.randn(p:shape()) end
+  scale(v, 1 / math.sqrt(dot(v, v)))
+  local lambda, done = 0, 0
+  f.finish(function()
+    for it = 1, iterations do
+      for i, p in ipairs(params) do p:copy(saved[i]):add_(v[i], epsilon) end
+      local up = f.gradient()
+      for i, p in ipairs(params) do p:copy(saved[i]):add_(v[i], -epsilon) end
+      local down = f.gradient()
+      local hv = {}
+      for i = 1, #params do hv[i] = (up[i] - down[i]) / (2 * epsilon) end
+      local previous = lambda
+      lambda = dot(v, hv) -- the Rayleigh quotient of the unit vector v
+      done = it
+      local norm = math.sqrt(dot(hv, hv))
+      if norm == 0 or norm ~= norm then break end
+      v = scale(hv, 1 / norm)
+      if it > 1 and math.abs(lambda - previous) <= tolerance * math.abs(lambda) then break end
+    end
+  end)
+  return {eigenvalue = lambda, iterations = done, samples = f.samples,
+          lr_optimal = lambda > 0 and 1 / lambda or nil, lr_max = lambda > 0 and 2 / lambda or nil}
+end
