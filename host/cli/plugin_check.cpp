@@ -469,8 +469,9 @@ private:
 // ---------------------------------------------------------------- losses
 
 // Predictions in (0.1, 0.9) suit probabilities, logits and regression alike;
-// targets are tried as rows of a distribution (shaped as pred), then as
-// class indices, until forward accepts one.
+// targets are what the loss declares: rows of a distribution (shaped as
+// pred) or class indices. An ABI 1.0 loss declares nothing, so both are
+// tried, in that order, until forward accepts one.
 void check_loss(Report &report, const Registry &registry, const Entry &entry, ComputeContext &context)
 {
     std::unique_ptr<LossFunction> loss;
@@ -505,7 +506,12 @@ void check_loss(Report &report, const Registry &registry, const Entry &entry, Co
                 pred[i] += 0.05f;
         std::string refusal;
         bool accepted = false;
-        for (const Tensor *target : {&distribution, &classes}) {
+        std::vector<const Tensor *> targets = {&distribution, &classes};
+        if (entry.loss_target == LossTarget::ClassIndex)
+            targets = {&classes};
+        else if (entry.loss_target == LossTarget::SameShape)
+            targets = {&distribution};
+        for (const Tensor *target : targets) {
             try {
                 const double value = loss->forward(pred, *target);
                 if (!std::isfinite(value))
@@ -531,9 +537,12 @@ void check_loss(Report &report, const Registry &registry, const Entry &entry, Co
             break;
         }
         if (!accepted) {
-            report.fail(entry.name, "gradient", "forward refused pred " + shape.to_string() +
-                                                    " with both a distribution and class-index target; "
-                                                    "the last said: " + refusal);
+            const std::string tried = targets.size() > 1
+                                          ? std::string("both a distribution and a class-index target")
+                                          : std::string("the target it declares, ") +
+                                                loss_target_text(entry.loss_target);
+            report.fail(entry.name, "gradient", "forward refused pred " + shape.to_string() + " with " + tried +
+                                                    "; the last said: " + refusal);
             return;
         }
     }

@@ -14,12 +14,19 @@
 
 #include <QElapsedTimer>
 
+#include <algorithm>
+
 #include <lua.hpp>
 #include <QFileInfo>
 
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+namespace neurite::lua {
+// resources/gui/confusion.lua, built in: the confusion matrix after a run.
+extern const char *const kConfusionLua;
+} // namespace neurite::lua
 
 namespace neurite::gui {
 
@@ -52,28 +59,6 @@ train.fit = function(opts)
   copy.callbacks = callbacks
   -- A tail call: train.fit's errors still name the script's line.
   return fit(copy)
-end
-)";
-
-// After the script: which classes the last fitted model mixes up, on its
-// validation data (or on up to 10,000 training samples), class data only.
-constexpr const char *kConfusion = R"(
-local model, target, validation, show = __neurite_model, __neurite_data, __neurite_validation, __neurite_show
-__neurite_model, __neurite_data, __neurite_validation, __neurite_show = nil, nil, nil, nil
-local y = type(target) == "table" and (target.y or target[2]) or nil
-local classes = (type(target) == "userdata" and target.kind == "classes") or (tensor.is_tensor(y) and y:dim() == 1)
-if not classes then return end
-local limit, what = 10000, validation and "validation" or "training"
-if not validation and type(target) == "userdata" and #target > limit then
-  target, what = target:slice(1, limit), string.format("the first %d training", limit)
-elseif not validation and type(target) == "table" and #(target.x or target[1]) > limit then
-  target = {x = (target.x or target[1]):narrow(1, 1, limit), y = y:narrow(1, 1, limit)}
-  what = string.format("the first %d training", limit)
-end
-local ok, c = pcall(train.confusion, {model = model, data = target})
-if ok and c.classes >= 2 and c.classes <= 20 then
-  show(c.matrix, type(target) == "userdata" and target.classes or nil,
-       string.format("%s samples: accuracy %.4f over %d", what, c.accuracy, c.samples))
 end
 )";
 
@@ -282,18 +267,43 @@ int RunWorker::hook_model(lua_State *L)
     return 0;
 }
 
+namespace {
+
+// 0-based class numbers for the picture, from labels laid out as encoding says.
+Tensor class_numbers(const Tensor &y, data::TargetEncoding encoding)
+{
+    const int64_t n = y.size(0);
+    const int64_t width = y.numel() / n;
+    Tensor labels(Shape{n});
+    for (int64_t i = 0; i < n; ++i) {
+        const float *row = y.data() + i * width;
+        switch (encoding) {
+        case data::TargetEncoding::Index: labels[i] = row[0] - 1; break; // Lua counts classes from 1
+        case data::TargetEncoding::IndexColumn: labels[i] = row[0]; break;
+        case data::TargetEncoding::OneHot: labels[i] = float(std::max_element(row, row + width) - row); break;
+        }
+    }
+    return labels;
+}
+
+} // namespace
+
 void RunWorker::capture_boundary_data(lua_State *L, int data_index)
 {
-    // Two features and classes: the lecture's decision boundaries. One
+    // Two features and class labels: the lecture's decision boundaries. One
     // feature and one target value: the fitted curve. Anything else has none.
+    // Whether the targets are class labels is the rule data.target_kind,
+    // train.evaluate and the confusion matrix use.
+    const lua::TargetDescription targets = lua::describe_targets(L, data_index);
+    const bool classes = targets.kind == data::TargetKind::Classes;
     Tensor inputs, labels;
     bool fit = false;
     if (const data::Dataset *ds = lua::to_dataset(L, data_index)) {
-        if (ds->feature_count() == 1 && ds->target_kind() == data::TargetKind::Values && ds->target_width() == 1) {
+        if (ds->feature_count() == 1 && targets.kind == data::TargetKind::Values && ds->target_width() == 1) {
             inputs = ds->inputs().reshape(Shape{ds->size(), 1});
             labels = ds->targets().reshape(Shape{ds->size()});
             fit = true;
-        } else if (ds->feature_count() == 2 && ds->target_kind() == data::TargetKind::Classes) {
+        } else if (ds->feature_count() == 2 && classes) {
             inputs = ds->inputs().reshape(Shape{ds->size(), 2});
             labels = Tensor(Shape{ds->size()});
             for (int64_t i = 0; i < ds->size(); ++i)
@@ -307,16 +317,9 @@ void RunWorker::capture_boundary_data(lua_State *L, int data_index)
             inputs = x->clone();
             labels = y->clone().reshape(Shape{x->size(0)});
             fit = true;
-        } else if (x && y && x->dim() == 2 && x->size(1) == 2 && y->dim() >= 1 && y->size(0) == x->size(0)) {
+        } else if (x && y && x->dim() == 2 && x->size(1) == 2 && classes && y->size(0) == x->size(0)) {
             inputs = x->clone();
-            labels = Tensor(Shape{x->size(0)});
-            const int64_t width = y->numel() / x->size(0);
-            for (int64_t i = 0; i < x->size(0); ++i) {
-                const float *row = y->data() + i * width;
-                // one-hot rows, a 0/1 column, or 1-based class numbers (as Lua counts)
-                labels[i] = width > 1 ? float(std::max_element(row, row + width) - row)
-                                      : (y->dim() == 1 ? row[0] - 1 : row[0]);
-            }
+            labels = class_numbers(*y, targets.encoding);
         }
         lua_pop(L, 2);
     }
@@ -360,7 +363,7 @@ void RunWorker::show_confusion()
     lua_pushcclosure(L, &RunWorker::hook_confusion, 1);
     lua_setglobal(L, "__neurite_show");
     // A failure here (the script changed the model since) shows nothing.
-    m_runtime->run_string(kConfusion, "=neurite-gui confusion");
+    m_runtime->run_string(lua::kConfusionLua, "=neurite-gui confusion");
 }
 
 int RunWorker::hook_confusion(lua_State *L)

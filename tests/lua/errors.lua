@@ -19,7 +19,7 @@ fails(function() nn.Dnse(3, 3) end, "unknown plugin 'Dnse' (did you mean 'Dense'
 fails(function() nn.Dense(3) end, "Dense: parameter 'outputs' is required")
 fails(function() nn.Dense{inputs = 3, outputs = 3, activation = "sigmoidd"} end,
       "parameter 'activation' must be one of identity, relu")
-fails(function() nn.Dense(3, 3, true, "relu", "he", 7) end, "nn.Dense takes at most 5 parameters")
+fails(function() nn.Dense(3, 3, true, "relu", "he", "none", 7) end, "nn.Dense takes at most 6 parameters")
 fails(function() optim.Adam(nn.Dense(2, 2), {betas = {0.9}}) end, "parameter 'betas' must have 2 numbers, got 1")
 fails(function() nn.CrossEntropyLoss():forward(tensor{{1, 2}}, tensor{3}) end,
       "CrossEntropyLoss: the target of sample 1 is 3 but the prediction [1, 2] has classes 1 to 2")
@@ -29,7 +29,7 @@ fails(function() nn.Sequential{nn.Dense(2, 2)}:forward(tensor{{0/0, 1}}) end, "N
 fails(function() nn.Adam() end, "'Adam' is an optimizer; use optim.Adam")
 fails(function() nn.define{name = "Bad", forward = 1} end, "'forward' must be a function, got a number")
 nn.define{name = "Broken", forward = function(self, x) return x.nope.x end, backward = function() end}
-fails(function() nn.Broken():forward(tensor{1}) end, "Broken: input [1] does not fit: Lua layer 'Broken': forward on zeros")
+fails(function() nn.Broken():forward(tensor{1}) end, "Broken: input [1] does not fit (invalid argument): Lua layer 'Broken': forward on zeros")
 fails(function() nn.Broken():forward(tensor{1}) end, "attempt to index a nil value (field 'nope')")
 local opt = optim.SGD(nn.Dense(2, 2), {lr = 0.1})
 fails(function() opt.lr = "fast" end, "SGD.lr must be a number, got a string")

@@ -27,16 +27,10 @@ std::string hex(uint32_t v)
     return buf;
 }
 
+// CRC-32 (IEEE 802.3, as gzip and PNG use it); crc32_z takes a size_t length.
 uint32_t checksum(std::span<const uint8_t> bytes)
 {
-    uLong crc = ::crc32(0L, Z_NULL, 0);
-    // zlib takes lengths as uInt: feed it in pieces.
-    for (size_t at = 0; at < bytes.size();) {
-        const auto n = static_cast<uInt>(std::min<size_t>(bytes.size() - at, 1u << 30));
-        crc = ::crc32(crc, bytes.data() + at, n);
-        at += n;
-    }
-    return static_cast<uint32_t>(crc);
+    return static_cast<uint32_t>(crc32_z(0, bytes.data(), bytes.size()));
 }
 
 template <class T> void put(std::vector<uint8_t> &out, T v)
@@ -91,6 +85,32 @@ CheckpointModel capture_model(Model &model)
 std::shared_ptr<Layer> build_node(const CheckpointNode &n, const std::string &label, const Registry &registry,
                                   ComputeContext &context, uint64_t seed, const std::string &source);
 
+// A built-in layer's config as it was trained, in today's parameters. GELU
+// was the tanh approximation by default until the exact erf form became the
+// default (as in PyTorch and Keras): GELU's parameter was then called
+// approximation = "tanh" | "erf", and Dense's gelu had no approximate and
+// was tanh. Models saved then load with the form they were trained with.
+ParamList as_trained(const CheckpointNode &node)
+{
+    ParamList config = node.config;
+    if (node.library == "lua")
+        return config;
+    auto find = [&config](const char *name) {
+        return std::find_if(config.begin(), config.end(), [name](const auto &p) { return p.first == name; });
+    };
+    auto is = [](const ParamValue &v, const char *text) {
+        return std::holds_alternative<std::string>(v) && std::get<std::string>(v) == text;
+    };
+    if (node.entry == "GELU") {
+        if (auto old = find("approximation"); old != config.end())
+            *old = {"approximate", std::string(is(old->second, "tanh") ? "tanh" : "none")};
+    } else if (node.entry == "Dense" && find("approximate") == config.end()) {
+        if (auto act = find("activation"); act != config.end() && is(act->second, "gelu"))
+            config.emplace_back("approximate", std::string("tanh"));
+    }
+    return config;
+}
+
 std::shared_ptr<Model> build_model(const CheckpointModel &m, const std::string &where, const Registry &registry,
                                    ComputeContext &context, uint64_t seed, const std::string &source)
 {
@@ -132,7 +152,7 @@ std::shared_ptr<Layer> build_node(const CheckpointNode &n, const std::string &la
                     "), which is not loaded (see neurite-run --list-plugins)");
     }
     try {
-        return registry.create_layer(n.entry, n.config, context, seed);
+        return registry.create_layer(n.entry, as_trained(n), context, seed);
     } catch (const Error &err) {
         throw Error("checkpoint '" + source + "': " + label + " (saved by version " + n.version + ", " +
                     e->version + " installed): " + err.what());

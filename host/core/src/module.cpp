@@ -27,21 +27,6 @@ Shape shape_of(const nrt_tensor &t)
 
 } // namespace
 
-const char *status_name(nrt_status status)
-{
-    switch (status) {
-    case NRT_OK: return "ok";
-    case NRT_ERR_INVALID_ARGUMENT: return "invalid argument";
-    case NRT_ERR_SHAPE: return "shape error";
-    case NRT_ERR_NUMERIC: return "numeric error";
-    case NRT_ERR_UNSUPPORTED: return "unsupported";
-    case NRT_ERR_STATE: return "state error";
-    case NRT_ERR_INTERNAL: return "internal error";
-    case NRT_ERR_CANCELLED: return "cancelled";
-    default: return "unknown status";
-    }
-}
-
 Module::Module(const Entry &entry, void *self, ParamList config)
     : m_entry(&entry),
       m_vt(static_cast<const nrt_layer_vtable *>(entry.vtable)),
@@ -75,8 +60,7 @@ Module::~Module()
 
 void Module::fail(const char *call, nrt_status status, const char *message) const
 {
-    throw Error(label() + ": " + call + " failed (" + status_name(status) + "): " +
-                (message && *message ? message : "the plugin gave no message"));
+    throw Error(label() + ": " + call_failure(call, status, message));
 }
 
 // ABI 1.0: the plugin's own memory. ABI 1.1 with bind_params: declarations
@@ -95,8 +79,10 @@ void Module::read_declarations()
         nrt_param_ref ref{};
         ref.struct_size = sizeof ref;
         const std::string which = label() + ": parameter " + std::to_string(i + 1);
-        if (!m_vt->param || m_vt->param(m_self, i, &ref) != NRT_OK)
-            throw Error(which + " could not be read from the plugin (" + m_entry->origin + ")");
+        const nrt_status st = m_vt->param ? m_vt->param(m_self, i, &ref) : NRT_ERR_UNSUPPORTED;
+        if (st != NRT_OK)
+            throw Error(which + " of " + std::to_string(n) + " could not be read from the plugin (" +
+                        status_name(st) + "; " + m_entry->origin + ")");
         if (ref.value.ndims < 0 || ref.value.ndims > NRT_MAX_DIMS)
             throw Error(which + " has rank " + std::to_string(ref.value.ndims));
         Slot slot;
@@ -203,8 +189,11 @@ size_t Module::prepare_v10(std::span<Desc> src, std::vector<Desc> &dst)
     int32_t dst_ndims = 0;
     int64_t dst_dims[NRT_MAX_DIMS] = {};
     m_err[0] = '\0';
-    if (m_vt->prepare(m_self, in.size(), in.data(), &dst_ndims, dst_dims, m_err, sizeof m_err) != NRT_OK)
-        throw Error(label() + ": input " + in.to_string() + " does not fit: " + m_err);
+    if (nrt_status st = m_vt->prepare(m_self, in.size(), in.data(), &dst_ndims, dst_dims, m_err, sizeof m_err))
+        // "does not fit" says what a shape error is; other kinds are named.
+        throw Error(label() + ": input " + in.to_string() + " does not fit" +
+                    (st == NRT_ERR_SHAPE ? std::string() : " (" + status_name(st) + ")") + ": " +
+                    (m_err[0] ? m_err : "the plugin gave no message"));
     if (dst_ndims < 1 || dst_ndims > NRT_MAX_DIMS)
         throw Error(label() + ": the plugin reported an output rank of " + std::to_string(dst_ndims));
     dst.assign(1, Desc(Shape(std::span<const int64_t>(dst_dims, static_cast<size_t>(dst_ndims)))));
@@ -220,13 +209,15 @@ size_t Module::prepare_v11(std::span<Desc> src, std::vector<Desc> &dst)
     int32_t dst_count = kMaxOutputs;
     uint64_t workspace = 0;
     m_err[0] = '\0';
-    if (m_vt->prepare2(m_self, static_cast<int32_t>(c_src.size()), c_src.data(), &dst_count, c_dst,
-                       &workspace, m_err, sizeof m_err) != NRT_OK) {
+    if (nrt_status st = m_vt->prepare2(m_self, static_cast<int32_t>(c_src.size()), c_src.data(), &dst_count,
+                                       c_dst, &workspace, m_err, sizeof m_err)) {
         std::string inputs;
         for (size_t i = 0; i < src.size(); ++i)
             inputs += (i ? " and " : "") + src[i].shape.to_string();
         throw Error(label() + ": input" + (src.size() == 1 ? " " : "s ") + inputs +
-                    (src.size() == 1 ? " does" : " do") + " not fit: " + m_err);
+                    (src.size() == 1 ? " does" : " do") + " not fit" +
+                    (st == NRT_ERR_SHAPE ? std::string() : " (" + status_name(st) + ")") + ": " +
+                    (m_err[0] ? m_err : "the plugin gave no message"));
     }
     if (dst_count < 1 || dst_count > kMaxOutputs)
         throw Error(label() + ": the plugin declared " + std::to_string(dst_count) + " outputs");
@@ -269,6 +260,7 @@ void Module::backward(const nrt_layer_call &call)
     m_zero_pending = false; // the plugin has now written its gradients
     if (st != NRT_OK)
         fail("backward", st, m_err);
+    m_backward_done = true;
 }
 
 namespace {
@@ -340,20 +332,47 @@ int64_t Module::parameter_count() const
 
 void Module::zero_grad(bool deferred)
 {
-    if (deferred && (m_v11 || m_vt->zero_grad)) {
-        if (!m_v11)
-            m_vt->zero_grad(m_self, 1);
-        m_zero_pending = true;
-        return;
-    }
-    if (!m_v11 && m_vt->zero_grad) {
-        m_vt->zero_grad(m_self, 0);
-    } else {
+    if (m_v11 || !m_vt->zero_grad) {
+        // The host's own memory: the next backward writes instead of adding.
+        if (deferred && m_v11) {
+            m_zero_pending = true;
+            return;
+        }
         for (Slot &s : m_slots)
             if (s.grad.defined())
                 s.grad.fill(0.0f);
+        m_zero_pending = false;
+        return;
     }
-    m_zero_pending = false;
+    // zero_grad returns no status in ABI 1.0, so the host checks what it
+    // can: an immediate clear must leave every gradient at 0. The first
+    // clear after a backward is made immediate for that check, once, so a
+    // zero_grad that clears nothing stops the run at its second step
+    // instead of silently summing gradients over the whole run.
+    if (deferred && m_backward_done && !m_clear_checked)
+        deferred = false;
+    m_vt->zero_grad(m_self, deferred ? 1 : 0);
+    m_zero_pending = deferred;
+    if (!deferred) {
+        check_grads_cleared();
+        m_clear_checked = m_clear_checked || m_backward_done;
+    }
+}
+
+void Module::check_grads_cleared() const
+{
+    for (const Slot &s : m_slots) {
+        if (!s.grad.defined())
+            continue;
+        const float *g = s.grad.data();
+        const int64_t n = s.grad.numel();
+        for (int64_t i = 0; i < n; ++i)
+            if (g[i] != 0.0f)
+                throw Error(label() + ": zero_grad left the gradient of '" + s.name + "' " +
+                            s.shape.to_string() + " at " + param_value_text(double(g[i])) + " in element " +
+                            std::to_string(i + 1) + " (1-based); the plugin does not clear its gradients (" +
+                            m_entry->origin + ")");
+    }
 }
 
 void Module::sync_grads()

@@ -17,10 +17,9 @@ Optimizer::Optimizer(const Entry &entry, void *self, ParamList config)
 
 Optimizer::~Optimizer() { m_entry->destroy(m_self); }
 
-void Optimizer::fail(const char *call, nrt_status status) const
+void Optimizer::fail(const std::string &call, nrt_status status) const
 {
-    throw Error(m_entry->name + ": " + call + " failed (" + status_name(status) +
-                "): " + (m_err[0] ? m_err : "the plugin gave no message"));
+    throw Error(m_entry->name + ": " + call_failure(call, status, m_err));
 }
 
 void Optimizer::attach(const std::vector<Parameter> &all)
@@ -90,8 +89,12 @@ void Optimizer::zero_grad()
 double Optimizer::option(const std::string &name) const
 {
     double v = 0;
-    if (m_vt->get_option(m_self, name.c_str(), &v) != NRT_OK)
+    // get_option takes no message buffer: the status is all there is to say.
+    const nrt_status st = m_vt->get_option(m_self, name.c_str(), &v);
+    if (st == NRT_ERR_INVALID_ARGUMENT)
         throw Error(m_entry->name + " has no numeric option '" + name + "'");
+    if (st != NRT_OK)
+        throw Error(m_entry->name + ": reading option '" + name + "' failed (" + status_name(st) + ")");
     return v;
 }
 
@@ -99,7 +102,7 @@ void Optimizer::set_option(const std::string &name, double value)
 {
     m_err[0] = '\0';
     if (nrt_status st = m_vt->set_option(m_self, name.c_str(), value, m_err, sizeof m_err))
-        fail(("setting '" + name + "'").c_str(), st);
+        fail("setting '" + name + "'", st);
 }
 
 std::vector<uint8_t> Optimizer::save_state() const

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstddef>
 #include <cstring>
 #include <filesystem>
 
@@ -29,7 +30,8 @@ namespace neurite {
 namespace {
 
 // The sizes each struct had in ABI 1.0. A struct may be larger (a newer minor
-// added fields at its end, which this host ignores) but never smaller.
+// added fields at its end; this host reads those it knows when struct_size
+// covers them) but never smaller.
 //
 // Minor versions: this host loads a plugin of any minor of its major, older
 // or newer. An older minor's structs are what this host reads; a newer
@@ -40,7 +42,8 @@ constexpr uint32_t kMinPluginInfoSize = sizeof(nrt_plugin_info);
 constexpr uint32_t kMinEntrySize = sizeof(nrt_entry);
 constexpr uint32_t kMinParamSpecSize = sizeof(nrt_param_spec);
 constexpr uint32_t kMinLayerVtableSize = offsetof(nrt_layer_vtable, prepare2); // 1.1 appended from there
-constexpr uint32_t kMinLossVtableSize = sizeof(nrt_loss_vtable);
+// ABI 1.1 added target_kind at the end; a 1.0 loss vtable ends before it.
+constexpr uint32_t kMinLossVtableSize = offsetof(nrt_loss_vtable, target_kind);
 constexpr uint32_t kMinOptimizerVtableSize = sizeof(nrt_optimizer_vtable);
 
 std::string version_text(uint16_t major, uint16_t minor)
@@ -86,10 +89,47 @@ const char *kind_name(Kind kind)
     return "?";
 }
 
+std::string status_name(nrt_status status)
+{
+    switch (status) {
+    case NRT_OK: return "no error";
+    case NRT_ERR_INVALID_ARGUMENT: return "invalid argument";
+    case NRT_ERR_SHAPE: return "shape error";
+    case NRT_ERR_NUMERIC: return "numeric error";
+    case NRT_ERR_UNSUPPORTED: return "unsupported";
+    case NRT_ERR_STATE: return "state error";
+    case NRT_ERR_INTERNAL: return "internal error";
+    case NRT_ERR_CANCELLED: return "cancelled";
+    }
+    return "unknown status " + std::to_string(status);
+}
+
+std::string call_failure(const std::string &call, nrt_status status, const char *message)
+{
+    return call + " failed (" + status_name(status) + "): " +
+           (message && *message ? message : "the plugin gave no message");
+}
+
+const char *loss_target_text(LossTarget target)
+{
+    switch (target) {
+    case LossTarget::ClassIndex:
+        return "one class index per sample, [N] for a prediction [N, C] (from 1 in Lua)";
+    case LossTarget::SameShape:
+        return "shaped as the prediction ([N] is also accepted for a prediction [N, 1])";
+    case LossTarget::Undeclared:
+        break;
+    }
+    return "not declared (an ABI 1.0 plugin): class indices when there is one value per row of a "
+           "2-D prediction, else shaped as the prediction";
+}
+
 std::string Entry::help() const
 {
     std::string s = name + " (" + kind_name(kind) + " " + version + ", " + origin + ")\n  " +
                     summary + "\n";
+    if (kind == Kind::Loss)
+        s += std::string("  Target: ") + loss_target_text(loss_target) + ".\n";
     if (params.empty())
         return s + "  No parameters.\n";
     s += "  Parameters:\n";
@@ -271,6 +311,17 @@ bool Registry::register_entry(const std::string &file, const std::string &librar
                          " (ABI 1.0 has " + std::to_string(vt_min) + ")");
         return false;
     }
+    LossTarget loss_target = LossTarget::Undeclared;
+    if (e->kind == NRT_KIND_LOSS && vt_size >= offsetof(nrt_loss_vtable, target_kind) + sizeof(int32_t)) {
+        const int32_t declared = static_cast<const nrt_loss_vtable *>(e->vtable)->target_kind;
+        if (declared < NRT_TARGET_UNDECLARED || declared > NRT_TARGET_SAME_SHAPE) {
+            refuse(file, label + " declares an unknown target kind " + std::to_string(declared) +
+                             " (ABI " + version_text(NRT_ABI_MAJOR, NRT_ABI_MINOR) +
+                             " knows 1 = class indices and 2 = the prediction's shape)");
+            return false;
+        }
+        loss_target = static_cast<LossTarget>(declared);
+    }
     if (const Entry *existing = find(e->name)) {
         refuse(file, label + " is already provided by " + existing->origin + "; skipped");
         return false;
@@ -288,6 +339,7 @@ bool Registry::register_entry(const std::string &file, const std::string &librar
     entry.create = e->create;
     entry.destroy = e->destroy;
     entry.vtable = e->vtable;
+    entry.loss_target = loss_target;
     // The schema is an array of the plugin's nrt_param_spec, whose size may
     // exceed this host's (a newer minor): step by the plugin's size.
     const uint32_t spec_stride = e->param_count > 0 && e->params ? e->params[0].struct_size : 0;
@@ -385,8 +437,10 @@ void *Registry::create_instance(const Entry &entry, const ResolvedParams &params
     char err[1024] = {};
     void *self = nullptr;
     nrt_status st = entry.create(context.host(), params.c_params(), seed, &self, err, sizeof err);
-    if (st != NRT_OK || !self)
-        throw Error(entry.name + ": " + (err[0] ? err : "could not be created") + " (plugin " +
+    if (st != NRT_OK)
+        throw Error(entry.name + ": " + call_failure("create", st, err) + " (plugin " + entry.origin + ")");
+    if (!self)
+        throw Error(entry.name + ": create reported success but made no instance (plugin " +
                     entry.origin + ")");
     return self;
 }

@@ -122,13 +122,6 @@ void push_shape(lua_State *L, const Shape &shape)
 
 // ---- class targets
 
-bool is_class_target(const Tensor &pred, const Tensor &target)
-{
-    if (pred.dim() != 2 || target.numel() != pred.size(0))
-        return false;
-    return target.dim() == 1 || (target.dim() == 2 && target.size(1) == 1 && pred.size(1) > 1);
-}
-
 Tensor to_zero_based(const Tensor &target)
 {
     Tensor t(target.shape());
@@ -283,6 +276,14 @@ std::string joined_arguments(lua_State *L)
         lua_pop(L, 1);
     }
     return line;
+}
+
+void sync_grads(lua_State *L, Module &module)
+{
+    guarded(L, [&] {
+        module.sync_grads();
+        return 0;
+    });
 }
 
 const Entry &require_entry(lua_State *L, const char *name, const char *fn)

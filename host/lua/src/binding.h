@@ -124,9 +124,8 @@ void push_shape(lua_State *L, const Shape &shape);
 // Raises when the shape's element count would overflow (or exceed memory).
 void check_shape_size(lua_State *L, const Shape &shape, const char *fn);
 
-// Lua counts classes from 1, the plugins from 0. A target with one value per
-// row of a 2-D prediction holds class indices; these shift them.
-bool is_class_target(const Tensor &pred, const Tensor &target);
+// Lua counts classes from 1, the plugins from 0; these shift class indices
+// (a loss says whether its target holds them: LossFunction::takes_class_indices).
 Tensor to_zero_based(const Tensor &target);
 Tensor to_one_based(const Tensor &target);
 
@@ -169,6 +168,9 @@ ModelBox *test_model(lua_State *L, int idx);
 ModelBox *push_model(lua_State *L, std::shared_ptr<Model> model);
 // The parameters of a layer or a model at idx, as a list of tensors.
 void push_parameters(lua_State *L, int idx);
+// Module::sync_grads as a Lua error at the caller's line: it raises when a
+// plugin's zero_grad left a gradient non-zero.
+void sync_grads(lua_State *L, Module &module);
 // In sandbox mode, files are written only below the working directory.
 void check_write_path(lua_State *L, const std::string &path, const char *fn);
 // The tensor or table of tensors at idx, as a model's inputs (or output gradients).

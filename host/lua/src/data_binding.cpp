@@ -285,7 +285,10 @@ int data_tensors(lua_State *L)
 {
     const Tensor &x = check_tensor(L, 1);
     Tensor y = check_tensor(L, 2);
-    const std::string kind = opt_string(L, 3, "kind", y.dim() == 1 ? "classes" : "values");
+    // By default classes when y holds class indices [N] (whole numbers from
+    // 1), by the rule of data.target_kind; never by y's shape alone.
+    const bool indices = y.dim() == 1 && class_encoding(y) == nd::TargetEncoding::Index;
+    const std::string kind = opt_string(L, 3, "kind", indices ? "classes" : "values");
     if (kind != "classes" && kind != "values")
         raise(L, "data.tensors: kind must be \"classes\" or \"values\", got \"" + kind + "\"");
     const auto names = opt_strings(L, 3, "classes");
@@ -318,6 +321,7 @@ void open_data(lua_State *L)
         {"npy", data_npy},                     {"images", data_images}, {"gates", data_gates},
         {"xor", data_xor},                     {"gaussians", data_gaussians}, {"moons", data_moons},
         {"spirals", data_spirals},             {"sine", data_sine},     {"tensors", data_tensors},
+        {"target_kind", data_target_kind},
         {"current", data_current},             {nullptr, nullptr}};
     luaL_newlib(L, functions);
 }

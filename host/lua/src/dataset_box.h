@@ -7,6 +7,8 @@
 #include "neurite/core/data/batch_iterator.h"
 #include "neurite/core/data/dataset.h"
 
+#include <optional>
+
 namespace neurite::lua {
 
 inline constexpr const char *kDatasetMeta = "neurite.Dataset";
@@ -34,6 +36,13 @@ std::vector<std::string> opt_strings(lua_State *L, int idx, const char *key);
 // so that --seed (and tensor.seed) decide every shuffle.
 uint64_t opt_seed(lua_State *L, int idx, const char *fn);
 void push_dataset(lua_State *L, data::Dataset dataset);
+
+// How y lays out class labels (class_data.cpp, the rule data.target_kind
+// applies to a table's y): whole numbers from 1, one per sample, are Index;
+// 0/1 labels IndexColumn; one-hot rows OneHot; anything else is no labels.
+std::optional<data::TargetEncoding> class_encoding(const Tensor &y);
+// data.target_kind(source)
+int data_target_kind(lua_State *L);
 void open_dataset_type(lua_State *L);
 
 } // namespace neurite::lua

@@ -65,9 +65,13 @@ int layer_backward(lua_State *L)
 
 int layer_zero_grad(lua_State *L)
 {
-    check_layer(L, 1)->module->zero_grad(true); // reads through Lua sync first
+    Module &module = *check_layer(L, 1)->module;
     lua_settop(L, 1);
-    return 1;
+    // The host checks that a plugin's zero_grad clears, and raises if not.
+    return guarded(L, [&] {
+        module.zero_grad(true); // reads through Lua sync first
+        return 1;
+    });
 }
 
 int layer_parameters(lua_State *L)

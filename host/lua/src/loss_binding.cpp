@@ -1,6 +1,7 @@
 // Losses: forward(pred, target) returns a number, backward(pred, target)
-// returns d loss / d pred. Class targets are 1-based in Lua (as argmax
-// returns them) and shifted to the plugins' 0-based indices here.
+// returns d loss / d pred. A loss declares what its target holds; class
+// indices are 1-based in Lua (as argmax returns them) and shifted to the
+// plugins' 0-based indices here.
 #include "binding.h"
 
 #include <cmath>
@@ -29,19 +30,27 @@ int loss_gc(lua_State *L)
 }
 
 // Class indices are checked here, in Lua's terms, before the plugin sees
-// them shifted to 0-based (its message would count from 0).
+// them shifted to 0-based (its message would count from 0). Whether the
+// target holds class indices is the loss's own declaration.
 Tensor core_target(const LossFunction &loss, const Tensor &pred, const Tensor &target)
 {
-    if (!is_class_target(pred, target))
+    if (!loss.takes_class_indices(pred, target))
         return target;
-    const int64_t classes = pred.size(1);
+    // A class loss on a 2-D prediction [N, C] has classes 1..C; on other
+    // ranks (a third party's [N, C, L]) only the start at 1 is known here.
+    const int64_t classes = pred.dim() == 2 ? pred.size(1) : 0;
+    if (classes && target.numel() != pred.size(0))
+        return target; // not one value per sample (one-hot rows?): the loss names the shapes
     for (int64_t i = 0; i < target.numel(); ++i) {
         const float c = target[i];
-        if (c != std::floor(c) || c < 1 || c > static_cast<float>(classes))
-            throw Error(loss.entry().name + ": the target of sample " + std::to_string(i + 1) +
-                        " is " + param_value_text(static_cast<double>(c)) +
-                        " but the prediction " + pred.shape().to_string() + " has classes 1 to " +
-                        std::to_string(classes) + " (class indices start at 1)");
+        if (c == std::floor(c) && c >= 1 && (classes == 0 || c <= static_cast<float>(classes)))
+            continue;
+        const std::string range = classes ? "the prediction " + pred.shape().to_string() +
+                                                " has classes 1 to " + std::to_string(classes)
+                                          : "class indices are whole numbers";
+        throw Error(loss.entry().name + ": the target of sample " + std::to_string(i + 1) + " is " +
+                    param_value_text(static_cast<double>(c)) + " but " + range +
+                    " (class indices start at 1)");
     }
     return to_zero_based(target);
 }

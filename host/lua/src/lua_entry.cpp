@@ -16,6 +16,7 @@ struct LuaDefinition {
     detail::SessionState *session = nullptr; // null once the runtime is closed
     std::string name;
     Kind kind = Kind::Layer;
+    LossTarget target = LossTarget::SameShape; // losses: `target = "class"` in the definition
     int table_ref = LUA_NOREF; // the definition table given to nn.define
 };
 
@@ -234,25 +235,18 @@ int backward_body(lua_State *L)
     return 0;
 }
 
-void push_target(lua_State *L, const nrt_tensor &pred, const nrt_tensor &target)
-{
-    guarded(L, [&] {
-        const Tensor p = Tensor::view(static_cast<float *>(pred.data), shape_of(pred));
-        Tensor t = copy_in(target);
-        push_tensor(L, is_class_target(p, t) ? to_one_based(t) : t);
-        return 0;
-    });
-}
-
 // Calls the Lua loss's method(self, pred, target), leaving its one result.
+// Class indices reach Lua 1-based, as the script counts them.
 void call_loss_method(lua_State *L, Call *call, const char *method)
 {
     push_method(L, call->instance, method);
+    const bool classes = call->instance->def->target == LossTarget::ClassIndex;
     guarded(L, [&] {
         push_tensor(L, copy_in(*call->a));
+        const Tensor target = copy_in(*call->b);
+        push_tensor(L, classes ? to_one_based(target) : target);
         return 0;
     });
-    push_target(L, *call->a, *call->b);
     lua_call(L, 3, 1);
 }
 
@@ -437,7 +431,9 @@ nrt_status v_loss_backward(void *self, const nrt_tensor *pred, const nrt_tensor 
 
 const nrt_layer_vtable kLayerVtable = {sizeof(nrt_layer_vtable), v_prepare, v_forward, v_backward,
                                        v_param_count, v_param, nullptr, v_save, v_load};
-const nrt_loss_vtable kLossVtable = {sizeof(nrt_loss_vtable), v_loss_forward, v_loss_backward};
+// Every Lua loss shares this table; its Entry carries the definition's target.
+const nrt_loss_vtable kLossVtable = {sizeof(nrt_loss_vtable), v_loss_forward, v_loss_backward,
+                                     NRT_TARGET_UNDECLARED};
 
 void destroy_instance(void *self)
 {
@@ -596,11 +592,22 @@ int define_entry(lua_State *L, int idx)
     if (!lua_isnil(L, -1))
         entry.params = schema_from_lua(L, lua_gettop(L), "nn.define{name=\"" + name + "\"}");
     lua_pop(L, 1);
+    // A loss says what its target holds: class indices ("class", 1-based in
+    // Lua) or, by default, a tensor shaped as the prediction.
+    const std::string target = field_string("target", entry.kind == Kind::Loss ? "same_shape" : "");
+    if (entry.kind != Kind::Loss && !target.empty())
+        raise(L, "nn.define{name=\"" + name + "\"}: 'target' is for losses only (kind = \"loss\")");
+    if (entry.kind == Kind::Loss && target != "class" && target != "same_shape")
+        raise(L, "nn.define{name=\"" + name + "\"}: target must be \"class\" (class indices) or "
+                 "\"same_shape\" (shaped as the prediction), got \"" + target + "\"");
+    if (entry.kind == Kind::Loss)
+        entry.loss_target = target == "class" ? LossTarget::ClassIndex : LossTarget::SameShape;
 
     auto def = std::make_shared<LuaDefinition>();
     def->session = &s;
     def->name = name;
     def->kind = entry.kind;
+    def->target = entry.loss_target;
     lua_pushvalue(L, idx);
     def->table_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     entry.create = [def](const nrt_host *, const nrt_params *params, uint64_t, void **out,

@@ -33,8 +33,12 @@ int opt_step(lua_State *L)
 
 int opt_zero_grad(lua_State *L)
 {
-    check_optimizer(L, 1)->optimizer->zero_grad();
-    return 0;
+    Optimizer &optimizer = *check_optimizer(L, 1)->optimizer;
+    // The host checks that a plugin's zero_grad clears, and raises if not.
+    return guarded(L, [&] {
+        optimizer.zero_grad();
+        return 0;
+    });
 }
 
 int opt_state(lua_State *L)

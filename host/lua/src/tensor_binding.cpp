@@ -557,7 +557,7 @@ const Tensor &check_tensor(lua_State *L, int idx)
         }
     }
     if (box->is_grad)
-        box->owner->sync_grads();
+        sync_grads(L, *box->owner);
     return box->value;
 }
 

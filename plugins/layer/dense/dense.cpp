@@ -46,7 +46,8 @@ public:
         m_in = params.integer("inputs");
         m_out = params.integer("outputs");
         m_has_bias = params.boolean("bias");
-        m_act = dk::find_activation(params.string("activation"));
+        m_act = dk::find_activation(params.string("activation"),
+                                    params.choice("approximate", "none|tanh") == "tanh");
         const int64_t wdims[] = {m_out, m_in};
         declare_param("weight", wdims);
         if (m_has_bias) {
@@ -456,6 +457,9 @@ constexpr nrt_param_spec kParams[] = {
     sdk::choice_param("init", "auto", "auto|xavier|he|uniform|zeros",
                       "Weight initialisation; auto is he for ReLU-like activations, else xavier. "
                       "Biases start at zero."),
+    sdk::choice_param("approximate", "none", "none|tanh",
+                      "For activation = gelu: none = the exact erf form (PyTorch's and Keras's "
+                      "default), or tanh = the tanh approximation."),
 };
 
 const nrt_entry kDense = sdk::make_entry<Dense>(

@@ -26,9 +26,19 @@ struct ActInfo {
     float alpha;
 };
 
-inline const ActInfo *find_activation(const std::string &name)
+// gelu_tanh: GELU by its tanh approximation rather than the exact erf form
+// (PyTorch's nn.GELU(approximate = "tanh")); erf is PyTorch's and Keras's default.
+inline const ActInfo *find_activation(const std::string &name, bool gelu_tanh)
 {
     using dnnl::algorithm;
+    static constexpr ActInfo tanh_gelu = {"gelu", Act::GELU, algorithm::eltwise_gelu_tanh,
+                                          algorithm::eltwise_gelu_tanh, false, 0.0f};
+    if (gelu_tanh) {
+        if (name != "gelu")
+            sdk::fail(NRT_ERR_INVALID_ARGUMENT, "Dense: approximate = \"tanh\" applies to activation = "
+                                                "\"gelu\" only, not \"" + name + "\"");
+        return &tanh_gelu;
+    }
     static constexpr ActInfo acts[] = {
         {"identity", Act::Identity, algorithm::eltwise_linear, algorithm::eltwise_linear, true, 1.0f},
         {"relu", Act::ReLU, algorithm::eltwise_relu, algorithm::eltwise_relu, true, 0.0f},
@@ -36,7 +46,7 @@ inline const ActInfo *find_activation(const std::string &name)
         {"tanh", Act::Tanh, algorithm::eltwise_tanh, algorithm::eltwise_tanh, true, 0.0f},
         {"elu", Act::ELU, algorithm::eltwise_elu, algorithm::eltwise_elu, true, 1.0f},
         {"softplus", Act::SoftPlus, algorithm::eltwise_soft_relu, algorithm::eltwise_soft_relu, false, 0.0f},
-        {"gelu", Act::GELU, algorithm::eltwise_gelu_tanh, algorithm::eltwise_gelu_tanh, false, 0.0f},
+        {"gelu", Act::GELU, algorithm::eltwise_gelu_erf, algorithm::eltwise_gelu_erf, false, 0.0f},
         {"swish", Act::Swish, algorithm::eltwise_swish, algorithm::eltwise_swish, false, 1.0f},
     };
     for (const ActInfo &a : acts)

@@ -7,32 +7,33 @@
 // clamped function is flat): a prediction stuck at 0 for a true class must
 // still be pushed back, as PyTorch's BCE does.
 // Like every built-in plugin this file sees only the SDK headers.
+#include "../common/loss_common.hpp"
+
 #include <neurite/plugin.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
-#include <string_view>
 
-// Checked inputs are unpacked into named locals rather than structured
-// bindings, which clang 14 cannot capture in the lambdas below.
 namespace {
 
-using neurite::sdk::check_diff_pred;
-using neurite::sdk::check_elementwise_loss;
-using neurite::sdk::check_tensor;
-using neurite::sdk::ElementwiseLossInputs;
-using neurite::sdk::f32;
-using neurite::sdk::fail;
-using neurite::sdk::kLossNeedsElements;
-using neurite::sdk::kLossNeedsFinite;
-using neurite::sdk::lane_sum;
-using neurite::sdk::number_text;
-using neurite::sdk::numel;
-using neurite::sdk::require_finite;
-using neurite::sdk::require_nonempty;
-using neurite::sdk::shape_string;
+namespace sdk = neurite::sdk;
+using neurite::loss::ElementwiseLoss;
+using neurite::loss::parse_reduction;
+using neurite::loss::Reduction;
+using sdk::check_diff_pred;
+using sdk::check_tensor;
+using sdk::ElementwiseLossInputs;
+using sdk::f32;
+using sdk::fail;
+using sdk::kLossNeedsElements;
+using sdk::kLossNeedsFinite;
+using sdk::number_text;
+using sdk::numel;
+using sdk::require_finite;
+using sdk::require_nonempty;
+using sdk::shape_string;
 
 constexpr const char *kVersion = "1.0.0";
 
@@ -60,30 +61,24 @@ void require_unit_interval(const nrt_tensor &t, const char *what)
 // For the probability losses, which read pred and target with the same flat index.
 ElementwiseLossInputs check_probabilities(const nrt_tensor &pred, const nrt_tensor &target)
 {
-    const ElementwiseLossInputs in = check_elementwise_loss(pred, target);
+    const ElementwiseLossInputs in = sdk::check_elementwise_loss(pred, target);
     require_unit_interval(target, "target");
     return in;
 }
 
+// The losses on probabilities, whose targets must lie in [0, 1] too.
+template <class Term>
+class ProbabilityLoss : public ElementwiseLoss<Term> {
+protected:
+    using ElementwiseLoss<Term>::ElementwiseLoss;
+
+    ElementwiseLossInputs check(const nrt_tensor &pred, const nrt_tensor &target) const override
+    {
+        return check_probabilities(pred, target);
+    }
+};
+
 // ---------------------------------------------------------------- parameters
-
-enum class Reduction { Mean, Sum, BatchMean };
-
-Reduction parse_reduction(const neurite::sdk::Params &params, std::string_view choices)
-{
-    const std::string value = params.choice("reduction", choices);
-    if (value == "sum")
-        return Reduction::Sum;
-    if (value == "batch_mean")
-        return Reduction::BatchMean;
-    return Reduction::Mean;
-}
-
-double samples_of(const nrt_tensor &t)
-{
-    // A rank-0 tensor is one sample.
-    return t.ndims > 0 ? static_cast<double>(t.dims[0]) : 1.0;
-}
 
 constexpr double kDefaultEps = 1e-7;
 constexpr double kMaxEps = 0.1;
@@ -112,12 +107,22 @@ ClampRange clamp_range(double eps)
     return {lo, hi};
 }
 
+// For the losses with one value per sample: their "mean" is over the N
+// samples (rows), not over the elements.
+Reduction per_sample(Reduction reduction)
+{
+    return reduction == Reduction::Mean ? Reduction::BatchMean : reduction;
+}
+
 // ---------------------------------------------------------------- CrossEntropyLoss
 
-class CrossEntropyLoss final : public neurite::sdk::Loss {
+class CrossEntropyLoss final : public sdk::Loss {
 public:
-    CrossEntropyLoss(neurite::sdk::Host, neurite::sdk::Params params, uint64_t)
-        : m_reduction(parse_reduction(params, "mean|sum")),
+    // The host shifts Lua's 1-based class numbers to these 0-based indices.
+    static constexpr nrt_target_kind target_kind = NRT_TARGET_CLASS_INDEX;
+
+    CrossEntropyLoss(sdk::Host, sdk::Params params, uint64_t)
+        : m_reduction(per_sample(parse_reduction(params, "mean|sum"))),
           m_smoothing(params.number("label_smoothing"))
     {
         if (!(m_smoothing >= 0.0 && m_smoothing < 1.0))
@@ -151,7 +156,7 @@ public:
             const int64_t y = static_cast<int64_t>(labels[r]);
             total += std::log(sum_exp) - on * static_cast<double>(row[y] - m) - off * sum_shifted;
         }
-        return scale(rows) * total;
+        return neurite::loss::reduction_scale(m_reduction, pred) * total;
     }
 
     void backward(const nrt_tensor &pred, const nrt_tensor &target, nrt_tensor &diff_pred) override
@@ -163,7 +168,7 @@ public:
         const float *z = f32(pred);
         const float *labels = f32(target);
         float *g = f32(diff_pred);
-        const double k = scale(rows);
+        const double k = neurite::loss::reduction_scale(m_reduction, pred);
         const float off = static_cast<float>(k * m_smoothing / static_cast<double>(classes));
         const float on = static_cast<float>(k * (1.0 - m_smoothing));
         for (int64_t r = 0; r < rows; ++r) {
@@ -192,11 +197,6 @@ private:
         for (int64_t i = 1; i < n; ++i)
             m = std::max(m, row[i]);
         return m;
-    }
-
-    double scale(int64_t rows) const
-    {
-        return m_reduction == Reduction::Sum ? 1.0 : 1.0 / static_cast<double>(rows);
     }
 
     // Validates everything before any output is written, so a bad label in
@@ -236,226 +236,145 @@ private:
 
 // ---------------------------------------------------------------- BCELoss
 
-class BCELoss final : public neurite::sdk::Loss {
+struct BinaryCrossEntropy {
+    ClampRange clamp;
+
+    double value(float p, float t) const
+    {
+        // Clamped in float, exactly as gradient does, so the two agree.
+        const double q = std::clamp(p, clamp.lo, clamp.hi);
+        const double y = t;
+        return -(y * std::log(q) + (1.0 - y) * std::log(1.0 - q));
+    }
+    // d/dq -(t log q + (1-t) log(1-q)) = (q - t) / (q (1 - q)); the clamp
+    // keeps the denominator at least about eps.
+    float gradient(float p, float t, float k) const
+    {
+        const float q = std::min(std::max(p, clamp.lo), clamp.hi);
+        return k * (q - t) / (q * (1.0f - q));
+    }
+};
+
+class BCELoss final : public ProbabilityLoss<BinaryCrossEntropy> {
 public:
-    BCELoss(neurite::sdk::Host, neurite::sdk::Params params, uint64_t)
-        : m_reduction(parse_reduction(params, "mean|sum")), m_clamp(clamp_range(checked_eps(params)))
+    BCELoss(sdk::Host, sdk::Params params, uint64_t)
+        : ProbabilityLoss(parse_reduction(params, "mean|sum"), {clamp_range(checked_eps(params))})
     {
     }
-
-    double forward(const nrt_tensor &pred, const nrt_tensor &target) override
-    {
-        const auto checked = check_probabilities(pred, target);
-        const float *p = checked.pred, *t = checked.target;
-        const int64_t n = checked.count;
-        const ClampRange cr = m_clamp;
-        const double total = lane_sum(n, [p, t, cr](int64_t i) {
-            // Clamped in float, exactly as backward does, so the two agree.
-            const double q = std::clamp(p[i], cr.lo, cr.hi);
-            const double y = t[i];
-            return -(y * std::log(q) + (1.0 - y) * std::log(1.0 - q));
-        });
-        return scale(pred) * total;
-    }
-
-    void backward(const nrt_tensor &pred, const nrt_tensor &target, nrt_tensor &diff_pred) override
-    {
-        const auto checked = check_probabilities(pred, target);
-        const float *p = checked.pred, *t = checked.target;
-        const int64_t n = checked.count;
-        float *g = check_diff_pred(diff_pred, pred);
-        const float k = static_cast<float>(scale(pred));
-        const float lo = m_clamp.lo;
-        const float hi = m_clamp.hi;
-        // d/dq -(t log q + (1-t) log(1-q)) = (q - t) / (q (1 - q)); the clamp
-        // keeps the denominator at least about eps.
-        for (int64_t i = 0; i < n; ++i) {
-            const float q = std::min(std::max(p[i], lo), hi);
-            g[i] = k * (q - t[i]) / (q * (1.0f - q));
-        }
-    }
-
-private:
-    double scale(const nrt_tensor &pred) const
-    {
-        return m_reduction == Reduction::Sum ? 1.0 : 1.0 / static_cast<double>(numel(pred));
-    }
-
-    Reduction m_reduction;
-    ClampRange m_clamp;
 };
 
 // ---------------------------------------------------------------- CategoricalCrossEntropyLoss
 
-class CategoricalCrossEntropyLoss final : public neurite::sdk::Loss {
+struct CategoricalCrossEntropy {
+    ClampRange clamp;
+
+    double value(float p, float t) const
+    {
+        // One-hot targets are mostly zeros; skipping them saves the log.
+        if (t == 0.0f)
+            return 0.0;
+        return -static_cast<double>(t) * std::log(static_cast<double>(std::clamp(p, clamp.lo, clamp.hi)));
+    }
+    float gradient(float p, float t, float k) const
+    {
+        return -k * t / std::min(std::max(p, clamp.lo), clamp.hi);
+    }
+};
+
+// mean divides by the number of samples, not elements: the lecture's
+// -sum_i t_i log y_i per sample, averaged over the batch.
+class CategoricalCrossEntropyLoss final : public ProbabilityLoss<CategoricalCrossEntropy> {
 public:
-    CategoricalCrossEntropyLoss(neurite::sdk::Host, neurite::sdk::Params params, uint64_t)
-        : m_reduction(parse_reduction(params, "mean|sum")), m_clamp(clamp_range(checked_eps(params)))
+    CategoricalCrossEntropyLoss(sdk::Host, sdk::Params params, uint64_t)
+        : ProbabilityLoss(per_sample(parse_reduction(params, "mean|sum")), {clamp_range(checked_eps(params))})
     {
-    }
-
-    double forward(const nrt_tensor &pred, const nrt_tensor &target) override
-    {
-        const auto checked = check(pred, target);
-        const float *p = checked.pred, *t = checked.target;
-        const int64_t n = checked.count;
-        const ClampRange cr = m_clamp;
-        const double total = lane_sum(n, [p, t, cr](int64_t i) {
-            // One-hot targets are mostly zeros; skipping them saves the log.
-            if (t[i] == 0.0f)
-                return 0.0;
-            return -static_cast<double>(t[i]) * std::log(static_cast<double>(std::clamp(p[i], cr.lo, cr.hi)));
-        });
-        return scale(pred) * total;
-    }
-
-    void backward(const nrt_tensor &pred, const nrt_tensor &target, nrt_tensor &diff_pred) override
-    {
-        const auto checked = check(pred, target);
-        const float *p = checked.pred, *t = checked.target;
-        const int64_t n = checked.count;
-        float *g = check_diff_pred(diff_pred, pred);
-        const float k = static_cast<float>(scale(pred));
-        const float lo = m_clamp.lo;
-        const float hi = m_clamp.hi;
-        for (int64_t i = 0; i < n; ++i)
-            g[i] = -k * t[i] / std::min(std::max(p[i], lo), hi);
     }
 
 private:
-    static ElementwiseLossInputs check(const nrt_tensor &pred, const nrt_tensor &target)
+    ElementwiseLossInputs check(const nrt_tensor &pred, const nrt_tensor &target) const override
     {
         // Rank is checked before the shape match so a [C] vector gets a
         // message about [N, C] rather than about the other tensor.
         if (pred.ndims != 2)
             fail(NRT_ERR_SHAPE, "pred " + shape_string(pred) + " must be probabilities [N, C]");
-        return check_probabilities(pred, target);
+        return ProbabilityLoss::check(pred, target);
     }
-
-    // mean divides by the number of samples, not elements: the lecture's
-    // -sum_i t_i log y_i per sample, averaged over the batch.
-    double scale(const nrt_tensor &pred) const
-    {
-        return m_reduction == Reduction::Sum ? 1.0 : 1.0 / samples_of(pred);
-    }
-
-    Reduction m_reduction;
-    ClampRange m_clamp;
 };
 
 // ---------------------------------------------------------------- KLDivLoss
 
-class KLDivLoss final : public neurite::sdk::Loss {
+struct KlDivergence {
+    float eps;
+
+    double value(float p, float t) const
+    {
+        // 0 log 0 = 0 by continuity; a zero target contributes nothing.
+        if (t == 0.0f)
+            return 0.0;
+        const double y = t;
+        return y * (std::log(y) - std::log(static_cast<double>(std::max(p, eps))));
+    }
+    // t log t does not depend on pred, so only -t log p has a gradient.
+    float gradient(float p, float t, float k) const { return -k * t / std::max(p, eps); }
+};
+
+class KLDivLoss final : public ProbabilityLoss<KlDivergence> {
 public:
-    KLDivLoss(neurite::sdk::Host, neurite::sdk::Params params, uint64_t)
-        : m_reduction(parse_reduction(params, "batch_mean|sum|mean")),
-          m_eps(static_cast<float>(checked_eps(params)))
+    KLDivLoss(sdk::Host, sdk::Params params, uint64_t)
+        : ProbabilityLoss(parse_reduction(params, "batch_mean|sum|mean"), {static_cast<float>(checked_eps(params))})
     {
     }
-
-    double forward(const nrt_tensor &pred, const nrt_tensor &target) override
-    {
-        const auto checked = check_probabilities(pred, target);
-        const float *p = checked.pred, *t = checked.target;
-        const int64_t n = checked.count;
-        const float eps = m_eps;
-        const double total = lane_sum(n, [p, t, eps](int64_t i) {
-            // 0 log 0 = 0 by continuity; a zero target contributes nothing.
-            if (t[i] == 0.0f)
-                return 0.0;
-            const double y = t[i];
-            return y * (std::log(y) - std::log(static_cast<double>(std::max(p[i], eps))));
-        });
-        return scale(pred) * total;
-    }
-
-    void backward(const nrt_tensor &pred, const nrt_tensor &target, nrt_tensor &diff_pred) override
-    {
-        const auto checked = check_probabilities(pred, target);
-        const float *p = checked.pred, *t = checked.target;
-        const int64_t n = checked.count;
-        float *g = check_diff_pred(diff_pred, pred);
-        const float k = static_cast<float>(scale(pred));
-        const float eps = m_eps;
-        // t log t does not depend on pred, so only -t log p has a gradient.
-        for (int64_t i = 0; i < n; ++i)
-            g[i] = -k * t[i] / std::max(p[i], eps);
-    }
-
-private:
-    double scale(const nrt_tensor &pred) const
-    {
-        switch (m_reduction) {
-        case Reduction::Sum:
-            return 1.0;
-        case Reduction::Mean:
-            return 1.0 / static_cast<double>(numel(pred));
-        case Reduction::BatchMean:
-            return 1.0 / samples_of(pred);
-        }
-        return 1.0;
-    }
-
-    Reduction m_reduction;
-    float m_eps;
 };
 
 // ---------------------------------------------------------------- registry entries
 
+// pred is clamped before every log in BCE and categorical cross-entropy.
+constexpr nrt_param_spec kClampEps = sdk::float_param(
+    "eps", kDefaultEps, 0.0, kMaxEps,
+    "pred is clamped to [eps, 1 - eps] before every log so that it stays finite; must be in (0, 0.1].");
+
 constexpr nrt_param_spec kCrossEntropyParams[] = {
-    neurite::sdk::choice_param(
-        "reduction", "mean", "mean|sum",
-        "How sample losses combine: mean over the N samples, or sum."),
-    neurite::sdk::float_param(
+    neurite::loss::kSampleReduction,
+    sdk::float_param(
         "label_smoothing", 0.0, 0.0, 1.0,
         "Mixes the one-hot target with the uniform distribution, q = (1 - s)*onehot + s/C; "
         "must be in [0, 1)."),
 };
 
 constexpr nrt_param_spec kBceParams[] = {
-    neurite::sdk::choice_param(
-        "reduction", "mean", "mean|sum",
-        "How element losses combine: mean over all elements, or sum."),
-    neurite::sdk::float_param(
-        "eps", kDefaultEps, 0.0, kMaxEps,
-        "pred is clamped to [eps, 1 - eps] before the logs so they stay finite; must be in (0, 0.1]."),
+    sdk::choice_param("reduction", "mean", "mean|sum",
+                      "How element losses combine: mean over all elements, or sum."),
+    kClampEps,
 };
 
-constexpr nrt_param_spec kCategoricalParams[] = {
-    neurite::sdk::choice_param(
-        "reduction", "mean", "mean|sum",
-        "How sample losses combine: mean over the N samples (rows), or sum."),
-    neurite::sdk::float_param(
-        "eps", kDefaultEps, 0.0, kMaxEps,
-        "pred is clamped to [eps, 1 - eps] before the log so it stays finite; must be in (0, 0.1]."),
-};
+constexpr nrt_param_spec kCategoricalParams[] = {neurite::loss::kSampleReduction, kClampEps};
 
 constexpr nrt_param_spec kKlDivParams[] = {
-    neurite::sdk::choice_param(
+    sdk::choice_param(
         "reduction", "batch_mean", "batch_mean|sum|mean",
         "How element losses combine: batch_mean = sum divided by the first dimension (the "
         "number of samples, the true KL per sample), sum, or mean over all elements."),
-    neurite::sdk::float_param(
+    sdk::float_param(
         "eps", kDefaultEps, 0.0, kMaxEps,
         "pred is clamped to at least eps before the log so it stays finite; must be in (0, 0.1]."),
 };
 
-const nrt_entry kCrossEntropyEntry = neurite::sdk::make_entry<CrossEntropyLoss>(
+const nrt_entry kCrossEntropyEntry = sdk::make_entry<CrossEntropyLoss>(
     NRT_KIND_LOSS, "CrossEntropyLoss", kVersion,
     "Cross-entropy on logits [N, C] with class indices [N]: mean(logsumexp(z) - z[target]).",
     kCrossEntropyParams);
 
-const nrt_entry kBceEntry = neurite::sdk::make_entry<BCELoss>(
+const nrt_entry kBceEntry = sdk::make_entry<BCELoss>(
     NRT_KIND_LOSS, "BCELoss", kVersion,
     "Binary cross-entropy on probabilities: mean(-(t*log(p) + (1 - t)*log(1 - p))).",
     kBceParams);
 
-const nrt_entry kCategoricalEntry = neurite::sdk::make_entry<CategoricalCrossEntropyLoss>(
+const nrt_entry kCategoricalEntry = sdk::make_entry<CategoricalCrossEntropyLoss>(
     NRT_KIND_LOSS, "CategoricalCrossEntropyLoss", kVersion,
     "Cross-entropy on probabilities [N, C] with one-hot or soft targets: mean over N of -sum(t*log(p)).",
     kCategoricalParams);
 
-const nrt_entry kKlDivEntry = neurite::sdk::make_entry<KLDivLoss>(
+const nrt_entry kKlDivEntry = sdk::make_entry<KLDivLoss>(
     NRT_KIND_LOSS, "KLDivLoss", kVersion,
     "KL(target || pred) on probabilities (not log-probabilities): sum(t*(log(t) - log(p))) / N.",
     kKlDivParams);

@@ -27,6 +27,9 @@
 local neurite = ...
 local tensor, monitor, json = neurite.tensor, neurite.monitor, neurite.json
 local check_options, check_choice, closest_name = neurite.check_options, neurite.check_choice, neurite.closest_name
+-- Whether data holds class labels: the one rule (a dataset's kind, a table's
+-- kind, else y's values), shared with the window.
+local target_kind = neurite.data.target_kind
 
 local train = {}
 
@@ -64,13 +67,19 @@ local function monitored(logs, key, fn)
                       near and "did you mean '" .. near .. "'? " or "", table.concat(keys, ", "), hint), 5)
 end
 
--- Number of correct predictions: argmax against class indices or one-hot
--- rows, or a 0.5 threshold for a single output.
+-- Number of correct predictions: argmax against rows shaped as pred
+-- (one-hot or soft labels) or against class indices (from 1), or a 0.5
+-- threshold for a single output.
 function train.correct(pred, y)
   local n = pred:size(1)
   if pred:dim() == 2 and pred:size(2) > 1 then
     if y:dim() == 2 and y:size(2) == pred:size(2) then
       return pred:argmax(2):eq(y:argmax(2)):sum()
+    end
+    local _, encoding = target_kind(y)
+    if encoding ~= "index" then
+      error(string.format("train.correct: y [%s] holds neither class indices from 1 nor rows shaped as the "
+                          .. "prediction [%s]", table.concat(y:shape(), ", "), table.concat(pred:shape(), ", ")), 2)
     end
     return pred:argmax(2):eq(y:reshape{n}):sum()
   end
@@ -146,9 +155,7 @@ function train.evaluate(opts)
   local loss, metrics = opts.loss, check_metrics(opts.metrics, "train.evaluate", 2)
   if metrics == nil then
     -- Accuracy by default for class data only; it means nothing for regression.
-    local classes = (type(data) == "userdata" and data.kind == "classes") or
-                    (type(data) == "table" and tensor.is_tensor(data.y or data[2]) and (data.y or data[2]):dim() == 1)
-    metrics = classes and {"accuracy"} or {}
+    metrics = target_kind(data) == "classes" and {"accuracy"} or {}
   end
   local was_training = model:is_training()
   model:eval()

@@ -293,6 +293,42 @@ train.fit{model = model, loss = nn.MSELoss(), optimizer = optim.Adam(model, {lr 
         QVERIFY(w.grab().save(QString(NEURITE_SCREENSHOT_DIR) + "/panel_fit.png", "PNG"));
     }
 
+    // The window asks the one rule (data.target_kind) whether data holds
+    // classes: one-hot rows do, a regression target [N] of real values does
+    // not, whatever its shape.
+    void class_pictures_follow_the_data_kind()
+    {
+        MainWindow w;
+        QSignalSpy done(&w, &MainWindow::run_finished);
+        w.run_script(R"(
+local x = tensor{{0, 0}, {0, 1}, {1, 0}, {1, 1}}
+local y = tensor{{1, 0}, {0, 1}, {0, 1}, {1, 0}}
+local model = nn.Sequential{nn.Dense(2, 8, {activation = "tanh"}), nn.Dense(8, 2), nn.Softmax()}
+train.fit{model = model, loss = nn.CategoricalCrossEntropyLoss(), optimizer = optim.Adam(model, {lr = 0.05}),
+          data = {x = x, y = y}, epochs = 40, batch_size = 4, verbose = 0})",
+                     "onehot");
+        QCOMPARE(wait_for_run(done).first, 0);
+        QVERIFY(w.model_panel()->has_boundary());
+        QVERIFY2(w.model_panel()->has_confusion() &&
+                     w.model_panel()->confusion_caption().contains("training samples: accuracy") &&
+                     w.model_panel()->confusion_caption().endsWith("over 4"),
+                 qPrintable(w.model_panel()->confusion_caption()));
+
+        MainWindow regression;
+        QSignalSpy finished(&regression, &MainWindow::run_finished);
+        regression.run_script(R"(
+tensor.seed(1)
+local x = tensor.rand{16, 2}
+local y = x:matmul(tensor{{1}, {0.5}}):reshape{16}
+local model = nn.Sequential{nn.Dense(2, 1)}
+train.fit{model = model, loss = nn.MSELoss(), optimizer = optim.SGD(model, {lr = 0.1}),
+          data = {x = x, y = y}, epochs = 20, batch_size = 4, verbose = 0})",
+                              "plane");
+        QCOMPARE(wait_for_run(finished).first, 0);
+        QVERIFY(!regression.model_panel()->has_boundary()); // values: no class regions to draw
+        QVERIFY(!regression.model_panel()->has_confusion());
+    }
+
     // A GUI user keeps what the form trained: Save trained model, then the
     // file loads in a script. Before any training there is nothing to save.
     void trained_model_is_saved()

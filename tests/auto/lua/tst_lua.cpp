@@ -9,6 +9,7 @@
 #include "neurite/lua/runtime.h"
 
 #include <lua.hpp>
+#include <zlib.h>
 
 #include <QtTest>
 
@@ -41,18 +42,6 @@ std::string error_of(LuaRuntime &rt, const std::string &code, const std::string 
 {
     const RunResult r = rt.run_string(code, chunk);
     return r.status == RunResult::Status::Error ? r.message : std::string("(no error)");
-}
-
-// The checkpoint's CRC-32 (IEEE), to forge damaged files with a valid checksum.
-uint32_t crc32(const uint8_t *p, size_t n)
-{
-    uint32_t c = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; ++i) {
-        c ^= p[i];
-        for (int k = 0; k < 8; ++k)
-            c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    }
-    return c ^ 0xFFFFFFFFu;
 }
 
 } // namespace
@@ -143,9 +132,9 @@ private slots:
                          "features per sample, got 3 (input shape [1, 3])"));
         QCOMPARE(QString::fromStdString(error_of(rt, "nn.Dense(3, 3, {bias = 1})")),
                  QString("test:1: Dense: parameter 'bias' must be true or false, got a number (1)"));
-        QCOMPARE(QString::fromStdString(error_of(rt, "nn.Dense(2, 2, nil, nil, nil, 1)")),
-                 QString("test:1: nn.Dense takes at most 5 parameters (inputs, outputs, bias, "
-                         "activation, init), got 6 positional arguments"));
+        QCOMPARE(QString::fromStdString(error_of(rt, "nn.Dense(2, 2, nil, nil, nil, nil, 1)")),
+                 QString("test:1: nn.Dense takes at most 6 parameters (inputs, outputs, bias, "
+                         "activation, init, approximate), got 7 positional arguments"));
         QCOMPARE(QString::fromStdString(error_of(rt, "error({})")),
                  QString("(error object is a table value)"));
     }
@@ -357,6 +346,11 @@ private slots:
         const auto back = neurite::Checkpoint::parse(bytes, "ok.nrt");
         QCOMPARE(back.model.nodes.size(), size_t(2));
         QCOMPARE(back.section("meta")->size(), size_t(3));
+        // The header's checksum (byte 24) is the standard CRC-32 of the
+        // payload, so other tools (zlib, Python's zlib.crc32) can verify it.
+        uint32_t stored = 0;
+        std::memcpy(&stored, bytes.data() + 24, sizeof stored);
+        QCOMPARE(stored, static_cast<uint32_t>(crc32_z(0, bytes.data() + 32, bytes.size() - 32)));
         for (size_t cut = 0; cut < bytes.size(); ++cut) {
             try {
                 neurite::Checkpoint::parse(std::span(bytes.data(), cut), "cut.nrt");
@@ -375,7 +369,8 @@ private slots:
             const int changes = 1 + static_cast<int>(rng() % 4);
             for (int k = 0; k < changes; ++k)
                 bad[32 + rng() % (bad.size() - 32)] = static_cast<uint8_t>(rng());
-            const uint32_t crc = crc32(bad.data() + 32, bad.size() - 32);
+            // Forged: the damage gets a valid checksum.
+            const uint32_t crc = static_cast<uint32_t>(crc32_z(0, bad.data() + 32, bad.size() - 32));
             std::memcpy(bad.data() + 24, &crc, sizeof crc);
             try {
                 neurite::Checkpoint::parse(bad, "fuzz.nrt");
@@ -420,6 +415,54 @@ private slots:
         const int64_t rows = int64_t(1) << 40;
         std::memcpy(huge.data() + 8, &rows, sizeof rows); // tensor 1's first dimension
         QVERIFY_THROWS_EXCEPTION(neurite::Error, neurite::Checkpoint::decode_tensors(huge, "t.nrt", "w"));
+    }
+
+    // Models saved while GELU was the tanh approximation by default (GELU's
+    // `approximation`, Dense's gelu without `approximate`) load as trained.
+    void checkpoints_from_before_erf_gelu_keep_tanh()
+    {
+        using neurite::Shape;
+        using neurite::Tensor;
+        LuaRuntime rt;
+        neurite::Sequential model;
+        model.add(rt.registry().create_layer(
+            "Dense", {{"inputs", 2.0}, {"outputs", 3.0}, {"activation", std::string("gelu")}}, rt.context(), 1));
+        model.add(rt.registry().create_layer("GELU", {}, rt.context(), 2));
+        model.add(rt.registry().create_layer("GELU", {}, rt.context(), 3));
+        neurite::Checkpoint old = neurite::Checkpoint::capture(model);
+        auto rename = [](neurite::ParamList &config, const char *from, const char *to, const char *value) {
+            for (auto &[name, v] : config)
+                if (name == from) {
+                    name = to;
+                    v = std::string(value);
+                }
+        };
+        std::erase_if(old.model.nodes[0].config, [](const auto &p) { return p.first == "approximate"; });
+        rename(old.model.nodes[1].config, "approximate", "approximation", "tanh");
+        rename(old.model.nodes[2].config, "approximate", "approximation", "erf");
+        const auto built = neurite::Checkpoint::parse(old.serialize(), "old.nrt")
+                               .build(rt.registry(), rt.context(), 0, "old.nrt");
+        auto &loaded = static_cast<neurite::Sequential &>(*built);
+        auto form = [&](int i) {
+            for (const auto &[name, v] : loaded.module_at(i).config())
+                if (name == "approximate")
+                    return std::get<std::string>(v);
+            return std::string("(none)");
+        };
+        QCOMPARE(form(0), std::string("tanh"));
+        QCOMPARE(form(1), std::string("tanh"));
+        QCOMPARE(form(2), std::string("none"));
+        // The weights came along: the same outputs as a tanh-GELU Dense with them.
+        auto tanh_dense = rt.registry().create_layer(
+            "Dense", {{"inputs", 2.0}, {"outputs", 3.0}, {"activation", std::string("gelu")},
+                      {"approximate", std::string("tanh")}}, rt.context(), 9);
+        tanh_dense->parameters()[0].value.copy_from(model.module_at(0).parameters()[0].value);
+        const Tensor x = Tensor::from(Shape{1, 2}, {-1.5f, 0.7f});
+        Tensor want(tanh_dense->prepare(x.shape()));
+        tanh_dense->forward_plain(x, want, false);
+        Tensor got(loaded.module_at(0).prepare(x.shape()));
+        loaded.module_at(0).forward_plain(x, got, false);
+        QCOMPARE(got.to_vector(), want.to_vector());
     }
 
     void seed_makes_runs_reproducible()

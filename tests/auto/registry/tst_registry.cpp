@@ -89,8 +89,9 @@ private slots:
         QCOMPARE(y.to_vector(), (std::vector<float>{3, -6}));
     }
 
-    // ABI 1.0 structs of exactly 1.0's sizes: what every built-in is.
-    void builtins_speak_this_abi()
+    // Every built-in is built against this SDK: the current ABI, its struct
+    // sizes, and every loss declares what its target holds.
+    void builtins_speak_the_current_abi()
     {
         const Registry &reg = test::registry();
         QVERIFY(!reg.entries().empty());
@@ -98,6 +99,10 @@ private slots:
             QVERIFY2(e.abi_major == NRT_ABI_MAJOR && e.abi_minor == NRT_ABI_MINOR, e.name.c_str());
             QVERIFY(e.native);
             QCOMPARE(e.native->struct_size, uint32_t(sizeof(nrt_entry)));
+            if (e.kind != Kind::Loss)
+                continue;
+            const LossTarget want = e.name == "CrossEntropyLoss" ? LossTarget::ClassIndex : LossTarget::SameShape;
+            QVERIFY2(e.loss_target == want, e.name.c_str());
         }
     }
 
@@ -127,6 +132,33 @@ private slots:
 
     // A plugin of a newer minor (1.1) hands over larger structs; this host
     // reads them as far as 1.0 goes, and the schema at the plugin's stride.
+
+    // A loss built against ABI 1.0 has a shorter vtable without target_kind:
+    // it loads, and its targets follow the 1.0 rule (one value per row of a
+    // 2-D prediction is a class index).
+    void abi_1_0_loss_keeps_the_old_rule()
+    {
+        Registry reg;
+        QVERIFY(reg.load_library(kFixtures + "/abi_1_0_loss.so"));
+        QVERIFY2(reg.refusals().empty(), reg.refusals().empty() ? "" : reg.refusals()[0].reason.c_str());
+        const Entry *e = reg.find("FixturePickScore10");
+        QVERIFY(e);
+        QCOMPARE(e->abi_minor, uint16_t(0));
+        QVERIFY(e->loss_target == LossTarget::Undeclared);
+        QVERIFY(e->help().find("Target: not declared (an ABI 1.0 plugin)") != std::string::npos);
+        auto loss = reg.create_loss("FixturePickScore10", {}, test::context());
+        const Tensor pred = Tensor::from(Shape{2, 3}, {1, 2, 3, 4, 5, 6});
+        QVERIFY(loss->takes_class_indices(pred, Tensor(Shape{2})));
+        QVERIFY(loss->takes_class_indices(pred, Tensor(Shape{2, 1})));
+        QVERIFY(!loss->takes_class_indices(pred, Tensor(Shape{2, 3})));
+        QVERIFY(!loss->takes_class_indices(Tensor(Shape{2, 1}), Tensor(Shape{2, 1})));
+        QCOMPARE(loss->forward(pred, Tensor::from(Shape{2}, {2, 0})), -3.5); // scores 3 and 4
+        // The core passes indices as given (Lua shifts its 1-based ones): 3 of 3 is out of range.
+        QVERIFY_ERROR(loss->forward(pred, Tensor::from(Shape{2}, {3, 0})), "class 3 is not in [0, 3)");
+    }
+
+    // A plugin of a newer minor hands over larger structs; this host reads
+    // them as far as it knows them, and the schema at the plugin's stride.
     void newer_minor_with_larger_structs_loads()
     {
         Registry reg;
@@ -148,6 +180,17 @@ private slots:
         Tensor dx(x.shape());
         layer->backward_plain(x, y, Tensor::from(Shape{2}, {1, 1}), &dx);
         QCOMPARE(dx.to_vector(), (std::vector<float>{3, 3}));
+    }
+
+    void unknown_target_kind_is_refused()
+    {
+        Registry reg;
+        QVERIFY(reg.load_library(kFixtures + "/unknown_target.so")); // the other entry loads
+        QVERIFY(reg.find("FixtureZeroLoss") && !reg.find("FixtureOddTarget"));
+        const std::string why = refusal_for(reg, "unknown_target.so");
+        QVERIFY2(why.find("entry 'FixtureOddTarget' declares an unknown target kind 7") != std::string::npos &&
+                     why.find("knows 1 = class indices and 2 = the prediction's shape") != std::string::npos,
+                 why.c_str());
     }
 
     void bad_libraries_are_refused()
@@ -189,6 +232,36 @@ private slots:
         Sequential fine;
         fine.add(test::registry().create_layer("Dense", {{"inputs", 2.0}, {"outputs", 1.0}}, test::context(), 1));
         QCOMPARE(fine.forward(x).numel(), int64_t(1));
+    }
+
+    // A failed call says what kind of failure the plugin's status was; zero_grad,
+    // which returns no status in ABI 1.0, is checked by the host.
+    void plugin_statuses_are_reported()
+    {
+        Registry reg;
+        QVERIFY(reg.load_library(kFixtures + "/failing_calls.so"));
+        QVERIFY(reg.load_library(kFixtures + "/failing_forward.so"));
+        auto layer = reg.create_layer("FixtureNoClear", {}, test::context(), 0);
+        auto optimizer = reg.create_optimizer("FixtureRefusing", {}, test::context());
+        QVERIFY_ERROR(optimizer->attach(layer->parameters()),
+                      "FixtureRefusing: attach failed (shape error): FixtureRefusing takes matrices only");
+        QVERIFY_ERROR(optimizer->step(), "FixtureRefusing: step() before any parameters were attached");
+
+        auto failing = reg.create_layer("FixtureFailing", {}, test::context(), 0);
+        const Tensor x = Tensor::from(Shape{3}, {1, 2, 3});
+        Tensor y(failing->prepare(x.shape()));
+        QVERIFY_ERROR(failing->forward_plain(x, y, true),
+                      "FixtureFailing: forward failed (internal error): deliberate failure in forward");
+
+        // y = 2x; after one backward dL/dw = sum(x) = 6, which zero_grad must clear.
+        Tensor out(layer->prepare(x.shape()));
+        layer->forward_plain(x, out, true);
+        layer->zero_grad(true); // before any backward: nothing to check yet
+        layer->backward_plain(x, out, Tensor::from(Shape{3}, {1, 1, 1}), nullptr);
+        QCOMPARE(layer->parameters()[0].grad[0], 6.0f);
+        QVERIFY_ERROR(layer->zero_grad(true), "FixtureNoClear: zero_grad left the gradient of 'weight' [1] at 6",
+                      "the plugin does not clear its gradients");
+        QVERIFY_ERROR(layer->zero_grad(false), "zero_grad left the gradient");
     }
 
     void unknown_names_suggest()
@@ -249,7 +322,13 @@ private slots:
         QVERIFY_ERROR(ce->forward(logits, Tensor::from(Shape{4}, {0, 1, 2, 3})), "CrossEntropyLoss",
                       "sample 4", "is 3", "[0, 3)");
         auto mse = test::registry().create_loss("MSELoss", {}, test::context());
-        QVERIFY_ERROR(mse->forward(logits, test::random_tensor(Shape{3, 4}, 2)), "[4, 3]", "[3, 4]");
+        QVERIFY_ERROR(mse->forward(logits, test::random_tensor(Shape{3, 4}, 2)),
+                      "MSELoss: target [3, 4] does not fit the prediction [4, 3]");
+        // [N] is accepted for a prediction [N, 1], and means the same as [N, 1].
+        const Tensor column = Tensor::from(Shape{3, 1}, {0.5f, 0.3f, -1.2f});
+        const Tensor flat = Tensor::from(Shape{3}, {0.4f, 0.2f, -1.0f});
+        QCOMPARE(mse->forward(column, flat), mse->forward(column, flat.reshape(Shape{3, 1})));
+        QVERIFY_ERROR(mse->forward(column, Tensor(Shape{2})), "target [2] does not fit the prediction [3, 1]");
     }
 
     void backward_without_forward()

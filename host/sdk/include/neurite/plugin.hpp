@@ -387,6 +387,11 @@ private:
 
 class Loss {
 public:
+    // What the target holds, declared to the host (nrt_target_kind): by
+    // default the prediction's shape. A loss over class indices hides it:
+    //   static constexpr nrt_target_kind target_kind = NRT_TARGET_CLASS_INDEX;
+    static constexpr nrt_target_kind target_kind = NRT_TARGET_SAME_SHAPE;
+
     virtual ~Loss() = default;
     virtual double forward(const nrt_tensor &pred, const nrt_tensor &target) = 0;
     virtual void backward(const nrt_tensor &pred, const nrt_tensor &target, nrt_tensor &diff_pred) = 0;
@@ -516,6 +521,7 @@ template <class T> struct LossTable {
            size_t es) { return guarded(e, es, [&] { *loss = self(p)->forward(*pred, *target); }); },
         [](void *p, const nrt_tensor *pred, const nrt_tensor *target, nrt_tensor *diff, char *e,
            size_t es) { return guarded(e, es, [&] { self(p)->backward(*pred, *target, *diff); }); },
+        T::target_kind,
     };
 };
 

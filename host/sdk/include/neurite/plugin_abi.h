@@ -3,6 +3,9 @@
  *
  * Rules that keep old plugins loading in new hosts:
  *  - Every struct starts with `struct_size`; a struct only grows at its end.
+ *  - A minor version adds fields at the end of structs (marked "ABI 1.N"
+ *    below). The host reads such a field only when the plugin's struct_size
+ *    covers it; an older plugin's shorter struct gets a documented fallback.
  *  - A library exports exactly one function, NRT_PLUGIN_ENTRY_SYMBOL.
  *  - No C++ exception crosses this boundary: functions return an nrt_status
  *    and write a message into the caller's buffer.
@@ -272,8 +275,23 @@ typedef struct nrt_layer_vtable {
                               int32_t initialise, char *err, size_t err_size);
 } nrt_layer_vtable;
 
-/* Targets cross as f32 tensors: class indices (0-based) as {N}, or the
- * prediction's shape for real-valued and one-hot targets. */
+/* What a loss's target holds (nrt_loss_vtable.target_kind, ABI 1.1). The
+ * host uses it to convert class indices (Lua counts classes from 1, the ABI
+ * from 0) and to check the target's shape before the loss sees it. */
+typedef enum nrt_target_kind {
+    /* An ABI 1.0 loss, which declares nothing: the host guesses from the
+     * shapes, as ABI 1.0 hosts did (docs/plugins.md, "Loss targets"). */
+    NRT_TARGET_UNDECLARED = 0,
+    /* One class index per sample, 0-based, as f32: {N} (the host also
+     * passes {N, 1} through) for a prediction {N, C}. */
+    NRT_TARGET_CLASS_INDEX = 1,
+    /* The prediction's shape: real values, probabilities or one-hot rows.
+     * For a prediction {N, 1} the host also accepts {N} and passes it to the
+     * loss as {N, 1}. */
+    NRT_TARGET_SAME_SHAPE = 2
+} nrt_target_kind;
+
+/* Targets cross as f32 tensors, as target_kind says. */
 typedef struct nrt_loss_vtable {
     uint32_t struct_size;
     nrt_status (*forward)(void *self, const nrt_tensor *pred, const nrt_tensor *target,
@@ -281,6 +299,8 @@ typedef struct nrt_loss_vtable {
     /* Writes (does not add) d loss / d pred into diff_pred, shaped as pred. */
     nrt_status (*backward)(void *self, const nrt_tensor *pred, const nrt_tensor *target,
                            nrt_tensor *diff_pred, char *err, size_t err_size);
+    /* ABI 1.1: an nrt_target_kind. An ABI 1.0 vtable ends before it. */
+    int32_t target_kind;
 } nrt_loss_vtable;
 
 typedef struct nrt_optimizer_vtable {

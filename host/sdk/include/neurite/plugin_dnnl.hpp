@@ -9,8 +9,11 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstdint>
+#include <span>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace neurite::sdk {
 
@@ -139,6 +142,135 @@ template <class... Pd> Buffer scratchpad_for(const Pd &...pds)
     const size_t bytes = std::max({size_t{0}, pds.scratchpad_desc().get_size()...});
     return Buffer((bytes + sizeof(float) - 1) / sizeof(float));
 }
+
+// ---------------------------------------------------------------- activations
+
+// A parameterless layer computed by one oneDNN forward primitive and its
+// backward, with src, dst and both gradients viewed through one descriptor
+// of the input's shape: an activation such as the eltwise and softmax
+// families. This class does the plumbing they share: prepare() checks the
+// shape and builds the primitives, their memories and one scratchpad once
+// per shape; forward() and backward() check the tensors against that shape,
+// swap data handles, run and wait, so a steady-state step allocates nothing.
+// A derived class only describes its primitives for a shape.
+class DnnlActivation : public Layer {
+public:
+    void prepare(std::span<const int64_t> src_dims, std::vector<int64_t> &dst_dims) override
+    {
+        require_src_dims(m_name, src_dims, m_rank_note);
+        // A failed prepare must not leave primitives for an older shape usable.
+        m_shape.reset();
+        int64_t count = 1;
+        for (int64_t d : src_dims)
+            count *= d;
+        if (count > 0)
+            with_dnnl(m_name, [&] { build(src_dims); });
+        m_shape.assign(src_dims);
+        dst_dims.assign(src_dims.begin(), src_dims.end());
+    }
+
+    void forward(const nrt_tensor &src, nrt_tensor &dst, bool) override
+    {
+        m_shape.check(m_name, src, "src");
+        m_shape.check(m_name, dst, "dst");
+        if (m_shape.numel() == 0)
+            return;
+        // oneDNN only reads src; the handle is non-const by API.
+        m_src.set_data_handle(src.data);
+        m_dst.set_data_handle(dst.data);
+        m_forward.run(m_stream);
+        m_stream.wait();
+    }
+
+    void backward(const nrt_tensor &src, const nrt_tensor &dst, const nrt_tensor &diff_dst,
+                  nrt_tensor *diff_src) override
+    {
+        if (!diff_src)
+            return; // no parameters, so nothing else to compute
+        const bool reads_dst = m_reads == BackwardReads::Dst;
+        const nrt_tensor &data = reads_dst ? dst : src;
+        m_shape.check(m_name, data, reads_dst ? "dst" : "src");
+        m_shape.check(m_name, diff_dst, "diff_dst");
+        m_shape.check(m_name, *diff_src, "diff_src");
+        if (m_shape.numel() == 0)
+            return;
+        (reads_dst ? m_dst : m_src).set_data_handle(data.data);
+        m_diff_dst.set_data_handle(diff_dst.data);
+        m_diff_src.set_data_handle(diff_src->data);
+        m_backward.run(m_stream);
+        m_stream.wait();
+    }
+
+protected:
+    // What the backward primitive reads besides diff_dst: *_use_dst_for_bwd
+    // algorithms and softmax differentiate from dst, which is cheaper.
+    enum class BackwardReads { Src, Dst };
+
+    // The primitive descriptors for one shape; md views all four tensors.
+    struct Primitives {
+        dnnl::memory::desc md;
+        dnnl::primitive_desc forward;
+        dnnl::primitive_desc backward;
+    };
+
+    // name and rank_note (see require_src_dims) are not copied: string literals.
+    DnnlActivation(const Host &host, const char *name, BackwardReads reads,
+                   const char *rank_note = nullptr)
+        : m_name(name), m_rank_note(rank_note), m_reads(reads), m_engine(dnnl_engine(host)),
+          m_stream(dnnl_stream(host))
+    {
+    }
+
+    // Both primitives for src_dims (never empty), made on engine with attr,
+    // which asks for a user scratchpad; backward with forward as its hint.
+    virtual Primitives describe(std::span<const int64_t> src_dims, const dnnl::engine &engine,
+                                const dnnl::primitive_attr &attr) const = 0;
+
+private:
+    void build(std::span<const int64_t> src_dims)
+    {
+        // A user scratchpad keeps oneDNN from allocating one per execute.
+        dnnl::primitive_attr attr;
+        attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+        const Primitives p = describe(src_dims, m_engine, attr);
+        // Forward and backward never run at once, so they share one buffer.
+        Buffer scratchpad = scratchpad_for(p.forward, p.backward);
+
+        m_src = dnnl::memory(p.md, m_engine, DNNL_MEMORY_NONE);
+        m_dst = dnnl::memory(p.md, m_engine, DNNL_MEMORY_NONE);
+        m_diff_dst = dnnl::memory(p.md, m_engine, DNNL_MEMORY_NONE);
+        m_diff_src = dnnl::memory(p.md, m_engine, DNNL_MEMORY_NONE);
+
+        m_forward = BoundPrimitive(dnnl::primitive(p.forward), m_name, "forward");
+        m_forward.arg(DNNL_ARG_SRC, m_src);
+        m_forward.arg(DNNL_ARG_DST, m_dst);
+        m_forward.scratchpad(p.forward, m_engine, scratchpad);
+
+        m_backward = BoundPrimitive(dnnl::primitive(p.backward), m_name, "backward");
+        if (m_reads == BackwardReads::Dst)
+            m_backward.arg(DNNL_ARG_DST, m_dst);
+        else
+            m_backward.arg(DNNL_ARG_SRC, m_src);
+        m_backward.arg(DNNL_ARG_DIFF_DST, m_diff_dst);
+        m_backward.arg(DNNL_ARG_DIFF_SRC, m_diff_src);
+        m_backward.scratchpad(p.backward, m_engine, scratchpad);
+        // The old buffer is freed only now, after the memories that pointed
+        // into it were replaced.
+        m_scratchpad = std::move(scratchpad);
+    }
+
+    const char *m_name;
+    const char *m_rank_note;
+    BackwardReads m_reads;
+    dnnl::engine m_engine;
+    dnnl::stream m_stream;
+    PreparedShape m_shape;
+
+    BoundPrimitive m_forward;
+    BoundPrimitive m_backward;
+    dnnl::memory m_src, m_dst, m_diff_dst, m_diff_src;
+    Buffer m_scratchpad;
+};
 
 } // namespace neurite::sdk
 

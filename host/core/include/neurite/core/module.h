@@ -69,6 +69,8 @@ public:
     int64_t parameter_count() const;
     // deferred: the caller promises to read no gradient before the next
     // backward or sync_grads(), so the clearing can happen in that backward.
+    // An ABI 1.0 plugin's immediate clear is checked (so is its first clear
+    // after a backward, made immediate): a gradient left non-zero raises.
     void zero_grad(bool deferred = false);
     // Makes a deferred zero_grad visible in the gradient memory.
     void sync_grads();
@@ -97,6 +99,8 @@ public:
 
 private:
     [[noreturn]] void fail(const char *call, nrt_status status, const char *message) const;
+    // Raises when a gradient is not 0 after an ABI 1.0 plugin's immediate zero_grad.
+    void check_grads_cleared() const;
     void read_declarations();
     size_t prepare_v10(std::span<Desc> src, std::vector<Desc> &dst);
     size_t prepare_v11(std::span<Desc> src, std::vector<Desc> &dst);
@@ -111,14 +115,13 @@ private:
     std::vector<Slot> m_slots;
     std::shared_ptr<ParameterArena> m_arena;
     bool m_zero_pending = false;
+    bool m_backward_done = false; // gradients may be non-zero since
+    bool m_clear_checked = false; // an immediate zero_grad after a backward was checked
     // The last prepare, to answer the same inputs without asking the plugin.
     std::vector<Desc> m_src_offered, m_src_read, m_dst;
     size_t m_workspace = 0;
     Tensor m_plain_workspace;
     mutable char m_err[1024] = {};
 };
-
-// "shape error", "numeric error", ...: what a plugin's status code means.
-const char *status_name(nrt_status status);
 
 } // namespace neurite

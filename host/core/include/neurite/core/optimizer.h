@@ -31,7 +31,7 @@ public:
     void load_state(const std::vector<uint8_t> &bytes);
 
 private:
-    [[noreturn]] void fail(const char *call, nrt_status status) const;
+    [[noreturn]] void fail(const std::string &call, nrt_status status) const;
 
     const Entry *m_entry;
     const nrt_optimizer_vtable *m_vt;

@@ -23,6 +23,22 @@ enum class Kind { Layer = NRT_KIND_LAYER, Activation = NRT_KIND_ACTIVATION,
 
 const char *kind_name(Kind kind); // "layer", "activation", "loss", "optimizer"
 
+// What a loss's target holds, as the loss declares it (nrt_target_kind).
+enum class LossTarget {
+    Undeclared = NRT_TARGET_UNDECLARED, // an ABI 1.0 loss: see LossFunction::takes_class_indices
+    ClassIndex = NRT_TARGET_CLASS_INDEX,
+    SameShape = NRT_TARGET_SAME_SHAPE,
+};
+
+// For help texts: "one class index per sample, ...".
+const char *loss_target_text(LossTarget target);
+
+// What a plugin's status means, for messages: "shape error", "numeric error",
+// "invalid argument", ... ("unknown status 42" for a code the ABI lacks).
+std::string status_name(nrt_status status);
+// Every failed plugin call reads alike: "<call> failed (<status>): <message>".
+std::string call_failure(const std::string &call, nrt_status status, const char *message);
+
 // One registry entry, described by its own schema.
 struct Entry {
     Kind kind = Kind::Layer;
@@ -35,6 +51,7 @@ struct Entry {
     uint16_t abi_major = NRT_ABI_MAJOR;
     uint16_t abi_minor = NRT_ABI_MINOR;
     std::vector<ParamSpec> params;
+    LossTarget loss_target = LossTarget::Undeclared; // losses only
 
     // How instances are made and driven: the plugin's own functions for a
     // library entry (`native` set), or the same contract supplied at run time
