@@ -12,6 +12,8 @@
 // --phases adds the median time of each part of a step and where the batches
 // came from; --prefetch auto|thread|off chooses how the training loop's
 // iterator gathers (auto: a thread only when a core is free for it).
+// --keep-denormals computes with subnormal floats instead of flushing them to
+// zero, to measure what the default (FTZ/DAZ) saves.
 #include "neurite/core/compute_context.h"
 #include "neurite/core/data/batch_iterator.h"
 #include "neurite/core/data/idx.h"
@@ -125,7 +127,9 @@ void run_case(neurite::Registry &reg, const neurite::data::TrainTest &data, int6
     constexpr size_t kPhases = 6;
     const char *phase_names[kPhases] = {"data", "zero_grad", "forward", "loss", "backward", "step"};
     std::vector<double> phase_us[kPhases];
+    std::vector<double> step_us_by_epoch; // where subnormal momentum shows: it builds up over epochs
     for (int e = 0; e < epochs; ++e) {
+        const size_t first_step = phase_us[kPhases - 1].size();
         double compute_seconds = 0, wall_seconds = 0;
         int64_t samples = 0;
         for (;;) {
@@ -152,6 +156,8 @@ void run_case(neurite::Registry &reg, const neurite::data::TrainTest &data, int6
             for (size_t p = 0; p < kPhases; ++p)
                 phase_us[p].push_back(std::chrono::duration<double, std::micro>(marks[p + 1] - marks[p]).count());
         }
+        const std::vector<double> &steps = phase_us[kPhases - 1];
+        step_us_by_epoch.push_back(median(std::vector<double>(steps.begin() + static_cast<std::ptrdiff_t>(first_step), steps.end())));
         rates.push_back(static_cast<double>(samples) / compute_seconds);
         wall_rates.push_back(static_cast<double>(samples) / wall_seconds);
     }
@@ -159,14 +165,17 @@ void run_case(neurite::Registry &reg, const neurite::data::TrainTest &data, int6
     const double rate = median(std::vector<double>(rates.begin() + skip, rates.end()));
     const double wall_rate = median(std::vector<double>(wall_rates.begin() + skip, wall_rates.end()));
     std::printf("mlp_b%lld samples_per_s=%.0f gflops=%.1f test_acc=%.4f loss=%.4f epochs=%d threads=%d "
-                "with_data_samples_per_s=%.0f\n",
+                "with_data_samples_per_s=%.0f flush_denormals=%d\n",
                 static_cast<long long>(batch), rate, rate * flops_per_sample * 1e-9,
                 accuracy(model, data.test), last_loss, epochs, neurite::ComputeContext::num_threads(),
-                wall_rate);
+                wall_rate, neurite::ComputeContext::flush_denormals() ? 1 : 0);
     if (phases) {
         std::printf("  median per step:");
         for (size_t p = 0; p < kPhases; ++p)
             std::printf(" %s=%.1fus", phase_names[p], median(phase_us[p]));
+        std::printf("\n  median step by epoch:");
+        for (double us : step_us_by_epoch)
+            std::printf(" %.1fus", us);
         const neurite::data::BatchStats &st = batches.stats();
         std::printf("\n  batches (%s): ready=%lld waited=%lld filled_here=%lld taken_over=%lld\n",
                     batches.prefetching() ? "background thread" : "gathered in the training thread",
@@ -206,9 +215,11 @@ int main(int argc, char **argv)
             prefetch = next();
         else if (a == "--data")
             dir = next();
+        else if (a == "--keep-denormals")
+            neurite::ComputeContext::set_flush_denormals(false);
         else {
             std::fprintf(stderr, "usage: neurite-bench [--epochs N] [--batch N] [--threads N] [--data DIR] [--phases]\n"
-                                 "                     [--prefetch auto|thread|off]\n");
+                                 "                     [--prefetch auto|thread|off] [--keep-denormals]\n");
             return 2;
         }
     }

@@ -10,7 +10,9 @@
 #include <cctype>
 #include <cerrno>
 #include <climits>
+#include <cmath>
 #include <cstdlib>
+#include <filesystem>
 
 namespace neurite::cli {
 
@@ -51,12 +53,27 @@ struct OptionSpec {
 const OptionSpec kOptions[] = {
     {.names = {"sandbox"},
      .description = "No io, os, package or debug; text chunks only; files are written only below the "
-                    "working directory.",
+                    "working directory and read only below it, the installed datasets and --allow-read "
+                    "folders.",
      .flag = &Options::sandbox},
+    {.names = {"allow-read"},
+     .description = "With --sandbox: the script may also read files below DIR (repeatable).",
+     .value_name = "DIR"},
+    {.names = {"max-memory"},
+     .description = "Stop the script with an error at its line when Lua and tensors together would use more "
+                    "than SIZE (e.g. 512M, 2G).",
+     .value_name = "SIZE"},
+    {.names = {"time-limit"},
+     .description = "Stop the script with an error at its line after SECONDS (as Ctrl-C, checkpoints included).",
+     .value_name = "SECONDS"},
     {.names = {"seed"}, .description = "Seed for initialisation, shuffling and tensor.rand (default 1).",
      .value_name = "N"},
     {.names = {"threads"}, .description = "Compute threads (default: OMP_NUM_THREADS or all cores).",
      .value_name = "N"},
+    {.names = {"keep-denormals"},
+     .description = "Compute with subnormal floats instead of flushing them to zero (FTZ/DAZ, the default; "
+                    "slower on many x86 cores).",
+     .flag = &Options::keep_denormals},
     {.names = {"q", "quiet"}, .description = "No progress bar and no epoch lines (print() still prints).",
      .flag = &Options::quiet},
     {.names = {"log"},
@@ -173,6 +190,26 @@ std::optional<Exit> read_options(const QCommandLineParser &parser, Options &o)
         if (spec.text)
             o.*spec.text = parser.value(spec.names.last()).toStdString();
     }
+    for (const QString &dir : parser.values("allow-read")) {
+        std::error_code ec;
+        if (!std::filesystem::is_directory(dir.toStdString(), ec))
+            return usage_error("--allow-read needs a folder, got '" + dir.toStdString() + "'");
+        o.allow_read.push_back(dir.toStdString());
+    }
+    if (parser.isSet("max-memory")) {
+        const std::string text = parser.value("max-memory").toStdString();
+        const std::optional<uint64_t> bytes = parse_size(text);
+        if (!bytes || *bytes == 0)
+            return usage_error("--max-memory needs a size such as 512M or 2G, got '" + text + "'");
+        o.max_memory = *bytes;
+    }
+    if (parser.isSet("time-limit")) {
+        const std::string text = parser.value("time-limit").toStdString();
+        char *end = nullptr;
+        o.time_limit = std::strtod(text.c_str(), &end);
+        if (text.empty() || *end || !(o.time_limit > 0) || o.time_limit > 1e9)
+            return usage_error("--time-limit needs a positive number of seconds, got '" + text + "'");
+    }
     long long n = 0;
     if (parser.isSet("threads")) {
         if (auto e = read_number("--threads", parser.value("threads").toStdString(), 1, 4096,
@@ -190,6 +227,29 @@ std::optional<Exit> read_options(const QCommandLineParser &parser, Options &o)
 }
 
 } // namespace
+
+std::optional<uint64_t> parse_size(const std::string &text)
+{
+    char *end = nullptr;
+    errno = 0;
+    const double value = std::strtod(text.c_str(), &end);
+    if (text.empty() || end == text.c_str() || errno || !(value >= 0))
+        return std::nullopt;
+    std::string unit(end);
+    for (char &c : unit)
+        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    static const std::pair<const char *, int> units[] = {{"", 0}, {"B", 0}, {"K", 1}, {"M", 2}, {"G", 3}, {"T", 4}};
+    for (const auto &[name, power] : units) {
+        const std::string n = name;
+        if (unit == n || (!n.empty() && n != "B" && (unit == n + "B" || unit == n + "IB"))) {
+            const double bytes = value * std::pow(1024.0, power);
+            if (bytes >= 1.8e19)
+                return std::nullopt;
+            return static_cast<uint64_t>(bytes);
+        }
+    }
+    return std::nullopt;
+}
 
 Exit usage_error(const std::string &message)
 {
@@ -230,6 +290,8 @@ std::optional<Exit> parse_command_line(const std::vector<std::string> &argv, Opt
     }
     if (o.script.empty() && !o.list_plugins && o.help_plugin.empty() && o.check_plugin.empty())
         return usage_error("no script given");
+    if (!o.allow_read.empty() && !o.sandbox)
+        return usage_error("--allow-read widens the sandbox's reads; give --sandbox too");
     if (o.plot_log && o.plot.empty())
         return usage_error("--plot-log draws the --plot charts on a log scale; give --plot FILE too");
     if (!o.plot.empty())

@@ -23,7 +23,11 @@ struct Options {
     int threads = 0;
     uint64_t seed = 1;
     bool sandbox = false;
+    std::vector<std::string> allow_read; // --allow-read DIR, repeatable
+    uint64_t max_memory = 0;             // bytes, 0: no limit
+    double time_limit = 0;               // seconds, 0: none
     bool quiet = false;
+    bool keep_denormals = false;
     std::string script;
     std::vector<std::string> args;        // the script's arg[1], arg[2], ...
     std::vector<std::string> interpreter; // argv before the script: arg[-n] .. arg[-1]
@@ -39,6 +43,10 @@ struct Exit {
 
 // "neurite-run: MESSAGE" and where to look, exit code 2.
 Exit usage_error(const std::string &message);
+
+// "512M", "2G", "1.5GiB", "4096": a size in bytes (K, M, G, T count by
+// 1024); nullopt when the text is not one.
+std::optional<uint64_t> parse_size(const std::string &text);
 
 // Reads neurite-run's command line (argv[0] first). Options come before the
 // script; after it, everything is the script's, but an argument that looks

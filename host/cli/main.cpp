@@ -10,6 +10,7 @@
 #include "terminal_progress.h"
 
 #include "neurite/core/compute_context.h"
+#include "neurite/core/crash_report.h"
 #include "neurite/core/error.h"
 #include "neurite/core/monitor.h"
 #include "neurite/core/registry.h"
@@ -20,6 +21,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <unistd.h>
@@ -58,40 +60,59 @@ void list_plugins(const neurite::Registry &registry)
     std::printf("\n");
 }
 
-// SIGINT and SIGTERM ask the script to stop; a second one ends the process.
+// SIGINT and SIGTERM ask the script to stop; a second one ends the process
+// (so does the first when no script runs: --check-plugin, plugin loading).
 std::atomic<neurite::lua::LuaRuntime *> g_runtime{nullptr};
-std::atomic<int> g_signals{0};
 
-void on_signal(int)
+void on_signal(int count)
 {
-    if (g_signals.fetch_add(1) > 0) {
+    if (count > 1 || !g_runtime.load()) {
         static const char message[] = "\nneurite-run: stopped without cleanup\n";
         const ssize_t ignored = write(STDERR_FILENO, message, sizeof message - 1);
         (void)ignored;
         _exit(kExitInterrupted);
     }
-    if (auto *runtime = g_runtime.load())
-        runtime->request_cancel();
+    g_runtime.load()->request_cancel();
 }
 
-void install_signal_handlers()
+// The signals are blocked in every thread and taken by one thread of their
+// own with sigwait: a signal handler that interrupts a compute thread
+// writes its frame below that thread's stack pointer, and oneDNN's JIT
+// kernels keep data there (a Ctrl-C during a large matmul corrupted the
+// heap). Called first thing in main, before any thread exists, so that
+// every thread inherits the mask; a forked child unblocks them again.
+void take_signals_on_a_thread()
 {
-    struct sigaction sa {};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    std::thread([set] {
+        for (int count = 1;; ++count) {
+            int sig = 0;
+            if (sigwait(&set, &sig) == 0)
+                on_signal(count);
+        }
+    }).detach();
 }
 
 } // namespace
 
 int main(int argc, char **argv)
 {
+    // A crash cannot flush stdio (the handler may only write(2)): with
+    // stdout line-buffered, every line printed before it is out already,
+    // also when stdout is a file or a pipe.
+    std::setvbuf(stdout, nullptr, _IOLBF, 1 << 16);
+    neurite::crash::install_handlers("neurite-run");
+    take_signals_on_a_thread();
     Options o;
     if (const auto exit = parse_command_line(std::vector<std::string>(argv, argv + argc), o))
         return finish(*exit);
     if (o.threads > 0)
         neurite::ComputeContext::set_num_threads(o.threads);
+    neurite::ComputeContext::set_flush_denormals(!o.keep_denormals); // and this thread, which runs the script
     // Before the runtime: the check loads the one library into a registry of
     // its own, so no installed plugin can stand in for it.
     if (!o.check_plugin.empty())
@@ -101,6 +122,9 @@ int main(int argc, char **argv)
     try {
         neurite::lua::RuntimeOptions ro;
         ro.sandbox = o.sandbox;
+        ro.allowed_read_dirs = o.allow_read;
+        ro.max_memory_bytes = o.max_memory;
+        ro.time_limit_seconds = o.time_limit;
         ro.seed = o.seed;
         runtime = std::make_unique<neurite::lua::LuaRuntime>(ro);
     } catch (const std::exception &e) {
@@ -151,8 +175,15 @@ int main(int argc, char **argv)
         std::fprintf(stderr, "%s: %s\n", level ? "warning" : "info", message.c_str());
     });
 
+    // A script stuck in C code that nothing can interrupt (string.find on a
+    // long text) would ignore Ctrl-C and the time limit: end the process.
+    runtime->set_stuck_handler([](const std::string &message, bool time_limit) {
+        const std::string line = "neurite-run: " + message + "\n";
+        const ssize_t ignored = write(STDERR_FILENO, line.data(), line.size());
+        (void)ignored;
+        _exit(time_limit ? kExitError : kExitInterrupted);
+    });
     g_runtime.store(runtime.get());
-    install_signal_handlers();
     const neurite::lua::RunResult result = runtime->run_file(o.script, o.args, o.interpreter);
     progress.clear();
     std::fflush(stdout);

@@ -1,10 +1,13 @@
 #include "plugin_check.h"
 
+#include "check_process.h"
+
 #include "neurite/core/compute_context.h"
 #include "neurite/core/gradient_check.h"
 #include "neurite/core/loss.h"
 #include "neurite/core/module.h"
 #include "neurite/core/optimizer.h"
+#include "neurite/core/plugin_call.h"
 #include "neurite/core/registry.h"
 
 #include <algorithm>
@@ -53,32 +56,23 @@ std::string params_text(const ParamList &params)
     return parts.empty() ? "defaults" : join(parts);
 }
 
+// The verdicts of the checks, sent to the parent process as they come.
 class Report {
 public:
-    explicit Report(std::FILE *out) : m_out(out) {}
+    explicit Report(CheckChannel &channel) : m_channel(channel) {}
+    // Names the check that a crash during it fails.
+    void begin(const std::string &who, const std::string &check) { m_channel.begin(who, check); }
     void pass(const std::string &who, const std::string &check, const std::string &detail)
     {
-        line("PASS", who, check, detail);
-        ++m_passed;
+        m_channel.verdict(true, who, check, detail);
     }
     void fail(const std::string &who, const std::string &check, const std::string &detail)
     {
-        line("FAIL", who, check, detail);
-        ++m_failed;
+        m_channel.verdict(false, who, check, detail);
     }
-    int passed() const { return m_passed; }
-    int failed() const { return m_failed; }
 
 private:
-    void line(const char *verdict, const std::string &who, const std::string &check,
-              const std::string &detail)
-    {
-        std::fprintf(m_out, "%s  %s: %s: %s\n", verdict, who.c_str(), check.c_str(), detail.c_str());
-        std::fflush(m_out);
-    }
-    std::FILE *m_out;
-    int m_passed = 0;
-    int m_failed = 0;
+    CheckChannel &m_channel;
 };
 
 // A buffer with canaries on both sides, to catch a plugin writing past (or
@@ -172,6 +166,7 @@ ParamList probe_params(const Entry &entry)
 
 void check_schema(Report &report, const Entry &entry)
 {
+    report.begin(entry.name, "schema");
     std::vector<std::string> problems, required;
     for (const ParamSpec &p : entry.params) {
         if (p.doc.empty())
@@ -217,12 +212,14 @@ public:
 
     void run()
     {
+        m_report.begin(m_entry.name, "create");
         try {
             create(1);
         } catch (const std::exception &e) {
             fail("create", "cannot be created with " + params_text(m_params) + ": " + e.what());
             return;
         }
+        m_report.begin(m_entry.name, "input shapes");
         if (!find_shapes())
             return;
         // First: a plugin that writes out of bounds would corrupt the heap
@@ -243,6 +240,7 @@ private:
 
     template <class Fn> void guarded(const char *check, Fn &&fn)
     {
+        m_report.begin(m_entry.name, check);
         try {
             fn();
         } catch (const std::exception &e) {
@@ -281,6 +279,7 @@ private:
         std::vector<std::string> tried;
         auto accepts = [&](const Shape &s) {
             try {
+                PluginCall call(m_entry, "prepare", s[0]);
                 layer->prepare(s);
                 return true;
             } catch (const std::exception &e) {
@@ -318,6 +317,7 @@ private:
         for (const Shape &s : m_shapes) {
             shapes.push_back(s.to_string());
             auto layer = create(seed); // fresh: no state left by another shape
+            PluginCall call(m_entry, "forward or backward (gradient check)", s[0]);
             const GradError err = check_layer_gradient(*layer, input_for(s, seed + 1), seed + 2);
             if (err.max_rel > worst.max_rel || worst.index < 0) {
                 worst = err;
@@ -343,6 +343,7 @@ private:
         const Shape &s = m_shapes.back();
         const Tensor x = input_for(s, 7);
         auto a = create(11);
+        PluginCall call(m_entry, "forward, save_state or load_state", s[0]);
         Tensor ya(a->prepare(s));
         a->forward_plain(x, ya, true); // training may change extra state: save that
         const std::vector<uint8_t> saved = a->save_extra_state();
@@ -395,6 +396,7 @@ private:
             auto layer = create(21);
             const Tensor x = input_for(s, 22);
             Tensor y1(layer->prepare(s)), y2(y1.shape());
+            PluginCall call(m_entry, "forward", s[0]);
             layer->forward_plain(x, y1, false);
             layer->forward_plain(x, y2, false);
             if (const int64_t i = first_difference(y1, y2); i >= 0) {
@@ -437,6 +439,7 @@ private:
                 return false;
             };
             for (bool training : {false, true}) {
+                PluginCall in_progress(m_entry, "forward", s[0]);
                 layer->set_training(training);
                 layer->forward_plain(src_view, dst_view, training);
                 const char *call = training ? "forward (training)" : "forward (inference)";
@@ -446,6 +449,7 @@ private:
             }
             const Tensor y = dst_view.clone();
             Tensor ds_view = diff_src.view();
+            PluginCall in_progress(m_entry, "backward", s[0]);
             layer->zero_grad();
             layer->backward_plain(src_view, dst_view, dd_view, &ds_view);
             if (!check("backward", diff_src, "diff_src") || !check("backward", src, "src") ||
@@ -476,12 +480,14 @@ void check_loss(Report &report, const Registry &registry, const Entry &entry, Co
 {
     std::unique_ptr<LossFunction> loss;
     const ParamList params = probe_params(entry);
+    report.begin(entry.name, "create");
     try {
         loss = registry.create_loss(entry.name, params, context);
     } catch (const std::exception &e) {
         report.fail(entry.name, "create", "cannot be created with " + params_text(params) + ": " + e.what());
         return;
     }
+    report.begin(entry.name, "gradient");
     constexpr int64_t kClasses = 3;
     GradError worst;
     std::string worst_case;
@@ -591,6 +597,7 @@ void check_optimizer(Report &report, const Registry &registry, const Entry &entr
 {
     const ParamList params = probe_params(entry);
     auto create = [&] { return registry.create_optimizer(entry.name, params, context); };
+    report.begin(entry.name, "step");
     try {
         auto opt = create();
         ParamSet set = make_param_set(60);
@@ -617,6 +624,7 @@ void check_optimizer(Report &report, const Registry &registry, const Entry &entr
         report.fail(entry.name, "step", e.what());
         return;
     }
+    report.begin(entry.name, "state round trip");
     try {
         // Uninterrupted: 6 steps. Interrupted: 3 steps, save, a new
         // optimizer on copies of the parameters loads the state, 3 more.
@@ -653,17 +661,20 @@ void check_optimizer(Report &report, const Registry &registry, const Entry &entr
 
 } // namespace
 
-int check_plugin(const std::string &file, std::FILE *out, std::FILE *err)
+namespace {
+
+// The checks of one library, in the check process. first_entry > 0 after a
+// crash: the library's own lines were printed by the first process.
+void run_checks(const std::string &file, CheckChannel &channel, int first_entry)
 {
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(file, ec)) {
-        std::fprintf(err, "neurite-run: --check-plugin: there is no file '%s'\n", file.c_str());
-        return 2;
-    }
-    Report report(out);
+    Report report(channel);
     Registry registry; // this library alone: nothing else can mask its entries
+    // Loaded here and now: this process is the probe, and a crash while
+    // loading is the answer the check reports.
+    registry.set_isolated_loading(false);
     ComputeContext context;
     const std::string name = std::filesystem::path(file).filename().string();
+    report.begin(name, "ABI negotiation");
     const bool loaded = registry.load_library(file);
     const std::string host_abi = std::to_string(NRT_ABI_MAJOR) + "." + std::to_string(NRT_ABI_MINOR);
     if (!loaded && registry.entries().empty()) {
@@ -671,19 +682,23 @@ int check_plugin(const std::string &file, std::FILE *out, std::FILE *err)
             report.fail(name, "ABI negotiation", "refused: the library " + r.reason);
         if (registry.refusals().empty())
             report.fail(name, "ABI negotiation", "refused without a reason");
-        std::fprintf(out, "%s: refused, nothing else checked\n", name.c_str());
-        return 1;
+        channel.text(name + ": refused, nothing else checked");
+        channel.refused();
+        return;
     }
-    const Entry &first = registry.entries().front();
-    report.pass(name, "ABI negotiation",
-                "library '" + first.library + "' built for plugin ABI " + std::to_string(first.abi_major) +
-                    "." + std::to_string(first.abi_minor) + ", host speaks " + host_abi + "; " +
-                    std::to_string(registry.entries().size()) +
-                    (registry.entries().size() == 1 ? " entry" : " entries"));
-    for (const Refusal &r : registry.refusals())
-        report.fail(name, "ABI negotiation", "refused: " + r.reason);
-
-    for (const Entry &entry : registry.entries()) {
+    if (first_entry == 0) {
+        const Entry &first = registry.entries().front();
+        report.pass(name, "ABI negotiation",
+                    "library '" + first.library + "' built for plugin ABI " + std::to_string(first.abi_major) + "." +
+                        std::to_string(first.abi_minor) + ", host speaks " + host_abi + "; " +
+                        std::to_string(registry.entries().size()) +
+                        (registry.entries().size() == 1 ? " entry" : " entries"));
+        for (const Refusal &r : registry.refusals())
+            report.fail(name, "ABI negotiation", "refused: " + r.reason);
+    }
+    for (int i = first_entry; i < static_cast<int>(registry.entries().size()); ++i) {
+        const Entry &entry = registry.entries()[static_cast<size_t>(i)];
+        channel.entry(i);
         check_schema(report, entry);
         switch (entry.kind) {
         case Kind::Layer:
@@ -692,12 +707,27 @@ int check_plugin(const std::string &file, std::FILE *out, std::FILE *err)
         case Kind::Optimizer: check_optimizer(report, registry, entry, context); break;
         }
     }
-    if (report.failed() == 0)
-        std::fprintf(out, "%s: all %d checks passed\n", name.c_str(), report.passed());
+}
+
+} // namespace
+
+int check_plugin(const std::string &file, std::FILE *out, std::FILE *err)
+{
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(file, ec)) {
+        std::fprintf(err, "neurite-run: --check-plugin: there is no file '%s'\n", file.c_str());
+        return 2;
+    }
+    const std::string name = std::filesystem::path(file).filename().string();
+    const CheckTally tally = run_checks_isolated(
+        [&](CheckChannel &channel, int first_entry) { run_checks(file, channel, first_entry); }, out, name);
+    if (tally.refused)
+        return 1;
+    if (tally.failed == 0)
+        std::fprintf(out, "%s: all %d checks passed\n", name.c_str(), tally.passed);
     else
-        std::fprintf(out, "%s: %d of %d checks failed\n", name.c_str(), report.failed(),
-                     report.failed() + report.passed());
-    return report.failed() == 0 ? 0 : 1;
+        std::fprintf(out, "%s: %d of %d checks failed\n", name.c_str(), tally.failed, tally.failed + tally.passed);
+    return tally.failed == 0 ? 0 : 1;
 }
 
 } // namespace neurite::cli

@@ -5,6 +5,7 @@
 #include "editor_tabs.h"
 #include "main_window.h"
 
+#include "neurite/core/compute_context.h"
 #include "neurite/core/version.h"
 
 #include <QApplication>
@@ -43,12 +44,15 @@ bool have_display()
 }
 
 // Replaces this process with neurite-run on the same script.
-int run_headless(const char *argv0, const std::string &script)
+int run_headless(const char *argv0, const std::string &script, bool keep_denormals)
 {
     const std::string runner = QFileInfo(QString::fromLocal8Bit(argv0)).absolutePath().toStdString() + "/neurite-run";
     std::fprintf(stderr, "neurite: no display (DISPLAY and WAYLAND_DISPLAY are not set); running %s headless with neurite-run\n",
                  script.c_str());
-    std::vector<char *> args = {const_cast<char *>(runner.c_str()), const_cast<char *>(script.c_str()), nullptr};
+    std::vector<char *> args = {const_cast<char *>(runner.c_str())};
+    if (keep_denormals)
+        args.push_back(const_cast<char *>("--keep-denormals"));
+    args.insert(args.end(), {const_cast<char *>(script.c_str()), nullptr});
     execv(runner.c_str(), args.data());
     std::fprintf(stderr, "neurite: cannot start %s\n", runner.c_str());
     return 1;
@@ -67,7 +71,9 @@ void read_command_line(QCommandLineParser &parser, const QCoreApplication &app)
     parser.addPositionalArgument("script", "Lua scripts to open (default: scripts/fashion_mnist_mlp.lua)");
     parser.addOptions({{"run", "Run the first script at once."},
                        {"screenshot", "After the run, save the window as a PNG and quit.", "file"},
-                       {"quit-after-run", "Quit when the run ends (exit code of the run)."}});
+                       {"quit-after-run", "Quit when the run ends (exit code of the run)."},
+                       {"keep-denormals", "Compute with subnormal floats instead of flushing them to zero "
+                                          "(FTZ/DAZ, the default; slower on many x86 cores)."}});
     parser.process(app);
 }
 
@@ -88,12 +94,14 @@ int main(int argc, char **argv)
             std::fprintf(stderr, "neurite: no display and no script to run headless\n");
             return 2;
         }
-        return run_headless(argv[0], script);
+        return run_headless(argv[0], script, parser.isSet("keep-denormals"));
     }
 
     QApplication app(argc, argv);
     QCommandLineParser parser;
     read_command_line(parser, app);
+    if (parser.isSet("keep-denormals"))
+        neurite::ComputeContext::set_flush_denormals(false);
 
     neurite::gui::MainWindow window;
     QStringList scripts = parser.positionalArguments();

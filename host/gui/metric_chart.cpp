@@ -29,11 +29,13 @@ QColor run_colour(int index)
 
 } // namespace
 
+// The view is made with its chart: QChartView(parent) would make a default
+// chart that setChart then releases, unowned (ASan's leak of the window).
 MetricChart::MetricChart(const QString &title, QWidget *parent)
-    : QChartView(parent), m_title(title), m_x(new QValueAxis(this)), m_y_linear(new QValueAxis(this)),
+    : QChartView(new QChart, parent), m_title(title), m_x(new QValueAxis(this)), m_y_linear(new QValueAxis(this)),
       m_y_log(new QLogValueAxis(this)) // parented: the axis not in the chart is ours to free
 {
-    auto *c = new QChart;
+    QChart *c = chart();
     c->setTitle(title);
     c->setAnimationOptions(QChart::NoAnimation);
     c->legend()->setAlignment(Qt::AlignBottom);
@@ -45,7 +47,6 @@ MetricChart::MetricChart(const QString &title, QWidget *parent)
     m_y_log->setBase(10);
     c->addAxis(m_x, Qt::AlignBottom);
     c->addAxis(m_y_linear, Qt::AlignLeft);
-    setChart(c);
     // No antialiasing: a live chart repaints up to 20 times a second while
     // training wants every core, and aliased lines cost a fraction to draw.
     setMinimumSize(220, 180);
@@ -93,7 +94,10 @@ void MetricChart::use_log_axis(bool log_y)
     QAbstractAxis *new_axis = log_y ? static_cast<QAbstractAxis *>(m_y_log) : m_y_linear;
     for (QLineSeries *s : std::as_const(m_lines))
         s->detachAxis(old_axis);
-    chart()->removeAxis(old_axis); // keeps ownership with us: re-added below when switched back
+    // removeAxis leaves the axis without a parent (the chart releases it):
+    // the view owns the axis the chart does not show, until it is shown again.
+    chart()->removeAxis(old_axis);
+    old_axis->setParent(this);
     chart()->addAxis(new_axis, Qt::AlignLeft);
     for (QLineSeries *s : std::as_const(m_lines))
         s->attachAxis(new_axis);

@@ -4,6 +4,7 @@
 #include "decision_boundary.h"
 #include "training_monitor.h"
 
+#include "neurite/core/compute_context.h"
 #include "neurite/core/data/dataset.h"
 #include "neurite/core/error.h"
 #include "neurite/core/sequential.h"
@@ -111,6 +112,10 @@ void RunWorker::run(const QString &code, const QString &name, const QString &dir
         return setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kRunNice) == 0;
     }();
     (void)niced;
+    // The UI thread created this one, and a new thread has its creator's
+    // floating-point mode, not necessarily the one the user chose (FTZ/DAZ
+    // unless --keep-denormals). Plugins' teams follow at their first call.
+    ComputeContext::prepare_thread();
     m_running = true;
     m_run_name = name;
     QElapsedTimer clock;
@@ -155,6 +160,7 @@ void RunWorker::evaluate(const QString &code)
         attach_runtime();
         m_active = m_runtime.get();
     }
+    ComputeContext::prepare_thread(); // as in run()
     m_running = true;
     // As the lua prompt does: an expression prints its values, anything else
     // runs as a statement. The code travels in a global, never spliced into Lua.

@@ -24,7 +24,7 @@ fails(function() optim.Adam(nn.Dense(2, 2), {betas = {0.9}}) end, "parameter 'be
 fails(function() nn.CrossEntropyLoss():forward(tensor{{1, 2}}, tensor{3}) end,
       "CrossEntropyLoss: the target of sample 1 is 3 but the prediction [1, 2] has classes 1 to 2")
 fails(function() nn.MSELoss():forward(tensor{{1, 2}}, tensor{{1, 2, 3}}) end, "target [1, 3]")
-fails(function() tensor{1, 2}:get(3) end, "t:get: index 3 is out of range for dimension 1 of shape [2]")
+fails(function() tensor{1, 2}:get(3) end, "t:get: index 3 is out of range for dimension 1 of size 2")
 fails(function() nn.Sequential{nn.Dense(2, 2)}:forward(tensor{{0/0, 1}}) end, "NaN and Inf")
 fails(function() nn.Adam() end, "'Adam' is an optimizer; use optim.Adam")
 fails(function() nn.define{name = "Bad", forward = 1} end, "'forward' must be a function, got a number")

@@ -4,18 +4,12 @@
 # SIGINT as a user's Ctrl-C would, and checks exit code 130 (and that the
 # checkpoint callback wrote CHECKPOINT, when given).
 runner=$1; script=$2; checkpoint=$3
+. "$(dirname "$0")/wait_ready.sh"
 out=$(mktemp)
 [ -n "$checkpoint" ] && rm -f "$checkpoint"
 "$runner" "$script" $checkpoint >"$out" 2>&1 &
 pid=$!
-tries=0
-until grep -q ready "$out"; do
-    tries=$((tries + 1))
-    if [ "$tries" -gt 300 ]; then
-        echo "sigint.sh: the script never printed 'ready'"; cat "$out"; kill -9 "$pid"; exit 1
-    fi
-    sleep 0.1
-done
+wait_ready "$out" "$pid"
 sleep 0.5
 kill -INT "$pid"
 wait "$pid"

@@ -1,11 +1,11 @@
 #include "neurite/core/checkpoint.h"
 
 #include "neurite/core/compute_context.h"
+#include "neurite/core/durable_file.h"
 #include "neurite/core/error.h"
 #include "neurite/core/registry.h"
 
 #include <QFile>
-#include <QSaveFile>
 
 #include <zlib.h>
 
@@ -294,15 +294,12 @@ void Checkpoint::write(const std::string &path) const
 {
     if (path.empty()) // Qt would print a warning of its own
         throw Error("cannot write a checkpoint: the path is empty");
-    const std::vector<uint8_t> bytes = serialize();
-    QSaveFile file(QString::fromStdString(path));
-    if (!file.open(QIODevice::WriteOnly))
-        throw Error("cannot write checkpoint '" + path + "': " + file.errorString().toStdString());
-    const auto n = file.write(reinterpret_cast<const char *>(bytes.data()),
-                              static_cast<qint64>(bytes.size()));
-    if (n != static_cast<qint64>(bytes.size()) || !file.commit())
-        throw Error("cannot write checkpoint '" + path + "': " + file.errorString().toStdString() +
-                    " (the previous file, if any, is unchanged)");
+    // Flushed to disk, file and folder, before it replaces the old one.
+    try {
+        durable_write(path, serialize());
+    } catch (const Error &e) {
+        throw Error("cannot write checkpoint: " + std::string(e.what()) + " (the previous file, if any, is unchanged)");
+    }
 }
 
 Checkpoint Checkpoint::read(const std::string &path)

@@ -287,7 +287,8 @@ public:
     void bytes(void *dst, size_t n, const std::string &what)
     {
         need(n, what);
-        std::memcpy(dst, m_bytes.data() + m_pos, n);
+        if (n) // an empty span's data() may be null, which memcpy must not get
+            std::memcpy(dst, m_bytes.data() + m_pos, n);
         m_pos += n;
     }
     template <class T> T value(const std::string &what)

@@ -1,6 +1,9 @@
 #include "neurite/core/loss.h"
 
+#include "neurite/core/compute_context.h"
 #include "neurite/core/error.h"
+#include "neurite/core/plugin_call.h"
+#include "neurite/core/plugin_error.h"
 
 namespace neurite {
 
@@ -12,7 +15,11 @@ LossFunction::LossFunction(const Entry &entry, void *self, ParamList config)
 {
 }
 
-LossFunction::~LossFunction() { m_entry->destroy(m_self); }
+LossFunction::~LossFunction()
+{
+    PluginCall call(*m_entry, "destroy");
+    m_entry->destroy(m_self);
+}
 
 void LossFunction::fail(const char *call, nrt_status status, const Tensor &pred, const Tensor &target) const
 {
@@ -53,7 +60,9 @@ double LossFunction::forward(const Tensor &pred, const Tensor &target)
     nrt_tensor p = pred.desc();
     nrt_tensor t = target_desc(pred, target);
     double loss = 0;
+    ComputeContext::prepare_team();
     m_err[0] = '\0';
+    PluginCall call(*m_entry, "forward", pred.dim() ? pred.size(0) : -1);
     if (nrt_status st = m_vt->forward(m_self, &p, &t, &loss, m_err, sizeof m_err))
         fail("forward", st, pred, target);
     return loss;
@@ -67,7 +76,9 @@ void LossFunction::backward(const Tensor &pred, const Tensor &target, Tensor &di
     nrt_tensor p = pred.desc();
     nrt_tensor t = target_desc(pred, target);
     nrt_tensor d = diff_pred.desc();
+    ComputeContext::prepare_team();
     m_err[0] = '\0';
+    PluginCall call(*m_entry, "backward", pred.dim() ? pred.size(0) : -1);
     if (nrt_status st = m_vt->backward(m_self, &p, &t, &d, m_err, sizeof m_err))
         fail("backward", st, pred, target);
 }

@@ -292,6 +292,9 @@ void Model::check_inputs(std::span<const Tensor> inputs, const char *call) const
         const std::string which = input_count() == 1 ? "input" : "input " + std::to_string(i + 1);
         if (!x.defined() || x.dim() < 1)
             throw Error(m_type_name + ": " + call + " on an empty " + which);
+        if (!x.is_contiguous())
+            throw Error(m_type_name + ": " + which + " " + x.shape().to_string() +
+                        " is a strided view (a transpose or narrow); pass x:contiguous()");
         const auto &sample = m_inputs[i].sample_shape;
         if (sample) {
             bool fits = x.dim() == sample->size() + 1;

@@ -1,6 +1,9 @@
 #include "neurite/core/module.h"
 
 #include "neurite/core/arena.h"
+#include "neurite/core/compute_context.h"
+#include "neurite/core/plugin_call.h"
+#include "neurite/core/plugin_error.h"
 #include "neurite/core/error.h"
 
 #include "byte_sink.h"
@@ -33,6 +36,7 @@ Module::Module(const Entry &entry, void *self, ParamList config)
       m_self(self),
       m_config(std::move(config))
 {
+    PluginCall call(entry, "param");
     set_label(entry.name);
     const bool has_11_slots = entry.abi_minor >= 1 && m_vt->struct_size >= kLayerVtable11Size;
     m_v11 = has_11_slots && m_vt->prepare2 && m_vt->forward2 && m_vt->backward2;
@@ -53,6 +57,7 @@ Module::Module(const Entry &entry, void *self, ParamList config)
 
 Module::~Module()
 {
+    PluginCall call(*m_entry, "destroy");
     if (m_arena)
         m_arena->detach_module();
     m_entry->destroy(m_self);
@@ -60,7 +65,7 @@ Module::~Module()
 
 void Module::fail(const char *call, nrt_status status, const char *message) const
 {
-    throw Error(label() + ": " + call_failure(call, status, message));
+    throw Error(label() + ": " + call_failure(call, status, message)); // the whole message, past the buffer
 }
 
 // ABI 1.0: the plugin's own memory. ABI 1.1 with bind_params: declarations
@@ -129,6 +134,7 @@ void Module::bind(const std::shared_ptr<ParameterArena> &arena, std::span<float 
         r.grad = grads[i] ? Tensor::view(grads[i], s.shape).desc() : nrt_tensor{};
         r.flags = s.buffer ? NRT_PARAM_FLAG_BUFFER : 0;
     }
+    PluginCall call(*m_entry, "bind_params");
     m_err[0] = '\0';
     if (nrt_status st = m_vt->bind_params(m_self, static_cast<int32_t>(refs.size()), refs.data(),
                                           m_initialised ? 0 : 1, m_err, sizeof m_err))
@@ -155,6 +161,7 @@ size_t Module::prepare(std::span<Desc> src, std::vector<Desc> &dst)
     }
     m_dst.clear();
     const std::vector<Desc> offered(src.begin(), src.end());
+    PluginCall call(*m_entry, "prepare", src.empty() || src[0].shape.empty() ? -1 : src[0].shape[0]);
     const size_t workspace = m_v11 ? prepare_v11(src, dst) : prepare_v10(src, dst);
     m_src_offered = offered;
     m_src_read.assign(src.begin(), src.end());
@@ -193,7 +200,7 @@ size_t Module::prepare_v10(std::span<Desc> src, std::vector<Desc> &dst)
         // "does not fit" says what a shape error is; other kinds are named.
         throw Error(label() + ": input " + in.to_string() + " does not fit" +
                     (st == NRT_ERR_SHAPE ? std::string() : " (" + status_name(st) + ")") + ": " +
-                    (m_err[0] ? m_err : "the plugin gave no message"));
+                    (m_err[0] ? full_plugin_message(m_err) : std::string("the plugin gave no message")));
     if (dst_ndims < 1 || dst_ndims > NRT_MAX_DIMS)
         throw Error(label() + ": the plugin reported an output rank of " + std::to_string(dst_ndims));
     dst.assign(1, Desc(Shape(std::span<const int64_t>(dst_dims, static_cast<size_t>(dst_ndims)))));
@@ -217,7 +224,7 @@ size_t Module::prepare_v11(std::span<Desc> src, std::vector<Desc> &dst)
         throw Error(label() + ": input" + (src.size() == 1 ? " " : "s ") + inputs +
                     (src.size() == 1 ? " does" : " do") + " not fit" +
                     (st == NRT_ERR_SHAPE ? std::string() : " (" + status_name(st) + ")") + ": " +
-                    (m_err[0] ? m_err : "the plugin gave no message"));
+                    (m_err[0] ? full_plugin_message(m_err) : std::string("the plugin gave no message")));
     }
     if (dst_count < 1 || dst_count > kMaxOutputs)
         throw Error(label() + ": the plugin declared " + std::to_string(dst_count) + " outputs");
@@ -233,8 +240,19 @@ size_t Module::prepare_v11(std::span<Desc> src, std::vector<Desc> &dst)
     return static_cast<size_t>(workspace);
 }
 
+namespace {
+
+int64_t batch_of(const nrt_layer_call &call)
+{
+    return call.src_count > 0 && call.src[0].ndims > 0 ? call.src[0].dims[0] : -1;
+}
+
+} // namespace
+
 void Module::forward(const nrt_layer_call &call)
 {
+    PluginCall in_progress(*m_entry, "forward", batch_of(call));
+    ComputeContext::prepare_team();
     m_err[0] = '\0';
     nrt_status st;
     if (m_v11)
@@ -247,6 +265,8 @@ void Module::forward(const nrt_layer_call &call)
 
 void Module::backward(const nrt_layer_call &call)
 {
+    PluginCall in_progress(*m_entry, "backward", batch_of(call));
+    ComputeContext::prepare_team();
     m_err[0] = '\0';
     nrt_status st;
     if (m_v11) {
@@ -351,7 +371,10 @@ void Module::zero_grad(bool deferred)
     // instead of silently summing gradients over the whole run.
     if (deferred && m_backward_done && !m_clear_checked)
         deferred = false;
-    m_vt->zero_grad(m_self, deferred ? 1 : 0);
+    {
+        PluginCall call(*m_entry, "zero_grad");
+        m_vt->zero_grad(m_self, deferred ? 1 : 0);
+    }
     m_zero_pending = deferred;
     if (!deferred) {
         check_grads_cleared();
@@ -387,6 +410,7 @@ std::vector<uint8_t> Module::save_extra_state() const
     if (!m_vt->save_state)
         return bytes;
     nrt_writer w = detail::byte_sink(bytes);
+    PluginCall call(*m_entry, "save_state");
     m_err[0] = '\0';
     if (nrt_status st = m_vt->save_state(m_self, &w, m_err, sizeof m_err))
         fail("save_state", st, m_err);
@@ -401,6 +425,7 @@ void Module::load_extra_state(const std::vector<uint8_t> &bytes)
                         " bytes of extra state but the plugin cannot load any");
         return;
     }
+    PluginCall call(*m_entry, "load_state");
     m_err[0] = '\0';
     if (nrt_status st = m_vt->load_state(m_self, bytes.data(), bytes.size(), m_err, sizeof m_err))
         fail("load_state", st, m_err);

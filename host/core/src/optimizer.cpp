@@ -1,7 +1,10 @@
 #include "neurite/core/optimizer.h"
 
 #include "neurite/core/arena.h"
+#include "neurite/core/compute_context.h"
 #include "neurite/core/error.h"
+#include "neurite/core/plugin_call.h"
+#include "neurite/core/plugin_error.h"
 
 #include "byte_sink.h"
 
@@ -15,7 +18,11 @@ Optimizer::Optimizer(const Entry &entry, void *self, ParamList config)
 {
 }
 
-Optimizer::~Optimizer() { m_entry->destroy(m_self); }
+Optimizer::~Optimizer()
+{
+    PluginCall call(*m_entry, "destroy");
+    m_entry->destroy(m_self);
+}
 
 void Optimizer::fail(const std::string &call, nrt_status status) const
 {
@@ -42,6 +49,7 @@ void Optimizer::attach(const std::vector<Parameter> &all)
     }
     m_params = params;
     m_err[0] = '\0';
+    PluginCall call(*m_entry, "attach");
     if (nrt_status st = m_vt->attach(m_self, static_cast<int32_t>(refs.size()), refs.data(), m_err,
                                      sizeof m_err))
         fail("attach", st);
@@ -67,7 +75,9 @@ void Optimizer::step()
             last = p.owner.get();
         }
     }
+    ComputeContext::prepare_team();
     m_err[0] = '\0';
+    PluginCall call(*m_entry, "step");
     if (nrt_status st = m_vt->step(m_self, m_err, sizeof m_err))
         fail("step", st);
 }
@@ -89,6 +99,7 @@ void Optimizer::zero_grad()
 double Optimizer::option(const std::string &name) const
 {
     double v = 0;
+    PluginCall call(*m_entry, "get_option");
     // get_option takes no message buffer: the status is all there is to say.
     const nrt_status st = m_vt->get_option(m_self, name.c_str(), &v);
     if (st == NRT_ERR_INVALID_ARGUMENT)
@@ -101,6 +112,7 @@ double Optimizer::option(const std::string &name) const
 void Optimizer::set_option(const std::string &name, double value)
 {
     m_err[0] = '\0';
+    PluginCall call(*m_entry, "set_option");
     if (nrt_status st = m_vt->set_option(m_self, name.c_str(), value, m_err, sizeof m_err))
         fail("setting '" + name + "'", st);
 }
@@ -110,6 +122,7 @@ std::vector<uint8_t> Optimizer::save_state() const
     std::vector<uint8_t> bytes;
     nrt_writer w = detail::byte_sink(bytes);
     m_err[0] = '\0';
+    PluginCall call(*m_entry, "save_state");
     if (nrt_status st = m_vt->save_state(m_self, &w, m_err, sizeof m_err))
         fail("save_state", st);
     return bytes;
@@ -118,6 +131,7 @@ std::vector<uint8_t> Optimizer::save_state() const
 void Optimizer::load_state(const std::vector<uint8_t> &bytes)
 {
     m_err[0] = '\0';
+    PluginCall call(*m_entry, "load_state");
     if (nrt_status st = m_vt->load_state(m_self, bytes.data(), bytes.size(), m_err, sizeof m_err))
         fail("load_state", st);
 }

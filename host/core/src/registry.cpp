@@ -6,6 +6,10 @@
 #include "neurite/core/module.h"
 #include "neurite/core/optimizer.h"
 #include "neurite/core/suggest.h"
+#include "neurite/core/plugin_call.h"
+#include "neurite/core/plugin_error.h"
+
+#include "plugin_probe.h"
 
 #include <algorithm>
 #include <cmath>
@@ -106,8 +110,10 @@ std::string status_name(nrt_status status)
 
 std::string call_failure(const std::string &call, nrt_status status, const char *message)
 {
+    // A Lua-defined entry's message may be longer than the ABI's buffer:
+    // full_plugin_message restores it whole.
     return call + " failed (" + status_name(status) + "): " +
-           (message && *message ? message : "the plugin gave no message");
+           (message && *message ? full_plugin_message(message) : std::string("the plugin gave no message"));
 }
 
 const char *loss_target_text(LossTarget target)
@@ -201,8 +207,17 @@ void Registry::load_directory(const std::string &folder)
         if (item.path().extension() == ".so")
             files.push_back(item.path().string());
     std::sort(files.begin(), files.end()); // the same order on every machine
-    for (const std::string &f : files)
-        load_library(f);
+    for (std::string &f : files)
+        f = canonical_file(f);
+    std::vector<detail::ProbeVerdict> verdicts(files.size());
+    if (m_isolated_loading)
+        verdicts = detail::probe_libraries(files); // all of the folder in one probe process
+    for (size_t i = 0; i < files.size(); ++i) {
+        if (verdicts[i].safe)
+            load_in_process(files[i]);
+        else
+            refuse(files[i], verdicts[i].reason);
+    }
 }
 
 void Registry::refuse(const std::string &file, const std::string &reason)
@@ -212,13 +227,36 @@ void Registry::refuse(const std::string &file, const std::string &reason)
 
 bool Registry::load_library(const std::string &file_in)
 {
+    const std::string file = canonical_file(file_in);
+    if (m_isolated_loading && !is_loaded(file)) {
+        const detail::ProbeVerdict verdict = detail::probe_libraries({file}).front();
+        if (!verdict.safe) {
+            refuse(file, verdict.reason);
+            return false;
+        }
+    }
+    return load_in_process(file);
+}
+
+std::string Registry::canonical_file(const std::string &file)
+{
     std::error_code ec;
-    std::string file = fs::weakly_canonical(file_in, ec).string();
-    if (ec)
-        file = file_in;
-    if (std::find(m_loaded_files.begin(), m_loaded_files.end(), file) != m_loaded_files.end())
+    std::string canonical = fs::weakly_canonical(file, ec).string();
+    return ec ? file : canonical;
+}
+
+bool Registry::is_loaded(const std::string &file) const
+{
+    return std::find(m_loaded_files.begin(), m_loaded_files.end(), file) != m_loaded_files.end();
+}
+
+bool Registry::load_in_process(const std::string &file)
+{
+    if (is_loaded(file))
         return true;
 
+    // The library's static constructors run inside dlopen.
+    PluginCall loading(file.c_str(), nullptr, "dlopen (its static constructors)");
     void *handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
         const char *why = dlerror();
@@ -238,7 +276,10 @@ bool Registry::load_library(const std::string &file_in)
     host.abi_major = NRT_ABI_MAJOR;
     host.abi_minor = NRT_ABI_MINOR;
     host.host_version = NEURITE_VERSION;
-    const nrt_plugin_info *info = entry_fn(&host);
+    const nrt_plugin_info *info = [&] {
+        PluginCall call(file.c_str(), nullptr, "its entry point " NRT_PLUGIN_ENTRY_SYMBOL);
+        return entry_fn(&host);
+    }();
     const std::string host_abi = version_text(NRT_ABI_MAJOR, NRT_ABI_MINOR);
     if (!info) {
         refuse(file, "declined to load in this host (Neurite " NEURITE_VERSION ", plugin ABI " +
@@ -436,6 +477,7 @@ void *Registry::create_instance(const Entry &entry, const ResolvedParams &params
 {
     char err[1024] = {};
     void *self = nullptr;
+    PluginCall call(entry, "create");
     nrt_status st = entry.create(context.host(), params.c_params(), seed, &self, err, sizeof err);
     if (st != NRT_OK)
         throw Error(entry.name + ": " + call_failure("create", st, err) + " (plugin " + entry.origin + ")");

@@ -1,4 +1,7 @@
 #include "binding.h"
+#include "tensor_args.h"
+
+#include "neurite/core/strided.h"
 
 #include <cmath>
 
@@ -49,41 +52,50 @@ void arg_error(lua_State *L, int idx, const char *fn, const std::string &expecte
 
 // ---- shapes
 
-// Tensors index with int64_t: a shape whose element count overflows would
-// allocate a few bytes and then be indexed far outside them.
-constexpr int64_t kMaxElements = int64_t(1) << 40;
-
 void check_shape_size(lua_State *L, const Shape &shape, const char *fn)
 {
-    int64_t n = 1;
-    for (int64_t d : shape) {
-        if (d != 0 && n > kMaxElements / d)
-            raise(L, std::string(fn) + ": a tensor of shape " + shape.to_string() +
-                         " has more elements than fit in memory");
-        n *= d;
-    }
+    guarded(L, [&] {
+        try {
+            return shape.checked_numel();
+        } catch (const Error &e) {
+            throw Error(std::string(fn) + ": " + e.what());
+        }
+    });
 }
+
+namespace {
+
+// Dimension `position` (1-based) of a shape, the value at idx: an integer
+// >= 0, or -1 where allow_infer. Checked in that order, so the message says
+// what is wrong with the value the script gave.
+int64_t shape_dimension(lua_State *L, int idx, int64_t position, const char *fn, bool allow_infer)
+{
+    const std::string where = std::string(fn) + ": dimension " + std::to_string(position) + " is ";
+    const int type = lua_type(L, idx);
+    int ok = 0;
+    const lua_Integer d = lua_tointegerx(L, idx, &ok);
+    if (type != LUA_TNUMBER || !ok)
+        raise(L, where + value_text(L, idx) + "; dimensions must be integers");
+    if (d < 0 && !(allow_infer && d == -1))
+        raise(L, where + std::to_string(d) + "; dimensions must be >= 0" +
+                     (allow_infer ? " (or -1 once, for the size inferred from the rest)" : ""));
+    return d;
+}
+
+} // namespace
 
 Shape shape_from_table(lua_State *L, int idx, const char *fn)
 {
     idx = lua_absindex(L, idx);
-    const lua_Integer n = luaL_len(L, idx);
+    const lua_Unsigned n = lua_rawlen(L, idx);
     if (n < 1 || n > Shape::kMaxDims)
         raise(L, std::string(fn) + ": a shape has 1 to " + std::to_string(Shape::kMaxDims) +
                      " dimensions, got " + std::to_string(n));
     Shape shape;
-    for (lua_Integer i = 1; i <= n; ++i) {
-        lua_geti(L, idx, i);
-        int ok = 0;
-        const lua_Integer d = lua_tointegerx(L, -1, &ok);
-        if (!ok || d < 0)
-            raise(L, std::string(fn) + ": dimension " + std::to_string(i) +
-                         " must be a non-negative integer, got " + describe_value(L, -1) +
-                         (lua_type(L, -1) == LUA_TNUMBER
-                              ? " (" + std::string(lua_tostring(L, -1)) + ")"
-                              : std::string()));
+    for (lua_Unsigned i = 1; i <= n; ++i) {
+        lua_rawgeti(L, idx, static_cast<lua_Integer>(i));
+        shape.push_back(shape_dimension(L, -1, static_cast<int64_t>(i), fn, false));
         lua_pop(L, 1);
-        shape.push_back(d);
     }
     check_shape_size(L, shape, fn);
     return shape;
@@ -96,18 +108,55 @@ Shape check_shape_args(lua_State *L, int idx, const char *fn)
     const int top = lua_gettop(L);
     if (top < idx)
         raise(L, std::string(fn) + " needs a shape, e.g. {2, 3}");
+    if (top - idx + 1 > Shape::kMaxDims)
+        raise(L, std::string(fn) + ": a shape has at most " + std::to_string(Shape::kMaxDims) +
+                     " dimensions, got " + std::to_string(top - idx + 1));
     Shape shape;
-    for (int i = idx; i <= top; ++i) {
-        int ok = 0;
-        const lua_Integer d = lua_tointegerx(L, i, &ok);
-        if (!ok || d < 0)
-            arg_error(L, i, fn, "a non-negative integer dimension");
-        if (shape.size() == Shape::kMaxDims)
-            raise(L, std::string(fn) + ": a shape has at most " +
-                         std::to_string(Shape::kMaxDims) + " dimensions");
-        shape.push_back(d);
+    for (int i = idx; i <= top; ++i)
+        shape.push_back(shape_dimension(L, i, i - idx + 1, fn, false));
+    check_shape_size(L, shape, fn);
+    return shape;
+}
+
+Shape reshape_args(lua_State *L, int idx, int64_t numel, const char *fn)
+{
+    const bool table = lua_istable(L, idx);
+    const int64_t n = table ? static_cast<int64_t>(lua_rawlen(L, idx)) : lua_gettop(L) - idx + 1;
+    if (n < 1)
+        raise(L, std::string(fn) + " needs a shape, e.g. t:reshape{2, 3}");
+    if (n > Shape::kMaxDims)
+        raise(L, std::string(fn) + ": a shape has at most " + std::to_string(Shape::kMaxDims) +
+                     " dimensions, got " + std::to_string(n));
+    Shape shape;
+    int infer = -1;
+    for (int64_t i = 1; i <= n; ++i) {
+        if (table)
+            lua_rawgeti(L, idx, i);
+        else
+            lua_pushvalue(L, idx + static_cast<int>(i) - 1);
+        const int64_t d = shape_dimension(L, -1, i, fn, true);
+        lua_pop(L, 1);
+        if (d == -1) {
+            if (infer >= 0)
+                raise(L, std::string(fn) + ": dimensions " + std::to_string(infer + 1) + " and " +
+                             std::to_string(i) + " are both -1; only one can be inferred");
+            infer = static_cast<int>(i - 1);
+        }
+        shape.push_back(d == -1 ? 1 : d);
     }
     check_shape_size(L, shape, fn);
+    if (infer >= 0) {
+        const int64_t rest = shape.numel();
+        if (rest == 0 || numel % rest != 0)
+            raise(L, std::string(fn) + ": cannot infer dimension " + std::to_string(infer + 1) +
+                         " (-1): " + std::to_string(numel) + " elements are not a multiple of " +
+                         std::to_string(rest) + ", the product of the other dimensions");
+        shape[infer] = numel / rest;
+    }
+    if (shape.numel() != numel)
+        raise(L, std::string(fn) + ": cannot reshape " + std::to_string(numel) +
+                     " elements to " + shape.to_string() + " (" + std::to_string(shape.numel()) +
+                     " elements)");
     return shape;
 }
 
@@ -124,17 +173,15 @@ void push_shape(lua_State *L, const Shape &shape)
 
 Tensor to_zero_based(const Tensor &target)
 {
-    Tensor t(target.shape());
-    for (int64_t i = 0; i < t.numel(); ++i)
-        t[i] = target[i] - 1.0f;
+    Tensor t = Tensor::uninitialized(target.shape());
+    strided::map(t, target, [](float v) { return v - 1.0f; });
     return t;
 }
 
 Tensor to_one_based(const Tensor &target)
 {
-    Tensor t(target.shape());
-    for (int64_t i = 0; i < t.numel(); ++i)
-        t[i] = target[i] + 1.0f;
+    Tensor t = Tensor::uninitialized(target.shape());
+    strided::map(t, target, [](float v) { return v + 1.0f; });
     return t;
 }
 

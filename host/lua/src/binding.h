@@ -2,6 +2,7 @@
 
 // Shared by the binding files: how C++ errors become Lua errors, how tensors,
 // shapes and parameter lists cross, and the userdata types of each binding.
+#include "interrupts.h"
 #include "session_state.h"
 
 #include "neurite/core/error.h"
@@ -33,12 +34,16 @@ inline constexpr const char *kOptimizerMeta = "neurite.Optimizer";
 // Raises `message` as a Lua error prefixed with the calling script's position.
 [[noreturn]] void raise(lua_State *L, const std::string &message);
 
-// Runs a binding body. neurite::Error and other std::exceptions become Lua
-// errors at the caller's position; Lua's own errors (C++ exceptions of
-// another type in this build of Lua) pass through untouched.
+// Runs a binding body and returns what it returns. neurite::Error and other
+// std::exceptions become Lua errors at the caller's position; Lua's own
+// errors (C++ exceptions of another type in this build of Lua) pass through
+// untouched.
 template <class Fn>
-int guarded(lua_State *L, Fn &&fn)
+auto guarded(lua_State *L, Fn &&fn) -> decltype(fn())
 {
+    // A loop of long C calls runs few VM instructions for the hook to
+    // count: each binding looks at a pending Ctrl-C or limit itself.
+    check_interrupt(L);
     std::string message;
     try {
         return fn();
@@ -84,9 +89,13 @@ const Entry &require_entry(lua_State *L, const char *name, const char *fn);
 
 struct TensorBox {
     // For tensors made by the bindings, `value` views floats stored in the
-    // userdata itself, right after this struct (see push_new_tensor).
+    // userdata itself, right after this struct (see push_new_tensor). It may
+    // be a strided view (t:t(), t:narrow(2, ...), t:expand(...)).
     Tensor value;
     bool inline_storage = false;
+    // Set by __gc, which a script can call by hand: the box then holds
+    // nothing, and every use raises "the tensor was already freed".
+    bool freed = false;
     // For parameter values and gradients: the layer and the index of the
     // parameter this views. The layer may be rebound into a model's arena
     // since, so the view is looked up again before each use; a gradient is
@@ -97,6 +106,9 @@ struct TensorBox {
     std::shared_ptr<ParameterArena> arena; // keeps the viewed memory alive
     Tensor grad;      // a parameter's gradient view
     std::string name; // a parameter's name
+    // For the embedding program (interop.h's to_tensor): a contiguous copy
+    // of a strided view, which it reads as rows of memory.
+    std::unique_ptr<Tensor> snapshot;
 };
 
 // A new tensor userdata. keepalive (a stack index, 0 for none) is stored as
@@ -107,12 +119,23 @@ TensorBox *push_tensor(lua_State *L, Tensor value, int keepalive = 0);
 // makes large temporaries does not outgrow memory between collections.
 // Views of it keep the userdata alive. zero = false leaves it for the caller to fill.
 TensorBox *push_new_tensor(lua_State *L, const Shape &shape, bool zero = true);
-// A copy of t in a new inline tensor.
+// A copy of t (any layout) in a new contiguous inline tensor.
 TensorBox *push_copy(lua_State *L, const Tensor &t);
+// A view of the tensor at idx (whose memory `view` shows): it keeps alive
+// whatever keeps the source's memory alive.
+TensorBox *push_view(lua_State *L, int idx, Tensor view);
+// The userdata at idx, or an error naming the call (also when it was freed).
 TensorBox *check_tensor_box(lua_State *L, int idx);
-const Tensor &check_tensor(lua_State *L, int idx);
+// The tensor at idx, contiguous: a strided view is copied. What code outside
+// the tensor bindings reads, so no strided view reaches the core or a plugin.
+Tensor check_tensor(lua_State *L, int idx);
+// The tensor at idx as it is, possibly a strided view: for the tensor
+// bindings, which handle strides.
+const Tensor &check_any_tensor(lua_State *L, int idx);
+// A live tensor userdata at idx, or nullptr.
 TensorBox *test_tensor(lua_State *L, int idx);
-// A tensor, or a nested table of numbers (copied into a new tensor).
+// A tensor, or a nested table of numbers (copied into a new tensor); a
+// number is a one-element tensor. Contiguous.
 Tensor tensor_from_value(lua_State *L, int idx, const char *fn);
 // A live view of parameter `index` of p.owner (see TensorBox).
 void push_parameter(lua_State *L, const Parameter &p, int index);
@@ -120,6 +143,9 @@ void push_parameter(lua_State *L, const Parameter &p, int index);
 Shape shape_from_table(lua_State *L, int idx, const char *fn);
 // A table {2, 3} at idx, or numbers from idx to the top.
 Shape check_shape_args(lua_State *L, int idx, const char *fn);
+// The shape of t:reshape/t:view: a table or numbers from idx, each >= 0 or
+// one -1 for the rest of `numel` elements.
+Shape reshape_args(lua_State *L, int idx, int64_t numel, const char *fn);
 void push_shape(lua_State *L, const Shape &shape);
 // Raises when the shape's element count would overflow (or exceed memory).
 void check_shape_size(lua_State *L, const Shape &shape, const char *fn);
@@ -129,7 +155,15 @@ void check_shape_size(lua_State *L, const Shape &shape, const char *fn);
 Tensor to_zero_based(const Tensor &target);
 Tensor to_one_based(const Tensor &target);
 
+// Each adds its methods to the table at `methods` (tensor_*.cpp).
+void open_tensor_views(lua_State *L, int methods);
 void open_tensor_math(lua_State *L, int methods);
+void open_tensor_reduce(lua_State *L, int methods);
+void open_tensor_select(lua_State *L, int methods);
+// tensor.where, into the module table at `module`.
+void open_tensor_where(lua_State *L, int module);
+// The functions of the `tensor` table that build tensors (tensor_build.cpp).
+void open_tensor_build(lua_State *L, int module);
 std::string tensor_text(const Tensor &t);
 
 // ---- parameters of registry entries

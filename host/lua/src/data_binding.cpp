@@ -3,6 +3,7 @@
 // ds:normalize, ds.classes). Class indices are 1-based here, as everywhere
 // in Lua; the core's 0-based labels are shifted at this boundary.
 #include "dataset_box.h"
+#include "sandbox.h"
 
 #include "neurite/core/data/csv.h"
 #include "neurite/core/data/current.h"
@@ -117,6 +118,8 @@ template <class Fn>
 int dataset_result(lua_State *L, Fn &&make)
 {
     detail::ActiveScope scope(L);
+    // Every file the loader opens or lists passes the sandbox's rule.
+    nd::ReadCheckScope reads(&detail::session(L).read_check);
     return guarded(L, [&] {
         push_dataset(L, make());
         return 1;
@@ -129,9 +132,11 @@ int data_fashion_mnist(lua_State *L)
     const std::string dir = opt_string(L, 1, "dir", nd::kFashionMnistDir);
     if (!split.empty() && split != "train" && split != "test")
         raise(L, "data.fashion_mnist: split must be \"train\" or \"test\", got \"" + split + "\"");
+    check_read_path(L, dir, "data.fashion_mnist");
     // Loaded once per process: datasets are immutable and shared by views.
     static std::mutex mutex;
     static std::map<std::string, nd::TrainTest> cache;
+    nd::ReadCheckScope reads(&detail::session(L).read_check);
     return guarded(L, [&] {
         nd::TrainTest sets;
         {

@@ -2,10 +2,12 @@
 // x, y backed by the core's prefetching BatchIterator), ds:normalize and the
 // fields classes, shape, source, kind. Indices and class labels count from 1.
 #include "dataset_box.h"
+#include "tensor_args.h"
 
 #include "neurite/core/data/split.h"
 
 #include <cmath>
+#include <cstring>
 #include <thread>
 
 namespace neurite::lua {
@@ -20,9 +22,15 @@ bool shifts_labels(const nd::Dataset &ds)
            ds.target_encoding() == nd::TargetEncoding::Index;
 }
 
+// Idempotent: a script may call it by hand (getmetatable(ds).__gc(ds)).
+// The box then holds an empty dataset and every use raises.
 int ds_gc(lua_State *L)
 {
-    static_cast<DatasetBox *>(luaL_checkudata(L, 1, kDatasetMeta))->~DatasetBox();
+    auto *box = static_cast<DatasetBox *>(luaL_checkudata(L, 1, kDatasetMeta));
+    if (!box->freed) {
+        box->dataset = nd::Dataset();
+        box->freed = true;
+    }
     return 0;
 }
 
@@ -61,11 +69,15 @@ void push_strings(lua_State *L, const std::vector<std::string> &items)
 
 int ds_index(lua_State *L)
 {
-    const nd::Dataset &ds = check_dataset(L, 1);
+    // Methods even of a freed dataset: the method then names itself in the error.
     lua_pushvalue(L, 2);
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL || lua_type(L, 2) != LUA_TSTRING)
         return 1;
     const std::string key = lua_tostring(L, 2);
+    auto *box = static_cast<DatasetBox *>(luaL_testudata(L, 1, kDatasetMeta));
+    if (box && box->freed)
+        raise(L, "ds." + key + ": the dataset was already freed (its __gc was called)");
+    const nd::Dataset &ds = check_dataset(L, 1);
     return guarded(L, [&] {
         if (key == "classes")
             push_strings(L, ds.class_names());
@@ -203,31 +215,32 @@ int ds_targets(lua_State *L)
     });
 }
 
+// ds:subset(indices): the samples at those 1-based indices (a table, a
+// tensor or one integer), compared as integers.
 int ds_subset(lua_State *L)
 {
     const nd::Dataset &ds = check_dataset(L, 1);
+    const std::vector<int64_t> rows = check_index_list(L, 2, ds.size(), 0, "ds:subset");
     return guarded(L, [&] {
-        const Tensor idx = tensor_from_value(L, 2, "ds:subset");
-        std::vector<int64_t> rows;
-        rows.reserve(static_cast<size_t>(idx.numel()));
-        for (int64_t k = 0; k < idx.numel(); ++k) {
-            const float f = idx[k];
-            if (f != std::floor(f) || f < 1 || f > static_cast<float>(ds.size()))
-                throw Error("ds:subset: index " + param_value_text(static_cast<double>(f)) +
-                            " is out of range for a dataset of " + std::to_string(ds.size()) +
-                            " samples (indices start at 1)");
-            rows.push_back(static_cast<int64_t>(f) - 1);
-        }
         push_dataset(L, ds.subset(rows));
         return 1;
     });
 }
 
+// ds:slice(first [, count]): count samples from first (default: to the end).
 int ds_slice(lua_State *L)
 {
     const nd::Dataset &ds = check_dataset(L, 1);
-    const lua_Integer first = luaL_checkinteger(L, 2);
-    const lua_Integer count = luaL_optinteger(L, 3, ds.size() - first + 1);
+    const int64_t size = ds.size();
+    const int64_t first = check_int(L, 2, "ds:slice", "first");
+    if (first < 1 || first > size + 1)
+        raise(L, "ds:slice: first is " + std::to_string(first) + "; it must be between 1 and " +
+                     std::to_string(size + 1) + " for a dataset of " + std::to_string(size) + " samples");
+    const int64_t count = opt_int(L, 3, size - first + 1, "ds:slice", "count");
+    if (count < 0 || count > size - first + 1) // no addition: huge counts cannot wrap
+        raise(L, "ds:slice: count is " + std::to_string(count) + "; from sample " + std::to_string(first) +
+                     " a dataset of " + std::to_string(size) + " samples has " +
+                     std::to_string(size - first + 1) + " left");
     return guarded(L, [&] {
         push_dataset(L, ds.slice(first - 1, count));
         return 1;
@@ -236,9 +249,10 @@ int ds_slice(lua_State *L)
 
 // ---- batches
 
+// Idempotent, as batches_close: the iterator ends and the loop with it.
 int batches_gc(lua_State *L)
 {
-    static_cast<BatchesBox *>(luaL_checkudata(L, 1, kBatchesMeta))->~BatchesBox();
+    static_cast<BatchesBox *>(luaL_checkudata(L, 1, kBatchesMeta))->iterator.reset();
     return 0;
 }
 
@@ -326,9 +340,16 @@ int ds_batches(lua_State *L)
 nd::Dataset &check_dataset(lua_State *L, int idx)
 {
     auto *box = static_cast<DatasetBox *>(luaL_testudata(L, idx, kDatasetMeta));
-    if (!box)
-        arg_error(L, idx, "dataset method", "a dataset (call it with ':')");
-    return box->dataset;
+    if (box && !box->freed)
+        return box->dataset;
+    lua_Debug ar;
+    std::string fn = "dataset method";
+    if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) && ar.name)
+        fn = (ar.namewhat && std::strcmp(ar.namewhat, "metamethod") == 0 ? "dataset __" : "ds:") +
+             std::string(ar.name);
+    if (box)
+        raise(L, fn + ": the dataset was already freed (its __gc was called)");
+    arg_error(L, idx, fn.c_str(), "a dataset (call it with ':')");
 }
 
 void push_dataset(lua_State *L, nd::Dataset dataset)

@@ -16,6 +16,8 @@ inline constexpr const char *kBatchesMeta = "neurite.Batches";
 
 struct DatasetBox {
     data::Dataset dataset;
+    // Set by __gc, which a script can call by hand: every later use raises.
+    bool freed = false;
 };
 
 struct BatchesBox {
@@ -23,6 +25,7 @@ struct BatchesBox {
     bool shift_labels = false; // class indices: 0-based in the core, 1-based in Lua
 };
 
+// The dataset at idx, or an error naming the call (also when it was freed).
 data::Dataset &check_dataset(lua_State *L, int idx);
 
 // Fields of an options table at idx (absent table or field: the fallback).

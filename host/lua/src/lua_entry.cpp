@@ -6,6 +6,8 @@
 // status and message that the core turns into a neurite::Error.
 #include "binding.h"
 
+#include "neurite/core/plugin_error.h"
+
 #include <cctype>
 #include <cmath>
 #include <cstring>
@@ -306,6 +308,8 @@ int load_body(lua_State *L)
 nrt_status run(LuaDefinition &def, lua_CFunction body, Call &call, char *err, size_t err_size)
 {
     auto fail = [&](nrt_status status, const std::string &message) {
+        if (message.size() >= err_size)
+            keep_full_plugin_message(message); // the buffer cuts it: the core's wrapper takes this
         if (err && err_size) {
             const size_t n = std::min(message.size(), err_size - 1);
             std::memcpy(err, message.data(), n);

@@ -5,6 +5,8 @@
 
 #include "neurite/core/checkpoint.h"
 
+#include "sandbox.h"
+
 namespace neurite::lua {
 
 namespace {
@@ -292,6 +294,7 @@ int model_load(lua_State *L)
 {
     ModelBox *box = check_model(L, 1);
     const std::string path = luaL_checkstring(L, 2);
+    check_read_path(L, path, "m:load"); // also train.resume, which loads through it
     detail::ActiveScope scope(L);
     return guarded(L, [&] {
         box->model->require_idle("m:load");

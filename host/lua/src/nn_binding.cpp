@@ -1,8 +1,9 @@
 // The `nn` module: nn.<Name>(...) for every layer, activation and loss in
 // the registry (built-in, third-party or Lua-defined alike), nn.Sequential,
 // nn.Input and nn.Model (graphs),
-// nn.load, nn.define, nn.plugins and nn.help.
+// nn.load, nn.define, nn.plugins, nn.help and nn.set_flush_denormal.
 #include "binding.h"
+#include "sandbox.h"
 
 #include "neurite/core/checkpoint.h"
 
@@ -131,6 +132,7 @@ int nn_load(lua_State *L)
     const std::string path = luaL_checkstring(L, 1);
     if (path.empty())
         raise(L, "nn.load: the path is empty");
+    check_read_path(L, path, "nn.load");
     detail::SessionState &s = detail::session(L);
     detail::ActiveScope scope(L);
     return guarded(L, [&] {
@@ -145,6 +147,17 @@ int nn_define(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     return define_entry(L, 1);
+}
+
+// nn.set_flush_denormal(on) -> the previous setting. PyTorch's name: whether
+// compute threads flush subnormal floats to zero (FTZ/DAZ), on by default.
+int nn_set_flush_denormal(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TBOOLEAN);
+    const bool previous = ComputeContext::flush_denormals();
+    ComputeContext::set_flush_denormals(lua_toboolean(L, 1) != 0);
+    lua_pushboolean(L, previous);
+    return 1;
 }
 
 } // namespace
@@ -163,6 +176,7 @@ void open_nn(lua_State *L)
                                          {"help", nn_help},
                                          {"load", nn_load},
                                          {"define", nn_define},
+                                         {"set_flush_denormal", nn_set_flush_denormal},
                                          {nullptr, nullptr}};
     luaL_newlib(L, functions);
     lua_createtable(L, 0, 1);

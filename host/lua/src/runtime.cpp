@@ -4,6 +4,11 @@
 #include "neurite/lua/runtime.h"
 
 #include "binding.h"
+#include "interrupts.h"
+#include "memory_limit.h"
+#include "sandbox.h"
+
+#include "neurite/core/memory_budget.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -25,45 +30,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// VM instructions between two looks at the cancel flag: a few tens of
-// microseconds, and a negligible cost per step.
-constexpr int kHookCount = 10000;
-
 // os.exit raises this (as a light userdata) so the script unwinds and the
 // host decides what exiting means, instead of the process ending under it.
 char kExitSentinel;
-
-// Stops a script once a cancel was requested. The first "interrupted" error
-// can be caught by pcall, so that cleanup code runs; a script that is still
-// running a grace period later has swallowed it and is stopped for good: the
-// hook then fires on every instruction, also outside the pcall, until the
-// error reaches the top.
-void cancel_hook(lua_State *L, lua_Debug *)
-{
-    detail::SessionState &s = detail::session(L);
-    if (!s.context.cancel_requested())
-        return;
-    const auto now = std::chrono::steady_clock::now();
-    const double grace = s.options.interrupt_grace_seconds;
-    if (!s.cancel_seen) {
-        s.cancel_seen = true;
-        s.cancel_time = now;
-    }
-    if (s.cooperative > 0 && std::chrono::duration<double>(now - s.cancel_time).count() < grace)
-        return; // train.fit stops at its next step boundary by itself
-    if (!s.interrupted) {
-        s.interrupted = true;
-        s.interrupt_time = now;
-    } else if (std::chrono::duration<double>(now - s.interrupt_time).count() < grace) {
-        return;
-    } else {
-        lua_sethook(L, cancel_hook, LUA_MASKCOUNT, 1);
-    }
-    luaL_where(L, 0);
-    lua_pushliteral(L, "interrupted");
-    lua_concat(L, 2);
-    lua_error(L);
-}
 
 int message_handler(lua_State *L)
 {
@@ -99,8 +68,8 @@ int lua_exit(lua_State *L)
         s.exit_code = lua_toboolean(L, 1) ? 0 : 1;
     else
         s.exit_code = static_cast<int>(luaL_optinteger(L, 1, 0));
-    lua_pushlightuserdata(L, &kExitSentinel);
-    return lua_error(L);
+    s.exiting = true;
+    raise_exit(L);
 }
 
 // load() that refuses binary chunks: precompiled bytecode can break the VM.
@@ -221,6 +190,7 @@ int open_all(lua_State *L)
     }
     lua_pushcfunction(L, lua_print);
     lua_setglobal(L, "print");
+    install_exit_guards(L); // before train.lua, which may keep its own pcall
 
     lua_newtable(L);
     const int neurite = lua_gettop(L);
@@ -256,6 +226,13 @@ int open_all(lua_State *L)
     return 0;
 }
 
+int lua_panic(lua_State *L)
+{
+    const char *message = lua_tostring(L, -1);
+    std::fprintf(stderr, "neurite: Lua error outside a protected call: %s\n", message ? message : "?");
+    return 0; // Lua aborts
+}
+
 void write_stdout(const std::string &line)
 {
     std::fwrite(line.data(), 1, line.size(), stdout);
@@ -264,17 +241,11 @@ void write_stdout(const std::string &line)
 
 } // namespace
 
-void check_write_path(lua_State *L, const std::string &path, const char *fn)
+void raise_exit(lua_State *L)
 {
-    if (!detail::session(L).options.sandbox)
-        return;
-    const fs::path p(path);
-    bool escapes = p.is_absolute() || path.empty();
-    for (const auto &part : p)
-        escapes = escapes || part == "..";
-    if (escapes)
-        raise(L, std::string(fn) + ": in sandbox mode files are written only below the working "
-                                   "directory; '" + path + "' is outside it");
+    lua_pushlightuserdata(L, &kExitSentinel);
+    lua_error(L);
+    std::terminate(); // lua_error does not return
 }
 
 LuaRuntime::LuaRuntime(const RuntimeOptions &options)
@@ -284,9 +255,12 @@ LuaRuntime::LuaRuntime(const RuntimeOptions &options)
     if (options.load_plugins)
         s.registry.load_default_paths();
     s.print = write_stdout;
-    s.L = luaL_newstate();
+    s.read_check = sandbox_read_check(options);
+    memory::set_limit(options.max_memory_bytes); // process-wide, as the budget is
+    s.L = lua_newstate(session_alloc, &s);
     if (!s.L)
         throw Error("cannot create a Lua state: out of memory");
+    lua_atpanic(s.L, lua_panic);
     *static_cast<detail::SessionState **>(lua_getextraspace(s.L)) = &s;
     lua_pushcfunction(s.L, open_all);
     if (lua_pcall(s.L, 0, 0, 0) != LUA_OK) {
@@ -295,7 +269,7 @@ LuaRuntime::LuaRuntime(const RuntimeOptions &options)
         s.L = nullptr;
         throw Error("cannot set up the Lua runtime: " + message);
     }
-    lua_sethook(s.L, cancel_hook, LUA_MASKCOUNT, kHookCount);
+    lua_sethook(s.L, interrupt_hook, LUA_MASKCOUNT, kHookCount);
 }
 
 LuaRuntime::~LuaRuntime()
@@ -324,7 +298,11 @@ void LuaRuntime::clear_cancel()
     m_state->context.clear_cancel();
     m_state->cancel_seen = false;
     m_state->interrupted = false;
+    m_state->cancel_noticed = false;
+    m_state->cancel_reason = detail::SessionState::CancelReason::Interrupt;
 }
+
+void LuaRuntime::set_stuck_handler(StuckHandler handler) { m_stuck = std::move(handler); }
 
 RunResult LuaRuntime::run_file(const std::string &path, const std::vector<std::string> &args,
                                const std::vector<std::string> &interpreter)
@@ -381,18 +359,26 @@ RunResult LuaRuntime::run_loaded(int load_status, int nargs)
     }
     s.interrupted = false;
     s.cancel_seen = false;
+    s.cancel_noticed = false;
+    s.over_memory = false;
+    s.refused_allocation = 0;
     s.cooperative = 0;
     s.exit_code = -1;
+    s.exiting = false;
     s.error_message.clear();
-    lua_sethook(L, cancel_hook, LUA_MASKCOUNT, kHookCount);
+    lua_sethook(L, interrupt_hook, LUA_MASKCOUNT, kHookCount);
     const int base = lua_gettop(L) - nargs; // the chunk
     lua_pushcfunction(L, message_handler);
     lua_insert(L, base);
-    const int status = lua_pcall(L, nargs, 0, base);
+    int status = LUA_OK;
+    {
+        RunSupervisor supervisor(s, m_stuck);
+        status = lua_pcall(L, nargs, 0, base);
+    }
     if (status == LUA_OK) {
         lua_remove(L, base);
     } else {
-        const bool exited = lua_touserdata(L, -1) == &kExitSentinel;
+        const bool exited = s.exiting || lua_touserdata(L, -1) == &kExitSentinel;
         if (exited) {
             result.status = RunResult::Status::Exit;
             result.exit_code = s.exit_code;
@@ -403,10 +389,21 @@ RunResult LuaRuntime::run_loaded(int load_status, int nargs)
                                  ? std::string(lua_tostring(L, -1) ? lua_tostring(L, -1) : "error")
                                  : s.error_message;
             result.traceback = lua_tostring(L, -1) ? lua_tostring(L, -1) : "";
+            if (status == LUA_ERRMEM) { // no message handler ran: no line, no traceback
+                result.message = refused_allocation_message(s);
+                result.traceback.clear();
+            }
         }
         lua_pop(L, 2); // the error and the handler
     }
-    if (s.context.cancel_requested() && result.status != RunResult::Status::Exit) {
+    const bool time_limit = s.cancel_reason == detail::SessionState::CancelReason::TimeLimit;
+    if (s.context.cancel_requested() && time_limit && result.status != RunResult::Status::Exit) {
+        result.status = RunResult::Status::Error;
+        result.exit_code = 1;
+        const std::string what = time_limit_text(s.options.time_limit_seconds);
+        if (result.message.find(what) == std::string::npos) // train.fit's own "interrupted" message
+            result.message = what + ": " + result.message;
+    } else if (s.context.cancel_requested() && result.status != RunResult::Status::Exit) {
         result.status = RunResult::Status::Interrupted;
         result.exit_code = 130;
         if (result.message.empty())

@@ -6,11 +6,13 @@
 #include "neurite/lua/runtime.h"
 
 #include "neurite/core/compute_context.h"
+#include "neurite/core/data/read_check.h"
 #include "neurite/core/monitor.h"
 #include "neurite/core/registry.h"
 
 #include <lua.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <random>
@@ -40,13 +42,35 @@ struct SessionState {
     std::mt19937_64 rng;
     LuaRuntime::PrintSink print;
 
-    // Cancel handling (see the hook in runtime.cpp).
+    // Cancel handling (see the hook in interrupts.cpp).
     bool cancel_seen = false;
     std::chrono::steady_clock::time_point cancel_time;
     std::chrono::steady_clock::time_point interrupt_time;
-    int cooperative = 0;
+    std::atomic<int> cooperative{0};
     bool interrupted = false;
+    // Set once Lua code (the hook) or a binding's own check has seen the
+    // cancel request: until then the script may be stuck in C code, which
+    // the run's supervisor watches for.
+    std::atomic<bool> cancel_noticed{false};
+    // Why the run is being cancelled.
+    enum class CancelReason { Interrupt, TimeLimit };
+    std::atomic<CancelReason> cancel_reason{CancelReason::Interrupt};
+
+    // --max-memory: Lua's allocations passed the limit (the hook raises the
+    // error at the script's line), or one was refused outright (too large
+    // to wait for the hook: Lua's own "not enough memory" error follows).
+    bool over_memory = false;
+    uint64_t refused_allocation = 0;
+    // Where Lua code last ran, recorded by the hook: what a refused
+    // allocation's message can name.
+    char last_source[64] = {};
+    int last_line = 0;
     int exit_code = -1; // set by os.exit
+    // os.exit was called: every pcall on the way up passes the exit on, and
+    // the hook raises it again if C code swallowed it.
+    bool exiting = false;
+    // What a sandboxed script may read (empty outside the sandbox).
+    data::ReadCheck read_check;
 
     std::string error_message; // the raw message the message handler saw
 

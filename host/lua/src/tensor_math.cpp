@@ -1,162 +1,126 @@
-// Tensor arithmetic for scripts: elementwise operators with NumPy-style
-// broadcasting, reductions, matmul (oneDNN's sgemm) and pointwise functions.
-// Every result is a new tensor; the in-place forms end in '_' as in PyTorch.
-#include "binding.h"
+// Tensor arithmetic for scripts: operators and comparisons with NumPy-style
+// broadcasting, pointwise functions, the in-place forms, which end in '_' as
+// in PyTorch, and matmul. Every loop runs in C++ over any layout
+// (strided.h); results are new contiguous tensors.
+#include "interrupts.h"
+#include "tensor_args.h"
 
 #include <dnnl.h>
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 namespace neurite::lua {
 
 namespace {
 
-// Shape of a op b under broadcasting, or an Error naming both shapes.
-Shape broadcast_shape(const Shape &a, const Shape &b, const char *op)
-{
-    const int n = std::max(a.size(), b.size());
-    int64_t dims[Shape::kMaxDims];
-    for (int i = 0; i < n; ++i) {
-        const int ia = a.size() - n + i, ib = b.size() - n + i;
-        const int64_t da = ia >= 0 ? a[ia] : 1, db = ib >= 0 ? b[ib] : 1;
-        if (da != db && da != 1 && db != 1)
-            throw Error(std::string("tensor ") + op + ": shapes " + a.to_string() + " and " +
-                        b.to_string() + " do not match (dimension " + std::to_string(i + 1) +
-                        " is " + std::to_string(da) + " against " + std::to_string(db) +
-                        "; sizes must be equal or 1)");
-        dims[i] = std::max(da, db);
-    }
-    return Shape(std::span<const int64_t>(dims, static_cast<size_t>(n)));
-}
-
-// Strides of `s` seen through the broadcast shape `out` (0 where repeated).
-void broadcast_strides(const Shape &s, const Shape &out, int64_t *strides)
-{
-    int64_t stride = 1;
-    for (int i = out.size() - 1; i >= 0; --i) {
-        const int is = s.size() - out.size() + i;
-        if (is >= 0 && s[is] != 1) {
-            strides[i] = stride;
-            stride *= s[is];
-        } else {
-            strides[i] = 0;
-            if (is >= 0)
-                stride *= s[is];
-        }
-    }
-}
-
+// a op b, either a number (a 0-d operand, so the tensor keeps its shape).
 template <class Op>
-void broadcast_apply(const Tensor &a, const Tensor &b, Tensor &out, Op op)
-{
-    const Shape &shape = out.shape();
-    const int64_t n = out.numel();
-    if (a.shape() == shape && b.shape() == shape) {
-        for (int64_t i = 0; i < n; ++i)
-            out[i] = op(a[i], b[i]);
-        return;
-    }
-    if (b.numel() == 1 && a.shape() == shape) {
-        const float s = b[0];
-        for (int64_t i = 0; i < n; ++i)
-            out[i] = op(a[i], s);
-        return;
-    }
-    if (a.numel() == 1 && b.shape() == shape) {
-        const float s = a[0];
-        for (int64_t i = 0; i < n; ++i)
-            out[i] = op(s, b[i]);
-        return;
-    }
-    int64_t sa[Shape::kMaxDims], sb[Shape::kMaxDims], idx[Shape::kMaxDims] = {};
-    broadcast_strides(a.shape(), shape, sa);
-    broadcast_strides(b.shape(), shape, sb);
-    const int nd = shape.size();
-    int64_t oa = 0, ob = 0;
-    for (int64_t i = 0; i < n; ++i) {
-        out[i] = op(a[oa], b[ob]);
-        for (int d = nd - 1; d >= 0; --d) { // odometer over the output index
-            oa += sa[d];
-            ob += sb[d];
-            if (++idx[d] < shape[d])
-                break;
-            oa -= sa[d] * shape[d];
-            ob -= sb[d] * shape[d];
-            idx[d] = 0;
-        }
-    }
-}
-
-// Operands of a binary metamethod: either side may be a number, seen as a
-// one-element tensor over `scalar` (no allocation).
-Tensor operand(lua_State *L, int idx, const char *op, float &scalar)
-{
-    if (lua_type(L, idx) == LUA_TNUMBER) {
-        scalar = static_cast<float>(lua_tonumber(L, idx));
-        return Tensor::view(&scalar, Shape{1});
-    }
-    if (test_tensor(L, idx))
-        return check_tensor(L, idx);
-    raise(L, std::string("tensor ") + op + ": cannot combine a tensor with " + describe_value(L, idx));
-}
-
-template <class Op>
-int binary(lua_State *L, const char *op, Op f)
+int binary(lua_State *L, const char *fn, Op f)
 {
     float sa = 0, sb = 0;
-    const Tensor a = operand(L, 1, op, sa), b = operand(L, 2, op, sb);
-    Shape shape;
-    // A number on either side keeps the tensor's shape, not [1].
-    if (lua_type(L, 1) == LUA_TNUMBER)
-        shape = b.shape();
-    else if (lua_type(L, 2) == LUA_TNUMBER)
-        shape = a.shape();
-    else
-        guarded(L, [&] {
-            shape = broadcast_shape(a.shape(), b.shape(), op);
-            return 0;
-        });
-    Tensor out = push_new_tensor(L, shape, false)->value;
-    broadcast_apply(a, b, out, f);
+    const Tensor a = operand(L, 1, fn, sa), b = operand(L, 2, fn, sb);
+    const Shape shape = guarded(L, [&] { return broadcast_shape(a.shape(), b.shape(), fn); });
+    Tensor out = new_result(L, shape);
+    strided::map2(out, a, b, f);
     return 1;
 }
 
-int t_add(lua_State *L) { return binary(L, "+", [](float x, float y) { return x + y; }); }
-int t_sub(lua_State *L) { return binary(L, "-", [](float x, float y) { return x - y; }); }
-int t_mul(lua_State *L) { return binary(L, "*", [](float x, float y) { return x * y; }); }
-int t_div(lua_State *L) { return binary(L, "/", [](float x, float y) { return x / y; }); }
-int t_pow(lua_State *L) { return binary(L, "^", [](float x, float y) { return std::pow(x, y); }); }
-int t_eq(lua_State *L) { return binary(L, "eq", [](float x, float y) { return x == y ? 1.0f : 0.0f; }); }
-int t_gt(lua_State *L) { return binary(L, "gt", [](float x, float y) { return x > y ? 1.0f : 0.0f; }); }
-int t_lt(lua_State *L) { return binary(L, "lt", [](float x, float y) { return x < y ? 1.0f : 0.0f; }); }
+// t:add(u [, alpha]) and t:sub(u [, alpha]) scale u first, as PyTorch's alpha.
+float alpha_arg(lua_State *L, int idx, const char *fn)
+{
+    return static_cast<float>(opt_num(L, idx, 1.0, fn, "alpha"));
+}
+
+int t_add(lua_State *L)
+{
+    const float alpha = alpha_arg(L, 3, "t:add");
+    if (alpha == 1.0f)
+        return binary(L, "tensor +", [](float x, float y) { return x + y; });
+    return binary(L, "tensor +", [alpha](float x, float y) { return x + alpha * y; });
+}
+
+int t_sub(lua_State *L)
+{
+    const float alpha = alpha_arg(L, 3, "t:sub");
+    if (alpha == 1.0f)
+        return binary(L, "tensor -", [](float x, float y) { return x - y; });
+    return binary(L, "tensor -", [alpha](float x, float y) { return x - alpha * y; });
+}
+
+// The elementwise functions, each a template argument so that it inlines
+// into the loop.
+float times(float x, float y) { return x * y; }
+float divided(float x, float y) { return x / y; }
+float power(float x, float y) { return std::pow(x, y); }
+float equal_to(float x, float y) { return x == y ? 1.0f : 0.0f; }
+float not_equal_to(float x, float y) { return x != y ? 1.0f : 0.0f; }
+float greater(float x, float y) { return x > y ? 1.0f : 0.0f; }
+float greater_equal(float x, float y) { return x >= y ? 1.0f : 0.0f; }
+float less(float x, float y) { return x < y ? 1.0f : 0.0f; }
+float less_equal(float x, float y) { return x <= y ? 1.0f : 0.0f; }
+float larger(float x, float y) { return x != x || x > y ? x : y; } // NaN wins, as in PyTorch
+float smaller(float x, float y) { return x != x || x < y ? x : y; }
+
+// t op u for the operator or method `fn` (the name errors give).
+template <float (*F)(float, float), const char *fn>
+int binary_op(lua_State *L)
+{
+    // A lambda, not the pointer: the loop then calls F inline and vectorises.
+    return binary(L, fn, [](float x, float y) { return F(x, y); });
+}
+
+constexpr char kMul[] = "tensor *", kDiv[] = "tensor /", kPow[] = "tensor ^", kEq[] = "t:eq",
+               kNe[] = "t:ne", kGt[] = "t:gt", kGe[] = "t:ge", kLt[] = "t:lt", kLe[] = "t:le",
+               kMaximum[] = "t:maximum", kMinimum[] = "t:minimum";
 
 template <class Op>
 int unary(lua_State *L, Op f)
 {
-    const Tensor a = check_tensor(L, 1);
-    Tensor out = push_new_tensor(L, a.shape(), false)->value;
-    for (int64_t i = 0; i < a.numel(); ++i)
-        out[i] = f(a[i]);
+    const Tensor &a = check_any_tensor(L, 1);
+    Tensor out = new_result(L, a.shape());
+    strided::map(out, a, f);
     return 1;
 }
 
-int t_unm(lua_State *L) { return unary(L, [](float x) { return -x; }); }
-int t_exp(lua_State *L) { return unary(L, [](float x) { return std::exp(x); }); }
-int t_log(lua_State *L) { return unary(L, [](float x) { return std::log(x); }); }
-int t_sqrt(lua_State *L) { return unary(L, [](float x) { return std::sqrt(x); }); }
-int t_abs(lua_State *L) { return unary(L, [](float x) { return std::fabs(x); }); }
-int t_tanh(lua_State *L) { return unary(L, [](float x) { return std::tanh(x); }); }
-int t_sigmoid(lua_State *L) { return unary(L, [](float x) { return 1.0f / (1.0f + std::exp(-x)); }); }
-int t_relu(lua_State *L) { return unary(L, [](float x) { return x > 0 ? x : 0.0f; }); }
-int t_sign(lua_State *L) { return unary(L, [](float x) { return x > 0 ? 1.0f : (x < 0 ? -1.0f : 0.0f); }); }
+template <float (*F)(float)>
+int unary_op(lua_State *L)
+{
+    return unary(L, [](float x) { return F(x); });
+}
 
+float negated(float x) { return -x; }
+float exp_of(float x) { return std::exp(x); }
+float log_of(float x) { return std::log(x); }
+float sqrt_of(float x) { return std::sqrt(x); }
+float abs_of(float x) { return std::fabs(x); }
+float tanh_of(float x) { return std::tanh(x); }
+float sigmoid_of(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+float relu_of(float x) { return x > 0 ? x : 0.0f; }
+float sign_of(float x) { return x > 0 ? 1.0f : (x < 0 ? -1.0f : x); } // NaN and ±0 stay
+float sin_of(float x) { return std::sin(x); }
+float cos_of(float x) { return std::cos(x); }
+float floor_of(float x) { return std::floor(x); }
+float ceil_of(float x) { return std::ceil(x); }
+float round_of(float x) { return std::nearbyint(x); } // halves to even (2.5 -> 2), as PyTorch
+
+struct Bounds {
+    float lo, hi;
+};
+
+Bounds clamp_bounds(lua_State *L, const char *fn)
+{
+    if (lua_isnoneornil(L, 2) && lua_isnoneornil(L, 3))
+        raise(L, std::string(fn) + " needs a minimum, a maximum or both (nil for none)");
+    return {static_cast<float>(opt_num(L, 2, -HUGE_VAL, fn, "the minimum")),
+            static_cast<float>(opt_num(L, 3, HUGE_VAL, fn, "the maximum"))};
+}
+
+// min(hi, max(lo, x)): with lo > hi every element is hi, as in PyTorch.
 int t_clamp(lua_State *L)
 {
-    const float lo = static_cast<float>(luaL_optnumber(L, 2, -HUGE_VAL));
-    const float hi = static_cast<float>(luaL_optnumber(L, 3, HUGE_VAL));
-    return unary(L, [=](float x) { return std::min(hi, std::max(lo, x)); });
+    const Bounds b = clamp_bounds(L, "t:clamp");
+    return unary(L, [b](float x) { return std::min(b.hi, std::max(b.lo, x)); });
 }
 
 // Calls a Lua function on every element: slow, but any formula works.
@@ -165,8 +129,10 @@ int t_map(lua_State *L)
     const Tensor a = check_tensor(L, 1);
     luaL_checktype(L, 2, LUA_TFUNCTION);
     lua_settop(L, 2);
-    Tensor out = push_new_tensor(L, a.shape(), false)->value;
+    Tensor out = new_result(L, a.shape());
     for (int64_t i = 0; i < a.numel(); ++i) {
+        if (i % 4096 == 0)
+            check_interrupt(L); // a huge map stops at Ctrl-C within the second
         lua_pushvalue(L, 2);
         lua_pushnumber(L, a[i]);
         lua_call(L, 1, 1);
@@ -181,214 +147,181 @@ int t_map(lua_State *L)
     return 1;
 }
 
-// In place: a += alpha * b (b broadcast to a's shape).
-int t_add_(lua_State *L)
+// ---- in place: t = f(t, u), u broadcast to t's shape; returns t.
+
+template <class Op>
+int in_place(lua_State *L, const char *fn, const char *verb, Op f)
 {
+    Tensor a = check_any_tensor(L, 1);
+    check_writable(L, a, fn);
+    float scalar = 0;
+    const Tensor b = operand(L, 2, fn, scalar);
+    if (!broadcasts_to(b.shape(), a.shape()))
+        raise(L, std::string(fn) + ": a tensor of shape " + b.shape().to_string() + " cannot be " +
+                     verb + " one of shape " + a.shape().to_string() +
+                     " (it must broadcast to it)");
     return guarded(L, [&] {
-        Tensor a = check_tensor(L, 1);
-        float scalar = 0;
-        const Tensor b = operand(L, 2, "add_", scalar);
-        const float alpha = static_cast<float>(luaL_optnumber(L, 3, 1.0));
-        if (!(broadcast_shape(a.shape(), b.shape(), "add_") == a.shape()))
-            throw Error("t:add_: a tensor of shape " + b.shape().to_string() +
-                        " cannot be added into one of shape " + a.shape().to_string());
-        broadcast_apply(a, b, a, [alpha](float x, float y) { return x + alpha * y; });
+        // u may be another layout of t's own memory (t:add_(t:t())): read a copy.
+        const bool same_layout = a.data_ptr() == b.data_ptr() && a.shape() == b.shape() &&
+                                 std::ranges::equal(a.strides(), b.strides());
+        const Tensor from = !same_layout && a.shares_memory_with(b) ? b.clone() : b;
+        strided::map2(a, a, from, f);
         lua_settop(L, 1);
         return 1;
     });
+}
+
+int t_add_(lua_State *L)
+{
+    const float alpha = alpha_arg(L, 3, "t:add_");
+    return in_place(L, "t:add_", "added into", [alpha](float x, float y) { return x + alpha * y; });
+}
+
+int t_sub_(lua_State *L)
+{
+    const float alpha = alpha_arg(L, 3, "t:sub_");
+    return in_place(L, "t:sub_", "subtracted from",
+                    [alpha](float x, float y) { return x - alpha * y; });
 }
 
 int t_mul_(lua_State *L)
 {
-    return guarded(L, [&] {
-        Tensor a = check_tensor(L, 1);
-        float scalar = 0;
-        const Tensor b = operand(L, 2, "mul_", scalar);
-        if (!(broadcast_shape(a.shape(), b.shape(), "mul_") == a.shape()))
-            throw Error("t:mul_: a tensor of shape " + b.shape().to_string() +
-                        " cannot be multiplied into one of shape " + a.shape().to_string());
-        broadcast_apply(a, b, a, [](float x, float y) { return x * y; });
-        lua_settop(L, 1);
-        return 1;
-    });
+    return in_place(L, "t:mul_", "multiplied into", [](float x, float y) { return x * y; });
 }
 
-// ---- reductions: over everything (a number) or along one 1-based dimension
-// (a tensor without that dimension).
+int t_div_(lua_State *L)
+{
+    return in_place(L, "t:div_", "divided into", [](float x, float y) { return x / y; });
+}
 
-struct Layout {
-    int64_t outer, n, inner;
+int t_clamp_(lua_State *L)
+{
+    Tensor a = check_any_tensor(L, 1);
+    check_writable(L, a, "t:clamp_");
+    const Bounds b = clamp_bounds(L, "t:clamp_");
+    strided::map(a, a, [b](float x) { return std::min(b.hi, std::max(b.lo, x)); });
+    lua_settop(L, 1);
+    return 1;
+}
+
+// ---- matmul with PyTorch's rules: matrices, vectors (a row on the left, a
+// column on the right, dropped again in the result), and batches of matrices
+// whose leading dimensions broadcast. Each product is one oneDNN sgemm,
+// which reads transposed views (t:t(), t:transpose) in place.
+
+// How sgemm reads the last two dimensions of t: 'N' for rows in memory
+// order, 'T' for a transposed layout; ld is the leading dimension.
+struct GemmOperand {
+    char trans = 'N';
+    int64_t ld = 1;
 };
 
-Layout along(lua_State *L, const Tensor &t, lua_Integer dim, const char *fn)
+bool gemm_layout(const Tensor &t, GemmOperand &g)
 {
-    if (dim < 1 || dim > t.dim())
-        raise(L, std::string("t:") + fn + ": dimension " + std::to_string(dim) +
-                     " is out of range for a tensor of shape " + t.shape().to_string());
-    Layout l{1, t.size(static_cast<int>(dim - 1)), 1};
-    for (int i = 0; i < dim - 1; ++i)
-        l.outer *= t.size(i);
-    for (int i = static_cast<int>(dim); i < t.dim(); ++i)
-        l.inner *= t.size(i);
-    return l;
-}
-
-Shape without(const Shape &s, lua_Integer dim)
-{
-    Shape out;
-    for (int i = 0; i < s.size(); ++i)
-        if (i != dim - 1)
-            out.push_back(s[i]);
-    return out;
-}
-
-enum class Reduce { Sum, Mean, Max, Min, ArgMax, ArgMin };
-
-int reduce(lua_State *L, Reduce kind, const char *fn)
-{
-    const Tensor &t = check_tensor(L, 1);
-    const bool arg = kind == Reduce::ArgMax || kind == Reduce::ArgMin;
-    const bool extreme = kind != Reduce::Sum && kind != Reduce::Mean;
-    if (extreme && t.numel() == 0)
-        raise(L, std::string("t:") + fn + ": the tensor of shape " + t.shape().to_string() +
-                     " is empty");
-    auto fold = [&](const float *p, int64_t n, int64_t stride, double &value, int64_t &where) {
-        double acc = kind == Reduce::Sum || kind == Reduce::Mean ? 0.0 : p[0];
-        int64_t best = 0;
-        for (int64_t k = 0; k < n; ++k) {
-            const double v = p[k * stride];
-            switch (kind) {
-            case Reduce::Sum:
-            case Reduce::Mean: acc += v; break;
-            case Reduce::Max:
-            case Reduce::ArgMax:
-                if (v > acc || std::isnan(v)) { acc = v; best = k; }
-                break;
-            case Reduce::Min:
-            case Reduce::ArgMin:
-                if (v < acc || std::isnan(v)) { acc = v; best = k; }
-                break;
-            }
-        }
-        value = kind == Reduce::Mean ? (n ? acc / static_cast<double>(n) : NAN) : acc;
-        where = best;
-    };
-    if (lua_isnoneornil(L, 2)) {
-        double value;
-        int64_t where;
-        fold(t.data(), t.numel(), 1, value, where);
-        if (arg)
-            lua_pushinteger(L, where + 1);
-        else
-            lua_pushnumber(L, value);
-        return 1;
+    const int nd = t.dim();
+    const int64_t r = t.size(nd - 2), c = t.size(nd - 1);
+    const int64_t rs = t.stride(nd - 2), cs = t.stride(nd - 1);
+    if ((c == 1 || cs == 1) && (r == 1 || rs >= std::max<int64_t>(c, 1))) {
+        g = {'N', r == 1 ? std::max<int64_t>(c, 1) : rs};
+        return true;
     }
-    const lua_Integer dim = luaL_checkinteger(L, 2);
-    const Layout l = along(L, t, dim, fn);
-    const Shape shape = without(t.shape(), dim);
-    return guarded(L, [&] {
-        Tensor values(shape.empty() ? Shape{1} : shape), index(values.shape());
-        for (int64_t o = 0; o < l.outer; ++o)
-            for (int64_t i = 0; i < l.inner; ++i) {
-                double value;
-                int64_t where;
-                fold(t.data() + o * l.n * l.inner + i, l.n, l.inner, value, where);
-                values[o * l.inner + i] = static_cast<float>(value);
-                index[o * l.inner + i] = static_cast<float>(where + 1);
-            }
-        if (arg) {
-            push_tensor(L, std::move(index));
-            return 1;
-        }
-        push_tensor(L, std::move(values));
-        if (!extreme)
-            return 1;
-        push_tensor(L, std::move(index)); // max/min also give where, as in Torch
-        return 2;
-    });
+    if ((r == 1 || rs == 1) && (c == 1 || cs >= std::max<int64_t>(r, 1))) {
+        g = {'T', c == 1 ? std::max<int64_t>(r, 1) : cs};
+        return true;
+    }
+    return false;
 }
 
-int t_sum(lua_State *L) { return reduce(L, Reduce::Sum, "sum"); }
-int t_mean(lua_State *L) { return reduce(L, Reduce::Mean, "mean"); }
-int t_max(lua_State *L) { return reduce(L, Reduce::Max, "max"); }
-int t_min(lua_State *L) { return reduce(L, Reduce::Min, "min"); }
-int t_argmax(lua_State *L) { return reduce(L, Reduce::ArgMax, "argmax"); }
-int t_argmin(lua_State *L) { return reduce(L, Reduce::ArgMin, "argmin"); }
-
-int t_equal(lua_State *L)
+Shape batch_of(const Tensor &t)
 {
-    const Tensor &a = check_tensor(L, 1);
-    const Tensor &b = check_tensor(L, 2);
-    bool same = a.shape() == b.shape();
-    for (int64_t i = 0; same && i < a.numel(); ++i)
-        same = a[i] == b[i];
-    lua_pushboolean(L, same);
-    return 1;
+    return Shape(t.shape().span().first(static_cast<size_t>(t.dim() - 2)));
 }
 
-int t_dot(lua_State *L)
+// The batch part of t (its leading dimensions) as a tensor of its own with
+// the same strides, for broadcast_strides.
+Tensor batch_view(const Tensor &t)
 {
-    const Tensor &a = check_tensor(L, 1);
-    const Tensor &b = check_tensor(L, 2);
-    if (a.numel() != b.numel())
-        raise(L, "t:dot: tensors of shapes " + a.shape().to_string() + " and " +
-                     b.shape().to_string() + " have different numbers of elements");
-    double s = 0;
-    for (int64_t i = 0; i < a.numel(); ++i)
-        s += static_cast<double>(a[i]) * b[i];
-    lua_pushnumber(L, s);
-    return 1;
+    Tensor b = t.select(t.dim() - 1, 0);
+    return b.select(b.dim() - 1, 0);
 }
 
-// ---- matrices
+// Element offset of matrix `flat` of the batch; strides are 0 where the
+// operand's batch dimensions repeat.
+int64_t batch_offset(const int64_t *strides, const Shape &batch, int64_t flat)
+{
+    int64_t offset = 0;
+    for (int d = batch.size() - 1; d >= 0; --d) {
+        offset += flat % batch[d] * strides[d];
+        flat /= batch[d];
+    }
+    return offset;
+}
+
+void multiply(lua_State *L, const Tensor &a, const Tensor &b, Tensor &out, const Shape &batch)
+{
+    const int nd = a.dim();
+    const int64_t m = a.size(nd - 2), k = a.size(nd - 1), n = b.size(b.dim() - 1);
+    if (m == 0 || n == 0)
+        return;
+    if (k == 0) {
+        out.fill(0.0f);
+        return;
+    }
+    // Layouts sgemm cannot read (an expanded matrix, a narrowed-then-transposed one) are copied.
+    GemmOperand ga, gb;
+    const Tensor ac = gemm_layout(a, ga) ? a : a.contiguous();
+    const Tensor bc = gemm_layout(b, gb) ? b : b.contiguous();
+    gemm_layout(ac, ga);
+    gemm_layout(bc, gb);
+    int64_t sa[Shape::kMaxDims], sb[Shape::kMaxDims];
+    strided::broadcast_strides(batch_view(ac), batch, sa);
+    strided::broadcast_strides(batch_view(bc), batch, sb);
+    const int64_t count = batch.numel();
+    for (int64_t i = 0; i < count; ++i) {
+        const float *pa = ac.data_ptr() + batch_offset(sa, batch, i);
+        const float *pb = bc.data_ptr() + batch_offset(sb, batch, i);
+        float *pc = out.data_ptr() + i * m * n;
+        // In blocks of rows, checking for Ctrl-C between them.
+        cancellable_sgemm(L, ga.trans, gb.trans, m, n, k, pa, ga.ld, pb, gb.ld, pc, n);
+    }
+}
 
 int t_matmul(lua_State *L)
 {
-    return guarded(L, [&] {
-        const Tensor &a = check_tensor(L, 1);
-        const Tensor &b = check_tensor(L, 2);
-        if (a.dim() < 1 || a.dim() > 2 || b.dim() < 1 || b.dim() > 2)
-            throw Error("t:matmul multiplies matrices and vectors, got shapes " +
-                        a.shape().to_string() + " and " + b.shape().to_string());
-        // A vector on the left is a row, on the right a column; the result drops it again.
-        const int64_t m = a.dim() == 2 ? a.size(0) : 1, k = a.dim() == 2 ? a.size(1) : a.size(0);
-        const int64_t kb = b.size(0), n = b.dim() == 2 ? b.size(1) : 1;
-        if (k != kb)
-            throw Error("t:matmul: shapes " + a.shape().to_string() + " and " +
-                        b.shape().to_string() + " do not fit (" + std::to_string(k) +
-                        " columns against " + std::to_string(kb) + " rows)");
-        Shape shape;
-        if (a.dim() == 2)
-            shape.push_back(m);
-        if (b.dim() == 2)
-            shape.push_back(n);
-        if (shape.empty())
-            shape.push_back(1);
-        Tensor out = push_new_tensor(L, shape, !(m && n && k))->value;
-        if (m && n && k &&
-            dnnl_sgemm('N', 'N', m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, out.data(), n) !=
-                dnnl_success)
-            throw Error("t:matmul: oneDNN sgemm failed for shapes " + a.shape().to_string() +
-                        " and " + b.shape().to_string());
-        return 1;
-    });
-}
-
-int t_transpose(lua_State *L)
-{
-    return guarded(L, [&] {
-        const Tensor &a = check_tensor(L, 1);
-        if (a.dim() == 1) {
-            push_copy(L, a);
-            return 1;
+    const char *fn = "t:matmul";
+    const Tensor &a0 = check_any_tensor(L, 1);
+    const Tensor &b0 = check_any_tensor(L, 2);
+    if (a0.dim() < 1 || b0.dim() < 1)
+        raise(L, std::string(fn) + " multiplies tensors of at least 1 dimension, got shapes " +
+                     a0.shape().to_string() + " and " + b0.shape().to_string());
+    // A vector on the left is a row, on the right a column.
+    const Tensor a = a0.dim() == 1 ? a0.unsqueeze(0) : a0;
+    const Tensor b = b0.dim() == 1 ? b0.unsqueeze(1) : b0;
+    const int64_t m = a.size(a.dim() - 2), k = a.size(a.dim() - 1);
+    const int64_t kb = b.size(b.dim() - 2), n = b.size(b.dim() - 1);
+    if (k != kb)
+        raise(L, std::string(fn) + ": shapes " + a0.shape().to_string() + " and " +
+                     b0.shape().to_string() + " do not fit (" + std::to_string(k) +
+                     " columns against " + std::to_string(kb) + " rows)");
+    const Shape batch_a = batch_of(a), batch_b = batch_of(b);
+    const Shape batch = guarded(L, [&] {
+        try {
+            return broadcast_shape(batch_a, batch_b, fn);
+        } catch (const Error &) {
+            throw Error(std::string(fn) + ": the batch dimensions " + batch_a.to_string() + " of " +
+                        a0.shape().to_string() + " and " + batch_b.to_string() + " of " +
+                        b0.shape().to_string() + " do not broadcast (sizes must be equal or 1)");
         }
-        if (a.dim() != 2)
-            throw Error("t:t() transposes a matrix, got shape " + a.shape().to_string());
-        const int64_t r = a.size(0), c = a.size(1);
-        Tensor out = push_new_tensor(L, Shape{c, r}, false)->value;
-        for (int64_t i = 0; i < r; ++i)
-            for (int64_t j = 0; j < c; ++j)
-                out[j * r + i] = a[i * c + j];
+    });
+    return guarded(L, [&] {
+        Shape shape = batch;
+        if (a0.dim() > 1)
+            shape.push_back(m);
+        if (b0.dim() > 1)
+            shape.push_back(n);
+        check_shape_size(L, shape, fn);
+        Tensor out = new_result(L, shape);
+        multiply(L, a, b, out, batch);
         return 1;
     });
 }
@@ -398,22 +331,31 @@ int t_transpose(lua_State *L)
 void open_tensor_math(lua_State *L, int methods)
 {
     static const luaL_Reg fns[] = {
-        {"add", t_add},         {"sub", t_sub},       {"mul", t_mul},         {"div", t_div},
-        {"pow", t_pow},         {"eq", t_eq},         {"gt", t_gt},           {"lt", t_lt},
-        {"neg", t_unm},         {"exp", t_exp},       {"log", t_log},         {"sqrt", t_sqrt},
-        {"abs", t_abs},         {"tanh", t_tanh},     {"sigmoid", t_sigmoid}, {"relu", t_relu},
-        {"sign", t_sign},       {"clamp", t_clamp},   {"map", t_map},         {"add_", t_add_},
-        {"mul_", t_mul_},       {"sum", t_sum},       {"mean", t_mean},       {"max", t_max},
-        {"min", t_min},         {"argmax", t_argmax}, {"argmin", t_argmin},   {"equal", t_equal},
-        {"dot", t_dot},         {"matmul", t_matmul}, {"t", t_transpose},     {nullptr, nullptr}};
-    lua_pushvalue(L, methods);
-    luaL_setfuncs(L, fns, 0);
-    lua_pop(L, 1);
+        {"add", guard<t_add>}, {"sub", guard<t_sub>},
+        {"mul", guard<binary_op<times, kMul>>}, {"div", guard<binary_op<divided, kDiv>>},
+        {"pow", guard<binary_op<power, kPow>>}, {"eq", guard<binary_op<equal_to, kEq>>},
+        {"ne", guard<binary_op<not_equal_to, kNe>>}, {"gt", guard<binary_op<greater, kGt>>},
+        {"ge", guard<binary_op<greater_equal, kGe>>}, {"lt", guard<binary_op<less, kLt>>},
+        {"le", guard<binary_op<less_equal, kLe>>},
+        {"maximum", guard<binary_op<larger, kMaximum>>},
+        {"minimum", guard<binary_op<smaller, kMinimum>>}, {"neg", guard<unary_op<negated>>},
+        {"exp", guard<unary_op<exp_of>>}, {"log", guard<unary_op<log_of>>},
+        {"sqrt", guard<unary_op<sqrt_of>>}, {"abs", guard<unary_op<abs_of>>},
+        {"tanh", guard<unary_op<tanh_of>>}, {"sigmoid", guard<unary_op<sigmoid_of>>},
+        {"relu", guard<unary_op<relu_of>>}, {"sign", guard<unary_op<sign_of>>},
+        {"sin", guard<unary_op<sin_of>>}, {"cos", guard<unary_op<cos_of>>},
+        {"floor", guard<unary_op<floor_of>>}, {"ceil", guard<unary_op<ceil_of>>},
+        {"round", guard<unary_op<round_of>>}, {"clamp", guard<t_clamp>}, {"map", guard<t_map>},
+        {"add_", guard<t_add_>}, {"sub_", guard<t_sub_>}, {"mul_", guard<t_mul_>},
+        {"div_", guard<t_div_>}, {"clamp_", guard<t_clamp_>}, {"matmul", guard<t_matmul>},
+        {nullptr, nullptr}};
+    add_methods(L, methods, fns);
     // The metatable is just below the methods table while open_tensor builds it.
     luaL_getmetatable(L, kTensorMeta);
-    static const luaL_Reg ops[] = {{"__add", t_add}, {"__sub", t_sub}, {"__mul", t_mul},
-                                   {"__div", t_div}, {"__pow", t_pow}, {"__unm", t_unm},
-                                   {nullptr, nullptr}};
+    static const luaL_Reg ops[] = {
+        {"__add", guard<t_add>}, {"__sub", guard<t_sub>}, {"__mul", guard<binary_op<times, kMul>>},
+        {"__div", guard<binary_op<divided, kDiv>>}, {"__pow", guard<binary_op<power, kPow>>},
+        {"__unm", guard<unary_op<negated>>}, {nullptr, nullptr}};
     luaL_setfuncs(L, ops, 0);
     lua_pop(L, 1);
 }

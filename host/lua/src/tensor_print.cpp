@@ -1,4 +1,4 @@
-// tostring(t): the shape, then the values as aligned rows. Large tensors
+// tostring(t): the shape, then the values as aligned rows (t contiguous). Large tensors
 // show their first and last few entries of each long dimension, as NumPy
 // does, so printing a 60000 x 784 dataset stays one screen.
 #include "binding.h"
@@ -107,6 +107,8 @@ std::string tensor_text(const Tensor &t)
     f.scientific = !f.integers && (largest >= 1e5 || (smallest < 1e-3 && largest < 1e-2));
     visit([&](float v) { f.width = std::max(f.width, static_cast<int>(number(v, f).size())); });
 
+    if (nd == 0) // a 0-d tensor: its one value
+        return out + "\n  " + number(t[0], f);
     // Rows of the last dimension; a header "(i, j, :)" before each matrix of a 3-D+ tensor.
     const int64_t cols = nd >= 1 ? t.size(nd - 1) : 1;
     const std::vector<int64_t> &col_idx = idx[static_cast<size_t>(nd - 1)];

@@ -13,6 +13,8 @@
 #include "quick_experiment.h"
 #include "training_monitor.h"
 
+#include <neurite/plugin.hpp>
+
 #include <QDir>
 #include <QDockWidget>
 #include <QElapsedTimer>
@@ -396,6 +398,37 @@ train.fit{model = model, loss = nn.MSELoss(), optimizer = optim.SGD(model, {lr =
         const QSize least = w.minimumSizeHint();
         QVERIFY2(least.width() <= 1000 && least.height() <= 680,
                  qPrintable(QString("%1x%2").arg(least.width()).arg(least.height())));
+    }
+
+    // The run thread, which the UI thread created before the setting was
+    // made (in the other mode here), computes in the chosen mode, and so
+    // does its OpenMP team: tests/lua/denormals.lua with the probe plugin,
+    // by default and after the call --keep-denormals makes.
+    void run_thread_follows_the_denormal_setting()
+    {
+#ifndef MXCSR_PROBE_DIR
+        QSKIP("the probe plugin reads MXCSR: x86 only");
+#else
+        QFile file(DENORMALS_SCRIPT);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        const QString code = QString::fromUtf8(file.readAll());
+        const QByteArray saved_path = qgetenv("NEURITE_PLUGIN_PATH");
+        qputenv("NEURITE_PLUGIN_PATH", MXCSR_PROBE_DIR);
+        for (const bool flush : {true, false}) {
+            sdk::set_flush_denormals(!flush); // the run thread copies it at its birth
+            MainWindow w;
+            ComputeContext::set_flush_denormals(flush);
+            qputenv("NEURITE_EXPECT_DENORMALS", flush ? "flush" : "keep");
+            QSignalSpy done(&w, &MainWindow::run_finished);
+            w.run_script(code, "denormals.lua");
+            const int exit_code = wait_for_run(done).first;
+            ComputeContext::set_flush_denormals(true);
+            QVERIFY2(exit_code == 0, qPrintable(w.console()->plain_text()));
+            QVERIFY(w.console()->plain_text().contains(flush ? "denormals: flush ok" : "denormals: keep ok"));
+        }
+        qputenv("NEURITE_PLUGIN_PATH", saved_path);
+        qunsetenv("NEURITE_EXPECT_DENORMALS");
+#endif
     }
 
     // A picture a person can look at: build/screenshots/main_window.png.

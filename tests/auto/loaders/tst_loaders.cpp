@@ -16,6 +16,9 @@
 #include <cstring>
 #include <fstream>
 
+#include <random>
+
+#include <sys/resource.h>
 #include <zlib.h>
 
 using namespace neurite;
@@ -106,6 +109,22 @@ struct TinyIdx {
     }
 };
 
+// The process's peak resident memory so far, in MiB.
+long peak_mib()
+{
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_maxrss / 1024;
+}
+
+// A gzip file whose trailer claims `isize` bytes (mod 2^32) whatever it holds.
+Bytes with_forged_size(Bytes gz, uint32_t isize)
+{
+    for (int i = 0; i < 4; ++i)
+        gz[gz.size() - 4 + static_cast<size_t>(i)] = static_cast<uint8_t>(isize >> (8 * i));
+    return gz;
+}
+
 QImage filled(int w, int h, QColor color)
 {
     QImage image(w, h, QImage::Format_RGB32);
@@ -137,6 +156,44 @@ private slots:
         QCOMPARE(named.class_names()[1], std::string("right"));
         const Dataset unlabelled = parse_idx(tiny.images, "images", {}, "");
         QCOMPARE(unlabelled.target_kind(), TargetKind::None);
+    }
+
+    // A .gz IDX file is inflated as a stream, checked against its header
+    // before anything large is allocated (issue 11: a 28 MB file asked for 6 GB).
+    void idx_gzip_is_checked_against_its_header()
+    {
+        // The tests before this one are small: the peak below is this test's.
+        const long peak_before = peak_mib();
+        // A header that claims far more than the compressed bytes can hold.
+        const Bytes claims = gzip(idx_file(0x08, {60000, 28, 28}, Bytes(100, 7)));
+        QCOMPARE(error_of([&] { parse_idx(claims, "bomb.gz", {}, ""); }),
+                 QString("bomb.gz: byte 4: the header describes 60000 × 28 × 28 values of type unsigned byte "
+                         "(47040016 bytes), more than the %1 compressed bytes can inflate to; the file is "
+                         "damaged or forged").arg(claims.size()));
+        // A bomb: a one-pixel image, then 32 MiB of zeros that compress to
+        // a few dozen KiB. Refused after the pixel, without inflating the rest.
+        Bytes plain = idx_file(0x08, {1, 1, 1}, {9});
+        plain.resize(plain.size() + (size_t(32) << 20), 0);
+        const Bytes bomb = gzip(plain);
+        QVERIFY(bomb.size() < 1 << 20);
+        QCOMPARE(error_of([&] { parse_idx(bomb, "bomb.gz", {}, ""); }),
+                 QString("bomb.gz: byte 17: the compressed data inflates to more than the 17 bytes its header "
+                         "describes (1 × 1 × 1 values of type unsigned byte)"));
+        // The size in the gzip trailer is forged to 4 GiB: it used to be
+        // allocated and zeroed (up to 1032 times the compressed size) before
+        // inflating. Random pixels, so 1 MiB stays 1 MiB compressed.
+        std::mt19937 rng(5);
+        Bytes pixels(size_t(1) << 20);
+        for (uint8_t &p : pixels)
+            p = static_cast<uint8_t>(rng());
+        const Bytes forged = with_forged_size(gzip(idx_file(0x08, {1024, 32, 32}, pixels)), 0xFFFFFFF0u);
+        QVERIFY(error_of([&] { parse_idx(forged, "forged.gz", {}, ""); }).contains("incorrect length check"));
+        QVERIFY(error_of([&] { gunzip(forged, "forged.gz"); }).contains("incorrect length check"));
+        const long grew = peak_mib() - peak_before;
+        QVERIFY2(grew < 400, qPrintable(QString("the peak memory grew by %1 MiB").arg(grew)));
+        // An honest file still loads, from the stream.
+        const TinyIdx tiny;
+        QCOMPARE(parse_idx(gzip(tiny.images), "img.gz", gzip(tiny.labels), "lbl.gz").size(), 6);
     }
 
     void idx_gzip_files_and_other_types()

@@ -264,6 +264,57 @@ private slots:
         QVERIFY_ERROR(layer->zero_grad(false), "zero_grad left the gradient");
     }
 
+    // A library that crashes while loading is found in a probe process and
+    // refused; the verdict is cached by file, size and mtime.
+    void crash_on_load_is_quarantined_and_cached()
+    {
+        QTemporaryDir cache, plugins;
+        qputenv("XDG_CACHE_HOME", cache.path().toUtf8());
+        const QString aborting = plugins.path() + "/abort_on_load.so";
+        QVERIFY(QFile::copy(QString::fromStdString(kFixtures + "/crash_on_load/abort_on_load.so"), aborting));
+        QVERIFY(QFile::copy(QString::fromStdString(kFixtures + "/good.so"), plugins.path() + "/good.so"));
+        const std::string dir = plugins.path().toStdString();
+        {
+            Registry reg;
+            reg.load_directory(dir);
+            const std::string reason = refusal_for(reg, "abort_on_load.so");
+            QVERIFY2(reason.find("crashed with SIGABRT in its entry point neurite_plugin_entry when loaded in "
+                                 "a probe process") != std::string::npos, reason.c_str());
+            QVERIFY(reg.find("FixtureScale")); // the folder's good library loads as usual
+            QCOMPARE(reg.refusals().size(), size_t(1));
+        }
+        QFile file(cache.path() + "/neurite/plugin-probe.txt");
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        QString text = QString::fromUtf8(file.readAll());
+        file.close();
+        QVERIFY2(text.contains("abort_on_load.so\trefused\tcrashed with SIGABRT"), qPrintable(text));
+        QVERIFY2(text.contains("good.so\tok"), qPrintable(text));
+
+        // A warm start takes the cached verdict instead of probing again: a
+        // doctored one shows through.
+        text.replace("crashed with SIGABRT", "doctored verdict");
+        QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        file.write(text.toUtf8());
+        file.close();
+        {
+            Registry reg;
+            QVERIFY(!reg.load_library(aborting.toStdString()));
+            QVERIFY(refusal_for(reg, "abort_on_load.so").find("doctored verdict") != std::string::npos);
+        }
+        // A new mtime makes the verdict stale: the library is probed again.
+        QFile touched(aborting);
+        QVERIFY(touched.open(QIODevice::ReadWrite));
+        QVERIFY(touched.setFileTime(QDateTime::currentDateTime().addSecs(5), QFileDevice::FileModificationTime));
+        touched.close();
+        {
+            Registry reg;
+            QVERIFY(!reg.load_library(aborting.toStdString()));
+            const std::string reason = refusal_for(reg, "abort_on_load.so");
+            QVERIFY2(reason.find("crashed with SIGABRT") != std::string::npos, reason.c_str());
+        }
+        qunsetenv("XDG_CACHE_HOME");
+    }
+
     void unknown_names_suggest()
     {
         QVERIFY_ERROR(test::registry().require("Dnse"), "unknown plugin 'Dnse'", "did you mean 'Dense'");

@@ -271,6 +271,9 @@ struct BatchIterator::State {
             worker_claim = producer.claim();
             const Claim claim = worker_claim;
             lock.unlock();
+            // The caller's floating-point mode (FTZ/DAZ), so that a batch is
+            // the same whichever thread fills it; a compare unless it changed.
+            ComputeContext::prepare_thread();
             const auto start = Clock::now();
             fill_catching(producer, slots[s], claim);
             const auto took = Clock::now() - start;

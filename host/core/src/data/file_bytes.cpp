@@ -1,4 +1,5 @@
 #include "neurite/core/data/file_bytes.h"
+#include "neurite/core/data/read_check.h"
 
 #include "parse_errors.h"
 
@@ -24,19 +25,12 @@ namespace {
 // honest gzip input inflates to; a forged ISIZE field cannot raise it.
 constexpr uint64_t kMaxInflateRatio = 1032;
 constexpr uint64_t kInflateSlack = 1 << 16;
+// The most gunzip allocates before it has seen the data: what the trailer
+// claims beyond this is earned by inflating.
+constexpr uint64_t kMaxFirstGuess = uint64_t(64) << 20;
 
 struct FileCloser {
     void operator()(std::FILE *f) const { std::fclose(f); }
-};
-
-struct InflateStream {
-    z_stream zs{};
-    bool open = false;
-    ~InflateStream()
-    {
-        if (open)
-            inflateEnd(&zs);
-    }
 };
 
 // The little-endian size modulo 2^32 a gzip member stores in its last four
@@ -80,6 +74,7 @@ bool only_zeros(std::span<const uint8_t> bytes)
 
 std::vector<uint8_t> read_file(const std::string &path)
 {
+    check_read(path);
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec))
         detail::fail(path, "cannot open: it is a folder, not a file");
@@ -109,61 +104,93 @@ bool is_gzip(std::span<const uint8_t> bytes)
     return bytes.size() >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B;
 }
 
-std::vector<uint8_t> gunzip(std::span<const uint8_t> bytes, const std::string &source)
+uint64_t max_inflated_size(uint64_t compressed_bytes) { return compressed_bytes * kMaxInflateRatio + kInflateSlack; }
+
+struct GzipReader::Stream {
+    z_stream zs{};
+    bool open = false;
+    ~Stream()
+    {
+        if (open)
+            inflateEnd(&zs);
+    }
+};
+
+GzipReader::GzipReader(std::span<const uint8_t> compressed, std::string source)
+    : m_bytes(compressed), m_source(std::move(source)), m_stream(std::make_unique<Stream>())
 {
-    const uint64_t cap = bytes.size() * kMaxInflateRatio + kInflateSlack;
-    std::vector<uint8_t> out;
-    reserve_with_huge_pages(out, size_hint(bytes, cap));
-    out.resize(out.capacity());
-    InflateStream stream;
-    z_stream &zs = stream.zs;
-    if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) // 16: expect a gzip wrapper
-        detail::fail(source, "cannot start zlib's inflater");
-    stream.open = true;
-    size_t in_pos = 0;
-    size_t out_pos = 0;
-    auto compressed_offset = [&] { return in_pos - zs.avail_in; };
-    zs.avail_in = 0;
-    for (;;) {
-        if (zs.avail_in == 0 && in_pos < bytes.size()) {
-            const size_t n = std::min<size_t>(bytes.size() - in_pos, std::numeric_limits<uInt>::max());
-            zs.next_in = const_cast<Bytef *>(bytes.data() + in_pos);
-            zs.avail_in = static_cast<uInt>(n);
-            in_pos += n;
+    if (inflateInit2(&m_stream->zs, 16 + MAX_WBITS) != Z_OK) // 16: expect a gzip wrapper
+        detail::fail(m_source, "cannot start zlib's inflater");
+    m_stream->open = true;
+}
+
+GzipReader::~GzipReader() = default;
+
+uint64_t GzipReader::compressed_offset() const { return m_in_pos - m_stream->zs.avail_in; }
+
+size_t GzipReader::read(uint8_t *dst, size_t n)
+{
+    z_stream &zs = m_stream->zs;
+    size_t done = 0;
+    while (done < n && !m_ended) {
+        if (zs.avail_in == 0 && m_in_pos < m_bytes.size()) {
+            const size_t more = std::min<size_t>(m_bytes.size() - m_in_pos, std::numeric_limits<uInt>::max());
+            zs.next_in = const_cast<Bytef *>(m_bytes.data() + m_in_pos);
+            zs.avail_in = static_cast<uInt>(more);
+            m_in_pos += more;
         }
-        if (out_pos == out.size()) {
-            if (out.size() >= cap)
-                detail::fail_at_byte(source, compressed_offset(),
-                                     "the compressed data inflates to more than " +
-                                         std::to_string(cap) + " bytes, which gzip cannot");
-            out.resize(static_cast<size_t>(std::min<uint64_t>(cap, out.size() * 2 + kInflateSlack)));
-        }
-        const size_t room = std::min<size_t>(out.size() - out_pos, std::numeric_limits<uInt>::max());
-        zs.next_out = out.data() + out_pos;
+        const size_t room = std::min<size_t>(n - done, std::numeric_limits<uInt>::max());
+        zs.next_out = dst + done;
         zs.avail_out = static_cast<uInt>(room);
         const int status = inflate(&zs, Z_NO_FLUSH);
-        out_pos += room - zs.avail_out;
+        done += room - zs.avail_out;
         if (status == Z_STREAM_END) {
             const size_t at = compressed_offset();
-            const std::span<const uint8_t> rest = bytes.subspan(at);
-            if (rest.empty() || only_zeros(rest))
-                break;
-            if (!is_gzip(rest))
-                detail::fail_at_byte(source, at, "unexpected data after the end of the gzip stream");
-            inflateReset(&zs); // another gzip member follows (as `cat a.gz b.gz` makes)
+            const std::span<const uint8_t> rest = m_bytes.subspan(at);
+            if (rest.empty() || only_zeros(rest)) {
+                m_ended = true;
+            } else if (!is_gzip(rest)) {
+                detail::fail_at_byte(m_source, at, "unexpected data after the end of the gzip stream");
+            } else {
+                inflateReset(&zs); // another gzip member follows (as `cat a.gz b.gz` makes)
+            }
             continue;
         }
         if (status == Z_DATA_ERROR || status == Z_NEED_DICT)
-            detail::fail_at_byte(source, compressed_offset(),
-                                 std::string("corrupt compressed data (zlib: ") +
-                                     (zs.msg ? zs.msg : "invalid data") + ")");
+            detail::fail_at_byte(m_source, compressed_offset(),
+                                 std::string("corrupt compressed data (zlib: ") + (zs.msg ? zs.msg : "invalid data") +
+                                     ")");
         if (status == Z_MEM_ERROR)
-            detail::fail(source, "out of memory while inflating");
-        if (status == Z_BUF_ERROR && zs.avail_in == 0 && in_pos == bytes.size())
-            detail::fail_at_byte(source, bytes.size(),
+            detail::fail(m_source, "out of memory while inflating");
+        if (status == Z_BUF_ERROR && zs.avail_in == 0 && m_in_pos == m_bytes.size())
+            detail::fail_at_byte(m_source, m_bytes.size(),
                                  "the compressed data ends before the gzip stream does (truncated file?)");
     }
-    out.resize(out_pos);
+    m_produced += done;
+    return done;
+}
+
+std::vector<uint8_t> gunzip(std::span<const uint8_t> bytes, const std::string &source)
+{
+    const uint64_t cap = max_inflated_size(bytes.size());
+    GzipReader reader(bytes, source);
+    std::vector<uint8_t> out;
+    // The trailer's size is a first guess, never trusted with much memory:
+    // a forged one cannot make this allocate (and zero) gigabytes.
+    reserve_with_huge_pages(out, std::min<uint64_t>(size_hint(bytes, cap), kMaxFirstGuess));
+    out.resize(out.capacity());
+    size_t got = 0;
+    while (!reader.ended()) {
+        if (got == out.size()) {
+            if (out.size() >= cap)
+                detail::fail_at_byte(source, reader.compressed_offset(),
+                                     "the compressed data inflates to more than " + std::to_string(cap) +
+                                         " bytes, which gzip cannot");
+            out.resize(static_cast<size_t>(std::min<uint64_t>(cap, out.size() * 2 + kInflateSlack)));
+        }
+        got += reader.read(out.data() + got, out.size() - got);
+    }
+    out.resize(got);
     return out;
 }
 

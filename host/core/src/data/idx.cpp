@@ -1,6 +1,7 @@
 #include "neurite/core/data/idx.h"
 
 #include "neurite/core/data/file_bytes.h"
+#include "neurite/core/data/read_check.h"
 
 #include "parse_errors.h"
 
@@ -67,17 +68,6 @@ std::string dims_text(const std::vector<int64_t> &dims)
     for (size_t i = 0; i < dims.size(); ++i)
         text += (i ? " × " : "") + std::to_string(dims[i]);
     return text;
-}
-
-// Bytes a caller hands over, inflated when they are gzip.
-std::vector<uint8_t> plain_bytes(std::vector<uint8_t> bytes, const std::string &source)
-{
-    return is_gzip(bytes) ? gunzip(bytes, source) : std::move(bytes);
-}
-
-std::vector<uint8_t> plain_bytes(std::span<const uint8_t> bytes, const std::string &source)
-{
-    return is_gzip(bytes) ? gunzip(bytes, source) : std::vector<uint8_t>(bytes.begin(), bytes.end());
 }
 
 // Takes the decompressed files over, so byte images are never copied: the
@@ -157,7 +147,10 @@ const char *idx_type_name(IdxType type)
     return "?";
 }
 
-IdxHeader parse_idx_header(std::span<const uint8_t> bytes, const std::string &source, int expected_dims)
+namespace {
+
+// The magic number and the dimensions; the values are not looked at.
+IdxHeader parse_idx_prefix(std::span<const uint8_t> bytes, const std::string &source, int expected_dims)
 {
     if (bytes.empty())
         detail::fail(source, "the file is empty, expected an IDX header");
@@ -191,10 +184,78 @@ IdxHeader parse_idx_header(std::span<const uint8_t> bytes, const std::string &so
                                  " follow");
     for (int i = 0; i < dims; ++i)
         header.dims.push_back(big_endian32(bytes.data() + 4 + 4 * i));
+    return header;
+}
+
+std::string values_text(const IdxHeader &header)
+{
+    return dims_text(header.dims) + " values of type " + idx_type_name(header.type);
+}
+
+// A gzip'd IDX file inflated as a stream: the header first, then exactly
+// the bytes it describes, allocated only once the compressed size shows
+// they can be there. A forged header or a bomb (a few bytes of header
+// followed by gigabytes of zeros) is refused before it costs memory.
+std::vector<uint8_t> inflate_idx(std::span<const uint8_t> compressed, const std::string &source, int expected_dims)
+{
+    GzipReader reader(compressed, source);
+    std::vector<uint8_t> head(4);
+    head.resize(reader.read(head.data(), 4));
+    if (head.size() == 4) {
+        head.resize(4 + 4 * static_cast<size_t>(head[3]));
+        head.resize(4 + reader.read(head.data() + 4, head.size() - 4));
+    }
+    const IdxHeader header = parse_idx_prefix(head, source, expected_dims);
+    uint64_t total = element_size(header.type);
+    bool overflow = false;
+    for (int64_t d : header.dims)
+        overflow = overflow || __builtin_mul_overflow(total, static_cast<uint64_t>(d), &total);
+    overflow = overflow || __builtin_add_overflow(total, header.data_offset, &total);
+    const uint64_t most = max_inflated_size(compressed.size());
+    if (overflow || total > most)
+        detail::fail_at_byte(source, 4, "the header describes " + values_text(header) + " (" +
+                                            (overflow ? std::string("more than 2^64") : std::to_string(total)) +
+                                            " bytes), more than the " + std::to_string(compressed.size()) +
+                                            " compressed bytes can inflate to; the file is damaged or forged");
+    std::vector<uint8_t> plain(static_cast<size_t>(total));
+    std::copy(head.begin(), head.end(), plain.begin());
+    const size_t got = head.size() + reader.read(plain.data() + head.size(), plain.size() - head.size());
+    if (got < plain.size())
+        detail::fail_at_byte(source, got, "truncated: the header describes " + values_text(header) + " (" +
+                                              std::to_string(total - header.data_offset) + " bytes after the " +
+                                              std::to_string(header.data_offset) +
+                                              "-byte header), but the data inflates to " + std::to_string(got) +
+                                              " bytes in all");
+    uint8_t extra = 0;
+    if (reader.read(&extra, 1) == 1)
+        detail::fail_at_byte(source, total, "the compressed data inflates to more than the " +
+                                                std::to_string(total) + " bytes its header describes (" +
+                                                values_text(header) + ")");
+    return plain;
+}
+
+// Bytes a caller hands over, inflated when they are gzip.
+std::vector<uint8_t> idx_bytes(std::span<const uint8_t> bytes, const std::string &source, int expected_dims)
+{
+    if (is_gzip(bytes))
+        return inflate_idx(bytes, source, expected_dims);
+    return std::vector<uint8_t>(bytes.begin(), bytes.end());
+}
+
+std::vector<uint8_t> idx_bytes(std::vector<uint8_t> bytes, const std::string &source, int expected_dims)
+{
+    if (is_gzip(bytes))
+        return inflate_idx(bytes, source, expected_dims);
+    return bytes;
+}
+
+} // namespace
+
+IdxHeader parse_idx_header(std::span<const uint8_t> bytes, const std::string &source, int expected_dims)
+{
+    IdxHeader header = parse_idx_prefix(bytes, source, expected_dims);
     header.data_bytes = detail::check_data_size(source, bytes.size(), header.data_offset,
-                                                element_size(header.type), header.dims,
-                                                dims_text(header.dims) + " values of type " +
-                                                    idx_type_name(header.type));
+                                                element_size(header.type), header.dims, values_text(header));
     return header;
 }
 
@@ -202,16 +263,16 @@ Dataset parse_idx(std::span<const uint8_t> images, const std::string &images_sou
                   std::span<const uint8_t> labels, const std::string &labels_source,
                   const IdxOptions &options)
 {
-    std::vector<uint8_t> plain_images = plain_bytes(images, images_source);
-    const std::vector<uint8_t> plain_labels = plain_bytes(labels, labels_source);
+    std::vector<uint8_t> plain_images = idx_bytes(images, images_source, 3);
+    const std::vector<uint8_t> plain_labels = labels.empty() ? std::vector<uint8_t>{} : idx_bytes(labels, labels_source, 1);
     return idx_dataset(std::move(plain_images), images_source, plain_labels, labels_source, options);
 }
 
 Dataset load_idx(const std::string &images_path, const std::string &labels_path, const IdxOptions &options)
 {
-    std::vector<uint8_t> images = plain_bytes(read_file(images_path), images_path);
+    std::vector<uint8_t> images = idx_bytes(read_file(images_path), images_path, 3);
     const std::vector<uint8_t> labels =
-        labels_path.empty() ? std::vector<uint8_t>{} : plain_bytes(read_file(labels_path), labels_path);
+        labels_path.empty() ? std::vector<uint8_t>{} : idx_bytes(read_file(labels_path), labels_path, 1);
     return idx_dataset(std::move(images), images_path, labels, labels_path, options);
 }
 
@@ -240,8 +301,11 @@ TrainTest load_fashion_mnist(const std::string &dir, const IdxOptions &options)
     const std::string test_images = path("t10k-images-idx3-ubyte.gz");
     const std::string test_labels = path("t10k-labels-idx1-ubyte.gz");
     // Inflating is most of the time; the test set inflates beside the training set.
-    auto test = std::async(std::launch::async,
-                           [&] { return load_idx(test_images, test_labels, named); });
+    const ReadCheck *check = current_read_check(); // the same rule on the other thread
+    auto test = std::async(std::launch::async, [&] {
+        ReadCheckScope scope(check);
+        return load_idx(test_images, test_labels, named);
+    });
     TrainTest sets;
     sets.train = load_idx(train_images, train_labels, named);
     sets.test = test.get();

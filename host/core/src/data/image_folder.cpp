@@ -1,6 +1,7 @@
 #include "neurite/core/data/image_folder.h"
 
 #include "neurite/core/data/file_bytes.h"
+#include "neurite/core/data/read_check.h"
 
 #include "parse_errors.h"
 
@@ -51,6 +52,7 @@ bool has_image_suffix(const fs::path &file)
 // depend on the file system or the locale.
 std::vector<fs::path> sorted_entries(const fs::path &folder, bool folders)
 {
+    check_read(folder.string()); // a listing shows names: a read of its own
     std::vector<fs::path> entries;
     std::error_code ec;
     for (const fs::directory_entry &e : fs::directory_iterator(folder, ec)) {

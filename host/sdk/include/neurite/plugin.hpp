@@ -9,11 +9,14 @@
 #define NEURITE_PLUGIN_HPP
 
 #include "neurite/plugin_abi.h"
+#include "neurite/plugin_denormals.hpp"
 
 #include <cmath>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -447,10 +450,33 @@ public:
         if (m_h && m_h->log)
             m_h->log(m_h->context, 1, message.c_str());
     }
+    // Whether threads that compute should flush denormals (plugin_denormals.hpp);
+    // nullopt from a host before ABI 1.1, which does not say.
+    std::optional<bool> flush_denormals() const
+    {
+        constexpr size_t needed = offsetof(nrt_host, flush_denormals) + sizeof(nrt_host::flush_denormals);
+        if (!m_h || m_h->struct_size < needed || !m_h->flush_denormals)
+            return std::nullopt;
+        return m_h->flush_denormals(m_h->context) != 0;
+    }
 
 private:
     const nrt_host *m_h;
 };
+
+// The one call a thread that a plugin creates makes first: it then computes
+// in the floating-point mode of the host's threads (FTZ/DAZ unless the user
+// opted out; see plugin_denormals.hpp). A new thread otherwise has whatever
+// mode its creator had. In a thread that lives long (a pool), call it at the
+// start of every job: a user's change then reaches it too, and when nothing
+// changed it costs one call and a register read. OpenMP regions need nothing:
+// the host sets the mode in the team of every thread that calls a plugin.
+// Under a host before ABI 1.1 it leaves the thread as it is.
+inline void init_compute_thread(const Host &host) noexcept
+{
+    if (const std::optional<bool> flush = host.flush_denormals())
+        set_flush_denormals(*flush);
+}
 
 } // namespace neurite::sdk
 

@@ -154,6 +154,12 @@ typedef struct nrt_host {
     void (*log)(void *context, int32_t level, const char *message);
     /* non-zero once the user asked to stop; a long call may return NRT_ERR_CANCELLED */
     int32_t (*cancel_requested)(void *context);
+    /* Since 1.1 (absent when struct_size ends before it): non-zero while the
+     * threads that compute should flush denormals to zero (FTZ/DAZ), which is
+     * the default; the user may switch it at any time. The host's threads and
+     * their OpenMP teams follow it already; a thread the plugin creates calls
+     * neurite::sdk::init_compute_thread (plugin.hpp). May be NULL. */
+    int32_t (*flush_denormals)(void *context);
 } nrt_host;
 
 /* Flags of a parameter (ABI 1.1). A buffer is state that belongs with the

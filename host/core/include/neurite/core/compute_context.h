@@ -35,6 +35,23 @@ public:
     static void set_num_threads(int n);
     static int num_threads();
 
+    // Whether the threads that compute flush denormals to zero (FTZ/DAZ; see
+    // neurite/plugin_denormals.hpp for why). Process-wide and on by default,
+    // as in TensorFlow: a subnormal float is then 0, in the model and in the
+    // arithmetic of Lua's numbers in the computing thread. A change applies
+    // to the calling thread at once, and to every other compute thread and
+    // OpenMP team at its next call into a plugin.
+    static void set_flush_denormals(bool flush);
+    static bool flush_denormals();
+    // Gives the calling thread the mode of set_flush_denormals: for threads
+    // that compute without an OpenMP team of their own (the prefetch thread,
+    // the window's run thread when a run starts).
+    static void prepare_thread();
+    // The same for the calling thread and the OpenMP team it forks. The host
+    // calls it before every call into a plugin; unless the mode changed since
+    // this thread's last call, it is a compare.
+    static void prepare_team();
+
 private:
     dnnl::engine m_engine;
     dnnl::stream m_stream;

@@ -89,7 +89,12 @@ public:
     // Every *.so in folder; a missing folder is skipped silently.
     void load_directory(const std::string &folder);
     // True when the library was accepted (some entries may still be refused).
+    // A library is first loaded in a probe process (see isolated loading):
+    // one that crashes there is refused and never loaded here.
     bool load_library(const std::string &file);
+    // On by default. Off: libraries load straight into this process (a
+    // process that is itself the probe, or that may crash anyway).
+    void set_isolated_loading(bool on) { m_isolated_loading = on; }
 
     // Stable references: entries are never moved once registered.
     const std::deque<Entry> &entries() const { return m_entries; }
@@ -111,6 +116,9 @@ public:
 
 private:
     void refuse(const std::string &file, const std::string &reason);
+    static std::string canonical_file(const std::string &file);
+    bool is_loaded(const std::string &file) const;
+    bool load_in_process(const std::string &file);
     bool register_entry(const std::string &file, const std::string &library,
                         const nrt_entry *entry, uint16_t minor);
     void *create_instance(const Entry &entry, const ResolvedParams &params,
@@ -119,6 +127,7 @@ private:
     std::deque<Entry> m_entries;
     std::vector<Refusal> m_refusals;
     std::vector<std::string> m_loaded_files;
+    bool m_isolated_loading = true;
 };
 
 } // namespace neurite

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "neurite/core/checked.h"
 #include "neurite/core/error.h"
 
 #include <algorithm>
@@ -29,6 +30,8 @@ public:
     const int64_t *end() const { return m_d + m_n; }
     std::span<const int64_t> span() const { return {m_d, static_cast<size_t>(m_n)}; }
 
+    // The element count. Unchecked, for the shapes of existing tensors (their
+    // allocation checked it); see checked_numel for any other shape.
     int64_t numel() const
     {
         int64_t n = 1;
@@ -37,11 +40,44 @@ public:
         return n;
     }
 
+    // The element count of a shape no allocation has vouched for yet: an Error
+    // when it overflows or passes kMaxTensorElements. The nonzero dimensions
+    // are bounded even when another is 0, so strides never overflow either.
+    int64_t checked_numel() const
+    {
+        int64_t n = 1;
+        bool zero = false;
+        for (int i = 0; i < m_n; ++i) {
+            zero = zero || m_d[i] == 0;
+            const int64_t d = m_d[i] == 0 ? 1 : m_d[i];
+            if (d < 0 || __builtin_mul_overflow(n, d, &n) || n > kMaxTensorElements)
+                throw Error("a tensor of shape " + to_string() + " has more elements than fit in " +
+                            "memory (at most " + std::to_string(kMaxTensorElements) + ")");
+        }
+        return zero ? 0 : n;
+    }
+
     void push_back(int64_t d)
     {
         if (m_n == kMaxDims)
             throw Error("a tensor has at most " + std::to_string(kMaxDims) + " dimensions");
+        if (d < 0)
+            throw Error("negative dimension " + std::to_string(d));
         m_d[m_n++] = d;
+    }
+
+    // Inserts d before position i (0 <= i <= size()).
+    void insert(int i, int64_t d)
+    {
+        push_back(d);
+        std::rotate(m_d + i, m_d + m_n - 1, m_d + m_n);
+    }
+
+    // Removes position i.
+    void erase(int i)
+    {
+        std::copy(m_d + i + 1, m_d + m_n, m_d + i);
+        --m_n;
     }
 
     // A copy whose first dimension is n (the batch size).

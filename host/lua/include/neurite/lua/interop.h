@@ -17,6 +17,8 @@ namespace neurite::lua {
 // nn.Sequential and nn.Model alike.
 Model *to_model(lua_State *L, int idx);
 const data::Dataset *to_dataset(lua_State *L, int idx);
+// Contiguous: for a strided view (t:t(), t:narrow(2, ...)), a copy of its
+// values at the time of the call.
 const Tensor *to_tensor(lua_State *L, int idx);
 
 // Whether a data source holds class labels, and how they are laid out: the

@@ -22,8 +22,11 @@ struct SessionState;
 
 struct RuntimeOptions {
     // No io, os, package, debug, dofile, loadfile; load() takes text chunks
-    // only; files are written only below the working directory.
+    // only; files are written only below the working directory, and read
+    // only below it, the installed datasets and allowed_read_dirs (every
+    // path judged by where its symbolic links really lead).
     bool sandbox = false;
+    std::vector<std::string> allowed_read_dirs;
     // Seeds tensor.rand/randn/randperm and every layer's initialisation, so
     // that a run is reproducible unless the seed changes.
     uint64_t seed = 1;
@@ -35,6 +38,13 @@ struct RuntimeOptions {
     // "interrupted" error has this long to clean up before it is stopped
     // without the chance to catch it again.
     double interrupt_grace_seconds = 3.0;
+    // Limits (0: none). max_memory_bytes counts Lua's allocations and
+    // tensors, process-wide; passing it is an error at the script's line
+    // ("out of memory: the script passed the memory limit of ..."). The
+    // time limit cancels the run after that many seconds, as a Ctrl-C
+    // would, with the error "time limit of N s exceeded".
+    uint64_t max_memory_bytes = 0;
+    double time_limit_seconds = 0;
 };
 
 struct RunResult {
@@ -84,10 +94,20 @@ public:
     // Before reusing the runtime for another run.
     void clear_cancel();
 
+    // Called from another thread when a cancel request (request_cancel or
+    // the time limit) has not reached the script after a second (longer
+    // while a plugin call or a train.fit step is under way): the script is
+    // inside C code that cannot be interrupted, such as string.find on a
+    // long text. `message` says so; the program may end itself, since
+    // nothing else can stop the script. Without a handler, nothing happens.
+    using StuckHandler = std::function<void(const std::string &message, bool time_limit)>;
+    void set_stuck_handler(StuckHandler handler);
+
 private:
     RunResult run_loaded(int status, int nargs);
 
     std::unique_ptr<detail::SessionState> m_state;
+    StuckHandler m_stuck;
 };
 
 // The name the design uses for it.

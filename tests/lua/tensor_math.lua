@@ -1,0 +1,133 @@
+-- Elementwise operations, comparisons, in-place forms, reductions (with
+-- keepdim) and batched matmul, against values worked out by hand.
+local check = dofile((arg[0]:match("^(.*[/\\])") or "") .. "tensor_check.lua")
+local fails, same, near = check.fails, check.same, check.near
+
+local t = tensor{{1, 2, 3}, {4, 5, 6}}
+
+-- comparisons broadcast and give 0/1 masks
+same(tensor{1, 2, 3}:ge(2), {0, 1, 1}, "ge")
+same(tensor{1, 2, 3}:le(tensor{{2}, {3}}), {{1, 1, 0}, {1, 1, 1}}, "le broadcast")
+same(tensor{1, 2, 3}:ne(2), {1, 0, 1}, "ne")
+same(t:gt(tensor{2, 5, 1}), {{0, 0, 1}, {1, 0, 1}}, "gt broadcast a row")
+same(t:lt(3):eq(tensor{1, 1, 0}), {{1, 1, 1}, {0, 0, 1}}, "lt then eq")
+
+-- pointwise maths
+same(tensor{0, math.pi / 2, math.pi}:sin(), {0, 1, 0}, "sin", 1e-6)
+same(tensor{0, math.pi / 2, math.pi}:cos(), {1, 0, -1}, "cos", 1e-6)
+same(tensor{-2.5, 0, 3}:abs(), {2.5, 0, 3}, "abs")
+same(tensor{-2.5, 0, 3}:sign(), {-1, 0, 1}, "sign")
+same(tensor{1, 2, 3}:pow(2), {1, 4, 9}, "pow(2)")
+same(tensor{2}:pow(tensor{1, 2, 3}), {2, 4, 8}, "pow broadcast")
+same(tensor{-1.5, -0.5, 0.5, 1.5}:floor(), {-2, -1, 0, 1}, "floor")
+same(tensor{-1.5, -0.5, 0.5, 1.5}:ceil(), {-1, 0, 1, 2}, "ceil")
+same(tensor{0.5, 1.5, 2.5, -1.5, 2.4}:round(), {0, 2, 2, -2, 2}, "round halves to even")
+same(tensor{1, 5}:maximum(tensor{3, 2}), {3, 5}, "maximum")
+same(tensor{1, 5}:minimum(3), {1, 3}, "minimum")
+same(tensor{1, 2}:add(tensor{1, 1}, 3), {4, 5}, "add with alpha")
+same(tensor{1, 2}:sub(1, 2), {-1, 0}, "sub with alpha (sub subtracts; narrow slices)")
+same(2 - tensor{1, 2}, {1, 0}, "number - tensor")
+same(t:clamp(2, 5), {{2, 2, 3}, {4, 5, 5}}, "clamp")
+same(t:clamp(nil, 3), {{1, 2, 3}, {3, 3, 3}}, "clamp with only a maximum")
+
+-- in place: the same tensor back, written through views, broadcast operands
+local a = tensor{5, 6}
+assert(rawequal(a:sub_(1), a))
+same(a, {4, 5}, "sub_")
+same(a:div_(2), {2, 2.5}, "div_")
+same(a:sub_(tensor{1, 1}, 2), {0, 0.5}, "sub_ with alpha")
+same(a:zero_(), {0, 0}, "zero_")
+same(tensor{-1, 0.5, 2}:clamp_(0, 1), {0, 0.5, 1}, "clamp_")
+local b = tensor{{1, 2, 3}, {4, 5, 6}}
+b:mul_(tensor{1, 2, 3})
+same(b, {{1, 4, 9}, {4, 10, 18}}, "mul_ broadcast a row")
+b:t():add_(tensor{{1, 2}})
+same(b, {{2, 5, 10}, {6, 12, 20}}, "add_ through a transposed view")
+local sq = tensor{{1, 2}, {3, 4}}
+sq:add_(sq:t())
+same(sq, {{2, 5}, {5, 8}}, "add_ of the tensor's own transpose reads a snapshot")
+fails(function() return tensor{1, 2}:add_(tensor{1, 2, 3}) end,
+      "t:add_: a tensor of shape [3] cannot be added into one of shape [2] (it must broadcast to it)")
+fails(function() return tensor{1, 2}:div_(tensor{{1}, {2}}) end, "t:div_: a tensor of shape [2, 1] cannot be divided into")
+
+-- reductions over everything (a number) and along a dimension (keepdim keeps it)
+assert(t:sum() == 21 and t:mean() == 3.5 and t:prod() == 720 and t:max() == 6 and t:argmin() == 1)
+same(t:sum(1), {5, 7, 9}, "sum(1)")
+same(t:sum(2), {6, 15}, "sum(2)")
+same(t:sum(2, true), {{6}, {15}}, "sum(2, keepdim)")
+same(t:sum{dim = -1, keepdim = true}, {{6}, {15}}, "sum{dim = -1, keepdim = true}")
+same(t:mean(1, {keepdim = true}), {{2.5, 3.5, 4.5}}, "mean(1, {keepdim})")
+same(t:prod(2), {6, 120}, "prod(2)")
+near(t:var(), 3.5, 1e-9, "var() is unbiased")
+near(t:var{unbiased = false}, 17.5 / 6, 1e-9, "var{unbiased = false}")
+same(t:var(2), {1, 1}, "var(2)", 1e-6)
+same(t:std(1), {math.sqrt(4.5), math.sqrt(4.5), math.sqrt(4.5)}, "std(1)", 1e-6)
+same(t:std(1, {unbiased = false, keepdim = true}), {{1.5, 1.5, 1.5}}, "std(1, {unbiased = false, keepdim})", 1e-6)
+near(t:norm(), math.sqrt(91), 1e-9, "norm()")
+assert(t:norm(1) == 21 and t:norm(math.huge) == 6 and t:norm(0) == 6)
+near(tensor{3, 4}:norm(3), (27 + 64) ^ (1 / 3), 1e-9, "norm(3)")
+same(t:norm(2, 2), {math.sqrt(14), math.sqrt(77)}, "norm(2, 2)", 1e-5)
+same(t:norm{p = 1, dim = 1, keepdim = true}, {{5, 7, 9}}, "norm{p = 1, dim = 1}")
+same(t:cumsum(2), {{1, 3, 6}, {4, 9, 15}}, "cumsum(2)")
+same(t:cumsum(1), {{1, 2, 3}, {5, 7, 9}}, "cumsum(1)")
+local lse = math.log(math.exp(1) + math.exp(2) + math.exp(3))
+same(t:logsumexp(2), {lse, lse + 3}, "logsumexp(2)", 1e-5)
+same(tensor{1000, 1000}:logsumexp(1), 1000 + math.log(2), "logsumexp does not overflow", 1e-3)
+local e1, e2, e3 = math.exp(-2), math.exp(-1), 1
+local z = e1 + e2 + e3
+same(t:softmax(2), {{e1 / z, e2 / z, e3 / z}, {e1 / z, e2 / z, e3 / z}}, "softmax(2)", 1e-6)
+same(t:softmax(1), {{0.04742587, 0.04742587, 0.04742587}, {0.95257413, 0.95257413, 0.95257413}}, "softmax(1)", 1e-6)
+same(t:log_softmax(-1), {{math.log(e1 / z), math.log(e2 / z), math.log(e3 / z)}, {math.log(e1 / z), math.log(e2 / z), math.log(e3 / z)}}, "log_softmax", 1e-5)
+local values, indices = t:max(2)
+same(values, {3, 6}, "max(2) values")
+same(indices, {3, 3}, "max(2) indices")
+values, indices = t:min(1, true)
+same(values, {{1, 2, 3}}, "min(1, keepdim) values")
+same(indices, {{1, 1, 1}}, "min(1, keepdim) indices")
+same(t:argmax(1, true), {{2, 2, 2}}, "argmax(1, keepdim)")
+same(t:argmin(-1), {1, 1}, "argmin(-1)")
+assert(tensor{1, 0 / 0, 3}:max() ~= tensor{1, 0 / 0, 3}:max(), "NaN is the maximum, as in PyTorch")
+assert(tensor.ones(1000000):sum() == 1000000, "sums accumulate in double")
+fails(function() return t:sum{dim = 1, bogus = true} end, "t:sum: unknown option \"bogus\" (it takes dim, keepdim)")
+fails(function() return t:softmax() end, "t:softmax needs a dimension")
+fails(function() return t:sum(1, "yes") end, "t:sum: keepdim must be a boolean")
+fails(function() return t:norm(-1) end, "t:norm: p is -1; it must be >= 0")
+
+-- empty and 0-d tensors
+local empty = tensor.zeros(0)
+assert(empty:sum() == 0 and empty:prod() == 1 and empty:mean() ~= empty:mean() and empty:norm() == 0)
+assert(empty:logsumexp() == -math.huge)
+same(tensor.zeros(2, 0):sum(2), {0, 0}, "sum along an empty dimension")
+same(tensor.zeros(0, 3):sum(1), {0, 0, 0}, "sum of no rows")
+same(tensor.zeros(0, 3):sum(2), {}, "sum of each of no rows")
+fails(function() return empty:max() end, "t:max: the tensor of shape [0] is empty")
+fails(function() return tensor.zeros(2, 0):max(2) end, "t:max: dimension 2 of the tensor of shape [2, 0] is empty")
+local s = tensor(3)
+assert(s:sum() == 3 and s:max() == 3)
+same(s:sum(1), 3, "sum(1) of a 0-d tensor")
+same(s:softmax(-1), 1, "softmax of a 0-d tensor")
+same(s:cumsum(1), 3, "cumsum of a 0-d tensor")
+
+-- matmul: matrices, vectors, batches that broadcast, views read in place
+same(t:matmul(t:t()), {{14, 32}, {32, 77}}, "matmul")
+same(t:t():matmul(t), {{17, 22, 27}, {22, 29, 36}, {27, 36, 45}}, "matmul of a transposed view")
+same(t:narrow(2, 2, 2):matmul(tensor{{1}, {1}}), {{5}, {11}}, "matmul of a column narrow")
+same(tensor{1, 2, 3}:expand(2, 3):matmul(tensor.ones(3, 1)), {{6}, {6}}, "matmul of an expanded view")
+same(tensor{1, 2, 3}:matmul(tensor{4, 5, 6}), 32, "vector . vector is 0-d")
+same(t:matmul(tensor{1, 0, 1}), {4, 10}, "matrix . vector")
+same(tensor{1, 1}:matmul(t), {5, 7, 9}, "vector . matrix")
+local A = tensor.arange(12):reshape{2, 2, 3}
+same(A:matmul(tensor.ones(3, 2)), {{{3, 3}, {12, 12}}, {{21, 21}, {30, 30}}}, "batch . matrix")
+local B = tensor.stack{tensor.eye(3):narrow(2, 1, 2), tensor.ones(3, 2)}
+same(A:matmul(B), {{{0, 1}, {3, 4}}, {{21, 21}, {30, 30}}}, "batch . batch")
+same(A:matmul(tensor.ones(1, 3, 1)), {{{3}, {12}}, {{21}, {30}}}, "a batch of 1 broadcasts")
+same(tensor{1, 1}:matmul(A), {{3, 5, 7}, {15, 17, 19}}, "vector . batch")
+same(A:matmul(tensor{1, 0, 0}), {{0, 3}, {6, 9}}, "batch . vector")
+local big = tensor.ones(2, 1, 2, 3):matmul(tensor.ones(3, 3, 4))
+same(tensor(big:shape()), {2, 3, 2, 4}, "4-D batch broadcast shape")
+assert(big:min() == 3 and big:max() == 3)
+same(tensor.zeros(2, 0):matmul(tensor.zeros(0, 3)), {{0, 0, 0}, {0, 0, 0}}, "an empty inner dimension gives zeros")
+fails(function() return tensor.ones(2, 2, 3):matmul(tensor.ones(3, 3, 2)) end,
+      "t:matmul: the batch dimensions [2] of [2, 2, 3] and [3] of [3, 3, 2] do not broadcast")
+fails(function() return tensor(1):matmul(tensor{1}) end, "t:matmul multiplies tensors of at least 1 dimension")
+print("tensor math ok")
