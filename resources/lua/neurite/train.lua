@@ -233,12 +233,13 @@ local function samples_in(x)
   return #x
 end
 
--- model:forward(x), with its errors (say, a wrong number of inputs) raised
--- at `level` as error()'s: the script's line rather than this file's.
-local function forward(model, x, level)
-  local ok, pred = pcall(model.forward, model, x)
-  if ok then return pred end
-  error(pred, type(pred) == "string" and level + 1 or 0)
+-- object:method(...) with its errors (data that does not fit the model or
+-- the loss) raised at `level` as error()'s: the script's line rather than
+-- this file's.
+local function call_at(level, object, method, ...)
+  local ok, result = pcall(object[method], object, ...)
+  if ok then return result end
+  error(result, type(result) == "string" and level + 1 or 0)
 end
 
 -- The losses of a model with several outputs as one loss: forward(preds,
@@ -249,11 +250,18 @@ end
 --   train.combined_loss({nn.CrossEntropyLoss(), nn.MSELoss()}, {1, 0.5})
 function train.combined_loss(losses, weights)
   local c = {losses = losses, weights = weights or {}, values = {}}
+  -- losses[k]:<method>(pred, target); its errors say which output, at the caller's line.
+  local function run(k, method, pred, target)
+    local loss = c.losses[k]
+    local ok, result = pcall(loss[method], loss, pred, target)
+    if ok then return result end
+    error(type(result) == "string" and #c.losses > 1 and "output " .. k .. ": " .. result or result, 3)
+  end
   function c:forward(preds, targets)
     if tensor.is_tensor(preds) then preds, targets = {preds}, {targets} end
     local total = 0
-    for k, loss in ipairs(self.losses) do
-      local value = loss:forward(preds[k], targets[k])
+    for k = 1, #self.losses do
+      local value = run(k, "forward", preds[k], targets[k])
       self.values[k] = value
       total = total + (self.weights[k] or 1) * value
     end
@@ -263,9 +271,9 @@ function train.combined_loss(losses, weights)
     local single = tensor.is_tensor(preds)
     if single then preds, targets = {preds}, {targets} end
     local grads = {}
-    for k, loss in ipairs(self.losses) do
+    for k = 1, #self.losses do
       local w = self.weights[k] or 1
-      grads[k] = loss:backward(preds[k], targets[k])
+      grads[k] = run(k, "backward", preds[k], targets[k])
       if w ~= 1 then grads[k]:mul_(w) end
     end
     return single and grads[1] or grads
@@ -336,8 +344,15 @@ local function accuracy_outputs(metrics, count, is_class, fn, level)
   elseif metrics == nil then
     for k = 1, count do per[k] = is_class(k) end
   else
-    local accuracy = wants(check_metrics(metrics, fn, level), "accuracy")
-    for k = 1, count do per[k] = accuracy and (count == 1 or is_class(k)) end
+    local accuracy, any = wants(check_metrics(metrics, fn, level), "accuracy"), false
+    for k = 1, count do
+      per[k] = accuracy and (count == 1 or is_class(k))
+      any = any or per[k]
+    end
+    if accuracy and not any then
+      error(fn .. ": metrics = {\"accuracy\"} applies to the outputs of class data (trained with a " ..
+            "classification loss), and no output is; choose per output, e.g. metrics = {{\"accuracy\"}, {}}", level)
+    end
   end
   return per
 end
@@ -382,6 +397,33 @@ end
 
 -- ---------------------------------------------------------------- evaluate / predict
 
+-- The sums of train.evaluate over the batches of `data`; o holds the
+-- options and how they were read. Its errors name the script's line:
+-- level 4 here (this, pcall, train.evaluate, the script).
+local function evaluate_batches(o)
+  local sums = {samples = 0, loss = 0, correct = 0}
+  for x, y in train.batches(o.data, o.batch_size, false, false) do
+    local pred = call_at(4, o.model, "forward", x)
+    local count = o.losses and #o.losses or (type(pred) == "table" and #pred or 1)
+    check_outputs(pred, y, count, o.fn, 4)
+    sums.accuracy = sums.accuracy or accuracy_outputs(o.metrics, count, function(k)
+      if count == 1 then return o.classes end
+      if o.losses then return is_class_loss(o.losses[k]) end
+      return y[k]:dim() == 1
+    end, o.fn, 4)
+    local n = samples_in(x)
+    if o.loss then sums.loss = sums.loss + call_at(4, o.loss, "forward", pred, y) * n end
+    if count > 1 then
+      sums.outputs = sums.outputs or new_outputs(count)
+      add_outputs(sums.outputs, o.loss, pred, y, sums.accuracy, n)
+    elseif sums.accuracy[1] then
+      sums.correct = sums.correct + train.correct(pred, y)
+    end
+    sums.samples = sums.samples + n
+  end
+  return sums
+end
+
 -- train.evaluate{model =, data =, loss =, loss_weights =, metrics =, batch_size = 1000}
 -- returns {samples =, loss = (with a loss), accuracy = (for class data by
 -- default)}. For a model with several outputs, loss is the weighted sum and
@@ -389,46 +431,26 @@ end
 function train.evaluate(opts)
   local fn = "train.evaluate"
   check_options(opts, fn, {"model", "data", "loss", "loss_weights", "metrics", "batch_size"})
-  local model = check(opts, "model", "the model to evaluate", fn)
-  local data = check(opts, "data", "{x = ..., y = ...} or a dataset", fn)
-  local loss, losses
-  if opts.loss ~= nil then loss, losses = objective(opts.loss, opts.loss_weights, fn, 2) end
-  local metrics = opts.metrics
-  if metrics ~= nil and type(metrics[1]) ~= "table" then check_metrics(metrics, fn, 2) end
+  local o = {fn = fn, model = check(opts, "model", "the model to evaluate", fn), metrics = opts.metrics,
+             data = check(opts, "data", "{x = ..., y = ...} or a dataset", fn), batch_size = opts.batch_size or 1000}
+  if opts.loss ~= nil then o.loss, o.losses = objective(opts.loss, opts.loss_weights, fn, 2) end
+  if o.metrics ~= nil and type(o.metrics[1]) ~= "table" then check_metrics(o.metrics, fn, 2) end
   -- Accuracy by default for class data only; it means nothing for regression.
-  local classes = (type(data) == "userdata" and data.kind == "classes") or
-                  (type(data) == "table" and tensor.is_tensor(data.y or data[2]) and (data.y or data[2]):dim() == 1)
-  local was_training = model:is_training()
-  model:eval()
-  local total_loss, correct, seen, accuracy, outs = 0, 0, 0, nil, nil
-  for x, y in train.batches(data, opts.batch_size or 1000, false, false) do
-    local pred = forward(model, x, 2)
-    local count = losses and #losses or (type(pred) == "table" and #pred or 1)
-    check_outputs(pred, y, count, fn, 2)
-    accuracy = accuracy or accuracy_outputs(metrics, count, function(k)
-      if count == 1 then return classes end
-      if losses then return is_class_loss(losses[k]) end
-      return y[k]:dim() == 1
-    end, fn, 2)
-    local n = samples_in(x)
-    if loss then total_loss = total_loss + loss:forward(pred, y) * n end
-    if count > 1 then
-      outs = outs or new_outputs(count)
-      add_outputs(outs, loss, pred, y, accuracy, n)
-    elseif accuracy[1] then
-      correct = correct + train.correct(pred, y)
-    end
-    seen = seen + n
-  end
-  model:train(was_training)
-  local result = {samples = seen}
-  if loss then result.loss = total_loss / math.max(seen, 1) end
-  if outs then
-    output_logs(result, outs, accuracy, seen, loss ~= nil)
-  elseif accuracy == nil then -- no samples: the accuracy asked for, over nothing
-    if (metrics == nil and classes) or wants(metrics, "accuracy") then result.accuracy = 0 end
-  elseif accuracy[1] then
-    result.accuracy = correct / math.max(seen, 1)
+  local y = type(o.data) == "table" and (o.data.y or o.data[2])
+  o.classes = (type(o.data) == "userdata" and o.data.kind == "classes") or (tensor.is_tensor(y) and y:dim() == 1)
+  local was_training = o.model:is_training()
+  o.model:eval()
+  local ok, sums = pcall(evaluate_batches, o)
+  o.model:train(was_training)
+  if not ok then error(sums, 0) end
+  local seen = math.max(sums.samples, 1)
+  local result = {samples = sums.samples, loss = o.loss and sums.loss / seen or nil}
+  if sums.outputs then
+    output_logs(result, sums.outputs, sums.accuracy, sums.samples, o.loss ~= nil)
+  elseif sums.accuracy == nil then -- no samples: the accuracy asked for, over nothing
+    if (o.metrics == nil and o.classes) or wants(o.metrics, "accuracy") then result.accuracy = 0 end
+  elseif sums.accuracy[1] then
+    result.accuracy = sums.correct / seen
   end
   return result
 end
@@ -470,9 +492,9 @@ local function train_epoch(fit, logs, resumed)
   local started = monitor.elapsed()
   for x, y in next_batch do
     optimizer:zero_grad()
-    local pred = forward(model, x, 3)
+    local pred = call_at(3, model, "forward", x)
     check_outputs(pred, y, count, "train.fit", 3)
-    local value = loss:forward(pred, y)
+    local value = call_at(3, loss, "forward", pred, y)
     model:backward(x, loss:backward(pred, y), false)
     optimizer:step()
     local n = samples_in(x)
