@@ -4,6 +4,7 @@
 -- twins) and the final weights equal those of a run never interrupted.
 -- The data mixes a dataset and tensors, so the dataset's own batches
 -- skip what the interrupted run had done.
+local interrupting = dofile(arg[0]:match("^(.-)[^/]*$") .. "interrupting.lua")
 local moons = data.moons{count = 50, noise = 0.1, seed = 3}
 tensor.seed(4)
 local extra = tensor.randn{50, 3}
@@ -20,18 +21,10 @@ local function two_headed()
                                               nn.Dense{inputs = 12, outputs = 1}(h)}}
 end
 
-local function stop_at(step)
-  return {on_batch_end = function(_, _, fit)
-    if fit.step == step then fit.interrupted = true end
-  end}
-end
-
 -- 50 samples in batches of 8: 7 batches an epoch, the last one of 2.
 local function fit(opts)
   local model = two_headed()
-  local callbacks = {}
-  for i, cb in ipairs(opts.callbacks or {}) do callbacks[i] = cb end
-  if opts.stop_step then callbacks[#callbacks + 1] = stop_at(opts.stop_step) end
+  local callbacks = interrupting.callbacks(opts)
   if opts.resume then tensor.seed(999) end -- whatever the generator holds now must not matter
   local ok, history = pcall(train.fit, {model = model, loss = opts.losses or losses,
                                         loss_weights = not opts.losses and {1, 0.5} or nil,
@@ -43,15 +36,7 @@ local function fit(opts)
 end
 
 local KEYS = {"loss", "loss_1", "loss_2", "accuracy_1", "val_loss", "val_loss_1", "val_loss_2", "val_accuracy_1"}
-local function same_curves(a, b, what)
-  for _, key in ipairs(KEYS) do
-    assert(#a[key] == 5 and #b[key] == 5, what .. ": five epochs of " .. key)
-    for i = 1, 5 do
-      assert(a[key][i] == b[key][i], string.format("%s: epoch %d %s resumed %.17g, uninterrupted %.17g",
-                                                   what, i, key, a[key][i], b[key][i]))
-    end
-  end
-end
+local function same_curves(a, b, what) interrupting.same_curves(a, b, KEYS, what) end
 local inputs = {moons:inputs(), extra}
 local function same_weights(a, b, what)
   local pa, pb = a:forward(inputs), b:forward(inputs)
