@@ -49,7 +49,7 @@ resumed:save("residual_mlp_final.nrt")
 local loaded = residual_mlp()
 loaded:load("residual_mlp_final.nrt")
 local result = train.evaluate{model = loaded, data = test_ds, loss = nn.CrossEntropyLoss()}
-assert(result.accuracy == train.evaluate{model = resumed, data = test_ds}.accuracy, "the loaded model is the trained one")
+assert(result.accuracy == train.evaluate{model = resumed, data = test_ds}.accuracy, "loaded = trained")
 print(string.format("test accuracy %.4f  test loss %.4f  (%d epochs, batch %d, %.1f s)",
                     result.accuracy, result.loss, #history.loss, batch_size, seconds))
 return result.accuracy

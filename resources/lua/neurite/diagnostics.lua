@@ -26,8 +26,11 @@ local function full_batch(fn, opts)
   local model = required(opts, fn, "model", "the model whose loss is measured", 3)
   local loss = required(opts, fn, "loss", "the loss, e.g. nn.MSELoss()", 3)
   local data = required(opts, fn, "data", "{x = ..., y = ...} or a dataset", 3)
-  if opts.loss_weights ~= nil or (type(loss) == "table" and loss.forward == nil) then
-    loss = train.combined_loss(loss.forward and {loss} or loss, opts.loss_weights)
+  local is_list = type(loss) == "table" and loss.forward == nil
+  if is_list or opts.loss_weights ~= nil then
+    local ok, combined = pcall(train.combined_loss, is_list and loss or {loss}, opts.loss_weights, fn)
+    if not ok then error(combined, 3) end
+    loss = combined
   end
   local epsilon = opts.epsilon or 1e-3
   if type(epsilon) ~= "number" or not (epsilon > 0) then

@@ -149,10 +149,9 @@ end
 -- indexed with the order drawn, datasets are batched unshuffled over a
 -- view in that order, so that the core's iterator still gathers (and may
 -- prefetch) their samples. x and y come as tables where the source has
--- lists, as tensors where it has one part.
+-- lists of several parts, as tensors where it has one.
 local function zipped_batches(source, size, shuffle, drop_last, skip)
-  local xs, x_single = parts(source.x or source[1])
-  local ys, y_single = parts(source.y or source[2])
+  local xs, ys = parts(source.x or source[1]), parts(source.y or source[2])
   local n = #xs[1]
   size = math.min(size or n, n)
   local order = shuffle and size < n and tensor.randperm(n) or nil
@@ -166,14 +165,14 @@ local function zipped_batches(source, size, shuffle, drop_last, skip)
     end
   end
   local i = 1 + (skip or 0) * size
-  local function pick(list, single, side, rows, count)
+  local function pick(list, side, rows, count)
     local out = {}
     for k, p in ipairs(list) do
       if latest[p] then out[k] = latest[p][side]
       elseif rows then out[k] = p:index(1, rows)
       else out[k] = p:narrow(1, i, count) end
     end
-    return single and out[1] or out
+    return #out == 1 and out[1] or out
   end
   return function()
     if i > n then return nil end
@@ -181,7 +180,7 @@ local function zipped_batches(source, size, shuffle, drop_last, skip)
     if drop_last and count < size then return nil end
     for ds, next_batch in pairs(streams) do latest[ds] = table.pack(next_batch()) end
     local rows = order and order:narrow(1, i, count)
-    local xb, yb = pick(xs, x_single, 1, rows, count), pick(ys, y_single, 2, rows, count)
+    local xb, yb = pick(xs, 1, rows, count), pick(ys, 2, rows, count)
     i = i + count
     return xb, yb
   end, n
@@ -242,13 +241,40 @@ local function call_at(level, object, method, ...)
   error(result, type(result) == "string" and level + 1 or 0)
 end
 
--- The losses of a model with several outputs as one loss: forward(preds,
--- targets) returns the weighted sum and keeps each output's own loss in
--- `values`; backward returns each output's gradient scaled by its weight.
--- preds and targets are tables in the order of the model's outputs (or
--- tensors, for one loss with a weight).
---   train.combined_loss({nn.CrossEntropyLoss(), nn.MSELoss()}, {1, 0.5})
-function train.combined_loss(losses, weights)
+local function is_loss(v)
+  return (type(v) == "userdata" or type(v) == "table") and v.forward ~= nil and v.backward ~= nil
+end
+
+-- Raises unless `losses` is a list of losses and `weights` nil or a list of
+-- as many numbers; `level` as error()'s.
+local function check_losses(losses, weights, fn, level)
+  level = level + 1
+  if type(losses) ~= "table" or #losses == 0 then
+    error(string.format("%s: loss must be a loss such as nn.MSELoss(), or a list of them, one per output; got %s",
+                        fn, type(losses) == "table" and "an empty table" or describe(losses)), level)
+  end
+  for k, l in ipairs(losses) do
+    if not is_loss(l) then
+      error(string.format("%s: loss[%d] is %s, expected a loss such as nn.MSELoss()", fn, k, describe(l)), level)
+    end
+  end
+  if weights == nil then return end
+  if type(weights) ~= "table" then
+    error(string.format("%s: loss_weights must be a list of numbers, one per loss, got %s", fn, describe(weights)),
+          level)
+  end
+  if #weights ~= #losses then
+    error(string.format("%s: loss_weights has %s for %s; give one weight per loss", fn, amount(#weights, "number"),
+                        amount(#losses, "loss", "losses")), level)
+  end
+  for k, w in ipairs(weights) do
+    if type(w) ~= "number" then
+      error(string.format("%s: loss_weights[%d] must be a number, got %s", fn, k, describe(w)), level)
+    end
+  end
+end
+
+local function combine(losses, weights)
   local c = {losses = losses, weights = weights or {}, values = {}}
   -- losses[k]:<method>(pred, target); its errors say which output, at the caller's line.
   local function run(k, method, pred, target)
@@ -281,8 +307,15 @@ function train.combined_loss(losses, weights)
   return c
 end
 
-local function is_loss(v)
-  return (type(v) == "userdata" or type(v) == "table") and v.forward ~= nil and v.backward ~= nil
+-- The losses of a model with several outputs as one loss: forward(preds,
+-- targets) returns the weighted sum and keeps each output's own loss in
+-- `values`; backward returns each output's gradient scaled by its weight.
+-- preds and targets are tables in the order of the model's outputs (or
+-- tensors, for one loss with a weight). `fn` names the caller in errors.
+--   train.combined_loss({nn.CrossEntropyLoss(), nn.MSELoss()}, {1, 0.5})
+function train.combined_loss(losses, weights, fn)
+  check_losses(losses, weights, fn or "train.combined_loss", 2)
+  return combine(losses, weights)
 end
 
 -- The `loss` and `loss_weights` options: one loss, or a list of losses,
@@ -290,34 +323,10 @@ end
 -- loss (the loss itself when there is one and no weight) and the list of
 -- losses. `level` as error()'s.
 local function objective(loss, weights, fn, level)
-  level = level + 1
   local losses = is_loss(loss) and {loss} or loss
-  if type(losses) ~= "table" or #losses == 0 then
-    error(string.format("%s: loss must be a loss such as nn.MSELoss(), or a list of them, one per output; got %s",
-                        fn, type(losses) == "table" and "an empty table" or describe(losses)), level)
-  end
-  for k, l in ipairs(losses) do
-    if not is_loss(l) then
-      error(string.format("%s: loss[%d] is %s, expected a loss such as nn.MSELoss()", fn, k, describe(l)), level)
-    end
-  end
-  if weights ~= nil then
-    if type(weights) ~= "table" then
-      error(string.format("%s: loss_weights must be a list of numbers, one per loss, got %s", fn, describe(weights)),
-            level)
-    end
-    if #weights ~= #losses then
-      error(string.format("%s: loss_weights has %s for %s; give one weight per loss", fn,
-                          amount(#weights, "number"), amount(#losses, "loss", "losses")), level)
-    end
-    for k, w in ipairs(weights) do
-      if type(w) ~= "number" then
-        error(string.format("%s: loss_weights[%d] must be a number, got %s", fn, k, describe(w)), level)
-      end
-    end
-  end
+  check_losses(losses, weights, fn, level + 1)
   if is_loss(loss) and weights == nil then return loss, losses end
-  return train.combined_loss(losses, weights), losses
+  return combine(losses, weights), losses
 end
 
 -- Losses whose targets are classes: their outputs are what `accuracy` means.
@@ -582,7 +591,9 @@ end
 -- targets: y = {y1, y2}. The loss minimized and logged as `loss` is the
 -- sum weighted by loss_weights = {1, 0.5} (default all 1); each output's
 -- own loss is logged as loss_1, loss_2, ... (val_loss_1 on the validation
--- set). metrics = {"accuracy"} applies to the outputs trained with a
+-- set), numbered in the order of the model's outputs (Keras names them
+-- after the output layers, which have no names of their own here).
+-- metrics = {"accuracy"} applies to the outputs trained with a
 -- classification loss (CrossEntropyLoss, CategoricalCrossEntropyLoss,
 -- BCELoss), logged as accuracy_<k>; metrics = {{"accuracy"}, {}} chooses
 -- per output. A model with one output logs loss and accuracy as ever.
