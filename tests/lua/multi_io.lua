@@ -195,6 +195,8 @@ fails(function() train.gradient_check{model = model, loss = {nn.CrossEntropyLoss
       "train.gradient_check: loss[2] is a number, expected a loss")
 fails(function() train.combined_loss(losses, {1, 2, 3}) end,
       "train.combined_loss: loss_weights has 3 numbers for 2 losses")
+fails(function() train.confusion{model = mlp, data = {x = d.x1, y = d.class}, output = 2} end,
+      "train.confusion: output = 2, but the model has one output")
 fails(function() train.confusion{model = model, data = xy} end,
       "train.confusion: the model has 2 outputs; say which with output = 1..2")
 print("multi io ok")

@@ -19,9 +19,9 @@ end
 -- The whole data set as one batch, and the full loss and its gradient as
 -- functions of the model's current weights. `finish` puts back the weights
 -- and the training mode, whatever happened in between.
+-- A list of losses, one per output, is weighted by opts.loss_weights.
 -- Its errors name the script's line: the caller of train.<fn> is level 3
 -- here.
--- A list of losses, one per output, is weighted by opts.loss_weights.
 local function full_batch(fn, opts)
   local model = required(opts, fn, "model", "the model whose loss is measured", 3)
   local loss = required(opts, fn, "loss", "the loss, e.g. nn.MSELoss()", 3)
@@ -189,6 +189,8 @@ function train.confusion(opts)
                               #pred, output == nil and "none" or tostring(output)), 0)
         end
         pred, y = pred[output], type(y) == "table" and y[output] or y
+      elseif output ~= nil and output ~= 1 then
+        error(string.format("%s: output = %s, but the model has one output", fn, tostring(output)), 0)
       end
       if pred:dim() ~= 2 or pred:size(2) < 2 then
         error(string.format("%s: the model must give one score per class, got outputs of shape [%s]", fn,
