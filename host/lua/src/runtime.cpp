@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #ifndef NEURITE_INSTALL_LUA_DIR
 #define NEURITE_INSTALL_LUA_DIR ""
@@ -22,8 +23,9 @@
 
 namespace neurite::lua {
 
-// resources/lua/neurite/train.lua and diagnostics.lua, built in
+// resources/lua/neurite/train.lua, callbacks.lua and diagnostics.lua, built in
 extern const char *const kEmbeddedTrainLua;
+extern const char *const kEmbeddedCallbacksLua;
 extern const char *const kEmbeddedDiagnosticsLua;
 
 namespace {
@@ -142,16 +144,21 @@ void run_shipped_lua(lua_State *L, const char *file, const char *embedded, int n
     lua_call(L, nargs, 1);
 }
 
-// train.lua makes the train table from the modules; diagnostics.lua adds
-// gradient_check and curvature to it. Leaves the table on the stack.
+// train.lua makes the train table from the modules; callbacks.lua adds
+// resume and the callbacks to it, diagnostics.lua gradient_check,
+// curvature and confusion. Leaves the table on the stack.
 void load_train_module(lua_State *L, int neurite)
 {
     lua_pushvalue(L, neurite);
     run_shipped_lua(L, "train.lua", kEmbeddedTrainLua, 1);
-    lua_pushvalue(L, neurite);
-    lua_pushvalue(L, -2);
-    run_shipped_lua(L, "diagnostics.lua", kEmbeddedDiagnosticsLua, 2);
-    lua_pop(L, 1);
+    const std::pair<const char *, const char *> extensions[] = {{"callbacks.lua", kEmbeddedCallbacksLua},
+                                                                {"diagnostics.lua", kEmbeddedDiagnosticsLua}};
+    for (const auto &[file, embedded] : extensions) {
+        lua_pushvalue(L, neurite);
+        lua_pushvalue(L, -2);
+        run_shipped_lua(L, file, embedded, 2);
+        lua_pop(L, 1);
+    }
 }
 
 void open_safe_libraries(lua_State *L)
