@@ -197,10 +197,15 @@ int open_all(lua_State *L)
     }
     lua_pushcfunction(L, lua_print);
     lua_setglobal(L, "print");
-    install_exit_guards(L); // before train.lua, which may keep its own pcall
-
+    // The library's Lua (train.lua and friends) keeps Lua's own pcall: the
+    // exit guard's wrapper is one more frame on the stack, which would shift
+    // every error level the library counts to name the script's line. The
+    // library rethrows what it catches, so an os.exit still gets through.
     lua_newtable(L);
     const int neurite = lua_gettop(L);
+    lua_getglobal(L, "pcall");
+    lua_setfield(L, neurite, "_library_pcall");
+    install_exit_guards(L);
     open_tensor(L);
     lua_setfield(L, neurite, "tensor");
     open_nn(L);

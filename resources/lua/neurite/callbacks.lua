@@ -12,6 +12,7 @@
 -- that a checkpoint carries its position.
 
 local neurite, train = ...
+local pcall = neurite._library_pcall -- Lua's own: see runtime.cpp
 local tensor, monitor, json = neurite.tensor, neurite.monitor, neurite.json
 local check_options, check_choice, closest_name = neurite.check_options, neurite.check_choice, neurite.closest_name
 

@@ -8,6 +8,7 @@
 -- to that table. It uses nothing but the public Lua API.
 
 local neurite, train = ...
+local pcall = neurite._library_pcall -- Lua's own: see runtime.cpp
 local tensor, check_options = neurite.tensor, neurite.check_options
 
 -- opts[key], required; `level` as error()'s, from the caller.

@@ -28,6 +28,7 @@
 -- not know (neurite.check_options), so a typo is an error, not a default.
 
 local neurite = ...
+local pcall = neurite._library_pcall -- Lua's own: see runtime.cpp
 local tensor, monitor = neurite.tensor, neurite.monitor
 local check_options, check_choice = neurite.check_options, neurite.check_choice
 -- Whether data holds class labels: the one rule (a dataset's kind, a table's
