@@ -1,21 +1,29 @@
 #include "model_panel.h"
 
+#include "graph_view.h"
+
 #include <QFontDatabase>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPlainTextEdit>
 #include <QScrollArea>
+#include <QSplitter>
+#include <QTabWidget>
 #include <QVBoxLayout>
 
 namespace neurite::gui {
 
 ModelPanel::ModelPanel(QWidget *parent)
-    : QWidget(parent), m_summary(new QPlainTextEdit), m_picture(new QLabel), m_caption(new QLabel),
+    : QWidget(parent), m_views(new QTabWidget), m_graph(new GraphView), m_summary(new QPlainTextEdit), m_picture(new QLabel), m_caption(new QLabel),
       m_confusion_picture(new QLabel), m_confusion_caption(new QLabel)
 {
     m_summary->setReadOnly(true);
     m_summary->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
-    m_summary->setPlaceholderText(tr("Run a script that builds a model to see its layers here."));
+    m_summary->setPlaceholderText(tr("Run a script that trains a model to see its layers here."));
+    m_summary->setFrameShape(QFrame::NoFrame);
+    m_views->addTab(m_graph, tr("Graph"));
+    m_views->addTab(m_summary, tr("Summary"));
+    m_views->setDocumentMode(true);
     m_picture->setAlignment(Qt::AlignCenter);
     m_picture->setMinimumSize(200, 200);
     m_caption->setAlignment(Qt::AlignCenter);
@@ -41,9 +49,16 @@ ModelPanel::ModelPanel(QWidget *parent)
     scroll->setWidget(pictures);
     scroll->setWidgetResizable(true);
     scroll->setFrameShape(QFrame::NoFrame);
+    // The graph above the pictures; the person drags the split.
+    auto *split = new QSplitter(Qt::Vertical);
+    split->addWidget(m_views);
+    split->addWidget(scroll);
+    split->setStretchFactor(0, 1);
+    split->setStretchFactor(1, 1);
+    split->setChildrenCollapsible(false);
     auto *layout = new QVBoxLayout(this);
-    layout->addWidget(m_summary, 1);
-    layout->addWidget(scroll, 4); // the pictures matter more than blank lines under the summary
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(split);
     clear();
 }
 
@@ -52,9 +67,10 @@ QString ModelPanel::summary() const
     return m_summary->toPlainText();
 }
 
-void ModelPanel::set_summary(const QString &text)
+void ModelPanel::set_model(const QString &summary, const ModelGraph &graph)
 {
-    m_summary->setPlainText(text);
+    m_summary->setPlainText(summary);
+    m_graph->set_graph(graph);
 }
 
 void ModelPanel::set_boundary(const QImage &image, const QString &caption)
@@ -83,10 +99,11 @@ QString ModelPanel::confusion_caption() const { return m_confusion_caption->text
 void ModelPanel::clear()
 {
     m_summary->clear();
+    m_graph->clear_graph();
     m_boundary = QImage();
     m_picture->setText(tr("While a model trains: its decision boundary on 2-D class data,\n"
                           "or its fitted curve on 1-D regression data.\n"
-                          "When a run that used train.fit on class data ends: the confusion matrix."));
+                          "When a run that trained on class data ends: the confusion matrix."));
     m_caption->clear();
     m_confusion = QImage();
     m_confusion_picture->clear();
