@@ -49,6 +49,21 @@ inline dnnl::memory::desc plain_desc(std::span<const int64_t> dims)
     return dnnl::memory::desc(d, dnnl::memory::data_type::f32, strides);
 }
 
+// The bytes a tensor of these dims takes in `format` (NRT_FORMAT_PLAIN or a
+// dnnl_format_tag_t), the padding of blocked formats included.
+inline size_t desc_bytes(std::span<const int64_t> dims, int32_t format, nrt_dtype dtype)
+{
+    const auto type = dtype == NRT_DTYPE_BF16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
+    if (format == NRT_FORMAT_PLAIN) {
+        int64_t n = 1;
+        for (int64_t d : dims)
+            n *= d;
+        return static_cast<size_t>(n) * (dtype == NRT_DTYPE_BF16 ? 2 : 4);
+    }
+    const dnnl::memory::dims d(dims.begin(), dims.end());
+    return dnnl::memory::desc(d, type, static_cast<dnnl::memory::format_tag>(format)).get_size();
+}
+
 // Wraps a oneDNN call so that its dnnl::error becomes a plugin error with context.
 template <class Fn> auto with_dnnl(const char *what, Fn &&fn)
 {
