@@ -19,7 +19,7 @@ namespace {
 constexpr int kRoleKey = 0, kTextKey = 1;
 constexpr int kBoxRole = 1, kShapeRole = 2;
 
-constexpr double kPadX = 10, kPadY = 6;
+constexpr double kPadX = 10, kPadY = 5;
 constexpr double kMinBoxWidth = 96;
 constexpr double kPortSpacing = 72; // a shape label per output port fits beside the next
 constexpr double kArrowLength = 7, kArrowHalfWidth = 4;
@@ -122,30 +122,59 @@ void GraphView::set_graph(const ModelGraph &graph)
     }
     m_layout = layout_graph(graph, sizes);
 
-    const QPen edge_pen(QColor(110, 122, 140), 1.3);
-    const QColor label_colour(40, 55, 75);
+    add_edges(small);
+    add_boxes(title, small);
+    m_scene->setSceneRect(QRectF(QPointF(0, 0), m_layout.size));
+    fit_view();
+}
+
+void GraphView::add_edges(const QFont &small)
+{
+    const QPen pen(QColor(110, 122, 140), 1.3);
     std::set<std::pair<int, int>> labelled; // a tensor's shape once, however many read it
-    for (size_t i = 0; i < graph.edges.size(); ++i) {
-        const ModelGraph::Edge &e = graph.edges[i];
+    for (size_t i = 0; i < m_graph.edges.size(); ++i) {
+        const ModelGraph::Edge &e = m_graph.edges[i];
         const QPolygonF &route = m_layout.routes[i];
-        m_scene->addPath(edge_path(route), edge_pen)->setZValue(0);
-        m_scene->addPolygon(arrow_head(route.last()), Qt::NoPen, edge_pen.color())->setZValue(0);
-        if (e.shape.isEmpty() || !labelled.insert({e.from, e.from_port}).second)
-            continue;
-        auto *label = m_scene->addSimpleText(e.shape, small);
-        label->setBrush(label_colour);
-        // Beside the arrow where it leaves its producer, on the side it does not bend to.
-        const QPointF start = route.first();
-        const double next_x = route.size() > 1 ? route[1].x() : start.x();
-        const double width = label->boundingRect().width();
-        label->setPos(next_x > start.x() + 1 ? start.x() - kLabelOffset - width : start.x() + kLabelOffset,
-                      start.y() + 2);
-        label->setZValue(2);
-        label->setData(kRoleKey, kShapeRole);
-        label->setData(kTextKey, e.shape);
+        m_scene->addPath(edge_path(route), pen)->setZValue(0);
+        m_scene->addPolygon(arrow_head(route.last()), Qt::NoPen, pen.color())->setZValue(0);
+        if (!e.shape.isEmpty() && labelled.insert({e.from, e.from_port}).second)
+            add_shape_label(e, route.first(), small);
     }
-    for (size_t v = 0; v < graph.vertices.size(); ++v) {
-        const ModelGraph::Vertex &vertex = graph.vertices[v];
+}
+
+// Where the tensor leaves its producer, on the side none of its edges bends
+// to when there is one, on a white ground that edges pass behind.
+void GraphView::add_shape_label(const ModelGraph::Edge &edge, const QPointF &start, const QFont &small)
+{
+    bool bends_right = false, bends_left = false;
+    for (size_t i = 0; i < m_graph.edges.size(); ++i) {
+        const ModelGraph::Edge &e = m_graph.edges[i];
+        const QPolygonF &route = m_layout.routes[i];
+        if (e.from != edge.from || e.from_port != edge.from_port || route.size() < 2)
+            continue;
+        bends_right = bends_right || route[1].x() > start.x() + 1;
+        bends_left = bends_left || route[1].x() < start.x() - 1;
+    }
+    auto *label = new QGraphicsSimpleTextItem(edge.shape);
+    label->setFont(small);
+    label->setBrush(QColor(40, 55, 75));
+    const QRectF text = label->boundingRect();
+    const double x = bends_right && !bends_left ? start.x() - kLabelOffset - text.width() : start.x() + kLabelOffset;
+    auto *ground = m_scene->addRect(QRectF(x - 1, start.y() + 2, text.width() + 2, text.height()), Qt::NoPen,
+                                    QColor(255, 255, 255, 225));
+    ground->setZValue(1.5);
+    label->setPos(x, start.y() + 2);
+    label->setZValue(2);
+    label->setData(kRoleKey, kShapeRole);
+    label->setData(kTextKey, edge.shape);
+    m_scene->addItem(label);
+}
+
+void GraphView::add_boxes(const QFont &title, const QFont &small)
+{
+    const QFontMetricsF title_metrics(title), small_metrics(small);
+    for (size_t v = 0; v < m_graph.vertices.size(); ++v) {
+        const ModelGraph::Vertex &vertex = m_graph.vertices[v];
         const QRectF &box = m_layout.boxes[v];
         QPainterPath outline;
         outline.addRoundedRect(box, 6, 6);
@@ -165,25 +194,24 @@ void GraphView::set_graph(const ModelGraph &graph)
             detail_item->setZValue(2);
         }
     }
-    m_scene->setSceneRect(QRectF(QPointF(0, 0), m_layout.size));
-    fit_width();
 }
 
-void GraphView::fit_width()
+void GraphView::fit_view()
 {
     if (m_layout.size.isEmpty()) {
         resetTransform();
         return;
     }
-    const double available = std::max(1, viewport()->width() - 2);
-    const double scale = std::clamp(available / m_layout.size.width(), kMinScale, 1.0);
+    const double width = std::max(1, viewport()->width() - 2), height = std::max(1, viewport()->height() - 2);
+    const double scale =
+        std::clamp(std::min(width / m_layout.size.width(), height / m_layout.size.height()), kMinScale, 1.0);
     setTransform(QTransform::fromScale(scale, scale));
 }
 
 void GraphView::resizeEvent(QResizeEvent *event)
 {
     QGraphicsView::resizeEvent(event);
-    fit_width();
+    fit_view();
 }
 
 QStringList GraphView::texts_of(int role) const

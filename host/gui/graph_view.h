@@ -11,9 +11,9 @@ namespace neurite::gui {
 
 // Draws a ModelGraph: boxes for the inputs (green), nodes (type, node
 // number, parameters) and outputs (orange); arrows for the tensors, each
-// labelled once with its shape where it leaves its producer. Small graphs
-// fit the view; a wide one shrinks down to kMinScale and then scrolls, as a
-// long one does.
+// labelled once with its shape where it leaves its producer. A graph
+// larger than the view shrinks to fit it, down to kMinScale, and then
+// scrolls (and pans by dragging).
 class GraphView : public QGraphicsView {
     Q_OBJECT
 
@@ -31,14 +31,17 @@ public:
     // text ("Dense\nnode 1 · 24 params") and each shape label ("[N, 8]").
     QStringList box_texts() const;
     QStringList shape_labels() const;
-    // The scale the view draws at: 1, or less to fit a wide graph.
+    // The scale the view draws at: 1, or less to fit a large graph.
     double scale_factor() const { return transform().m11(); }
 
 protected:
     void resizeEvent(QResizeEvent *event) override;
 
 private:
-    void fit_width();
+    void add_edges(const QFont &small);
+    void add_shape_label(const ModelGraph::Edge &edge, const QPointF &start, const QFont &small);
+    void add_boxes(const QFont &title, const QFont &small);
+    void fit_view();
     QStringList texts_of(int role) const;
 
     QGraphicsScene *m_scene;

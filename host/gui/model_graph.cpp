@@ -14,7 +14,7 @@ namespace neurite::gui {
 
 namespace {
 
-constexpr double kRankGap = 42;    // between ranks: room for a shape label
+constexpr double kRankGap = 34;    // between ranks: room for a shape label
 constexpr double kColumnGap = 28;  // between two boxes of a rank
 constexpr double kLaneGap = 14;    // beside an edge passing through a rank
 constexpr double kLaneWidth = 8;   // an edge passing through a rank
@@ -112,7 +112,10 @@ ModelGraph describe_model(Model &model, std::span<const Shape> input_shapes)
     ModelGraph g;
     const QLocale english(QLocale::English);
     for (int i = 0; i < inputs; ++i) {
-        const QString name = QString::fromStdString(model.input(i).name);
+        // Named by the script (nn.Input{name = ...}), or "input<n>" by the model: said once.
+        QString name = QString::fromStdString(model.input(i).name);
+        if (name == QString("input%1").arg(i + 1))
+            name.clear();
         g.vertices.push_back({ModelGraph::Kind::Input,
                               !name.isEmpty() ? QString("Input '%1'").arg(name)
                               : inputs > 1    ? QString("Input %1").arg(i + 1)

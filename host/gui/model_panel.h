@@ -7,6 +7,8 @@
 
 class QLabel;
 class QPlainTextEdit;
+class QScrollArea;
+class QSplitter;
 class QTabWidget;
 
 namespace neurite::gui {
@@ -38,7 +40,18 @@ public slots:
     void set_confusion(const QImage &image, const QString &caption);
     void clear();
 
+protected:
+    bool eventFilter(QObject *watched, QEvent *event) override;
+    void resizeEvent(QResizeEvent *event) override;
+
 private:
+    QScrollArea *build_pictures();
+    void show_pictures();
+    void size_columns();
+
+    QSplitter *m_split;
+    QScrollArea *m_pictures;
+    bool m_split_moved = false; // the person chose the columns' widths
     QTabWidget *m_views;
     GraphView *m_graph;
     QPlainTextEdit *m_summary;
