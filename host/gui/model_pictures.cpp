@@ -77,7 +77,6 @@ void ModelPictures::reset()
     m_watched.reset();
     m_live = false;
     m_inputs = m_labels = Tensor();
-    m_drawn_step = -1;
     m_problem.clear();
 }
 
@@ -126,14 +125,13 @@ std::optional<ModelPictures::Picture> ModelPictures::draw(int64_t step, bool now
 {
     if (!m_live || m_watched->model->running())
         return std::nullopt;
-    if (now ? step == m_drawn_step
-            : m_since_drawn.isValid() && m_since_drawn.elapsed() < kIntervalMs)
+    if (!now && m_since_drawn.isValid() && m_since_drawn.elapsed() < kIntervalMs)
         return std::nullopt;
     m_since_drawn.start();
-    m_drawn_step = step;
     Model &model = *m_watched->model;
     Picture p;
-    p.caption = step > 0 ? tr("after %1 steps").arg(step) : tr("before the first step");
+    // A loop that never calls monitor.step() has no step to tell.
+    p.caption = step > 0 ? tr("after %1 steps").arg(step) : now ? tr("as the run left it") : tr("while it trains");
     try {
         BoundaryData data{&m_inputs, &m_labels};
         p.image = m_fit ? render_function_fit(model, m_inputs, m_labels) : render_decision_boundary(model, data, m_domain);

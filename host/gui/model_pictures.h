@@ -37,8 +37,8 @@ public:
     bool live() const { return m_live; }
 
     // The picture after `step`, when the last one is older than
-    // kIntervalMs or `now` is set (a run's end); nothing otherwise, or
-    // while the model is computing (a watch inside a layer's forward).
+    // kIntervalMs or `now` is set (a run's end); nothing otherwise, nor
+    // while the model is computing (a scalar logged inside a layer's forward).
     std::optional<Picture> draw(int64_t step, bool now);
     // Why the last draw gave up for good ("" if it did not), once.
     QString take_problem();
@@ -55,7 +55,6 @@ private:
     Tensor m_inputs, m_labels;
     QRectF m_domain;
     QElapsedTimer m_since_drawn;
-    int64_t m_drawn_step = -1;
     QString m_problem;
 };
 

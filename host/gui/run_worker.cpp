@@ -81,9 +81,11 @@ void RunWorker::on_event(const MonitorEvent &e)
         m_monitor->post(interned(e.run), interned(e.name), {double(e.step), double(e.epoch), e.value});
         [[fallthrough]];
     case MonitorEvent::Type::Progress:
-        m_last_step = e.step;
-        if (m_pictures.live() && on_run_thread())
-            draw_picture(e.step, false);
+        if (on_run_thread()) {
+            m_last_step = e.step;
+            if (m_pictures.live())
+                draw_picture(e.step, false);
+        }
         break;
     case MonitorEvent::Type::Text:
         emit output(QString::fromStdString(e.text));

@@ -380,6 +380,11 @@ train.fit{model = model, loss = nn.MSELoss(), optimizer = optim.Adam(model, {lr 
         QVERIFY2(w.model_panel()->confusion_caption().contains("training samples: accuracy") &&
                      w.model_panel()->confusion_caption().endsWith("over 4"),
                  qPrintable(w.model_panel()->confusion_caption()));
+        // Watched but never a step counted: the picture as the run left it.
+        w.run_script(own_loop("monitor.watch(model, {x = x, y = y})", ""), "own loop, no steps");
+        QCOMPARE(wait_for_run(done).first, 0);
+        QVERIFY(w.model_panel()->has_boundary());
+        QCOMPARE(w.model_panel()->boundary_caption(), QString("as the run left it"));
         // Save trained model takes the watched model too.
         QTemporaryDir dir;
         done.clear();
