@@ -55,6 +55,37 @@ std::vector<Shape> first_layer_shapes(const Model &model)
     return {};
 }
 
+// Inputs, nodes and outputs, in that order; `params` by node, -1 if unknown.
+std::vector<ModelGraph::Vertex> vertices_of(const Model &model, const std::vector<int64_t> &params)
+{
+    std::vector<ModelGraph::Vertex> vertices;
+    const int inputs = model.input_count(), outputs = model.output_count();
+    for (int i = 0; i < inputs; ++i) {
+        // Named by the script (nn.Input{name = ...}), or "input<n>" by the model: said once.
+        QString name = QString::fromStdString(model.input(i).name);
+        if (name == QString("input%1").arg(i + 1))
+            name.clear();
+        vertices.push_back({ModelGraph::Kind::Input,
+                            !name.isEmpty() ? QString("Input '%1'").arg(name)
+                            : inputs > 1    ? QString("Input %1").arg(i + 1)
+                                            : QString("Input"),
+                            {}});
+    }
+    const QLocale english(QLocale::English);
+    for (int i = 0; i < model.node_count(); ++i) {
+        QString title = QString::fromStdString(model.layer(i).type_name());
+        if (const auto *inner = dynamic_cast<const Model *>(&model.layer(i)))
+            title += QString(" (%1 nodes)").arg(inner->node_count());
+        QString detail = QString("node %1").arg(i + 1);
+        if (params[static_cast<size_t>(i)] >= 0)
+            detail += QString(" · %1 params").arg(english.toString(qlonglong(params[static_cast<size_t>(i)])));
+        vertices.push_back({ModelGraph::Kind::Node, title, detail});
+    }
+    for (int k = 0; k < outputs; ++k)
+        vertices.push_back({ModelGraph::Kind::Output, outputs > 1 ? QString("Output %1").arg(k + 1) : "Output", {}});
+    return vertices;
+}
+
 } // namespace
 
 std::vector<Shape> describe_shapes(const Model &model, const WatchedData &data)
@@ -110,30 +141,7 @@ ModelGraph describe_model(Model &model, std::span<const Shape> input_shapes)
                                                       static_cast<int>(produced[static_cast<size_t>(i)].size()));
 
     ModelGraph g;
-    const QLocale english(QLocale::English);
-    for (int i = 0; i < inputs; ++i) {
-        // Named by the script (nn.Input{name = ...}), or "input<n>" by the model: said once.
-        QString name = QString::fromStdString(model.input(i).name);
-        if (name == QString("input%1").arg(i + 1))
-            name.clear();
-        g.vertices.push_back({ModelGraph::Kind::Input,
-                              !name.isEmpty() ? QString("Input '%1'").arg(name)
-                              : inputs > 1    ? QString("Input %1").arg(i + 1)
-                                              : QString("Input"),
-                              {}});
-    }
-    for (int i = 0; i < nodes; ++i) {
-        QString title = QString::fromStdString(model.layer(i).type_name());
-        if (const auto *inner = dynamic_cast<const Model *>(&model.layer(i)))
-            title += QString(" (%1 nodes)").arg(inner->node_count());
-        QString detail = QString("node %1").arg(i + 1);
-        if (params[static_cast<size_t>(i)] >= 0)
-            detail += QString(" · %1 params").arg(english.toString(qlonglong(params[static_cast<size_t>(i)])));
-        g.vertices.push_back({ModelGraph::Kind::Node, title, detail});
-    }
-    for (int k = 0; k < outputs; ++k)
-        g.vertices.push_back({ModelGraph::Kind::Output, outputs > 1 ? QString("Output %1").arg(k + 1) : "Output", {}});
-
+    g.vertices = vertices_of(model, params);
     auto add_edge = [&](const Model::Ref &r, int to, int to_port, int to_ports) {
         ModelGraph::Edge e;
         e.to = to;
