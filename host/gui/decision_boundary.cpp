@@ -19,24 +19,6 @@ QColor class_colour(int c)
     return palette[c % 6];
 }
 
-// The model in eval mode for one picture, back in training mode after it,
-// whether the forward pass works or throws.
-class EvalMode {
-public:
-    explicit EvalMode(Model &model) : m_model(model), m_was_training(model.training()) { m_model.eval(); }
-    ~EvalMode()
-    {
-        if (m_was_training)
-            m_model.train();
-    }
-    EvalMode(const EvalMode &) = delete;
-    EvalMode &operator=(const EvalMode &) = delete;
-
-private:
-    Model &m_model;
-    bool m_was_training;
-};
-
 // Blends a class colour towards white by (1 - confidence).
 QColor tint(const QColor &c, double confidence)
 {

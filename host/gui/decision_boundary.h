@@ -1,14 +1,29 @@
 #pragma once
 
+#include "neurite/core/model.h"
+
 #include <QImage>
 #include <QRectF>
 
-namespace neurite {
-class Model;
-class Tensor;
-}
-
 namespace neurite::gui {
+
+// The model in eval mode for one picture, back in training mode after it,
+// whether the forward pass works or throws.
+class EvalMode {
+public:
+    explicit EvalMode(Model &model) : m_model(model), m_was_training(model.training()) { m_model.eval(); }
+    ~EvalMode()
+    {
+        if (m_was_training)
+            m_model.train();
+    }
+    EvalMode(const EvalMode &) = delete;
+    EvalMode &operator=(const EvalMode &) = delete;
+
+private:
+    Model &m_model;
+    bool m_was_training;
+};
 
 // The seeds' AND / OR / NAND / XOR pictures: a 2-input classifier evaluated
 // on a grid over the data's extent, each pixel coloured by the predicted

@@ -153,6 +153,7 @@ int optimizer_new(lua_State *L)
     return guarded(L, [&] {
         auto opt = s.registry.create_optimizer(name, config, s.context);
         opt->attach(params);
+        s.monitor.watch_parameters(params); // the window learns what the script trains
         void *mem = lua_newuserdatauv(L, sizeof(OptimizerBox), 1);
         new (mem) OptimizerBox{std::move(opt)};
         luaL_setmetatable(L, kOptimizerMeta);

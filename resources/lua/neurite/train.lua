@@ -654,6 +654,7 @@ function train.fit(opts)
   -- in train_epoch, so the callbacks can still write their checkpoint.
   local guard <close> = monitor.cooperative()
   monitor.step(fit.step)
+  monitor.watch(model, data, opts.validation) -- says which model trains on what (the window draws it)
   call(callbacks, "on_train_begin", {}, fit)
 
   for epoch = start_epoch, fit.epochs do
