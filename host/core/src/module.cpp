@@ -272,6 +272,14 @@ void Module::backward(const nrt_layer_call &call)
     if (m_v11) {
         nrt_layer_call c = call;
         c.accumulate = m_zero_pending ? 0 : 1;
+        if (m_zero_pending && !m_host_owned) {
+            // The plugin's own memory (a Lua layer's): cleared here, so that a
+            // layer that only knows how to add need not read `accumulate`.
+            for (Slot &s : m_slots)
+                if (s.grad.defined())
+                    s.grad.fill(0.0f);
+            c.accumulate = 1;
+        }
         st = m_vt->backward2(m_self, &c, m_err, sizeof m_err);
     } else {
         nrt_tensor *diff_src = call.diff_src && call.diff_src[0].data ? call.diff_src : nullptr;

@@ -355,6 +355,22 @@ int model_tostring(lua_State *L)
     return 1;
 }
 
+// How many tensors forward takes and returns (before the first forward, a
+// Sequential's input count is 1).
+int model_input_count(lua_State *L)
+{
+    const Model &m = *check_model(L, 1)->model;
+    lua_pushinteger(L, std::max(m.input_count(), 1));
+    return 1;
+}
+
+int model_output_count(lua_State *L)
+{
+    const Model &m = *check_model(L, 1)->model;
+    lua_pushinteger(L, std::max(m.output_count(), 1));
+    return 1;
+}
+
 int model_type(lua_State *L)
 {
     lua_pushstring(L, check_model(L, 1)->model->type_name().c_str());
@@ -487,7 +503,8 @@ void register_model_type(lua_State *L)
         {"eval", model_eval},         {"is_training", model_is_training},
         {"summary", model_summary},   {"parameter_count", model_parameter_count},
         {"save", model_save},         {"load", model_load},
-        {"type", model_type},         {nullptr, nullptr}};
+        {"type", model_type},         {"input_count", model_input_count},
+        {"output_count", model_output_count}, {nullptr, nullptr}};
     luaL_newmetatable(L, kModelMeta);
     luaL_newlib(L, methods);
     lua_pushcclosure(L, model_index, 1);
