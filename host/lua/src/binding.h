@@ -225,6 +225,9 @@ int model_constructor(lua_State *L);
 // The callee is at 1, its symbolic inputs from 2 on.
 bool is_symbolic_call(lua_State *L);
 int apply_symbolic(lua_State *L);
+// The __call of layers and models: a node of a graph for symbolic inputs,
+// else forward(self, x) with f(a, b) read as forward{a, b}.
+int call_layer(lua_State *L, lua_CFunction forward);
 
 struct OptimizerBox {
     std::unique_ptr<Optimizer> optimizer;

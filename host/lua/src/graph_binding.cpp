@@ -116,6 +116,22 @@ bool is_symbolic_call(lua_State *L)
     return false;
 }
 
+int call_layer(lua_State *L, lua_CFunction forward)
+{
+    if (is_symbolic_call(L))
+        return apply_symbolic(L);
+    if (lua_gettop(L) > 2) { // f(a, b): several inputs, as forward{a, b}
+        lua_createtable(L, lua_gettop(L) - 1, 0);
+        for (int i = 2; i < lua_gettop(L); ++i) {
+            lua_pushvalue(L, i);
+            lua_rawseti(L, -2, i - 1);
+        }
+        lua_replace(L, 2);
+    }
+    lua_settop(L, 2);
+    return forward(L);
+}
+
 int apply_symbolic(lua_State *L)
 {
     const std::vector<int> args = symbol_args(L);

@@ -178,18 +178,7 @@ int layer_tostring(lua_State *L)
 int layer_call(lua_State *L)
 {
     check_layer(L, 1);
-    if (is_symbolic_call(L))
-        return apply_symbolic(L);
-    if (lua_gettop(L) > 2) { // layer(a, b): several inputs
-        lua_createtable(L, lua_gettop(L) - 1, 0);
-        for (int i = 2; i < lua_gettop(L); ++i) {
-            lua_pushvalue(L, i);
-            lua_rawseti(L, -2, i - 1);
-        }
-        lua_replace(L, 2);
-    }
-    lua_settop(L, 2);
-    return layer_forward(L);
+    return call_layer(L, layer_forward);
 }
 
 } // namespace
