@@ -231,7 +231,7 @@ public:
     }
 
 private:
-    std::unique_ptr<Module> create(uint64_t seed) const
+    std::shared_ptr<Module> create(uint64_t seed) const
     {
         auto layer = m_registry.create_layer(m_entry.name, m_params, m_context, seed);
         layer->set_label(m_entry.name);
@@ -345,12 +345,12 @@ private:
         auto a = create(11);
         PluginCall call(m_entry, "forward, save_state or load_state", s[0]);
         Tensor ya(a->prepare(s));
-        a->forward(x, ya, true); // training may change extra state: save that
+        a->forward_plain(x, ya, true); // training may change extra state: save that
         const std::vector<uint8_t> saved = a->save_extra_state();
         auto b = m_registry.create_layer(m_entry.name, a->config(), m_context, 12);
         b->set_label(m_entry.name);
-        auto &pa = a->parameters();
-        auto &pb = b->parameters();
+        auto pa = a->parameters();
+        auto pb = b->parameters();
         if (pa.size() != pb.size()) {
             fail("state round trip", "two instances of one config have " + std::to_string(pa.size()) +
                                          " and " + std::to_string(pb.size()) + " parameters");
@@ -375,8 +375,8 @@ private:
             return;
         }
         Tensor yb(b->prepare(s));
-        a->forward(x, ya, false);
-        b->forward(x, yb, false);
+        a->forward_plain(x, ya, false);
+        b->forward_plain(x, yb, false);
         if (const int64_t i = first_difference(ya, yb); i >= 0) {
             fail("state round trip", "the restored instance's output differs at flat index " +
                                          std::to_string(i) + " (" + number(ya[i]) + " vs " + number(yb[i]) +
@@ -397,8 +397,8 @@ private:
             const Tensor x = input_for(s, 22);
             Tensor y1(layer->prepare(s)), y2(y1.shape());
             PluginCall call(m_entry, "forward", s[0]);
-            layer->forward(x, y1, false);
-            layer->forward(x, y2, false);
+            layer->forward_plain(x, y1, false);
+            layer->forward_plain(x, y2, false);
             if (const int64_t i = first_difference(y1, y2); i >= 0) {
                 fail("determinism", "two inference forwards on the same " + s.to_string() +
                                         " input differ at flat index " + std::to_string(i) + " (" +
@@ -440,7 +440,8 @@ private:
             };
             for (bool training : {false, true}) {
                 PluginCall in_progress(m_entry, "forward", s[0]);
-                layer->forward(src_view, dst_view, training);
+                layer->set_training(training);
+                layer->forward_plain(src_view, dst_view, training);
                 const char *call = training ? "forward (training)" : "forward (inference)";
                 if (!check(call, dst, "dst") || !check(call, src, "src") ||
                     !unchanged(call, src_view, x, "input"))
@@ -450,7 +451,7 @@ private:
             Tensor ds_view = diff_src.view();
             PluginCall in_progress(m_entry, "backward", s[0]);
             layer->zero_grad();
-            layer->backward(src_view, dst_view, dd_view, &ds_view);
+            layer->backward_plain(src_view, dst_view, dd_view, &ds_view);
             if (!check("backward", diff_src, "diff_src") || !check("backward", src, "src") ||
                 !check("backward", dst, "dst") || !check("backward", diff_dst, "diff_dst") ||
                 !unchanged("backward", src_view, x, "input") || !unchanged("backward", dst_view, y, "output") ||
@@ -576,7 +577,7 @@ ParamSet make_param_set(uint64_t seed)
     for (int i = 0; i < 2; ++i) {
         set.values.push_back(random_tensor(shapes[i], seed + static_cast<uint64_t>(i)));
         set.grads.push_back(Tensor(shapes[i]));
-        set.refs.push_back({names[i], set.values.back(), set.grads.back(), nullptr});
+        set.refs.push_back({names[i], set.values.back(), set.grads.back(), false, nullptr, nullptr});
     }
     return set;
 }

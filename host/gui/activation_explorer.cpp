@@ -3,7 +3,7 @@
 #include "metric_chart.h"
 
 #include "neurite/core/error.h"
-#include "neurite/core/module.h"
+#include "neurite/core/model.h"
 
 #include <QChart>
 #include <QChartView>
@@ -160,14 +160,14 @@ ActivationExplorer::Curve ActivationExplorer::evaluate(const QString &name, doub
     Tensor x(shape);
     for (int i = 0; i < points; ++i)
         x[pair ? 2 * i : i] = static_cast<float>(lo + (hi - lo) * i / std::max(1, points - 1));
-    Tensor y(layer->prepare(shape));
-    layer->forward(x, y, false);
+    layer->set_training(false);
+    LayerRunner run(layer);
+    const Tensor y = run.forward(x).clone();
     // d/dx of the first output: a unit gradient on it alone.
     Tensor dy(y.shape());
     for (int i = 0; i < points; ++i)
         dy[pair ? 2 * i : i] = 1.0f;
-    Tensor dx(shape);
-    layer->backward(x, y, dy, &dx);
+    const Tensor dx = run.backward(x, dy);
     Curve c;
     for (int i = 0; i < points; ++i) {
         const int k = pair ? 2 * i : i;

@@ -23,13 +23,17 @@ QImage render_confusion(const std::vector<int64_t> &counts, int k, const QString
     const int cell = std::clamp(360 / k, 18, 40);
     QFont font;
     font.setPixelSize(std::clamp(cell / 3, 8, 12));
-    const QFontMetrics metrics(font);
+    // Measured as the image paints (its resolution, not the screen's): a
+    // label measured elsewhere may not fit and be elided to "...".
+    QImage probe(1, 1, QImage::Format_RGB32);
+    const QFontMetrics metrics(font, &probe);
     int label_width = 0;
     for (int c = 0; c < k; ++c) {
         const QString name = QString("%1 %2").arg(c + 1).arg(c < names.size() ? names[c] : QString());
         label_width = std::max(label_width, metrics.horizontalAdvance(name.trimmed()));
     }
-    label_width = std::min(label_width + kMargin, 160);
+    // Whole pixels, where the text is a fraction wider: a little slack.
+    label_width = std::min(label_width + kMargin + 2, 160);
     const int width = kMargin + label_width + k * cell + kMargin;
     const int height = kMargin + kHeaderHeight + k * cell + kMargin;
     QImage image(width, height, QImage::Format_RGB32);

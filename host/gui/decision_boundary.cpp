@@ -19,24 +19,6 @@ QColor class_colour(int c)
     return palette[c % 6];
 }
 
-// The model in eval mode for one picture, back in training mode after it,
-// whether the forward pass works or throws.
-class EvalMode {
-public:
-    explicit EvalMode(Sequential &model) : m_model(model), m_was_training(model.training()) { m_model.eval(); }
-    ~EvalMode()
-    {
-        if (m_was_training)
-            m_model.train();
-    }
-    EvalMode(const EvalMode &) = delete;
-    EvalMode &operator=(const EvalMode &) = delete;
-
-private:
-    Sequential &m_model;
-    bool m_was_training;
-};
-
 // Blends a class colour towards white by (1 - confidence).
 QColor tint(const QColor &c, double confidence)
 {
@@ -64,7 +46,7 @@ QRectF boundary_domain(const Tensor &inputs)
     return QRectF(cx - half, cy - half, 2 * half, 2 * half);
 }
 
-QImage render_decision_boundary(Sequential &model, const BoundaryData &data, const QRectF &domain, int size,
+QImage render_decision_boundary(Model &model, const BoundaryData &data, const QRectF &domain, int size,
                                 int cells)
 {
     cells = std::max(cells, 2);
@@ -119,7 +101,7 @@ QImage render_decision_boundary(Sequential &model, const BoundaryData &data, con
     return image;
 }
 
-QImage render_function_fit(Sequential &model, const Tensor &inputs, const Tensor &targets, int width, int height)
+QImage render_function_fit(Model &model, const Tensor &inputs, const Tensor &targets, int width, int height)
 {
     constexpr int kPoints = 240, kMargin = 12;
     const int64_t n = std::min(inputs.numel(), targets.numel());

@@ -1,14 +1,29 @@
 #pragma once
 
+#include "neurite/core/model.h"
+
 #include <QImage>
 #include <QRectF>
 
-namespace neurite {
-class Sequential;
-class Tensor;
-}
-
 namespace neurite::gui {
+
+// The model in eval mode for one picture, back in training mode after it,
+// whether the forward pass works or throws.
+class EvalMode {
+public:
+    explicit EvalMode(Model &model) : m_model(model), m_was_training(model.training()) { m_model.eval(); }
+    ~EvalMode()
+    {
+        if (m_was_training)
+            m_model.train();
+    }
+    EvalMode(const EvalMode &) = delete;
+    EvalMode &operator=(const EvalMode &) = delete;
+
+private:
+    Model &m_model;
+    bool m_was_training;
+};
 
 // The seeds' AND / OR / NAND / XOR pictures: a 2-input classifier evaluated
 // on a grid over the data's extent, each pixel coloured by the predicted
@@ -25,14 +40,14 @@ QRectF boundary_domain(const Tensor &inputs);
 // Evaluates model on a cells × cells grid over domain (one batched forward)
 // and paints size × size pixels. Throws neurite::Error if the model does not
 // take 2 inputs.
-QImage render_decision_boundary(Sequential &model, const BoundaryData &data, const QRectF &domain,
+QImage render_decision_boundary(Model &model, const BoundaryData &data, const QRectF &domain,
                                 int size = 320, int cells = 80);
 
 // Seed 004's function approximation: for a 1-input, 1-output regression,
 // the data as dots and the model's curve over their extent (a little wider),
 // width × height pixels. Throws neurite::Error if the model does not map one
 // input to one output.
-QImage render_function_fit(Sequential &model, const Tensor &inputs, const Tensor &targets, int width = 360,
+QImage render_function_fit(Model &model, const Tensor &inputs, const Tensor &targets, int width = 360,
                            int height = 260);
 
 } // namespace neurite::gui

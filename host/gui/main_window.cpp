@@ -96,7 +96,7 @@ MainWindow::MainWindow()
             m_console->info(tr("Finished in %1 s.").arg(seconds, 0, 'f', 1));
         emit run_finished(code, interrupted);
     });
-    connect(m_worker, &RunWorker::model_changed, m_model, &ModelPanel::set_summary);
+    connect(m_worker, &RunWorker::model_changed, m_model, &ModelPanel::set_model);
     connect(m_worker, &RunWorker::boundary_changed, m_model, &ModelPanel::set_boundary);
     connect(m_worker, &RunWorker::confusion_changed, m_model, &ModelPanel::set_confusion);
     connect(m_console, &Console::location_activated, this,
@@ -189,7 +189,7 @@ void MainWindow::build_actions()
         if (!path.isEmpty())
             save_trained_model(path);
     });
-    m_save_model->setToolTip(tr("The model of the last train.fit; nn.load(path) reads it back"));
+    m_save_model->setToolTip(tr("The model the last run trained; nn.load(path) reads it back"));
 
     QMenu *view = menuBar()->addMenu(tr("&View"));
     for (QDockWidget *d : findChildren<QDockWidget *>())

@@ -1,50 +1,79 @@
 #include "model_panel.h"
 
+#include "graph_view.h"
+
+#include <QEvent>
 #include <QFontDatabase>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPlainTextEdit>
 #include <QScrollArea>
+#include <QSplitter>
+#include <QTabWidget>
 #include <QVBoxLayout>
+
+#include <algorithm>
 
 namespace neurite::gui {
 
+namespace {
+
+constexpr int kMinColumn = 180;
+constexpr int kGraphSlack = 24; // the graph's scroll bar and a margin
+
+} // namespace
+
 ModelPanel::ModelPanel(QWidget *parent)
-    : QWidget(parent), m_summary(new QPlainTextEdit), m_picture(new QLabel), m_caption(new QLabel),
+    : QWidget(parent), m_views(new QTabWidget), m_graph(new GraphView), m_summary(new QPlainTextEdit), m_picture(new QLabel), m_caption(new QLabel),
       m_confusion_picture(new QLabel), m_confusion_caption(new QLabel)
 {
     m_summary->setReadOnly(true);
     m_summary->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
-    m_summary->setPlaceholderText(tr("Run a script that builds a model to see its layers here."));
+    m_summary->setPlaceholderText(tr("Run a script that trains a model to see its layers here."));
+    m_summary->setFrameShape(QFrame::NoFrame);
+    m_views->addTab(m_graph, tr("Graph"));
+    m_views->addTab(m_summary, tr("Summary"));
+    m_views->setDocumentMode(true);
     m_picture->setAlignment(Qt::AlignCenter);
-    m_picture->setMinimumSize(200, 200);
+    m_picture->setWordWrap(true); // the hint before the first picture
     m_caption->setAlignment(Qt::AlignCenter);
     m_caption->setWordWrap(true);
     m_confusion_picture->setAlignment(Qt::AlignCenter);
     m_confusion_caption->setAlignment(Qt::AlignCenter);
     m_confusion_caption->setWordWrap(true);
+    // The graph beside the pictures, each column as tall as the dock: a
+    // chain is a vertical list, and the pictures stack.
+    m_split = new QSplitter(Qt::Horizontal);
+    m_pictures = build_pictures();
+    m_split->addWidget(m_views);
+    m_split->addWidget(m_pictures);
+    m_split->setStretchFactor(0, 2);
+    m_split->setStretchFactor(1, 3);
+    m_split->setChildrenCollapsible(false);
+    connect(m_split, &QSplitter::splitterMoved, this, [this] { m_split_moved = true; });
+    m_pictures->viewport()->installEventFilter(this);
+    auto *layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(m_split);
+    clear();
+}
+
+QScrollArea *ModelPanel::build_pictures()
+{
     // The pictures scroll: a 20-class matrix must not make the dock tall.
     auto *pictures = new QWidget;
-    auto *boundary_column = new QVBoxLayout;
-    boundary_column->addWidget(m_picture, 1);
-    boundary_column->addWidget(m_caption);
-    auto *confusion_column = new QVBoxLayout;
-    confusion_column->addWidget(m_confusion_picture, 1);
-    confusion_column->addWidget(m_confusion_caption);
-    // Side by side at their natural sizes, centred: a hidden one takes no room.
-    auto *pictures_layout = new QHBoxLayout(pictures);
-    pictures_layout->addStretch();
-    pictures_layout->addLayout(boundary_column);
-    pictures_layout->addLayout(confusion_column);
-    pictures_layout->addStretch();
+    auto *column = new QVBoxLayout(pictures);
+    column->addWidget(m_picture);
+    column->addWidget(m_caption);
+    column->addSpacing(8);
+    column->addWidget(m_confusion_picture);
+    column->addWidget(m_confusion_caption);
+    column->addStretch();
     auto *scroll = new QScrollArea;
     scroll->setWidget(pictures);
     scroll->setWidgetResizable(true);
     scroll->setFrameShape(QFrame::NoFrame);
-    auto *layout = new QVBoxLayout(this);
-    layout->addWidget(m_summary, 1);
-    layout->addWidget(scroll, 4); // the pictures matter more than blank lines under the summary
-    clear();
+    return scroll;
 }
 
 QString ModelPanel::summary() const
@@ -52,9 +81,53 @@ QString ModelPanel::summary() const
     return m_summary->toPlainText();
 }
 
-void ModelPanel::set_summary(const QString &text)
+void ModelPanel::set_model(const QString &summary, const ModelGraph &graph)
 {
-    m_summary->setPlainText(text);
+    m_summary->setPlainText(summary);
+    m_graph->set_graph(graph);
+    size_columns();
+}
+
+// The graph's column as wide as the graph (within limits), the pictures the
+// rest, until the person drags the split.
+void ModelPanel::size_columns()
+{
+    const int total = m_split->width();
+    if (m_split_moved || total < 2 * kMinColumn)
+        return;
+    const int graph = std::clamp(static_cast<int>(m_graph->graph_layout().size.width()) + kGraphSlack, kMinColumn,
+                                 total / 2);
+    m_split->setSizes({graph, total - graph});
+}
+
+// The pictures at their own size, or smaller to fit their column: never cropped.
+void ModelPanel::show_pictures()
+{
+    const QMargins margins = m_pictures->widget()->layout()->contentsMargins();
+    const int room = std::max(kMinColumn / 2, m_pictures->viewport()->width() - margins.left() - margins.right());
+    auto show = [room](QLabel *label, const QImage &image) {
+        const QPixmap pixmap =
+            QPixmap::fromImage(image.width() > room ? image.scaledToWidth(room, Qt::SmoothTransformation) : image);
+        label->setPixmap(pixmap);
+        label->setMinimumSize(pixmap.size()); // the column scrolls rather than squeeze it
+    };
+    if (has_boundary())
+        show(m_picture, m_boundary);
+    if (has_confusion())
+        show(m_confusion_picture, m_confusion);
+}
+
+bool ModelPanel::eventFilter(QObject *watched, QEvent *event)
+{
+    if (watched == m_pictures->viewport() && event->type() == QEvent::Resize)
+        show_pictures();
+    return QWidget::eventFilter(watched, event);
+}
+
+void ModelPanel::resizeEvent(QResizeEvent *event)
+{
+    QWidget::resizeEvent(event);
+    size_columns();
 }
 
 void ModelPanel::set_boundary(const QImage &image, const QString &caption)
@@ -62,7 +135,7 @@ void ModelPanel::set_boundary(const QImage &image, const QString &caption)
     m_picture->show();
     m_caption->show();
     m_boundary = image;
-    m_picture->setPixmap(QPixmap::fromImage(image));
+    show_pictures();
     m_caption->setText(caption);
 }
 
@@ -74,7 +147,7 @@ void ModelPanel::set_confusion(const QImage &image, const QString &caption)
     m_caption->setVisible(has_boundary());
     m_confusion_picture->show();
     m_confusion_caption->show();
-    m_confusion_picture->setPixmap(QPixmap::fromImage(image));
+    show_pictures();
     m_confusion_caption->setText(tr("Confusion matrix (rows: true class, columns: predicted), %1").arg(caption));
 }
 
@@ -83,10 +156,12 @@ QString ModelPanel::confusion_caption() const { return m_confusion_caption->text
 void ModelPanel::clear()
 {
     m_summary->clear();
+    m_graph->clear_graph();
     m_boundary = QImage();
-    m_picture->setText(tr("While a model trains: its decision boundary on 2-D class data,\n"
-                          "or its fitted curve on 1-D regression data.\n"
-                          "When a run that used train.fit on class data ends: the confusion matrix."));
+    m_picture->setMinimumSize(kMinColumn, kMinColumn);
+    m_picture->setText(tr("While a model trains: its decision boundary on two-feature class data, or its "
+                          "fitted curve on one-feature regression data. When a run that trained on class "
+                          "data ends: the confusion matrix."));
     m_caption->clear();
     m_confusion = QImage();
     m_confusion_picture->clear();

@@ -1,11 +1,9 @@
 #pragma once
 
-#include "neurite/core/tensor.h"
+#include "model_graph.h"
+#include "model_pictures.h"
 
-#include <QElapsedTimer>
-#include <QImage>
 #include <QObject>
-#include <QRectF>
 #include <QString>
 
 #include <atomic>
@@ -13,10 +11,8 @@
 #include <string>
 #include <unordered_map>
 
-struct lua_State;
-
 namespace neurite {
-class Sequential;
+struct MonitorEvent;
 }
 
 namespace neurite::lua {
@@ -32,6 +28,12 @@ class TrainingMonitor;
 // end of a run come back as queued signals; metrics go straight into the
 // training monitor's ring buffer. The state of the last run is kept so the
 // console can evaluate in it while nothing runs.
+//
+// The window learns what a run trains from the run's events alone: the
+// "model" event (monitor.watch, which train.fit calls, or an optimizer made
+// over a model) says which model trains on what; the step's scalars say
+// when a picture of it may be redrawn. A loop of one's own gets the same
+// pictures as train.fit, and nothing patches the script's functions.
 class RunWorker : public QObject {
     Q_OBJECT
 
@@ -49,7 +51,7 @@ public slots:
     // (a file path when the script is saved, so errors link back to it).
     void run(const QString &code, const QString &name, const QString &directory);
     void evaluate(const QString &code);
-    // Saves the model the last train.fit trained to path.
+    // Saves the model the last run watched (train.fit's) to path.
     void save_model(const QString &path);
 
 signals:
@@ -57,45 +59,34 @@ signals:
     void output(const QString &line);
     void failed(const QString &message, const QString &traceback);
     void finished(int exit_code, bool interrupted, double seconds);
-    void model_changed(const QString &summary);
+    // A run announced the model it trains: its summary table and its graph.
+    void model_changed(const QString &summary, const neurite::gui::ModelGraph &graph);
     void boundary_changed(const QImage &image, const QString &caption);
-    // After train.fit on class data: the confusion matrix as a picture.
+    // After a run that watched a classifier: the confusion matrix as a picture.
     void confusion_changed(const QImage &image, const QString &caption);
 
 private:
-    void attach_runtime();
-    void install_hooks();
-    // Called from the script (through train.fit) on the run thread.
-    static int hook_model(lua_State *L);
-    static int hook_tick(lua_State *L);
-    static int hook_fitted(lua_State *L);
-    static int hook_confusion(lua_State *L);
-    void show_confusion();
-    void capture_boundary_data(lua_State *L, int data_index);
+    void new_runtime();
+    // Monitor events, on the thread that publishes them.
+    void on_event(const MonitorEvent &e);
+    void on_watch(const std::shared_ptr<const WatchedModel> &watched);
+    void draw_picture(int64_t step, bool now);
+    bool on_run_thread() const;
     // One shared QString per run or metric name: posting a point then
     // copies no text, and the monitor matches names by their data pointer.
     const QString &interned(const std::string &text);
 
     TrainingMonitor *m_monitor;
     std::unique_ptr<lua::LuaRuntime> m_runtime;
+    // After the runtime: destroyed before it, since the watched model's
+    // layers run code of the plugins the runtime loaded.
+    ModelPictures m_pictures;
+    int64_t m_last_step = 0;
     std::atomic<lua::LuaRuntime *> m_active{nullptr};
     std::atomic<bool> m_running{false};
     std::atomic<bool> m_stop_requested{false};
     QString m_run_name;
     std::unordered_map<std::string, QString> m_names; // the run thread's only
-
-    // The model train.fit is training, for the summary and the boundary.
-    Sequential *m_model = nullptr;
-    int m_model_ref = -2; // LUA_NOREF: keeps the model alive while we point at it
-    // The last train.fit's model and evaluation data, for the confusion matrix.
-    int m_fitted_model_ref = -2, m_fitted_data_ref = -2; // LUA_NOREF
-    bool m_fitted_on_validation = false;
-    bool m_boundary = false; // a picture of the model is drawn while it trains:
-    bool m_fit = false;      // the fitted curve (1-D regression), else the decision boundary
-    Tensor m_boundary_inputs, m_boundary_labels;
-    QRectF m_boundary_domain;
-    QElapsedTimer m_since_boundary;
-    int m_ticks = 0;
 };
 
 } // namespace neurite::gui

@@ -3,11 +3,15 @@
 //   y[i][j] = exp(-γ_j · ‖x_i − c_j‖²),   γ_j = exp(log_gamma_j)
 //
 // It shows everything a layer plugin does: a parameter schema with docs and
-// ranges, learnable parameters with gradients that accumulate until zeroed,
-// extra state that is not a parameter (whether the centres were already
-// placed on data) saved and restored for checkpoints, and errors that name
-// the shapes. It needs nothing but the Neurite SDK headers: no Qt, no Lua,
-// not even oneDNN (a plugin may build oneDNN primitives with plugin_dnnl.hpp).
+// ranges; learnable parameters it declares and the host allocates (in one
+// arena per model) and binds, which the layer fills once in initialise();
+// gradients that accumulate, or are written when the host says they are
+// zero; extra state that is not a parameter (whether the centres were
+// already placed on data) saved and restored for checkpoints; and errors
+// that name the shapes. It needs nothing but the Neurite SDK headers: no Qt,
+// no Lua, not even oneDNN (a plugin may build oneDNN primitives with
+// plugin_dnnl.hpp). It is an ABI 1.1 layer (sdk::GraphLayer); ABI 1.0
+// layers (sdk::Layer, owning their parameters) still load.
 #include <neurite/plugin.hpp>
 
 #include <cmath>
@@ -18,45 +22,49 @@ namespace {
 
 namespace sdk = neurite::sdk;
 
-class Rbf final : public sdk::Layer {
+class Rbf final : public sdk::GraphLayer {
 public:
     Rbf(sdk::Host, sdk::Params params, uint64_t seed)
         : m_in(params.integer("inputs")), m_units(params.integer("units")),
-          m_init_from_data(params.boolean("init_from_data")), m_rng(seed)
+          m_gamma(params.number("gamma")), m_init_from_data(params.boolean("init_from_data")), m_rng(seed)
     {
-        m_centers.resize(static_cast<size_t>(m_units * m_in));
-        m_d_centers.resize(static_cast<size_t>(m_units * m_in));
-        m_log_gamma.resize(static_cast<size_t>(m_units));
-        m_d_log_gamma.resize(static_cast<size_t>(m_units));
-        std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-        for (size_t i = 0; i < m_centers.size(); ++i)
-            m_centers[i] = u(m_rng);
-        const float log_gamma = static_cast<float>(std::log(params.number("gamma")));
-        for (int64_t j = 0; j < m_units; ++j)
-            m_log_gamma[static_cast<size_t>(j)] = log_gamma;
+        // Shapes only: the host allocates the memory and binds it.
         const int64_t cdims[] = {m_units, m_in}, gdims[] = {m_units};
-        add_param("centers", m_centers.data(), m_d_centers.data(), cdims);
-        add_param("log_gamma", m_log_gamma.data(), m_d_log_gamma.data(), gdims);
+        declare_param("centers", cdims);
+        declare_param("log_gamma", gdims);
     }
 
-    void prepare(std::span<const int64_t> src, std::vector<int64_t> &dst) override
+    // Once, when the host has bound the parameters for the first time.
+    void initialise() override
     {
+        std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+        for (int64_t i = 0; i < param_size(kCenters); ++i)
+            value(kCenters)[i] = u(m_rng);
+        std::fill_n(value(kLogGamma), m_units, static_cast<float>(std::log(m_gamma)));
+    }
+
+    void prepare(sdk::Prepare &p) override
+    {
+        p.require_inputs("RBF", 1, 1);
+        const auto src = p.src_dims(0);
         if (src.size() != 2 || src[1] != m_in)
             sdk::fail(NRT_ERR_SHAPE, "RBF expects input {batch, " + std::to_string(m_in) + "}, got " +
-                                         sdk::shape_string(src));
-        dst = {src[0], m_units};
+                                         p.src_shape(0));
+        const int64_t dst[] = {src[0], m_units};
+        p.add_output(dst);
     }
 
-    void forward(const nrt_tensor &src, nrt_tensor &dst, bool training) override
+    void forward(const sdk::Call &call) override
     {
-        sdk::require_contiguous(src, "input");
-        sdk::require_contiguous(dst, "output");
+        const nrt_tensor &src = call.src(0);
+        nrt_tensor &dst = call.dst(0);
+        const bool training = call.training();
         const int64_t n = src.dims[0];
         // Centres on data: the first training batch places them on samples.
         if (training && m_init_from_data && !m_placed) {
             std::uniform_int_distribution<int64_t> pick(0, n - 1);
             for (int64_t j = 0; j < m_units; ++j)
-                std::memcpy(&m_centers[static_cast<size_t>(j * m_in)], sdk::f32(src) + pick(m_rng) * m_in,
+                std::memcpy(value(kCenters) + j * m_in, sdk::f32(src) + pick(m_rng) * m_in,
                             static_cast<size_t>(m_in) * sizeof(float));
             m_placed = true;
         }
@@ -67,9 +75,12 @@ public:
                 y[i * m_units + j] = std::exp(-gamma(j) * distance2(x + i * m_in, j));
     }
 
-    void backward(const nrt_tensor &src, const nrt_tensor &dst, const nrt_tensor &diff_dst,
-                  nrt_tensor *diff_src) override
+    void backward(const sdk::Call &call) override
     {
+        const nrt_tensor &src = call.src(0), &dst = call.dst(0), &diff_dst = call.diff_dst(0);
+        nrt_tensor *diff_src = call.diff_src(0);
+        // The host says whether the gradients hold anything yet; this layer adds.
+        clear_grads_unless_accumulating(call);
         const int64_t n = src.dims[0];
         const float *x = sdk::f32(src), *y = sdk::f32(dst), *dy = sdk::f32(diff_dst);
         float *dx = diff_src ? sdk::f32(*diff_src) : nullptr;
@@ -81,8 +92,8 @@ public:
                 const float g = gamma(j);
                 // dL/d(‖x − c‖²) = dL/dy · y · (−γ)
                 const float t = dy[i * m_units + j] * y[i * m_units + j];
-                const float *c = &m_centers[static_cast<size_t>(j * m_in)];
-                float *dc = &m_d_centers[static_cast<size_t>(j * m_in)];
+                const float *c = value(kCenters) + j * m_in;
+                float *dc = grad(kCenters) + j * m_in;
                 for (int64_t k = 0; k < m_in; ++k) {
                     const float diff = xi[k] - c[k];
                     dc[k] += 2.0f * g * t * diff;
@@ -90,7 +101,7 @@ public:
                         dx[i * m_in + k] -= 2.0f * g * t * diff;
                 }
                 // dγ/dlog γ = γ, so dL/dlog γ = dL/dy · y · (−d) · γ
-                m_d_log_gamma[static_cast<size_t>(j)] -= t * distance2(xi, j) * g;
+                grad(kLogGamma)[j] -= t * distance2(xi, j) * g;
             }
         }
     }
@@ -113,12 +124,13 @@ public:
 
 private:
     static constexpr uint32_t kStateVersion = 1;
+    static constexpr int kCenters = 0, kLogGamma = 1; // declaration order
 
-    float gamma(int64_t j) const { return std::exp(m_log_gamma[static_cast<size_t>(j)]); }
+    float gamma(int64_t j) const { return std::exp(value(kLogGamma)[j]); }
 
     float distance2(const float *x, int64_t j) const
     {
-        const float *c = &m_centers[static_cast<size_t>(j * m_in)];
+        const float *c = value(kCenters) + j * m_in;
         float d = 0;
         for (int64_t k = 0; k < m_in; ++k)
             d += (x[k] - c[k]) * (x[k] - c[k]);
@@ -126,10 +138,10 @@ private:
     }
 
     int64_t m_in, m_units;
+    double m_gamma;
     bool m_init_from_data;
     bool m_placed = false;
     std::mt19937_64 m_rng;
-    sdk::Buffer m_centers, m_d_centers, m_log_gamma, m_d_log_gamma;
 };
 
 constexpr nrt_param_spec kParams[] = {
@@ -140,9 +152,9 @@ constexpr nrt_param_spec kParams[] = {
                     "Place the centres on samples of the first training batch instead of at random."),
 };
 
-const nrt_entry kRbf = sdk::make_entry<Rbf>(NRT_KIND_LAYER, "RBF", "1.0.0",
+const nrt_entry kRbf = sdk::make_entry<Rbf>(NRT_KIND_LAYER, "RBF", "1.1.0",
                                             "Radial basis functions: y = exp(-γ_j‖x − c_j‖²)", kParams);
 
 } // namespace
 
-NEURITE_PLUGIN("neurite-rbf", "1.0.0", &kRbf)
+NEURITE_PLUGIN("neurite-rbf", "1.1.0", &kRbf)

@@ -12,7 +12,8 @@ fails(function() return tensor{1, 2} + tensor{1, 2, 3} end,
       "tensor +: shapes [2] and [3] do not match")
 fails(function() tensor{{1, 2}}:matmul(tensor{{1, 2}}) end,
       "t:matmul: shapes [1, 2] and [1, 2] do not fit (2 columns against 1 rows)")
-fails(function() nn.Dense(3, 3):forward(5) end, "model:forward: argument 1 must be a tensor, got a number")
+fails(function() nn.Dense(3, 3):forward(5) end,
+      "layer:forward: argument 1 must be a tensor or a table of tensors (the inputs), got a number")
 fails(function() tensor{{1, 2}, {3}} end, "tensor: the table at [2] has 1 elements")
 fails(function() nn.Dnse(3, 3) end, "unknown plugin 'Dnse' (did you mean 'Dense'?)")
 fails(function() nn.Dense(3) end, "Dense: parameter 'outputs' is required")
@@ -38,15 +39,15 @@ local model
 nn.define{name = "Recur", forward = function(self, x) return model:forward(x) end,
           backward = function(self, x, g) return g end}
 model = nn.Sequential{nn.Dense(2, 2), nn.Recur()}
-fails(function() model:forward(tensor{{1, 2}}) end, "m:forward: the model is already computing")
+fails(function() model:forward(tensor{{1, 2}}) end, "Sequential: forward: the model is computing")
 nn.define{name = "Grow", forward = function(self, x) model:add(nn.Dense(2, 2)); return x end,
           backward = function(self, x, g) return g end}
 model = nn.Sequential{nn.Dense(2, 2), nn.Grow()}
-fails(function() model:forward(tensor{{1, 2}}) end, "m:add: the model is already computing")
+fails(function() model:forward(tensor{{1, 2}}) end, "Sequential: changing the model: the model is computing")
 nn.define{name = "Poke", forward = function(self, x) model[1]:forward(tensor{{1, 2, 3}}); return x end,
           backward = function(self, x, g) return g end}
 model = nn.Sequential{nn.Dense(2, 2), nn.Poke()}
-fails(function() model:forward(tensor{{1, 2}}) end, "the model this layer belongs to is computing")
+fails(function() model:forward(tensor{{1, 2}}) end, "layer 1 (Dense): forward: the model is computing")
 fails(function() tensor.zeros{2 ^ 32, 2 ^ 32} end, "has more elements than fit in memory")
 fails(function() tensor{}:reshape{2 ^ 32, 2 ^ 32, 16} end, "has more elements than fit in memory")
 print("errors ok")

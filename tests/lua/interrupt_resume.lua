@@ -4,6 +4,7 @@
 -- losses, accuracies and final weights, bit for bit, as a run that was
 -- never interrupted. With shuffling, for a {x =, y =} table and a dataset.
 -- A best_only checkpoint keeps its best weights through the interrupt.
+local interrupting = dofile(arg[0]:match("^(.-)[^/]*$") .. "interrupting.lua")
 local function table_data()
   tensor.seed(21)
   local x = tensor.randn{50, 4}
@@ -13,21 +14,13 @@ local function dataset_data()
   return data.moons{count = 50, seed = 3}
 end
 
-local function stop_at(step)
-  return {on_batch_end = function(_, _, fit)
-    if fit.step == step then fit.interrupted = true end
-  end}
-end
-
 -- 50 samples in batches of 8: 7 batches an epoch, the last one of 2.
 local function fit(make_data, opts)
   local source = make_data()
   tensor.seed(7)
   local features = source.x and 4 or 2 -- the moons have two
   local model = nn.Sequential{nn.Dense(features, 8, {activation = "tanh"}), nn.Dense(8, 2)}
-  local callbacks = {}
-  for i, cb in ipairs(opts.callbacks or {}) do callbacks[i] = cb end
-  if opts.stop_step then callbacks[#callbacks + 1] = stop_at(opts.stop_step) end
+  local callbacks = interrupting.callbacks(opts)
   if opts.resume then tensor.seed(999) end -- whatever the generator holds now must not matter
   local ok, history = pcall(train.fit, {model = model, loss = nn.CrossEntropyLoss(),
                                         optimizer = optim.Adam(model, {lr = 0.02}), data = source,
@@ -36,15 +29,7 @@ local function fit(make_data, opts)
   return ok, history, model, source
 end
 
-local function same_curves(a, b, what)
-  for _, key in ipairs{"loss", "accuracy"} do
-    assert(#a[key] == 5 and #b[key] == 5, what .. ": five epochs of " .. key)
-    for i = 1, 5 do
-      assert(a[key][i] == b[key][i], string.format("%s: epoch %d %s resumed %.17g, uninterrupted %.17g",
-                                                   what, i, key, a[key][i], b[key][i]))
-    end
-  end
-end
+local function same_curves(a, b, what) interrupting.same_curves(a, b, {"loss", "accuracy"}, what) end
 
 local function file_bytes(path)
   local f = io.open(path, "rb")

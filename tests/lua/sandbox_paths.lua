@@ -34,6 +34,7 @@ local reads = {
   {"data.npy outside", data.npy, outside .. "/secret.csv"},
   {"data.fashion_mnist in a folder outside", data.fashion_mnist, {dir = outside}},
   {"nn.load outside", nn.load, "linkdir/existing.nrt"},
+  {"m:load outside", m.load, m, "linkdir/existing.nrt"},
 }
 for _, case in ipairs(reads) do
   local what, fn = case[1], case[2]

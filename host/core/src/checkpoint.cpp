@@ -1,12 +1,11 @@
 #include "neurite/core/checkpoint.h"
 
 #include "neurite/core/compute_context.h"
+#include "neurite/core/durable_file.h"
 #include "neurite/core/error.h"
 #include "neurite/core/registry.h"
-#include "neurite/core/sequential.h"
 
 #include <QFile>
-#include <QSaveFile>
 
 #include <zlib.h>
 
@@ -20,16 +19,6 @@ namespace neurite {
 namespace {
 
 constexpr char kSignature[8] = {'N', 'R', 'T', 'C', 'K', 'P', 'T', '\0'};
-// A plugin's extra state or a section beyond this is certainly a corrupt length.
-constexpr uint64_t kMaxBlob = uint64_t(1) << 40;
-
-enum ValueKind : uint8_t { kNumber = 0, kBool = 1, kString = 2, kList = 3 };
-
-// CRC-32 (IEEE 802.3, as gzip and PNG use it); crc32_z takes a size_t length.
-uint32_t checksum(std::span<const uint8_t> bytes)
-{
-    return static_cast<uint32_t>(crc32_z(0, bytes.data(), bytes.size()));
-}
 
 std::string hex(uint32_t v)
 {
@@ -38,179 +27,73 @@ std::string hex(uint32_t v)
     return buf;
 }
 
-class Writer {
-public:
-    explicit Writer(std::vector<uint8_t> &out) : m_out(out) {}
-    void bytes(const void *p, size_t n)
-    {
-        const auto *b = static_cast<const uint8_t *>(p);
-        m_out.insert(m_out.end(), b, b + n);
-    }
-    template <class T> void value(T v) { bytes(&v, sizeof v); }
-    void str(const std::string &s)
-    {
-        value<uint32_t>(static_cast<uint32_t>(s.size()));
-        bytes(s.data(), s.size());
-    }
-    void blob(const std::vector<uint8_t> &b)
-    {
-        value<uint64_t>(b.size());
-        bytes(b.data(), b.size());
-    }
-
-private:
-    std::vector<uint8_t> &m_out;
-};
-
-// Bounds-checked reads; every error names the source and the byte offset.
-class Reader {
-public:
-    Reader(std::span<const uint8_t> bytes, size_t base, const std::string &source)
-        : m_bytes(bytes), m_base(base), m_source(source) {}
-
-    size_t offset() const { return m_base + m_pos; }
-
-    void need(uint64_t n, const std::string &what) const
-    {
-        if (n > m_bytes.size() - m_pos)
-            throw Error("checkpoint '" + m_source + "' is truncated: " + what + " at byte " +
-                        std::to_string(offset()) + " needs " + std::to_string(n) +
-                        " bytes but only " + std::to_string(m_bytes.size() - m_pos) +
-                        " remain");
-    }
-    void bytes(void *dst, size_t n, const std::string &what)
-    {
-        need(n, what);
-        std::memcpy(dst, m_bytes.data() + m_pos, n);
-        m_pos += n;
-    }
-    template <class T> T value(const std::string &what)
-    {
-        T v;
-        bytes(&v, sizeof v, what);
-        return v;
-    }
-    std::string str(const std::string &what)
-    {
-        const auto n = value<uint32_t>(what + " length");
-        need(n, what);
-        std::string s(reinterpret_cast<const char *>(m_bytes.data() + m_pos), n);
-        m_pos += n;
-        return s;
-    }
-    std::vector<uint8_t> blob(const std::string &what)
-    {
-        const size_t at = offset();
-        const auto n = value<uint64_t>(what + " length");
-        if (n > kMaxBlob)
-            fail(at, what + " claims " + std::to_string(n) + " bytes");
-        need(n, what);
-        std::vector<uint8_t> b(m_bytes.begin() + static_cast<long>(m_pos),
-                               m_bytes.begin() + static_cast<long>(m_pos + n));
-        m_pos += n;
-        return b;
-    }
-    [[noreturn]] void fail(size_t at, const std::string &why) const
-    {
-        throw Error("checkpoint '" + m_source + "' is corrupt at byte " + std::to_string(at) +
-                    ": " + why);
-    }
-    bool at_end() const { return m_pos == m_bytes.size(); }
-
-private:
-    std::span<const uint8_t> m_bytes;
-    size_t m_pos = 0;
-    size_t m_base;
-    const std::string &m_source;
-};
-
-void write_value(Writer &w, const ParamValue &v)
+// CRC-32 (IEEE 802.3, as gzip and PNG use it); crc32_z takes a size_t length.
+uint32_t checksum(std::span<const uint8_t> bytes)
 {
-    switch (v.index()) {
-    case 0:
-        w.value<uint8_t>(kNumber);
-        w.value<double>(std::get<double>(v));
-        break;
-    case 1:
-        w.value<uint8_t>(kBool);
-        w.value<uint8_t>(std::get<bool>(v) ? 1 : 0);
-        break;
-    case 2:
-        w.value<uint8_t>(kString);
-        w.str(std::get<std::string>(v));
-        break;
-    default: {
-        const auto &list = std::get<std::vector<double>>(v);
-        w.value<uint8_t>(kList);
-        w.value<uint32_t>(static_cast<uint32_t>(list.size()));
-        for (double d : list)
-            w.value<double>(d);
-    }
-    }
+    return static_cast<uint32_t>(crc32_z(0, bytes.data(), bytes.size()));
 }
 
-ParamValue read_value(Reader &r, const std::string &what)
+template <class T> void put(std::vector<uint8_t> &out, T v)
 {
-    const size_t at = r.offset();
-    switch (r.value<uint8_t>(what + " kind")) {
-    case kNumber: return r.value<double>(what);
-    case kBool: return r.value<uint8_t>(what) != 0;
-    case kString: return r.str(what);
-    case kList: {
-        const auto n = r.value<uint32_t>(what + " length");
-        r.need(uint64_t(n) * sizeof(double), what);
-        std::vector<double> list(n);
-        r.bytes(list.data(), list.size() * sizeof(double), what);
-        return list;
-    }
-    default: r.fail(at, what + " has an unknown value kind");
-    }
+    const auto *p = reinterpret_cast<const uint8_t *>(&v);
+    out.insert(out.end(), p, p + sizeof v);
 }
 
-// A tensor as stored: u32 rank, i64 dims[rank], f32 values.
-void write_tensor(Writer &w, const Tensor &t)
+template <class T> T get(std::span<const uint8_t> bytes, size_t at)
 {
-    w.value<uint32_t>(static_cast<uint32_t>(t.dim()));
-    for (int d = 0; d < t.dim(); ++d)
-        w.value<int64_t>(t.size(d));
-    w.bytes(t.data(), static_cast<size_t>(t.numel()) * sizeof(float));
+    T v;
+    std::memcpy(&v, bytes.data() + at, sizeof v);
+    return v;
 }
 
-Tensor read_tensor(Reader &r, const std::string &what)
+// As the model's own errors name it: "layer 2 (Dense)" in a Sequential, else "node 2 (Dense)".
+std::string node_label(const std::string &where, size_t i, const CheckpointNode &n, const CheckpointModel &in)
 {
-    const size_t dims_at = r.offset();
-    const auto ndims = r.value<uint32_t>(what + " rank");
-    if (ndims < 1 || ndims > static_cast<uint32_t>(Shape::kMaxDims))
-        r.fail(dims_at, what + " has rank " + std::to_string(ndims));
-    Shape shape;
-    uint64_t numel = 1;
-    for (uint32_t d = 0; d < ndims; ++d) {
-        const auto n = r.value<int64_t>(what + " dimension");
-        if (n < 0 || (n > 0 && numel > std::numeric_limits<uint32_t>::max() / uint64_t(n)))
-            r.fail(dims_at, what + " has an impossible dimension " + std::to_string(n));
-        numel *= static_cast<uint64_t>(n);
-        shape.push_back(n);
+    return where + (in.type == "Sequential" ? "layer " : "node ") + std::to_string(i + 1) + " (" +
+           (n.model ? n.model->type : n.entry) + ")";
+}
+
+CheckpointModel capture_model(Model &model)
+{
+    model.finalize();
+    CheckpointModel m;
+    m.type = model.type_name() == "Sequential" ? "Sequential" : "Model";
+    for (int i = 0; i < model.input_count(); ++i)
+        m.inputs.push_back(model.input(i));
+    for (int i = 0; i < model.node_count(); ++i) {
+        CheckpointNode n;
+        n.inputs = model.node(i).inputs;
+        Layer &layer = model.layer(i);
+        if (auto *inner = dynamic_cast<Model *>(&layer)) {
+            n.model = std::make_shared<CheckpointModel>(capture_model(*inner));
+        } else {
+            auto &mod = static_cast<Module &>(layer);
+            n.entry = mod.name();
+            n.version = mod.entry().version;
+            n.library = mod.entry().origin == "lua" ? "lua" : mod.entry().library;
+            n.config = mod.config();
+            for (const Parameter &p : mod.parameters())
+                n.parameters.emplace_back(p.name, p.value.clone());
+            n.extra_state = mod.save_extra_state();
+        }
+        m.nodes.push_back(std::move(n));
     }
-    r.need(numel * sizeof(float), what + " values");
-    Tensor t(shape);
-    r.bytes(t.data(), numel * sizeof(float), what + " values");
-    return t;
+    m.outputs = model.outputs();
+    return m;
 }
 
-std::string layer_label(size_t i, const std::string &entry)
-{
-    return "layer " + std::to_string(i + 1) + " (" + entry + ")";
-}
+std::shared_ptr<Layer> build_node(const CheckpointNode &n, const std::string &label, const Registry &registry,
+                                  ComputeContext &context, uint64_t seed, const std::string &source);
 
 // A built-in layer's config as it was trained, in today's parameters. GELU
 // was the tanh approximation by default until the exact erf form became the
 // default (as in PyTorch and Keras): GELU's parameter was then called
 // approximation = "tanh" | "erf", and Dense's gelu had no approximate and
 // was tanh. Models saved then load with the form they were trained with.
-ParamList as_trained(const CheckpointLayer &layer)
+ParamList as_trained(const CheckpointNode &node)
 {
-    ParamList config = layer.config;
-    if (layer.origin == "lua")
+    ParamList config = node.config;
+    if (node.library == "lua")
         return config;
     auto find = [&config](const char *name) {
         return std::find_if(config.begin(), config.end(), [name](const auto &p) { return p.first == name; });
@@ -218,32 +101,122 @@ ParamList as_trained(const CheckpointLayer &layer)
     auto is = [](const ParamValue &v, const char *text) {
         return std::holds_alternative<std::string>(v) && std::get<std::string>(v) == text;
     };
-    if (layer.entry == "GELU") {
+    if (node.entry == "GELU") {
         if (auto old = find("approximation"); old != config.end())
             *old = {"approximate", std::string(is(old->second, "tanh") ? "tanh" : "none")};
-    } else if (layer.entry == "Dense" && find("approximate") == config.end()) {
+    } else if (node.entry == "Dense" && find("approximate") == config.end()) {
         if (auto act = find("activation"); act != config.end() && is(act->second, "gelu"))
             config.emplace_back("approximate", std::string("tanh"));
     }
     return config;
 }
 
+std::shared_ptr<Model> build_model(const CheckpointModel &m, const std::string &where, const Registry &registry,
+                                   ComputeContext &context, uint64_t seed, const std::string &source)
+{
+    if (m.type == "Sequential") {
+        auto seq = std::make_shared<Sequential>();
+        for (size_t i = 0; i < m.nodes.size(); ++i) {
+            const Model::Ref chain = i == 0 ? Model::Ref{Model::kInput, 0} : Model::Ref{static_cast<int>(i) - 1, 0};
+            if (m.nodes[i].inputs.size() != 1 || !(m.nodes[i].inputs[0] == chain))
+                throw Error("checkpoint '" + source + "': " + node_label(where, i, m.nodes[i], m) +
+                            " of a Sequential does not read the layer before it");
+            seq->add(build_node(m.nodes[i], node_label(where, i, m.nodes[i], m), registry, context, seed + i, source));
+        }
+        return seq;
+    }
+    auto model = std::make_shared<Model>();
+    for (const Model::Input &in : m.inputs)
+        model->add_input(in.sample_shape, in.name);
+    for (size_t i = 0; i < m.nodes.size(); ++i)
+        model->add_node(build_node(m.nodes[i], node_label(where, i, m.nodes[i], m), registry, context, seed + i, source),
+                        m.nodes[i].inputs);
+    model->set_outputs(m.outputs);
+    model->finalize();
+    return model;
+}
+
+std::shared_ptr<Layer> build_node(const CheckpointNode &n, const std::string &label, const Registry &registry,
+                                  ComputeContext &context, uint64_t seed, const std::string &source)
+{
+    if (n.model)
+        return build_model(*n.model, label + ": ", registry, context, seed * 31 + 7, source);
+    const Entry *e = registry.find(n.entry);
+    if (!e) {
+        const std::string head = "checkpoint '" + source + "' needs " + label + " but '" + n.entry +
+                                 "' is not registered: ";
+        if (n.library == "lua")
+            throw Error(head + "it was defined in Lua; run its nn.define{name=\"" + n.entry +
+                        "\", ...} before loading the model");
+        throw Error(head + "it comes from the plugin library " + n.library + " (" + n.entry + " " + n.version +
+                    "), which is not loaded (see neurite-run --list-plugins)");
+    }
+    try {
+        return registry.create_layer(n.entry, as_trained(n), context, seed);
+    } catch (const Error &err) {
+        throw Error("checkpoint '" + source + "': " + label + " (saved by version " + n.version + ", " +
+                    e->version + " installed): " + err.what());
+    }
+}
+
+// Checks that the model has this graph's nodes and parameter shapes.
+void check_same(const CheckpointModel &m, Model &model, const std::string &where, const std::string &source)
+{
+    const std::string head = "checkpoint '" + source + "': ";
+    const char *what = m.type == "Sequential" ? " layers" : " nodes";
+    if (static_cast<size_t>(model.node_count()) != m.nodes.size())
+        throw Error(head + where + "has " + std::to_string(m.nodes.size()) + what + " but the model has " +
+                    std::to_string(model.node_count()));
+    for (size_t i = 0; i < m.nodes.size(); ++i) {
+        const CheckpointNode &n = m.nodes[i];
+        const std::string label = node_label(where, i, n, m);
+        Layer &layer = model.layer(static_cast<int>(i));
+        if (n.model) {
+            auto *inner = dynamic_cast<Model *>(&layer);
+            if (!inner)
+                throw Error(head + label + " is a model but the model's node is " + layer.type_name());
+            check_same(*n.model, *inner, label + ": ", source);
+            continue;
+        }
+        auto *mod = dynamic_cast<Module *>(&layer);
+        if (!mod || mod->name() != n.entry)
+            throw Error(head + label + " does not match the model's " + layer.type_name());
+        const auto params = mod->parameters();
+        if (params.size() != n.parameters.size())
+            throw Error(head + label + " has " + std::to_string(n.parameters.size()) +
+                        " parameter tensors but the layer has " + std::to_string(params.size()));
+        for (size_t k = 0; k < params.size(); ++k) {
+            const auto &[name, value] = n.parameters[k];
+            if (!(value.shape() == params[k].value.shape()))
+                throw Error(head + label + " parameter '" + name + "' has shape " + value.shape().to_string() +
+                            " in the file but " + params[k].value.shape().to_string() + " in the layer");
+        }
+    }
+}
+
+void copy_into(const CheckpointModel &m, Model &model)
+{
+    for (size_t i = 0; i < m.nodes.size(); ++i) {
+        const CheckpointNode &n = m.nodes[i];
+        Layer &layer = model.layer(static_cast<int>(i));
+        if (n.model) {
+            copy_into(*n.model, static_cast<Model &>(layer));
+            continue;
+        }
+        auto &mod = static_cast<Module &>(layer);
+        auto params = mod.parameters();
+        for (size_t k = 0; k < params.size(); ++k)
+            params[k].value.copy_from(n.parameters[k].second);
+        mod.load_extra_state(n.extra_state);
+    }
+}
+
 } // namespace
 
-Checkpoint Checkpoint::capture(const Sequential &model)
+Checkpoint Checkpoint::capture(Model &model)
 {
     Checkpoint c;
-    for (int i = 0; i < model.size(); ++i) {
-        const Module &m = model.at(i);
-        CheckpointLayer layer;
-        layer.entry = m.name();
-        layer.origin = m.entry().origin;
-        layer.config = m.config();
-        for (const Parameter &p : m.parameters())
-            layer.parameters.emplace_back(p.name, p.value.clone());
-        layer.extra_state = m.save_extra_state();
-        c.layers.push_back(std::move(layer));
-    }
+    c.model = capture_model(model);
     return c;
 }
 
@@ -265,150 +238,68 @@ const std::vector<uint8_t> *Checkpoint::section(const std::string &name) const
     return nullptr;
 }
 
+// Header, little-endian: 0 "NRTCKPT\0", 8 u32 format version, 12 u32 0,
+// 16 u64 payload size, 24 u32 CRC-32 of the payload, 28 u32 0.
 std::vector<uint8_t> Checkpoint::serialize() const
 {
-    std::vector<uint8_t> payload;
-    Writer w(payload);
-    w.value<uint32_t>(static_cast<uint32_t>(layers.size()));
-    for (const CheckpointLayer &l : layers) {
-        w.str(l.entry);
-        w.str(l.origin);
-        w.value<uint32_t>(static_cast<uint32_t>(l.config.size()));
-        for (const auto &[name, value] : l.config) {
-            w.str(name);
-            write_value(w, value);
-        }
-        w.value<uint32_t>(static_cast<uint32_t>(l.parameters.size()));
-        for (const auto &[name, t] : l.parameters) {
-            w.str(name);
-            write_tensor(w, t);
-        }
-        w.blob(l.extra_state);
-    }
-    w.value<uint32_t>(static_cast<uint32_t>(sections.size()));
-    for (const auto &[name, bytes] : sections) {
-        w.str(name);
-        w.blob(bytes);
-    }
-
-    std::vector<uint8_t> out;
+    const std::vector<uint8_t> payload = detail::encode_v2(*this);
+    std::vector<uint8_t> out(kSignature, kSignature + sizeof kSignature);
     out.reserve(kHeaderSize + payload.size());
-    Writer h(out);
-    h.bytes(kSignature, sizeof kSignature);
-    h.value<uint32_t>(kFormatVersion);
-    h.value<uint32_t>(0);
-    h.value<uint64_t>(payload.size());
-    h.value<uint32_t>(checksum(payload));
-    h.value<uint32_t>(0);
+    put<uint32_t>(out, kFormatVersion);
+    put<uint32_t>(out, 0);
+    put<uint64_t>(out, payload.size());
+    put<uint32_t>(out, checksum(payload));
+    put<uint32_t>(out, 0);
     out.insert(out.end(), payload.begin(), payload.end());
     return out;
 }
 
 Checkpoint Checkpoint::parse(std::span<const uint8_t> bytes, const std::string &source)
 {
-    Reader header(bytes, 0, source);
-    char signature[8];
-    header.bytes(signature, sizeof signature, "the signature");
-    if (std::memcmp(signature, kSignature, sizeof kSignature) != 0)
-        throw Error("'" + source + "' is not a Neurite checkpoint: bytes 0-7 are not the "
-                    "signature \"NRTCKPT\"");
-    const auto version = header.value<uint32_t>("the format version");
-    if (version != kFormatVersion)
+    if (bytes.size() < sizeof kSignature || std::memcmp(bytes.data(), kSignature, sizeof kSignature) != 0)
+        throw Error("'" + source + "' is not a Neurite checkpoint: bytes 0-7 are not the signature \"NRTCKPT\"");
+    if (bytes.size() < kHeaderSize)
+        throw Error("checkpoint '" + source + "' is truncated: the header needs " + std::to_string(kHeaderSize) +
+                    " bytes, the file has " + std::to_string(bytes.size()));
+    const auto version = get<uint32_t>(bytes, 8);
+    if (version < 1 || version > kFormatVersion)
         throw Error("checkpoint '" + source + "' has format version " + std::to_string(version) +
-                    " (byte 8) but this Neurite reads version " +
-                    std::to_string(kFormatVersion) +
+                    " (byte 8) but this Neurite reads versions 1 to " + std::to_string(kFormatVersion) +
                     (version > kFormatVersion ? "; it was written by a newer Neurite" : ""));
-    header.value<uint32_t>("the header");
-    const auto size = header.value<uint64_t>("the payload size");
-    const auto stored_crc = header.value<uint32_t>("the checksum");
-    header.value<uint32_t>("the header");
+    const auto size = get<uint64_t>(bytes, 16);
+    const auto stored_crc = get<uint32_t>(bytes, 24);
     const uint64_t available = bytes.size() - kHeaderSize;
     if (size > available)
         throw Error("checkpoint '" + source + "' is truncated: the header (byte 16) announces " +
                     std::to_string(size) + " bytes of payload but the file ends at byte " +
-                    std::to_string(bytes.size()) + ", " + std::to_string(size - available) +
-                    " bytes short");
+                    std::to_string(bytes.size()) + ", " + std::to_string(size - available) + " bytes short");
     if (size < available)
         throw Error("checkpoint '" + source + "' has " + std::to_string(available - size) +
-                    " unexpected bytes after its end at byte " +
-                    std::to_string(kHeaderSize + size));
+                    " unexpected bytes after its end at byte " + std::to_string(kHeaderSize + size));
     const auto payload = bytes.subspan(kHeaderSize, size);
     const uint32_t crc = checksum(payload);
     if (crc != stored_crc)
-        throw Error("checkpoint '" + source + "' is corrupt: the checksum of bytes " +
-                    std::to_string(kHeaderSize) + "-" + std::to_string(bytes.size()) +
-                    " is " + hex(crc) + " but the header (byte 24) says " + hex(stored_crc));
-
-    Reader r(payload, kHeaderSize, source);
+        throw Error("checkpoint '" + source + "' is corrupt: the checksum of bytes " + std::to_string(kHeaderSize) +
+                    "-" + std::to_string(bytes.size()) + " is " + hex(crc) + " but the header (byte 24) says " +
+                    hex(stored_crc));
     Checkpoint c;
-    const auto layer_count = r.value<uint32_t>("the layer count");
-    for (uint32_t i = 0; i < layer_count; ++i) {
-        CheckpointLayer l;
-        const std::string where = "layer " + std::to_string(i + 1);
-        l.entry = r.str(where + " name");
-        l.origin = r.str(where + " origin");
-        const auto nconfig = r.value<uint32_t>(where + " config count");
-        for (uint32_t k = 0; k < nconfig; ++k) {
-            std::string name = r.str(where + " config name");
-            ParamValue v = read_value(r, where + " parameter '" + name + "'");
-            l.config.emplace_back(std::move(name), std::move(v));
-        }
-        const auto nparams = r.value<uint32_t>(where + " parameter count");
-        for (uint32_t k = 0; k < nparams; ++k) {
-            std::string name = r.str(where + " tensor name");
-            Tensor t = read_tensor(r, where + " tensor '" + name + "'");
-            l.parameters.emplace_back(std::move(name), std::move(t));
-        }
-        l.extra_state = r.blob(where + " extra state");
-        c.layers.push_back(std::move(l));
-    }
-    const auto nsections = r.value<uint32_t>("the section count");
-    for (uint32_t i = 0; i < nsections; ++i) {
-        std::string name = r.str("section name");
-        std::vector<uint8_t> b = r.blob("section '" + name + "'");
-        c.sections.emplace_back(std::move(name), std::move(b));
-    }
-    if (!r.at_end())
-        r.fail(r.offset(), "unexpected bytes after the last section");
+    if (version == 1)
+        detail::decode_v1(payload, kHeaderSize, source, c);
+    else
+        detail::decode_v2(payload, kHeaderSize, source, c);
     return c;
-}
-
-std::vector<uint8_t> Checkpoint::encode_tensors(const std::vector<Tensor> &tensors)
-{
-    std::vector<uint8_t> out;
-    Writer w(out);
-    w.value<uint32_t>(static_cast<uint32_t>(tensors.size()));
-    for (const Tensor &t : tensors)
-        write_tensor(w, t);
-    return out;
-}
-
-std::vector<Tensor> Checkpoint::decode_tensors(std::span<const uint8_t> bytes, const std::string &source,
-                                               const std::string &what)
-{
-    Reader r(bytes, 0, source);
-    const auto count = r.value<uint32_t>(what + " count");
-    std::vector<Tensor> tensors;
-    for (uint32_t i = 0; i < count; ++i)
-        tensors.push_back(read_tensor(r, what + " tensor " + std::to_string(i + 1)));
-    if (!r.at_end())
-        r.fail(r.offset(), "unexpected bytes after the last tensor of " + what);
-    return tensors;
 }
 
 void Checkpoint::write(const std::string &path) const
 {
     if (path.empty()) // Qt would print a warning of its own
         throw Error("cannot write a checkpoint: the path is empty");
-    const std::vector<uint8_t> bytes = serialize();
-    QSaveFile file(QString::fromStdString(path));
-    if (!file.open(QIODevice::WriteOnly))
-        throw Error("cannot write checkpoint '" + path + "': " + file.errorString().toStdString());
-    const auto n = file.write(reinterpret_cast<const char *>(bytes.data()),
-                              static_cast<qint64>(bytes.size()));
-    if (n != static_cast<qint64>(bytes.size()) || !file.commit())
-        throw Error("cannot write checkpoint '" + path + "': " + file.errorString().toStdString() +
-                    " (the previous file, if any, is unchanged)");
+    // Flushed to disk, file and folder, before it replaces the old one.
+    try {
+        durable_write(path, serialize());
+    } catch (const Error &e) {
+        throw Error("cannot write checkpoint: " + std::string(e.what()) + " (the previous file, if any, is unchanged)");
+    }
 }
 
 Checkpoint Checkpoint::read(const std::string &path)
@@ -424,60 +315,18 @@ Checkpoint Checkpoint::read(const std::string &path)
                  path);
 }
 
-std::unique_ptr<Sequential> Checkpoint::build(const Registry &registry, ComputeContext &context,
-                                              uint64_t seed, const std::string &source) const
+std::shared_ptr<Model> Checkpoint::build(const Registry &registry, ComputeContext &context, uint64_t seed,
+                                         const std::string &source) const
 {
-    auto model = std::make_unique<Sequential>();
-    for (size_t i = 0; i < layers.size(); ++i) {
-        const CheckpointLayer &l = layers[i];
-        if (!registry.find(l.entry)) {
-            const std::string head = "checkpoint '" + source + "' needs " + layer_label(i, l.entry) +
-                                     " but '" + l.entry + "' is not registered: ";
-            if (l.origin == "lua")
-                throw Error(head + "it was defined in Lua; run its nn.define{name=\"" + l.entry +
-                            "\", ...} before loading the model");
-            throw Error(head + "it came from the plugin " + l.origin +
-                        ", which is not loaded (see neurite-run --list-plugins)");
-        }
-        model->add(registry.create_layer(l.entry, as_trained(l), context, seed + i));
-    }
-    restore(*model, source);
-    return model;
+    auto m = build_model(model, "", registry, context, seed, source);
+    restore(*m, source);
+    return m;
 }
 
-void Checkpoint::restore(Sequential &model, const std::string &source) const
+void Checkpoint::restore(Model &target, const std::string &source) const
 {
-    if (static_cast<size_t>(model.size()) != layers.size())
-        throw Error("checkpoint '" + source + "' has " + std::to_string(layers.size()) +
-                    " layers but the model has " + std::to_string(model.size()));
-    for (size_t i = 0; i < layers.size(); ++i) {
-        const CheckpointLayer &l = layers[i];
-        Module &m = model.at(static_cast<int>(i));
-        const std::string label = layer_label(i, l.entry);
-        if (m.name() != l.entry)
-            throw Error("checkpoint '" + source + "': " + label + " does not match the model's " +
-                        layer_label(i, m.name()));
-        auto &params = m.parameters();
-        if (params.size() != l.parameters.size())
-            throw Error("checkpoint '" + source + "': " + label + " has " +
-                        std::to_string(l.parameters.size()) + " parameter tensors but the layer has " +
-                        std::to_string(params.size()));
-        for (size_t k = 0; k < params.size(); ++k) {
-            const auto &[name, value] = l.parameters[k];
-            if (!(value.shape() == params[k].value.shape()))
-                throw Error("checkpoint '" + source + "': " + label + " parameter '" + name +
-                            "' has shape " + value.shape().to_string() + " in the file but " +
-                            params[k].value.shape().to_string() + " in the layer");
-        }
-    }
-    // Everything was checked first, so a mismatch leaves the model untouched.
-    for (size_t i = 0; i < layers.size(); ++i) {
-        Module &m = model.at(static_cast<int>(i));
-        auto &params = m.parameters();
-        for (size_t k = 0; k < params.size(); ++k)
-            params[k].value.copy_from(layers[i].parameters[k].second);
-        m.load_extra_state(layers[i].extra_state);
-    }
+    check_same(model, target, "", source);
+    copy_into(model, target);
 }
 
 } // namespace neurite

@@ -1,7 +1,7 @@
 #include "neurite/core/gradient_check.h"
 
 #include "neurite/core/loss.h"
-#include "neurite/core/module.h"
+#include "neurite/core/model.h"
 
 #include <algorithm>
 #include <cmath>
@@ -47,31 +47,53 @@ void compare_gradient(Tensor &x, const Tensor &analytic, const std::function<dou
     }
 }
 
-GradError check_layer_gradient(Module &layer, const Tensor &input, uint64_t seed, double eps)
+GradError check_layer_gradient(Layer &layer, std::vector<Tensor> inputs, uint64_t seed, double eps)
 {
-    Tensor x = input.clone();
-    const Shape out_shape = layer.prepare(x.shape());
-    Tensor out(out_shape);
-    const Tensor w = random_tensor(out_shape, seed + 1);
+    for (Tensor &x : inputs)
+        x = x.clone(); // perturbed in place
+    const bool was_training = layer.training();
+    layer.set_training(true);
+    LayerRunner runner(layer.shared_from_this());
+    std::vector<Tensor> weights; // L = Σ_j Σ dst_j · w_j
     auto objective = [&]() {
-        layer.forward(x, out, true);
+        const std::vector<Tensor> &out = runner.forward(inputs);
         double s = 0;
-        for (int64_t i = 0; i < out.numel(); ++i)
-            s += static_cast<double>(out[i]) * w[i];
+        for (size_t j = 0; j < out.size(); ++j) {
+            if (weights.size() <= j)
+                weights.push_back(random_tensor(out[j].shape(), seed + 1 + j));
+            for (int64_t i = 0; i < out[j].numel(); ++i)
+                s += static_cast<double>(out[j][i]) * weights[j][i];
+        }
         return s;
     };
     objective();
-    Tensor diff_src(x.shape());
-    layer.zero_grad(); // immediate: the check reads the gradients
-    layer.backward(x, out, w, &diff_src);
+    std::vector<Module *> modules;
+    layer.collect_modules(modules);
+    for (Module *m : modules)
+        m->zero_grad(false); // immediate: the check reads the gradients
+    std::vector<Tensor> diff_src;
+    for (const Tensor &g : runner.backward(inputs, weights))
+        diff_src.push_back(g.clone());
     GradError err;
-    compare_gradient(x, diff_src, objective, eps, "input", err);
-    for (const Parameter &p : layer.parameters()) {
-        Tensor grad = p.grad.clone();
-        Tensor value = p.value; // shares the plugin's memory: perturbing it moves the layer
-        compare_gradient(value, grad, objective, eps, p.name, err);
-    }
+    for (size_t k = 0; k < inputs.size(); ++k)
+        compare_gradient(inputs[k], diff_src[k], objective, eps,
+                         inputs.size() == 1 ? "input" : "input " + std::to_string(k + 1), err);
+    for (Module *m : modules)
+        for (const Parameter &p : m->parameters()) {
+            if (p.buffer)
+                continue;
+            Tensor grad = p.grad.clone();
+            Tensor value = p.value; // shares the layer's memory: perturbing it moves the layer
+            compare_gradient(value, grad, objective, eps,
+                             modules.size() == 1 ? p.name : m->label() + " " + p.name, err);
+        }
+    layer.set_training(was_training);
     return err;
+}
+
+GradError check_layer_gradient(Module &layer, const Tensor &input, uint64_t seed, double eps)
+{
+    return check_layer_gradient(static_cast<Layer &>(layer), std::vector<Tensor>{input}, seed, eps);
 }
 
 GradError check_loss_gradient(LossFunction &loss, const Tensor &pred, const Tensor &target,

@@ -1,5 +1,8 @@
 #include "neurite/core/monitor.h"
 
+#include "neurite/core/model.h"
+#include "neurite/core/module.h"
+
 #include <algorithm>
 
 namespace neurite {
@@ -12,6 +15,7 @@ const char *monitor_event_type_name(MonitorEvent::Type type)
     case MonitorEvent::Type::Progress: return "progress";
     case MonitorEvent::Type::Text: return "text";
     case MonitorEvent::Type::RunEnd: return "run_end";
+    case MonitorEvent::Type::Model: return "model";
     }
     return "?";
 }
@@ -149,6 +153,74 @@ void Monitor::text(const std::string &line)
     e.step = step();
     e.epoch = epoch();
     publish(std::move(e));
+}
+
+WatchedData WatchedData::from_dataset(const data::Dataset &dataset)
+{
+    WatchedData d;
+    d.dataset = dataset;
+    d.rows = dataset.size();
+    d.kind = dataset.target_kind();
+    d.encoding = dataset.target_encoding();
+    return d;
+}
+
+WatchedData WatchedData::from_tensors(const Tensor &x, const Tensor &y)
+{
+    WatchedData d;
+    if (!x.defined() || !y.defined() || x.dim() < 1 || y.dim() < 1 || x.size(0) != y.size(0) || x.size(0) == 0)
+        return d;
+    const int64_t kept = std::min(x.size(0), kWatchedRows);
+    d.x = x.rows(0, kept).clone();
+    d.y = y.rows(0, kept).clone();
+    d.rows = x.size(0);
+    return d;
+}
+
+void Monitor::watch(std::shared_ptr<Model> model, WatchedData data, WatchedData validation)
+{
+    if (!model)
+        return;
+    {
+        std::lock_guard lock(m_mutex);
+        m_watched = model;
+    }
+    auto watched = std::make_shared<WatchedModel>();
+    watched->model = std::move(model);
+    watched->data = std::move(data);
+    watched->validation = std::move(validation);
+    MonitorEvent e;
+    e.type = MonitorEvent::Type::Model;
+    e.step = step();
+    e.epoch = epoch();
+    e.watched = std::move(watched);
+    publish(std::move(e));
+}
+
+void Monitor::watch_parameters(std::span<const Parameter> params)
+{
+    Model *root = nullptr;
+    for (const Parameter &p : params) {
+        Model *top = p.owner ? p.owner->parent() : nullptr;
+        if (!top)
+            return; // a layer alone
+        while (top->parent())
+            top = top->parent();
+        if (root && top != root)
+            return; // parameters of several models
+        root = top;
+    }
+    if (!root)
+        return;
+    auto model = std::static_pointer_cast<Model>(root->weak_from_this().lock());
+    if (!model)
+        return; // not owned by a shared_ptr: nobody could keep it for a picture
+    {
+        std::lock_guard lock(m_mutex);
+        if (m_watched.lock() == model)
+            return;
+    }
+    watch(std::move(model));
 }
 
 void Monitor::publish(MonitorEvent event)

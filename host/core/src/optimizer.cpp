@@ -1,5 +1,6 @@
 #include "neurite/core/optimizer.h"
 
+#include "neurite/core/arena.h"
 #include "neurite/core/compute_context.h"
 #include "neurite/core/error.h"
 #include "neurite/core/plugin_call.h"
@@ -28,10 +29,15 @@ void Optimizer::fail(const std::string &call, nrt_status status) const
     throw Error(m_entry->name + ": " + call_failure(call, status, m_err));
 }
 
-void Optimizer::attach(const std::vector<Parameter> &params)
+void Optimizer::attach(const std::vector<Parameter> &all)
 {
     if (m_attached)
         throw Error(m_entry->name + ": already attached to a parameter list");
+    // Buffers (running statistics) are saved with the weights but not trained.
+    std::vector<Parameter> params;
+    for (const Parameter &p : all)
+        if (!p.buffer)
+            params.push_back(p);
     std::vector<nrt_param_ref> refs;
     for (const Parameter &p : params) {
         nrt_param_ref r{};
@@ -54,12 +60,21 @@ void Optimizer::step()
 {
     if (!m_attached)
         throw Error(m_entry->name + ": step() before any parameters were attached");
+    const ParameterArena *checked = nullptr;
     Module *last = nullptr;
-    for (Parameter &p : m_params)
-        if (p.owner && p.owner != last) {
-            p.owner->sync_grads();
-            last = p.owner;
+    for (Parameter &p : m_params) {
+        if (p.arena && p.arena.get() != checked) {
+            if (p.arena->retired() || (p.owner && p.owner->arena() != p.arena))
+                throw Error(m_entry->name + ": the model was rebuilt (a layer added, or the model "
+                            "used inside another) after this optimizer was given its parameters; "
+                            "create the optimizer again from model:parameters()");
+            checked = p.arena.get();
         }
+        if (p.owner && p.owner.get() != last) {
+            p.owner->sync_grads();
+            last = p.owner.get();
+        }
+    }
     ComputeContext::prepare_team();
     m_err[0] = '\0';
     PluginCall call(*m_entry, "step");
@@ -72,9 +87,9 @@ void Optimizer::zero_grad()
     Module *last = nullptr;
     for (Parameter &p : m_params) {
         if (p.owner) {
-            if (p.owner != last)
+            if (p.owner.get() != last)
                 p.owner->zero_grad(true); // step() syncs before reading
-            last = p.owner;
+            last = p.owner.get();
         } else {
             p.grad.fill(0.0f);
         }

@@ -45,7 +45,7 @@ namespace {
 constexpr uint32_t kMinPluginInfoSize = sizeof(nrt_plugin_info);
 constexpr uint32_t kMinEntrySize = sizeof(nrt_entry);
 constexpr uint32_t kMinParamSpecSize = sizeof(nrt_param_spec);
-constexpr uint32_t kMinLayerVtableSize = sizeof(nrt_layer_vtable);
+constexpr uint32_t kMinLayerVtableSize = offsetof(nrt_layer_vtable, prepare2); // 1.1 appended from there
 // ABI 1.1 added target_kind at the end; a 1.0 loss vtable ends before it.
 constexpr uint32_t kMinLossVtableSize = offsetof(nrt_loss_vtable, target_kind);
 constexpr uint32_t kMinOptimizerVtableSize = sizeof(nrt_optimizer_vtable);
@@ -499,14 +499,14 @@ void require_kind(const Entry &e, std::initializer_list<Kind> kinds, const char 
 
 } // namespace
 
-std::unique_ptr<Module> Registry::create_layer(const std::string &name, const ParamList &params,
+std::shared_ptr<Module> Registry::create_layer(const std::string &name, const ParamList &params,
                                                ComputeContext &context, uint64_t seed) const
 {
     const Entry &e = require(name);
     require_kind(e, {Kind::Layer, Kind::Activation}, "a layer or an activation");
     ResolvedParams resolved(e.name, e.params, params);
     void *self = create_instance(e, resolved, context, seed);
-    return std::make_unique<Module>(e, self, resolved.values());
+    return std::make_shared<Module>(e, self, resolved.values());
 }
 
 std::unique_ptr<LossFunction> Registry::create_loss(const std::string &name,

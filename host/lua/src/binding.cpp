@@ -18,20 +18,16 @@ void raise_at(lua_State *L, int level, const std::string &message)
     std::terminate(); // lua_error does not return
 }
 
-BusyScope::BusyScope(lua_State *L, bool &flag, const char *fn) : m_flag(flag)
-{
-    if (flag)
-        raise(L, std::string(fn) + ": the model is already computing (a Lua-defined layer called "
-                                   "the model it belongs to)");
-    flag = true;
-}
-
 std::string describe_value(lua_State *L, int idx)
 {
     if (test_tensor(L, idx))
         return "a tensor";
-    if (luaL_testudata(L, idx, kLayerMeta) || luaL_testudata(L, idx, kSequentialMeta))
+    if (luaL_testudata(L, idx, kLayerMeta))
+        return "a layer";
+    if (luaL_testudata(L, idx, kModelMeta))
         return "a model";
+    if (luaL_testudata(L, idx, kSymbolMeta))
+        return "a symbolic tensor (nn.Input)";
     if (luaL_testudata(L, idx, kLossMeta))
         return "a loss";
     if (luaL_testudata(L, idx, kOptimizerMeta))

@@ -9,7 +9,9 @@
 #include "neurite/core/loss.h"
 #include "neurite/core/module.h"
 #include "neurite/core/optimizer.h"
-#include "neurite/core/sequential.h"
+#include "neurite/core/arena.h"
+#include "neurite/core/checkpoint.h"
+#include "neurite/core/model.h"
 #include "neurite/core/tensor.h"
 
 #include <lua.hpp>
@@ -24,7 +26,8 @@ namespace neurite::lua {
 
 inline constexpr const char *kTensorMeta = "neurite.Tensor";
 inline constexpr const char *kLayerMeta = "neurite.Layer";
-inline constexpr const char *kSequentialMeta = "neurite.Sequential";
+inline constexpr const char *kModelMeta = "neurite.Model"; // nn.Sequential and nn.Model
+inline constexpr const char *kSymbolMeta = "neurite.Symbol"; // nn.Input and what layers make of it
 inline constexpr const char *kLossMeta = "neurite.Loss";
 inline constexpr const char *kOptimizerMeta = "neurite.Optimizer";
 
@@ -93,10 +96,14 @@ struct TensorBox {
     // Set by __gc, which a script can call by hand: the box then holds
     // nothing, and every use raises "the tensor was already freed".
     bool freed = false;
-    // For parameter values and gradients: the layer whose memory this views.
-    // A gradient is synchronised (deferred zero_grad) before every read.
-    Module *owner = nullptr;
+    // For parameter values and gradients: the layer and the index of the
+    // parameter this views. The layer may be rebound into a model's arena
+    // since, so the view is looked up again before each use; a gradient is
+    // also synchronised (deferred zero_grad) first.
+    std::shared_ptr<Module> owner;
+    int param_index = -1; // -1: a view derived from a parameter (reshape, narrow...)
     bool is_grad = false;
+    std::shared_ptr<ParameterArena> arena; // keeps the viewed memory alive
     Tensor grad;      // a parameter's gradient view
     std::string name; // a parameter's name
     // For the embedding program (interop.h's to_tensor): a contiguous copy
@@ -130,7 +137,8 @@ TensorBox *test_tensor(lua_State *L, int idx);
 // A tensor, or a nested table of numbers (copied into a new tensor); a
 // number is a one-element tensor. Contiguous.
 Tensor tensor_from_value(lua_State *L, int idx, const char *fn);
-void push_parameter(lua_State *L, const Parameter &p, int owner_idx);
+// A live view of parameter `index` of p.owner (see TensorBox).
+void push_parameter(lua_State *L, const Parameter &p, int index);
 
 Shape shape_from_table(lua_State *L, int idx, const char *fn);
 // A table {2, 3} at idx, or numbers from idx to the top.
@@ -167,59 +175,59 @@ void push_param_value(lua_State *L, const ParamValue &value);
 ParamList params_from_args(lua_State *L, const Entry &entry, int first, const std::string &fn);
 std::string config_text(const std::string &name, const ParamList &config);
 
-// ---- modules
+// ---- layers and models
 
 struct LayerBox {
-    std::unique_ptr<Module> owned; // null once the layer belongs to a Sequential
-    Module *module = nullptr;
-    int index = 0; // 1-based position in its Sequential, 0 when standalone
-    bool training = true;
-    Tensor last_output; // for backward on a standalone layer
-    bool busy = false;  // as SequentialBox::busy
+    std::shared_ptr<Module> module;
+    // Runs the layer by itself (layer:forward); made on first use.
+    std::unique_ptr<LayerRunner> runner;
+    // Applied to symbolic inputs (a node of a graph being built).
+    bool applied = false;
 };
 
-struct SequentialBox {
-    Sequential model;
-    Shape last_input;
-    // Set while the model computes: a Lua-defined layer inside it must not
-    // run, change or reload the same model (its buffers are in use).
-    bool busy = false;
+// nn.Sequential and nn.Model. Its first user value is a table of the
+// userdata of its nodes (layers or nested models), by node index.
+struct ModelBox {
+    std::shared_ptr<Model> model;
+    bool applied = false; // used as a node of a graph being built
+    Shape last_input;     // for summary() without arguments
 };
 
-// Marks a model busy for one call, or raises when it already is.
-class BusyScope {
-public:
-    BusyScope(lua_State *L, bool &flag, const char *fn);
-    ~BusyScope() { m_flag = false; }
-    BusyScope(const BusyScope &) = delete;
-    BusyScope &operator=(const BusyScope &) = delete;
-
-private:
-    bool &m_flag;
-};
-
-// Pushes a layer userdata owning `module`.
-LayerBox *push_layer(lua_State *L, std::unique_ptr<Module> module);
+// Pushes a layer userdata for `module`.
+LayerBox *push_layer(lua_State *L, std::shared_ptr<Module> module);
 LayerBox *check_layer(lua_State *L, int idx);
-SequentialBox *check_sequential(lua_State *L, int idx);
-// Pushes a Sequential userdata that takes the layers from `model`.
-SequentialBox *push_sequential(lua_State *L, std::unique_ptr<Sequential> model);
-// The parameters of a layer or a Sequential at idx, as a list of tensors.
+ModelBox *check_model(lua_State *L, int idx);
+ModelBox *test_model(lua_State *L, int idx);
+// Pushes a model userdata, with userdata for each of its nodes.
+ModelBox *push_model(lua_State *L, std::shared_ptr<Model> model);
+// The parameters of a layer or a model at idx, as a list of tensors.
 void push_parameters(lua_State *L, int idx);
-// After a layer of a Sequential ran by itself, prepares it again for the
-// shape the model feeds it, so the model's cached plan stays valid.
-// layer_idx is the layer userdata's stack index.
-void restore_member_shape(lua_State *L, int layer_idx);
-// Raises when the layer at layer_idx belongs to a model that is computing.
-void check_parent_idle(lua_State *L, int layer_idx, const char *fn);
 // Module::sync_grads as a Lua error at the caller's line: it raises when a
 // plugin's zero_grad left a gradient non-zero.
 void sync_grads(lua_State *L, Module &module);
 // In sandbox mode, files are written only below the working directory.
 void check_write_path(lua_State *L, const std::string &path, const char *fn);
+// The tensor or table of tensors at idx, as a model's inputs (or output gradients).
+std::vector<Tensor> tensor_list(lua_State *L, int idx, const char *fn, const char *what);
+// One tensor for one output, a table of tensors for several.
+void push_outputs(lua_State *L, const std::vector<Tensor> &outputs);
 
-void register_sequential_type(lua_State *L);
+// A checkpoint's extra sections as a table: strings, and lists of tensors.
+void push_sections(lua_State *L, const Checkpoint &c, const std::string &path);
+
+void register_model_type(lua_State *L);
 int sequential_constructor(lua_State *L);
+// nn.Input, nn.Model and layers applied to symbolic tensors.
+void register_graph_types(lua_State *L);
+int input_constructor(lua_State *L);
+int model_constructor(lua_State *L);
+// layer(x) or model(x) where x is symbolic: a node of a graph being built.
+// The callee is at 1, its symbolic inputs from 2 on.
+bool is_symbolic_call(lua_State *L);
+int apply_symbolic(lua_State *L);
+// The __call of layers and models: a node of a graph for symbolic inputs,
+// else forward(self, x) with f(a, b) read as forward{a, b}.
+int call_layer(lua_State *L, lua_CFunction forward);
 
 struct OptimizerBox {
     std::unique_ptr<Optimizer> optimizer;

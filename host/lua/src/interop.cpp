@@ -5,10 +5,10 @@
 
 namespace neurite::lua {
 
-Sequential *to_sequential(lua_State *L, int idx)
+Model *to_model(lua_State *L, int idx)
 {
-    auto *box = static_cast<SequentialBox *>(luaL_testudata(L, idx, kSequentialMeta));
-    return box ? &box->model : nullptr;
+    auto *box = static_cast<ModelBox *>(luaL_testudata(L, idx, kModelMeta));
+    return box ? box->model.get() : nullptr;
 }
 
 const data::Dataset *to_dataset(lua_State *L, int idx)

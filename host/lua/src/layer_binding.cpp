@@ -1,7 +1,9 @@
-// One layer or activation from the registry, used by itself or as a member
-// of an nn.Sequential. Torch's contract: forward(x) returns the output,
-// backward(x, grad_out) returns the input gradient and adds to the
-// parameter gradients. layer.weight and layer.bias are live views.
+// One layer or activation from the registry, used by itself or as a node of
+// a model. Torch's contract: forward(x) returns the output, backward(x,
+// grad_out) returns the input gradient and adds to the parameter
+// gradients. layer.weight and layer.bias are live views. Called on
+// symbolic tensors (nn.Input), a layer becomes a node of a graph instead.
+// Its training mode is its own, and a model's train()/eval() sets it.
 #include "binding.h"
 
 #include <cstring>
@@ -14,73 +16,50 @@ int layer_gc(lua_State *L)
 {
     auto *box = static_cast<LayerBox *>(luaL_checkudata(L, 1, kLayerMeta));
     box->~LayerBox();
+    new (box) LayerBox{}; // a second __gc, or a method after it, finds an empty box
     return 0;
 }
 
-std::string layer_name(const LayerBox *box)
+LayerRunner &runner(LayerBox *box)
 {
-    return box->index ? box->module->label() : box->module->name();
+    if (!box->runner)
+        box->runner = std::make_unique<LayerRunner>(box->module);
+    return *box->runner;
 }
 
-// A layer of a model runs in the model's mode, so that model[i]:forward
-// computes what the model's own forward computes; a standalone layer has
-// a mode of its own.
-bool is_training(lua_State *L, int idx)
-{
-    LayerBox *box = check_layer(L, idx);
-    if (!box->index)
-        return box->training;
-    lua_getiuservalue(L, idx, 1);
-    const auto *seq = static_cast<SequentialBox *>(luaL_testudata(L, -1, kSequentialMeta));
-    lua_pop(L, 1);
-    return seq ? seq->model.training() : box->training;
-}
-
+// layer:forward(x) or layer:forward{x1, x2}: one tensor per output.
 int layer_forward(lua_State *L)
 {
     LayerBox *box = check_layer(L, 1);
-    const Tensor &x = check_tensor(L, 2);
-    BusyScope busy(L, box->busy, "layer:forward");
-    check_parent_idle(L, 1, "layer:forward");
+    const std::vector<Tensor> inputs = tensor_list(L, 2, "layer:forward", "input");
     detail::ActiveScope scope(L);
     return guarded(L, [&] {
-        Module &m = *box->module;
-        if (int64_t bad = x.first_non_finite(); bad >= 0)
-            throw Error(layer_name(box) + ": input " + x.shape().to_string() + " holds " +
-                        std::to_string(x[bad]) + " at flat index " + std::to_string(bad + 1) +
-                        "; NaN and Inf cannot be propagated");
-        Tensor out(m.prepare(x.shape()));
-        m.forward(x, out, is_training(L, 1));
-        // The plugin's backward reads the output of the forward on the same
-        // input; the script gets a copy it may change.
-        box->last_output = out;
-        restore_member_shape(L, 1);
-        push_copy(L, out);
+        // Copies: the layer reuses its buffers on the next forward.
+        std::vector<Tensor> out;
+        for (const Tensor &t : runner(box).forward(inputs))
+            out.push_back(t.clone());
+        push_outputs(L, out);
         return 1;
     });
 }
 
+// layer:backward(x, grad_out [, input_grad = true])
 int layer_backward(lua_State *L)
 {
     LayerBox *box = check_layer(L, 1);
-    const Tensor &x = check_tensor(L, 2);
-    const Tensor &dy = check_tensor(L, 3);
+    const std::vector<Tensor> inputs = tensor_list(L, 2, "layer:backward", "input");
+    const std::vector<Tensor> grads = tensor_list(L, 3, "layer:backward", "output gradient");
     const bool input_grad = lua_isnoneornil(L, 4) || lua_toboolean(L, 4);
-    BusyScope busy(L, box->busy, "layer:backward");
-    check_parent_idle(L, 1, "layer:backward");
     detail::ActiveScope scope(L);
     return guarded(L, [&] {
-        Module &m = *box->module;
-        const Shape &out_shape = m.prepare(x.shape());
-        if (!box->last_output.defined() || !(box->last_output.shape() == out_shape))
-            throw Error(layer_name(box) + ": backward on input " + x.shape().to_string() +
-                        " needs a forward on an input of that shape first");
-        Tensor dx;
-        if (input_grad)
-            dx = push_new_tensor(L, x.shape())->value;
-        m.backward(x, box->last_output, dy, input_grad ? &dx : nullptr);
-        restore_member_shape(L, 1);
-        return input_grad ? 1 : 0;
+        const std::vector<Tensor> &dx = runner(box).backward(inputs, grads, input_grad);
+        if (!input_grad)
+            return 0;
+        std::vector<Tensor> out;
+        for (const Tensor &t : dx)
+            out.push_back(t.clone());
+        push_outputs(L, out);
+        return 1;
     });
 }
 
@@ -102,32 +81,26 @@ int layer_parameters(lua_State *L)
     return 1;
 }
 
-// Sets the mode of a standalone layer; a model's layer follows its model.
-void set_mode(lua_State *L, bool training, const char *fn)
+// Sets the mode of a standalone layer; a model's layer follows its model,
+// so that model[i]:forward computes what the model's own forward computes.
+int set_mode(lua_State *L, bool training, const char *fn)
 {
     LayerBox *box = check_layer(L, 1);
-    if (box->index)
-        raise(L, std::string(fn) + ": " + layer_name(box) +
+    if (box->module->parent())
+        raise(L, std::string(fn) + ": " + box->module->label() +
                      " follows the mode of its model; call model:train() or model:eval() on the model");
-    box->training = training;
+    box->module->set_training(training);
     lua_settop(L, 1);
-}
-
-int layer_train(lua_State *L)
-{
-    set_mode(L, lua_isnoneornil(L, 2) || lua_toboolean(L, 2), "layer:train");
     return 1;
 }
 
-int layer_eval(lua_State *L)
-{
-    set_mode(L, false, "layer:eval");
-    return 1;
-}
+int layer_train(lua_State *L) { return set_mode(L, lua_isnoneornil(L, 2) || lua_toboolean(L, 2), "layer:train"); }
+
+int layer_eval(lua_State *L) { return set_mode(L, false, "layer:eval"); }
 
 int layer_is_training(lua_State *L)
 {
-    lua_pushboolean(L, is_training(L, 1));
+    lua_pushboolean(L, check_layer(L, 1)->module->training());
     return 1;
 }
 
@@ -162,34 +135,36 @@ int layer_index(lua_State *L)
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL || lua_type(L, 2) != LUA_TSTRING)
         return 1;
     const char *key = lua_tostring(L, 2);
-    sync_grads(L, *box->module);
-    for (const Parameter &p : box->module->parameters())
-        if (p.name == key) {
-            push_parameter(L, p, 1);
-            return 1;
-        }
-    lua_pushnil(L);
-    return 1;
+    return guarded(L, [&] {
+        const std::vector<Parameter> params = box->module->parameters();
+        for (size_t i = 0; i < params.size(); ++i)
+            if (params[i].name == key) {
+                push_parameter(L, params[i], static_cast<int>(i));
+                return 1;
+            }
+        lua_pushnil(L);
+        return 1;
+    });
 }
 
 int layer_newindex(lua_State *L)
 {
     LayerBox *box = check_layer(L, 1);
     const char *key = luaL_checkstring(L, 2);
-    for (const Parameter &p : box->module->parameters())
-        if (p.name == key) {
-            Tensor dst = p.value;
-            return guarded(L, [&] {
+    return guarded(L, [&] {
+        for (const Parameter &p : box->module->parameters())
+            if (p.name == key) {
+                Tensor dst = p.value;
                 const Tensor src = tensor_from_value(L, 3, "layer parameter");
                 if (!(src.shape() == dst.shape()))
-                    throw Error(layer_name(box) + ": cannot assign a tensor of shape " +
+                    throw Error(box->module->label() + ": cannot assign a tensor of shape " +
                                 src.shape().to_string() + " to '" + p.name + "' of shape " +
                                 dst.shape().to_string());
                 dst.copy_from(src);
                 return 0;
-            });
-        }
-    raise(L, layer_name(box) + " has no parameter '" + key + "' to assign");
+            }
+        throw Error(box->module->label() + " has no parameter '" + key + "' to assign");
+    });
 }
 
 int layer_tostring(lua_State *L)
@@ -199,20 +174,20 @@ int layer_tostring(lua_State *L)
     return 1;
 }
 
+// layer(x) runs it; layer(symbol) makes a node of a graph being built.
 int layer_call(lua_State *L)
 {
-    lua_settop(L, 2);
-    return layer_forward(L);
+    check_layer(L, 1);
+    return call_layer(L, layer_forward);
 }
 
 } // namespace
 
-LayerBox *push_layer(lua_State *L, std::unique_ptr<Module> module)
+LayerBox *push_layer(lua_State *L, std::shared_ptr<Module> module)
 {
     void *mem = lua_newuserdatauv(L, sizeof(LayerBox), 1);
     auto *box = new (mem) LayerBox{};
-    box->module = module.get();
-    box->owned = std::move(module);
+    box->module = std::move(module);
     luaL_setmetatable(L, kLayerMeta);
     return box;
 }
@@ -222,6 +197,8 @@ LayerBox *check_layer(lua_State *L, int idx)
     auto *box = static_cast<LayerBox *>(luaL_testudata(L, idx, kLayerMeta));
     if (!box)
         arg_error(L, idx, "layer method", "a layer (call it with ':')");
+    if (!box->module)
+        raise(L, "the layer was already freed (its __gc ran)");
     return box;
 }
 

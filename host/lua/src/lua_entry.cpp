@@ -4,7 +4,7 @@
 // script's functions receive as `self`, plus its learnable parameters.
 // Every call into Lua is protected, so a Lua error becomes the plugin error
 // status and message that the core turns into a neurite::Error.
-#include "binding.h"
+#include "lua_entry_internal.h"
 
 #include "neurite/core/plugin_error.h"
 
@@ -14,40 +14,7 @@
 
 namespace neurite::lua {
 
-struct LuaDefinition {
-    detail::SessionState *session = nullptr; // null once the runtime is closed
-    std::string name;
-    Kind kind = Kind::Layer;
-    LossTarget target = LossTarget::SameShape; // losses: `target = "class"` in the definition
-    int table_ref = LUA_NOREF; // the definition table given to nn.define
-};
-
-namespace {
-
-struct LuaInstance {
-    struct Slot {
-        std::string name;
-        Tensor value;
-        Tensor grad;
-    };
-    std::shared_ptr<LuaDefinition> def;
-    int self_ref = LUA_NOREF;
-    std::vector<Slot> params;
-};
-
-// What one protected call needs; `body` reads it from its light userdata.
-struct Call {
-    LuaInstance *instance = nullptr;
-    const nrt_params *params = nullptr;
-    const nrt_tensor *a = nullptr, *b = nullptr, *c = nullptr;
-    nrt_tensor *out = nullptr;
-    Shape shape;
-    double number = 0;
-    int32_t flag = 0;
-    const nrt_writer *writer = nullptr;
-    const void *bytes = nullptr;
-    size_t count = 0;
-};
+namespace entry {
 
 Tensor copy_in(const nrt_tensor &t)
 {
@@ -65,8 +32,7 @@ Shape shape_of(const nrt_tensor &t)
 
 std::string label(const LuaInstance *inst) { return "Lua " + std::string(kind_name(inst->def->kind)) + " '" + inst->def->name + "'"; }
 
-// Pushes the instance's self table and its function `fn`: fn, self.
-void push_method(lua_State *L, LuaInstance *inst, const char *fn, bool required = true)
+void push_method(lua_State *L, LuaInstance *inst, const char *fn, bool required)
 {
     lua_rawgeti(L, LUA_REGISTRYINDEX, inst->self_ref);
     lua_getfield(L, -1, fn);
@@ -89,9 +55,111 @@ void copy_out(lua_State *L, LuaInstance *inst, int idx, nrt_tensor &dst, const c
         std::memcpy(dst.data, t.data(), static_cast<size_t>(t.numel()) * sizeof(float));
 }
 
-// ---- bodies, each run under lua_pcall with a Call* as argument 1
-
 Call *call_of(lua_State *L) { return static_cast<Call *>(lua_touserdata(L, 1)); }
+
+// Runs body(call) on the session's running thread; a Lua error becomes the
+// status and message of the C ABI.
+nrt_status run(LuaDefinition &def, lua_CFunction body, Call &call, char *err, size_t err_size)
+{
+    auto fail = [&](nrt_status status, const std::string &message) {
+        if (message.size() >= err_size)
+            keep_full_plugin_message(message); // the buffer cuts it: the core's wrapper takes this
+        if (err && err_size) {
+            const size_t n = std::min(message.size(), err_size - 1);
+            std::memcpy(err, message.data(), n);
+            err[n] = '\0';
+        }
+        return status;
+    };
+    if (!def.session)
+        return fail(NRT_ERR_STATE, "the Lua runtime that defined '" + def.name + "' has been closed");
+    if (std::this_thread::get_id() != def.session->owner_thread)
+        return fail(NRT_ERR_UNSUPPORTED, "Lua-defined '" + def.name +
+                                             "' runs only on the thread of the script that defined it");
+    lua_State *L = def.session->current();
+    if (!lua_checkstack(L, 16))
+        return fail(NRT_ERR_INTERNAL, "the Lua stack is exhausted");
+    const int top = lua_gettop(L);
+    lua_pushcfunction(L, body);
+    lua_pushlightuserdata(L, &call);
+    if (lua_pcall(L, 1, 0, 0) == LUA_OK)
+        return NRT_OK;
+    const char *message = lua_tostring(L, -1);
+    std::string text = message ? message : "(a Lua error without a message)";
+    lua_settop(L, top);
+    return fail(NRT_ERR_INVALID_ARGUMENT, text);
+}
+
+LuaInstance *instance(void *self) { return static_cast<LuaInstance *>(self); }
+
+int save_body(lua_State *L)
+{
+    Call *call = call_of(L);
+    push_method(L, call->instance, "save_state", false);
+    if (!lua_isfunction(L, -2))
+        return 0;
+    lua_call(L, 1, 1);
+    size_t n = 0;
+    const char *s = lua_tolstring(L, -1, &n);
+    if (!s)
+        raise(L, label(call->instance) + ": save_state must return a string, got " + describe_value(L, -1));
+    if (call->writer->write(call->writer->context, s, n) != NRT_OK)
+        raise(L, label(call->instance) + ": could not write its state");
+    return 0;
+}
+
+int load_body(lua_State *L)
+{
+    Call *call = call_of(L);
+    push_method(L, call->instance, "load_state", false);
+    if (!lua_isfunction(L, -2)) {
+        if (call->count)
+            raise(L, label(call->instance) + " has saved state but no load_state function");
+        return 0;
+    }
+    lua_pushlstring(L, static_cast<const char *>(call->bytes), call->count);
+    lua_call(L, 2, 0);
+    return 0;
+}
+
+int32_t v_param_count(void *self) { return static_cast<int32_t>(instance(self)->params.size()); }
+
+nrt_status v_param(void *self, int32_t index, nrt_param_ref *out)
+{
+    LuaInstance *inst = instance(self);
+    if (index < 0 || index >= static_cast<int32_t>(inst->params.size()))
+        return NRT_ERR_INVALID_ARGUMENT;
+    const LuaInstance::Slot &slot = inst->params[static_cast<size_t>(index)];
+    out->name = slot.name.c_str();
+    out->value = slot.value.desc();
+    out->grad = slot.grad.desc();
+    return NRT_OK;
+}
+
+nrt_status v_save(void *self, const nrt_writer *writer, char *err, size_t err_size)
+{
+    Call call;
+    call.instance = instance(self);
+    call.writer = writer;
+    return run(*call.instance->def, save_body, call, err, err_size);
+}
+
+nrt_status v_load(void *self, const void *bytes, size_t count, char *err, size_t err_size)
+{
+    Call call;
+    call.instance = instance(self);
+    call.bytes = bytes;
+    call.count = count;
+    return run(*call.instance->def, load_body, call, err, err_size);
+}
+
+} // namespace entry
+
+namespace {
+
+using namespace entry;
+
+// ---- bodies, each run under lua_pcall with a Call* as argument 1
 
 int create_body(lua_State *L)
 {
@@ -170,73 +238,6 @@ int create_body(lua_State *L)
     return 0;
 }
 
-int prepare_body(lua_State *L)
-{
-    Call *call = call_of(L);
-    LuaInstance *inst = call->instance;
-    push_method(L, inst, "output_shape", false);
-    if (lua_isfunction(L, -2)) {
-        push_shape(L, call->shape);
-        lua_call(L, 2, 1);
-        if (!lua_istable(L, -1))
-            raise(L, label(inst) + ": output_shape must return a table such as {n, 3}, got " +
-                         describe_value(L, -1));
-        call->shape = shape_from_table(L, -1, "output_shape");
-        return 0;
-    }
-    // Without output_shape, one forward on zeros tells the output shape.
-    lua_pop(L, 2);
-    push_method(L, inst, "forward");
-    guarded(L, [&] {
-        push_tensor(L, Tensor(call->shape));
-        return 0;
-    });
-    lua_pushboolean(L, 0);
-    if (lua_pcall(L, 3, 1, 0) != LUA_OK) {
-        const char *why = lua_tostring(L, -1);
-        raise(L, label(inst) + ": forward on zeros (run once to find the output shape; an "
-                               "output_shape function avoids it) failed: " +
-                     (why ? why : "an error without a message"));
-    }
-    if (!test_tensor(L, -1))
-        raise(L, label(inst) + ": forward must return a tensor, got " + describe_value(L, -1));
-    call->shape = check_tensor(L, -1).shape();
-    return 0;
-}
-
-int forward_body(lua_State *L)
-{
-    Call *call = call_of(L);
-    LuaInstance *inst = call->instance;
-    push_method(L, inst, "forward");
-    guarded(L, [&] {
-        push_tensor(L, copy_in(*call->a));
-        return 0;
-    });
-    lua_pushboolean(L, call->flag);
-    lua_call(L, 3, 1);
-    copy_out(L, inst, -1, *call->out, "forward");
-    return 0;
-}
-
-// backward(self, x, grad_out, y) -> grad_in
-int backward_body(lua_State *L)
-{
-    Call *call = call_of(L);
-    LuaInstance *inst = call->instance;
-    push_method(L, inst, "backward");
-    guarded(L, [&] {
-        push_tensor(L, copy_in(*call->a));
-        push_tensor(L, copy_in(*call->c));
-        push_tensor(L, copy_in(*call->b));
-        return 0;
-    });
-    lua_call(L, 4, 1);
-    if (call->out)
-        copy_out(L, inst, -1, *call->out, "backward");
-    return 0;
-}
-
 // Calls the Lua loss's method(self, pred, target), leaving its one result.
 // Class indices reach Lua 1-based, as the script counts them.
 void call_loss_method(lua_State *L, Call *call, const char *method)
@@ -273,141 +274,10 @@ int loss_backward_body(lua_State *L)
     return 0;
 }
 
-int save_body(lua_State *L)
-{
-    Call *call = call_of(L);
-    push_method(L, call->instance, "save_state", false);
-    if (!lua_isfunction(L, -2))
-        return 0;
-    lua_call(L, 1, 1);
-    size_t n = 0;
-    const char *s = lua_tolstring(L, -1, &n);
-    if (!s)
-        raise(L, label(call->instance) + ": save_state must return a string, got " + describe_value(L, -1));
-    if (call->writer->write(call->writer->context, s, n) != NRT_OK)
-        raise(L, label(call->instance) + ": could not write its state");
-    return 0;
-}
 
-int load_body(lua_State *L)
-{
-    Call *call = call_of(L);
-    push_method(L, call->instance, "load_state", false);
-    if (!lua_isfunction(L, -2)) {
-        if (call->count)
-            raise(L, label(call->instance) + " has saved state but no load_state function");
-        return 0;
-    }
-    lua_pushlstring(L, static_cast<const char *>(call->bytes), call->count);
-    lua_call(L, 2, 0);
-    return 0;
-}
 
-// Runs body(call) on the session's running thread; a Lua error becomes the
-// status and message of the C ABI.
-nrt_status run(LuaDefinition &def, lua_CFunction body, Call &call, char *err, size_t err_size)
-{
-    auto fail = [&](nrt_status status, const std::string &message) {
-        if (message.size() >= err_size)
-            keep_full_plugin_message(message); // the buffer cuts it: the core's wrapper takes this
-        if (err && err_size) {
-            const size_t n = std::min(message.size(), err_size - 1);
-            std::memcpy(err, message.data(), n);
-            err[n] = '\0';
-        }
-        return status;
-    };
-    if (!def.session)
-        return fail(NRT_ERR_STATE, "the Lua runtime that defined '" + def.name + "' has been closed");
-    if (std::this_thread::get_id() != def.session->owner_thread)
-        return fail(NRT_ERR_UNSUPPORTED, "Lua-defined '" + def.name +
-                                             "' runs only on the thread of the script that defined it");
-    lua_State *L = def.session->current();
-    if (!lua_checkstack(L, 16))
-        return fail(NRT_ERR_INTERNAL, "the Lua stack is exhausted");
-    const int top = lua_gettop(L);
-    lua_pushcfunction(L, body);
-    lua_pushlightuserdata(L, &call);
-    if (lua_pcall(L, 1, 0, 0) == LUA_OK)
-        return NRT_OK;
-    const char *message = lua_tostring(L, -1);
-    std::string text = message ? message : "(a Lua error without a message)";
-    lua_settop(L, top);
-    return fail(NRT_ERR_INVALID_ARGUMENT, text);
-}
-
-LuaInstance *instance(void *self) { return static_cast<LuaInstance *>(self); }
 
 // ---- the vtables
-
-nrt_status v_prepare(void *self, int32_t ndims, const int64_t *src_dims, int32_t *dst_ndims,
-                     int64_t *dst_dims, char *err, size_t err_size)
-{
-    Call call;
-    call.instance = instance(self);
-    call.shape = Shape(std::span<const int64_t>(src_dims, static_cast<size_t>(ndims)));
-    const nrt_status st = run(*call.instance->def, prepare_body, call, err, err_size);
-    if (st != NRT_OK)
-        return st;
-    *dst_ndims = call.shape.size();
-    for (int i = 0; i < call.shape.size(); ++i)
-        dst_dims[i] = call.shape[i];
-    return NRT_OK;
-}
-
-nrt_status v_forward(void *self, const nrt_tensor *src, nrt_tensor *dst, int32_t training,
-                     char *err, size_t err_size)
-{
-    Call call;
-    call.instance = instance(self);
-    call.a = src;
-    call.out = dst;
-    call.flag = training;
-    return run(*call.instance->def, forward_body, call, err, err_size);
-}
-
-nrt_status v_backward(void *self, const nrt_tensor *src, const nrt_tensor *dst,
-                      const nrt_tensor *diff_dst, nrt_tensor *diff_src, char *err, size_t err_size)
-{
-    Call call;
-    call.instance = instance(self);
-    call.a = src;
-    call.b = dst;
-    call.c = diff_dst;
-    call.out = diff_src;
-    return run(*call.instance->def, backward_body, call, err, err_size);
-}
-
-int32_t v_param_count(void *self) { return static_cast<int32_t>(instance(self)->params.size()); }
-
-nrt_status v_param(void *self, int32_t index, nrt_param_ref *out)
-{
-    LuaInstance *inst = instance(self);
-    if (index < 0 || index >= static_cast<int32_t>(inst->params.size()))
-        return NRT_ERR_INVALID_ARGUMENT;
-    const LuaInstance::Slot &slot = inst->params[static_cast<size_t>(index)];
-    out->name = slot.name.c_str();
-    out->value = slot.value.desc();
-    out->grad = slot.grad.desc();
-    return NRT_OK;
-}
-
-nrt_status v_save(void *self, const nrt_writer *writer, char *err, size_t err_size)
-{
-    Call call;
-    call.instance = instance(self);
-    call.writer = writer;
-    return run(*call.instance->def, save_body, call, err, err_size);
-}
-
-nrt_status v_load(void *self, const void *bytes, size_t count, char *err, size_t err_size)
-{
-    Call call;
-    call.instance = instance(self);
-    call.bytes = bytes;
-    call.count = count;
-    return run(*call.instance->def, load_body, call, err, err_size);
-}
 
 nrt_status v_loss_forward(void *self, const nrt_tensor *pred, const nrt_tensor *target,
                           double *loss, char *err, size_t err_size)
@@ -433,8 +303,6 @@ nrt_status v_loss_backward(void *self, const nrt_tensor *pred, const nrt_tensor 
     return run(*call.instance->def, loss_backward_body, call, err, err_size);
 }
 
-const nrt_layer_vtable kLayerVtable = {sizeof(nrt_layer_vtable), v_prepare, v_forward, v_backward,
-                                       v_param_count, v_param, nullptr, v_save, v_load};
 // Every Lua loss shares this table; its Entry carries the definition's target.
 const nrt_loss_vtable kLossVtable = {sizeof(nrt_loss_vtable), v_loss_forward, v_loss_backward,
                                      NRT_TARGET_UNDECLARED};
@@ -606,12 +474,27 @@ int define_entry(lua_State *L, int idx)
                  "\"same_shape\" (shaped as the prediction), got \"" + target + "\"");
     if (entry.kind == Kind::Loss)
         entry.loss_target = target == "class" ? LossTarget::ClassIndex : LossTarget::SameShape;
+    // A layer of several inputs: forward(self, a, b, ..., training).
+    lua_getfield(L, idx, "inputs");
+    int inputs = 1;
+    if (!lua_isnil(L, -1)) {
+        int ok = 0;
+        const lua_Integer n = lua_tointegerx(L, -1, &ok);
+        if (!ok || n < 1 || n > kMaxLuaInputs)
+            raise(L, "nn.define{name=\"" + name + "\"}: inputs must be a whole number from 1 to " +
+                         std::to_string(kMaxLuaInputs) + ", got " + describe_value(L, -1));
+        if (entry.kind == Kind::Loss)
+            raise(L, "nn.define{name=\"" + name + "\"}: 'inputs' is for layers; a loss takes a prediction and a target");
+        inputs = static_cast<int>(n);
+    }
+    lua_pop(L, 1);
 
     auto def = std::make_shared<LuaDefinition>();
     def->session = &s;
     def->name = name;
     def->kind = entry.kind;
     def->target = entry.loss_target;
+    def->inputs = inputs;
     lua_pushvalue(L, idx);
     def->table_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     entry.create = [def](const nrt_host *, const nrt_params *params, uint64_t, void **out,
@@ -631,7 +514,7 @@ int define_entry(lua_State *L, int idx)
     };
     entry.destroy = destroy_instance;
     entry.vtable = entry.kind == Kind::Loss ? static_cast<const void *>(&kLossVtable)
-                                            : static_cast<const void *>(&kLayerVtable);
+                                            : static_cast<const void *>(&entry::kLayerVtable);
     guarded(L, [&] {
         s.registry.add_entry(std::move(entry));
         return 0;

@@ -2,6 +2,9 @@
 // runner's progress bar, metrics log and plot (and the GUI charts) read.
 #include "binding.h"
 
+#include "neurite/lua/interop.h"
+#include "dataset_box.h"
+
 namespace neurite::lua {
 
 namespace {
@@ -87,6 +90,56 @@ int mon_run_id(lua_State *L)
 {
     lua_pushstring(L, monitor(L).run().c_str());
     return 1;
+}
+
+// The data argument of monitor.watch: a dataset, {x = tensor, y = tensor}
+// or {x, y}. Anything else (several inputs, a dataset written in Lua) is
+// data the pictures cannot use: the model is still announced.
+WatchedData watched_data(lua_State *L, int idx)
+{
+    if (auto *box = static_cast<DatasetBox *>(luaL_testudata(L, idx, kDatasetMeta)))
+        return WatchedData::from_dataset(box->dataset);
+    if (!lua_istable(L, idx))
+        return {};
+    const int x_type = lua_getfield(L, idx, "x");
+    if (x_type == LUA_TNIL) {
+        lua_pop(L, 1);
+        lua_geti(L, idx, 1);
+    }
+    const int y_type = lua_getfield(L, idx, "y");
+    if (y_type == LUA_TNIL) {
+        lua_pop(L, 1);
+        lua_geti(L, idx, 2);
+    }
+    const TensorBox *x = test_tensor(L, -2), *y = test_tensor(L, -1);
+    WatchedData d;
+    if (x && y) {
+        d = WatchedData::from_tensors(check_tensor(L, -2), check_tensor(L, -1));
+        const lua::TargetDescription targets = lua::describe_targets(L, idx); // the one rule
+        d.kind = targets.kind;
+        d.encoding = targets.encoding;
+    }
+    lua_pop(L, 2);
+    return d;
+}
+
+// monitor.watch(model [, data [, validation]]): the model trains from now
+// on, on this data. train.fit calls it; so may a loop of one's own, for
+// the window's pictures of the model. A layer alone, or a model written as
+// a Lua table, has no graph to draw: nothing is announced.
+int mon_watch(lua_State *L)
+{
+    if (luaL_testudata(L, 1, kLayerMeta) || lua_type(L, 1) == LUA_TTABLE)
+        return 0;
+    if (!test_model(L, 1))
+        arg_error(L, 1, "monitor.watch", "a model (nn.Sequential or nn.Model)");
+    std::shared_ptr<Model> model = check_model(L, 1)->model;
+    return guarded(L, [&] {
+        WatchedData data = watched_data(L, 2);
+        WatchedData validation = watched_data(L, 3);
+        monitor(L).watch(std::move(model), std::move(data), std::move(validation));
+        return 0;
+    });
 }
 
 // ---- runs: local run <close> = monitor.run("xor") ends the run on scope exit.
@@ -222,6 +275,7 @@ void open_monitor(lua_State *L)
                                          {"position", mon_position},
                                          {"progress", mon_progress},
                                          {"text", mon_text},
+                                         {"watch", mon_watch},
                                          {"elapsed", mon_elapsed},
                                          {"run_id", mon_run_id},
                                          {"run", mon_run},

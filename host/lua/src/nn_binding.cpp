@@ -1,5 +1,6 @@
 // The `nn` module: nn.<Name>(...) for every layer, activation and loss in
 // the registry (built-in, third-party or Lua-defined alike), nn.Sequential,
+// nn.Input and nn.Model (graphs),
 // nn.load, nn.define, nn.plugins, nn.help and nn.set_flush_denormal.
 #include "binding.h"
 #include "sandbox.h"
@@ -136,12 +137,8 @@ int nn_load(lua_State *L)
     detail::ActiveScope scope(L);
     return guarded(L, [&] {
         const Checkpoint c = Checkpoint::read(path);
-        push_sequential(L, c.build(s.registry, s.context, s.next_seed(), path));
-        lua_createtable(L, 0, static_cast<int>(c.sections.size()));
-        for (const auto &[name, bytes] : c.sections) {
-            lua_pushlstring(L, reinterpret_cast<const char *>(bytes.data()), bytes.size());
-            lua_setfield(L, -2, name.c_str());
-        }
+        push_model(L, c.build(s.registry, s.context, s.next_seed(), path));
+        push_sections(L, c, path);
         return 2;
     });
 }
@@ -168,9 +165,12 @@ int nn_set_flush_denormal(lua_State *L)
 void open_nn(lua_State *L)
 {
     register_layer_types(L);
-    register_sequential_type(L);
+    register_model_type(L);
+    register_graph_types(L);
     register_loss_type(L);
     static const luaL_Reg functions[] = {{"Sequential", sequential_constructor},
+                                         {"Model", model_constructor},
+                                         {"Input", input_constructor},
                                          {"plugins", nn_plugins},
                                          {"refusals", nn_refusals},
                                          {"help", nn_help},

@@ -129,7 +129,7 @@ int optimizer_new(lua_State *L)
     const Entry *entry = s.registry.find(name);
     if (!entry)
         raise(L, fn + ": the optimizer is no longer registered");
-    if (luaL_testudata(L, 1, kLayerMeta) || luaL_testudata(L, 1, kSequentialMeta)) {
+    if (luaL_testudata(L, 1, kLayerMeta) || luaL_testudata(L, 1, kModelMeta)) {
         push_parameters(L, 1); // optim.SGD(model, ...) means its parameters
         lua_replace(L, 1);
     }
@@ -140,17 +140,20 @@ int optimizer_new(lua_State *L)
     for (lua_Integer i = 1; i <= n; ++i) {
         lua_geti(L, 1, i);
         TensorBox *p = test_tensor(L, -1);
+        if (p)
+            check_tensor(L, -1); // brings a parameter's view up to date
         if (!p || !p->grad.defined())
             raise(L, fn + ": element " + std::to_string(i) + " of the parameter list is " +
                          (p ? std::string("a tensor without a gradient") : describe_value(L, -1)) +
                          "; pass model:parameters()");
-        params.push_back({p->name, p->value, p->grad, p->owner});
+        params.push_back({p->name, p->value, p->grad, false, p->owner, p->arena});
         lua_pop(L, 1);
     }
     const ParamList config = params_from_args(L, *entry, 2, fn);
     return guarded(L, [&] {
         auto opt = s.registry.create_optimizer(name, config, s.context);
         opt->attach(params);
+        s.monitor.watch_parameters(params); // the window learns what the script trains
         void *mem = lua_newuserdatauv(L, sizeof(OptimizerBox), 1);
         new (mem) OptimizerBox{std::move(opt)};
         luaL_setmetatable(L, kOptimizerMeta);

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #ifndef NEURITE_INSTALL_LUA_DIR
 #define NEURITE_INSTALL_LUA_DIR ""
@@ -22,8 +23,9 @@
 
 namespace neurite::lua {
 
-// resources/lua/neurite/train.lua and diagnostics.lua, built in
+// resources/lua/neurite/train.lua, callbacks.lua and diagnostics.lua, built in
 extern const char *const kEmbeddedTrainLua;
+extern const char *const kEmbeddedCallbacksLua;
 extern const char *const kEmbeddedDiagnosticsLua;
 
 namespace {
@@ -142,16 +144,21 @@ void run_shipped_lua(lua_State *L, const char *file, const char *embedded, int n
     lua_call(L, nargs, 1);
 }
 
-// train.lua makes the train table from the modules; diagnostics.lua adds
-// gradient_check and curvature to it. Leaves the table on the stack.
+// train.lua makes the train table from the modules; callbacks.lua adds
+// resume and the callbacks to it, diagnostics.lua gradient_check,
+// curvature and confusion. Leaves the table on the stack.
 void load_train_module(lua_State *L, int neurite)
 {
     lua_pushvalue(L, neurite);
     run_shipped_lua(L, "train.lua", kEmbeddedTrainLua, 1);
-    lua_pushvalue(L, neurite);
-    lua_pushvalue(L, -2);
-    run_shipped_lua(L, "diagnostics.lua", kEmbeddedDiagnosticsLua, 2);
-    lua_pop(L, 1);
+    const std::pair<const char *, const char *> extensions[] = {{"callbacks.lua", kEmbeddedCallbacksLua},
+                                                                {"diagnostics.lua", kEmbeddedDiagnosticsLua}};
+    for (const auto &[file, embedded] : extensions) {
+        lua_pushvalue(L, neurite);
+        lua_pushvalue(L, -2);
+        run_shipped_lua(L, file, embedded, 2);
+        lua_pop(L, 1);
+    }
 }
 
 void open_safe_libraries(lua_State *L)
@@ -190,10 +197,15 @@ int open_all(lua_State *L)
     }
     lua_pushcfunction(L, lua_print);
     lua_setglobal(L, "print");
-    install_exit_guards(L); // before train.lua, which may keep its own pcall
-
+    // The library's Lua (train.lua and friends) keeps Lua's own pcall: the
+    // exit guard's wrapper is one more frame on the stack, which would shift
+    // every error level the library counts to name the script's line. The
+    // library rethrows what it catches, so an os.exit still gets through.
     lua_newtable(L);
     const int neurite = lua_gettop(L);
+    lua_getglobal(L, "pcall");
+    lua_setfield(L, neurite, "_library_pcall");
+    install_exit_guards(L);
     open_tensor(L);
     lua_setfield(L, neurite, "tensor");
     open_nn(L);

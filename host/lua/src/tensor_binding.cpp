@@ -41,6 +41,8 @@ int tensor_field(lua_State *L, TensorBox *box, const char *key)
         lua_getiuservalue(L, 1, 1); // the grad shares the parameter's owner
         TensorBox *g = push_tensor(L, box->grad, lua_gettop(L));
         g->owner = box->owner;
+        g->param_index = box->param_index;
+        g->arena = box->arena;
         g->is_grad = true;
         g->name = box->name;
         lua_pushvalue(L, -1);
@@ -314,7 +316,7 @@ std::string calling_function(lua_State *L, bool &method)
     if (!method)
         return ar.name;
     std::string receiver = "t";
-    if (luaL_testudata(L, 1, kLayerMeta) || luaL_testudata(L, 1, kSequentialMeta))
+    if (luaL_testudata(L, 1, kLayerMeta) || luaL_testudata(L, 1, kModelMeta))
         receiver = "model";
     else if (luaL_testudata(L, 1, kLossMeta))
         receiver = "loss";
@@ -375,7 +377,8 @@ TensorBox *push_view(lua_State *L, int idx, Tensor view)
     TensorBox *src = check_tensor_box(L, idx);
     lua_getiuservalue(L, idx, 1);
     const bool has_owner = !lua_isnil(L, -1);
-    Module *owner = src->owner;
+    std::shared_ptr<Module> owner = src->owner;
+    std::shared_ptr<ParameterArena> arena = src->arena;
     const bool is_grad = src->is_grad;
     if (!has_owner && !src->inline_storage) {
         // The core's tensors share storage by shared ownership: no keepalive needed.
@@ -389,7 +392,8 @@ TensorBox *push_view(lua_State *L, int idx, Tensor view)
     }
     TensorBox *box = push_tensor(L, std::move(view), lua_gettop(L));
     lua_remove(L, -2);
-    box->owner = owner;
+    box->owner = std::move(owner); // a derived view: param_index stays -1
+    box->arena = std::move(arena);
     box->is_grad = is_grad;
     return box;
 }
@@ -418,7 +422,21 @@ TensorBox *check_tensor_box(lua_State *L, int idx)
 const Tensor &check_any_tensor(lua_State *L, int idx)
 {
     TensorBox *box = check_tensor_box(L, idx);
-    if (box->is_grad && box->owner)
+    if (!box->owner)
+        return box->value;
+    // The layer may have been bound into a model's arena since this view was made.
+    const auto &slots = box->owner->param_slots();
+    if (box->param_index >= 0 && static_cast<size_t>(box->param_index) < slots.size()) {
+        const Module::Slot &s = slots[static_cast<size_t>(box->param_index)];
+        const Tensor &now = box->is_grad ? s.grad : s.value;
+        if (now.defined() && now.data() != box->value.data()) {
+            box->value = now;
+            if (!box->is_grad)
+                box->grad = s.grad;
+            box->arena = box->owner->arena();
+        }
+    }
+    if (box->is_grad)
         sync_grads(L, *box->owner);
     return box->value;
 }
@@ -448,10 +466,12 @@ Tensor tensor_from_value(lua_State *L, int idx, const char *fn)
     return t;
 }
 
-void push_parameter(lua_State *L, const Parameter &p, int owner_idx)
+void push_parameter(lua_State *L, const Parameter &p, int index)
 {
-    TensorBox *box = push_tensor(L, p.value, owner_idx);
+    TensorBox *box = push_tensor(L, p.value);
     box->owner = p.owner;
+    box->param_index = index;
+    box->arena = p.arena;
     box->grad = p.grad;
     box->name = p.name;
 }

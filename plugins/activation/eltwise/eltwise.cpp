@@ -14,7 +14,7 @@ namespace {
 
 namespace sdk = neurite::sdk;
 
-constexpr const char *kVersion = "1.0.0";
+constexpr const char *kVersion = "1.1.0";
 
 // What distinguishes one eltwise activation from another.
 struct EltwiseOp {
@@ -29,19 +29,26 @@ struct EltwiseOp {
 class Eltwise : public sdk::DnnlActivation {
 protected:
     Eltwise(const sdk::Host &host, const char *name, EltwiseOp op)
-        : DnnlActivation(host, name, op.backward_uses_dst ? BackwardReads::Dst : BackwardReads::Src),
+        : DnnlActivation(host, name, op.backward_uses_dst ? BackwardReads::Dst : BackwardReads::Src, nullptr,
+                         Layouts::Any),
           m_op(op)
     {
     }
 
 private:
-    Primitives describe(std::span<const int64_t> src_dims, const dnnl::engine &engine,
+    // Plain memory as one flat array; a blocked layout as it is, so that
+    // oneDNN keeps the padding of its blocks at zero.
+    Primitives describe(std::span<const int64_t> src_dims, int32_t format, const dnnl::engine &engine,
                         const dnnl::primitive_attr &attr) const override
     {
         int64_t n = 1;
         for (int64_t d : src_dims)
             n *= d;
-        const dnnl::memory::desc md({n}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::a);
+        const dnnl::memory::desc md =
+            format == NRT_FORMAT_PLAIN
+                ? dnnl::memory::desc({n}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::a)
+                : dnnl::memory::desc(dnnl::memory::dims(src_dims.begin(), src_dims.end()),
+                                     dnnl::memory::data_type::f32, static_cast<dnnl::memory::format_tag>(format));
         const dnnl::eltwise_forward::primitive_desc fwd_pd(
             {dnnl::prop_kind::forward_training, m_op.algorithm, md, m_op.alpha, m_op.beta}, attr, engine);
         const dnnl::eltwise_backward::primitive_desc bwd_pd(

@@ -18,33 +18,30 @@ namespace {
 
 namespace sdk = neurite::sdk;
 
-constexpr const char *kVersion = "1.0.0";
+constexpr const char *kVersion = "1.1.0";
 constexpr const char *kName = "PReLU";
 constexpr int64_t kMaxChannels = int64_t{1} << 24;
 
-class PReLU final : public sdk::Layer {
+class PReLU final : public sdk::GraphLayer {
 public:
     PReLU(sdk::Host, sdk::Params params, uint64_t)
-        : m_channels(params.integer("channels"))
+        : m_channels(params.integer("channels")), m_init(static_cast<float>(params.number("init")))
     {
         if (m_channels < 1 || m_channels > kMaxChannels)
             sdk::fail(NRT_ERR_INVALID_ARGUMENT, std::string(kName) + ": channels " +
                                                     std::to_string(m_channels) + " is not in 1.." +
                                                     std::to_string(kMaxChannels));
-        const auto count = static_cast<std::size_t>(m_channels);
-        m_alpha.resize(count);
-        m_alpha_grad.resize(count); // zero-filled by Buffer
-        const auto init = static_cast<float>(params.number("init"));
-        for (std::size_t c = 0; c < count; ++c)
-            m_alpha[c] = init;
-        m_channel_sums.assign(count, 0.0);
-        // The buffers are never resized again, so these pointers stay valid.
+        m_channel_sums.assign(static_cast<std::size_t>(m_channels), 0.0);
         const std::array<int64_t, 1> dims{m_channels};
-        add_param("alpha", m_alpha.data(), m_alpha_grad.data(), dims);
+        declare_param("alpha", dims);
     }
 
-    void prepare(std::span<const int64_t> src_dims, std::vector<int64_t> &dst_dims) override
+    void initialise() override { std::fill_n(value(kAlpha), m_channels, m_init); }
+
+    void prepare(sdk::Prepare &p) override
     {
+        p.require_inputs(kName, 1, 1);
+        const std::span<const int64_t> src_dims = p.src_dims(0);
         m_shape.reset();
         sdk::require_src_dims(kName, src_dims);
         if (m_channels > 1 && src_dims.back() != m_channels)
@@ -55,23 +52,25 @@ public:
                           std::to_string(m_channels) +
                           "; channels must equal the last dimension, or be 1 for one shared alpha");
         m_shape.assign(src_dims);
-        dst_dims.assign(src_dims.begin(), src_dims.end());
+        p.add_output(src_dims);
     }
 
-    void forward(const nrt_tensor &src, nrt_tensor &dst, bool) override
+    void forward(const sdk::Call &call) override
     {
+        const nrt_tensor &src = call.src(0);
+        nrt_tensor &dst = call.dst(0);
         m_shape.check(kName, src, "src");
         m_shape.check(kName, dst, "dst");
         const float *x = sdk::f32(src);
         float *y = sdk::f32(dst);
         const int64_t n = m_shape.numel();
         if (m_channels == 1) {
-            const float alpha = m_alpha[0];
+            const float alpha = value(kAlpha)[0];
             for (int64_t i = 0; i < n; ++i)
                 y[i] = x[i] >= 0.0f ? x[i] : alpha * x[i];
             return;
         }
-        const float *alpha = m_alpha.data();
+        const float *alpha = value(kAlpha);
         for (int64_t row = 0; row < n; row += m_channels)
             for (int64_t c = 0; c < m_channels; ++c) {
                 const float v = x[row + c];
@@ -79,9 +78,14 @@ public:
             }
     }
 
-    void backward(const nrt_tensor &src, const nrt_tensor &, const nrt_tensor &diff_dst,
-                  nrt_tensor *diff_src) override
+    void backward(const sdk::Call &call) override
     {
+        const nrt_tensor &src = call.src(0), &diff_dst = call.diff_dst(0);
+        nrt_tensor *diff_src = call.diff_src(0);
+        // Added to, unless the host says the gradient is logically zero (then
+        // its memory may hold anything, NaN included: it is not read).
+        const bool add = call.accumulate();
+        float *alpha_grad = grad(kAlpha);
         m_shape.check(kName, src, "src");
         m_shape.check(kName, diff_dst, "diff_dst");
         if (diff_src)
@@ -94,7 +98,7 @@ public:
         // df/dalpha = min(x, 0). The sums run in double because a large batch
         // adds many small terms into one value per channel.
         if (m_channels == 1) {
-            const float alpha = m_alpha[0];
+            const float alpha = value(kAlpha)[0];
             double sum = 0.0;
             for (int64_t i = 0; i < n; ++i) {
                 const float v = x[i];
@@ -104,12 +108,12 @@ public:
                 if (dx)
                     dx[i] = v >= 0.0f ? g : alpha * g;
             }
-            m_alpha_grad[0] += static_cast<float>(sum);
+            alpha_grad[0] = (add ? alpha_grad[0] : 0.0f) + static_cast<float>(sum);
             return;
         }
 
         double *sums = m_channel_sums.data();
-        const float *alpha = m_alpha.data();
+        const float *alpha = value(kAlpha);
         for (int64_t c = 0; c < m_channels; ++c)
             sums[c] = 0.0;
         for (int64_t row = 0; row < n; row += m_channels)
@@ -121,15 +125,15 @@ public:
                 if (dx)
                     dx[row + c] = v >= 0.0f ? g : alpha[c] * g;
             }
-        // Added, not written: gradients accumulate until the host zeroes them.
         for (int64_t c = 0; c < m_channels; ++c)
-            m_alpha_grad[static_cast<std::size_t>(c)] += static_cast<float>(sums[c]);
+            alpha_grad[c] = (add ? alpha_grad[c] : 0.0f) + static_cast<float>(sums[c]);
     }
 
 private:
+    static constexpr int kAlpha = 0;
+
     int64_t m_channels;
-    sdk::Buffer m_alpha;
-    sdk::Buffer m_alpha_grad;
+    float m_init;
     // Per-channel partial sums for backward, allocated once so that a
     // training step allocates nothing.
     std::vector<double> m_channel_sums;

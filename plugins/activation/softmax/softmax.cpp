@@ -14,7 +14,7 @@ namespace {
 
 namespace sdk = neurite::sdk;
 
-constexpr const char *kVersion = "1.0.0";
+constexpr const char *kVersion = "1.1.0";
 constexpr int kSoftmaxAxis = 1; // of the {rows, last} view
 
 class SoftmaxBase : public sdk::DnnlActivation {
@@ -27,7 +27,7 @@ protected:
     }
 
 private:
-    Primitives describe(std::span<const int64_t> src_dims, const dnnl::engine &engine,
+    Primitives describe(std::span<const int64_t> src_dims, int32_t, const dnnl::engine &engine,
                         const dnnl::primitive_attr &attr) const override
     {
         const int64_t last = src_dims.back();

@@ -38,30 +38,43 @@ constexpr size_t kMaxCachedBatches = 4;
 constexpr double kParallelMinMacs = 1 << 20; // multiply-adds per call
 constexpr int64_t kMinRowsPerThread = 16;
 
-class Dense final : public sdk::Layer {
+class Dense final : public sdk::GraphLayer {
 public:
-    Dense(sdk::Host host, sdk::Params params, uint64_t seed) : m_host(host), m_engine(sdk::dnnl_engine(host))
+    Dense(sdk::Host host, sdk::Params params, uint64_t seed)
+        : m_host(host), m_engine(sdk::dnnl_engine(host)), m_init(params.string("init")), m_seed(seed)
     {
         m_in = params.integer("inputs");
         m_out = params.integer("outputs");
         m_has_bias = params.boolean("bias");
         m_act = dk::find_activation(params.string("activation"),
                                     params.choice("approximate", "none|tanh") == "tanh");
-        m_w.resize(static_cast<size_t>(m_in * m_out));
-        m_dw.resize(static_cast<size_t>(m_in * m_out));
-        m_b.resize(static_cast<size_t>(m_out));
-        m_db.resize(static_cast<size_t>(m_out));
-        dk::initialise(m_w.data(), m_in, m_out, params.string("init"), m_act->act, seed);
         const int64_t wdims[] = {m_out, m_in};
-        add_param("weight", m_w.data(), m_dw.data(), wdims);
+        declare_param("weight", wdims);
         if (m_has_bias) {
             const int64_t bdims[] = {m_out};
-            add_param("bias", m_b.data(), m_db.data(), bdims);
+            declare_param("bias", bdims);
         }
     }
 
-    void prepare(std::span<const int64_t> src_dims, std::vector<int64_t> &dst_dims) override
+    void initialise() override
     {
+        dk::initialise(value(kWeight), m_in, m_out, m_init, m_act->act, m_seed);
+        if (m_has_bias)
+            std::fill_n(value(kBias), m_out, 0.0f);
+    }
+
+    // The primitives hold the parameters' addresses: build them again.
+    void on_bind() override
+    {
+        m_batches.clear();
+        m_cur = nullptr;
+    }
+
+    void prepare(sdk::Prepare &p) override
+    {
+        p.require_inputs("Dense", 1, 1);
+        const std::span<const int64_t> src_dims = p.src_dims(0);
+        std::vector<int64_t> dst_dims;
         int64_t n = 1, features = 0;
         if (src_dims.size() == 1) {
             features = src_dims[0];
@@ -81,21 +94,28 @@ public:
             dst_dims = {m_out};
         else
             dst_dims = {n, m_out};
-        m_cur = cache_for(n);
+        p.add_output(dst_dims);
+        // Unfused activations keep the pre-activation for backward.
+        p.set_workspace(m_act->fused ? 0 : static_cast<uint64_t>(n * m_out) * sizeof(float));
+        m_cur = bound() ? cache_for(n) : nullptr;
     }
 
-    void forward(const nrt_tensor &src, nrt_tensor &dst, bool) override
+    void forward(const sdk::Call &c) override
     {
+        const nrt_tensor &src = c.src(0);
+        nrt_tensor &dst = c.dst(0);
         check_batch(src);
         check_output(dst, "output");
         Batch &b = *m_cur;
         dk::OneThread one(b.parts.size() == 1 && b.single_thread);
-        run_parts(b, [&](Part &p) { forward_part(b, p, src, dst); });
+        run_parts(b, [&](Part &p) { forward_part(b, p, src, dst, c.workspace()); });
     }
 
-    void backward(const nrt_tensor &src, const nrt_tensor &dst, const nrt_tensor &diff_dst,
-                  nrt_tensor *diff_src) override
+    void backward(const sdk::Call &c) override
     {
+        const nrt_tensor &src = c.src(0), &dst = c.dst(0), &diff_dst = c.diff_dst(0);
+        nrt_tensor *diff_src = c.diff_src(0);
+        m_overwrite = !c.accumulate();
         check_batch(src);
         check_output(dst, "output");
         check_output(diff_dst, "output gradient");
@@ -108,35 +128,12 @@ public:
         Batch &b = *m_cur;
         dk::OneThread one(b.parts.size() == 1 && b.single_thread);
         run_parts(
-            b, [&](Part &p) { backward_part(b, p, src, dst, diff_dst, diff_src); },
+            b, [&](Part &p) { backward_part(b, p, src, dst, diff_dst, diff_src, c.workspace()); },
             [&](int me, int team) {
                 if (diff_src && b.parts.size() > 1)
                     sum_partials(b, *diff_src, me, team);
             });
         m_overwrite = false;
-    }
-
-    void zero_grad(bool deferred) override
-    {
-        // Deferred: the next backward writes the gradients instead of adding,
-        // saving a pass over them (the host reads none until then).
-        m_overwrite = deferred;
-        if (deferred)
-            return;
-        // Each thread clears the rows it will accumulate into.
-        const int parts = m_cur ? static_cast<int>(m_cur->parts.size()) : 1;
-        auto clear = [&](int part) {
-            const sdk::RowBlock r = sdk::row_block(m_out, part, parts);
-            std::fill(m_dw.data() + r.first * m_in, m_dw.data() + r.last * m_in, 0.0f);
-            std::fill(m_db.data() + r.first, m_db.data() + r.last, 0.0f);
-        };
-        if (parts == 1) {
-            clear(0);
-            return;
-        }
-#pragma omp parallel num_threads(parts)
-        for (int p = omp_get_thread_num(); p < parts; p += omp_get_num_threads())
-            clear(p);
     }
 
 private:
@@ -145,7 +142,7 @@ private:
         sdk::RowBlock r{};
         dnnl::stream stream;
         memory src, out, pre, diff_dst, diff_pre, diff_pre_t, partial, scratch;
-        sdk::Buffer out_buf, pre_buf, gather_buf, diff_pre_buf, partial_buf, scratch_buf;
+        sdk::Buffer out_buf, gather_buf, diff_pre_buf, partial_buf, scratch_buf;
         sdk::BoundPrimitive fwd, act_fwd, act_bwd, bwd_weights, bwd_weights_overwrite, bwd_data;
     };
 
@@ -159,10 +156,12 @@ private:
     int64_t rows(const Part &p) const { return p.r.last - p.r.first; }
 
     // The shapes must be the prepared ones: the primitives were built for them.
-    void check_batch(const nrt_tensor &src) const
+    void check_batch(const nrt_tensor &src)
     {
         sdk::require_contiguous(src, "input");
         const int64_t n = src.ndims == 1 ? 1 : src.dims[0];
+        if (!m_cur && bound() && n >= 1 && sdk::numel(src) == n * m_in)
+            m_cur = cache_for(n); // prepared before its parameters were bound
         if (!m_cur || n != m_cur->n || sdk::numel(src) != n * m_in)
             sdk::fail(NRT_ERR_STATE, "Dense: input " + sdk::shape_string(src) + " was not prepared");
     }
@@ -213,12 +212,20 @@ private:
             std::rethrow_exception(error);
     }
 
-    void forward_part(Batch &b, Part &p, const nrt_tensor &src, nrt_tensor &dst)
+    // This part's rows of the pre-activation inside the call's workspace.
+    float *pre_of(const Batch &b, const Part &p, float *workspace) const
+    {
+        return workspace + p.r.first * b.n;
+    }
+
+    void forward_part(Batch &b, Part &p, const nrt_tensor &src, nrt_tensor &dst, float *workspace)
     {
         const bool direct = b.parts.size() == 1;
         p.src.set_data_handle(src.data);
         if (direct)
             p.out.set_data_handle(dst.data);
+        if (!m_act->fused)
+            p.pre.set_data_handle(pre_of(b, p, workspace));
         p.fwd.run(p.stream);
         if (!m_act->fused)
             p.act_fwd.run(p.stream);
@@ -228,8 +235,10 @@ private:
     }
 
     void backward_part(Batch &b, Part &p, const nrt_tensor &src, const nrt_tensor &dst,
-                       const nrt_tensor &diff_dst, nrt_tensor *diff_src)
+                       const nrt_tensor &diff_dst, nrt_tensor *diff_src, float *workspace)
     {
+        if (!m_act->fused)
+            p.pre.set_data_handle(pre_of(b, p, workspace));
         const bool direct = b.parts.size() == 1;
         const int64_t r = rows(p);
         const float *dst_cols = sdk::f32(dst) + p.r.first;
@@ -262,7 +271,7 @@ private:
         }
         p.stream.wait();
         if (m_has_bias)
-            dk::column_sums(diff_pre, r, b.n, m_db.data() + p.r.first, m_overwrite);
+            dk::column_sums(diff_pre, r, b.n, grad(kBias) + p.r.first, m_overwrite);
     }
 
     // diff_src = Σ parts' partial products; part 0 wrote into diff_src itself.
@@ -281,6 +290,8 @@ private:
 
     Batch *cache_for(int64_t n)
     {
+        if (!bound())
+            sdk::fail(NRT_ERR_STATE, "Dense: used before the host bound its parameters");
         for (auto &b : m_batches)
             if (b->n == n)
                 return b.get();
@@ -323,7 +334,7 @@ private:
         const auto f32 = memory::data_type::f32;
         p.r = block;
         p.stream = dnnl::stream(m_engine);
-        float *w_rows = m_w.data() + block.first * m_in;
+        float *w_rows = value(kWeight) + block.first * m_in;
 
         const memory::desc src_md({n, m_in}, f32, memory::dims{m_in, 1});
         const memory::desc out_md({n, r}, f32, memory::dims{r, 1}); // this part's neurons
@@ -368,8 +379,7 @@ private:
         p.diff_pre = memory(out_md, m_engine, nullptr);
         p.diff_pre_t = memory(diff_pre_t_md, m_engine, nullptr);
         if (!m_act->fused) {
-            p.pre_buf.resize(static_cast<size_t>(n * r));
-            p.pre = memory(out_md, m_engine, p.pre_buf.data());
+            p.pre = memory(out_md, m_engine, nullptr); // in the call's workspace
             matmul_dst = p.pre;
             if (!direct)
                 p.gather_buf.resize(static_cast<size_t>(n * r));
@@ -401,10 +411,10 @@ private:
         p.fwd.arg(DNNL_ARG_SRC, p.src);
         p.fwd.arg(DNNL_ARG_WEIGHTS, memory(w_t_md, m_engine, w_rows));
         if (m_has_bias)
-            p.fwd.arg(DNNL_ARG_BIAS, memory(bias_md, m_engine, m_b.data() + block.first));
+            p.fwd.arg(DNNL_ARG_BIAS, memory(bias_md, m_engine, value(kBias) + block.first));
         p.fwd.arg(DNNL_ARG_DST, matmul_dst);
 
-        const memory diff_weights(w_md, m_engine, m_dw.data() + block.first * m_in);
+        const memory diff_weights(w_md, m_engine, grad(kWeight) + block.first * m_in);
         p.bwd_weights = bound(dnnl::matmul(bww_pd));
         p.bwd_weights_overwrite = bound(dnnl::matmul(bww_over_pd));
         for (sdk::BoundPrimitive *e : {&p.bwd_weights, &p.bwd_weights_overwrite}) {
@@ -424,12 +434,15 @@ private:
                 e->arg(DNNL_ARG_SCRATCHPAD, p.scratch);
     }
 
+    static constexpr int kWeight = 0, kBias = 1;
+
     sdk::Host m_host;
     dnnl::engine m_engine;
+    std::string m_init;
+    uint64_t m_seed;
     int64_t m_in = 0, m_out = 0;
     bool m_has_bias = true;
     const dk::ActInfo *m_act = nullptr;
-    sdk::Buffer m_w, m_dw, m_b, m_db;
     std::vector<std::unique_ptr<Batch>> m_batches;
     Batch *m_cur = nullptr;
     bool m_overwrite = false; // gradients are logically zero: write, do not add
@@ -450,9 +463,9 @@ constexpr nrt_param_spec kParams[] = {
 };
 
 const nrt_entry kDense = sdk::make_entry<Dense>(
-    NRT_KIND_LAYER, "Dense", "1.0.0",
+    NRT_KIND_LAYER, "Dense", "1.1.0",
     "Fully connected: dst = act(src · Wᵀ + b), W is {outputs, inputs}", kParams);
 
 } // namespace
 
-NEURITE_PLUGIN("neurite-dense", "1.0.0", &kDense)
+NEURITE_PLUGIN("neurite-dense", "1.1.0", &kDense)

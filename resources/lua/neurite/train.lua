@@ -1,6 +1,7 @@
--- neurite/train.lua: train.fit, train.evaluate, train.predict and the
--- callbacks (early stopping, checkpoints, learning-rate schedules).
--- train.gradient_check and train.curvature are in diagnostics.lua.
+-- neurite/train.lua: train.fit, train.evaluate and train.predict. The
+-- callbacks (early stopping, checkpoints, learning-rate schedules) and
+-- train.resume are in callbacks.lua; train.gradient_check, train.curvature
+-- and train.confusion in diagnostics.lua.
 --
 -- This is the training loop that `train.fit` runs, shipped readable so you
 -- can copy it into an experiment and change it. It uses nothing but the
@@ -8,6 +9,8 @@
 --
 -- A data source is either {x = tensor, y = tensor} (rows are samples) or a
 -- dataset with a `batches{size=, shuffle=, drop_last=}` method and `#ds`.
+-- For a model with several inputs or outputs, x and y may be lists whose
+-- parts are tensors or datasets: {x = {x1, x2}, y = {y1, y2}}.
 -- Class targets are 1-based, as argmax returns them.
 --
 -- Callbacks are tables with any of on_train_begin, on_epoch_begin,
@@ -25,8 +28,9 @@
 -- not know (neurite.check_options), so a typo is an error, not a default.
 
 local neurite = ...
-local tensor, monitor, json = neurite.tensor, neurite.monitor, neurite.json
-local check_options, check_choice, closest_name = neurite.check_options, neurite.check_choice, neurite.closest_name
+local pcall = neurite._library_pcall -- Lua's own: see runtime.cpp
+local tensor, monitor = neurite.tensor, neurite.monitor
+local check_options, check_choice = neurite.check_options, neurite.check_choice
 -- Whether data holds class labels: the one rule (a dataset's kind, a table's
 -- kind, else y's values), shared with the window.
 local target_kind = neurite.data.target_kind
@@ -49,24 +53,6 @@ local function check_metrics(metrics, fn, level)
   return metrics
 end
 
--- The value a callback watches in the epoch logs. A missing key is a
--- mistake (a typo, or no validation set): the message lists the keys the
--- logs do have, and names the line that called train.fit (level 5 from
--- here: this, the callback, call(), train.fit, the script).
-local function monitored(logs, key, fn)
-  local value = logs[key]
-  if value ~= nil then return value end
-  local keys = {}
-  for k in pairs(logs) do
-    if type(k) == "string" then keys[#keys + 1] = k end
-  end
-  table.sort(keys)
-  local near = closest_name(key, keys)
-  local hint = key:find("^val_") and logs.val_loss == nil and "; give train.fit a validation set" or ""
-  error(string.format("%s: no '%s' in the epoch logs (%sthey have: %s%s)", fn, key,
-                      near and "did you mean '" .. near .. "'? " or "", table.concat(keys, ", "), hint), 5)
-end
-
 -- Number of correct predictions: argmax against rows shaped as pred
 -- (one-hot or soft labels) or against class indices (from 1), or a 0.5
 -- threshold for a single output.
@@ -86,6 +72,14 @@ function train.correct(pred, y)
   return pred:gt(0.5):eq(y:reshape(pred:shape())):sum()
 end
 
+-- Whether a source with one target holds class labels (the one rule of
+-- data.target_kind); a list of targets is judged output by output.
+local function class_data(data)
+  local y = type(data) == "table" and (data.y or data[2])
+  if type(y) == "table" and not tensor.is_tensor(y) then return false end
+  return target_kind(data) == "classes"
+end
+
 local function wants(metrics, name)
   for _, m in ipairs(metrics or {}) do
     if m == name then return true end
@@ -93,8 +87,62 @@ local function wants(metrics, name)
   return false
 end
 
--- Raises unless `source` is {x = tensor, y = tensor} with as many rows in
--- each (returns false) or a dataset (returns true); `level` as error()'s.
+local function describe(v)
+  if v == nil then return "nothing" end
+  return "a " .. type(v)
+end
+
+-- "1 loss", "2 losses"
+local function amount(n, noun, plural)
+  return n .. " " .. (n == 1 and noun or plural or noun .. "s")
+end
+
+-- ---------------------------------------------------------------- data sources
+
+-- A part of a data source: a tensor (rows are samples) or a dataset.
+local function is_part(v)
+  return tensor.is_tensor(v) or (type(v) == "userdata" and v.batches ~= nil)
+end
+
+-- x or y of a source as a list of parts, and whether it was a single part.
+local function parts(v)
+  if is_part(v) then return {v}, true end
+  return v, false
+end
+
+-- Checks the parts of a source with several inputs or targets: tensors or
+-- datasets (labelled, under y), all with the same number of rows.
+local function check_parts(source, what, level)
+  level = level + 1
+  local rows, first
+  for _, side in ipairs{"x", "y"} do
+    local list, single = parts(source[side] or source[side == "x" and 1 or 2])
+    if type(list) ~= "table" or #list == 0 then
+      error(string.format("train: %s.%s must be a tensor, a dataset or a list of them, got %s", what, side,
+                          type(list) == "table" and "an empty table" or describe(list)), level)
+    end
+    for i, p in ipairs(list) do
+      local name = single and what .. "." .. side or string.format("%s.%s[%d]", what, side, i)
+      if not is_part(p) then
+        error(string.format("train: %s is %s, expected a tensor or a dataset", name, describe(p)), level)
+      end
+      if side == "y" and not tensor.is_tensor(p) and p.kind == "none" then
+        error(string.format("train: %s is an unlabelled dataset; its targets are missing", name), level)
+      end
+      if rows == nil then
+        rows, first = #p, name
+      elseif #p ~= rows then
+        error(string.format("train: %s has %d rows but %s has %d (one row per sample everywhere)",
+                            name, #p, first, rows), level)
+      end
+    end
+  end
+end
+
+-- Raises unless `source` is {x =, y =} with as many rows in each (returns
+-- false) or a dataset (returns true); `level` as error()'s. x and y are each
+-- a tensor, a dataset (its inputs under x, its targets under y), or a list
+-- of them for a model with several inputs or outputs.
 local function check_source(source, what, level)
   level = level + 1
   if type(source) == "userdata" or (type(source) == "table" and source.batches) then return true end
@@ -103,12 +151,57 @@ local function check_source(source, what, level)
   end
   local x, y = source.x or source[1], source.y or source[2]
   if not tensor.is_tensor(x) or not tensor.is_tensor(y) then
-    error("train: " .. what .. " must be {x = tensor, y = tensor} or a dataset", level)
+    if x == nil or y == nil then
+      error("train: " .. what .. " must be {x = tensor, y = tensor} or a dataset", level)
+    end
+    check_parts(source, what, level)
+    return false
   end
   if #y ~= #x then
     error(string.format("train: %s.x has %d rows but %s.y has %d", what, #x, what, #y), level)
   end
   return false
+end
+
+-- Batches of sources with several parts, all in one order: tensors are
+-- indexed with the order drawn, datasets are batched unshuffled over a
+-- view in that order, so that the core's iterator still gathers (and may
+-- prefetch) their samples. x and y come as tables where the source has
+-- lists of several parts, as tensors where it has one.
+local function zipped_batches(source, size, shuffle, drop_last, skip)
+  local xs, ys = parts(source.x or source[1]), parts(source.y or source[2])
+  local n = #xs[1]
+  size = math.min(size or n, n)
+  local order = shuffle and size < n and tensor.randperm(n) or nil
+  local streams, latest = {}, {} -- per dataset: its batches, and its current (x, y)
+  for _, list in ipairs{xs, ys} do
+    for _, p in ipairs(list) do
+      if not tensor.is_tensor(p) and not streams[p] then
+        streams[p] = (order and p:subset(order) or p):batches{size = size, shuffle = false, drop_last = drop_last,
+                                                             skip = skip, seed = 0}
+      end
+    end
+  end
+  local i = 1 + (skip or 0) * size
+  local function pick(list, side, rows, count)
+    local out = {}
+    for k, p in ipairs(list) do
+      if latest[p] then out[k] = latest[p][side]
+      elseif rows then out[k] = p:index(1, rows)
+      else out[k] = p:narrow(1, i, count) end
+    end
+    return #out == 1 and out[1] or out
+  end
+  return function()
+    if i > n then return nil end
+    local count = math.min(size, n - i + 1)
+    if drop_last and count < size then return nil end
+    for ds, next_batch in pairs(streams) do latest[ds] = table.pack(next_batch()) end
+    local rows = order and order:narrow(1, i, count)
+    local xb, yb = pick(xs, 1, rows, count), pick(ys, 2, rows, count)
+    i = i + count
+    return xb, yb
+  end, n
 end
 
 -- An iterator over (x, y) batches and the number of samples in the source.
@@ -119,6 +212,9 @@ function train.batches(source, size, shuffle, drop_last, skip)
     return source:batches{size = size, shuffle = shuffle, drop_last = drop_last, skip = skip}, #source
   end
   local x, y = source.x or source[1], source.y or source[2]
+  if not tensor.is_tensor(x) or not tensor.is_tensor(y) then
+    return zipped_batches(source, size, shuffle, drop_last, skip)
+  end
   local n = #x
   size = math.min(size or n, n)
   local order = shuffle and size < n and tensor.randperm(n) or nil
@@ -146,110 +242,247 @@ local function call(callbacks, event, logs, fit)
   end
 end
 
+-- ---------------------------------------------------------------- several outputs
+
+-- Samples in a batch: x is a tensor, or a table of them (several inputs).
+local function samples_in(x)
+  if type(x) == "table" then return #x[1] end
+  return #x
+end
+
+-- object:method(...) with its errors (data that does not fit the model or
+-- the loss) raised at `level` as error()'s: the script's line rather than
+-- this file's.
+local function call_at(level, object, method, ...)
+  local ok, result = pcall(object[method], object, ...)
+  if ok then return result end
+  error(result, type(result) == "string" and level + 1 or 0)
+end
+
+local function is_loss(v)
+  return (type(v) == "userdata" or type(v) == "table") and v.forward ~= nil and v.backward ~= nil
+end
+
+-- Raises unless `losses` is a list of losses and `weights` nil or a list of
+-- as many numbers; `level` as error()'s.
+local function check_losses(losses, weights, fn, level)
+  level = level + 1
+  if type(losses) ~= "table" or #losses == 0 then
+    error(string.format("%s: loss must be a loss such as nn.MSELoss(), or a list of them, one per output; got %s",
+                        fn, type(losses) == "table" and "an empty table" or describe(losses)), level)
+  end
+  for k, l in ipairs(losses) do
+    if not is_loss(l) then
+      error(string.format("%s: loss[%d] is %s, expected a loss such as nn.MSELoss()", fn, k, describe(l)), level)
+    end
+  end
+  if weights == nil then return end
+  if type(weights) ~= "table" then
+    error(string.format("%s: loss_weights must be a list of numbers, one per loss, got %s", fn, describe(weights)),
+          level)
+  end
+  if #weights ~= #losses then
+    error(string.format("%s: loss_weights has %s for %s; give one weight per loss", fn, amount(#weights, "number"),
+                        amount(#losses, "loss", "losses")), level)
+  end
+  for k, w in ipairs(weights) do
+    if type(w) ~= "number" then
+      error(string.format("%s: loss_weights[%d] must be a number, got %s", fn, k, describe(w)), level)
+    end
+  end
+end
+
+local function combine(losses, weights)
+  local c = {losses = losses, weights = weights or {}, values = {}}
+  -- losses[k]:<method>(pred, target); its errors say which output, at the caller's line.
+  local function run(k, method, pred, target)
+    local loss = c.losses[k]
+    local ok, result = pcall(loss[method], loss, pred, target)
+    if ok then return result end
+    error(type(result) == "string" and #c.losses > 1 and "output " .. k .. ": " .. result or result, 3)
+  end
+  function c:forward(preds, targets)
+    if tensor.is_tensor(preds) then preds, targets = {preds}, {targets} end
+    local total = 0
+    for k = 1, #self.losses do
+      local value = run(k, "forward", preds[k], targets[k])
+      self.values[k] = value
+      total = total + (self.weights[k] or 1) * value
+    end
+    return total
+  end
+  function c:backward(preds, targets)
+    local single = tensor.is_tensor(preds)
+    if single then preds, targets = {preds}, {targets} end
+    local grads = {}
+    for k = 1, #self.losses do
+      local w = self.weights[k] or 1
+      grads[k] = run(k, "backward", preds[k], targets[k])
+      if w ~= 1 then grads[k]:mul_(w) end
+    end
+    return single and grads[1] or grads
+  end
+  return c
+end
+
+-- The losses of a model with several outputs as one loss: forward(preds,
+-- targets) returns the weighted sum and keeps each output's own loss in
+-- `values`; backward returns each output's gradient scaled by its weight.
+-- preds and targets are tables in the order of the model's outputs (or
+-- tensors, for one loss with a weight). `fn` names the caller in errors.
+--   train.combined_loss({nn.CrossEntropyLoss(), nn.MSELoss()}, {1, 0.5})
+function train.combined_loss(losses, weights, fn)
+  check_losses(losses, weights, fn or "train.combined_loss", 2)
+  return combine(losses, weights)
+end
+
+-- The `loss` and `loss_weights` options: one loss, or a list of losses,
+-- one per output, weighted (by 1 unless told). Returns what computes the
+-- loss (the loss itself when there is one and no weight) and the list of
+-- losses. `level` as error()'s.
+local function objective(loss, weights, fn, level)
+  local losses = is_loss(loss) and {loss} or loss
+  check_losses(losses, weights, fn, level + 1)
+  if is_loss(loss) and weights == nil then return loss, losses end
+  return combine(losses, weights), losses
+end
+
+-- Losses whose targets are classes: their outputs are what `accuracy` means.
+local CLASS_LOSSES = {CrossEntropyLoss = true, CategoricalCrossEntropyLoss = true, BCELoss = true}
+
+local function is_class_loss(loss)
+  return type(loss) == "userdata" and loss.type ~= nil and CLASS_LOSSES[loss:type()] == true
+end
+
+-- Which of `count` outputs get accuracy, as a list of booleans. A list of
+-- names, such as {"accuracy"}, applies to one output, and to each of
+-- several that is class data (is_class(k)); a list of lists, such as
+-- {{"accuracy"}, {}}, says it per output; nil means the class data.
+-- `level` as error()'s.
+local function accuracy_outputs(metrics, count, is_class, fn, level)
+  level = level + 1
+  local per = {}
+  if metrics ~= nil and type(metrics[1]) == "table" then
+    if #metrics ~= count then
+      error(string.format("%s: metrics has %s for %s; give one list per output", fn, amount(#metrics, "list"),
+                          amount(count, "output")), level)
+    end
+    for k, list in ipairs(metrics) do per[k] = wants(check_metrics(list, fn, level), "accuracy") end
+  elseif metrics == nil then
+    for k = 1, count do per[k] = is_class(k) end
+  else
+    local accuracy, any = wants(check_metrics(metrics, fn, level), "accuracy"), false
+    for k = 1, count do
+      per[k] = accuracy and (count == 1 or is_class(k))
+      any = any or per[k]
+    end
+    if accuracy and not any then
+      error(fn .. ": metrics = {\"accuracy\"} applies to the outputs of class data (trained with a " ..
+            "classification loss), and no output is; choose per output, e.g. metrics = {{\"accuracy\"}, {}}", level)
+    end
+  end
+  return per
+end
+
+-- Raises unless the model gave `count` outputs, one per loss, and the data
+-- as many targets. `level` as error()'s.
+local function check_outputs(pred, y, count, fn, level)
+  local outputs = type(pred) == "table" and #pred or 1
+  local targets = type(y) == "table" and #y or 1
+  if outputs ~= count then
+    error(string.format("%s: the model has %s and %s; give one loss per output, " ..
+                        "e.g. loss = {nn.CrossEntropyLoss(), nn.MSELoss()}", fn, amount(outputs, "output"),
+                        amount(count, "loss", "losses")), level + 1)
+  end
+  if targets ~= count then
+    error(string.format("%s: the model has %s but the data gives %s; give one per output, y = {y1, y2, ...}",
+                        fn, amount(count, "output"), amount(targets, "target")), level + 1)
+  end
+end
+
+-- Each output's running sums: its own (unweighted) loss and its correct
+-- predictions, for the logs loss_<k> and accuracy_<k>.
+local function new_outputs(count)
+  local outs = {}
+  for k = 1, count do outs[k] = {loss = 0, correct = 0} end
+  return outs
+end
+
+local function add_outputs(outs, combined, pred, y, accuracy, n)
+  for k, o in ipairs(outs) do
+    if combined then o.loss = o.loss + combined.values[k] * n end
+    if accuracy[k] then o.correct = o.correct + train.correct(pred[k], y[k]) end
+  end
+end
+
+local function output_logs(logs, outs, accuracy, seen, with_loss)
+  for k, o in ipairs(outs) do
+    if with_loss then logs["loss_" .. k] = o.loss / math.max(seen, 1) end
+    if accuracy[k] then logs["accuracy_" .. k] = o.correct / math.max(seen, 1) end
+  end
+end
+
 -- ---------------------------------------------------------------- evaluate / predict
 
+-- The sums of train.evaluate over the batches of `data`; o holds the
+-- options and how they were read. Its errors name the script's line:
+-- level 4 here (this, pcall, train.evaluate, the script).
+local function evaluate_batches(o)
+  local sums = {samples = 0, loss = 0, correct = 0}
+  for x, y in train.batches(o.data, o.batch_size, false, false) do
+    local pred = call_at(4, o.model, "forward", x)
+    local count = o.losses and #o.losses or (type(pred) == "table" and #pred or 1)
+    check_outputs(pred, y, count, o.fn, 4)
+    sums.accuracy = sums.accuracy or accuracy_outputs(o.metrics, count, function(k)
+      if count == 1 then return o.classes end
+      if o.losses then return is_class_loss(o.losses[k]) end
+      return target_kind(y[k]) == "classes"
+    end, o.fn, 4)
+    local n = samples_in(x)
+    if o.loss then sums.loss = sums.loss + call_at(4, o.loss, "forward", pred, y) * n end
+    if count > 1 then
+      sums.outputs = sums.outputs or new_outputs(count)
+      add_outputs(sums.outputs, o.loss, pred, y, sums.accuracy, n)
+    elseif sums.accuracy[1] then
+      sums.correct = sums.correct + train.correct(pred, y)
+    end
+    sums.samples = sums.samples + n
+  end
+  return sums
+end
+
+-- train.evaluate{model =, data =, loss =, loss_weights =, metrics =, batch_size = 1000}
+-- returns {samples =, loss = (with a loss), accuracy = (for class data by
+-- default)}. For a model with several outputs, loss is the weighted sum and
+-- loss_<k>, accuracy_<k> are output k's, as in train.fit's logs.
 function train.evaluate(opts)
-  check_options(opts, "train.evaluate", {"model", "data", "loss", "metrics", "batch_size"})
-  local model = check(opts, "model", "the model to evaluate", "train.evaluate")
-  local data = check(opts, "data", "{x = ..., y = ...} or a dataset", "train.evaluate")
-  local loss, metrics = opts.loss, check_metrics(opts.metrics, "train.evaluate", 2)
-  if metrics == nil then
-    -- Accuracy by default for class data only; it means nothing for regression.
-    metrics = target_kind(data) == "classes" and {"accuracy"} or {}
+  local fn = "train.evaluate"
+  check_options(opts, fn, {"model", "data", "loss", "loss_weights", "metrics", "batch_size"})
+  local o = {fn = fn, model = check(opts, "model", "the model to evaluate", fn), metrics = opts.metrics,
+             data = check(opts, "data", "{x = ..., y = ...} or a dataset", fn), batch_size = opts.batch_size or 1000}
+  if opts.loss ~= nil then o.loss, o.losses = objective(opts.loss, opts.loss_weights, fn, 2) end
+  if o.metrics ~= nil and type(o.metrics[1]) ~= "table" then check_metrics(o.metrics, fn, 2) end
+  -- Accuracy by default for class data only; it means nothing for regression.
+  o.classes = class_data(o.data)
+  local was_training = o.model:is_training()
+  o.model:eval()
+  local ok, sums = pcall(evaluate_batches, o)
+  o.model:train(was_training)
+  if not ok then error(sums, 0) end
+  local seen = math.max(sums.samples, 1)
+  local result = {samples = sums.samples, loss = o.loss and sums.loss / seen or nil}
+  if sums.outputs then
+    output_logs(result, sums.outputs, sums.accuracy, sums.samples, o.loss ~= nil)
+  elseif sums.accuracy == nil then -- no samples: the accuracy asked for, over nothing
+    if (o.metrics == nil and o.classes) or wants(o.metrics, "accuracy") then result.accuracy = 0 end
+  elseif sums.accuracy[1] then
+    result.accuracy = sums.correct / seen
   end
-  local was_training = model:is_training()
-  model:eval()
-  local total_loss, correct, seen = 0, 0, 0
-  local next_batch = train.batches(data, opts.batch_size or 1000, false, false)
-  for x, y in next_batch do
-    local pred = model:forward(x)
-    local n = #x
-    if loss then total_loss = total_loss + loss:forward(pred, y) * n end
-    if wants(metrics, "accuracy") then correct = correct + train.correct(pred, y) end
-    seen = seen + n
-  end
-  model:train(was_training)
-  local result = {samples = seen}
-  if loss then result.loss = total_loss / math.max(seen, 1) end
-  if wants(metrics, "accuracy") then result.accuracy = correct / math.max(seen, 1) end
   return result
 end
 
--- Which classes a classifier mixes up: counts of (true class, predicted
--- class) over the data, rows the truth, both 1-based.
---   train.confusion{model =, data =, classes = (the model's outputs), batch_size = 1000}
---   returns {matrix = tensor{k, k}, accuracy =, recall = {...}, precision = {...}, samples =}
-function train.confusion(opts)
-  local fn = "train.confusion"
-  check_options(opts, fn, {"model", "data", "classes", "batch_size"})
-  local model = check(opts, "model", "the classifier", fn)
-  local data = check(opts, "data", "{x = ..., y = ...} or a dataset of classes", fn)
-  local k, counts, seen = opts.classes, {}, 0
-  local was_training = model:is_training()
-  model:eval()
-  local ok, err = pcall(function()
-    for x, y in train.batches(data, opts.batch_size or 1000, false, false) do
-      local pred = model:forward(x)
-      if pred:dim() ~= 2 or pred:size(2) < 2 then
-        error(string.format("%s: the model must give one score per class, got outputs of shape [%s]", fn,
-                            table.concat(pred:shape(), ", ")), 0)
-      end
-      k = k or pred:size(2)
-      if k < pred:size(2) then
-        error(string.format("%s: classes = %d, but the model gives %d scores a sample", fn, k, pred:size(2)), 0)
-      end
-      local n = #x
-      local guess = pred:argmax(2)
-      local truth = (y:dim() == 2 and y:size(2) == pred:size(2)) and y:argmax(2) or y:reshape{n}
-      for i = 1, n do
-        local t, g = math.tointeger(truth:get(i)), math.tointeger(guess:get(i))
-        if not t or t < 1 or t > k then
-          error(string.format("%s: sample %d has class %s, outside 1..%d", fn, seen + i, tostring(truth:get(i)), k), 0)
-        end
-        local key = (t - 1) * k + g
-        counts[key] = (counts[key] or 0) + 1
-      end
-      seen = seen + n
-    end
-  end)
-  model:train(was_training)
-  if not ok then error(err, 2) end
-  k = k or 0
-  local matrix = tensor.zeros{math.max(k, 1), math.max(k, 1)}
-  local correct, rows, cols = 0, {}, {}
-  for t = 1, k do
-    for g = 1, k do
-      local c = counts[(t - 1) * k + g] or 0
-      if c > 0 then matrix:set(t, g, c) end
-      rows[t], cols[g] = (rows[t] or 0) + c, (cols[g] or 0) + c
-      if t == g then correct = correct + c end
-    end
-  end
-  local recall, precision = {}, {}
-  for c = 1, k do
-    recall[c] = rows[c] > 0 and (counts[(c - 1) * k + c] or 0) / rows[c] or nil
-    precision[c] = cols[c] > 0 and (counts[(c - 1) * k + c] or 0) / cols[c] or nil
-  end
-  return {matrix = matrix, accuracy = seen > 0 and correct / seen or nil, recall = recall, precision = precision,
-          samples = seen, classes = k}
-end
-
--- The confusion matrix as aligned text, with class names when given.
-function train.confusion_text(result, names)
-  local k, m = result.classes, result.matrix
-  local label = function(c) return names and names[c] and tostring(names[c]) or tostring(c) end
-  local width = 6
-  for c = 1, k do width = math.max(width, #label(c)) end
-  local lines = {string.format("%" .. width .. "s  predicted ->", "true")}
-  for t = 1, k do
-    local cells = {}
-    for g = 1, k do cells[g] = string.format("%6d", math.tointeger(m:get(t, g)) or 0) end
-    lines[#lines + 1] = string.format("%" .. width .. "s %s  recall %s", label(t), table.concat(cells),
-                                      result.recall[t] and string.format("%.3f", result.recall[t]) or "-")
-  end
-  return table.concat(lines, "\n")
-end
-
+-- The model's outputs in eval mode: x is a tensor, or a table of tensors in
+-- the order of the model's inputs; a table of outputs for several.
 function train.predict(model, x)
   local was_training = model:is_training()
   model:eval()
@@ -260,33 +493,12 @@ end
 
 -- ---------------------------------------------------------------- fit
 
-local function improved(mode, value, best, min_delta)
-  if best == nil then return true end
-  if mode == "max" then return value > best + min_delta end
-  return value < best - min_delta
-end
-
-local function mode_of(name)
-  return (name:find("accuracy") and "max") or "min"
-end
-
-local MODES = {"min", "max"}
-
--- The monitor and mode options of a callback; errors at the script's line.
-local function monitor_and_mode(opts, fn)
-  local name = opts.monitor or "val_loss"
-  if type(name) ~= "string" then
-    error(string.format("%s: monitor must name an entry of the epoch logs, such as \"val_loss\", got a %s",
-                        fn, type(name)), 3)
-  end
-  return name, check_choice(opts.mode or mode_of(name), fn, "mode", MODES, 3)
-end
-
-local FIT_OPTIONS = {"model", "loss", "optimizer", "data", "validation", "epochs", "batch_size", "shuffle",
-                     "drop_last", "metrics", "callbacks", "verbose", "name", "resume", "on_epoch",
+local FIT_OPTIONS = {"model", "loss", "loss_weights", "optimizer", "data", "validation", "epochs", "batch_size",
+                     "shuffle", "drop_last", "metrics", "callbacks", "verbose", "name", "resume", "on_epoch",
                      "eval_batch_size"}
 
--- One epoch of training; fills logs.loss, accuracy, lr and samples_per_s.
+-- One epoch of training; fills logs.loss, accuracy, lr and samples_per_s
+-- (and loss_<k>, accuracy_<k> for several outputs).
 -- Afterwards fit.position says where the epoch got to, for a checkpoint
 -- an interrupt writes: the generator state the shuffle was drawn from, the
 -- batches done, the running sums. Given such a position (`resumed`), the
@@ -300,19 +512,25 @@ local function train_epoch(fit, logs, resumed)
   local shuffle_rng = tensor.rng_state()
   local next_batch, total = train.batches(fit.data, fit.batch_size, fit.shuffle, fit.drop_last, from.batches)
   if resumed then tensor.set_rng_state(resumed.rng) end
-  local accuracy = wants(fit.metrics, "accuracy")
+  local count, accuracy = fit.outputs, fit.accuracy
+  local outs = count > 1 and (from.outputs or new_outputs(count)) or nil
   local batches, seen, sum_loss, correct = from.batches, from.seen, from.sum_loss, from.correct
   local started = monitor.elapsed()
   for x, y in next_batch do
     optimizer:zero_grad()
-    local pred = model:forward(x)
-    local value = loss:forward(pred, y)
+    local pred = call_at(3, model, "forward", x)
+    check_outputs(pred, y, count, "train.fit", 3)
+    local value = call_at(3, loss, "forward", pred, y)
     model:backward(x, loss:backward(pred, y), false)
     optimizer:step()
-    local n = #x
+    local n = samples_in(x)
     fit.step = monitor.step()
     batches, seen, sum_loss = batches + 1, seen + n, sum_loss + value * n
-    if accuracy then correct = correct + train.correct(pred, y) end
+    if outs then
+      add_outputs(outs, loss, pred, y, accuracy, n)
+    elseif accuracy[1] then
+      correct = correct + train.correct(pred, y)
+    end
     monitor.log("batch_loss", value)
     monitor.progress(seen, total, string.format("epoch %d/%d", fit.epoch, fit.epochs))
     call(fit.callbacks, "on_batch_end", {loss = value, size = n, step = fit.step}, fit)
@@ -321,50 +539,103 @@ local function train_epoch(fit, logs, resumed)
   end
   local seconds = from.seconds + (monitor.elapsed() - started)
   fit.position = {epoch = fit.epoch, shuffle_rng = shuffle_rng, batches = batches, seen = seen,
-                  sum_loss = sum_loss, correct = correct, seconds = seconds}
+                  sum_loss = sum_loss, correct = correct, outputs = outs, seconds = seconds}
   logs.loss = sum_loss / math.max(seen, 1)
-  if accuracy then logs.accuracy = correct / math.max(seen, 1) end
+  if outs then
+    output_logs(logs, outs, accuracy, seen, true)
+  elseif accuracy[1] then
+    logs.accuracy = correct / math.max(seen, 1)
+  end
   logs.lr = optimizer.lr
   logs.samples_per_s = seen / math.max(seconds, 1e-9)
   return seconds
 end
 
+-- The keys of the epoch logs, in the order they are printed and kept.
+local function log_keys(count, accuracy)
+  if count == 1 then return {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "samples_per_s"} end
+  local keys = {}
+  for _, prefix in ipairs{"", "val_"} do
+    keys[#keys + 1] = prefix .. "loss"
+    for k = 1, count do keys[#keys + 1] = prefix .. "loss_" .. k end
+    for k = 1, count do
+      if accuracy[k] then keys[#keys + 1] = prefix .. "accuracy_" .. k end
+    end
+  end
+  keys[#keys + 1] = "lr"
+  keys[#keys + 1] = "samples_per_s"
+  return keys
+end
+
 local function report(logs, fit, seconds)
-  for _, key in ipairs{"loss", "accuracy", "val_loss", "val_accuracy", "lr", "samples_per_s"} do
+  local line = string.format("epoch %d/%d  loss %.4f", fit.epoch, fit.epochs, logs.loss)
+  for _, key in ipairs(fit.log_keys) do
     if logs[key] then
       monitor.log(key, logs[key])
       fit.history[key] = fit.history[key] or {}
       fit.history[key][#fit.history[key] + 1] = logs[key]
+      if key ~= "loss" and key ~= "lr" and key ~= "samples_per_s" then
+        line = line .. string.format("  %s %.4f", key, logs[key])
+      end
     end
   end
   if fit.verbose >= 1 then
-    local line = string.format("epoch %d/%d  loss %.4f", fit.epoch, fit.epochs, logs.loss)
-    if logs.accuracy then line = line .. string.format("  accuracy %.4f", logs.accuracy) end
-    if logs.val_loss then line = line .. string.format("  val_loss %.4f", logs.val_loss) end
-    if logs.val_accuracy then line = line .. string.format("  val_accuracy %.4f", logs.val_accuracy) end
-    line = line .. string.format("  %.0f samples/s  %.1fs", logs.samples_per_s, seconds)
-    monitor.text(line)
+    monitor.text(line .. string.format("  %.0f samples/s  %.1fs", logs.samples_per_s, seconds))
   end
 end
 
--- train.fit{model=, loss=, optimizer=, data=, validation=, epochs=,
---           batch_size=, shuffle=, drop_last=, metrics=, callbacks=,
---           verbose=, name=, resume=, on_epoch=, eval_batch_size=} -> history
+-- For a {x =, y =} source, as many targets as losses (a dataset's are
+-- counted at its first batch). `level` as error()'s.
+local function check_target_count(source, what, count, level)
+  if type(source) ~= "table" or source.batches then return end
+  local y = source.y or source[2]
+  local targets = is_part(y) and 1 or #y
+  if targets ~= count then
+    error(string.format("train.fit: %s.y has %s for %s; give one target and one loss per output", what,
+                        amount(targets, "target"), amount(count, "loss", "losses")), level + 1)
+  end
+end
+
+-- train.fit{model=, loss=, loss_weights=, optimizer=, data=, validation=,
+--           epochs=, batch_size=, shuffle=, drop_last=, metrics=,
+--           callbacks=, verbose=, name=, resume=, on_epoch=,
+--           eval_batch_size=} -> history, fit
+-- A model with several inputs takes data = {x = {x1, x2}, y = ...}; each
+-- of x and y is a tensor, a dataset (its inputs under x, its targets under
+-- y), or a list of them, all with the same rows, shuffled together.
+-- A model with several outputs takes one loss per output, in the order of
+-- its outputs: loss = {nn.CrossEntropyLoss(), nn.MSELoss()}, and as many
+-- targets: y = {y1, y2}. The loss minimized and logged as `loss` is the
+-- sum weighted by loss_weights = {1, 0.5} (default all 1); each output's
+-- own loss is logged as loss_1, loss_2, ... (val_loss_1 on the validation
+-- set), numbered in the order of the model's outputs (Keras names them
+-- after the output layers, which have no names of their own here).
+-- metrics = {"accuracy"} applies to the outputs trained with a
+-- classification loss (CrossEntropyLoss, CategoricalCrossEntropyLoss,
+-- BCELoss), logged as accuracy_<k>; metrics = {{"accuracy"}, {}} chooses
+-- per output. A model with one output logs loss and accuracy as ever.
 function train.fit(opts)
-  check_options(opts, "train.fit", FIT_OPTIONS)
-  local model = check(opts, "model", "an nn.Sequential")
-  local loss = check(opts, "loss", "e.g. nn.CrossEntropyLoss()")
+  local fn = "train.fit"
+  check_options(opts, fn, FIT_OPTIONS)
+  local model = check(opts, "model", "an nn.Sequential or nn.Model")
+  check(opts, "loss", "e.g. nn.CrossEntropyLoss(), or a list with one loss per output")
+  local loss, losses = objective(opts.loss, opts.loss_weights, fn, 2)
   local optimizer = check(opts, "optimizer", "e.g. optim.SGD(model:parameters(), {lr = 0.1})")
   local data = check(opts, "data", "{x = ..., y = ...} or a dataset")
   check_source(data, "data", 2)
-  if opts.validation ~= nil then check_source(opts.validation, "validation", 2) end
-  local metrics = check_metrics(opts.metrics or {}, "train.fit", 2)
+  check_target_count(data, "data", #losses, 2)
+  if opts.validation ~= nil then
+    check_source(opts.validation, "validation", 2)
+    check_target_count(opts.validation, "validation", #losses, 2)
+  end
+  local metrics = opts.metrics or {}
+  local accuracy = accuracy_outputs(metrics, #losses, function(k) return is_class_loss(losses[k]) end, fn, 2)
   local callbacks = {}
   for _, cb in ipairs(opts.callbacks or {}) do callbacks[#callbacks + 1] = cb end
   if opts.on_epoch then
-    local fn = opts.on_epoch
+    local on_epoch = opts.on_epoch
     callbacks[#callbacks + 1] = {on_epoch_end = function(_, logs, fit)
-      if fn(fit.epoch, logs, fit) == false then fit.stop = true end
+      if on_epoch(fit.epoch, logs, fit) == false then fit.stop = true end
     end}
   end
 
@@ -373,6 +644,7 @@ function train.fit(opts)
                epochs = opts.epochs or 10, history = history, stop = false, interrupted = false,
                callbacks = callbacks, data = data, batch_size = opts.batch_size or 32,
                shuffle = opts.shuffle ~= false, drop_last = opts.drop_last, metrics = metrics,
+               outputs = #losses, accuracy = accuracy, log_keys = log_keys(#losses, accuracy),
                verbose = opts.verbose == nil and 1 or opts.verbose}
   local start_epoch, resumed = 1, nil
   if opts.resume then start_epoch, resumed = train.resume(fit, opts.resume, callbacks) end
@@ -382,6 +654,7 @@ function train.fit(opts)
   -- in train_epoch, so the callbacks can still write their checkpoint.
   local guard <close> = monitor.cooperative()
   monitor.step(fit.step)
+  monitor.watch(model, data, opts.validation) -- says which model trains on what (the window draws it)
   call(callbacks, "on_train_begin", {}, fit)
 
   for epoch = start_epoch, fit.epochs do
@@ -397,9 +670,12 @@ function train.fit(opts)
       error(string.format("train.fit: interrupted in epoch %d at step %d", epoch, fit.step), 2)
     end
     if opts.validation then
-      local v = train.evaluate{model = model, data = opts.validation, loss = loss,
-                               metrics = metrics, batch_size = opts.eval_batch_size}
-      logs.val_loss, logs.val_accuracy = v.loss, v.accuracy
+      local v = train.evaluate{model = model, data = opts.validation, loss = opts.loss,
+                               loss_weights = opts.loss_weights, metrics = metrics,
+                               batch_size = opts.eval_batch_size}
+      for key, value in pairs(v) do
+        if key ~= "samples" then logs["val_" .. key] = value end
+      end
     end
     report(logs, fit, seconds)
     call(callbacks, "on_epoch_end", logs, fit)
@@ -408,247 +684,6 @@ function train.fit(opts)
   end
   call(callbacks, "on_train_end", {epoch = fit.epoch}, fit)
   return history, fit
-end
-
--- ---------------------------------------------------------------- checkpoints
-
--- Writes what train.fit{resume = path} needs: the model, the optimizer's
--- state, and the metadata as JSON (read back as data, never run), with the
--- tensors of callback states in a section of their own. `position` is the
--- place inside an epoch an interrupt stopped at (nil at an epoch's end).
-local function save_checkpoint(path, fit, position)
-  local states = {}
-  for i, cb in ipairs(fit.callbacks or {}) do
-    if cb.state then states[i] = cb:state() end
-  end
-  local meta = {epoch = position and position.epoch - 1 or fit.epoch, step = fit.step, history = fit.history,
-                rng = tensor.rng_state(), lr = fit.optimizer.lr, callbacks = states, position = position}
-  local text, tensors = json.encode(meta)
-  fit.model:save(path, {optimizer = fit.optimizer, ["meta.json"] = text, ["meta.tensors"] = tensors})
-end
-
-local function describe(v)
-  if v == nil then return "nothing" end
-  return "a " .. type(v)
-end
-
--- The metadata of a checkpoint, checked field by field: a damaged or
--- crafted file gives an error that names it, never a crash or a wrong
--- resume. Errors name the line that called train.fit: fail, read_meta (or
--- expect, then read_meta), train.resume, train.fit, the script.
-local function read_meta(extras, path)
-  local function fail(why, depth)
-    error(string.format("train.fit: checkpoint '%s': %s", path, why), 5 + (depth or 0))
-  end
-  if extras["meta.json"] == nil then
-    if extras.meta ~= nil then
-      fail("it was written by an older Neurite, whose metadata is a Lua expression; such metadata is " ..
-           "no longer run, since a crafted one could run code. Its weights still load with m:load(path), " ..
-           "but train.fit cannot resume from it")
-    end
-    return {epoch = 0} -- saved by m:save alone: the weights, nothing to continue
-  end
-  local ok, meta = pcall(json.decode, extras["meta.json"], extras["meta.tensors"])
-  if not ok then fail("the metadata is damaged: " .. tostring(meta)) end
-  local function expect(t, key, kind, optional)
-    local v = t[key]
-    local fine = (optional and v == nil) or (kind == "whole number" and math.type(v) == "integer" and v >= 0) or
-                 (kind == "number" and type(v) == "number") or (kind == type(v))
-    if not fine then fail(string.format("'%s' must be a %s, got %s", key, kind, describe(v)), 1) end
-  end
-  expect(meta, "epoch", "whole number")
-  for _, f in ipairs{{"step", "whole number"}, {"lr", "number"}, {"rng", "string"}, {"history", "table"},
-                     {"callbacks", "table"}, {"position", "table"}} do
-    expect(meta, f[1], f[2], true)
-  end
-  for key in pairs(meta.history or {}) do expect(meta.history, key, "table") end
-  local p = meta.position
-  if p then
-    for _, key in ipairs{"epoch", "batches", "seen"} do expect(p, key, "whole number") end
-    for _, key in ipairs{"sum_loss", "correct", "seconds"} do expect(p, key, "number") end
-    expect(p, "shuffle_rng", "string")
-    expect(meta, "rng", "string")
-    if p.epoch ~= meta.epoch + 1 then fail("the position is in epoch " .. p.epoch .. " after epoch " .. meta.epoch) end
-    p.rng = meta.rng
-  end
-  return meta
-end
-
--- Restores model, optimizer, history, RNG and callback state from a
--- checkpoint written by train.checkpoint; returns the epoch to start at,
--- and the position inside it when an interrupt wrote the checkpoint.
--- A path with no file yet starts afresh (so a script can always pass it).
-function train.resume(fit, path, callbacks)
-  local ok, extras = pcall(fit.model.load, fit.model, path)
-  if not ok then
-    if tostring(extras):find("cannot open checkpoint", 1, true) then return 1 end
-    error(extras, 3)
-  end
-  local meta = read_meta(extras, path)
-  if extras.optimizer then fit.optimizer:load_state(extras.optimizer) end
-  if meta.history then
-    for k, v in pairs(meta.history) do fit.history[k] = v end
-  end
-  if meta.rng then tensor.set_rng_state(meta.rng) end
-  if meta.lr then fit.optimizer.lr = meta.lr end
-  fit.step = meta.step or 0
-  for i, cb in ipairs(callbacks) do
-    if cb.load_state and meta.callbacks and meta.callbacks[i] ~= nil then
-      cb:load_state(meta.callbacks[i])
-    end
-  end
-  return meta.epoch + 1, meta.position
-end
-
--- ---------------------------------------------------------------- callbacks
-
--- "best.nrt" -> "best.interrupted.nrt"
-local function interrupted_name(path)
-  local stem = path:match("^(.*)%.nrt$")
-  return stem and stem .. ".interrupted.nrt" or path .. ".interrupted"
-end
-
--- train.checkpoint{path =, monitor = "val_loss", mode = (from monitor),
---                  best_only = false, interrupt_path = (see below)}
--- Saves model, optimizer state, epoch, history, RNG and callback state, so
--- that train.fit{resume = path} continues the curves exactly. Written
--- atomically after each epoch, once every callback's on_epoch_end has run
--- (so early stopping's and the schedules' states are this epoch's); with
--- best_only, only when the monitored value improved.
--- On an interrupt (Ctrl-C, the window's Stop) the checkpoint records the
--- position inside the epoch, and a resumed run continues exactly there.
--- A plain checkpoint writes it to `path`: its file is the run's latest
--- state. A best_only checkpoint never replaces its best weights with
--- unfinished ones: it writes the interrupted state beside them, to
--- interrupt_path, by default <path>.interrupted.nrt (best.nrt ->
--- best.interrupted.nrt); interrupt_path = false writes nothing.
-function train.checkpoint(opts)
-  local fn = "train.checkpoint"
-  check_options(opts, fn, {"path", "monitor", "mode", "best_only", "interrupt_path"})
-  local cb = {path = check(opts, "path", "where to write the checkpoint", fn), best_only = opts.best_only or false}
-  cb.monitor, cb.mode = monitor_and_mode(opts, fn)
-  cb.interrupt_path = opts.interrupt_path
-  if cb.interrupt_path == nil then cb.interrupt_path = cb.best_only and interrupted_name(cb.path) or cb.path end
-  -- Decides at the epoch's end, writes once every callback has updated its state.
-  function cb:on_epoch_end(logs)
-    self.due = true
-    if self.best_only then
-      local value = monitored(logs, self.monitor, fn)
-      self.due = improved(self.mode, value, self.best, 0)
-      if self.due then self.best = value end
-    end
-  end
-  function cb:after_epoch_end(_, fit)
-    if self.due then save_checkpoint(self.path, fit) end
-    self.due = false
-  end
-  function cb:on_interrupt(_, fit)
-    if not self.interrupt_path then return end
-    save_checkpoint(self.interrupt_path, fit, fit.position)
-    if self.interrupt_path ~= self.path then
-      monitor.text(string.format("%s: interrupted; %s keeps the best epoch, the run's state went to %s " ..
-                                 "(train.fit{resume = ...} continues from it)", fn, self.path, self.interrupt_path))
-    end
-  end
-  function cb:state() return {best = self.best} end
-  function cb:load_state(s) self.best = s.best end
-  return cb
-end
-
--- Stops when the monitored value stops improving for `patience` epochs, or
--- as soon as it reaches `target` (the seeds' "until the error is small
--- enough, or after the maximum number of iterations"). With restore_best,
--- the best epoch's weights are put back at the end; they are part of the
--- callback's state, so a checkpoint keeps them for a resumed run.
-function train.early_stopping(opts)
-  local fn = "train.early_stopping"
-  if opts == nil then opts = {} end
-  check_options(opts, fn, {"monitor", "patience", "min_delta", "target", "restore_best", "mode"})
-  local cb = {patience = opts.patience or 5, min_delta = opts.min_delta or 0, target = opts.target,
-              restore_best = opts.restore_best or false, wait = 0}
-  cb.monitor, cb.mode = monitor_and_mode(opts, fn)
-  function cb:on_epoch_end(logs, fit)
-    local value = monitored(logs, self.monitor, fn)
-    if improved(self.mode, value, self.best, self.min_delta) then
-      self.best, self.wait, self.best_epoch = value, 0, fit.epoch
-      if self.restore_best then
-        self.saved = {}
-        for i, p in ipairs(fit.model:parameters()) do self.saved[i] = p:clone() end
-      end
-    else
-      self.wait = self.wait + 1
-    end
-    local reached = self.target and ((self.mode == "min" and value <= self.target) or
-                                     (self.mode == "max" and value >= self.target))
-    if reached or self.wait >= self.patience then
-      fit.stop = true
-      self.stopped_epoch = fit.epoch
-    end
-  end
-  function cb:on_train_end(_, fit)
-    if self.restore_best and self.saved then
-      for i, p in ipairs(fit.model:parameters()) do p:copy(self.saved[i]) end
-    end
-  end
-  function cb:state()
-    return {best = self.best, wait = self.wait, best_epoch = self.best_epoch, weights = self.saved}
-  end
-  function cb:load_state(s)
-    self.best, self.wait, self.best_epoch, self.saved = s.best, s.wait or 0, s.best_epoch, s.weights
-  end
-  return cb
-end
-
--- kind = "step" {step_size, gamma}, "exponential" {gamma}, "cosine"
--- {t_max, eta_min}, or "plateau" {monitor, factor, patience, min_lr}.
-function train.lr_schedule(opts)
-  local fn = "train.lr_schedule"
-  check_options(opts, fn, {"kind", "gamma", "step_size", "t_max", "eta_min", "monitor", "factor", "patience",
-                           "min_lr"})
-  local kind = check_choice(opts.kind or "step", fn, "kind", {"step", "exponential", "cosine", "plateau"})
-  local cb = {kind = kind, gamma = opts.gamma or 0.1, step_size = opts.step_size or 10,
-              t_max = opts.t_max, eta_min = opts.eta_min or 0, factor = opts.factor or 0.1,
-              patience = opts.patience or 3, min_lr = opts.min_lr or 0, wait = 0}
-  cb.monitor, cb.mode = monitor_and_mode(opts, fn)
-  function cb:on_train_begin(_, fit)
-    self.base = self.base or fit.optimizer.lr
-    self.t_max = self.t_max or fit.epochs
-  end
-  function cb:on_epoch_begin(_, fit)
-    local e = fit.epoch - 1 -- epochs completed
-    local lr
-    if self.kind == "step" then lr = self.base * self.gamma ^ (e // self.step_size)
-    elseif self.kind == "exponential" then lr = self.base * self.gamma ^ e
-    elseif self.kind == "cosine" then
-      lr = self.eta_min + (self.base - self.eta_min) * (1 + math.cos(math.pi * math.min(e, self.t_max) / self.t_max)) / 2
-    end
-    if lr then fit.optimizer.lr = lr end
-  end
-  function cb:on_epoch_end(logs, fit)
-    if self.kind ~= "plateau" then return end
-    local value = monitored(logs, self.monitor, fn)
-    if improved(self.mode, value, self.best, 0) then
-      self.best, self.wait = value, 0
-    else
-      self.wait = self.wait + 1
-      if self.wait >= self.patience then
-        fit.optimizer.lr = math.max(fit.optimizer.lr * self.factor, self.min_lr)
-        self.wait = 0
-      end
-    end
-  end
-  function cb:state() return {base = self.base, best = self.best, wait = self.wait} end
-  function cb:load_state(s) self.base, self.best, self.wait = s.base, s.best, s.wait or 0 end
-  return cb
-end
-
-function train.terminate_on_nan()
-  return {on_batch_end = function(_, logs, fit)
-    if logs.loss ~= logs.loss or logs.loss == math.huge or logs.loss == -math.huge then
-      fit.stop = true
-      monitor.text(string.format("train: the loss is %s at step %d; training stopped", tostring(logs.loss), fit.step))
-    end
-  end}
 end
 
 return train

@@ -150,6 +150,51 @@ private slots:
         QVERIFY(c.inside % steps == 0); // the same every step: nothing grows
     }
 
+    // A graph: a residual block (fan-out, Add) and two heads, each with a loss.
+    void graph_training_step()
+    {
+        Registry &reg = test::registry();
+        ComputeContext &ctx = test::context();
+        auto dense = [&](int in, int out, const char *act, uint64_t seed) {
+            return reg.create_layer("Dense", {{"inputs", double(in)}, {"outputs", double(out)},
+                                              {"activation", std::string(act)}}, ctx, seed);
+        };
+        Model model;
+        model.add_input(Shape{784});
+        const int h = model.add_node(dense(784, 256, "relu", 1), {{Model::kInput, 0}});
+        const int r = model.add_node(dense(256, 256, "relu", 2), {{h, 0}});
+        const int sum = model.add_node(reg.create_layer("Add", {}, ctx, 0), {{h, 0}, {r, 0}});
+        const int classes = model.add_node(dense(256, 10, "identity", 3), {{sum, 0}});
+        const int value = model.add_node(dense(256, 1, "identity", 4), {{h, 0}});
+        model.set_outputs({{classes, 0}, {value, 0}});
+        auto ce = reg.create_loss("CrossEntropyLoss", {}, ctx);
+        auto mse = reg.create_loss("MSELoss", {}, ctx);
+        auto opt = reg.create_optimizer("Adam", {{"lr", 0.001}}, ctx);
+        opt->attach(model.parameters());
+        const Tensor x = test::random_tensor(Shape{64, 784}, 1, 0.0f, 1.0f);
+        const Tensor t = test::random_tensor(Shape{64, 1}, 2);
+        Tensor y(Shape{64});
+        for (int i = 0; i < 64; ++i)
+            y[i] = static_cast<float>(i % 10);
+        std::vector<Tensor> grads{Tensor(Shape{64, 10}), Tensor(Shape{64, 1})};
+        const std::vector<Tensor> inputs{x};
+        const int steps = 20;
+        const Counts c = count([&] {
+            model.zero_grad();
+            const std::vector<Tensor> &out = model.forward(inputs);
+            ce->forward(out[0], y);
+            ce->backward(out[0], y, grads[0]);
+            mse->forward(out[1], t);
+            mse->backward(out[1], t, grads[1]);
+            model.backward(inputs, grads, false);
+            opt->step();
+        }, steps);
+        qInfo("graph, per step: %.1f allocations outside oneDNN, %.1f inside dnnl_primitive_execute",
+              double(c.outside) / steps, double(c.inside) / steps);
+        QCOMPARE(c.outside, 0L);
+        QVERIFY(c.inside % steps == 0);
+    }
+
     // Plugins that do not use oneDNN allocate nothing at all.
     void plain_cpp_plugins_allocate_nothing()
     {

@@ -1,4 +1,4 @@
-// The lecture notes' worked examples (../shared/seeds/), reproduced exactly.
+// The lecture notes' worked examples (the seeds), reproduced exactly.
 #include "test_support.h"
 
 #include "neurite/core/sequential.h"
@@ -9,7 +9,7 @@ using namespace neurite;
 
 namespace {
 
-std::unique_ptr<Module> dense(int in, int out, bool bias, const char *act)
+std::shared_ptr<Module> dense(int in, int out, bool bias, const char *act)
 {
     return test::registry().create_layer(
         "Dense", {{"inputs", double(in)}, {"outputs", double(out)}, {"bias", bias},
@@ -25,12 +25,12 @@ void set_weights(Module &layer, std::initializer_list<float> w, std::initializer
 }
 
 // One perceptron as the lecture writes it: y = step(w·x + b).
-Sequential perceptron(float w1, float w2, float b)
+std::shared_ptr<Sequential> perceptron(float w1, float w2, float b)
 {
-    Sequential m;
-    m.add(dense(2, 1, true, "identity"));
-    set_weights(m.at(0), {w1, w2}, {b});
-    m.add(test::registry().create_layer("BinaryStep", {}, test::context(), 0));
+    auto m = std::make_shared<Sequential>();
+    m->add(dense(2, 1, true, "identity"));
+    set_weights(m->module_at(0), {w1, w2}, {b});
+    m->add(test::registry().create_layer("BinaryStep", {}, test::context(), 0));
     return m;
 }
 
@@ -52,11 +52,11 @@ private slots:
         Sequential net;
         net.add(dense(3, 3, false, "sigmoid"));
         net.add(dense(3, 2, false, "sigmoid"));
-        set_weights(net.at(0), {1, -2, 2, 2, 1, -4, 1, -1, 0});
-        set_weights(net.at(1), {-3, 1, -3, 0, 1, 2});
+        set_weights(net.module_at(0), {1, -2, 2, 2, 1, -4, 1, -1, 0});
+        set_weights(net.module_at(1), {-3, 1, -3, 0, 1, 2});
         const Tensor x = Tensor::from(Shape{1, 3}, {0.5f, 0.9f, -0.3f});
         const Tensor &out = net.forward(x);
-        const Tensor &hidden = net.output(0);
+        const Tensor hidden = net.node_output(0);
         QVERIFY(std::fabs(hidden[0] - 0.130) < 5e-4);
         QVERIFY(std::fabs(hidden[1] - 0.957) < 5e-4);
         QVERIFY(std::fabs(hidden[2] - 0.401) < 5e-4);
@@ -73,7 +73,7 @@ private slots:
         mse->backward(out, t, dy);
         net.zero_grad();
         net.backward(x, dy);
-        const float dw = net.at(1).parameters()[0].grad.at(0, 0); // O1 <- H1
+        const float dw = net.module_at(1).parameters()[0].grad.at(0, 0); // O1 <- H1
         QVERIFY2(std::fabs(dw - (-0.01631f)) < 5e-5f, qPrintable(QString::number(dw, 'g', 8)));
         // The slide's rounded form: .13·(.35 − .9)·.35·(1 − .35) = −0.0163
         QVERIFY(std::fabs(dw - (-0.0163f)) < 1e-4f);
@@ -82,23 +82,23 @@ private slots:
     // Seed 003: AND, OR, NAND perceptrons and XOR as NAND, OR -> AND.
     void seed003_logic_gates()
     {
-        Sequential gate_and = perceptron(0.5f, 0.5f, -0.7f);
-        Sequential gate_or = perceptron(0.5f, 0.5f, -0.2f);
-        Sequential gate_nand = perceptron(-0.5f, -0.5f, 0.7f);
-        QCOMPARE(truth_table(gate_and), (std::vector<float>{0, 0, 0, 1}));
-        QCOMPARE(truth_table(gate_or), (std::vector<float>{0, 1, 1, 1}));
-        QCOMPARE(truth_table(gate_nand), (std::vector<float>{1, 1, 1, 0}));
+        auto gate_and = perceptron(0.5f, 0.5f, -0.7f);
+        auto gate_or = perceptron(0.5f, 0.5f, -0.2f);
+        auto gate_nand = perceptron(-0.5f, -0.5f, 0.7f);
+        QCOMPARE(truth_table(*gate_and), (std::vector<float>{0, 0, 0, 1}));
+        QCOMPARE(truth_table(*gate_or), (std::vector<float>{0, 1, 1, 1}));
+        QCOMPARE(truth_table(*gate_nand), (std::vector<float>{1, 1, 1, 0}));
 
         Sequential xor_net;
         xor_net.add(dense(2, 2, true, "identity"));
-        set_weights(xor_net.at(0), {-0.5f, -0.5f, 0.5f, 0.5f}, {0.7f, -0.2f}); // s1 = NAND, s2 = OR
+        set_weights(xor_net.module_at(0), {-0.5f, -0.5f, 0.5f, 0.5f}, {0.7f, -0.2f}); // s1 = NAND, s2 = OR
         xor_net.add(test::registry().create_layer("BinaryStep", {}, test::context(), 0));
         xor_net.add(dense(2, 1, true, "identity"));
-        set_weights(xor_net.at(2), {0.5f, 0.5f}, {-0.7f}); // AND
+        set_weights(xor_net.module_at(2), {0.5f, 0.5f}, {-0.7f}); // AND
         xor_net.add(test::registry().create_layer("BinaryStep", {}, test::context(), 0));
         QCOMPARE(truth_table(xor_net), (std::vector<float>{0, 1, 1, 0}));
         // The slide's intermediate columns s1 (NAND) and s2 (OR).
-        QCOMPARE(xor_net.output(1).to_vector(), (std::vector<float>{1, 0, 1, 1, 1, 1, 0, 1}));
+        QCOMPARE(xor_net.node_output(1).to_vector(), (std::vector<float>{1, 0, 1, 1, 1, 1, 0, 1}));
     }
 
     // Seed 003's loss table: model 2 is better, cross-entropy sees it.
@@ -142,7 +142,7 @@ private slots:
         auto sigmoid = test::registry().create_layer("Sigmoid", {}, test::context(), 0);
         const Tensor x = Tensor::from(Shape{2}, {1.0f, 2.0f});
         Tensor y(sigmoid->prepare(x.shape()));
-        sigmoid->forward(x, y, false);
+        sigmoid->forward_plain(x, y, false);
         QVERIFY(std::fabs(y[0] - 0.7311) < 1e-4);
         QVERIFY(std::fabs(y[1] - 0.8808) < 1e-4); // the slide truncates to 0.880
     }

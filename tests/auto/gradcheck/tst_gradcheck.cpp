@@ -80,11 +80,11 @@ private slots:
         const Tensor x = test::random_tensor(Shape{5, 4}, 1);
         Tensor out(layer->prepare(x.shape()));
         const Tensor dy = test::random_tensor(out.shape(), 2);
-        layer->forward(x, out, true);
+        layer->forward_plain(x, out, true);
         layer->zero_grad();
-        layer->backward(x, out, dy, nullptr);
+        layer->backward_plain(x, out, dy, nullptr);
         const Tensor once = layer->parameters()[0].grad.clone();
-        layer->backward(x, out, dy, nullptr);
+        layer->backward_plain(x, out, dy, nullptr);
         const Tensor &twice = layer->parameters()[0].grad;
         for (int64_t i = 0; i < once.numel(); ++i)
             QVERIFY(std::fabs(twice[i] - 2 * once[i]) <= 1e-5f * (1 + std::fabs(once[i])));
@@ -111,10 +111,10 @@ private slots:
         const Tensor dy = test::random_tensor(ya.shape(), 4);
         Tensor dxa(x.shape()), dxb(x.shape());
         for (int round = 0; round < 2; ++round) { // the second backward accumulates
-            a->forward(x, ya, true);
-            b->forward(x, yb, true);
-            a->backward(x, ya, dy, &dxa);
-            b->backward(x, yb, dy, &dxb);
+            a->forward_plain(x, ya, true);
+            b->forward_plain(x, yb, true);
+            a->backward_plain(x, ya, dy, &dxa);
+            b->backward_plain(x, yb, dy, &dxb);
         }
         auto same = [](const Tensor &p, const Tensor &q, const char *what) {
             for (int64_t i = 0; i < p.numel(); ++i)
@@ -126,9 +126,9 @@ private slots:
         same(a->parameters()[0].grad, b->parameters()[0].grad, "weight gradient");
         same(a->parameters()[1].grad, b->parameters()[1].grad, "bias gradient");
         b->zero_grad(true); // deferred: the next backward overwrites
-        b->backward(x, yb, dy, &dxb);
+        b->backward_plain(x, yb, dy, &dxb);
         a->zero_grad();
-        a->backward(x, ya, dy, &dxa);
+        a->backward_plain(x, ya, dy, &dxa);
         same(a->parameters()[0].grad, b->parameters()[0].grad, "weight gradient after deferred zero");
         same(a->parameters()[1].grad, b->parameters()[1].grad, "bias gradient after deferred zero");
     }
@@ -156,9 +156,9 @@ private slots:
         if (zero_derivative(name.toStdString())) {
             // Documented: the derivative is 0 (undefined at 0), nothing flows back.
             Tensor out(layer->prepare(x.shape()));
-            layer->forward(x, out, true);
+            layer->forward_plain(x, out, true);
             Tensor diff_src = Tensor::full(x.shape(), 7.0f);
-            layer->backward(x, out, Tensor::full(out.shape(), 1.0f), &diff_src);
+            layer->backward_plain(x, out, Tensor::full(out.shape(), 1.0f), &diff_src);
             for (float g : diff_src)
                 QCOMPARE(g, 0.0f);
             return;

@@ -1,17 +1,28 @@
 // The window's panels that stand on their own: the training monitor's
 // smoothing, decimation and export, the plugin browser, the activation
-// explorer, the quick-experiment form and the console's error links.
+// explorer, the quick-experiment form, the console's error links, the
+// "model" events the window learns from and the Model panel's graph.
 #include "test_support.h"
 
 #include "activation_explorer.h"
 #include "console.h"
+#include "graph_view.h"
+#include "model_graph.h"
 #include "metric_chart.h"
 #include "metric_series.h"
 #include "plugin_browser.h"
 #include "quick_experiment.h"
 #include "training_monitor.h"
 
+#include "neurite/core/model.h"
+#include "neurite/core/monitor.h"
+#include "neurite/lua/interop.h"
+#include "neurite/lua/runtime.h"
+
+#include <lua.hpp>
+
 #include <QLegend>
+#include <QScrollBar>
 #include <QLegendMarker>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -22,6 +33,52 @@
 
 using namespace neurite;
 using namespace neurite::gui;
+
+namespace {
+
+// Runs Lua in rt; the test fails with the script's message.
+bool run_lua(lua::LuaRuntime &rt, const char *code)
+{
+    const lua::RunResult r = rt.run_string(code, "=test");
+    if (r.status != lua::RunResult::Status::Ok)
+        qWarning("%s", r.message.c_str());
+    return r.status == lua::RunResult::Status::Ok;
+}
+
+// The model behind the script's global `name`.
+Model *global_model(lua::LuaRuntime &rt, const char *name)
+{
+    lua_State *L = rt.state();
+    lua_getglobal(L, name);
+    Model *m = lua::to_model(L, -1);
+    lua_pop(L, 1);
+    return m;
+}
+
+ModelGraph graph_of(lua::LuaRuntime &rt, const char *name)
+{
+    Model *m = global_model(rt, name);
+    return m ? describe_model(*m, describe_shapes(*m, WatchedData{})) : ModelGraph{};
+}
+
+QStringList titles(const ModelGraph &g)
+{
+    QStringList t;
+    for (const auto &v : g.vertices)
+        t << v.title;
+    return t;
+}
+
+bool boxes_overlap(const GraphLayout &layout)
+{
+    for (size_t i = 0; i < layout.boxes.size(); ++i)
+        for (size_t j = i + 1; j < layout.boxes.size(); ++j)
+            if (layout.boxes[i].intersects(layout.boxes[j]))
+                return true;
+    return false;
+}
+
+} // namespace
 
 class TestGuiPanels : public QObject {
     Q_OBJECT
@@ -271,6 +328,145 @@ private slots:
         QVERIFY(values.contains("nn.Dense{inputs = 128, outputs = 2}"));
         QVERIFY(values.contains("nn.MSELoss()"));
         QVERIFY(table.contains("metrics = {\"accuracy\"}") && !values.contains("metrics"));
+    }
+
+    // What the window subscribes to: the "model" event says which model
+    // trains on what, whether train.fit, monitor.watch or an optimizer said it.
+    void model_events_say_what_trains()
+    {
+        lua::LuaRuntime rt;
+        std::vector<std::shared_ptr<const WatchedModel>> seen; // dropped before rt: its plugins run them
+        rt.monitor().subscribe([&](const MonitorEvent &e) {
+            if (e.type == MonitorEvent::Type::Model)
+                seen.push_back(e.watched);
+        });
+        QVERIFY(run_lua(rt, "model = nn.Sequential{nn.Dense(2, 4), nn.Dense(4, 2)}\n"
+                            "opt = optim.SGD(model, {lr = 0.1})"));
+        QCOMPARE(seen.size(), size_t(1)); // the optimizer announced its model, without data
+        QCOMPARE(seen[0]->model.get(), global_model(rt, "model"));
+        QVERIFY(!seen[0]->data.defined());
+
+        QVERIFY(run_lua(rt, "x, y = tensor.randn{30, 2}, tensor.ones{30}\n"
+                            "monitor.watch(model, {x = x, y = y}, {x:narrow(1, 1, 10), y:narrow(1, 1, 10)})\n"
+                            "opt2 = optim.Adam(model:parameters(), {lr = 0.01})\n"
+                            "x:fill(5)"));
+        QCOMPARE(seen.size(), size_t(2)); // the second optimizer's model was watched already
+        const WatchedModel &w = *seen[1];
+        QCOMPARE(w.data.rows, int64_t(30));
+        QCOMPARE(w.data.x.shape(), (Shape{30, 2}));
+        QVERIFY(w.data.x[0] != 5.0f); // a copy: what the script does to x later is not seen
+        QCOMPARE(w.validation.rows, int64_t(10));
+        QCOMPARE(w.validation.y.shape(), Shape{10});
+
+        // A layer alone or a model written in Lua has no graph: nothing.
+        QVERIFY(run_lua(rt, "local d = nn.Dense(2, 2)\noptim.SGD(d, {lr = 0.1})\nmonitor.watch(d)\nmonitor.watch({})"));
+        QCOMPARE(seen.size(), size_t(2));
+        const lua::RunResult bad = rt.run_string("monitor.watch(42)", "=probe");
+        QCOMPARE(bad.status, lua::RunResult::Status::Error);
+        QVERIFY2(QString::fromStdString(bad.message).startsWith("probe:1: monitor.watch: argument 1 must be a model"),
+                 bad.message.c_str());
+
+        // train.fit watches its model, its data and its validation data.
+        QVERIFY(run_lua(rt, "ds = data.xor{count = 40}\n"
+                            "train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = opt, data = ds,\n"
+                            "          validation = ds, epochs = 1, verbose = 0}"));
+        QCOMPARE(seen.size(), size_t(3));
+        QCOMPARE(seen[2]->model.get(), global_model(rt, "model"));
+        QCOMPARE(seen[2]->data.dataset.size(), int64_t(40));
+        QCOMPARE(seen[2]->validation.rows, int64_t(40));
+    }
+
+    // A chain is a vertical list: one box per layer, the shapes between.
+    void chain_graph_is_a_vertical_list()
+    {
+        lua::LuaRuntime rt;
+        QVERIFY(run_lua(rt, "model = nn.Sequential{nn.Dense(2, 8), nn.ReLU(), nn.Dense(8, 3)}"));
+        const ModelGraph g = graph_of(rt, "model"); // shapes from the first layer's inputs
+        QCOMPARE(titles(g), (QStringList{"Input", "Dense", "ReLU", "Dense", "Output"}));
+        QCOMPARE(g.vertices[1].detail, QString("node 1 · 24 params"));
+        QCOMPARE(g.vertices[2].detail, QString("node 2 · 0 params"));
+        GraphView view;
+        view.resize(400, 700);
+        view.set_graph(g);
+        const GraphLayout &layout = view.graph_layout();
+        for (size_t v = 1; v < layout.boxes.size(); ++v) {
+            QCOMPARE(layout.boxes[v].center().x(), layout.boxes[0].center().x());
+            QVERIFY(layout.boxes[v].top() > layout.boxes[v - 1].bottom());
+        }
+        QCOMPARE(layout.crossings, 0);
+        QCOMPARE(view.box_texts(), (QStringList{"Input", "Dense\nnode 1 · 24 params", "ReLU\nnode 2 · 0 params",
+                                                "Dense\nnode 3 · 27 params", "Output"}));
+        QCOMPARE(view.shape_labels(), (QStringList{"[N, 2]", "[N, 8]", "[N, 8]", "[N, 3]"}));
+        QCOMPARE(view.scale_factor(), 1.0);
+    }
+
+    // A residual block shows its branch and merge; two inputs read in the
+    // "wrong" order are untangled; nothing overlaps.
+    void graph_branches_sit_side_by_side()
+    {
+        lua::LuaRuntime rt;
+        QVERIFY(run_lua(rt, R"(
+            local x = nn.Input{2}
+            local h = nn.Dense(2, 8)(x)
+            local r = nn.Dense(8, 8)(h)
+            residual = nn.Model{inputs = x, outputs = nn.Dense(8, 2)(nn.Add()(h, r))}
+            local a, b = nn.Input{shape = {3}, name = "a"}, nn.Input{shape = {5}, name = "b"}
+            crossed = nn.Model{inputs = {a, b}, outputs = {nn.Dense(5, 4)(b), nn.Dense(3, 4)(a)}})"));
+        const ModelGraph res = graph_of(rt, "residual");
+        QCOMPARE(titles(res), (QStringList{"Input", "Dense", "Dense", "Add", "Dense", "Output"}));
+        QCOMPARE(res.vertices[3].detail, QString("node 3 · 0 params"));
+        GraphView view;
+        view.resize(500, 700);
+        view.set_graph(res);
+        const GraphLayout &layout = view.graph_layout();
+        QCOMPARE(layout.ranks, (std::vector<int>{0, 1, 2, 3, 4, 5}));
+        QCOMPARE(layout.crossings, 0);
+        QVERIFY(!boxes_overlap(layout));
+        // The skip connection h -> Add passes rank 2 beside the second Dense, not through it.
+        const auto skip = std::find_if(res.edges.begin(), res.edges.end(),
+                                       [](const ModelGraph::Edge &e) { return e.from == 1 && e.to == 3; });
+        QVERIFY(skip != res.edges.end());
+        const QPolygonF &route = layout.routes[static_cast<size_t>(skip - res.edges.begin())];
+        QCOMPARE(route.size(), qsizetype(4));
+        QVERIFY(route[1].x() < layout.boxes[2].left() || route[1].x() > layout.boxes[2].right());
+        QCOMPARE(skip->to_port, 0);
+        QCOMPARE(skip->to_ports, 2);
+        // Each tensor's shape once, though h feeds two nodes.
+        QCOMPARE(view.shape_labels().size(), 5);
+        QCOMPARE(view.shape_labels().count("[N, 8]"), 3);
+
+        const ModelGraph crossed = graph_of(rt, "crossed");
+        QCOMPARE(titles(crossed), (QStringList{"Input 'a'", "Input 'b'", "Dense", "Dense", "Output 1", "Output 2"}));
+        view.set_graph(crossed);
+        QCOMPARE(view.graph_layout().crossings, 0);
+        QVERIFY(!boxes_overlap(view.graph_layout()));
+        QCOMPARE(view.shape_labels(), (QStringList{"[N, 3]", "[N, 5]", "[N, 4]", "[N, 4]"}));
+    }
+
+    // A wide graph shrinks to fit, down to a floor, then scrolls; so does a long one.
+    void large_graphs_scroll()
+    {
+        lua::LuaRuntime rt;
+        QVERIFY(run_lua(rt, R"(
+            local x = nn.Input{2}
+            local branches = {}
+            for i = 1, 14 do branches[i] = nn.Dense(2, 4)(x) end
+            wide = nn.Model{inputs = x, outputs = nn.Concat{axis = 2}(branches)}
+            long = nn.Sequential()
+            for i = 1, 40 do long:add(nn.Dense(4, 4)) end)"));
+        GraphView view;
+        view.resize(420, 500);
+        view.show();
+        view.set_graph(graph_of(rt, "wide"));
+        QCOMPARE(view.graph_layout().crossings, 0);
+        QCOMPARE(view.scale_factor(), GraphView::kMinScale);
+        QVERIFY(view.horizontalScrollBar()->maximum() > 0);
+        view.resize(3000, 500);
+        QTest::qWait(20);
+        QCOMPARE(view.scale_factor(), 1.0);
+        view.set_graph(graph_of(rt, "long"));
+        QCOMPARE(view.box_texts().size(), 42);
+        QVERIFY(view.verticalScrollBar()->maximum() > 0);
     }
 
     void console_links_error_locations()

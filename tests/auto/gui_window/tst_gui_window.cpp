@@ -8,6 +8,7 @@
 #include "console.h"
 #include "data_panel.h"
 #include "editor_tabs.h"
+#include "graph_view.h"
 #include "main_window.h"
 #include "model_panel.h"
 #include "quick_experiment.h"
@@ -57,6 +58,65 @@ local model = nn.Sequential{nn.Dense{inputs = 2, outputs = 6, activation = "tanh
 train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.Adam(model:parameters(), {lr = 0.05}),
           data = {x = x, y = y}, epochs = 150, batch_size = 4, verbose = 0, name = "xor"}
 )";
+
+// XOR trained by a loop of the script's own: no train.fit. `extra` runs
+// before the loop (e.g. monitor.watch), `each_step` inside it.
+QString own_loop(const QString &extra, const QString &each_step)
+{
+    return QString(R"(
+local x, y = tensor{{0, 0}, {0, 1}, {1, 0}, {1, 1}}, tensor{1, 2, 2, 1}
+local model = nn.Sequential{nn.Dense{inputs = 2, outputs = 8, activation = "tanh"}, nn.Dense{inputs = 8, outputs = 2}}
+local opt = optim.Adam(model, {lr = 0.05})
+local loss = nn.CrossEntropyLoss()
+%1
+for step = 1, 200 do
+  opt:zero_grad()
+  local pred = model:forward(x)
+  local value = loss:forward(pred, y)
+  model:backward(x, loss:backward(pred, y), false)
+  opt:step()
+  %2
+end)")
+        .arg(extra, each_step);
+}
+
+// A residual MLP on two spirals: a graph model, one input, one output.
+const char *kResidualScript = R"(
+local ds = data.spirals{count = 300, seed = 3}
+local x = nn.Input{2}
+local h = nn.Dense{inputs = 2, outputs = 32, activation = "tanh"}(x)
+local r = nn.Dense{inputs = 32, outputs = 32, activation = "tanh"}(h)
+local model = nn.Model{inputs = x, outputs = nn.Dense{inputs = 32, outputs = 2}(nn.Add()(h, r))}
+train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.Adam(model, {lr = 0.01}),
+          data = ds, epochs = 20, batch_size = 30, verbose = 0}
+)";
+
+// Two named inputs, two heads, Concat and Add, trained by a plain loop.
+const char *kTwoInputScript = R"(
+local a, b = nn.Input{shape = {4}, name = "left"}, nn.Input{shape = {3}, name = "right"}
+local ha = nn.Dense{inputs = 4, outputs = 8, activation = "relu"}(a)
+local hb = nn.Dense{inputs = 3, outputs = 8, activation = "relu"}(b)
+local trunk = nn.Dense{inputs = 16, outputs = 16, activation = "relu"}(nn.Concat{axis = 2}(ha, hb))
+local class = nn.Dense{inputs = 16, outputs = 3}(trunk)
+local value = nn.Dense{inputs = 16, outputs = 1}(nn.Add()(trunk, nn.Dense{inputs = 8, outputs = 16}(hb)))
+local model = nn.Model{inputs = {a, b}, outputs = {class, value}}
+local opt = optim.SGD(model, {lr = 0.01})
+local xa, xb, mse = tensor.randn{16, 4}, tensor.randn{16, 3}, nn.MSELoss()
+for step = 1, 20 do
+  opt:zero_grad()
+  local out = model:forward{xa, xb}
+  model:backward({xa, xb}, {mse:backward(out[1], tensor.zeros{16, 3}), mse:backward(out[2], tensor.zeros{16, 1})}, false)
+  opt:step()
+end
+)";
+
+void save_screenshot(MainWindow &w, const QString &name)
+{
+    w.findChild<QDockWidget *>("model")->raise();
+    QTest::qWait(100);
+    QDir().mkpath(NEURITE_SCREENSHOT_DIR);
+    QVERIFY(w.grab().save(QString(NEURITE_SCREENSHOT_DIR) + "/" + name, "PNG"));
+}
 
 // Fills the quick-experiment form, presses its button as a user would, and
 // returns the run's exit code.
@@ -176,8 +236,7 @@ train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.SGD(mod
         QVERIFY(w.console()->plain_text().contains("broken.lua:2:"));
     }
 
-    // train.fit's own errors point at the script's line in the window too
-    // (the window wraps train.fit; the wrapper must not take the blame).
+    // train.fit's own errors point at the script's line in the window too.
     void fit_error_marks_the_scripts_line()
     {
         QTemporaryDir dir;
@@ -329,6 +388,85 @@ train.fit{model = model, loss = nn.MSELoss(), optimizer = optim.SGD(model, {lr =
         QCOMPARE(wait_for_run(finished).first, 0);
         QVERIFY(!regression.model_panel()->has_boundary()); // values: no class regions to draw
         QVERIFY(!regression.model_panel()->has_confusion());
+    }
+
+    // A loop of one's own, with no train.fit and no extra call, still shows
+    // the model: the optimizer announced it. With monitor.watch(model, data)
+    // and a scalar a step, it gets the live boundary and the confusion matrix.
+    void own_training_loop_gets_the_model_picture()
+    {
+        MainWindow w;
+        w.resize(1400, 860);
+        w.show();
+        QSignalSpy done(&w, &MainWindow::run_finished);
+        w.run_script(own_loop("", ""), "own loop");
+        QCOMPARE(wait_for_run(done).first, 0);
+        QVERIFY2(w.model_panel()->summary().contains("Dense"), qPrintable(w.model_panel()->summary()));
+        GraphView *graph = w.model_panel()->graph_view();
+        QCOMPARE(graph->box_texts(), (QStringList{"Input", "Dense\nnode 1 · 24 params",
+                                                  "Dense\nnode 2 · 18 params", "Output"}));
+        QCOMPARE(graph->shape_labels(), (QStringList{"[N, 2]", "[N, 8]", "[N, 2]"}));
+        QVERIFY(!w.model_panel()->has_boundary()); // no data was named: no picture of it
+        QVERIFY(!w.model_panel()->has_confusion());
+
+        w.run_script(own_loop("monitor.watch(model, {x = x, y = y})", "monitor.step() monitor.log(\"loss\", value)"),
+                     "own loop, watched");
+        QCOMPARE(wait_for_run(done).first, 0);
+        QCOMPARE(graph->box_texts().size(), 4);
+        QVERIFY(w.model_panel()->has_boundary());
+        QCOMPARE(w.model_panel()->boundary_caption(), QString("after 200 steps"));
+        QVERIFY2(w.model_panel()->confusion_caption().contains("training samples: accuracy") &&
+                     w.model_panel()->confusion_caption().endsWith("over 4"),
+                 qPrintable(w.model_panel()->confusion_caption()));
+        // Watched but never a step counted: the picture as the run left it.
+        w.run_script(own_loop("monitor.watch(model, {x = x, y = y})", ""), "own loop, no steps");
+        QCOMPARE(wait_for_run(done).first, 0);
+        QVERIFY(w.model_panel()->has_boundary());
+        QCOMPARE(w.model_panel()->boundary_caption(), QString("as the run left it"));
+        // Save trained model takes the watched model too.
+        QTemporaryDir dir;
+        done.clear();
+        w.save_trained_model(dir.filePath("own.nrt"));
+        QCOMPARE(wait_for_run(done).first, 0);
+        QVERIFY(w.console()->plain_text().contains("Saved the trained model (42 parameters)"));
+    }
+
+    // A graph model: its nodes, the merge and the shapes on the edges; its
+    // decision boundary as for a Sequential (one input, one output); and a
+    // two-input, two-output model drawn with no picture to make.
+    // build/screenshots/panel_graph_residual.png, panel_graph_two_inputs.png.
+    void graph_model_is_drawn_with_its_shapes()
+    {
+        MainWindow w;
+        w.resize(1400, 860);
+        w.show();
+        QSignalSpy done(&w, &MainWindow::run_finished);
+        w.run_script(kResidualScript, "residual");
+        QCOMPARE(wait_for_run(done).first, 0);
+        GraphView *graph = w.model_panel()->graph_view();
+        QCOMPARE(graph->box_texts(), (QStringList{"Input", "Dense\nnode 1 · 96 params", "Dense\nnode 2 · 1,056 params",
+                                                  "Add\nnode 3 · 0 params", "Dense\nnode 4 · 66 params", "Output"}));
+        QCOMPARE(graph->shape_labels(), (QStringList{"[N, 2]", "[N, 32]", "[N, 32]", "[N, 32]", "[N, 2]"}));
+        QCOMPARE(graph->graph_layout().crossings, 0);
+        QVERIFY(w.model_panel()->has_boundary());
+        QCOMPARE(w.model_panel()->boundary_caption(), QString("after 200 steps"));
+        QVERIFY(w.model_panel()->has_confusion());
+        save_screenshot(w, "panel_graph_residual.png");
+
+        w.run_script(kTwoInputScript, "two inputs");
+        QCOMPARE(wait_for_run(done).first, 0);
+        const QStringList boxes = graph->box_texts();
+        for (const QString &box : {"Input 'left'", "Input 'right'", "Output 1", "Output 2"})
+            QVERIFY2(boxes.contains(box), qPrintable(boxes.join(" | ")));
+        QVERIFY2(boxes.filter("Concat\nnode").size() == 1 && boxes.filter("Add\nnode").size() == 1,
+                 qPrintable(boxes.join(" | ")));
+        QCOMPARE(boxes.size(), 12); // 2 inputs, 8 nodes, 2 outputs
+        for (const char *shape : {"[N, 4]", "[N, 3]", "[N, 16]", "[N, 1]"})
+            QVERIFY2(graph->shape_labels().contains(shape), qPrintable(graph->shape_labels().join(" ")));
+        QCOMPARE(graph->graph_layout().crossings, 0);
+        QVERIFY(!w.model_panel()->has_boundary());
+        QVERIFY(!w.model_panel()->has_confusion());
+        save_screenshot(w, "panel_graph_two_inputs.png");
     }
 
     // A GUI user keeps what the form trained: Save trained model, then the

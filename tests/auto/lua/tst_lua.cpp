@@ -344,7 +344,7 @@ private slots:
         c.set_section("meta", {1, 2, 3});
         const std::vector<uint8_t> bytes = c.serialize();
         const auto back = neurite::Checkpoint::parse(bytes, "ok.nrt");
-        QCOMPARE(back.layers.size(), size_t(2));
+        QCOMPARE(back.model.nodes.size(), size_t(2));
         QCOMPARE(back.section("meta")->size(), size_t(3));
         // The header's checksum (byte 24) is the standard CRC-32 of the
         // payload, so other tools (zlib, Python's zlib.crc32) can verify it.
@@ -383,8 +383,8 @@ private slots:
         try {
             neurite::Checkpoint::parse(std::span(bytes.data(), 20), "short.nrt");
         } catch (const neurite::Error &e) {
-            QCOMPARE(QString(e.what()), QString("checkpoint 'short.nrt' is truncated: the payload size at "
-                                                "byte 16 needs 8 bytes but only 4 remain"));
+            QCOMPARE(QString(e.what()), QString("checkpoint 'short.nrt' is truncated: the header needs 32 "
+                                                "bytes, the file has 20"));
         }
     }
 
@@ -437,13 +437,14 @@ private slots:
                     v = std::string(value);
                 }
         };
-        std::erase_if(old.layers[0].config, [](const auto &p) { return p.first == "approximate"; });
-        rename(old.layers[1].config, "approximate", "approximation", "tanh");
-        rename(old.layers[2].config, "approximate", "approximation", "erf");
-        const auto loaded = neurite::Checkpoint::parse(old.serialize(), "old.nrt")
-                                .build(rt.registry(), rt.context(), 0, "old.nrt");
+        std::erase_if(old.model.nodes[0].config, [](const auto &p) { return p.first == "approximate"; });
+        rename(old.model.nodes[1].config, "approximate", "approximation", "tanh");
+        rename(old.model.nodes[2].config, "approximate", "approximation", "erf");
+        const auto built = neurite::Checkpoint::parse(old.serialize(), "old.nrt")
+                               .build(rt.registry(), rt.context(), 0, "old.nrt");
+        auto &loaded = static_cast<neurite::Sequential &>(*built);
         auto form = [&](int i) {
-            for (const auto &[name, v] : loaded->at(i).config())
+            for (const auto &[name, v] : loaded.module_at(i).config())
                 if (name == "approximate")
                     return std::get<std::string>(v);
             return std::string("(none)");
@@ -455,12 +456,12 @@ private slots:
         auto tanh_dense = rt.registry().create_layer(
             "Dense", {{"inputs", 2.0}, {"outputs", 3.0}, {"activation", std::string("gelu")},
                       {"approximate", std::string("tanh")}}, rt.context(), 9);
-        tanh_dense->parameters()[0].value.copy_from(model.at(0).parameters()[0].value);
+        tanh_dense->parameters()[0].value.copy_from(model.module_at(0).parameters()[0].value);
         const Tensor x = Tensor::from(Shape{1, 2}, {-1.5f, 0.7f});
         Tensor want(tanh_dense->prepare(x.shape()));
-        tanh_dense->forward(x, want, false);
-        Tensor got(loaded->at(0).prepare(x.shape()));
-        loaded->at(0).forward(x, got, false);
+        tanh_dense->forward_plain(x, want, false);
+        Tensor got(loaded.module_at(0).prepare(x.shape()));
+        loaded.module_at(0).forward_plain(x, got, false);
         QCOMPARE(got.to_vector(), want.to_vector());
     }
 

@@ -478,6 +478,13 @@ inline void init_compute_thread(const Host &host) noexcept
         set_flush_denormals(*flush);
 }
 
+} // namespace neurite::sdk
+
+// ABI 1.1 layers (sdk::GraphLayer), built on everything above.
+#include "neurite/plugin_graph.hpp"
+
+namespace neurite::sdk {
+
 // ---------------------------------------------------------------- trampolines
 
 namespace detail {
@@ -513,9 +520,9 @@ template <class T> struct LayerTable {
         [](void *p) { return static_cast<int32_t>(self(p)->params().size()); },
         [](void *p, int32_t i, nrt_param_ref *out) -> nrt_status {
             const auto &ps = self(p)->params();
-            if (i < 0 || static_cast<size_t>(i) >= ps.size())
+            if (i < 0 || static_cast<size_t>(i) >= ps.size() || !out)
                 return NRT_ERR_INVALID_ARGUMENT;
-            *out = ps[static_cast<size_t>(i)];
+            copy_param_ref(ps[static_cast<size_t>(i)], out);
             return NRT_OK;
         },
         [](void *p, int32_t deferred) { self(p)->zero_grad(deferred != 0); },
@@ -575,7 +582,9 @@ template <class T> struct OptimizerTable {
 
 template <class T> const void *vtable_for()
 {
-    if constexpr (std::is_base_of_v<Layer, T>)
+    if constexpr (std::is_base_of_v<GraphLayer, T>)
+        return &GraphLayerTable<T>::table;
+    else if constexpr (std::is_base_of_v<Layer, T>)
         return &LayerTable<T>::table;
     else if constexpr (std::is_base_of_v<Loss, T>)
         return &LossTable<T>::table;
@@ -591,8 +600,8 @@ template <class T>
 nrt_entry make_entry_n(nrt_kind kind, const char *name, const char *version, const char *summary,
                        const nrt_param_spec *params, int32_t param_count)
 {
-    static_assert(std::is_base_of_v<Layer, T> || std::is_base_of_v<Loss, T> ||
-                  std::is_base_of_v<Optimizer, T>);
+    static_assert(std::is_base_of_v<Layer, T> || std::is_base_of_v<GraphLayer, T> ||
+                  std::is_base_of_v<Loss, T> || std::is_base_of_v<Optimizer, T>);
     nrt_entry e{};
     e.struct_size = sizeof(nrt_entry);
     e.kind = kind;
@@ -627,9 +636,39 @@ nrt_entry make_entry(nrt_kind kind, const char *name, const char *version, const
 
 } // namespace neurite::sdk
 
-// Exports the library: NEURITE_PLUGIN("my-layers", "1.0.0", &kFoo, &kBar)
+namespace neurite::sdk::detail {
+
+// The oldest host minor that can drive this entry: 1 once it fills a slot
+// that ABI 1.1 added, which a 1.0 host would never call.
+inline uint16_t minor_needed(const nrt_entry *e)
+{
+    // The host refuses malformed entries itself, with a message: read nothing here.
+    if (!e || e->struct_size < sizeof(nrt_entry) || !e->vtable)
+        return 0;
+    if (e->kind == NRT_KIND_LAYER || e->kind == NRT_KIND_ACTIVATION) {
+        const auto *vt = static_cast<const nrt_layer_vtable *>(e->vtable);
+        if (vt->struct_size >= sizeof(nrt_layer_vtable) && (vt->prepare2 || vt->bind_params))
+            return 1;
+    }
+    return 0;
+}
+
+inline bool host_can_drive(const nrt_host_info *host, const nrt_entry *const *entries, size_t n)
+{
+    if (!host || host->abi_major != NRT_ABI_MAJOR)
+        return true; // the host refuses another major itself, with a message
+    for (size_t i = 0; i < n; ++i)
+        if (entries[i] && minor_needed(entries[i]) > host->abi_minor)
+            return false;
+    return true;
+}
+
+} // namespace neurite::sdk::detail
+
+// Exports the library: NEURITE_PLUGIN("my-layers", "1.0.0", &kFoo, &kBar).
+// It declines a host of an older minor that could not drive its entries.
 #define NEURITE_PLUGIN(library_name, library_version, ...)                                  \
-    extern "C" NRT_EXPORT const nrt_plugin_info *neurite_plugin_entry(const nrt_host_info *) \
+    extern "C" NRT_EXPORT const nrt_plugin_info *neurite_plugin_entry(const nrt_host_info *host) \
     {                                                                                        \
         static const nrt_entry *const entries[] = {__VA_ARGS__};                            \
         static const nrt_plugin_info info = {                                               \
@@ -640,6 +679,8 @@ nrt_entry make_entry(nrt_kind kind, const char *name, const char *version, const
             library_version,                                                                 \
             static_cast<int32_t>(sizeof entries / sizeof entries[0]),                       \
             entries};                                                                        \
+        if (!neurite::sdk::detail::host_can_drive(host, entries, sizeof entries / sizeof entries[0])) \
+            return nullptr;                                                                  \
         return &info;                                                                        \
     }
 

@@ -12,6 +12,16 @@
  *  - The host negotiates the version: a plugin built for another major is
  *    refused with a message naming both versions; any minor of the same major
  *    loads (a newer one's larger structs are read as far as the host knows).
+ *  - A minor version only appends: fields at the end of structs, enum values,
+ *    slots at the end of vtables. A plugin that fills a newer minor's slots
+ *    declines an older host in its entry point (the SDK does this for you).
+ *
+ * ABI 1.1 adds, for layers: several inputs and outputs, memory descriptors
+ * (dtype and memory format) negotiated in prepare2, a host-owned workspace
+ * that carries what a forward saves for its backward, and host-owned
+ * parameters (the host allocates every parameter of a model in one
+ * contiguous arena and every gradient in another, and binds views into them).
+ * ABI 1.0 layers keep working unchanged.
  *
  * This header is C99 and includes nothing but <stddef.h> and <stdint.h>;
  * oneDNN handles are declared opaquely so that a plugin without oneDNN
@@ -64,14 +74,27 @@ typedef enum nrt_kind {
     NRT_KIND_OPTIMIZER = 4   /* nrt_optimizer_vtable */
 } nrt_kind;
 
-typedef enum nrt_dtype { NRT_DTYPE_F32 = 1 } nrt_dtype;
+typedef enum nrt_dtype {
+    NRT_DTYPE_F32 = 1,
+    NRT_DTYPE_BF16 = 2 /* ABI 1.1: bfloat16, the upper half of an f32 */
+} nrt_dtype;
 
-/* A view on memory owned by someone else: dims and strides count elements. */
+/* Memory formats (ABI 1.1). NRT_FORMAT_PLAIN is dense row-major: the only
+ * format of ABI 1.0, of every tensor a script sees and of every loss input.
+ * Any other value is a oneDNN dnnl_format_tag_t (for example nChw16c) that
+ * the memory follows, so that consecutive oneDNN layers can keep the blocked
+ * layout their primitives prefer. A plugin that cannot read a format asks
+ * for plain in prepare2 and the host converts. */
+#define NRT_FORMAT_PLAIN 0
+
+/* A view on memory owned by someone else: dims and strides count elements.
+ * Strides describe plain memory only; a blocked format (see NRT_FORMAT_PLAIN)
+ * is described by its format tag and the dims. */
 typedef struct nrt_tensor {
     uint32_t struct_size;
     int32_t dtype; /* nrt_dtype */
     int32_t ndims;
-    int32_t reserved;
+    int32_t format; /* NRT_FORMAT_PLAIN (ABI 1.0: always 0) or a dnnl_format_tag_t */
     int64_t dims[NRT_MAX_DIMS];
     int64_t strides[NRT_MAX_DIMS];
     void *data;
@@ -139,14 +162,61 @@ typedef struct nrt_host {
     int32_t (*flush_denormals)(void *context);
 } nrt_host;
 
-/* A learnable parameter and its gradient, both owned by the instance.
- * Gradients accumulate (+=) across backward calls until zero_grad. */
+/* Flags of a parameter (ABI 1.1). A buffer is state that belongs with the
+ * weights (saved, loaded, exported) but is not trained: it has no gradient
+ * (grad.data is NULL) and optimizers leave it alone; batch norm's running
+ * statistics are buffers. */
+enum { NRT_PARAM_FLAG_BUFFER = 1 };
+
+/* A learnable parameter and its gradient. ABI 1.0: both owned by the
+ * instance. ABI 1.1 layers with bind_params: declared by the layer (name,
+ * value dims, flags; data NULL), allocated and bound by the host.
+ * Gradients accumulate (+=) across backward calls until zeroed. */
 typedef struct nrt_param_ref {
     uint32_t struct_size;
     const char *name; /* "weight", "bias", "alpha", ... */
     nrt_tensor value;
     nrt_tensor grad;
+    int32_t flags; /* ABI 1.1: NRT_PARAM_FLAG_*; absent (0) in ABI 1.0 */
+    int32_t reserved;
 } nrt_param_ref;
+
+/* A tensor's description without its memory, as prepare2 negotiates it (ABI 1.1). */
+typedef struct nrt_desc {
+    uint32_t struct_size;
+    int32_t dtype;  /* nrt_dtype */
+    int32_t ndims;
+    int32_t format; /* NRT_FORMAT_PLAIN or a dnnl_format_tag_t */
+    int64_t dims[NRT_MAX_DIMS];
+} nrt_desc;
+
+/* One forward or backward call of an ABI 1.1 layer. Inputs and outputs are
+ * in the descriptors prepare2 agreed on. */
+typedef struct nrt_layer_call {
+    uint32_t struct_size;
+    int32_t src_count;
+    int32_t dst_count;
+    /* 1 in training mode (dropout draws a mask, batch norm uses the batch's
+     * statistics); the same value in a backward as in its forward. */
+    int32_t training;
+    const nrt_tensor *src;      /* src_count inputs */
+    nrt_tensor *dst;            /* forward: the outputs to write; backward: what forward wrote */
+    const nrt_tensor *diff_dst; /* backward: d loss / d output, dst_count of them */
+    /* backward: d loss / d input, to be written (not added), src_count of
+     * them; an entry whose data is NULL is not wanted: skip its work. */
+    nrt_tensor *diff_src;
+    /* prepare2's workspace_bytes, 64-byte aligned and owned by the host, one
+     * per use of the layer in a model: what a forward keeps for its backward
+     * (pre-activations, pooling indices, dropout masks) lives here, not in
+     * the instance. The host keeps it intact from a forward to the backward
+     * that follows. */
+    void *workspace;
+    uint64_t workspace_bytes;
+    /* backward: 1 adds to the parameter gradients; 0 says they are logically
+     * zero, so the layer writes them instead (one pass over memory less). */
+    int32_t accumulate;
+    int32_t reserved;
+} nrt_layer_call;
 
 /* Sink for extra state (beyond parameters) and optimizer state. */
 typedef struct nrt_writer {
@@ -183,6 +253,32 @@ typedef struct nrt_layer_vtable {
     nrt_status (*save_state)(void *self, const nrt_writer *writer, char *err, size_t err_size);
     nrt_status (*load_state)(void *self, const void *bytes, size_t count, char *err,
                              size_t err_size);
+
+    /* ---- ABI 1.1. A layer that sets prepare2 is driven through prepare2,
+     * forward2 and backward2 only; its 1.0 prepare/forward/backward may be NULL. */
+
+    /* src[i] describes input i as its producer writes it; the layer may
+     * change src[i].dtype and src[i].format to what it reads (the host then
+     * converts; leave them to accept). It writes its outputs' descriptors into
+     * dst (*dst_count holds the capacity on entry and the number of outputs
+     * on return) and the bytes of workspace it needs (see nrt_layer_call).
+     * The host calls it again whenever an input descriptor changes. */
+    nrt_status (*prepare2)(void *self, int32_t src_count, nrt_desc *src, int32_t *dst_count,
+                           nrt_desc *dst, uint64_t *workspace_bytes, char *err, size_t err_size);
+    nrt_status (*forward2)(void *self, const nrt_layer_call *call, char *err, size_t err_size);
+    nrt_status (*backward2)(void *self, const nrt_layer_call *call, char *err, size_t err_size);
+    /* Host-owned parameters. When set, param_count and param declare the
+     * parameters (name, value dims, flags; no data) from creation on, or
+     * from the first prepare2 when their shapes depend on the input. The
+     * host allocates them in its arena and binds them here, in declaration
+     * order; grad.data is NULL for buffers. The views stay valid until the
+     * next bind_params, and the layer keeps nothing derived from an earlier
+     * binding's addresses. initialise = 1: fill the initial values (from the
+     * creation seed); 0: the memory already holds values to keep. The host
+     * clears gradients itself (see nrt_layer_call.accumulate), so zero_grad
+     * may be NULL. */
+    nrt_status (*bind_params)(void *self, int32_t count, const nrt_param_ref *params,
+                              int32_t initialise, char *err, size_t err_size);
 } nrt_layer_vtable;
 
 /* What a loss's target holds (nrt_loss_vtable.target_kind, ABI 1.1). The

@@ -7,6 +7,8 @@
 #include <dnnl.hpp>
 
 #include <algorithm>
+#include <memory>
+#include <vector>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -50,6 +52,21 @@ inline dnnl::memory::desc plain_desc(std::span<const int64_t> dims)
         s *= d[i];
     }
     return dnnl::memory::desc(d, dnnl::memory::data_type::f32, strides);
+}
+
+// The bytes a tensor of these dims takes in `format` (NRT_FORMAT_PLAIN or a
+// dnnl_format_tag_t), the padding of blocked formats included.
+inline size_t desc_bytes(std::span<const int64_t> dims, int32_t format, nrt_dtype dtype)
+{
+    const auto type = dtype == NRT_DTYPE_BF16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
+    if (format == NRT_FORMAT_PLAIN) {
+        int64_t n = 1;
+        for (int64_t d : dims)
+            n *= d;
+        return static_cast<size_t>(n) * (dtype == NRT_DTYPE_BF16 ? 2 : 4);
+    }
+    const dnnl::memory::dims d(dims.begin(), dims.end());
+    return dnnl::memory::desc(d, type, static_cast<dnnl::memory::format_tag>(format)).get_size();
 }
 
 // Wraps a oneDNN call so that its dnnl::error becomes a plugin error with context.
@@ -130,59 +147,58 @@ template <class... Pd> Buffer scratchpad_for(const Pd &...pds)
 
 // ---------------------------------------------------------------- activations
 
-// A parameterless layer computed by one oneDNN forward primitive and its
-// backward, with src, dst and both gradients viewed through one descriptor
-// of the input's shape: an activation such as the eltwise and softmax
-// families. This class does the plumbing they share: prepare() checks the
-// shape and builds the primitives, their memories and one scratchpad once
-// per shape; forward() and backward() check the tensors against that shape,
-// swap data handles, run and wait, so a steady-state step allocates nothing.
-// A derived class only describes its primitives for a shape.
-class DnnlActivation : public Layer {
+// A parameterless ABI 1.1 layer computed by one oneDNN forward primitive and
+// its backward, with src, dst and both gradients viewed through one
+// descriptor: an activation such as the eltwise and softmax families. This
+// class does the plumbing they share: prepare() checks the input and builds
+// the primitives, their memories and one scratchpad once per shape and
+// format (the last few are kept, so a model switching between a batch size
+// and its last partial batch builds nothing); forward() and backward() swap
+// data handles, run and wait, so a steady-state step allocates nothing. A
+// derived class only describes its primitives. An elementwise one reads its
+// input in whatever oneDNN layout the layer before wrote (a blocked layout
+// between convolutions stays blocked) and writes the same.
+class DnnlActivation : public GraphLayer {
 public:
-    void prepare(std::span<const int64_t> src_dims, std::vector<int64_t> &dst_dims) override
+    void prepare(Prepare &p) override
     {
-        require_src_dims(m_name, src_dims, m_rank_note);
-        // A failed prepare must not leave primitives for an older shape usable.
-        m_shape.reset();
+        p.require_inputs(m_name, 1, 1);
+        const std::span<const int64_t> dims = p.src_dims(0);
+        require_src_dims(m_name, dims, m_rank_note);
+        const bool keep = m_any_format && p.src_format(0) != NRT_FORMAT_PLAIN && p.src_dtype(0) == NRT_DTYPE_F32;
+        const int32_t format = keep ? p.src_format(0) : NRT_FORMAT_PLAIN;
+        if (keep)
+            p.accept_src(0);
+        m_cur = nullptr; // a failed prepare leaves nothing usable for an older shape
         int64_t count = 1;
-        for (int64_t d : src_dims)
+        for (int64_t d : dims)
             count *= d;
         if (count > 0)
-            with_dnnl(m_name, [&] { build(src_dims); });
-        m_shape.assign(src_dims);
-        dst_dims.assign(src_dims.begin(), src_dims.end());
+            m_cur = with_dnnl(m_name, [&] { return built_for(dims, format); });
+        p.add_output(dims, format);
     }
 
-    void forward(const nrt_tensor &src, nrt_tensor &dst, bool) override
+    void forward(const Call &c) override
     {
-        m_shape.check(m_name, src, "src");
-        m_shape.check(m_name, dst, "dst");
-        if (m_shape.numel() == 0)
-            return;
+        if (!m_cur)
+            return; // an empty tensor
         // oneDNN only reads src; the handle is non-const by API.
-        m_src.set_data_handle(src.data);
-        m_dst.set_data_handle(dst.data);
-        m_forward.run(m_stream);
+        m_cur->src.set_data_handle(c.src(0).data);
+        m_cur->dst.set_data_handle(c.dst(0).data);
+        m_cur->forward.run(m_stream);
         m_stream.wait();
     }
 
-    void backward(const nrt_tensor &src, const nrt_tensor &dst, const nrt_tensor &diff_dst,
-                  nrt_tensor *diff_src) override
+    void backward(const Call &c) override
     {
-        if (!diff_src)
+        nrt_tensor *diff_src = c.diff_src(0);
+        if (!diff_src || !m_cur)
             return; // no parameters, so nothing else to compute
         const bool reads_dst = m_reads == BackwardReads::Dst;
-        const nrt_tensor &data = reads_dst ? dst : src;
-        m_shape.check(m_name, data, reads_dst ? "dst" : "src");
-        m_shape.check(m_name, diff_dst, "diff_dst");
-        m_shape.check(m_name, *diff_src, "diff_src");
-        if (m_shape.numel() == 0)
-            return;
-        (reads_dst ? m_dst : m_src).set_data_handle(data.data);
-        m_diff_dst.set_data_handle(diff_dst.data);
-        m_diff_src.set_data_handle(diff_src->data);
-        m_backward.run(m_stream);
+        (reads_dst ? m_cur->dst : m_cur->src).set_data_handle(reads_dst ? c.dst(0).data : c.src(0).data);
+        m_cur->diff_dst.set_data_handle(c.diff_dst(0).data);
+        m_cur->diff_src.set_data_handle(diff_src->data);
+        m_cur->backward.run(m_stream);
         m_stream.wait();
     }
 
@@ -190,6 +206,8 @@ protected:
     // What the backward primitive reads besides diff_dst: *_use_dst_for_bwd
     // algorithms and softmax differentiate from dst, which is cheaper.
     enum class BackwardReads { Src, Dst };
+    // Whether the computation reads elements one by one (any layout will do).
+    enum class Layouts { PlainOnly, Any };
 
     // The primitive descriptors for one shape; md views all four tensors.
     struct Primitives {
@@ -200,61 +218,76 @@ protected:
 
     // name and rank_note (see require_src_dims) are not copied: string literals.
     DnnlActivation(const Host &host, const char *name, BackwardReads reads,
-                   const char *rank_note = nullptr)
-        : m_name(name), m_rank_note(rank_note), m_reads(reads), m_engine(dnnl_engine(host)),
-          m_stream(dnnl_stream(host))
+                   const char *rank_note = nullptr, Layouts layouts = Layouts::PlainOnly)
+        : m_name(name), m_rank_note(rank_note), m_reads(reads), m_any_format(layouts == Layouts::Any),
+          m_engine(dnnl_engine(host)), m_stream(dnnl_stream(host))
     {
     }
 
-    // Both primitives for src_dims (never empty), made on engine with attr,
-    // which asks for a user scratchpad; backward with forward as its hint.
-    virtual Primitives describe(std::span<const int64_t> src_dims, const dnnl::engine &engine,
+    // Both primitives for src_dims (never empty) in `format` (NRT_FORMAT_PLAIN
+    // or the oneDNN tag the input arrives in), made on engine with attr, which
+    // asks for a user scratchpad; backward with forward as its hint.
+    virtual Primitives describe(std::span<const int64_t> src_dims, int32_t format, const dnnl::engine &engine,
                                 const dnnl::primitive_attr &attr) const = 0;
 
 private:
-    void build(std::span<const int64_t> src_dims)
+    static constexpr size_t kKeptShapes = 4;
+
+    struct Built {
+        std::vector<int64_t> dims;
+        int32_t format = NRT_FORMAT_PLAIN;
+        BoundPrimitive forward, backward;
+        dnnl::memory src, dst, diff_dst, diff_src;
+        Buffer scratchpad;
+    };
+
+    Built *built_for(std::span<const int64_t> dims, int32_t format)
     {
+        for (auto &b : m_built)
+            if (b->format == format && std::equal(dims.begin(), dims.end(), b->dims.begin(), b->dims.end()))
+                return b.get();
+        if (m_built.size() == kKeptShapes)
+            m_built.erase(m_built.begin());
+        m_built.push_back(build(dims, format));
+        return m_built.back().get();
+    }
+
+    std::unique_ptr<Built> build(std::span<const int64_t> dims, int32_t format) const
+    {
+        auto b = std::make_unique<Built>();
+        b->dims.assign(dims.begin(), dims.end());
+        b->format = format;
         // A user scratchpad keeps oneDNN from allocating one per execute.
         dnnl::primitive_attr attr;
         attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-        const Primitives p = describe(src_dims, m_engine, attr);
+        const Primitives p = describe(dims, format, m_engine, attr);
         // Forward and backward never run at once, so they share one buffer.
-        Buffer scratchpad = scratchpad_for(p.forward, p.backward);
-
-        m_src = dnnl::memory(p.md, m_engine, DNNL_MEMORY_NONE);
-        m_dst = dnnl::memory(p.md, m_engine, DNNL_MEMORY_NONE);
-        m_diff_dst = dnnl::memory(p.md, m_engine, DNNL_MEMORY_NONE);
-        m_diff_src = dnnl::memory(p.md, m_engine, DNNL_MEMORY_NONE);
-
-        m_forward = BoundPrimitive(dnnl::primitive(p.forward), m_name, "forward");
-        m_forward.arg(DNNL_ARG_SRC, m_src);
-        m_forward.arg(DNNL_ARG_DST, m_dst);
-        m_forward.scratchpad(p.forward, m_engine, scratchpad);
-
-        m_backward = BoundPrimitive(dnnl::primitive(p.backward), m_name, "backward");
-        if (m_reads == BackwardReads::Dst)
-            m_backward.arg(DNNL_ARG_DST, m_dst);
-        else
-            m_backward.arg(DNNL_ARG_SRC, m_src);
-        m_backward.arg(DNNL_ARG_DIFF_DST, m_diff_dst);
-        m_backward.arg(DNNL_ARG_DIFF_SRC, m_diff_src);
-        m_backward.scratchpad(p.backward, m_engine, scratchpad);
-        // The old buffer is freed only now, after the memories that pointed
-        // into it were replaced.
-        m_scratchpad = std::move(scratchpad);
+        b->scratchpad = scratchpad_for(p.forward, p.backward);
+        b->src = dnnl::memory(p.md, m_engine, DNNL_MEMORY_NONE);
+        b->dst = dnnl::memory(p.md, m_engine, DNNL_MEMORY_NONE);
+        b->diff_dst = dnnl::memory(p.md, m_engine, DNNL_MEMORY_NONE);
+        b->diff_src = dnnl::memory(p.md, m_engine, DNNL_MEMORY_NONE);
+        b->forward = BoundPrimitive(dnnl::primitive(p.forward), m_name, "forward");
+        b->forward.arg(DNNL_ARG_SRC, b->src);
+        b->forward.arg(DNNL_ARG_DST, b->dst);
+        b->forward.scratchpad(p.forward, m_engine, b->scratchpad);
+        b->backward = BoundPrimitive(dnnl::primitive(p.backward), m_name, "backward");
+        b->backward.arg(m_reads == BackwardReads::Dst ? DNNL_ARG_DST : DNNL_ARG_SRC,
+                        m_reads == BackwardReads::Dst ? b->dst : b->src);
+        b->backward.arg(DNNL_ARG_DIFF_DST, b->diff_dst);
+        b->backward.arg(DNNL_ARG_DIFF_SRC, b->diff_src);
+        b->backward.scratchpad(p.backward, m_engine, b->scratchpad);
+        return b;
     }
 
     const char *m_name;
     const char *m_rank_note;
     BackwardReads m_reads;
+    bool m_any_format;
     dnnl::engine m_engine;
     dnnl::stream m_stream;
-    PreparedShape m_shape;
-
-    BoundPrimitive m_forward;
-    BoundPrimitive m_backward;
-    dnnl::memory m_src, m_dst, m_diff_dst, m_diff_src;
-    Buffer m_scratchpad;
+    std::vector<std::unique_ptr<Built>> m_built;
+    Built *m_cur = nullptr;
 };
 
 } // namespace neurite::sdk

@@ -8,9 +8,11 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace neurite {
 
+class Layer;
 class LossFunction;
 class Module;
 
@@ -36,6 +38,9 @@ void compare_gradient(Tensor &x, const Tensor &analytic, const std::function<dou
 // and every parameter. The layer is prepared for input's shape.
 GradError check_layer_gradient(Module &layer, const Tensor &input, uint64_t seed,
                                double eps = 1e-2);
+// The same for any layer or model and any number of inputs and outputs:
+// L = Σ_j Σ dst_j·w_j, against every input and every trained parameter.
+GradError check_layer_gradient(Layer &layer, std::vector<Tensor> inputs, uint64_t seed, double eps = 1e-2);
 
 // d loss / d pred of a loss's backward against its forward.
 GradError check_loss_gradient(LossFunction &loss, const Tensor &pred, const Tensor &target,

@@ -1,14 +1,49 @@
 #pragma once
 
+#include "neurite/core/data/dataset.h"
+#include "neurite/core/tensor.h"
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
 namespace neurite {
+
+class Model;
+struct Parameter;
+
+// Data a run trains on, as a "model" event carries it for pictures of the
+// model (a decision boundary, a fitted curve, a confusion matrix). A
+// dataset is a cheap view of shared samples; tensors {x = , y = } are
+// copied, their first kWatchedRows rows only, so that nothing the script
+// frees later is read and no large copy is made.
+struct WatchedData {
+    static constexpr int64_t kWatchedRows = 10000;
+
+    data::Dataset dataset; // when the script gave a dataset
+    Tensor x, y;           // when it gave tensors: rows are samples
+    int64_t rows = 0;      // samples in the data the script gave (x may hold fewer)
+    // Whether y holds class labels, and how: decided by the one rule
+    // (data.target_kind) where the data was announced, never from shapes here.
+    data::TargetKind kind = data::TargetKind::None;
+    data::TargetEncoding encoding = data::TargetEncoding::Index;
+
+    static WatchedData from_dataset(const data::Dataset &dataset);
+    static WatchedData from_tensors(const Tensor &x, const Tensor &y);
+    bool defined() const { return rows > 0; }
+};
+
+// A model a run trains, and its data when the script said what it is.
+struct WatchedModel {
+    std::shared_ptr<Model> model;
+    WatchedData data;
+    WatchedData validation;
+};
 
 // One thing a run reports. The event stream is the only way metrics leave a
 // training loop: the terminal progress, the metrics log, the plot and the GUI
@@ -19,7 +54,8 @@ struct MonitorEvent {
         Scalar,   // name, value at step / epoch
         Progress, // value done of total, name is the label
         Text,     // text: one line for a person
-        RunEnd    // value: 1 when the run finished, 0 when it stopped early
+        RunEnd,   // value: 1 when the run finished, 0 when it stopped early
+        Model     // watched: the model that trains from now on, and its data
     };
     Type type = Type::Scalar;
     std::string run; // the run id, unique within the process
@@ -30,6 +66,9 @@ struct MonitorEvent {
     double total = 0;
     std::string text;
     double time = 0; // seconds since the monitor was created
+    // Model events only. The model lives on the thread that runs it: a
+    // subscriber on another thread may keep the pointer but must not call it.
+    std::shared_ptr<const WatchedModel> watched;
 };
 
 const char *monitor_event_type_name(MonitorEvent::Type type); // "scalar", "progress", ...
@@ -67,6 +106,25 @@ public:
     void progress(double done, double total, const std::string &label);
     void text(const std::string &line);
 
+    // Announces the model that trains from now on ("model" event). How a
+    // subscriber (the window) learns which model a run trains, whichever
+    // loop trains it:
+    //  - train.fit calls monitor.watch(model, data, validation) as it starts;
+    //  - a loop of one's own calls monitor.watch itself, as it calls
+    //    monitor.log for charts (as W&B's wandb.watch);
+    //  - and without either, making an optimizer over a model's parameters
+    //    (optim.SGD(model, ...)) announces the model, without data, through
+    //    watch_parameters: the one moment a script declares what it will
+    //    train, so a plain loop gets the model's graph with no extra call and
+    //    no cost per step. Detecting training in forward, backward or step
+    //    would add work to every step, for an answer known at that moment.
+    void watch(std::shared_ptr<Model> model, WatchedData data = {}, WatchedData validation = {});
+    // Announces the outermost model that all these parameters belong to,
+    // unless it is the model watched last (an optimizer made after
+    // monitor.watch must not drop the data the watch gave). Parameters of
+    // several models, or of a layer alone, announce nothing.
+    void watch_parameters(std::span<const Parameter> params);
+
     // Stamps the current run when event.run is empty and the time when it is 0.
     void publish(MonitorEvent event);
 
@@ -87,6 +145,7 @@ private:
     std::string m_run;
     int64_t m_step = 0;
     int64_t m_epoch = 0;
+    std::weak_ptr<Model> m_watched;
     std::chrono::steady_clock::time_point m_start;
 };
 

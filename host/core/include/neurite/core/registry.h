@@ -107,7 +107,7 @@ public:
     // Throws Error "unknown plugin 'Dnse' (did you mean 'Dense'?)".
     const Entry &require(const std::string &name) const;
 
-    std::unique_ptr<Module> create_layer(const std::string &name, const ParamList &params,
+    std::shared_ptr<Module> create_layer(const std::string &name, const ParamList &params,
                                          ComputeContext &context, uint64_t seed) const;
     std::unique_ptr<LossFunction> create_loss(const std::string &name, const ParamList &params,
                                               ComputeContext &context) const;

@@ -8,13 +8,14 @@
 struct lua_State;
 
 namespace neurite {
-class Sequential;
+class Model;
 class Tensor;
 } // namespace neurite
 
 namespace neurite::lua {
 
-Sequential *to_sequential(lua_State *L, int idx);
+// nn.Sequential and nn.Model alike.
+Model *to_model(lua_State *L, int idx);
 const data::Dataset *to_dataset(lua_State *L, int idx);
 // Contiguous: for a strided view (t:t(), t:narrow(2, ...)), a copy of its
 // values at the time of the call.
