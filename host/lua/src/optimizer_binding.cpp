@@ -31,6 +31,15 @@ int opt_step(lua_State *L)
     });
 }
 
+int opt_grads_finite(lua_State *L)
+{
+    OptimizerBox *box = check_optimizer(L, 1);
+    return guarded(L, [&] {
+        lua_pushboolean(L, box->optimizer->grads_finite());
+        return 1;
+    });
+}
+
 int opt_zero_grad(lua_State *L)
 {
     Optimizer &optimizer = *check_optimizer(L, 1)->optimizer;
@@ -185,6 +194,7 @@ void open_optim(lua_State *L)
 {
     static const luaL_Reg methods[] = {{"step", opt_step},
                                        {"zero_grad", opt_zero_grad},
+                                       {"grads_finite", opt_grads_finite},
                                        {"state", opt_state},
                                        {"load_state", opt_load_state},
                                        {"params", opt_params},
