@@ -12,6 +12,8 @@ OptimizerBox *check_optimizer(lua_State *L, int idx)
     auto *box = static_cast<OptimizerBox *>(luaL_testudata(L, idx, kOptimizerMeta));
     if (!box)
         arg_error(L, idx, "optimizer method", "an optimizer such as optim.SGD(...) (call it with ':')");
+    if (!box->optimizer)
+        raise(L, "the optimizer was already freed (its __gc ran)");
     return box;
 }
 
@@ -19,6 +21,7 @@ int opt_gc(lua_State *L)
 {
     auto *box = static_cast<OptimizerBox *>(luaL_checkudata(L, 1, kOptimizerMeta));
     box->~OptimizerBox();
+    new (box) OptimizerBox{}; // a second __gc, or a method after it, finds an empty box
     return 0;
 }
 
