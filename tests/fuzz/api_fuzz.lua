@@ -98,7 +98,10 @@ local function describe(v)
   if type(v) == "string" then return string.format("%q", #v > 20 and v:sub(1, 20) .. "..." or v) end
   if type(v) == "table" then
     local parts = {}
-    for k, x in pairs(v) do parts[#parts + 1] = tostring(k) .. "=" .. (type(x) == "table" and "{...}" or text_of(x)) end
+    for k, x in pairs(v) do
+      if #parts == 6 then parts[#parts + 1] = "..." break end
+      parts[#parts + 1] = tostring(k) .. "=" .. (type(x) == "table" and "{...}" or text_of(x))
+    end
     return "{" .. table.concat(parts, ", ") .. "}"
   end
   return text_of(v)
