@@ -92,6 +92,36 @@ local function describe(v)
   return "a " .. type(v)
 end
 
+-- Whether v has a method `name` (a model's forward, an optimizer's step),
+-- without raising for objects whose __index refuses unknown names.
+local function has_method(v, name)
+  if type(v) ~= "userdata" and type(v) ~= "table" then return false end
+  local ok, f = pcall(function() return v[name] end)
+  return ok and type(f) == "function"
+end
+
+-- The options of train.fit that are not objects: numbers in their range,
+-- booleans. Raised at the script's line (level 3: this, train.fit, script).
+local function check_fit_values(opts, fn)
+  local function whole(key, min)
+    local v = opts[key]
+    local ok = v == nil or (type(v) == "number" and v == math.floor(v) and v >= min and v < 2 ^ 53)
+    if not ok then
+      error(string.format("%s: %s must be a whole number >= %d, got %s", fn, key, min,
+                          type(v) == "number" and tostring(v) or describe(v)), 4)
+    end
+  end
+  whole("epochs", 0)
+  whole("batch_size", 1)
+  whole("eval_batch_size", 1)
+  whole("verbose", 0)
+  for _, key in ipairs{"shuffle", "drop_last"} do
+    if opts[key] ~= nil and type(opts[key]) ~= "boolean" then
+      error(string.format("%s: %s must be true or false, got %s", fn, key, describe(opts[key])), 3)
+    end
+  end
+end
+
 -- "1 loss", "2 losses"
 local function amount(n, noun, plural)
   return n .. " " .. (n == 1 and noun or plural or noun .. "s")
@@ -695,9 +725,17 @@ function train.fit(opts)
   local fn = "train.fit"
   check_options(opts, fn, FIT_OPTIONS)
   local model = check(opts, "model", "an nn.Sequential or nn.Model")
+  if not has_method(model, "forward") or not has_method(model, "parameters") then
+    error(string.format("%s: model must be an nn.Sequential or nn.Model, got %s", fn, describe(model)), 2)
+  end
+  check_fit_values(opts, fn)
   check(opts, "loss", "e.g. nn.CrossEntropyLoss(), or a list with one loss per output")
   local loss, losses = objective(opts.loss, opts.loss_weights, fn, 2)
   local optimizer = check(opts, "optimizer", "e.g. optim.SGD(model:parameters(), {lr = 0.1})")
+  if not has_method(optimizer, "step") or not has_method(optimizer, "zero_grad") then
+    error(string.format("%s: optimizer must be an optimizer such as optim.SGD(model:parameters(), {lr = 0.1}), got %s",
+                        fn, describe(optimizer)), 2)
+  end
   local data = check(opts, "data", "{x = ..., y = ...} or a dataset")
   check_source(data, "data", 2)
   check_target_count(data, "data", #losses, 2)
