@@ -120,7 +120,7 @@ bool Optimizer::grads_finite()
     {
         const int team = omp_get_num_threads(), me = omp_get_thread_num();
         for (const Tensor *g : grads) {
-            const int64_t rows = g->shape()[0], row = g->numel() / rows;
+            const int64_t rows = g->dim() > 0 ? g->shape()[0] : 1, row = g->numel() / rows;
             const sdk::RowBlock block = sdk::row_block(rows, me, team);
             largest = std::max(largest, largest_bits(g->data(), block.first * row, block.last * row));
         }

@@ -610,7 +610,7 @@ local function train_epoch(fit, logs, resumed)
     local fault = not is_finite(value) and "loss is " .. number_text(value) or nil
     if not fault then
       model:backward(x, loss:backward(pred, y), false)
-      if not optimizer:grads_finite() then fault = "the gradients hold inf or nan (the loss is " .. number_text(value) .. ")" end
+      if fit.check_grads and not optimizer:grads_finite() then fault = "the gradients hold inf or nan (the loss is " .. number_text(value) .. ")" end
     end
     if fault then
       -- Stopped before the step: the parameters keep their last finite values.
@@ -762,7 +762,9 @@ function train.fit(opts)
                callbacks = callbacks, data = data, batch_size = opts.batch_size or 32,
                shuffle = opts.shuffle ~= false, drop_last = opts.drop_last, metrics = metrics,
                outputs = #losses, accuracy = accuracy, log_keys = log_keys(#losses, accuracy),
-               verbose = opts.verbose == nil and 1 or opts.verbose}
+               verbose = opts.verbose == nil and 1 or opts.verbose,
+               -- Optimizers written in Lua may have no gradient check of their own.
+               check_grads = has_method(optimizer, "grads_finite")}
   local start_epoch, resumed = 1, nil
   if opts.resume then start_epoch, resumed = train.resume(fit, opts.resume, callbacks) end
 
