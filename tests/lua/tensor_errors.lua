@@ -32,6 +32,10 @@ fails(function() return t:permute(1, 1) end, "t:permute: dimension 1 appears twi
 fails(function() return t:permute(1) end, "t:permute: a tensor of shape [2, 3] needs 2 dimensions in the order, got 1")
 fails(function() return tensor(1):sum(2) end, "t:sum: dimension 2 is out of range")
 fails(function() return t:sum(1.5) end, "t:sum: the dimension is 1.5; it must be an integer")
+-- scans keep the shape: an option such as keepdim is refused, not ignored
+fails(function() return t:softmax(2, true) end,
+      "t:softmax takes only a dimension, got also true (the result has the tensor's shape, so keepdim does not apply)")
+fails(function() return t:cumsum(1, {keepdim = true}) end, "t:cumsum takes only a dimension, got also a table")
 
 -- indices: integers, in range
 fails(function() return t:get(1, 1.5) end, "t:get: an index is 1.5; it must be an integer")

@@ -1,0 +1,123 @@
+-- docs/lua-api.md against the real Lua surface, enumerated at run time:
+-- every function of the modules below and every method of the objects
+-- they make must be documented, and every function or method the page
+-- names must exist. A new function fails this test until its line is
+-- written; a new module or object type is one line in MODULES or OBJECTS.
+local here = arg[0]:match("^(.*[/\\])") or ""
+local file = assert(io.open(here .. "../../docs/lua-api.md"))
+local text = file:read("a")
+file:close()
+local neurite = require "neurite"
+
+-- The text of "## <name>" up to the next "## " heading.
+local function section(name)
+  local body = text:match("\n## " .. name .. "\n(.-)\n## ") or text:match("\n## " .. name .. "\n(.*)$")
+  return assert(body, "docs/lua-api.md has no '## " .. name .. "' section")
+end
+
+local function has_call(body, written)
+  return body:find(written .. "(", 1, true) or body:find(written .. "{", 1, true)
+end
+
+local missing, unknown = {}, {}
+
+-- Modules: each function (names starting with '_' are internal) must be
+-- written as `prefix.name(...)` or `prefix.name{...}` in its section.
+local MODULES = {
+  {prefix = "tensor", table = tensor, section = "tensor"},
+  {prefix = "nn", table = nn, section = "nn"},
+  {prefix = "optim", table = optim, section = "optim"},
+  {prefix = "data", table = data, section = "data"},
+  {prefix = "train", table = train, section = "train"},
+  {prefix = "monitor", table = monitor, section = "monitor"},
+  {prefix = "json", table = neurite.json, section = "json and the neurite table"},
+  {prefix = "neurite", table = neurite, section = "json and the neurite table"},
+}
+for _, m in ipairs(MODULES) do
+  local body = section(m.section)
+  for name, v in pairs(m.table) do
+    if type(v) == "function" and not name:match("^_") and not has_call(body, m.prefix .. "." .. name) then
+      missing[#missing + 1] = m.prefix .. "." .. name
+    end
+  end
+end
+
+-- The registry's entries: nn.<Name> for layers, activations and losses,
+-- optim.<Name> for optimizers (Lua-defined ones are the script's own).
+local entry_names = {}
+for _, e in ipairs(nn.plugins()) do
+  entry_names[e.name] = e.kind
+  if e.origin ~= "lua" then
+    local prefix = e.kind == "optimizer" and "optim" or "nn"
+    if not section(prefix):find("`" .. prefix .. "." .. e.name .. "`", 1, true)
+       and not has_call(section(prefix), prefix .. "." .. e.name) then
+      missing[#missing + 1] = prefix .. "." .. e.name .. " (" .. e.kind .. ")"
+    end
+  end
+end
+
+-- Objects: the methods table behind each type's __index (a table, or the
+-- first upvalue of an __index function); each method must be written as
+-- `receiver:name(...)` somewhere on the page.
+local function methods_of(value)
+  local index = getmetatable(value).__index
+  if type(index) == "table" then return index end
+  local _, methods = debug.getupvalue(index, 1)
+  return assert(methods, "no methods table behind __index")
+end
+local ds = data.gates("xor")
+local layer = nn.Dense(2, 2)
+local OBJECTS = {
+  {receiver = "layer", methods = methods_of(layer)},
+  {receiver = "model", methods = methods_of(nn.Sequential{nn.Dense(2, 2)})},
+  {receiver = "loss", methods = methods_of(nn.MSELoss())},
+  {receiver = "opt", methods = methods_of(optim.SGD(layer, {lr = 0.1}))},
+  {receiver = "ds", methods = methods_of(ds)},
+  {receiver = "symbol", methods = methods_of(nn.Input{2})},
+}
+for _, o in ipairs(OBJECTS) do
+  for name in pairs(o.methods) do
+    if not has_call(text, o.receiver .. ":" .. name) then missing[#missing + 1] = o.receiver .. ":" .. name end
+  end
+end
+-- Tensor methods: in the tensor section, as t:name(...) or x:name{...}.
+local tensor_methods = methods_of(tensor.zeros(1))
+local tensor_section = section("tensor")
+for name in pairs(tensor_methods) do
+  if not (tensor_section:find(":" .. name .. "(", 1, true) or tensor_section:find(":" .. name .. "{", 1, true)) then
+    missing[#missing + 1] = "t:" .. name
+  end
+end
+
+-- The other direction: what the page calls must exist. Names that the
+-- page's own nn.define examples register are the examples' own.
+local defined = {}
+for name in text:gmatch('name = "(%u[%w_]*)"') do defined[name] = true end
+local function exists(prefix, name)
+  if prefix == "nn" or prefix == "optim" then
+    if defined[name] then return true end
+    if entry_names[name] then return (entry_names[name] == "optimizer") == (prefix == "optim") end
+  end
+  for _, m in ipairs(MODULES) do
+    if m.prefix == prefix then return type(rawget(m.table, name)) == "function" end
+  end
+  return true -- not a module this test knows
+end
+for prefix, name in text:gmatch("%f[%w_.]([%a_]+)%.([%a_][%w_]*)[%({]") do
+  if not exists(prefix, name) then unknown[#unknown + 1] = prefix .. "." .. name end
+end
+local receivers = {t = tensor_methods}
+for _, o in ipairs(OBJECTS) do receivers[o.receiver] = o.methods end
+for receiver, name in text:gmatch("%f[%w_]([%a_][%w_]*):([%a_][%w_]*)[%({]") do
+  if receivers[receiver] and not receivers[receiver][name] then unknown[#unknown + 1] = receiver .. ":" .. name end
+end
+-- In the tensor section any receiver but the other objects' is a tensor.
+for receiver, name in tensor_section:gmatch("([%w_%)]+):([%a_][%w_]*)[%({]") do
+  if not receivers[receiver] and not tensor_methods[name] then unknown[#unknown + 1] = "t:" .. name end
+end
+
+table.sort(missing)
+table.sort(unknown)
+assert(#missing == 0, "undocumented in docs/lua-api.md: " .. table.concat(missing, ", "))
+assert(#unknown == 0, "documented in docs/lua-api.md but not in the code: " .. table.concat(unknown, ", "))
+print("api docs ok")
