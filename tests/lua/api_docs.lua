@@ -116,6 +116,26 @@ for receiver, name in tensor_section:gmatch("([%w_%)]+):([%a_][%w_]*)[%({]") do
   if not receivers[receiver] and not tensor_methods[name] then unknown[#unknown + 1] = "t:" .. name end
 end
 
+-- The examples: every ```lua block compiles, and each runs (in an
+-- environment of its own) unless its fence says ```lua fragment (it uses
+-- variables of another example, or trains for long).
+local examples, ran = 0, 0
+local has_fashion = pcall(data.fashion_mnist, {split = "test"}) -- Debian's dataset-fashion-mnist
+for info, code in text:gmatch("\n```lua([^\n]*)\n(.-)\n```") do
+  examples = examples + 1
+  local chunk, err = load(code, "=docs/lua-api.md example " .. examples, "t",
+                          setmetatable({print = function() end}, {__index = _G}))
+  assert(chunk, err)
+  if info == "" and (has_fashion or not code:find("fashion_mnist", 1, true)) then
+    chunk()
+    ran = ran + 1
+  elseif info ~= "" then
+    assert(info == " fragment", "example " .. examples .. ": unknown fence info '" .. info .. "'")
+  end
+end
+assert(examples >= 15 and ran >= 10, "the examples were not found")
+os.remove("mlp.nrt")
+
 table.sort(missing)
 table.sort(unknown)
 assert(#missing == 0, "undocumented in docs/lua-api.md: " .. table.concat(missing, ", "))
