@@ -11,7 +11,7 @@ fails(function() return tensor.zeros(2, -3) end, "tensor.zeros: dimension 2 is -
 fails(function() return tensor.ones{2, 1.5} end, "tensor.ones: dimension 2 is 1.5; dimensions must be integers")
 fails(function() return tensor.rand{2, "x"} end, "tensor.rand: dimension 2 is \"x\"; dimensions must be integers")
 fails(function() return tensor.full({2, {}}, 1) end, "tensor.full: dimension 2 is a table; dimensions must be integers")
-fails(function() return tensor.zeros{} end, "tensor.zeros: a shape has 1 to 8 dimensions, got 0")
+fails(function() return tensor.zeros{1, 1, 1, 1, 1, 1, 1, 1, 1} end, "tensor.zeros: a shape has 1 to 8 dimensions, got 9")
 fails(function() return tensor.zeros(1, 1, 1, 1, 1, 1, 1, 1, 1) end, "tensor.zeros: a shape has at most 8 dimensions, got 9")
 fails(function() return t:reshape{-2, 3} end,
       "t:reshape: dimension 1 is -2; dimensions must be >= 0 (or -1 once, for the size inferred from the rest)")
