@@ -42,6 +42,13 @@ for _, m in ipairs(MODULES) do
   end
 end
 
+-- A module added to the neurite table needs a section and a line above.
+for name, v in pairs(neurite) do
+  local known = false
+  for _, m in ipairs(MODULES) do known = known or m.table == v end
+  if type(v) == "table" and not known then missing[#missing + 1] = "the module " .. name end
+end
+
 -- The registry's entries: nn.<Name> for layers, activations and losses,
 -- optim.<Name> for optimizers (Lua-defined ones are the script's own).
 local entry_names = {}
