@@ -153,7 +153,9 @@ os.remove("mlp.nrt")
 
 table.sort(missing)
 table.sort(unknown)
-assert(#missing == 0, "undocumented in docs/lua-api.md: " .. table.concat(missing, ", "))
+assert(#missing == 0, "undocumented in docs/lua-api.md: " .. table.concat(missing, ", ") ..
+       " (write each as it is called, e.g. `train.fit{...}`, `model:save(path)`, or an entry's table row " ..
+       "`nn.Dense`, in the section of its module)")
 assert(#unknown == 0, "documented in docs/lua-api.md but not in the code: " .. table.concat(unknown, ", "))
 print(string.format("api docs ok: %d functions, entries and methods documented; %d examples, %d run",
                     checked, examples, ran))
