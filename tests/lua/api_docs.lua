@@ -126,6 +126,10 @@ for _, o in ipairs(OBJECTS) do receivers[o.receiver] = o.methods end
 for receiver, name in text:gmatch("%f[%w_]([%a_][%w_]*):([%a_][%w_]*)[%({]") do
   if receivers[receiver] and not receivers[receiver][name] then unknown[#unknown + 1] = receiver .. ":" .. name end
 end
+-- The dataset fields the page names (ds.classes, ds.kind, ...) exist.
+for name in text:gmatch("%f[%w_]ds%.([%a_][%w_]*)") do
+  if ds[name] == nil then unknown[#unknown + 1] = "ds." .. name end
+end
 -- In the tensor section any receiver but the other objects' is a tensor.
 for receiver, name in tensor_section:gmatch("([%w_%)]+):([%a_][%w_]*)[%({]") do
   if not receivers[receiver] and not tensor_methods[name] then unknown[#unknown + 1] = "t:" .. name end
