@@ -40,8 +40,9 @@ local function improved(mode, value, best, min_delta)
   return value < best - min_delta
 end
 
+-- Accuracy, precision, recall, F1 and R² grow; losses and errors shrink.
 local function mode_of(name)
-  return (name:find("accuracy") and "max") or "min"
+  return train.metric_mode(name)
 end
 
 local MODES = {"min", "max"}

@@ -30,7 +30,7 @@
 local neurite = ...
 local pcall = neurite._library_pcall -- Lua's own: see runtime.cpp
 local tensor, monitor = neurite.tensor, neurite.monitor
-local check_options, check_choice = neurite.check_options, neurite.check_choice
+local check_options = neurite.check_options
 -- Whether data holds class labels: the one rule (a dataset's kind, a table's
 -- kind, else y's values), shared with the window.
 local target_kind = neurite.data.target_kind
@@ -45,12 +45,16 @@ local function check(opts, key, what, fn)
   return v
 end
 
-local METRICS = {"accuracy"}
-
--- Checks a list of metric names; `level` as error()'s, from the caller.
+-- Checks a list of metrics (names, train.metric(...); metrics.lua); `level`
+-- as error()'s, from the caller.
 local function check_metrics(metrics, fn, level)
-  for _, name in ipairs(metrics or {}) do check_choice(name, fn, "metric", METRICS, level + 1) end
+  for _, m in ipairs(metrics or {}) do train.check_metric(m, fn, level + 1) end
   return metrics
+end
+
+-- Whether metrics holds one list per output (rather than one list).
+local function per_output(metrics)
+  return metrics ~= nil and type(metrics[1]) == "table" and not train.is_metric(metrics[1])
 end
 
 -- Number of correct predictions: argmax against rows shaped as pred
@@ -362,7 +366,7 @@ end
 local function accuracy_outputs(metrics, count, is_class, fn, level)
   level = level + 1
   local per = {}
-  if metrics ~= nil and type(metrics[1]) == "table" then
+  if per_output(metrics) then
     if #metrics ~= count then
       error(string.format("%s: metrics has %s for %s; give one list per output", fn, amount(#metrics, "list"),
                           amount(count, "output")), level)
@@ -439,6 +443,8 @@ local function evaluate_batches(o)
       return target_kind(y[k]) == "classes"
     end, o.fn, 4)
     local n = samples_in(x)
+    if sums.trackers == nil then sums.trackers = train.metric_trackers(o.metrics, count, o.fn, 4) or false end
+    train.add_metrics(sums.trackers, pred, y, 4)
     if o.loss then sums.loss = sums.loss + call_at(4, o.loss, "forward", pred, y) * n end
     if count > 1 then
       sums.outputs = sums.outputs or new_outputs(count)
@@ -461,7 +467,7 @@ function train.evaluate(opts)
   local o = {fn = fn, model = check(opts, "model", "the model to evaluate", fn), metrics = opts.metrics,
              data = check(opts, "data", "{x = ..., y = ...} or a dataset", fn), batch_size = opts.batch_size or 1000}
   if opts.loss ~= nil then o.loss, o.losses = objective(opts.loss, opts.loss_weights, fn, 2) end
-  if o.metrics ~= nil and type(o.metrics[1]) ~= "table" then check_metrics(o.metrics, fn, 2) end
+  if o.metrics ~= nil and not per_output(o.metrics) then check_metrics(o.metrics, fn, 2) end
   -- Accuracy by default for class data only; it means nothing for regression.
   o.classes = class_data(o.data)
   local was_training = o.model:is_training()
@@ -478,6 +484,7 @@ function train.evaluate(opts)
   elseif sums.accuracy[1] then
     result.accuracy = sums.correct / seen
   end
+  train.metric_logs(result, sums.trackers, sums.outputs and #sums.outputs or 1)
   return result
 end
 
@@ -495,7 +502,7 @@ end
 
 local FIT_OPTIONS = {"model", "loss", "loss_weights", "optimizer", "data", "validation", "epochs", "batch_size",
                      "shuffle", "drop_last", "metrics", "callbacks", "verbose", "name", "resume", "on_epoch",
-                     "eval_batch_size"}
+                     "eval_batch_size", "clip_grad_norm", "clip_grad_value"}
 
 -- One epoch of training; fills logs.loss, accuracy, lr and samples_per_s
 -- (and loss_<k>, accuracy_<k> for several outputs).
@@ -514,6 +521,10 @@ local function train_epoch(fit, logs, resumed)
   if resumed then tensor.set_rng_state(resumed.rng) end
   local count, accuracy = fit.outputs, fit.accuracy
   local outs = count > 1 and (from.outputs or new_outputs(count)) or nil
+  fit.trackers = train.metric_trackers(fit.metrics, count, "train.fit", 3)
+  for k, t in ipairs(fit.trackers or {}) do
+    if t and from.metrics and type(from.metrics[k]) == "table" then t.sums = from.metrics[k] end
+  end
   local batches, seen, sum_loss, correct = from.batches, from.seen, from.sum_loss, from.correct
   local started = monitor.elapsed()
   for x, y in next_batch do
@@ -522,15 +533,29 @@ local function train_epoch(fit, logs, resumed)
     check_outputs(pred, y, count, "train.fit", 3)
     local value = call_at(3, loss, "forward", pred, y)
     model:backward(x, loss:backward(pred, y), false)
-    optimizer:step()
+    -- Counted before the step: optim.LBFGS and optim.Newton run forward again.
     local n = samples_in(x)
-    fit.step = monitor.step()
     batches, seen, sum_loss = batches + 1, seen + n, sum_loss + value * n
     if outs then
       add_outputs(outs, loss, pred, y, accuracy, n)
     elseif accuracy[1] then
       correct = correct + train.correct(pred, y)
     end
+    train.add_metrics(fit.trackers, pred, y, 3)
+    if fit.clip_grad_norm then fit.grad_norm = neurite.optim.clip_grad_norm(fit.params, fit.clip_grad_norm) end
+    if fit.clip_grad_value then neurite.optim.clip_grad_value(fit.params, fit.clip_grad_value) end
+    if optimizer.needs_closure then
+      optimizer:step(function() -- the same batch again, at the weights the optimizer tries
+        optimizer:zero_grad()
+        local again = model:forward(x)
+        local again_value = loss:forward(again, y)
+        model:backward(x, loss:backward(again, y), false)
+        return again_value
+      end)
+    else
+      optimizer:step()
+    end
+    fit.step = monitor.step()
     monitor.log("batch_loss", value)
     monitor.progress(seen, total, string.format("epoch %d/%d", fit.epoch, fit.epochs))
     call(fit.callbacks, "on_batch_end", {loss = value, size = n, step = fit.step}, fit)
@@ -539,28 +564,34 @@ local function train_epoch(fit, logs, resumed)
   end
   local seconds = from.seconds + (monitor.elapsed() - started)
   fit.position = {epoch = fit.epoch, shuffle_rng = shuffle_rng, batches = batches, seen = seen,
-                  sum_loss = sum_loss, correct = correct, outputs = outs, seconds = seconds}
+                  sum_loss = sum_loss, correct = correct, outputs = outs, seconds = seconds, metrics = {}}
+  for k, t in ipairs(fit.trackers or {}) do fit.position.metrics[k] = t and t.sums or false end
   logs.loss = sum_loss / math.max(seen, 1)
   if outs then
     output_logs(logs, outs, accuracy, seen, true)
   elseif accuracy[1] then
     logs.accuracy = correct / math.max(seen, 1)
   end
+  train.metric_logs(logs, fit.trackers, count)
   logs.lr = optimizer.lr
   logs.samples_per_s = seen / math.max(seconds, 1e-9)
   return seconds
 end
 
 -- The keys of the epoch logs, in the order they are printed and kept.
-local function log_keys(count, accuracy)
-  if count == 1 then return {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "samples_per_s"} end
+local function log_keys(count, accuracy, metric_names)
   local keys = {}
   for _, prefix in ipairs{"", "val_"} do
     keys[#keys + 1] = prefix .. "loss"
-    for k = 1, count do keys[#keys + 1] = prefix .. "loss_" .. k end
-    for k = 1, count do
-      if accuracy[k] then keys[#keys + 1] = prefix .. "accuracy_" .. k end
+    if count == 1 then
+      keys[#keys + 1] = prefix .. "accuracy"
+    else
+      for k = 1, count do keys[#keys + 1] = prefix .. "loss_" .. k end
+      for k = 1, count do
+        if accuracy[k] then keys[#keys + 1] = prefix .. "accuracy_" .. k end
+      end
     end
+    for _, name in ipairs(metric_names) do keys[#keys + 1] = prefix .. name end
   end
   keys[#keys + 1] = "lr"
   keys[#keys + 1] = "samples_per_s"
@@ -584,6 +615,16 @@ local function report(logs, fit, seconds)
   end
 end
 
+-- opts[key]: nil, or a positive number; `level` as error()'s.
+local function positive_option(opts, key, level)
+  local v = opts[key]
+  if v ~= nil and (type(v) ~= "number" or not (v > 0)) then
+    error(string.format("train.fit: %s must be a positive number, got %s", key,
+                        type(v) == "number" and tostring(v) or describe(v)), level + 1)
+  end
+  return v
+end
+
 -- For a {x =, y =} source, as many targets as losses (a dataset's are
 -- counted at its first batch). `level` as error()'s.
 local function check_target_count(source, what, count, level)
@@ -599,7 +640,13 @@ end
 -- train.fit{model=, loss=, loss_weights=, optimizer=, data=, validation=,
 --           epochs=, batch_size=, shuffle=, drop_last=, metrics=,
 --           callbacks=, verbose=, name=, resume=, on_epoch=,
---           eval_batch_size=} -> history, fit
+--           eval_batch_size=, clip_grad_norm=, clip_grad_value=} -> history, fit
+-- clip_grad_norm = c scales the gradients so that their global norm is at
+-- most c before each step (fit.grad_norm is the norm before clipping);
+-- clip_grad_value = c clamps each element to [-c, c] (schedules.lua).
+-- metrics may also name top5_accuracy, precision, recall, f1, mae, rmse,
+-- r2 and train.metric(name, fn) (metrics.lua); they are logged under their
+-- names (val_<name>, <name>_<k> per output).
 -- A model with several inputs takes data = {x = {x1, x2}, y = ...}; each
 -- of x and y is a tensor, a dataset (its inputs under x, its targets under
 -- y), or a list of them, all with the same rows, shuffled together.
@@ -629,6 +676,10 @@ function train.fit(opts)
     check_target_count(opts.validation, "validation", #losses, 2)
   end
   local metrics = opts.metrics or {}
+  if optimizer.needs_closure and (opts.clip_grad_norm or opts.clip_grad_value) then
+    error("train.fit: clip_grad_norm and clip_grad_value apply to gradient-step optimizers, not to " ..
+          optimizer:type() .. ", which evaluates the loss again within its step", 2)
+  end
   local accuracy = accuracy_outputs(metrics, #losses, function(k) return is_class_loss(losses[k]) end, fn, 2)
   local callbacks = {}
   for _, cb in ipairs(opts.callbacks or {}) do callbacks[#callbacks + 1] = cb end
@@ -644,7 +695,11 @@ function train.fit(opts)
                epochs = opts.epochs or 10, history = history, stop = false, interrupted = false,
                callbacks = callbacks, data = data, batch_size = opts.batch_size or 32,
                shuffle = opts.shuffle ~= false, drop_last = opts.drop_last, metrics = metrics,
-               outputs = #losses, accuracy = accuracy, log_keys = log_keys(#losses, accuracy),
+               outputs = #losses, accuracy = accuracy, params = model:parameters(),
+               clip_grad_norm = positive_option(opts, "clip_grad_norm", 2),
+               clip_grad_value = positive_option(opts, "clip_grad_value", 2),
+               log_keys = log_keys(#losses, accuracy,
+                                   train.metric_log_names(train.metric_trackers(metrics, #losses, fn, 2), #losses)),
                verbose = opts.verbose == nil and 1 or opts.verbose}
   local start_epoch, resumed = 1, nil
   if opts.resume then start_epoch, resumed = train.resume(fit, opts.resume, callbacks) end

@@ -1,0 +1,119 @@
+-- optim.LBFGS and optim.Newton reach the minimum of f(θ) = θ1² + θ2²
+-- (Newton in one step), train a small network, and refuse a model too
+-- large for a dense Hessian; tensor.cholesky and cholesky_solve on values.
+
+-- ---------------------------------------------------------------- Cholesky
+local a = tensor{{4, 2}, {2, 3}}
+local l = tensor.cholesky(a)
+-- 4 = l11², 2 = l21 l11, 3 = l21² + l22²
+assert(math.abs(l:get(1, 1) - 2) < 1e-6 and math.abs(l:get(2, 1) - 1) < 1e-6 and
+       math.abs(l:get(2, 2) - math.sqrt(2)) < 1e-6 and l:get(1, 2) == 0, "L of [[4, 2], [2, 3]]: " .. tostring(l))
+local x = tensor.cholesky_solve(tensor{2, 1}, l) -- [[4, 2], [2, 3]] x = [2, 1] -> x = [0.5, 0]
+assert(math.abs(x:get(1) - 0.5) < 1e-6 and math.abs(x:get(2)) < 1e-6, "solved: " .. tostring(x))
+local xs = tensor.cholesky_solve(tensor{{2, 4}, {1, 2}}, l)
+assert(xs:shape()[2] == 2 and math.abs(xs:get(1, 2) - 1) < 1e-6, "two right-hand sides")
+local ok, err = pcall(tensor.cholesky, tensor{{1, 2}, {2, 1}})
+assert(not ok and err:find("tensor.cholesky: the matrix is not positive definite (its leading minor of order 2", 1,
+                           true), err)
+ok, err = pcall(tensor.cholesky, tensor{{1, 2, 3}})
+assert(not ok and err:find("expects a square matrix, got a tensor of shape [1, 3]", 1, true), err)
+ok, err = pcall(tensor.cholesky_solve, tensor{1, 2, 3}, l)
+assert(not ok and err:find("B of shape [3] does not fit L of shape [2, 2]", 1, true), err)
+
+-- ---------------------------------------------------------------- the quadratic
+-- θ lives in a layer without bias; the closure computes f and writes its gradient 2θ.
+local function quadratic(start)
+  local layer = nn.Dense{inputs = 2, outputs = 1, bias = false}
+  local theta = layer.weight
+  theta:copy(tensor{start})
+  local calls = 0
+  local function closure()
+    calls = calls + 1
+    theta.grad:copy(theta * 2)
+    return theta:dot(theta)
+  end
+  return layer, theta, closure, function() return calls end
+end
+
+do -- Newton: one step to the minimum, from anywhere
+  local layer, theta, closure = quadratic{3, -4}
+  local opt = optim.Newton(layer, {damping = 0})
+  local first = opt:step(closure)
+  assert(first == 25, "step returns the loss before the step: " .. first)
+  assert(theta:abs():max() < 1e-6, "one Newton step reaches the minimum: " .. tostring(theta))
+  assert(opt.loss < 1e-12 and opt.steps == 1, "loss after the step: " .. opt.loss)
+  assert(opt.evaluations == 2 + 2 * 2, "2n + 2 closure calls: " .. opt.evaluations)
+end
+
+do -- Damping shortens the step: θ ← θ - (H + λI)⁻¹ g = θ (1 - 2 / (2 + λ)), λ = 2 halves θ
+  local layer, theta, closure = quadratic{3, -4}
+  local opt = optim.Newton(layer, {damping = 2, adaptive = false})
+  opt:step(closure)
+  assert(math.abs(theta:get(1, 1) - 1.5) < 1e-5 and math.abs(theta:get(1, 2) + 2) < 1e-5, tostring(theta))
+end
+
+do -- L-BFGS: the first iteration is scaled gradient descent, the second lands on the minimum
+  local layer, theta, closure, calls = quadratic{3, -4}
+  local opt = optim.LBFGS(layer, {lr = 1, max_iter = 20})
+  local first = opt:step(closure)
+  assert(first == 25, "step returns the first loss")
+  assert(theta:abs():max() < 1e-5, "L-BFGS reaches the minimum: " .. tostring(theta))
+  assert(calls() <= 4, "within a few evaluations: " .. calls())
+  local again = optim.LBFGS(quadratic{3, -4}, {line_search_fn = "backtracking"})
+  local _, t2, c2 = quadratic{-1, 2}
+  local opt2 = optim.LBFGS({t2}, {line_search_fn = "backtracking"})
+  opt2:step(c2)
+  assert(t2:abs():max() < 1e-5, "with backtracking too: " .. tostring(t2))
+  assert(again:type() == "LBFGS" and #opt2:params() == 1, "type and parameters")
+end
+
+-- ---------------------------------------------------------------- a small network
+do
+  tensor.seed(11)
+  local xor = data.xor()
+  local x, y = xor:inputs(), xor:targets()
+  y = y:reshape{#xor, 1}
+  local loss = nn.MSELoss()
+  local function run(make)
+    tensor.seed(12)
+    local model = nn.Sequential{nn.Dense(2, 4, {activation = "tanh"}), nn.Dense(4, 1)}
+    local opt = make(model)
+    local function closure()
+      opt:zero_grad()
+      local pred = model:forward(x)
+      local value = loss:forward(pred, y)
+      model:backward(x, loss:backward(pred, y), false)
+      return value
+    end
+    local value
+    for _ = 1, 30 do
+      opt:step(closure)
+      value = closure()
+    end
+    return value, model
+  end
+  local newton_loss = run(function(m) return optim.Newton(m, {damping = 1e-3}) end)
+  local lbfgs_loss = run(function(m) return optim.LBFGS(m, {max_iter = 10, line_search_fn = "backtracking"}) end)
+  assert(newton_loss < 1e-3, "Newton fits XOR: loss " .. newton_loss)
+  assert(lbfgs_loss < 1e-2, "L-BFGS fits XOR: loss " .. lbfgs_loss)
+end
+
+-- ---------------------------------------------------------------- errors
+local function fails(f, text)
+  local ok2, err2 = pcall(f)
+  assert(not ok2 and err2:find(text, 1, true), "expected '" .. text .. "' in: " .. tostring(err2))
+  assert(err2:find("second_order.lua:%d+:"), "the error names the script's line: " .. err2)
+end
+local big = nn.Sequential{nn.Dense(50, 50)}
+fails(function() optim.Newton(big, {}) end,
+      "optim.Newton: the model has 2550 trained parameters; a dense Hessian of 2550 x 2550 (24.8 MiB) is above " ..
+      "the limit of max_parameters = 2000")
+local layer = quadratic{1, 1}
+fails(function() optim.LBFGS(layer, {lr = 1}):step() end, "optim.LBFGS:step needs a closure")
+fails(function() optim.Newton(layer, {dampng = 1}) end, "unknown option 'dampng' (did you mean 'damping'?)")
+fails(function() optim.Newton(layer, {damping = -1}) end, "damping must be a number >= 0, got -1")
+fails(function() optim.LBFGS(layer, {line_search_fn = "strong_wolf"}) end, "unknown line_search_fn 'strong_wolf'")
+fails(function() optim.LBFGS(layer):step(function() return "x" end) end,
+      "the closure returned a string; it must return the loss as a number")
+fails(function() optim.LBFGS(42) end, "expects a model or a list of parameters")
+print("second-order optimizers ok")
