@@ -64,6 +64,16 @@ fresh:load("normalize.nrt")
 assert(fresh:forward(big):equal(expected), "m:load brings the statistics")
 os.remove("normalize.nrt")
 
+-- Backpropagation through it, checked numerically (its statistics are not parameters).
+tensor.seed(6)
+local sandwich = nn.Sequential{nn.Dense(3, 4, {activation = "tanh"}), nn.Normalize{mean = {0.1, 0, -0.2, 0.3},
+                                                                                    std = {0.5, 2, 1, 0.25}},
+                               nn.Dense(4, 2)}
+local check = train.gradient_check{model = sandwich, loss = nn.MSELoss(),
+                                   data = {x = tensor.randn{16, 3}, y = tensor.randn{16, 2}}}
+assert(check.max_relative_error < 1e-2, "gradients through Normalize: " .. check.worst)
+assert(check.checked == 12 + 4 + 8 + 2, "the buffers are not checked: " .. check.checked)
+
 -- Errors.
 local function fails(f, text)
   local ok, err = pcall(f)

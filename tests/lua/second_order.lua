@@ -98,6 +98,29 @@ do
   assert(lbfgs_loss < 1e-2, "L-BFGS fits XOR: loss " .. lbfgs_loss)
 end
 
+-- train.fit gives them a closure over each batch.
+do
+  tensor.seed(13)
+  local x = tensor.randn{64, 3}
+  local y = x:matmul(tensor{{1}, {-2}, {0.5}}) + 0.25
+  local model = nn.Sequential{nn.Dense(3, 1)}
+  local opt = optim.LBFGS(model, {max_iter = 5})
+  local history = train.fit{model = model, loss = nn.MSELoss(), optimizer = opt, data = {x = x, y = y},
+                            epochs = 3, batch_size = 64, verbose = 0, metrics = {"r2"}}
+  assert(history.loss[3] < 1e-6, "L-BFGS solves a linear regression in train.fit: " .. history.loss[3])
+  assert(opt.evaluations > 3, "the closure ran: " .. opt.evaluations)
+  assert(history.r2[3] > 0.999999, "R^2 near 1")
+  local m2 = nn.Sequential{nn.Dense(3, 1)}
+  local newton = optim.Newton(m2)
+  local h2 = train.fit{model = m2, loss = nn.MSELoss(), optimizer = newton, data = {x = x, y = y},
+                       epochs = 2, batch_size = 64, verbose = 0}
+  assert(h2.loss[2] < 1e-5 * h2.loss[1], "one Newton step solves least squares: " .. h2.loss[2])
+  local ok2, err2 = pcall(train.fit, {model = m2, loss = nn.MSELoss(), optimizer = newton, data = {x = x, y = y},
+                                      verbose = 0, clip_grad_norm = 1})
+  assert(not ok2 and err2:find("clip_grad_norm and clip_grad_value apply to gradient-step optimizers, not to Newton",
+                               1, true), err2)
+end
+
 -- ---------------------------------------------------------------- errors
 local function fails(f, text)
   local ok2, err2 = pcall(f)

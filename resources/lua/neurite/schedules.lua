@@ -17,7 +17,7 @@
 -- the rate after t steps, and SequentialLR chains them (a warm-up, then
 -- a decay).
 
-local neurite = ...
+local neurite, train = ...
 local tensor, check_options, check_choice = neurite.tensor, neurite.check_options, neurite.check_choice
 local optim = neurite.optim
 
@@ -389,6 +389,43 @@ function optim.clip_grad_value(params, clip_value)
     error(fn .. ": clip_value must be a positive number, got " .. describe(clip_value), 2)
   end
   for _, g in ipairs(gradients(params, fn, 2)) do g:clamp_(-clip_value, clip_value) end
+end
+
+-- ---------------------------------------------------------------- in train.fit
+
+-- train.fit's clip_grad_norm and clip_grad_value options, checked; `level`
+-- as error()'s.
+function train.clip_options(opts, optimizer, level)
+  local clip = {}
+  for _, key in ipairs{"clip_grad_norm", "clip_grad_value"} do
+    local v = opts[key]
+    if v ~= nil and (type(v) ~= "number" or not (v > 0)) then
+      error(string.format("train.fit: %s must be a positive number, got %s", key, describe(v)), level + 1)
+    end
+    clip[key] = v
+  end
+  if optimizer.needs_closure and next(clip) then
+    error("train.fit: clip_grad_norm and clip_grad_value apply to gradient-step optimizers, not to " ..
+          optimizer:type() .. ", which evaluates the loss again within its step", level + 1)
+  end
+  return clip
+end
+
+-- One optimizer step of train.fit, once backward has run: the gradients
+-- clipped as asked (fit.grad_norm: the norm before clipping), and for
+-- optim.LBFGS and optim.Newton a closure that runs the same batch again.
+function train.optimizer_step(fit, x, y)
+  local optimizer, model, loss = fit.optimizer, fit.model, fit.loss
+  if fit.clip.clip_grad_norm then fit.grad_norm = optim.clip_grad_norm(fit.params, fit.clip.clip_grad_norm) end
+  if fit.clip.clip_grad_value then optim.clip_grad_value(fit.params, fit.clip.clip_grad_value) end
+  if not optimizer.needs_closure then return optimizer:step() end
+  optimizer:step(function()
+    optimizer:zero_grad()
+    local pred = model:forward(x)
+    local value = loss:forward(pred, y)
+    model:backward(x, loss:backward(pred, y), false)
+    return value
+  end)
 end
 
 return schedulers

@@ -542,19 +542,7 @@ local function train_epoch(fit, logs, resumed)
       correct = correct + train.correct(pred, y)
     end
     train.add_metrics(fit.trackers, pred, y, 3)
-    if fit.clip_grad_norm then fit.grad_norm = neurite.optim.clip_grad_norm(fit.params, fit.clip_grad_norm) end
-    if fit.clip_grad_value then neurite.optim.clip_grad_value(fit.params, fit.clip_grad_value) end
-    if optimizer.needs_closure then
-      optimizer:step(function() -- the same batch again, at the weights the optimizer tries
-        optimizer:zero_grad()
-        local again = model:forward(x)
-        local again_value = loss:forward(again, y)
-        model:backward(x, loss:backward(again, y), false)
-        return again_value
-      end)
-    else
-      optimizer:step()
-    end
+    train.optimizer_step(fit, x, y) -- clipping, and a closure for optim.LBFGS / Newton (schedules.lua)
     fit.step = monitor.step()
     monitor.log("batch_loss", value)
     monitor.progress(seen, total, string.format("epoch %d/%d", fit.epoch, fit.epochs))
@@ -615,16 +603,6 @@ local function report(logs, fit, seconds)
   end
 end
 
--- opts[key]: nil, or a positive number; `level` as error()'s.
-local function positive_option(opts, key, level)
-  local v = opts[key]
-  if v ~= nil and (type(v) ~= "number" or not (v > 0)) then
-    error(string.format("train.fit: %s must be a positive number, got %s", key,
-                        type(v) == "number" and tostring(v) or describe(v)), level + 1)
-  end
-  return v
-end
-
 -- For a {x =, y =} source, as many targets as losses (a dataset's are
 -- counted at its first batch). `level` as error()'s.
 local function check_target_count(source, what, count, level)
@@ -641,12 +619,8 @@ end
 --           epochs=, batch_size=, shuffle=, drop_last=, metrics=,
 --           callbacks=, verbose=, name=, resume=, on_epoch=,
 --           eval_batch_size=, clip_grad_norm=, clip_grad_value=} -> history, fit
--- clip_grad_norm = c scales the gradients so that their global norm is at
--- most c before each step (fit.grad_norm is the norm before clipping);
--- clip_grad_value = c clamps each element to [-c, c] (schedules.lua).
--- metrics may also name top5_accuracy, precision, recall, f1, mae, rmse,
--- r2 and train.metric(name, fn) (metrics.lua); they are logged under their
--- names (val_<name>, <name>_<k> per output).
+-- clip_grad_norm = c and clip_grad_value = c clip the gradients before
+-- each step (schedules.lua); metrics beside accuracy are in metrics.lua.
 -- A model with several inputs takes data = {x = {x1, x2}, y = ...}; each
 -- of x and y is a tensor, a dataset (its inputs under x, its targets under
 -- y), or a list of them, all with the same rows, shuffled together.
@@ -676,10 +650,6 @@ function train.fit(opts)
     check_target_count(opts.validation, "validation", #losses, 2)
   end
   local metrics = opts.metrics or {}
-  if optimizer.needs_closure and (opts.clip_grad_norm or opts.clip_grad_value) then
-    error("train.fit: clip_grad_norm and clip_grad_value apply to gradient-step optimizers, not to " ..
-          optimizer:type() .. ", which evaluates the loss again within its step", 2)
-  end
   local accuracy = accuracy_outputs(metrics, #losses, function(k) return is_class_loss(losses[k]) end, fn, 2)
   local callbacks = {}
   for _, cb in ipairs(opts.callbacks or {}) do callbacks[#callbacks + 1] = cb end
@@ -696,8 +666,7 @@ function train.fit(opts)
                callbacks = callbacks, data = data, batch_size = opts.batch_size or 32,
                shuffle = opts.shuffle ~= false, drop_last = opts.drop_last, metrics = metrics,
                outputs = #losses, accuracy = accuracy, params = model:parameters(),
-               clip_grad_norm = positive_option(opts, "clip_grad_norm", 2),
-               clip_grad_value = positive_option(opts, "clip_grad_value", 2),
+               clip = train.clip_options(opts, optimizer, 2),
                log_keys = log_keys(#losses, accuracy,
                                    train.metric_log_names(train.metric_trackers(metrics, #losses, fn, 2), #losses)),
                verbose = opts.verbose == nil and 1 or opts.verbose}
