@@ -26,14 +26,9 @@ local function describe(v)
   return "a " .. type(v)
 end
 
-local function option(opts, key, default, fn, rule, ok)
-  local v = opts[key]
-  if v == nil then v = default end
-  if type(v) ~= "number" or v ~= v or not ok(v) then
-    error(string.format("%s: %s must be %s, got %s", fn, key, rule, describe(v)), 3)
-  end
-  return v
-end
+-- opts[key] (or default) checked by ok(v), else "<fn>: <key> must be <rule>"
+-- at `level` as error()'s (schedules.lua).
+local number = neurite._number_option
 
 local function positive(v) return v > 0 end
 local function non_negative(v) return v >= 0 end
@@ -142,14 +137,14 @@ end
 function optim.LBFGS(params, opts)
   local fn = "optim.LBFGS"
   local self
-  self, opts = new(LBFGS, fn, "LBFGS", params, opts, {"lr", "max_iter", "max_eval", "tolerance_grad", "tolerance_change",
-                                               "history_size", "line_search_fn"})
-  self.lr = option(opts, "lr", 1, fn, "a positive number", positive)
-  self.max_iter = option(opts, "max_iter", 20, fn, "a whole number >= 1", whole)
-  self.max_eval = option(opts, "max_eval", math.ceil(self.max_iter * 5 / 4), fn, "a whole number >= 1", whole)
-  self.tolerance_grad = option(opts, "tolerance_grad", 1e-7, fn, "a number >= 0", non_negative)
-  self.tolerance_change = option(opts, "tolerance_change", 1e-9, fn, "a number >= 0", non_negative)
-  self.history_size = option(opts, "history_size", 100, fn, "a whole number >= 1", whole)
+  self, opts = new(LBFGS, fn, "LBFGS", params, opts, {"lr", "max_iter", "max_eval", "tolerance_grad",
+                                                      "tolerance_change", "history_size", "line_search_fn"})
+  self.lr = number(opts, "lr", 1, fn, "a positive number", positive, 2)
+  self.max_iter = number(opts, "max_iter", 20, fn, "a whole number >= 1", whole, 2)
+  self.max_eval = number(opts, "max_eval", math.ceil(self.max_iter * 5 / 4), fn, "a whole number >= 1", whole, 2)
+  self.tolerance_grad = number(opts, "tolerance_grad", 1e-7, fn, "a number >= 0", non_negative, 2)
+  self.tolerance_change = number(opts, "tolerance_change", 1e-9, fn, "a number >= 0", non_negative, 2)
+  self.history_size = number(opts, "history_size", 100, fn, "a whole number >= 1", whole, 2)
   if opts.line_search_fn ~= nil then
     self.line_search_fn = check_choice(opts.line_search_fn, fn, "line_search_fn", {"backtracking"}, 2)
   end
@@ -248,12 +243,14 @@ local DEFAULT_MAX_PARAMETERS = 2000
 function optim.Newton(params, opts)
   local fn = "optim.Newton"
   local self
-  self, opts = new(Newton, fn, "Newton", params, opts, {"damping", "lr", "epsilon", "adaptive", "factor", "max_parameters"})
-  self.damping = option(opts, "damping", 0, fn, "a number >= 0", non_negative)
-  self.lr = option(opts, "lr", 1, fn, "a positive number", positive)
-  self.epsilon = option(opts, "epsilon", 1e-3, fn, "a positive number", positive)
-  self.factor = option(opts, "factor", 10, fn, "a number > 1", function(v) return v > 1 end)
-  self.max_parameters = option(opts, "max_parameters", DEFAULT_MAX_PARAMETERS, fn, "a whole number >= 1", whole)
+  self, opts = new(Newton, fn, "Newton", params, opts, {"damping", "lr", "epsilon", "adaptive", "factor",
+                                                        "max_parameters"})
+  self.damping = number(opts, "damping", 0, fn, "a number >= 0", non_negative, 2)
+  self.lr = number(opts, "lr", 1, fn, "a positive number", positive, 2)
+  self.epsilon = number(opts, "epsilon", 1e-3, fn, "a positive number", positive, 2)
+  self.factor = number(opts, "factor", 10, fn, "a number > 1", function(v) return v > 1 end, 2)
+  self.max_parameters = number(opts, "max_parameters", DEFAULT_MAX_PARAMETERS, fn, "a whole number >= 1", whole,
+                               2)
   if opts.adaptive ~= nil and type(opts.adaptive) ~= "boolean" then
     error(fn .. ": adaptive must be true or false, got " .. describe(opts.adaptive), 2)
   end

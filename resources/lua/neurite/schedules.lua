@@ -18,6 +18,7 @@
 -- a decay).
 
 local neurite, train = ...
+local pcall = neurite._library_pcall -- Lua's own: see runtime.cpp
 local tensor, check_options, check_choice = neurite.tensor, neurite.check_options, neurite.check_choice
 local optim = neurite.optim
 
@@ -44,9 +45,12 @@ local function number(opts, key, default, fn, rule, ok, level)
   return v
 end
 
+neurite._number_option = number -- optimizers.lua checks its options the same way
+
 local function positive(v) return v > 0 end
 local function non_negative(v) return v >= 0 end
 local function whole_positive(v) return v >= 1 and v % 1 == 0 end
+local function whole_non_negative(v) return v >= 0 and v % 1 == 0 end
 
 local function check_optimizer(opt, fn, level)
   local ok = (type(opt) == "userdata" or type(opt) == "table") and type(opt.step) == "function"
@@ -75,15 +79,17 @@ Schedule.__index = Schedule
 -- Counts one optimizer step and sets the rate of the next; returns it.
 function Schedule:step()
   self.last_step = self.last_step + 1
-  return self:apply()
+  return self:apply(2)
 end
 
--- Sets opt.lr to the rate after last_step steps.
-function Schedule:apply()
-  local lr = self:lr_at(self.last_step)
+-- Sets opt.lr to the rate after last_step steps; errors at `level` as
+-- error()'s, from the caller.
+function Schedule:apply(level)
+  local ok, lr = pcall(self.lr_at, self, self.last_step)
+  if not ok then error(lr, type(lr) == "string" and level + 1 or 0) end
   if type(lr) ~= "number" or lr ~= lr or lr < 0 or lr == math.huge then
     error(string.format("%s: the learning rate at step %d is %s; it must be a finite number >= 0", self.fn,
-                        self.last_step, describe(lr)), 3)
+                        self.last_step, describe(lr)), level + 1)
   end
   self.optimizer.lr = lr
   self.lr = lr
@@ -99,13 +105,13 @@ function Schedule:state() return {last_step = self.last_step} end
 
 function Schedule:load_state(s)
   self.last_step = s.last_step or 0
-  self:apply()
+  self:apply(2)
 end
 
 local function finish(s, lr_at)
   s.lr_at = lr_at
   setmetatable(s, Schedule)
-  s:apply()
+  s:apply(3)
   return s
 end
 
@@ -209,7 +215,8 @@ function schedulers.OneCycleLR(opt, opts)
     if opts[key] == nil then error(fn .. ": '" .. key .. "' is required", 2) end
   end
   local max_lr = number(opts, "max_lr", nil, fn, "a positive number", positive, 2)
-  local total = number(opts, "total_steps", nil, fn, "a whole number >= 2", function(v) return v >= 2 and v % 1 == 0 end, 2)
+  local total = number(opts, "total_steps", nil, fn, "a whole number >= 2",
+                       function(v) return v >= 2 and v % 1 == 0 end, 2)
   local pct_start = number(opts, "pct_start", 0.3, fn, "a number in (0, 1)", function(v) return v > 0 and v < 1 end, 2)
   local div = number(opts, "div_factor", 25, fn, "a positive number", positive, 2)
   local final_div = number(opts, "final_div_factor", 1e4, fn, "a positive number", positive, 2)
@@ -236,7 +243,7 @@ function schedulers.LambdaLR(opt, opts)
   return finish(s, function(self, t)
     local factor = f(t)
     if type(factor) ~= "number" then
-      error(string.format("%s: lr_lambda(%d) returned %s, not a number", fn, t, describe(factor)), 4)
+      error(string.format("%s: lr_lambda(%d) returned %s, not a number", fn, t, describe(factor)), 0)
     end
     return self.base_lr * factor
   end)
@@ -287,9 +294,9 @@ function schedulers.ReduceLROnPlateau(opt, opts)
              mode = check_choice(opts.mode or "min", fn, "mode", {"min", "max"}, 2),
              threshold_mode = check_choice(opts.threshold_mode or "rel", fn, "threshold_mode", {"rel", "abs"}, 2),
              factor = number(opts, "factor", 0.1, fn, "a number in (0, 1)", function(v) return v > 0 and v < 1 end, 2),
-             patience = number(opts, "patience", 10, fn, "a whole number >= 0", function(v) return v >= 0 and v % 1 == 0 end, 2),
+             patience = number(opts, "patience", 10, fn, "a whole number >= 0", whole_non_negative, 2),
              threshold = number(opts, "threshold", 1e-4, fn, "a number >= 0", non_negative, 2),
-             cooldown = number(opts, "cooldown", 0, fn, "a whole number >= 0", function(v) return v >= 0 and v % 1 == 0 end, 2),
+             cooldown = number(opts, "cooldown", 0, fn, "a whole number >= 0", whole_non_negative, 2),
              min_lr = number(opts, "min_lr", 0, fn, "a number >= 0", non_negative, 2),
              eps = number(opts, "eps", 1e-8, fn, "a number >= 0", non_negative, 2)}
   local function better(value, best)
