@@ -42,7 +42,7 @@ end
 
 -- Accuracy, precision, recall, F1 and R² grow; losses and errors shrink.
 local function mode_of(name)
-  return train.metric_mode(name)
+  return train._metric_mode(name)
 end
 
 local MODES = {"min", "max"}

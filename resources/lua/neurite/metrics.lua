@@ -45,7 +45,7 @@ function train.metric(name, fn)
   return {metric_name = name, fn = fn}
 end
 
-function train.is_metric(v)
+function train._is_metric(v)
   return type(v) == "table" and type(v.fn) == "function" and type(v.metric_name) == "string"
 end
 
@@ -56,8 +56,8 @@ local function top_k(name)
 end
 
 -- Raises unless `m` is a metric name or train.metric(...); `level` as error()'s.
-function train.check_metric(m, fn, level)
-  if train.is_metric(m) or top_k(m) then return m end
+function train._check_metric(m, fn, level)
+  if train._is_metric(m) or top_k(m) then return m end
   if type(m) == "function" then
     error(fn .. ": a function as a metric needs a name: train.metric(\"name\", fn)", level + 1)
   end
@@ -65,7 +65,7 @@ function train.check_metric(m, fn, level)
   return m
 end
 
-local function name_of(m) return train.is_metric(m) and m.metric_name or m end
+local function name_of(m) return train._is_metric(m) and m.metric_name or m end
 
 -- Class indices from 1 of the predictions and targets, and the number of classes.
 local function classes(pred, y, fn)
@@ -143,7 +143,7 @@ local function tracker(list, fn)
       add_columns(s, "y2", target * target)
     end
     for _, m in ipairs(self.list) do
-      if train.is_metric(m) then
+      if train._is_metric(m) then
         local v = m.fn(pred, y)
         if type(v) ~= "number" then
           error(string.format("%s: metric '%s' returned %s, not a number", fn, m.metric_name, describe(v)), 0)
@@ -200,14 +200,15 @@ local function tracker(list, fn)
   return t
 end
 
+-- Internal (train._*: shared with train.lua and callbacks.lua, not API).
 -- The metrics of each output other than accuracy, as trackers: a list
 -- with one entry per output (false where there are none), or nil when no
 -- output has any. `metrics` is a list of names and train.metric(...), or
 -- one such list per output; a flat list with several outputs may hold
 -- only accuracy. `level` as error()'s.
-function train.metric_trackers(metrics, count, fn, level)
+function train._metric_trackers(metrics, count, fn, level)
   if metrics == nil then return nil end
-  local per_output = type(metrics[1]) == "table" and not train.is_metric(metrics[1])
+  local per_output = type(metrics[1]) == "table" and not train._is_metric(metrics[1])
   local trackers, any = {}, false
   for k = 1, count do
     local list = per_output and metrics[k] or metrics
@@ -226,7 +227,7 @@ function train.metric_trackers(metrics, count, fn, level)
 end
 
 -- The log names of the trackers' metrics (name, or name_<k> with several outputs).
-function train.metric_log_names(trackers, count)
+function train._metric_log_names(trackers, count)
   local names = {}
   for k, t in ipairs(trackers or {}) do
     for _, m in ipairs(t and t.list or {}) do
@@ -239,7 +240,7 @@ end
 -- Adds a batch to every tracker: pred and y are tensors (one output) or
 -- lists. Errors (a user's metric that fails) are raised at `level` as
 -- error()'s, from the caller.
-function train.add_metrics(trackers, pred, y, level)
+function train._add_metrics(trackers, pred, y, level)
   if not trackers then return end
   local single = tensor.is_tensor(pred)
   for k, t in ipairs(trackers) do
@@ -251,7 +252,7 @@ function train.add_metrics(trackers, pred, y, level)
 end
 
 -- Writes the trackers' values into logs (with `prefix`, e.g. "val_").
-function train.metric_logs(logs, trackers, count, prefix)
+function train._metric_logs(logs, trackers, count, prefix)
   for k, t in ipairs(trackers or {}) do
     if t then
       for name, value in pairs(t:values()) do
@@ -262,7 +263,7 @@ function train.metric_logs(logs, trackers, count, prefix)
 end
 
 -- The direction in which a metric improves, for callbacks that watch it.
-function train.metric_mode(name)
+function train._metric_mode(name)
   local base = name:gsub("^val_", ""):gsub("_%d+$", "")
   if base:find("accuracy") or CLASS_METRICS[base] or base == "r2" then return "max" end
   return "min"

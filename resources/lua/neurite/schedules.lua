@@ -402,7 +402,7 @@ end
 
 -- train.fit's clip_grad_norm and clip_grad_value options, checked; `level`
 -- as error()'s.
-function train.clip_options(opts, optimizer, level)
+function train._clip_options(opts, optimizer, level)
   local clip = {}
   for _, key in ipairs{"clip_grad_norm", "clip_grad_value"} do
     local v = opts[key]
@@ -421,7 +421,7 @@ end
 -- One optimizer step of train.fit, once backward has run: the gradients
 -- clipped as asked (fit.grad_norm: the norm before clipping), and for
 -- optim.LBFGS and optim.Newton a closure that runs the same batch again.
-function train.optimizer_step(fit, x, y)
+function train._optimizer_step(fit, x, y)
   local optimizer, model, loss = fit.optimizer, fit.model, fit.loss
   if fit.clip.clip_grad_norm then fit.grad_norm = optim.clip_grad_norm(fit.params, fit.clip.clip_grad_norm) end
   if fit.clip.clip_grad_value then optim.clip_grad_value(fit.params, fit.clip.clip_grad_value) end

@@ -48,13 +48,13 @@ end
 -- Checks a list of metrics (names, train.metric(...); metrics.lua); `level`
 -- as error()'s, from the caller.
 local function check_metrics(metrics, fn, level)
-  for _, m in ipairs(metrics or {}) do train.check_metric(m, fn, level + 1) end
+  for _, m in ipairs(metrics or {}) do train._check_metric(m, fn, level + 1) end
   return metrics
 end
 
 -- Whether metrics holds one list per output (rather than one list).
 local function per_output(metrics)
-  return metrics ~= nil and type(metrics[1]) == "table" and not train.is_metric(metrics[1])
+  return metrics ~= nil and type(metrics[1]) == "table" and not train._is_metric(metrics[1])
 end
 
 -- Number of correct predictions: argmax against rows shaped as pred
@@ -443,8 +443,8 @@ local function evaluate_batches(o)
       return target_kind(y[k]) == "classes"
     end, o.fn, 4)
     local n = samples_in(x)
-    if sums.trackers == nil then sums.trackers = train.metric_trackers(o.metrics, count, o.fn, 4) or false end
-    train.add_metrics(sums.trackers, pred, y, 4)
+    if sums.trackers == nil then sums.trackers = train._metric_trackers(o.metrics, count, o.fn, 4) or false end
+    train._add_metrics(sums.trackers, pred, y, 4)
     if o.loss then sums.loss = sums.loss + call_at(4, o.loss, "forward", pred, y) * n end
     if count > 1 then
       sums.outputs = sums.outputs or new_outputs(count)
@@ -484,7 +484,7 @@ function train.evaluate(opts)
   elseif sums.accuracy[1] then
     result.accuracy = sums.correct / seen
   end
-  train.metric_logs(result, sums.trackers, sums.outputs and #sums.outputs or 1)
+  train._metric_logs(result, sums.trackers, sums.outputs and #sums.outputs or 1)
   return result
 end
 
@@ -521,7 +521,7 @@ local function train_epoch(fit, logs, resumed)
   if resumed then tensor.set_rng_state(resumed.rng) end
   local count, accuracy = fit.outputs, fit.accuracy
   local outs = count > 1 and (from.outputs or new_outputs(count)) or nil
-  fit.trackers = train.metric_trackers(fit.metrics, count, "train.fit", 3)
+  fit.trackers = train._metric_trackers(fit.metrics, count, "train.fit", 3)
   for k, t in ipairs(fit.trackers or {}) do
     if t and from.metrics and type(from.metrics[k]) == "table" then t.sums = from.metrics[k] end
   end
@@ -541,8 +541,8 @@ local function train_epoch(fit, logs, resumed)
     elseif accuracy[1] then
       correct = correct + train.correct(pred, y)
     end
-    train.add_metrics(fit.trackers, pred, y, 3)
-    train.optimizer_step(fit, x, y) -- clipping, and a closure for optim.LBFGS / Newton (schedules.lua)
+    train._add_metrics(fit.trackers, pred, y, 3)
+    train._optimizer_step(fit, x, y) -- clipping, and a closure for optim.LBFGS / Newton (schedules.lua)
     fit.step = monitor.step()
     monitor.log("batch_loss", value)
     monitor.progress(seen, total, string.format("epoch %d/%d", fit.epoch, fit.epochs))
@@ -560,7 +560,7 @@ local function train_epoch(fit, logs, resumed)
   elseif accuracy[1] then
     logs.accuracy = correct / math.max(seen, 1)
   end
-  train.metric_logs(logs, fit.trackers, count)
+  train._metric_logs(logs, fit.trackers, count)
   logs.lr = optimizer.lr
   logs.samples_per_s = seen / math.max(seconds, 1e-9)
   return seconds
@@ -666,9 +666,9 @@ function train.fit(opts)
                callbacks = callbacks, data = data, batch_size = opts.batch_size or 32,
                shuffle = opts.shuffle ~= false, drop_last = opts.drop_last, metrics = metrics,
                outputs = #losses, accuracy = accuracy, params = model:parameters(),
-               clip = train.clip_options(opts, optimizer, 2),
+               clip = train._clip_options(opts, optimizer, 2),
                log_keys = log_keys(#losses, accuracy,
-                                   train.metric_log_names(train.metric_trackers(metrics, #losses, fn, 2), #losses)),
+                                   train._metric_log_names(train._metric_trackers(metrics, #losses, fn, 2), #losses)),
                verbose = opts.verbose == nil and 1 or opts.verbose}
   local start_epoch, resumed = 1, nil
   if opts.resume then start_epoch, resumed = train.resume(fit, opts.resume, callbacks) end
