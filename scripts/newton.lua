@@ -44,9 +44,8 @@ assert(quadratic_results["L-BFGS"] <= 3, "L-BFGS needs its first step to learn t
 assert(quadratic_results["gradient descent, lr 0.1"] > 50, "gradient descent creeps: (1 - 2 lr) a step")
 
 -- ---------------------------------------------------------------- a small network
-local xor = data.xor()
-local x = xor:inputs()
-local y = xor:targets():reshape{#xor, 1}
+local x = tensor{{0, 0}, {0, 1}, {1, 0}, {1, 1}}
+local y = tensor{{0}, {1}, {1}, {0}}
 local loss = nn.MSELoss()
 local target = 1e-3
 print()
