@@ -79,7 +79,8 @@ Schedule.__index = Schedule
 -- Counts one optimizer step and sets the rate of the next; returns it.
 function Schedule:step()
   self.last_step = self.last_step + 1
-  return self:apply(2)
+  local lr = self:apply(2) -- not a tail call: errors name the caller of step()
+  return lr
 end
 
 -- Sets opt.lr to the rate after last_step steps; errors at `level` as
@@ -124,9 +125,9 @@ function schedulers.LinearLR(opt, opts)
   local from = number(opts, "start_factor", 1 / 3, fn, "a number in (0, 1]", function(v) return v > 0 and v <= 1 end, 2)
   local to = number(opts, "end_factor", 1, fn, "a number in [0, 1]", function(v) return v >= 0 and v <= 1 end, 2)
   local total = number(opts, "total_iters", 5, fn, "a whole number >= 1", whole_positive, 2)
-  return finish(s, function(self, t)
+  return (finish(s, function(self, t)
     return self.base_lr * (from + (to - from) * math.min(t, total) / total)
-  end)
+  end))
 end
 
 -- CosineAnnealingLR(opt, {t_max =, eta_min = 0}):
@@ -139,9 +140,9 @@ function schedulers.CosineAnnealingLR(opt, opts)
   if opts.t_max == nil then error(fn .. ": 't_max' is required (the steps from base_lr down to eta_min)", 2) end
   local t_max = number(opts, "t_max", nil, fn, "a whole number >= 1", whole_positive, 2)
   local eta_min = number(opts, "eta_min", 0, fn, "a number >= 0", non_negative, 2)
-  return finish(s, function(self, t)
+  return (finish(s, function(self, t)
     return eta_min + (self.base_lr - eta_min) * (1 + math.cos(math.pi * math.min(t, t_max) / t_max)) / 2
-  end)
+  end))
 end
 
 -- The milestones option: a list of increasing whole numbers >= 1.
@@ -177,13 +178,13 @@ function schedulers.StepLR(opt, opts)
     return finish(s, function(self, t) return self.base_lr * gamma ^ (t // size) end)
   end
   local milestones = milestone_list(opts.milestones, fn, 2)
-  return finish(s, function(self, t)
+  return (finish(s, function(self, t)
     local passed = 0
     for _, m in ipairs(milestones) do
       if t >= m then passed = passed + 1 end
     end
     return self.base_lr * gamma ^ passed
-  end)
+  end))
 end
 
 -- ExponentialLR(opt, {gamma =}): lr = base * gamma ^ t.
@@ -193,7 +194,7 @@ function schedulers.ExponentialLR(opt, opts)
   s, opts = new_schedule(opt, opts, fn, {"gamma"}, 2)
   if opts.gamma == nil then error(fn .. ": 'gamma' is required (the factor per step, e.g. 0.999)", 2) end
   local gamma = number(opts, "gamma", nil, fn, "a positive number", positive, 2)
-  return finish(s, function(self, t) return self.base_lr * gamma ^ t end)
+  return (finish(s, function(self, t) return self.base_lr * gamma ^ t end))
 end
 
 local function annealed(strategy, from, to, pct)
@@ -224,11 +225,11 @@ function schedulers.OneCycleLR(opt, opts)
   local initial = max_lr / div
   local final = initial / final_div
   local peak = pct_start * total - 1 -- the step at max_lr, as PyTorch counts it
-  return finish(s, function(_, t)
+  return (finish(s, function(_, t)
     t = math.min(t, total - 1)
     if t <= peak then return annealed(strategy, initial, max_lr, peak > 0 and t / peak or 1) end
     return annealed(strategy, max_lr, final, (t - peak) / (total - 1 - peak))
-  end)
+  end))
 end
 
 -- LambdaLR(opt, {lr_lambda = function(t) return factor end}): lr = base * lr_lambda(t).
@@ -240,13 +241,13 @@ function schedulers.LambdaLR(opt, opts)
   if type(f) ~= "function" then
     error(fn .. ": lr_lambda must be a function of the step returning a factor of base_lr, got " .. describe(f), 2)
   end
-  return finish(s, function(self, t)
+  return (finish(s, function(self, t)
     local factor = f(t)
     if type(factor) ~= "number" then
       error(string.format("%s: lr_lambda(%d) returned %s, not a number", fn, t, describe(factor)), 0)
     end
     return self.base_lr * factor
-  end)
+  end))
 end
 
 -- SequentialLR(opt, {schedulers = {warmup, decay}, milestones = {100}}):
@@ -269,11 +270,11 @@ function schedulers.SequentialLR(opt, opts)
   if #milestones ~= #list - 1 then
     error(string.format("%s: %d schedulers need %d milestones, got %d", fn, #list, #list - 1, #milestones), 2)
   end
-  return finish(s, function(_, t)
+  return (finish(s, function(_, t)
     local k, start = 1, 0
     while k < #list and t >= milestones[k] do start, k = milestones[k], k + 1 end
     return list[k]:lr_at(t - start)
-  end)
+  end))
 end
 
 -- ReduceLROnPlateau(opt, {mode = "min", factor = 0.1, patience = 10, threshold = 1e-4,
