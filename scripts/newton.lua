@@ -55,7 +55,9 @@ local function train_until(name, make, max_steps)
   tensor.seed(12) -- the same initial weights for every method
   local model = nn.Sequential{nn.Dense(2, 4, {activation = "tanh"}), nn.Dense(4, 1)}
   local opt = make(model)
+  local calls = 0
   local function closure()
+    calls = calls + 1
     opt:zero_grad()
     local pred = model:forward(x)
     local value = loss:forward(pred, y)
@@ -70,7 +72,7 @@ local function train_until(name, make, max_steps)
     value = closure()
   end
   local seconds = monitor.elapsed() - started
-  print(string.format("  %-26s %6d steps  %8.4f s  loss %.2e%s", name, steps, seconds, value,
+  print(string.format("  %-26s %6d steps  %6d gradients  %8.4f s  loss %.2e%s", name, steps, calls, seconds, value,
                       value < target and "" or "  (not reached)"))
   return value, steps
 end
