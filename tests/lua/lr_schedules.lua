@@ -160,6 +160,32 @@ do
   assert(not ok and err:find("no 'val_loss' in the epoch logs", 1, true), err)
 end
 
+-- A checkpoint keeps the schedule's position: 2 epochs, then resumed to 4,
+-- trains as 4 epochs in one go (the same rates, the same weights).
+do
+  local function run(epochs, resume)
+    local opt, model = fresh(0.3)
+    tensor.seed(9)
+    local x = tensor.randn{12, 2}
+    local y = x:matmul(tensor{{1}, {-1}})
+    local s = S.CosineAnnealingLR(opt, {t_max = 10, eta_min = 0.01})
+    local history = train.fit{model = model, loss = nn.MSELoss(), optimizer = opt, data = {x = x, y = y},
+                              epochs = epochs, batch_size = 4, shuffle = false, verbose = 0, resume = resume,
+                              callbacks = {s, train.checkpoint{path = "schedule.nrt"}}}
+    return history, model, s
+  end
+  os.remove("schedule.nrt")
+  local whole, model_whole, s_whole = run(4)
+  os.remove("schedule.nrt")
+  run(2)
+  local resumed, model_resumed, s_resumed = run(4, "schedule.nrt")
+  os.remove("schedule.nrt")
+  assert(s_resumed.last_step == 12 and s_whole.last_step == 12, "3 batches an epoch, 4 epochs")
+  for e = 1, 4 do close(resumed.lr[e], whole.lr[e], "lr after epoch " .. e) end
+  close(whole.lr[4], 0.01, "t_max reached after 10 steps: eta_min")
+  assert(model_resumed:forward(tensor{{1, 2}}):equal(model_whole:forward(tensor{{1, 2}})), "the same weights")
+end
+
 -- Bad options: clear errors at the script's line.
 local function fails(f, text)
   local ok, err = pcall(f)
