@@ -79,6 +79,36 @@ local again = train.evaluate{model = model, data = va, metrics = {"f1"}}
 close(again.f1, history.val_f1[5], "val_f1 is train.evaluate's f1")
 assert(history.val_f1[5] > 0.8, "the clouds are separable: val F1 " .. history.val_f1[5])
 
+-- An interrupted epoch resumed from its checkpoint ends with the metrics
+-- of the uninterrupted run: their running sums are part of the position.
+do
+  local function run(resume, stop_at)
+    tensor.seed(4)
+    local points = data.gaussians{count = 60, separation = 1, stddev = 1, seed = 2}
+    local m = nn.Sequential{nn.Dense(2, 3)}
+    local callbacks = {train.checkpoint{path = "metrics_interrupted.nrt"}}
+    if stop_at then
+      callbacks[2] = {on_batch_end = function(_, _, f) if f.step == stop_at then f.interrupted = true end end}
+    end
+    return train.fit{model = m, loss = nn.CrossEntropyLoss(), optimizer = optim.SGD(m, {lr = 0.1}), data = points,
+                     epochs = 3, batch_size = 8, verbose = 0, resume = resume, callbacks = callbacks,
+                     metrics = {"accuracy", "f1", "top2_accuracy",
+                                train.metric("mean_score", function(p) return p:mean() end)}}
+  end
+  os.remove("metrics_interrupted.nrt")
+  local whole = run()
+  os.remove("metrics_interrupted.nrt")
+  local ok, err = pcall(run, nil, 12) -- inside epoch 2 (8 batches an epoch)
+  assert(not ok and err:find("interrupted in epoch 2 at step 12", 1, true), err)
+  local resumed = run("metrics_interrupted.nrt")
+  os.remove("metrics_interrupted.nrt")
+  for e = 1, 3 do
+    for _, key in ipairs{"f1", "top2_accuracy", "mean_score"} do
+      close(resumed[key][e], whole[key][e], key .. " of epoch " .. e .. " after resuming")
+    end
+  end
+end
+
 -- Errors at the script's line.
 local function fails(f, text)
   local ok, err = pcall(f)
