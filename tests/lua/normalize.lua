@@ -74,6 +74,30 @@ local check = train.gradient_check{model = sandwich, loss = nn.MSELoss(),
 assert(check.max_relative_error < 1e-2, "gradients through Normalize: " .. check.worst)
 assert(check.checked == 12 + 4 + 8 + 2, "the buffers are not checked: " .. check.checked)
 
+-- Per channel, as torchvision: images [batch, 2, 2, 2], channel 1 holds 0..7, channel 2 is 3 everywhere.
+local images = tensor.zeros{2, 2, 2, 2}
+for i = 1, 2 do
+  for r = 1, 2 do
+    for c = 1, 2 do
+      images:set(i, 1, r, c, (i - 1) * 4 + (r - 1) * 2 + (c - 1))
+      images:set(i, 2, r, c, 3)
+    end
+  end
+end
+local pc = nn.Normalize{data = images, per_channel = true}
+assert(pc.mean:numel() == 2, "one mean a channel")
+near(pc.mean:get(1), 3.5, 1e-6, "channel 1 mean of 0..7")
+near(pc.std:get(1), math.sqrt(5.25), 1e-6, "channel 1 population std of 0..7") -- variance (8² - 1) / 12
+near(pc.mean:get(2), 3, 1e-6, "channel 2 mean")
+assert(pc.std:get(2) == 1, "constant channel: std 1")
+local normalized = pc:forward(images)
+near(normalized:get(2, 1, 2, 2), (7 - 3.5) / math.sqrt(5.25), 1e-5, "per-channel normalisation of one pixel")
+assert(normalized:select(2, 2):abs():max() == 0, "channel 2 centred to 0")
+local given = nn.Normalize{mean = {1, 2}, std = {2, 4}}
+assert(given:forward(tensor{{{{3}}, {{6}}}}):equal(tensor{{{{1}}, {{1}}}}), "given per-channel statistics")
+local grad = given:backward(tensor{{{{3}}, {{6}}}}, tensor{{{{2}}, {{2}}}})
+assert(grad:equal(tensor{{{{1}}, {{0.5}}}}), "per-channel input gradient")
+
 -- Errors.
 local function fails(f, text)
   local ok, err = pcall(f)
@@ -85,6 +109,8 @@ fails(function() nn.Normalize{data = x, mean = {1}} end, "give data (to measure 
 fails(function() nn.Normalize{} end, "give mean and std, data to measure them on, or features")
 fails(function() nn.Normalize{men = {1}} end, "unknown option 'men' (did you mean 'mean'?)")
 fails(function() nn.Normalize{mean = {1, 2}}:forward(tensor{{1, 2, 3}}) end,
-      "Normalize: expects input {batch, ...} with 2 features a sample, got [1, 3]")
+      "Normalize: expects input {batch, ...} with 2 features a sample, or {batch, 2, ...} (per channel), got [1, 3]")
+fails(function() nn.Normalize{data = x, per_channel = true} end,
+      "nn.Normalize: per_channel needs samples of two or more dimensions ({batch, channels, ...}), got [3, 3]")
 fails(function() nn.Normalize{data = tensor.zeros{0, 3}} end, "the data has no samples to measure")
 print("normalize ok")

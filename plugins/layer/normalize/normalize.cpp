@@ -7,7 +7,10 @@
 // identity (mean 0, std 1).
 //
 // `features` is the size of one sample (784 for [batch, 784], or 3*32*32
-// for [batch, 3, 32, 32]); the statistics are per element of a sample.
+// for [batch, 3, 32, 32]), the statistics then per element of a sample; or
+// the channels of an input of three or more dimensions (3 for
+// [batch, 3, 32, 32]), one mean and std per channel over its positions, as
+// torchvision's Normalize.
 #include <neurite/plugin.hpp>
 
 #include <algorithm>
@@ -40,9 +43,11 @@ public:
         int64_t per_sample = 1;
         for (size_t d = 1; d < src.size(); ++d)
             per_sample *= src[d];
-        if (src.size() < 2 || per_sample != m_features)
+        const bool per_channel = src.size() >= 3 && src[1] == m_features;
+        if (src.size() < 2 || (per_sample != m_features && !per_channel))
             sdk::fail(NRT_ERR_SHAPE, "Normalize: expects input {batch, ...} with " + std::to_string(m_features) +
-                                         " features a sample, got " + p.src_shape(0));
+                                         " features a sample, or {batch, " + std::to_string(m_features) +
+                                         ", ...} (per channel), got " + p.src_shape(0));
         p.add_output(src);
     }
 
@@ -52,11 +57,14 @@ public:
         const float *x = sdk::f32(src), *mean = value(kMean), *std = value(kStd);
         float *y = sdk::f32(call.dst(0));
         require_positive_std();
-        const int64_t rows = src.dims[0];
-#pragma omp parallel for if (rows * m_features > (1 << 16))
+        const int64_t rows = src.dims[0], inner = positions(src);
+#pragma omp parallel for if (rows * m_features * inner > (1 << 16))
         for (int64_t i = 0; i < rows; ++i)
-            for (int64_t j = 0; j < m_features; ++j)
-                y[i * m_features + j] = (x[i * m_features + j] - mean[j]) / std[j];
+            for (int64_t j = 0; j < m_features; ++j) {
+                const int64_t at = (i * m_features + j) * inner;
+                for (int64_t k = 0; k < inner; ++k)
+                    y[at + k] = (x[at + k] - mean[j]) / std[j];
+            }
     }
 
     // dL/dx = dL/dy / std; mean and std get no gradient (buffers).
@@ -67,11 +75,14 @@ public:
             return;
         const float *dy = sdk::f32(call.diff_dst(0)), *std = value(kStd);
         float *dx = sdk::f32(*diff_src);
-        const int64_t rows = call.diff_dst(0).dims[0];
-#pragma omp parallel for if (rows * m_features > (1 << 16))
+        const int64_t rows = call.diff_dst(0).dims[0], inner = positions(call.diff_dst(0));
+#pragma omp parallel for if (rows * m_features * inner > (1 << 16))
         for (int64_t i = 0; i < rows; ++i)
-            for (int64_t j = 0; j < m_features; ++j)
-                dx[i * m_features + j] = dy[i * m_features + j] / std[j];
+            for (int64_t j = 0; j < m_features; ++j) {
+                const int64_t at = (i * m_features + j) * inner;
+                for (int64_t k = 0; k < inner; ++k)
+                    dx[at + k] = dy[at + k] / std[j];
+            }
     }
 
 private:
@@ -85,6 +96,13 @@ private:
             if (!(std[j] > 0.0f) || !std::isfinite(std[j]))
                 sdk::fail(NRT_ERR_INVALID_ARGUMENT, "Normalize: std[" + std::to_string(j + 1) + "] is " +
                                                         std::to_string(std[j]) + "; every std must be positive");
+    }
+
+    // Elements that share one mean and std in a sample: 1 per element, the
+    // positions of a channel per channel (prepare allowed nothing else).
+    int64_t positions(const nrt_tensor &t) const
+    {
+        return sdk::numel(t) / std::max<int64_t>(t.dims[0] * m_features, 1);
     }
 
     int64_t m_features;

@@ -6,6 +6,11 @@
 --   nn.Normalize{mean = {0.5, 2}, std = {0.25, 1}}   -- given statistics
 --   nn.Normalize{data = train_ds}                     -- measured on a split
 --   nn.Normalize{features = 784}                      -- identity until set
+--   nn.Normalize{data = images, per_channel = true}   -- one mean and std a channel
+-- Statistics of `features` values apply per element of a sample when a
+-- sample has that many elements, else per channel (dimension 2) of an input
+-- of three or more dimensions: {0.5, 0.5, 0.5} for [batch, 3, 32, 32], as
+-- torchvision's Normalize.
 -- A dataset, a tensor of samples (rows) or {x = tensor} is read in batches
 -- of 1024 samples; std is the population standard deviation, and a
 -- feature that never varies (std 0) gets std 1, so it is only centred.
@@ -37,24 +42,30 @@ local function statistic(opts, key, fn)
   return v:reshape{v:numel()}
 end
 
--- Per-feature sums of x and x² over the samples of `data`, in Lua numbers
--- (doubles), batch by batch.
-local function feature_sums(data, fn)
+-- Per-feature (or per-channel) sums of x and x² over the samples of
+-- `data`, in Lua numbers (doubles), batch by batch; and how many values
+-- each sum holds. Errors carry no position (the caller adds the script's).
+local function feature_sums(data, fn, per_channel)
   local sums, squares, count, features = nil, nil, 0, nil
   local function add(x)
     local n = x:size(1)
     if n == 0 then return end
-    local rows = x:reshape{n, x:numel() // n}
-    if features and rows:size(2) ~= features then
-      error(string.format("%s: samples of %d and of %d features in the same data", fn, features, rows:size(2)), 0)
+    if per_channel and x:dim() < 3 then
+      error(string.format("%s: per_channel needs samples of two or more dimensions ({batch, channels, ...}), " ..
+                          "got [%s]", fn, table.concat(x:shape(), ", ")), 0)
     end
-    features = rows:size(2)
-    local s, q = rows:sum(1):totable(), (rows * rows):sum(1):totable()
+    local width = per_channel and x:size(2) or x:numel() // n
+    local rows = x:reshape{n, width, x:numel() // (n * width)}
+    if features and width ~= features then
+      error(string.format("%s: samples of %d and of %d features in the same data", fn, features, width), 0)
+    end
+    features = width
+    local s, q = rows:sum(3):sum(1):totable(), (rows * rows):sum(3):sum(1):totable()
     sums, squares = sums or {}, squares or {}
     for j = 1, features do
       sums[j], squares[j] = (sums[j] or 0) + s[j], (squares[j] or 0) + q[j]
     end
-    count = count + n
+    count = count + n * rows:size(3)
   end
   if type(data) == "table" and not tensor.is_tensor(data) then data = data.x or data[1] end
   if tensor.is_tensor(data) then
@@ -63,14 +74,14 @@ local function feature_sums(data, fn)
   elseif type(data) == "userdata" and data.batches then
     for x in data:batches{size = 1024, shuffle = false} do add(x) end
   else
-    error(fn .. ": data must be a dataset, a tensor of samples or {x = tensor}, got " .. describe(data), 3)
+    error(fn .. ": data must be a dataset, a tensor of samples or {x = tensor}, got " .. describe(data), 0)
   end
-  if count == 0 then error(fn .. ": the data has no samples to measure", 3) end
+  if count == 0 then error(fn .. ": the data has no samples to measure", 0) end
   return sums, squares, count, features
 end
 
-local function measured(data, fn)
-  local sums, squares, count, features = feature_sums(data, fn)
+local function measured(data, fn, per_channel)
+  local sums, squares, count, features = feature_sums(data, fn, per_channel)
   local mean, std = {}, {}
   for j = 1, features do
     mean[j] = sums[j] / count
@@ -96,11 +107,13 @@ wrapper = function(opts)
   if type(opts) ~= "table" then
     error(fn .. ": expects {mean =, std =}, {data =} or {features =}, got " .. describe(opts), 2)
   end
-  check_options(opts, fn, {"mean", "std", "data", "features"})
+  check_options(opts, fn, {"mean", "std", "data", "features", "per_channel"})
   local mean, std = statistic(opts, "mean", fn), statistic(opts, "std", fn)
   if opts.data ~= nil then
     if mean or std then error(fn .. ": give data (to measure mean and std) or mean and std, not both", 2) end
-    mean, std = measured(opts.data, fn)
+    local ok, m, s = pcall(measured, opts.data, fn, opts.per_channel) -- its errors, at the script's line
+    if not ok then error(m, type(m) == "string" and 2 or 0) end
+    mean, std = m, s
   end
   local features = opts.features or (mean and mean:numel()) or (std and std:numel())
   if features == nil then
