@@ -80,11 +80,14 @@ end
 local gd_loss = train_until("gradient descent, lr 0.5", function(m) return optim.SGD(m, {lr = 0.5}) end, 20000)
 local newton_loss, newton_steps = train_until("Newton (damping 1e-3)",
                                               function(m) return optim.Newton(m, {damping = 1e-3}) end, 200)
-local lbfgs_loss = train_until("L-BFGS (backtracking)", function(m)
+local lbfgs_loss = train_until("L-BFGS (strong Wolfe)", function(m)
+  return optim.LBFGS(m, {max_iter = 10, line_search_fn = "strong_wolfe"})
+end, 500)
+local backtracking_loss = train_until("L-BFGS (backtracking)", function(m)
   return optim.LBFGS(m, {max_iter = 10, line_search_fn = "backtracking"})
 end, 500)
 assert(newton_loss < target, "Newton reaches the target loss")
-assert(lbfgs_loss < target, "L-BFGS reaches the target loss")
+assert(lbfgs_loss < target and backtracking_loss < target, "L-BFGS reaches the target loss")
 print(string.format("\nNewton took %d steps; each costs 2n + 2 = %d gradient evaluations and an n×n Cholesky (n = 17).",
                     newton_steps, 2 * 17 + 2))
 if gd_loss >= target then print("gradient descent did not reach the target within 20000 steps") end

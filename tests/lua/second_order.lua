@@ -67,6 +67,27 @@ do -- L-BFGS: the first iteration is scaled gradient descent, the second lands o
   assert(again:type() == "LBFGS" and #opt2:params() == 1, "type and parameters")
 end
 
+-- Rosenbrock's valley, f = (1 - a)² + 100 (b - a²)², from (-1.5, 2): the
+-- strong Wolfe line search follows it to (1, 1) in a few dozen evaluations.
+do
+  local layer = nn.Dense{inputs = 2, outputs = 1, bias = false}
+  local ab = layer.weight
+  ab:copy(tensor{{-1.5, 2}})
+  local function closure()
+    local a, b = ab:get(1, 1), ab:get(1, 2)
+    ab.grad:copy(tensor{{-2 * (1 - a) - 400 * a * (b - a * a), 200 * (b - a * a)}})
+    return (1 - a) ^ 2 + 100 * (b - a * a) ^ 2
+  end
+  local opt = optim.LBFGS(layer, {max_iter = 200, max_eval = 400, line_search_fn = "strong_wolfe"})
+  opt:step(closure)
+  assert(math.abs(ab:get(1, 1) - 1) < 1e-4 and math.abs(ab:get(1, 2) - 1) < 1e-4, "at (1, 1): " .. tostring(ab))
+  assert(opt.evaluations < 100, "in fewer than 100 evaluations: " .. opt.evaluations)
+  local _, t3, c3 = quadratic{3, -4}
+  local plain = optim.LBFGS({t3}, {line_search_fn = "strong_wolfe"})
+  plain:step(c3)
+  assert(t3:abs():max() < 1e-5, "the quadratic with strong Wolfe: " .. tostring(t3))
+end
+
 -- ---------------------------------------------------------------- a small network
 do
   local x, y = tensor{{0, 0}, {0, 1}, {1, 0}, {1, 1}}, tensor{{0}, {1}, {1}, {0}}
@@ -91,6 +112,8 @@ do
   end
   local newton_loss = run(function(m) return optim.Newton(m, {damping = 1e-3}) end)
   local lbfgs_loss = run(function(m) return optim.LBFGS(m, {max_iter = 10, line_search_fn = "backtracking"}) end)
+  local wolfe_loss = run(function(m) return optim.LBFGS(m, {max_iter = 10, line_search_fn = "strong_wolfe"}) end)
+  assert(wolfe_loss < 1e-2, "L-BFGS with strong Wolfe fits XOR: loss " .. wolfe_loss)
   assert(newton_loss < 1e-3, "Newton fits XOR: loss " .. newton_loss)
   assert(lbfgs_loss < 1e-2, "L-BFGS fits XOR: loss " .. lbfgs_loss)
 end
@@ -132,7 +155,8 @@ local layer = quadratic{1, 1}
 fails(function() optim.LBFGS(layer, {lr = 1}):step() end, "optim.LBFGS:step needs a closure")
 fails(function() optim.Newton(layer, {dampng = 1}) end, "unknown option 'dampng' (did you mean 'damping'?)")
 fails(function() optim.Newton(layer, {damping = -1}) end, "damping must be a number >= 0, got -1")
-fails(function() optim.LBFGS(layer, {line_search_fn = "strong_wolf"}) end, "unknown line_search_fn 'strong_wolf'")
+fails(function() optim.LBFGS(layer, {line_search_fn = "strong_wolf"}) end,
+      "unknown line_search_fn 'strong_wolf' (did you mean 'strong_wolfe'?)")
 fails(function() optim.LBFGS(layer):step(function() return "x" end) end,
       "the closure returned a string; it must return the loss as a number")
 fails(function() optim.LBFGS(42) end, "expects a model or a list of parameters")

@@ -127,13 +127,16 @@ end
 -- ---------------------------------------------------------------- L-BFGS
 
 -- optim.LBFGS(params, {lr = 1, max_iter = 20, max_eval = max_iter * 5 / 4, tolerance_grad = 1e-7,
---                      tolerance_change = 1e-9, history_size = 100, line_search_fn = nil | "backtracking"})
+--                      tolerance_change = 1e-9, history_size = 100,
+--                      line_search_fn = nil | "strong_wolfe" | "backtracking"})
 -- opt:step(closure) runs up to max_iter iterations of limited-memory BFGS
 -- (the two-loop recursion over the last history_size steps), evaluating the
 -- closure once per iteration, and returns the loss the closure gave first.
 -- Without a line search each iteration moves lr along the direction (the
--- first one scaled down to at most lr / |g|_1); "backtracking" halves the
--- step until the loss falls by at least 1e-4 * t * |g·d| (Armijo).
+-- first one scaled down to at most lr / |g|_1); "strong_wolfe" searches
+-- for a step that meets the strong Wolfe conditions (as PyTorch's);
+-- "backtracking" halves the step until the loss falls by at least
+-- 1e-4 * t * |g·d| (Armijo). max_eval counts closure calls a step.
 function optim.LBFGS(params, opts)
   local fn = "optim.LBFGS"
   local self
@@ -146,7 +149,7 @@ function optim.LBFGS(params, opts)
   self.tolerance_change = number(opts, "tolerance_change", 1e-9, fn, "a number >= 0", non_negative, 2)
   self.history_size = number(opts, "history_size", 100, fn, "a whole number >= 1", whole, 2)
   if opts.line_search_fn ~= nil then
-    self.line_search_fn = check_choice(opts.line_search_fn, fn, "line_search_fn", {"backtracking"}, 2)
+    self.line_search_fn = check_choice(opts.line_search_fn, fn, "line_search_fn", {"strong_wolfe", "backtracking"}, 2)
   end
   self.s, self.y, self.rho = {}, {}, {}
   return self
@@ -181,12 +184,73 @@ local function backtrack(self, closure, loss, d, t, gtd)
   return self:evaluate(closure), t
 end
 
+-- The minimiser of the cubic through (x1, f1, slope g1) and (x2, f2, g2),
+-- kept inside [low, high]; the middle when the cubic has none (Nocedal and
+-- Wright, Numerical Optimization, eq. 3.59).
+local function cubic_minimum(x1, f1, g1, x2, f2, g2, low, high)
+  local d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
+  local d2_square = d1 * d1 - g1 * g2
+  if d2_square < 0 or x1 == x2 then return (low + high) / 2 end
+  local d2 = math.sqrt(d2_square)
+  local t
+  if x1 <= x2 then t = x2 - (x2 - x1) * (g2 + d2 - d1) / (g2 - g1 + 2 * d2)
+  else t = x1 - (x1 - x2) * (g1 + d2 - d1) / (g1 - g2 + 2 * d2) end
+  if t ~= t then return (low + high) / 2 end
+  return math.min(math.max(t, low), high)
+end
+
+-- A line search for a step t along d that meets the strong Wolfe
+-- conditions: f(t) <= f(0) + 1e-4 t f'(0) and |f'(t)| <= 0.9 |f'(0)|
+-- (Nocedal and Wright, algorithms 3.5 and 3.6: bracketing, then zooming
+-- in by cubic interpolation). Leaves the parameters at the t it returns,
+-- with the closure's gradient there; returns the loss and t.
+local C1, C2, MAX_LINE_STEPS = 1e-4, 0.9, 25
+local function strong_wolfe(self, closure, loss, d, t, gtd)
+  local origin = self:gather("value")
+  local function at(step)
+    self:move(origin + d * step)
+    local value = self:evaluate(closure)
+    return value, self:gather("grad"):dot(d)
+  end
+  local previous = {t = 0, f = loss, g = gtd}
+  local lo, hi
+  for i = 1, MAX_LINE_STEPS do
+    local f, g = at(t)
+    local current = {t = t, f = f, g = g}
+    if f > loss + C1 * t * gtd or (i > 1 and f >= previous.f) then lo, hi = previous, current; break end
+    if math.abs(g) <= -C2 * gtd then return f, t end
+    if g >= 0 then lo, hi = current, previous; break end
+    local next_t = cubic_minimum(previous.t, previous.f, previous.g, t, f, g, t * 1.01, t * 10)
+    previous, t = current, next_t
+  end
+  if lo == nil then return previous.f, previous.t end -- still descending after MAX_LINE_STEPS: take it
+  local scale = d:abs():max()
+  for _ = 1, MAX_LINE_STEPS do
+    local width = math.abs(hi.t - lo.t)
+    if width * scale < self.tolerance_change then break end
+    local low, high = math.min(lo.t, hi.t), math.max(lo.t, hi.t)
+    t = cubic_minimum(lo.t, lo.f, lo.g, hi.t, hi.f, hi.g, low + 0.1 * width, high - 0.1 * width)
+    local f, g = at(t)
+    local current = {t = t, f = f, g = g}
+    if f > loss + C1 * t * gtd or f >= lo.f then
+      hi = current
+    else
+      if math.abs(g) <= -C2 * gtd then return f, t end
+      if g * (hi.t - lo.t) >= 0 then hi = lo end
+      lo = current
+    end
+  end
+  -- The best point bracketed: the parameters and gradient go back there.
+  if t ~= lo.t then at(lo.t) end
+  return lo.f, lo.t
+end
+
 function LBFGS:step(closure)
   check_closure(self, closure)
+  local started = self.evaluations
   local first_loss = self:evaluate(closure)
   local loss, g = first_loss, self:gather("grad")
   if g:abs():max() <= self.tolerance_grad then return first_loss end
-  local evaluations = 1
   for _ = 1, self.max_iter do
     self.steps = self.steps + 1
     if self.d == nil then
@@ -208,15 +272,16 @@ function LBFGS:step(closure)
     self.t = self.steps == 1 and math.min(1, 1 / g:abs():sum()) * self.lr or self.lr
     local gtd = g:dot(self.d)
     if gtd > -self.tolerance_change then break end
-    if self.line_search_fn == "backtracking" then
+    if self.line_search_fn == "strong_wolfe" then
+      loss, self.t = strong_wolfe(self, closure, loss, self.d, self.t, gtd)
+    elseif self.line_search_fn == "backtracking" then
       loss, self.t = backtrack(self, closure, loss, self.d, self.t, gtd)
     else
       self:move(self.d, self.t)
       loss = self:evaluate(closure)
     end
-    evaluations = evaluations + 1
     g = self:gather("grad")
-    if evaluations >= self.max_eval or g:abs():max() <= self.tolerance_grad then break end
+    if self.evaluations - started >= self.max_eval or g:abs():max() <= self.tolerance_grad then break end
     if self.d:abs():max() * self.t <= self.tolerance_change then break end
     if math.abs(loss - previous_loss) < self.tolerance_change then break end
   end
