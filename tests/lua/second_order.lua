@@ -141,6 +141,44 @@ do
                                1, true), err2)
 end
 
+-- Their state round-trips: through state()/load_state(), and through a
+-- train.checkpoint that train.fit{resume =} continues from exactly.
+do
+  local x = tensor{{0, 0}, {0, 1}, {1, 0}, {1, 1}}
+  local y = tensor{{0}, {1}, {1}, {0}}
+  local function setup(make)
+    tensor.seed(21)
+    local model = nn.Sequential{nn.Dense(2, 3, {activation = "tanh"}), nn.Dense(3, 1)}
+    return model, make(model)
+  end
+  local make = function(m) return optim.LBFGS(m, {max_iter = 3, line_search_fn = "strong_wolfe"}) end
+  local function run(epochs, resume)
+    local model, opt = setup(make)
+    local h = train.fit{model = model, loss = nn.MSELoss(), optimizer = opt, data = {x = x, y = y},
+                        epochs = epochs, batch_size = 4, verbose = 0, resume = resume,
+                        callbacks = {train.checkpoint{path = "lbfgs.nrt"}}}
+    return h, model, opt
+  end
+  os.remove("lbfgs.nrt")
+  local whole, model_whole, opt_whole = run(4)
+  os.remove("lbfgs.nrt")
+  run(2)
+  local resumed, model_resumed, opt_resumed = run(4, "lbfgs.nrt")
+  os.remove("lbfgs.nrt")
+  assert(#opt_resumed.s > 0 and opt_resumed.evaluations == opt_whole.evaluations, "the history came back")
+  assert(resumed.loss[4] == whole.loss[4], string.format("the resumed run ends as the whole one: %.9g vs %.9g",
+                                                         resumed.loss[4], whole.loss[4]))
+  assert(model_resumed:forward(x):equal(model_whole:forward(x)), "with the same weights")
+  local m2, n2 = setup(function(m) return optim.Newton(m, {damping = 0.5}) end)
+  n2.lambda = 0.125
+  local n3 = optim.Newton(m2)
+  n3:load_state(n2:state())
+  assert(n3.lambda == 0.125, "Newton's damping is its state")
+  local ok3, err3 = pcall(n3.load_state, n3, opt_whole:state())
+  assert(not ok3 and err3:find("load_state needs the state of a Newton of 13 parameters, got that of a LBFGS of 13",
+                               1, true), err3)
+end
+
 -- ---------------------------------------------------------------- errors
 local function fails(f, text)
   local ok2, err2 = pcall(f)

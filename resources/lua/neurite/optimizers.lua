@@ -88,6 +88,28 @@ end
 
 function Base:type() return self.name end
 
+-- What a checkpoint keeps (numbers, tables and tensors: train.checkpoint
+-- writes it as JSON), and its restoration into an optimizer of the same
+-- parameters.
+local STATE_FIELDS = {"steps", "evaluations", "t", "h_diag", "d", "previous_g", "s", "y", "rho", "lambda"}
+
+function Base:state()
+  local out = {optimizer = self.name, size = self.size}
+  for _, key in ipairs(STATE_FIELDS) do out[key] = self[key] end
+  return out
+end
+
+function Base:load_state(state)
+  if type(state) ~= "table" or state.optimizer ~= self.name or state.size ~= self.size then
+    error(string.format("%s: load_state needs the state of a %s of %d parameters, got %s", self.fn, self.name,
+                        self.size, type(state) == "table" and string.format("that of a %s of %s", tostring(
+                          state.optimizer), tostring(state.size)) or describe(state)), 2)
+  end
+  for _, key in ipairs(STATE_FIELDS) do self[key] = state[key] end
+  self.s, self.y, self.rho = self.s or {}, self.y or {}, self.rho or {}
+  if self.name == "Newton" then self.lambda = self.lambda or self.damping end
+end
+
 -- Runs the closure; its value must be a number (the loss).
 function Base:evaluate(closure)
   local value = closure()
