@@ -205,10 +205,11 @@ end
 -- with one entry per output (false where there are none), or nil when no
 -- output has any. `metrics` is a list of names and train.metric(...), or
 -- one such list per output; a flat list with several outputs may hold
--- only accuracy. `level` as error()'s.
-function train._metric_trackers(metrics, count, fn, level)
+-- only accuracy. `level` as error()'s. `sums` (from _metric_sums) puts
+-- back the running sums of an epoch interrupted and resumed.
+function train._metric_trackers(metrics, count, fn, level, sums)
   if metrics == nil then return nil end
-  local per_output = type(metrics[1]) == "table" and not train._is_metric(metrics[1])
+  local per_output = train._per_output(metrics)
   local trackers, any = {}, false
   for k = 1, count do
     local list = per_output and metrics[k] or metrics
@@ -221,9 +222,22 @@ function train._metric_trackers(metrics, count, fn, level)
                           "e.g. metrics = {{\"accuracy\", \"f1\"}, {\"mae\"}}", fn, count), level + 1)
     end
     trackers[k] = #extra > 0 and tracker(extra, fn) or false
+    if trackers[k] and sums and type(sums[k]) == "table" then trackers[k].sums = sums[k] end
     any = any or #extra > 0
   end
   return any and trackers or nil
+end
+
+-- The trackers' running sums, for a checkpoint's position inside an epoch.
+function train._metric_sums(trackers)
+  local sums = {}
+  for k, t in ipairs(trackers or {}) do sums[k] = t and t.sums or false end
+  return sums
+end
+
+-- Whether metrics holds one list per output (rather than one list).
+function train._per_output(metrics)
+  return metrics ~= nil and type(metrics[1]) == "table" and not train._is_metric(metrics[1])
 end
 
 -- The log names of the trackers' metrics (name, or name_<k> with several outputs).

@@ -52,11 +52,6 @@ local function check_metrics(metrics, fn, level)
   return metrics
 end
 
--- Whether metrics holds one list per output (rather than one list).
-local function per_output(metrics)
-  return metrics ~= nil and type(metrics[1]) == "table" and not train._is_metric(metrics[1])
-end
-
 -- Number of correct predictions: argmax against rows shaped as pred
 -- (one-hot or soft labels) or against class indices (from 1), or a 0.5
 -- threshold for a single output.
@@ -366,7 +361,7 @@ end
 local function accuracy_outputs(metrics, count, is_class, fn, level)
   level = level + 1
   local per = {}
-  if per_output(metrics) then
+  if train._per_output(metrics) then
     if #metrics ~= count then
       error(string.format("%s: metrics has %s for %s; give one list per output", fn, amount(#metrics, "list"),
                           amount(count, "output")), level)
@@ -467,7 +462,7 @@ function train.evaluate(opts)
   local o = {fn = fn, model = check(opts, "model", "the model to evaluate", fn), metrics = opts.metrics,
              data = check(opts, "data", "{x = ..., y = ...} or a dataset", fn), batch_size = opts.batch_size or 1000}
   if opts.loss ~= nil then o.loss, o.losses = objective(opts.loss, opts.loss_weights, fn, 2) end
-  if o.metrics ~= nil and not per_output(o.metrics) then check_metrics(o.metrics, fn, 2) end
+  if o.metrics ~= nil and not train._per_output(o.metrics) then check_metrics(o.metrics, fn, 2) end
   -- Accuracy by default for class data only; it means nothing for regression.
   o.classes = class_data(o.data)
   local was_training = o.model:is_training()
@@ -521,10 +516,7 @@ local function train_epoch(fit, logs, resumed)
   if resumed then tensor.set_rng_state(resumed.rng) end
   local count, accuracy = fit.outputs, fit.accuracy
   local outs = count > 1 and (from.outputs or new_outputs(count)) or nil
-  fit.trackers = train._metric_trackers(fit.metrics, count, "train.fit", 3)
-  for k, t in ipairs(fit.trackers or {}) do
-    if t and from.metrics and type(from.metrics[k]) == "table" then t.sums = from.metrics[k] end
-  end
+  fit.trackers = train._metric_trackers(fit.metrics, count, "train.fit", 3, from.metrics)
   local batches, seen, sum_loss, correct = from.batches, from.seen, from.sum_loss, from.correct
   local started = monitor.elapsed()
   for x, y in next_batch do
@@ -552,8 +544,8 @@ local function train_epoch(fit, logs, resumed)
   end
   local seconds = from.seconds + (monitor.elapsed() - started)
   fit.position = {epoch = fit.epoch, shuffle_rng = shuffle_rng, batches = batches, seen = seen,
-                  sum_loss = sum_loss, correct = correct, outputs = outs, seconds = seconds, metrics = {}}
-  for k, t in ipairs(fit.trackers or {}) do fit.position.metrics[k] = t and t.sums or false end
+                  sum_loss = sum_loss, correct = correct, outputs = outs, seconds = seconds,
+                  metrics = train._metric_sums(fit.trackers)}
   logs.loss = sum_loss / math.max(seen, 1)
   if outs then
     output_logs(logs, outs, accuracy, seen, true)
