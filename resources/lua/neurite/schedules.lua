@@ -283,7 +283,8 @@ end
 -- s:step(value) after each epoch: when value has not improved on the best
 -- by more than the threshold for more than `patience` calls, lr becomes
 -- max(lr * factor, min_lr), then `cooldown` calls pass unwatched. In
--- train.fit it reads logs[monitor] at each epoch's end.
+-- train.fit it reads logs[monitor] at each epoch's end. mode defaults to
+-- the monitor's direction ("max" for val_accuracy, val_f1, ...).
 function schedulers.ReduceLROnPlateau(opt, opts)
   local fn = "optim.lr_scheduler.ReduceLROnPlateau"
   check_optimizer(opt, fn, 2)
@@ -292,7 +293,8 @@ function schedulers.ReduceLROnPlateau(opt, opts)
                            "monitor"})
   local s = {optimizer = opt, fn = fn, bad = 0, cooldown_left = 0, last_step = 0, lr = opt.lr,
              monitor = opts.monitor or "val_loss",
-             mode = check_choice(opts.mode or "min", fn, "mode", {"min", "max"}, 2),
+             mode = check_choice(opts.mode or train._metric_mode(opts.monitor or "loss"), fn, "mode",
+                                 {"min", "max"}, 2),
              threshold_mode = check_choice(opts.threshold_mode or "rel", fn, "threshold_mode", {"rel", "abs"}, 2),
              factor = number(opts, "factor", 0.1, fn, "a number in (0, 1)", function(v) return v > 0 and v < 1 end, 2),
              patience = number(opts, "patience", 10, fn, "a whole number >= 0", whole_non_negative, 2),
