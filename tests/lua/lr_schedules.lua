@@ -116,8 +116,8 @@ do -- ReduceLROnPlateau, PyTorch's rules: more than `patience` bad calls, then c
   close(up:step(1), 1, "max: first value is the best")
   close(up:step(1.05), 0.1, "max: within the relative threshold counts as no improvement")
   close(up:step(2), 0.1, "max: an improvement keeps the rate")
-  assert(S.ReduceLROnPlateau(fresh(1), {monitor = "val_accuracy"}).mode == "max", "mode from the monitor")
-  assert(S.ReduceLROnPlateau(fresh(1)).mode == "min", "min for the loss")
+  assert(S.ReduceLROnPlateau((fresh(1)), {monitor = "val_accuracy"}).mode == "max", "mode from the monitor")
+  assert(S.ReduceLROnPlateau((fresh(1))).mode == "min", "min for the loss")
 end
 
 -- The rate a plain loop trains with: set before each step.
