@@ -88,6 +88,13 @@ end
 
 function Base:type() return self.name end
 
+-- Whether every gradient is finite (train.fit stops before a step that
+-- would spread inf or nan into the parameters).
+function Base:grads_finite()
+  local largest = self:gather("grad"):abs():max()
+  return largest == largest and largest < math.huge
+end
+
 -- What a checkpoint keeps (numbers, tables and tensors: train.checkpoint
 -- writes it as JSON), and its restoration into an optimizer of the same
 -- parameters.
