@@ -154,6 +154,10 @@ int optimizer_new(lua_State *L)
         TensorBox *p = test_tensor(L, -1);
         if (p)
             check_tensor(L, -1); // brings a parameter's view up to date
+        if (p && p->owner && p->param_index >= 0 && !p->grad.defined() && !p->is_grad) {
+            lua_pop(L, 1); // a buffer (nn.Normalize's mean, running statistics): saved, never trained
+            continue;
+        }
         if (!p || !p->grad.defined())
             raise(L, fn + ": element " + std::to_string(i) + " of the parameter list is " +
                          (p ? std::string("a tensor without a gradient") : describe_value(L, -1)) +

@@ -27,6 +27,10 @@ namespace neurite::lua {
 extern const char *const kEmbeddedTrainLua;
 extern const char *const kEmbeddedCallbacksLua;
 extern const char *const kEmbeddedDiagnosticsLua;
+extern const char *const kEmbeddedSchedulesLua;
+extern const char *const kEmbeddedMetricsLua;
+extern const char *const kEmbeddedOptimizersLua;
+extern const char *const kEmbeddedLayersLua;
 
 namespace {
 
@@ -146,13 +150,20 @@ void run_shipped_lua(lua_State *L, const char *file, const char *embedded, int n
 
 // train.lua makes the train table from the modules; callbacks.lua adds
 // resume and the callbacks to it, diagnostics.lua gradient_check,
-// curvature and confusion. Leaves the table on the stack.
+// curvature and confusion, metrics.lua the metrics beside accuracy;
+// schedules.lua (learning-rate schedules, gradient clipping) and
+// optimizers.lua (LBFGS, Newton) add to optim, layers.lua nn.Normalize.
+// Leaves the table on the stack.
 void load_train_module(lua_State *L, int neurite)
 {
     lua_pushvalue(L, neurite);
     run_shipped_lua(L, "train.lua", kEmbeddedTrainLua, 1);
     const std::pair<const char *, const char *> extensions[] = {{"callbacks.lua", kEmbeddedCallbacksLua},
-                                                                {"diagnostics.lua", kEmbeddedDiagnosticsLua}};
+                                                                {"diagnostics.lua", kEmbeddedDiagnosticsLua},
+                                                                {"metrics.lua", kEmbeddedMetricsLua},
+                                                                {"schedules.lua", kEmbeddedSchedulesLua},
+                                                                {"optimizers.lua", kEmbeddedOptimizersLua},
+                                                                {"layers.lua", kEmbeddedLayersLua}};
     for (const auto &[file, embedded] : extensions) {
         lua_pushvalue(L, neurite);
         lua_pushvalue(L, -2);
@@ -207,6 +218,7 @@ int open_all(lua_State *L)
     lua_setfield(L, neurite, "_library_pcall");
     install_exit_guards(L);
     open_tensor(L);
+    open_tensor_linalg(L, -1);
     lua_setfield(L, neurite, "tensor");
     open_nn(L);
     lua_pushvalue(L, -1);

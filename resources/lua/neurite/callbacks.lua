@@ -40,8 +40,9 @@ local function improved(mode, value, best, min_delta)
   return value < best - min_delta
 end
 
+-- Accuracy, precision, recall, F1 and R² grow; losses and errors shrink.
 local function mode_of(name)
-  return (name:find("accuracy") and "max") or "min"
+  return train._metric_mode(name)
 end
 
 local MODES = {"min", "max"}
@@ -72,10 +73,14 @@ local function save_checkpoint(path, fit, position)
   for i, cb in ipairs(fit.callbacks or {}) do
     if cb.state then states[i] = cb:state() end
   end
+  -- optim.LBFGS and optim.Newton are Lua: their state goes in the metadata.
+  local lua_optimizer = fit.optimizer.needs_closure
   local meta = {epoch = position and position.epoch - 1 or fit.epoch, step = fit.step, history = fit.history,
-                rng = tensor.rng_state(), lr = fit.optimizer.lr, callbacks = states, position = position}
+                rng = tensor.rng_state(), lr = fit.optimizer.lr, callbacks = states, position = position,
+                optimizer_state = lua_optimizer and fit.optimizer:state() or nil}
   local text, tensors = json.encode(meta)
-  fit.model:save(path, {optimizer = fit.optimizer, ["meta.json"] = text, ["meta.tensors"] = tensors})
+  fit.model:save(path, {optimizer = not lua_optimizer and fit.optimizer or nil, ["meta.json"] = text,
+                        ["meta.tensors"] = tensors})
 end
 
 -- The metadata of a checkpoint, checked field by field: a damaged or
@@ -106,7 +111,7 @@ local function read_meta(extras, path)
   end
   expect(meta, "epoch", "whole number")
   for _, f in ipairs{{"step", "whole number"}, {"lr", "number"}, {"rng", "string"}, {"history", "table"},
-                     {"callbacks", "table"}, {"position", "table"}} do
+                     {"callbacks", "table"}, {"position", "table"}, {"optimizer_state", "table"}} do
     expect(meta, f[1], f[2], true)
   end
   for key in pairs(meta.history or {}) do expect(meta.history, key, "table") end
@@ -144,6 +149,7 @@ function train.resume(fit, path, callbacks)
                         path, math.max(sums, 1), sums > 1 and "s" or "", fit.outputs), 3)
   end
   if extras.optimizer then fit.optimizer:load_state(extras.optimizer) end
+  if meta.optimizer_state and fit.optimizer.needs_closure then fit.optimizer:load_state(meta.optimizer_state) end
   if meta.history then
     for k, v in pairs(meta.history) do fit.history[k] = v end
   end

@@ -30,7 +30,7 @@
 local neurite = ...
 local pcall = neurite._library_pcall -- Lua's own: see runtime.cpp
 local tensor, monitor = neurite.tensor, neurite.monitor
-local check_options, check_choice = neurite.check_options, neurite.check_choice
+local check_options = neurite.check_options
 -- Whether data holds class labels: the one rule (a dataset's kind, a table's
 -- kind, else y's values), shared with the window.
 local target_kind = neurite.data.target_kind
@@ -45,11 +45,10 @@ local function check(opts, key, what, fn)
   return v
 end
 
-local METRICS = {"accuracy"}
-
--- Checks a list of metric names; `level` as error()'s, from the caller.
+-- Checks a list of metrics (names, train.metric(...); metrics.lua); `level`
+-- as error()'s, from the caller.
 local function check_metrics(metrics, fn, level)
-  for _, name in ipairs(metrics or {}) do check_choice(name, fn, "metric", METRICS, level + 1) end
+  for _, m in ipairs(metrics or {}) do train._check_metric(m, fn, level + 1) end
   return metrics
 end
 
@@ -447,7 +446,7 @@ end
 local function accuracy_outputs(metrics, count, is_class, fn, level)
   level = level + 1
   local per = {}
-  if metrics ~= nil and type(metrics[1]) == "table" then
+  if train._per_output(metrics) then
     if #metrics ~= count then
       error(string.format("%s: metrics has %s for %s; give one list per output", fn, amount(#metrics, "list"),
                           amount(count, "output")), level)
@@ -524,6 +523,8 @@ local function evaluate_batches(o)
       return target_kind(y[k]) == "classes"
     end, o.fn, 4)
     local n = samples_in(x)
+    if sums.trackers == nil then sums.trackers = train._metric_trackers(o.metrics, count, o.fn, 4) or false end
+    train._add_metrics(sums.trackers, pred, y, 4)
     if o.loss then sums.loss = sums.loss + call_at(4, o.loss, "forward", pred, y) * n end
     if count > 1 then
       sums.outputs = sums.outputs or new_outputs(count)
@@ -547,7 +548,7 @@ function train.evaluate(opts)
              data = check(opts, "data", "{x = ..., y = ...} or a dataset", fn), batch_size = opts.batch_size or 1000}
   check_samples(o.data, "data", fn, nil, false, 2)
   if opts.loss ~= nil then o.loss, o.losses = objective(opts.loss, opts.loss_weights, fn, 2) end
-  if o.metrics ~= nil and type(o.metrics[1]) ~= "table" then check_metrics(o.metrics, fn, 2) end
+  if o.metrics ~= nil and not train._per_output(o.metrics) then check_metrics(o.metrics, fn, 2) end
   -- Accuracy by default for class data only; it means nothing for regression.
   o.classes = class_data(o.data)
   local was_training = o.model:is_training()
@@ -564,6 +565,7 @@ function train.evaluate(opts)
   elseif sums.accuracy[1] then
     result.accuracy = sums.correct / seen
   end
+  train._metric_logs(result, sums.trackers, sums.outputs and #sums.outputs or 1)
   return result
 end
 
@@ -581,7 +583,7 @@ end
 
 local FIT_OPTIONS = {"model", "loss", "loss_weights", "optimizer", "data", "validation", "epochs", "batch_size",
                      "shuffle", "drop_last", "metrics", "callbacks", "verbose", "name", "resume", "on_epoch",
-                     "eval_batch_size"}
+                     "eval_batch_size", "clip_grad_norm", "clip_grad_value"}
 
 -- One epoch of training; fills logs.loss, accuracy, lr and samples_per_s
 -- (and loss_<k>, accuracy_<k> for several outputs).
@@ -600,6 +602,7 @@ local function train_epoch(fit, logs, resumed)
   if resumed then tensor.set_rng_state(resumed.rng) end
   local count, accuracy = fit.outputs, fit.accuracy
   local outs = count > 1 and (from.outputs or new_outputs(count)) or nil
+  fit.trackers = train._metric_trackers(fit.metrics, count, "train.fit", 3, from.metrics)
   local batches, seen, sum_loss, correct = from.batches, from.seen, from.sum_loss, from.correct
   local started = monitor.elapsed()
   for x, y in next_batch do
@@ -618,15 +621,17 @@ local function train_epoch(fit, logs, resumed)
       call(fit.callbacks, "on_batch_end", {loss = value, size = samples_in(x), step = fit.step}, fit)
       break
     end
-    optimizer:step()
+    -- Counted before the step: optim.LBFGS and optim.Newton run forward again.
     local n = samples_in(x)
-    fit.step = monitor.step()
     batches, seen, sum_loss = batches + 1, seen + n, sum_loss + value * n
     if outs then
       add_outputs(outs, loss, pred, y, accuracy, n)
     elseif accuracy[1] then
       correct = correct + train.correct(pred, y)
     end
+    train._add_metrics(fit.trackers, pred, y, 3)
+    train._optimizer_step(fit, x, y) -- clipping, and a closure for optim.LBFGS / Newton (schedules.lua)
+    fit.step = monitor.step()
     monitor.log("batch_loss", value)
     monitor.progress(seen, total, string.format("epoch %d/%d", fit.epoch, fit.epochs))
     call(fit.callbacks, "on_batch_end", {loss = value, size = n, step = fit.step}, fit)
@@ -635,7 +640,8 @@ local function train_epoch(fit, logs, resumed)
   end
   local seconds = from.seconds + (monitor.elapsed() - started)
   fit.position = {epoch = fit.epoch, shuffle_rng = shuffle_rng, batches = batches, seen = seen,
-                  sum_loss = sum_loss, correct = correct, outputs = outs, seconds = seconds}
+                  sum_loss = sum_loss, correct = correct, outputs = outs, seconds = seconds,
+                  metrics = train._metric_sums(fit.trackers)}
   logs.loss = sum_loss / math.max(seen, 1)
   if not parameters_finite(model) then
     -- The optimizer's update overflowed at an earlier step: what is in
@@ -653,21 +659,26 @@ local function train_epoch(fit, logs, resumed)
   elseif accuracy[1] then
     logs.accuracy = correct / math.max(seen, 1)
   end
+  train._metric_logs(logs, fit.trackers, count)
   logs.lr = optimizer.lr
   logs.samples_per_s = seen / math.max(seconds, 1e-9)
   return seconds
 end
 
 -- The keys of the epoch logs, in the order they are printed and kept.
-local function log_keys(count, accuracy)
-  if count == 1 then return {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "samples_per_s"} end
+local function log_keys(count, accuracy, metric_names)
   local keys = {}
   for _, prefix in ipairs{"", "val_"} do
     keys[#keys + 1] = prefix .. "loss"
-    for k = 1, count do keys[#keys + 1] = prefix .. "loss_" .. k end
-    for k = 1, count do
-      if accuracy[k] then keys[#keys + 1] = prefix .. "accuracy_" .. k end
+    if count == 1 then
+      keys[#keys + 1] = prefix .. "accuracy"
+    else
+      for k = 1, count do keys[#keys + 1] = prefix .. "loss_" .. k end
+      for k = 1, count do
+        if accuracy[k] then keys[#keys + 1] = prefix .. "accuracy_" .. k end
+      end
     end
+    for _, name in ipairs(metric_names) do keys[#keys + 1] = prefix .. name end
   end
   keys[#keys + 1] = "lr"
   keys[#keys + 1] = "samples_per_s"
@@ -706,7 +717,9 @@ end
 -- train.fit{model=, loss=, loss_weights=, optimizer=, data=, validation=,
 --           epochs=, batch_size=, shuffle=, drop_last=, metrics=,
 --           callbacks=, verbose=, name=, resume=, on_epoch=,
---           eval_batch_size=} -> history, fit
+--           eval_batch_size=, clip_grad_norm=, clip_grad_value=} -> history, fit
+-- clip_grad_norm = c and clip_grad_value = c clip the gradients before
+-- each step (schedules.lua); metrics beside accuracy are in metrics.lua.
 -- A model with several inputs takes data = {x = {x1, x2}, y = ...}; each
 -- of x and y is a tensor, a dataset (its inputs under x, its targets under
 -- y), or a list of them, all with the same rows, shuffled together.
@@ -761,7 +774,10 @@ function train.fit(opts)
                epochs = opts.epochs or 10, history = history, stop = false, interrupted = false,
                callbacks = callbacks, data = data, batch_size = opts.batch_size or 32,
                shuffle = opts.shuffle ~= false, drop_last = opts.drop_last, metrics = metrics,
-               outputs = #losses, accuracy = accuracy, log_keys = log_keys(#losses, accuracy),
+               outputs = #losses, accuracy = accuracy, params = model:parameters(),
+               clip = train._clip_options(opts, optimizer, 2),
+               log_keys = log_keys(#losses, accuracy,
+                                   train._metric_log_names(train._metric_trackers(metrics, #losses, fn, 2), #losses)),
                verbose = opts.verbose == nil and 1 or opts.verbose,
                -- Optimizers written in Lua may have no gradient check of their own.
                check_grads = has_method(optimizer, "grads_finite")}
