@@ -135,6 +135,11 @@ private:
     detail::Plan &plan_for(std::span<const Shape> shapes);
     void bind_parameters();
     void check_inputs(std::span<const Tensor> inputs, const char *call) const;
+    // An input declared [F] (nn.Input{784}) takes samples of any shape of F
+    // values, e.g. images [N, 1, 28, 28], and runs on the view [N, F], as
+    // Dense flattens its input itself.
+    bool flattens_to_declared(size_t i, const Tensor &x) const;
+    Tensor as_declared(size_t i, const Tensor &x) const;
 
     std::string m_type_name;
     std::vector<Input> m_inputs;
