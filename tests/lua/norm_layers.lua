@@ -39,7 +39,10 @@ assert(loaded[1].running_var:equal(model[1].running_var), "running_var round-tri
 assert(model[1].running_mean:abs():sum() > 0, "training moved the statistics")
 assert(loaded:forward(probe):equal(expected), "evaluation outputs are bitwise equal after loading")
 os.remove("norm_layers.nrt")
--- Buffers are not trained: the optimizer leaves them alone.
+-- Buffers are not trained: m:parameters() lists what is (as PyTorch's
+-- parameters()), m:buffers() the statistics, and the optimizer leaves those alone.
+assert(#model:parameters() == 4 and #model:buffers() == 2, "BatchNorm: weight and bias trained, two buffers")
+assert(model:buffers()[1]:equal(model[1].running_mean) and model[1]:buffers()[2]:equal(model[1].running_var))
 model:train()
 local opt = optim.SGD(model, {lr = 0.1})
 local before = model[1].running_var:clone()
@@ -70,6 +73,14 @@ assert(kept > 150 and kept < 250, "about half kept: " .. kept)
 assert(m1:max() == 2 and m1:min() == 0, "survivors scaled by 1 / (1 - p) = 2")
 d1:eval()
 assert(d1:forward(ones):equal(ones), "evaluation is the identity")
+-- A checkpoint keeps the seed and the masks drawn: a loaded model continues the sequence.
+local dm = nn.Sequential{nn.Dropout{p = 0.5}}
+dm:forward(ones)
+dm:save("norm_layers_dropout.nrt")
+local next_mask = dm:forward(ones)
+local back = nn.load("norm_layers_dropout.nrt")
+assert(back:forward(ones):equal(next_mask), "a loaded model draws the mask the saved one drew next")
+os.remove("norm_layers_dropout.nrt")
 
 -- Flatten and Reshape keep the batch dimension and the order of values.
 local images = tensor.arange(1, 25):reshape{2, 1, 3, 4}

@@ -187,7 +187,9 @@ private:
         b->backward_global = sdk::BoundPrimitive(dnnl::primitive(backward_global_pd), "BatchNorm", "backward (evaluation)");
         for (auto [prim, pd, mean, var] : {std::tuple{&b->backward, &backward_pd, b->batch_mean, b->batch_variance},
                                            std::tuple{&b->backward_global, &backward_global_pd, running_mean, running_var}}) {
+            // oneDNN 2.6 counts shift among a backward's inputs too, though it does not read it.
             bind_args(*prim, {{DNNL_ARG_SRC, b->src}, {DNNL_ARG_DIFF_DST, b->diff_dst}, {DNNL_ARG_SCALE, scale},
+                              {DNNL_ARG_SHIFT, shift},
                          {DNNL_ARG_MEAN, mean}, {DNNL_ARG_VARIANCE, var}, {DNNL_ARG_DIFF_SRC, b->diff_src},
                          {DNNL_ARG_DIFF_SCALE, b->diff_scale}, {DNNL_ARG_DIFF_SHIFT, b->diff_shift}});
             prim->scratchpad(*pd, m_engine, b->scratchpad);

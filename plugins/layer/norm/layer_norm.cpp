@@ -158,7 +158,9 @@ private:
                                {DNNL_ARG_SHIFT, shift}, {DNNL_ARG_MEAN, b->mean}, {DNNL_ARG_VARIANCE, b->variance}});
         b->forward.scratchpad(forward_pd, m_engine, b->scratchpad);
         b->backward = sdk::BoundPrimitive(dnnl::primitive(backward_pd), "LayerNorm", "backward");
+        // oneDNN 2.6 counts shift among a backward's inputs too, though it does not read it.
         bind_args(b->backward, {{DNNL_ARG_SRC, b->src}, {DNNL_ARG_DIFF_DST, b->diff_dst}, {DNNL_ARG_SCALE, scale},
+                                {DNNL_ARG_SHIFT, shift},
                                 {DNNL_ARG_MEAN, b->mean}, {DNNL_ARG_VARIANCE, b->variance},
                                 {DNNL_ARG_DIFF_SRC, b->diff_src}, {DNNL_ARG_DIFF_SCALE, b->diff_scale},
                                 {DNNL_ARG_DIFF_SHIFT, b->diff_shift}});

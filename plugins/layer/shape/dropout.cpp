@@ -7,7 +7,7 @@
 // forwards before it and the element's index: a counter-based generator, so
 // the same seed gives the same masks, threads split the work without
 // changing them, and a checkpoint that saves the counter (the layer's extra
-// state) resumes the sequence where it stopped. The mask lives in the call's
+// state, with the seed) resumes the sequence where it stopped. The mask lives in the call's
 // workspace, as the factor each value was multiplied by, for backward.
 //
 // Elementwise, so it reads and writes whatever layout the layer before
@@ -26,6 +26,8 @@ namespace {
 
 // Below this many values a fork/join costs more than the loop.
 constexpr int64_t kParallelMin = 1 << 15;
+// 2^64 / φ: consecutive counters times this land far apart (SplitMix64's step).
+constexpr uint64_t kGolden = 0x9e3779b97f4a7c15ULL;
 
 // SplitMix64's finalizer: a bijection that scrambles every input bit into
 // every output bit, enough to turn a counter into uniform draws.
@@ -77,11 +79,11 @@ public:
             return;
         }
         float *mask = c.workspace();
-        const uint64_t key = scramble(m_seed ^ scramble(m_draws + 0x9e3779b97f4a7c15ULL));
+        const uint64_t key = scramble(m_seed ^ scramble((m_draws + 1) * kGolden));
         ++m_draws;
         sdk::parallel_for(n, kParallelMin, [&](int64_t first, int64_t last) {
             for (int64_t i = first; i < last; ++i) {
-                const auto u = static_cast<uint32_t>(scramble(key + static_cast<uint64_t>(i)) >> 40);
+                const auto u = static_cast<uint32_t>(scramble(key + static_cast<uint64_t>(i) * kGolden) >> 40);
                 mask[i] = u >= m_threshold ? m_scale : 0.0f;
             }
 #pragma omp simd
@@ -110,10 +112,12 @@ public:
         });
     }
 
-    // The number of masks drawn: restoring it resumes the same sequence.
+    // The seed and the number of masks drawn: a layer rebuilt from a
+    // checkpoint (under another creation seed) resumes the same sequence.
     void save_state(const sdk::Writer &w) const override
     {
         w.value<uint32_t>(kStateVersion);
+        w.value<uint64_t>(m_seed);
         w.value<uint64_t>(m_draws);
     }
 
@@ -123,6 +127,7 @@ public:
         if (version != kStateVersion)
             sdk::fail(NRT_ERR_STATE, "Dropout state version " + std::to_string(version) + " is not " +
                                          std::to_string(kStateVersion));
+        m_seed = r.value<uint64_t>();
         m_draws = r.value<uint64_t>();
     }
 

@@ -158,6 +158,7 @@ private slots:
         const std::vector<double> running_mean{0.25, 0.1}, running_var{0.9 + 0.1 * 1.25 * 4 / 3, 0.9 + 0.1 * 5.5 * 4 / 3};
         expect_close(params[2].value, running_mean, 1e-6, "running_mean");
         expect_close(params[3].value, running_var, 1e-6, "running_var");
+        layer->set_training(false); // the mode backward runs in
         layer->forward_plain(x, y, false);
         expect_close(y, reference_batch_norm(x, running_mean, running_var, w, b, eps), 1e-5, "evaluation output");
         // Evaluation changes no statistics.
