@@ -30,7 +30,7 @@ struct BatchNormBuilt : NormBuilt {
 class BatchNorm final : public NormLayer<BatchNormBuilt> {
 public:
     BatchNorm(sdk::Host host, sdk::Params params, uint64_t)
-        : NormLayer(host, params.integer("features")), m_features(params.integer("features")),
+        : NormLayer(host, params.integer("features")), m_host(host), m_features(params.integer("features")),
           m_momentum(static_cast<float>(params.number("momentum"))), m_eps(static_cast<float>(params.number("eps")))
     {
         const int64_t dims[] = {m_features};
@@ -85,10 +85,15 @@ public:
             return;
         }
         const int64_t per_channel = sdk::numel(src) / m_features;
-        if (per_channel < 2)
-            sdk::fail(NRT_ERR_SHAPE, "BatchNorm: training needs more than one value per channel to estimate a "
-                                     "variance, input " + sdk::shape_string(src) +
-                                     " has one; use a larger batch, or evaluation mode");
+        if (per_channel < 2 && !m_warned_single) {
+            // As Keras and TensorFlow do (PyTorch refuses): each value is its
+            // channel's mean, so the output is the bias and nothing flows back
+            // to the input. Said once, since it is rarely what was meant.
+            m_host.warn("BatchNorm: training on one value per channel (input " + sdk::shape_string(src) +
+                        ") normalizes every value to 0, so the output is the bias; use a larger batch, or "
+                        "evaluation mode");
+            m_warned_single = true;
+        }
         float *mean = c.workspace(), *variance = mean + m_features;
         b.batch_mean.set_data_handle(mean);
         b.batch_variance.set_data_handle(variance);
@@ -121,12 +126,14 @@ private:
     void update_running_statistics(const float *mean, const float *variance, int64_t per_channel)
     {
         const float keep = 1.0f - m_momentum;
-        const float unbiased = static_cast<float>(per_channel) / static_cast<float>(per_channel - 1);
         float *running_mean = value(kRunningMean), *running_var = value(kRunningVar);
-        for (int64_t i = 0; i < m_features; ++i) {
+        for (int64_t i = 0; i < m_features; ++i)
             running_mean[i] = keep * running_mean[i] + m_momentum * mean[i];
+        if (per_channel < 2)
+            return; // one value says nothing about the variance
+        const float unbiased = static_cast<float>(per_channel) / static_cast<float>(per_channel - 1);
+        for (int64_t i = 0; i < m_features; ++i)
             running_var[i] = keep * running_var[i] + m_momentum * variance[i] * unbiased;
-        }
     }
 
     Built &built_for(std::span<const int64_t> dims, int32_t format)
@@ -197,8 +204,10 @@ private:
         return b;
     }
 
+    sdk::Host m_host;
     int64_t m_features;
     float m_momentum, m_eps;
+    bool m_warned_single = false;
 };
 
 constexpr nrt_param_spec kParams[] = {
