@@ -10,6 +10,8 @@
 
 #include <QtTest>
 
+#include <oneapi/dnnl/dnnl_types.h>
+
 #include <cmath>
 #include <cstring>
 
@@ -94,6 +96,50 @@ void expect_close(const Tensor &got, const std::vector<double> &want, double tol
     for (int64_t i = 0; i < got.numel(); ++i)
         QVERIFY2(std::fabs(got[i] - want[static_cast<size_t>(i)]) <= tol * (1 + std::fabs(want[static_cast<size_t>(i)])),
                  qPrintable(QString("%1[%2]: %3, expected %4").arg(what).arg(i).arg(got[i]).arg(want[static_cast<size_t>(i)])));
+}
+
+// nChw16c, the layout oneDNN's convolutions write: channels in blocks of
+// 16 (the last block padded with zeros), each block [H, W, 16].
+int64_t blocked_index(const Shape &s, int64_t n, int64_t c, int64_t hw)
+{
+    const int64_t blocks = (s[1] + 15) / 16, spatial = s[2] * s[3];
+    return ((n * blocks + c / 16) * spatial + hw) * 16 + c % 16;
+}
+
+std::vector<float> to_blocked(const Tensor &x)
+{
+    const Shape &s = x.shape();
+    const int64_t spatial = s[2] * s[3];
+    std::vector<float> out(static_cast<size_t>(s[0] * ((s[1] + 15) / 16) * 16 * spatial), 0.0f);
+    for (int64_t n = 0; n < s[0]; ++n)
+        for (int64_t c = 0; c < s[1]; ++c)
+            for (int64_t hw = 0; hw < spatial; ++hw)
+                out[static_cast<size_t>(blocked_index(s, n, c, hw))] = x[(n * s[1] + c) * spatial + hw];
+    return out;
+}
+
+Tensor from_blocked(const std::vector<float> &b, const Shape &s)
+{
+    Tensor x(s);
+    const int64_t spatial = s[2] * s[3];
+    for (int64_t n = 0; n < s[0]; ++n)
+        for (int64_t c = 0; c < s[1]; ++c)
+            for (int64_t hw = 0; hw < spatial; ++hw)
+                x[(n * s[1] + c) * spatial + hw] = b[static_cast<size_t>(blocked_index(s, n, c, hw))];
+    return x;
+}
+
+nrt_tensor blocked_tensor(const Shape &s, std::vector<float> &memory)
+{
+    nrt_tensor t{};
+    t.struct_size = sizeof(nrt_tensor);
+    t.dtype = NRT_DTYPE_F32;
+    t.format = dnnl_nChw16c;
+    t.ndims = s.size();
+    for (int i = 0; i < s.size(); ++i)
+        t.dims[i] = s[i];
+    t.data = memory.data();
+    return t;
 }
 
 } // namespace
@@ -194,6 +240,53 @@ private slots:
             QVERIFY(std::fabs(params[2].value[int64_t(c)] - 0.1 * mean[c]) < 1e-6);
             QVERIFY(std::fabs(params[3].value[int64_t(c)] - (0.9 + 0.1 * var[c] * 20.0 / 19.0)) < 1e-5);
         }
+    }
+
+    // After a convolution the input arrives blocked (nChw16c): BatchNorm reads
+    // and writes it so, with the results of the plain layout.
+    void batch_norm_keeps_a_blocked_layout()
+    {
+        const Shape s{2, 3, 4, 5};
+        auto plain = batch_norm(3), blocked = batch_norm(3);
+        randomize_affine(*plain, 71);
+        randomize_affine(*blocked, 71);
+        std::vector<Desc> src{Desc(s, DType::F32, dnnl_nChw16c)}, dst;
+        const size_t workspace_bytes = blocked->prepare(src, dst);
+        QCOMPARE(src[0].format, int32_t(dnnl_nChw16c)); // read as it comes, no conversion
+        QCOMPARE(dst[0].format, int32_t(dnnl_nChw16c)); // and written so
+        blocked->ensure_bound();
+        const Tensor x = test::random_tensor(s, 72, -2.0f, 3.0f), dy = test::random_tensor(s, 73);
+        std::vector<float> xb = to_blocked(x), yb(xb.size(), 7.0f), dyb = to_blocked(dy), dxb(xb.size(), 7.0f);
+        std::vector<float> workspace(workspace_bytes / sizeof(float) + 16);
+        nrt_tensor in = blocked_tensor(s, xb), out = blocked_tensor(s, yb), d_out = blocked_tensor(s, dyb),
+                   d_in = blocked_tensor(s, dxb);
+        nrt_layer_call call{};
+        call.struct_size = sizeof call;
+        call.src_count = call.dst_count = 1;
+        call.training = 1;
+        call.src = &in;
+        call.dst = &out;
+        call.diff_dst = &d_out;
+        call.diff_src = &d_in;
+        call.workspace = workspace.data();
+        call.workspace_bytes = workspace_bytes;
+        blocked->zero_grad();
+        blocked->forward(call);
+        blocked->backward(call);
+        Tensor y(plain->prepare(s)), dx(s);
+        plain->forward_plain(x, y, true);
+        plain->zero_grad();
+        plain->backward_plain(x, y, dy, &dx);
+        auto same = [](const Tensor &a, const Tensor &b, const char *what) {
+            for (int64_t i = 0; i < a.numel(); ++i)
+                QVERIFY2(std::fabs(a[i] - b[i]) <= 1e-4f * (1 + std::fabs(b[i])),
+                         qPrintable(QString("%1[%2]: %3 vs %4").arg(what).arg(i).arg(a[i]).arg(b[i])));
+        };
+        same(from_blocked(yb, s), y, "output");
+        same(from_blocked(dxb, s), dx, "input gradient");
+        const auto pb = blocked->parameters(), pp = plain->parameters();
+        for (size_t i = 0; i < pp.size(); ++i)
+            same(pb[i].buffer ? pb[i].value : pb[i].grad, pp[i].buffer ? pp[i].value : pp[i].grad, pp[i].name.c_str());
     }
 
     // Saved with the weights and restored bit for bit, with the outputs they give.

@@ -5,6 +5,8 @@
 
 #include <QtTest>
 
+#include <oneapi/dnnl/dnnl_types.h>
+
 #include <cmath>
 #include <cstring>
 
@@ -144,6 +146,21 @@ private slots:
         layer->set_training(false);
         layer->backward_plain(x, y, dy, &dx);
         QVERIFY(bitwise_equal(dx, dy));
+    }
+
+    // Elementwise: a blocked layout (after a convolution) is kept, and the
+    // mask covers every stored value, the padding of the channel blocks too.
+    void dropout_keeps_a_blocked_layout()
+    {
+        auto layer = dropout(0.5, 41);
+        std::vector<Desc> src{Desc(Shape{2, 3, 4, 5}, DType::F32, dnnl_nChw16c)}, dst;
+        const size_t workspace = layer->prepare(src, dst);
+        QCOMPARE(src[0].format, int32_t(dnnl_nChw16c));
+        QCOMPARE(dst[0].format, int32_t(dnnl_nChw16c));
+        QCOMPARE(workspace, size_t(2 * 16 * 4 * 5) * sizeof(float)); // 3 channels padded to 16
+        std::vector<Desc> plain{Desc(Shape{2, 3, 4, 5})};
+        QCOMPARE(layer->prepare(plain, dst), size_t(2 * 3 * 4 * 5) * sizeof(float));
+        QCOMPARE(dst[0].format, int32_t(NRT_FORMAT_PLAIN));
     }
 
     void dropout_bad_p()
