@@ -105,5 +105,17 @@ if ok then
     same(tensor(x:shape()), {16, 1, 28, 28}, "a Fashion-MNIST batch")
     break
   end
+  -- Everything together: flattened images, batch norm, dropout, augmented
+  -- training batches; train.evaluate runs in evaluation mode.
+  tensor.seed(5)
+  local model = nn.Sequential{nn.Flatten(), nn.Dense(784, 128), nn.BatchNorm{features = 128}, nn.ReLU(),
+                              nn.Dropout{p = 0.2}, nn.Dense(128, 10)}
+  local small = train_ds:subset(tensor.randperm(60000):narrow(1, 1, 6000))
+  train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.Adam(model, {lr = 2e-3}), data = small,
+            epochs = 3, batch_size = 64, verbose = 0, augment = {crop_padding = 2}}
+  local _, test_ds = data.fashion_mnist()
+  local result = train.evaluate{model = model, data = test_ds:slice(1, 2000)}
+  assert(result.accuracy > 0.7, "an MLP with BatchNorm and Dropout learns: " .. result.accuracy)
+  print(string.format("batch norm + dropout MLP: accuracy %.3f", result.accuracy))
 end
 print("image data ok")
