@@ -3,7 +3,7 @@
 // computed by hand from the formulas, the running statistics in training
 // and evaluation, their bitwise checkpoint round trip, and the errors bad
 // input gets.
-#include "test_support.h"
+#include "data_test_support.h"
 
 #include "neurite/core/checkpoint.h"
 #include "neurite/core/sequential.h"
@@ -42,15 +42,8 @@ void randomize_affine(Module &layer, uint64_t seed)
     }
 }
 
-std::string error_of(const std::function<void()> &fn)
-{
-    try {
-        fn();
-    } catch (const std::exception &e) {
-        return e.what();
-    }
-    return "(no error)";
-}
+// The message of the Error fn raises (test::error_of), as a std::string.
+std::string error_of(const std::function<void()> &fn) { return test::error_of(fn).toStdString(); }
 
 // Batch norm by its formula, in double: channel c of x [N, C, S...] (S the
 // product of the spatial dims) normalized by mean[c] and var[c].

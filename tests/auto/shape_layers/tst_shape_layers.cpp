@@ -1,7 +1,7 @@
 // Dropout, Flatten and Reshape: gradient checks (batch 1 and odd sizes),
 // Dropout's seeded masks, scaling and evaluation identity, its state, and
 // the errors bad parameters and shapes get.
-#include "test_support.h"
+#include "data_test_support.h"
 
 #include <QtTest>
 
@@ -21,15 +21,8 @@ std::shared_ptr<Module> dropout(double p, uint64_t seed)
     return test::registry().create_layer("Dropout", {{"p", p}}, test::context(), seed);
 }
 
-std::string error_of(const std::function<void()> &fn)
-{
-    try {
-        fn();
-    } catch (const std::exception &e) {
-        return e.what();
-    }
-    return "(no error)";
-}
+// The message of the Error fn raises (test::error_of), as a std::string.
+std::string error_of(const std::function<void()> &fn) { return test::error_of(fn).toStdString(); }
 
 bool bitwise_equal(const Tensor &a, const Tensor &b)
 {
