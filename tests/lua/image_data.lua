@@ -84,6 +84,11 @@ local history = train.fit{model = graph, loss = nn.CrossEntropyLoss(), optimizer
                           data = {x = images, y = labels}, epochs = 30, batch_size = 8, verbose = 0}
 assert(history.loss[#history.loss] < 0.5 * history.loss[1], "a declared {6} input trains on [N, 1, 2, 3]")
 fails(function() graph:forward(tensor.ones{2, 1, 2, 4}) end, "does not match the declared sample shape [6]")
+graph:forward(images)
+local dx = graph:backward(images, tensor.ones{40, 2})
+same(tensor(dx:shape()), {40, 1, 2, 3}, "the input gradient has the input's shape")
+local flat_dx = graph:forward(images:reshape{40, 6}) and graph:backward(images:reshape{40, 6}, tensor.ones{40, 2})
+assert(dx:reshape{40, 6}:equal(flat_dx), "and the values of the flat input's gradient")
 -- train.fit augments the training data only, and refuses to augment tensors.
 local image_ds = data.tensors(images, labels)
 history = train.fit{model = graph, loss = nn.CrossEntropyLoss(), optimizer = optim.Adam(graph, {lr = 0.05}),
@@ -98,7 +103,7 @@ fails(function() train.fit{model = graph, loss = nn.CrossEntropyLoss(), optimize
                            data = image_ds, augment = {crop_padding = -2}} end, "crop_padding = -2")
 
 -- Fashion-MNIST, where the Debian package is installed.
-local ok, train_ds = pcall(data.fashion_mnist)
+local ok, train_ds, test_ds = pcall(data.fashion_mnist)
 if ok then
   same(tensor(train_ds.shape), {1, 28, 28}, "Fashion-MNIST samples are [1, 28, 28]")
   for x in train_ds:batches{size = 16} do
@@ -113,7 +118,6 @@ if ok then
   local small = train_ds:subset(tensor.randperm(60000):narrow(1, 1, 6000))
   train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.Adam(model, {lr = 2e-3}), data = small,
             epochs = 3, batch_size = 64, verbose = 0, augment = {crop_padding = 2}}
-  local _, test_ds = data.fashion_mnist()
   local result = train.evaluate{model = model, data = test_ds:slice(1, 2000)}
   assert(result.accuracy > 0.7, "an MLP with BatchNorm and Dropout learns: " .. result.accuracy)
   print(string.format("batch norm + dropout MLP: accuracy %.3f", result.accuracy))

@@ -386,9 +386,13 @@ const std::vector<Tensor> &Model::backward(std::span<const Tensor> inputs,
     if (!m_last)
         throw Error(m_type_name + ": backward before any forward");
     detail::Plan &plan = *m_last;
+    const std::span<const Tensor> given = inputs;
     Tensor declared[8];
-    for (size_t i = 0; i < std::min(inputs.size(), std::size(declared)); ++i)
+    bool flattened = false;
+    for (size_t i = 0; i < std::min(inputs.size(), std::size(declared)); ++i) {
         declared[i] = as_declared(i, inputs[i]);
+        flattened = flattened || !(declared[i].shape() == inputs[i].shape());
+    }
     if (inputs.size() <= std::size(declared))
         inputs = std::span<const Tensor>(declared, inputs.size());
     bool same = inputs.size() == plan.input_shapes.size();
@@ -412,7 +416,16 @@ const std::vector<Tensor> &Model::backward(std::span<const Tensor> inputs,
                         output_grads[o].shape().to_string() + " does not match the output " +
                         plan.outputs[o].shape().to_string());
     detail::run_backward(*this, plan, m_order, inputs, output_grads, input_grads);
-    return input_grads ? plan.input_grads : m_empty;
+    if (!input_grads)
+        return m_empty;
+    if (!flattened)
+        return plan.input_grads;
+    // Gradients shaped as the inputs the caller passed, not as the flat views that ran.
+    m_input_grad_views.resize(plan.input_grads.size());
+    for (size_t i = 0; i < plan.input_grads.size(); ++i)
+        m_input_grad_views[i] = plan.input_grads[i].defined() ? plan.input_grads[i].reshape(given[i].shape())
+                                                               : plan.input_grads[i];
+    return m_input_grad_views;
 }
 
 const Tensor &Model::backward(const Tensor &input, const Tensor &grad_output, bool input_grad)

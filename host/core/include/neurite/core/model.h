@@ -158,6 +158,7 @@ private:
     // For the single-tensor forms and nested use.
     std::vector<Tensor> m_single_in;
     std::vector<Tensor> m_empty;
+    std::vector<Tensor> m_input_grad_views; // input gradients reshaped to inputs as_declared flattened
 };
 
 // Runs one layer on its own, as a one-node model that borrows it: a script
