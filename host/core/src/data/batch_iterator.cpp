@@ -27,6 +27,7 @@ struct Slot {
     Tensor inputs;  // {batch_size, features}
     Tensor targets; // {batch_size, target width}, undefined when unlabelled
     std::vector<int64_t> rows;
+    std::vector<float> augment_scratch; // one sample, when augmenting
     Batch batch;
     bool end_of_epoch = false;
     std::exception_ptr error;
@@ -105,6 +106,8 @@ public:
         slot.rows.assign(claim.order->begin() + first, claim.order->begin() + first + n);
         m_dataset.gather(slot.rows, slot.inputs.data(),
                          slot.targets.defined() ? slot.targets.data() : nullptr);
+        augment_samples(m_options.augment, m_dataset.input_shape(), slot.inputs.data(), n,
+                        augmentation_key(m_options.seed, p.epoch), first, slot.augment_scratch.data());
         slot.batch.size = n;
         slot.batch.rows = slot.rows;
         // Views of the first n rows: sharing the buffers allocates nothing.
@@ -386,6 +389,7 @@ BatchIterator::BatchIterator(Dataset dataset, BatchOptions options)
     if (options.batch_size < 1)
         throw Error(dataset.source() + ": the batch size must be at least 1, got " +
                     std::to_string(options.batch_size));
+    check_augmentation(options.augment, dataset.input_shape(), dataset.source());
     m_state = std::make_unique<State>(std::move(dataset), options);
     State &s = *m_state;
     const int64_t rows = std::min(options.batch_size, std::max<int64_t>(s.dataset.size(), 1));
@@ -399,6 +403,8 @@ BatchIterator::BatchIterator(Dataset dataset, BatchOptions options)
         if (width > 0)
             slot.targets = Tensor(Shape{rows, width});
         slot.rows.reserve(static_cast<size_t>(rows));
+        if (options.augment.active())
+            slot.augment_scratch.resize(static_cast<size_t>(s.dataset.feature_count()));
         if (!s.threaded)
             break; // without the thread, one slot is filled in place
     }
