@@ -93,8 +93,8 @@ const OptionSpec kOptions[] = {
                     "determinism, buffer bounds); exit 0 when all pass, 1 when one fails.",
      .value_name = "FILE", .text = &Options::check_plugin},
     {.names = {"export-onnx"},
-     .description = "Convert the model MODEL.nrt to ONNX: neurite-run --export-onnx MODEL.nrt OUT.onnx "
-                    "[--opset N]; the file passes the ONNX checker. Then exit.",
+     .description = "Convert the model MODEL.nrt to ONNX: neurite-run [--opset N] --export-onnx MODEL.nrt "
+                    "OUT.onnx; the file passes the ONNX checker. Then exit.",
      .value_name = "MODEL", .text = &Options::export_onnx},
     {.names = {"opset"}, .description = "With --export-onnx: the ONNX opset to write, 13 to 17 (default 17).",
      .value_name = "N"},

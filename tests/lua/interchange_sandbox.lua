@@ -14,9 +14,16 @@ fails("nn.save_npz: in sandbox mode files are written only below the working dir
       "../escape.npz")
 fails("tensor.load_npy: '/etc/hostname' cannot be read", tensor.load_npy, "/etc/hostname")
 fails("nn.load_npz: '/etc/hostname' cannot be read", nn.load_npz, "/etc/hostname")
+fails("nn.export_onnx: in sandbox mode files are written only below the working directory", nn.export_onnx, model,
+      "/tmp/neurite_sandbox_escape.onnx")
+fails("nn.import_onnx: '/etc/hostname' cannot be read", nn.import_onnx, "/etc/hostname")
+fails("nn.check_onnx: '/etc/hostname' cannot be read", nn.check_onnx, "/etc/hostname")
 -- Inside the working directory all of them work.
 t:save_npy("inside.npy")
 assert(tensor.load_npy("inside.npy"):equal(t))
 nn.save_npz(model, "inside.npz")
 assert(nn.load_npz("inside.npz")["0.weight"]:equal(model:state_dict()["0.weight"]))
+nn.export_onnx(model, "inside.onnx")
+local x = tensor.randn{2, 3}
+assert(nn.import_onnx("inside.onnx"):forward(x):equal(model:forward(x)))
 print("interchange sandbox ok")

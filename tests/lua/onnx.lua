@@ -55,7 +55,8 @@ local cases = {
   {"BinaryStep"}, {"Sign"},
 }
 for _, case in ipairs(cases) do
-  local model = nn.Sequential{nn.Dense(4, 5), nn[case[1]](case[2])}
+  local act = case[2] and nn[case[1]](case[2]) or nn[case[1]]()
+  local model = nn.Sequential{nn.Dense(4, 5), act}
   model:eval()
   local what = case[1] .. (case[2] and (" " .. next(case[2]) .. "=" .. tostring(case[2][next(case[2])])) or "")
   assert(nn.export_onnx(model, "entry.onnx") == "entry.onnx")

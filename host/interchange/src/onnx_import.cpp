@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <set>
 
 namespace neurite::interchange {
 
@@ -293,6 +294,12 @@ void map_nodes(ImportGraph &graph)
     for (int i = 0; i < graph.proto().node_size(); ++i) {
         const onnx::NodeProto &n = graph.node(i);
         if (const auto it = graph.fused.find(i); it != graph.fused.end()) {
+            const int rank = graph.rank(it->second.inputs[0]);
+            if (it->second.entry == "Dense" && rank > 2) { // MatMul works on the last dimension, Dense on all
+                unsupported.push_back(it->second.origin + ": MatMul + Add on a rank-" + std::to_string(rank) +
+                                      " input; Neurite's Dense reads [batch, features]");
+                continue;
+            }
             graph.set_rank(it->second.output, it->second.entry == "Dense" ? 2 : graph.rank(it->second.inputs[0]));
             graph.add(it->second);
             continue;
@@ -327,7 +334,20 @@ std::shared_ptr<Model> build(const ImportGraph &graph, const std::vector<const o
         refs[inputs[i]->name()] = {Model::kInput, static_cast<int>(i)};
     }
     const std::string &source = graph.source();
-    for (const detail::ImportedNode &n : graph.nodes()) {
+    // Nodes no graph output depends on are left out (Neurite's graphs refuse them).
+    std::set<std::string> needed;
+    for (const onnx::ValueInfoProto &v : graph.proto().output())
+        needed.insert(graph.resolve(v.name()));
+    std::vector<bool> keep(graph.nodes().size(), false);
+    for (size_t k = graph.nodes().size(); k-- > 0;)
+        if (needed.count(graph.nodes()[k].output)) {
+            keep[k] = true;
+            needed.insert(graph.nodes()[k].inputs.begin(), graph.nodes()[k].inputs.end());
+        }
+    for (size_t k = 0; k < graph.nodes().size(); ++k) {
+        if (!keep[k])
+            continue;
+        const detail::ImportedNode &n = graph.nodes()[k];
         const std::string head = source + ": " + n.origin + " as " + n.entry;
         if (!registry.find(n.entry))
             throw Error(head + ": the entry '" + n.entry + "' is not registered (its plugin is not loaded)");
