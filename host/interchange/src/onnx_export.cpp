@@ -305,6 +305,31 @@ std::vector<Value> emit_model(GraphWriter &graph, const CheckpointModel &m, cons
     return outputs;
 }
 
+// What the first layer reading input i of m tells of one sample's shape
+// (a Dense: {inputs}), looking inside nested models; empty when nothing.
+std::vector<int64_t> shape_from_first_layer(const CheckpointModel &m, int i, int depth)
+{
+    for (const CheckpointNode &n : m.nodes) {
+        for (size_t k = 0; k < n.inputs.size(); ++k) {
+            if (!(n.inputs[k] == Model::Ref{Model::kInput, i}))
+                continue;
+            if (n.model && depth < 64) {
+                if (auto inner = shape_from_first_layer(*n.model, static_cast<int>(k), depth + 1); !inner.empty())
+                    return inner;
+                continue;
+            }
+            const detail::Config c(n.config, n.entry);
+            if (n.entry == "Dense")
+                return {static_cast<int64_t>(c.number("inputs", 0))};
+            if (n.entry == "Conv2D" || n.entry == "ConvTranspose2D")
+                return {static_cast<int64_t>(c.number("inputs", 0)), -1, -1};
+            if (n.entry == "BatchNorm")
+                return {static_cast<int64_t>(c.number("features", 0))};
+        }
+    }
+    return {};
+}
+
 // One sample's shape of input i, -1 for a dimension the model does not fix.
 std::vector<int64_t> input_shape(Model &model, const CheckpointModel &m, int i, const OnnxExportOptions &options)
 {
@@ -312,18 +337,8 @@ std::vector<int64_t> input_shape(Model &model, const CheckpointModel &m, int i, 
         return {options.input_shapes[i]->begin(), options.input_shapes[i]->end()};
     if (model.input(i).sample_shape)
         return {model.input(i).sample_shape->begin(), model.input(i).sample_shape->end()};
-    for (size_t k = 0; k < m.nodes.size(); ++k) { // the first layer may tell
-        const CheckpointNode &n = m.nodes[k];
-        if (n.model || n.inputs.empty() || !(n.inputs[0] == Model::Ref{Model::kInput, i}))
-            continue;
-        const detail::Config c(n.config, n.entry);
-        if (n.entry == "Dense")
-            return {static_cast<int64_t>(c.number("inputs", 0))};
-        if (n.entry == "Conv2D" || n.entry == "ConvTranspose2D")
-            return {static_cast<int64_t>(c.number("inputs", 0)), -1, -1};
-        if (n.entry == "BatchNorm")
-            return {static_cast<int64_t>(c.number("features", 0))};
-    }
+    if (auto shape = shape_from_first_layer(m, i, 0); !shape.empty())
+        return shape;
     throw Error("ONNX export: the shape of input " + std::to_string(i + 1) +
                 " is unknown; declare it with nn.Input{...} or pass {input_shape = {...}}");
 }
