@@ -4,18 +4,8 @@
 -- arg[1]: the folder of the NumPy fixtures.
 local data = assert(arg[1], "usage: npy.lua <tests/data/npy>")
 
-local function read(name)
-  local f = assert(io.open(name, "rb")); local bytes = f:read("a"); f:close(); return bytes
-end
-local function write(name, bytes)
-  local f = assert(io.open(name, "wb")); f:write(bytes); f:close()
-end
-local function fails(pattern, fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert(not ok, "expected an error containing: " .. pattern)
-  assert(err:find(pattern, 1, true), "expected '" .. pattern .. "' in: " .. err)
-  return err
-end
+local helpers = dofile((arg[0]:match("^(.*[/\\])") or "") .. "file_helpers.lua")
+local read, write, fails = helpers.read, helpers.write, helpers.fails
 
 -- NumPy's files read back as the values NumPy wrote.
 local t, dtype = tensor.load_npy(data .. "/f32.npy")

@@ -5,18 +5,8 @@
 -- file and the node. arg[1]: the folder of the PyTorch files.
 local data = assert(arg[1], "usage: onnx.lua <tests/data/onnx>")
 
-local function fails(pattern, fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert(not ok, "expected an error containing: " .. pattern)
-  assert(err:find(pattern, 1, true), "expected '" .. pattern .. "' in: " .. err)
-  return err
-end
-local function read(name)
-  local f = assert(io.open(name, "rb")); local bytes = f:read("a"); f:close(); return bytes
-end
-local function write(name, bytes)
-  local f = assert(io.open(name, "wb")); f:write(bytes); f:close()
-end
+local helpers = dofile((arg[0]:match("^(.*[/\\])") or "") .. "file_helpers.lua")
+local read, write, fails = helpers.read, helpers.write, helpers.fails
 -- max |a - b| / max |b|: the relative error of a whole output.
 local function rel_diff(a, b)
   return (a - b):abs():max() / math.max(b:abs():max(), 1e-30)

@@ -54,15 +54,16 @@ void export_pool(ExportNode &n)
 {
     const bool max = n.node.entry == "MaxPool2D";
     const auto kernel = n.config.pair("kernel", {2, 2});
-    auto stride = n.config.pair("stride", kernel);
-    if (stride[0] <= 0 || stride[1] <= 0) // "stride = kernel" when unset
+    std::string stride_word; // "kernel": the window size
+    auto stride = n.config.pair("stride", kernel, &stride_word);
+    if (!stride_word.empty() || stride[0] <= 0 || stride[1] <= 0)
         stride = kernel;
     onnx::NodeProto &node = n.graph.node(max ? "MaxPool" : "AveragePool", {n.inputs[0]}, {n.outputs[0]});
     set_attr(node, "kernel_shape", hw(kernel));
     set_attr(node, "strides", hw(stride));
     set_padding(n, node);
-    if (!max) // padding zeros count in the average only where the layer says so
-        set_attr(node, "count_include_pad", int64_t{n.config.boolean("count_include_pad", false)});
+    if (!max) // AvgPool2D counts the padding's zeros by default, as PyTorch; ONNX's default does not
+        set_attr(node, "count_include_pad", int64_t{n.config.boolean("count_include_pad", true)});
     n.output_ranks = {4};
 }
 

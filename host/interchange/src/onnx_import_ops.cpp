@@ -51,6 +51,22 @@ void record(ImportGraph &g, ImportedNode node, std::vector<int> covered)
     g.fused[last] = std::move(node);
 }
 
+// Both GELU forms end 0.5 * (x * (1 + phi)): the Add, Mul and Mul after the
+// node computing phi, or nothing when they are not there.
+std::vector<int> gelu_tail(const ImportGraph &g, int phi, const std::string &x)
+{
+    const int plus = g.sole_reader(g.node(phi).output(0));
+    if (!is_op(g, plus, "Add") || input_beside(g, g.node(plus), 1.0) != g.node(phi).output(0))
+        return {};
+    const int times = g.sole_reader(g.node(plus).output(0));
+    if (!is_op(g, times, "Mul") || other_input(g.node(times), g.node(plus).output(0)) != x)
+        return {};
+    const int half = g.sole_reader(g.node(times).output(0));
+    if (!is_op(g, half, "Mul") || input_beside(g, g.node(half), 0.5) != g.node(times).output(0))
+        return {};
+    return {plus, times, half};
+}
+
 // 0.5 * (x * (1 + Erf(x / sqrt 2)))   (PyTorch's exact GELU), at the Erf.
 void match_gelu_erf(ImportGraph &g, int erf)
 {
@@ -59,18 +75,12 @@ void match_gelu_erf(ImportGraph &g, int erf)
         g.sole_reader(g.node(div).output(0)) != erf)
         return;
     const std::string x = g.node(div).input(0);
-    const int plus = g.sole_reader(g.node(erf).output(0));
-    if (!is_op(g, plus, "Add") || input_beside(g, g.node(plus), 1.0) != g.node(erf).output(0))
+    const std::vector<int> tail = gelu_tail(g, erf, x);
+    if (tail.empty())
         return;
-    const int times = g.sole_reader(g.node(plus).output(0));
-    if (!is_op(g, times, "Mul") || other_input(g.node(times), g.node(plus).output(0)) != x)
-        return;
-    const int half = g.sole_reader(g.node(times).output(0));
-    if (!is_op(g, half, "Mul") || input_beside(g, g.node(half), 0.5) != g.node(times).output(0))
-        return;
-    ImportedNode node = make_node(g, half, "GELU", {{"approximate", std::string("none")}});
+    ImportedNode node = make_node(g, tail.back(), "GELU", {{"approximate", std::string("none")}});
     node.inputs = {x};
-    record(g, std::move(node), {div, erf, plus, times, half});
+    record(g, std::move(node), {div, erf, tail[0], tail[1], tail[2]});
 }
 
 // 0.5 * (x * (1 + Tanh(sqrt(2/pi) * (x + 0.044715 * (x * (x * x))))))   (PyTorch's tanh GELU), at the Tanh.
@@ -96,18 +106,12 @@ void match_gelu_tanh(ImportGraph &g, int tanh)
         const auto feeds = [&g](int a, int b) { return g.sole_reader(g.node(a).output(0)) == b; };
         if (!feeds(x2, x3) || !feeds(x3, kx3) || !feeds(kx3, sum) || !feeds(sum, inner) || !feeds(inner, tanh))
             return;
-        const int plus = g.sole_reader(g.node(tanh).output(0));
-        if (!is_op(g, plus, "Add") || input_beside(g, g.node(plus), 1.0) != g.node(tanh).output(0))
+        const std::vector<int> tail = gelu_tail(g, tanh, x);
+        if (tail.empty())
             return;
-        const int times = g.sole_reader(g.node(plus).output(0));
-        if (!is_op(g, times, "Mul") || other_input(g.node(times), g.node(plus).output(0)) != x)
-            return;
-        const int half = g.sole_reader(g.node(times).output(0));
-        if (!is_op(g, half, "Mul") || input_beside(g, g.node(half), 0.5) != g.node(times).output(0))
-            return;
-        ImportedNode node = make_node(g, half, "GELU", {{"approximate", std::string("tanh")}});
+        ImportedNode node = make_node(g, tail.back(), "GELU", {{"approximate", std::string("tanh")}});
         node.inputs = {x};
-        record(g, std::move(node), {x2, x3, kx3, sum, inner, tanh, plus, times, half});
+        record(g, std::move(node), {x2, x3, kx3, sum, inner, tanh, tail[0], tail[1], tail[2]});
         return;
     }
 }

@@ -1,5 +1,6 @@
 // ONNX's convolution, pooling and normalisation operators as the layers of
-// issue 13, by the parameter names that issue fixes (see
+// issue 13, by the parameter names that issue fixes and the conv and norm
+// branches declare (weight/bias, running_mean/running_var) (see
 // onnx_export_spatial.cpp for the way out). Parameters are offered under
 // the names a layer may declare (PyTorch's first); the builder copies those
 // the layer has and reports any it lacks.
@@ -106,14 +107,14 @@ ImportResult import_pool(ImportGraph &g, int i)
     if (kernel.size() != 2)
         return "only 2-D pooling has a Neurite form";
     const bool max = n.op_type() == "MaxPool";
-    if (!max && attr_int(n, "count_include_pad", 0) != 0 && *pad != ParamValue(std::vector<double>{0, 0}))
-        return "count_include_pad = 1 with padding has no Neurite form";
     if (max && n.output_size() > 1 && !n.output(1).empty())
         return "its indices output has no Neurite form";
     ImportedNode node = make_node(g, i, max ? "MaxPool2D" : "AvgPool2D",
                                   {{"kernel", pair_of(kernel, 1)},
                                    {"stride", pair_of(attr_ints(n, "strides"), 1)},
                                    {"padding", *pad}});
+    if (!max) // ONNX's default leaves the padding out of the average; AvgPool2D's counts it
+        node.config.emplace_back("count_include_pad", attr_int(n, "count_include_pad", 0) != 0);
     node.inputs = {n.input(0)};
     return add_node(g, std::move(node), 4);
 }

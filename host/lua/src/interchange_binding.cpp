@@ -245,40 +245,41 @@ int nn_check_onnx(lua_State *L)
     });
 }
 
+// The functions of `fns` into the table at idx.
+void set_functions(lua_State *L, int idx, const luaL_Reg *fns)
+{
+    lua_pushvalue(L, idx);
+    luaL_setfuncs(L, fns, 0);
+    lua_pop(L, 1);
+}
+
 } // namespace
 
 void open_tensor_save_npy(lua_State *L, int methods)
 {
-    lua_pushcfunction(L, tensor_save_npy);
-    lua_setfield(L, methods, "save_npy");
+    static const luaL_Reg fns[] = {{"save_npy", tensor_save_npy}, {nullptr, nullptr}};
+    set_functions(L, methods, fns);
 }
 
 void open_tensor_load_npy(lua_State *L, int module)
 {
-    lua_pushcfunction(L, tensor_load_npy);
-    lua_setfield(L, module, "load_npy");
+    static const luaL_Reg fns[] = {{"load_npy", tensor_load_npy}, {nullptr, nullptr}};
+    set_functions(L, module, fns);
 }
 
 void open_model_interchange(lua_State *L, int methods)
 {
-    lua_pushcfunction(L, model_state_dict);
-    lua_setfield(L, methods, "state_dict");
-    lua_pushcfunction(L, model_load_state_dict);
-    lua_setfield(L, methods, "load_state_dict");
+    static const luaL_Reg fns[] = {
+        {"state_dict", model_state_dict}, {"load_state_dict", model_load_state_dict}, {nullptr, nullptr}};
+    set_functions(L, methods, fns);
 }
 
 void open_nn_interchange(lua_State *L, int nn)
 {
-    lua_pushcfunction(L, nn_save_npz);
-    lua_setfield(L, nn, "save_npz");
-    lua_pushcfunction(L, nn_load_npz);
-    lua_setfield(L, nn, "load_npz");
-    lua_pushcfunction(L, nn_export_onnx);
-    lua_setfield(L, nn, "export_onnx");
-    lua_pushcfunction(L, nn_import_onnx);
-    lua_setfield(L, nn, "import_onnx");
-    lua_pushcfunction(L, nn_check_onnx);
-    lua_setfield(L, nn, "check_onnx");
+    static const luaL_Reg fns[] = {{"save_npz", nn_save_npz},       {"load_npz", nn_load_npz},
+                                   {"export_onnx", nn_export_onnx}, {"import_onnx", nn_import_onnx},
+                                   {"check_onnx", nn_check_onnx},   {nullptr, nullptr}};
+    set_functions(L, nn, fns);
 }
 
 } // namespace neurite::lua
