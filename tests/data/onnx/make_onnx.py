@@ -44,6 +44,21 @@ class Unsupported(nn.Module):
         return torch.sin(self.fc(x)) * torch.cos(x)
 
 
+class SmallCnn(nn.Module):
+    """The layers of the convolutional issue, as tests/lua/onnx_cnn.lua imports them."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(4), nn.MaxPool2d(2),
+            nn.Conv2d(4, 6, 3, padding=1, groups=2), nn.AvgPool2d(2, stride=1, padding=1, count_include_pad=False),
+            nn.ConvTranspose2d(6, 3, 2, stride=2), nn.ReLU(), nn.AdaptiveAvgPool2d(1))
+        self.head = nn.Sequential(nn.Linear(3, 5), nn.LayerNorm(5))
+
+    def forward(self, x):
+        return self.head(torch.flatten(self.features(x), 1))
+
+
 MODELS = {
     "mlp": (nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 4),
                           nn.Softmax(dim=1)), 8),
@@ -54,14 +69,20 @@ MODELS = {
                                   nn.Linear(10, 10), nn.Sigmoid(), nn.Linear(10, 5), nn.LogSoftmax(dim=1)), 6),
     "residual": (Residual(), 6),
     "unsupported": (Unsupported(), 4),
+    "cnn": (SmallCnn(), (1, 8, 8)),
 }
 
 for name, (model, features) in MODELS.items():
+    if name == "cnn":  # running statistics that are not the initial 0 and 1
+        model.train()
+        with torch.no_grad():
+            for _ in range(3):
+                model(torch.randn(16, 1, 8, 8))
     model.eval()
     if name == "activations":  # a learned-looking PReLU slope, not the uniform 0.25
         with torch.no_grad():
             model[11].weight.copy_(torch.linspace(0.05, 0.5, 10))
-    x = torch.randn(5, features)
+    x = torch.randn(5, *features) if isinstance(features, tuple) else torch.randn(5, features)
     path = name + ".onnx"
     torch.onnx.export(model, x, path, opset_version=17, input_names=["x"], output_names=["y"],
                       dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
