@@ -32,25 +32,31 @@ const onnx::AttributeProto *find_attr(const onnx::NodeProto &node, const char *n
     return nullptr;
 }
 
-// Copies n values of type T from raw little-endian bytes or a repeated field.
+// How many values of type T a tensor stores: in raw little-endian bytes or
+// in a repeated field. Known before anything is allocated, so a forged shape
+// cannot make the reader allocate more than the file holds.
 template <class T, class Repeated>
-void read_values(const onnx::TensorProto &p, const Repeated &field, size_t n, float *dst, const std::string &where)
+size_t stored_count(const onnx::TensorProto &p, const Repeated &field, const std::string &where)
 {
-    if (!p.raw_data().empty()) {
-        if (p.raw_data().size() != n * sizeof(T))
-            throw Error(where + ": " + std::to_string(p.raw_data().size()) + " bytes of data for " +
-                        std::to_string(n) + " values of " + std::to_string(sizeof(T)) + " bytes");
-        for (size_t i = 0; i < n; ++i) {
+    if (p.raw_data().empty())
+        return static_cast<size_t>(field.size());
+    if (p.raw_data().size() % sizeof(T) != 0)
+        throw Error(where + ": " + std::to_string(p.raw_data().size()) + " bytes of data are not whole values of " +
+                    std::to_string(sizeof(T)) + " bytes");
+    return p.raw_data().size() / sizeof(T);
+}
+
+template <class T, class Repeated> void read_values(const onnx::TensorProto &p, const Repeated &field, float *dst, size_t n)
+{
+    for (size_t i = 0; i < n; ++i) {
+        if (p.raw_data().empty()) {
+            dst[i] = static_cast<float>(field.Get(static_cast<int>(i)));
+        } else {
             T v;
             std::memcpy(&v, p.raw_data().data() + i * sizeof(T), sizeof v);
             dst[i] = static_cast<float>(v);
         }
-        return;
     }
-    if (static_cast<size_t>(field.size()) != n)
-        throw Error(where + ": " + std::to_string(field.size()) + " values for a shape of " + std::to_string(n));
-    for (size_t i = 0; i < n; ++i)
-        dst[i] = static_cast<float>(field.Get(static_cast<int>(i)));
 }
 
 } // namespace
@@ -90,18 +96,26 @@ Tensor tensor_from_proto(const onnx::TensorProto &p, const std::string &where)
             throw Error(where + ": impossible dimensions");
         shape.push_back(d);
     }
-    shape.checked_numel();
-    Tensor t(shape);
-    const auto n = static_cast<size_t>(t.numel());
-    float *dst = n ? t.data() : nullptr;
+    const auto n = static_cast<size_t>(shape.checked_numel());
+    size_t stored = 0;
     switch (p.data_type()) {
-    case onnx::TensorProto::FLOAT: read_values<float>(p, p.float_data(), n, dst, where); break;
-    case onnx::TensorProto::DOUBLE: read_values<double>(p, p.double_data(), n, dst, where); break;
-    case onnx::TensorProto::INT64: read_values<int64_t>(p, p.int64_data(), n, dst, where); break;
-    case onnx::TensorProto::INT32: read_values<int32_t>(p, p.int32_data(), n, dst, where); break;
+    case onnx::TensorProto::FLOAT: stored = stored_count<float>(p, p.float_data(), where); break;
+    case onnx::TensorProto::DOUBLE: stored = stored_count<double>(p, p.double_data(), where); break;
+    case onnx::TensorProto::INT64: stored = stored_count<int64_t>(p, p.int64_data(), where); break;
+    case onnx::TensorProto::INT32: stored = stored_count<int32_t>(p, p.int32_data(), where); break;
     default:
         throw Error(where + ": element type " + std::to_string(p.data_type()) +
                     " is not one Neurite reads (float, double, int64, int32)");
+    }
+    if (stored != n)
+        throw Error(where + ": " + std::to_string(stored) + " values stored for shape " + shape.to_string());
+    Tensor t(shape);
+    float *dst = n ? t.data() : nullptr;
+    switch (p.data_type()) {
+    case onnx::TensorProto::FLOAT: read_values<float>(p, p.float_data(), dst, n); break;
+    case onnx::TensorProto::DOUBLE: read_values<double>(p, p.double_data(), dst, n); break;
+    case onnx::TensorProto::INT64: read_values<int64_t>(p, p.int64_data(), dst, n); break;
+    default: read_values<int32_t>(p, p.int32_data(), dst, n); break;
     }
     return t;
 }
@@ -121,6 +135,8 @@ ImportGraph::ImportGraph(const onnx::GraphProto &graph, std::string source, int 
             if (!in.empty())
                 m_readers[in].push_back(i);
         for (const std::string &out : n.output()) {
+            if (out.empty()) // an optional output left out
+                continue;
             if (m_writers.count(out) || m_constants.count(out))
                 fail(i, "writes '" + out + "', which another node or an initializer already defines");
             m_writers[out] = i;
@@ -142,8 +158,15 @@ ImportGraph::ImportGraph(const onnx::GraphProto &graph, std::string source, int 
 std::string ImportGraph::describe(int i) const
 {
     const onnx::NodeProto &n = m_graph.node(i);
-    const std::string name = n.name().empty() ? "#" + std::to_string(i + 1) : "'" + n.name() + "'";
-    return "node " + name + " (" + (n.domain().empty() ? "" : n.domain() + ".") + n.op_type() + ")";
+    std::string text = "node ";
+    if (n.name().empty())
+        text += "#" + std::to_string(i + 1);
+    else
+        text += "'" + n.name() + "'";
+    text += " (";
+    if (!n.domain().empty())
+        text += n.domain() + ".";
+    return text + n.op_type() + ")";
 }
 
 void ImportGraph::fail(int node, const std::string &why) const

@@ -18,9 +18,11 @@ namespace {
 using Result = ImportResult;
 const Result kImported = std::nullopt;
 
+// Node i is `op` of the default domain, with an input and an output to read.
 bool is_op(const ImportGraph &g, int i, const char *op)
 {
-    return i >= 0 && g.node(i).op_type() == op && g.node(i).domain().empty();
+    return i >= 0 && g.node(i).op_type() == op && g.node(i).domain().empty() && g.node(i).input_size() >= 1 &&
+           g.node(i).output_size() >= 1;
 }
 
 // The other input of a two-input node, given one; "" when v is neither.
@@ -71,7 +73,8 @@ std::vector<int> gelu_tail(const ImportGraph &g, int phi, const std::string &x)
 void match_gelu_erf(ImportGraph &g, int erf)
 {
     const int div = g.writer(g.node(erf).input(0));
-    if (!is_op(g, div, "Div") || !g.is_scalar(g.node(div).input(1), std::sqrt(2.0)) ||
+    if (!is_op(g, div, "Div") || g.node(div).input_size() != 2 ||
+        !g.is_scalar(g.node(div).input(1), std::sqrt(2.0)) ||
         g.sole_reader(g.node(div).output(0)) != erf)
         return;
     const std::string x = g.node(div).input(0);
@@ -101,7 +104,8 @@ void match_gelu_tanh(ImportGraph &g, int tanh)
         if (!is_op(g, x3, "Mul"))
             continue;
         const int x2 = g.writer(other_input(g.node(x3), x));
-        if (!is_op(g, x2, "Mul") || g.node(x2).input(0) != x || g.node(x2).input(1) != x)
+        if (!is_op(g, x2, "Mul") || g.node(x2).input_size() != 2 || g.node(x2).input(0) != x ||
+            g.node(x2).input(1) != x)
             continue;
         const auto feeds = [&g](int a, int b) { return g.sole_reader(g.node(a).output(0)) == b; };
         if (!feeds(x2, x3) || !feeds(x3, kx3) || !feeds(kx3, sum) || !feeds(sum, inner) || !feeds(inner, tanh))
@@ -154,7 +158,7 @@ void match_step(ImportGraph &g, int ge)
         ImportedNode node = make_node(g, next, "BinaryStep");
         node.inputs = {n.input(0)};
         record(g, std::move(node), {ge, next});
-    } else if (is_op(g, next, "Where") && g.node(next).input(0) == n.output(0) &&
+    } else if (is_op(g, next, "Where") && g.node(next).input_size() == 3 && g.node(next).input(0) == n.output(0) &&
                g.is_scalar(g.node(next).input(1), 1.0) && g.is_scalar(g.node(next).input(2), -1.0)) {
         ImportedNode node = make_node(g, next, "Sign");
         node.inputs = {n.input(0)};
@@ -293,14 +297,16 @@ Result import_leaky_relu(ImportGraph &g, int i)
 {
     ImportedNode node = make_node(g, i, "LeakyReLU", {{"negative_slope", double(attr_float(g.node(i), "alpha", 0.01f))}});
     node.inputs = {g.node(i).input(0)};
-    return add_node(g, std::move(node), g.rank(node.inputs[0]));
+    const int rank = g.rank(node.inputs[0]); // before the node is moved away
+    return add_node(g, std::move(node), rank);
 }
 
 Result import_elu(ImportGraph &g, int i)
 {
     ImportedNode node = make_node(g, i, "ELU", {{"alpha", double(attr_float(g.node(i), "alpha", 1.0f))}});
     node.inputs = {g.node(i).input(0)};
-    return add_node(g, std::move(node), g.rank(node.inputs[0]));
+    const int rank = g.rank(node.inputs[0]); // before the node is moved away
+    return add_node(g, std::move(node), rank);
 }
 
 // A slope of one value, or one per feature of the last dimension ([C], [1, C]).
@@ -400,47 +406,56 @@ Result import_reshape(ImportGraph &g, int i)
 struct Mapping {
     const char *op;
     Importer importer;
+    int inputs; // the fewest inputs the importer reads
 };
 
 const Mapping kImporters[] = {
-    {"Gemm", import_gemm},
-    {"MatMul", import_matmul},
-    {"Relu", import_unary<kReLU>},
-    {"Sigmoid", import_unary<kSigmoid>},
-    {"Tanh", import_unary<kTanh>},
-    {"Atan", import_unary<kArcTan>},
-    {"Softplus", import_unary<kSoftPlus>},
-    {"LeakyRelu", import_leaky_relu},
-    {"Elu", import_elu},
-    {"PRelu", import_prelu},
-    {"Softmax", import_softmax},
-    {"LogSoftmax", import_softmax},
-    {"Add", import_merge},
-    {"Sum", import_merge},
-    {"Mul", import_merge},
-    {"Concat", import_concat},
-    {"Identity", import_pass_through},
-    {"Dropout", import_pass_through},
-    {"Flatten", import_flatten},
-    {"Reshape", import_reshape},
+    {"Gemm", import_gemm, 2},
+    {"MatMul", import_matmul, 2},
+    {"Relu", import_unary<kReLU>, 1},
+    {"Sigmoid", import_unary<kSigmoid>, 1},
+    {"Tanh", import_unary<kTanh>, 1},
+    {"Atan", import_unary<kArcTan>, 1},
+    {"Softplus", import_unary<kSoftPlus>, 1},
+    {"LeakyRelu", import_leaky_relu, 1},
+    {"Elu", import_elu, 1},
+    {"PRelu", import_prelu, 2},
+    {"Softmax", import_softmax, 1},
+    {"LogSoftmax", import_softmax, 1},
+    {"Add", import_merge, 2},
+    {"Sum", import_merge, 1},
+    {"Mul", import_merge, 2},
+    {"Concat", import_concat, 1},
+    {"Identity", import_pass_through, 1},
+    {"Dropout", import_pass_through, 1},
+    {"Flatten", import_flatten, 1},
+    {"Reshape", import_reshape, 2},
     // The layers of issue 13.
-    {"Conv", import_conv},
-    {"ConvTranspose", import_conv},
-    {"MaxPool", import_pool},
-    {"AveragePool", import_pool},
-    {"GlobalAveragePool", import_global_avg_pool},
-    {"BatchNormalization", import_batch_norm},
-    {"LayerNormalization", import_layer_norm},
+    {"Conv", import_conv, 2},
+    {"ConvTranspose", import_conv, 2},
+    {"MaxPool", import_pool, 1},
+    {"AveragePool", import_pool, 1},
+    {"GlobalAveragePool", import_global_avg_pool, 1},
+    {"BatchNormalization", import_batch_norm, 5},
+    {"LayerNormalization", import_layer_norm, 2},
 };
 
 } // namespace
 
-std::optional<std::string> import_node(ImportGraph &g, int i)
+ImportResult import_node(ImportGraph &g, int i)
 {
-    const std::string &op = g.node(i).op_type();
-    for (const Mapping &m : kImporters)
-        if (op == m.op)
-            return m.importer(g, i);
+    const onnx::NodeProto &n = g.node(i);
+    for (const Mapping &m : kImporters) {
+        if (n.op_type() != m.op)
+            continue;
+        if (n.input_size() < m.inputs || n.output_size() < 1)
+            return "it has " + std::to_string(n.input_size()) + " inputs and " + std::to_string(n.output_size()) +
+                   " outputs; " + m.op + " needs at least " + std::to_string(m.inputs) + " inputs and an output";
+        for (int k = 0; k < m.inputs; ++k)
+            if (n.input(k).empty())
+                return "its input " + std::to_string(k + 1) + " is missing";
+        return m.importer(g, i);
+    }
     return std::string();
 }
 
