@@ -159,10 +159,12 @@ std::string ImportGraph::describe(int i) const
 {
     const onnx::NodeProto &n = m_graph.node(i);
     std::string text = "node ";
-    if (n.name().empty())
-        text += "#" + std::to_string(i + 1);
-    else
+    if (n.name().empty()) { // appended piece by piece: GCC 12 warns of "#" + string (a false -Wrestrict)
+        text += '#';
+        text += std::to_string(i + 1);
+    } else {
         text += "'" + n.name() + "'";
+    }
     text += " (";
     if (!n.domain().empty())
         text += n.domain() + ".";
