@@ -125,6 +125,13 @@ for k, v in pairs(model:state_dict()) do assert(loaded[k] and loaded[k]:equal(v)
 local fresh = nn.Sequential{nn.Dense(4, 6, {activation = "relu"}), nn.Tanh(), nn.Dense(6, 3), nn.PReLU{channels = 3}}
 fresh:load_state_dict(nn.load_npz("model.npz"))
 assert(fresh:forward(input):equal(expected), "an .npz round trip gives the same outputs")
+-- A PyTorch network's state_dict, saved by numpy.savez: its keys are ours.
+local torch_mlp = nn.Sequential{nn.Dense(4, 8), nn.ReLU(), nn.Dense(8, 3)}
+torch_mlp:load_state_dict(nn.load_npz(data .. "/torch_mlp.npz"))
+local want = tensor.load_npy(data .. "/torch_mlp_y.npy")
+local diff = (torch_mlp:forward(tensor.load_npy(data .. "/torch_mlp_x.npy")) - want):abs():max() / want:abs():max()
+print(string.format("PyTorch state_dict through .npz: relative difference %.3g", diff))
+assert(diff <= 1e-6, "PyTorch's weights give PyTorch's outputs: " .. diff)
 local zip = read("model.npz")
 assert(zip:sub(1, 4) == "PK\3\4" and zip:find("0.weight.npy", 1, true), "a zip of <name>.npy members")
 nn.save_npz({a = tensor{1, 2}}, "table.npz")
