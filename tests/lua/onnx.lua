@@ -151,6 +151,13 @@ assert(loss:forward(tuned:forward(xi), yi) < first, "fine-tuning an imported mod
 local err = fails(data .. "/unsupported.onnx: 2 nodes use operators that Neurite cannot import:",
                   nn.import_onnx, data .. "/unsupported.onnx")
 assert(err:find("(Sin)", 1, true) and err:find("(Cos)", 1, true) and err:find("(supported: Gemm", 1, true), err)
+err = fails(data .. "/dynamic_reshape.onnx: 5 nodes use operators that Neurite cannot import:", nn.import_onnx,
+            data .. "/dynamic_reshape.onnx")
+assert(err:find("node '/Shape' (Shape)", 1, true) and err:find("node '/Gather' (Gather)", 1, true) and
+       err:find("node '/Reshape' (Reshape): its target shape '/Concat_output_0' is computed in the graph", 1, true),
+       err)
+fails(data .. "/dangling.onnx: node 'second' (Relu) reads 'nowhere', which no input, initializer or node defines",
+      nn.import_onnx, data .. "/dangling.onnx")
 fails(data .. "/too_new.onnx: opset 18 is newer than this Neurite reads (opsets up to 17)", nn.import_onnx,
       data .. "/too_new.onnx")
 local good = read("mlp.onnx")

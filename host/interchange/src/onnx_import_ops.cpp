@@ -392,6 +392,9 @@ Result import_flatten(ImportGraph &g, int i)
 Result import_reshape(ImportGraph &g, int i)
 {
     const onnx::NodeProto &n = g.node(i);
+    if (!g.is_constant(n.input(1)))
+        return "its target shape '" + n.input(1) + "' is computed in the graph (a dynamic shape); Neurite needs "
+               "it fixed in the file (export with constant shapes, e.g. x.flatten(1) rather than x.view(x.size(0), -1))";
     const std::vector<int64_t> shape = g.int64_constant(n.input(1), i);
     if (shape.empty() || (shape[0] != 0 && shape[0] != -1))
         return "a target shape that does not keep the batch dimension first (0 or -1)";

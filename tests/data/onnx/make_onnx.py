@@ -44,6 +44,18 @@ class Unsupported(nn.Module):
         return torch.sin(self.fc(x)) * torch.cos(x)
 
 
+class DynamicReshape(nn.Module):
+    """A reshape whose target shape the graph computes from the batch size."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        h = self.fc(x)
+        return h.reshape(h.shape[0], 2, 2)
+
+
 class SmallCnn(nn.Module):
     """The layers of the convolutional issue, as tests/lua/onnx_cnn.lua imports them."""
 
@@ -70,6 +82,7 @@ MODELS = {
     "residual": (Residual(), 6),
     "unsupported": (Unsupported(), 4),
     "cnn": (SmallCnn(), (1, 8, 8)),
+    "dynamic_reshape": (DynamicReshape(), 4),
 }
 
 for name, (model, features) in MODELS.items():
@@ -87,7 +100,7 @@ for name, (model, features) in MODELS.items():
     torch.onnx.export(model, x, path, opset_version=17, input_names=["x"], output_names=["y"],
                       dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
     onnx.checker.check_model(onnx.load(path))
-    if name != "unsupported":
+    if name not in ("unsupported", "dynamic_reshape"):
         np.save(name + "_x.npy", x.numpy().astype(np.float32))
         with torch.no_grad():
             np.save(name + "_y.npy", model(x).numpy().astype(np.float32))
@@ -96,3 +109,11 @@ for name, (model, features) in MODELS.items():
 too_new = onnx.load("mlp.onnx")
 too_new.opset_import[0].version = 18
 onnx.save(too_new, "too_new.onnx")
+
+# A corrupt graph: a node reads a value that nothing defines.
+dangling = onnx.helper.make_graph(
+    [onnx.helper.make_node("Relu", ["x"], ["h"], name="first"),
+     onnx.helper.make_node("Relu", ["nowhere"], ["y"], name="second")],
+    "dangling", [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["batch", 3])],
+    [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["batch", 3])])
+onnx.save(onnx.helper.make_model(dangling, opset_imports=[onnx.helper.make_opsetid("", 17)]), "dangling.onnx")
