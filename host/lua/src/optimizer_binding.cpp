@@ -12,6 +12,8 @@ OptimizerBox *check_optimizer(lua_State *L, int idx)
     auto *box = static_cast<OptimizerBox *>(luaL_testudata(L, idx, kOptimizerMeta));
     if (!box)
         arg_error(L, idx, "optimizer method", "an optimizer such as optim.SGD(...) (call it with ':')");
+    if (!box->optimizer)
+        raise(L, "the optimizer was already freed (its __gc ran)");
     return box;
 }
 
@@ -19,6 +21,7 @@ int opt_gc(lua_State *L)
 {
     auto *box = static_cast<OptimizerBox *>(luaL_checkudata(L, 1, kOptimizerMeta));
     box->~OptimizerBox();
+    new (box) OptimizerBox{}; // a second __gc, or a method after it, finds an empty box
     return 0;
 }
 
@@ -28,6 +31,15 @@ int opt_step(lua_State *L)
     return guarded(L, [&] {
         box->optimizer->step();
         return 0;
+    });
+}
+
+int opt_grads_finite(lua_State *L)
+{
+    OptimizerBox *box = check_optimizer(L, 1);
+    return guarded(L, [&] {
+        lua_pushboolean(L, box->optimizer->grads_finite());
+        return 1;
     });
 }
 
@@ -185,6 +197,7 @@ void open_optim(lua_State *L)
 {
     static const luaL_Reg methods[] = {{"step", opt_step},
                                        {"zero_grad", opt_zero_grad},
+                                       {"grads_finite", opt_grads_finite},
                                        {"state", opt_state},
                                        {"load_state", opt_load_state},
                                        {"params", opt_params},

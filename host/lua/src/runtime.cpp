@@ -332,6 +332,16 @@ RunResult LuaRuntime::run_file(const std::string &path, const std::vector<std::s
         lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
     }
     lua_setglobal(L, "arg");
+    // The arguments are also the chunk's `...`: room for them first (Lua
+    // guarantees only LUA_MINSTACK free slots; writing past them corrupts
+    // the heap, as 100 arguments did).
+    if (args.size() > 100000 || !lua_checkstack(L, static_cast<int>(args.size()) + LUA_MINSTACK)) {
+        RunResult result;
+        result.status = RunResult::Status::Error;
+        result.exit_code = 1;
+        result.message = "too many script arguments (" + std::to_string(args.size()) + ")";
+        return result;
+    }
     const int status = luaL_loadfilex(L, path.c_str(), m_state->options.sandbox ? "t" : nullptr);
     for (const std::string &a : args)
         lua_pushstring(L, a.c_str());

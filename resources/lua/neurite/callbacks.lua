@@ -64,6 +64,10 @@ end
 -- tensors of callback states in a section of their own. `position` is the
 -- place inside an epoch an interrupt stopped at (nil at an epoch's end).
 local function save_checkpoint(path, fit, position)
+  if fit.nonfinite_parameters then
+    monitor.text("train.checkpoint: the parameters are inf or nan; " .. path .. " keeps the last finite state")
+    return
+  end
   local states = {}
   for i, cb in ipairs(fit.callbacks or {}) do
     if cb.state then states[i] = cb:state() end
@@ -301,6 +305,8 @@ function train.terminate_on_nan()
   return {on_batch_end = function(_, logs, fit)
     if logs.loss ~= logs.loss or logs.loss == math.huge or logs.loss == -math.huge then
       fit.stop = true
+      -- train.fit stops on a non-finite loss by itself and says so.
+      if fit.nonfinite then return end
       monitor.text(string.format("train: the loss is %s at step %d; training stopped", tostring(logs.loss), fit.step))
     end
   end}

@@ -92,6 +92,36 @@ local function describe(v)
   return "a " .. type(v)
 end
 
+-- Whether v has a method `name` (a model's forward, an optimizer's step),
+-- without raising for objects whose __index refuses unknown names.
+local function has_method(v, name)
+  if type(v) ~= "userdata" and type(v) ~= "table" then return false end
+  local ok, f = pcall(function() return v[name] end)
+  return ok and type(f) == "function"
+end
+
+-- The options of train.fit that are not objects: numbers in their range,
+-- booleans. Raised at the script's line (level 3: this, train.fit, script).
+local function check_fit_values(opts, fn)
+  local function whole(key, min)
+    local v = opts[key]
+    local ok = v == nil or (type(v) == "number" and v == math.floor(v) and v >= min and v < 2 ^ 53)
+    if not ok then
+      error(string.format("%s: %s must be a whole number >= %d, got %s", fn, key, min,
+                          type(v) == "number" and tostring(v) or describe(v)), 4)
+    end
+  end
+  whole("epochs", 0)
+  whole("batch_size", 1)
+  whole("eval_batch_size", 1)
+  whole("verbose", 0)
+  for _, key in ipairs{"shuffle", "drop_last"} do
+    if opts[key] ~= nil and type(opts[key]) ~= "boolean" then
+      error(string.format("%s: %s must be true or false, got %s", fn, key, describe(opts[key])), 3)
+    end
+  end
+end
+
 -- "1 loss", "2 losses"
 local function amount(n, noun, plural)
   return n .. " " .. (n == 1 and noun or plural or noun .. "s")
@@ -235,6 +265,17 @@ function train.batches(source, size, shuffle, drop_last, skip)
   end, n
 end
 
+-- Raises (at `level`, as error()'s) when a source gives no batch: an empty
+-- dataset, or fewer samples than one batch with drop_last.
+local function check_samples(source, what, fn, batch_size, drop_last, level)
+  local _, n = train.batches(source, 1, false, false)
+  if n == 0 then error(string.format("%s: %s has no samples", fn, what), level + 1) end
+  if drop_last and batch_size and n < batch_size then
+    error(string.format("%s: %s has %d samples, fewer than one batch of %d, and drop_last leaves none",
+                        fn, what, n, batch_size), level + 1)
+  end
+end
+
 local function call(callbacks, event, logs, fit)
   for _, cb in ipairs(callbacks) do
     local fn = cb[event]
@@ -257,6 +298,50 @@ local function call_at(level, object, method, ...)
   local ok, result = pcall(object[method], object, ...)
   if ok then return result end
   error(result, type(result) == "string" and level + 1 or 0)
+end
+
+local function is_finite(v) return v == v and v ~= math.huge and v ~= -math.huge end
+
+local function number_text(v)
+  if v ~= v then return "nan" end
+  if v == math.huge then return "inf" end
+  if v == -math.huge then return "-inf" end
+  return string.format("%.6g", v)
+end
+
+-- Whether every parameter of the model is finite (max and min count NaN
+-- as the extreme). Once an epoch: an update can overflow where the loss and
+-- the gradients were still finite.
+local function parameters_finite(model)
+  for _, p in ipairs(model:parameters()) do
+    if p:numel() > 0 and not (is_finite(p:max()) and is_finite(p:min())) then return false end
+  end
+  return true
+end
+
+-- A tensor's (or a list of tensors') first non-finite value, or nil.
+local function nonfinite_in(pred)
+  for _, t in ipairs(type(pred) == "table" and pred or {pred}) do
+    local total = t:sum()
+    if not is_finite(total) then
+      local hi, lo = t:max(), t:min()
+      -- What a loss of such predictions is: inf for an infinite one.
+      if hi == math.huge or lo == -math.huge then return math.huge end
+      return 0 / 0
+    end
+  end
+  return nil
+end
+
+-- The loss of a training batch. Predictions that hold inf or nan make a
+-- loss raise (it needs finite values); train.fit treats them as a
+-- non-finite loss and stops cleanly instead of failing.
+local function loss_value(loss, pred, y)
+  local ok, result = pcall(loss.forward, loss, pred, y)
+  if ok then return result end
+  local bad = nonfinite_in(pred)
+  if bad then return bad end
+  error(result, type(result) == "string" and 4 or 0)
 end
 
 local function is_loss(v)
@@ -460,6 +545,7 @@ function train.evaluate(opts)
   check_options(opts, fn, {"model", "data", "loss", "loss_weights", "metrics", "batch_size"})
   local o = {fn = fn, model = check(opts, "model", "the model to evaluate", fn), metrics = opts.metrics,
              data = check(opts, "data", "{x = ..., y = ...} or a dataset", fn), batch_size = opts.batch_size or 1000}
+  check_samples(o.data, "data", fn, nil, false, 2)
   if opts.loss ~= nil then o.loss, o.losses = objective(opts.loss, opts.loss_weights, fn, 2) end
   if o.metrics ~= nil and type(o.metrics[1]) ~= "table" then check_metrics(o.metrics, fn, 2) end
   -- Accuracy by default for class data only; it means nothing for regression.
@@ -520,8 +606,18 @@ local function train_epoch(fit, logs, resumed)
     optimizer:zero_grad()
     local pred = call_at(3, model, "forward", x)
     check_outputs(pred, y, count, "train.fit", 3)
-    local value = call_at(3, loss, "forward", pred, y)
-    model:backward(x, loss:backward(pred, y), false)
+    local value = loss_value(loss, pred, y)
+    local fault = not is_finite(value) and "loss is " .. number_text(value) or nil
+    if not fault then
+      model:backward(x, loss:backward(pred, y), false)
+      if fit.check_grads and not optimizer:grads_finite() then fault = "the gradients hold inf or nan (the loss is " .. number_text(value) .. ")" end
+    end
+    if fault then
+      -- Stopped before the step: the parameters keep their last finite values.
+      fit.stop, fit.nonfinite = true, string.format("epoch %d, step %d: %s", fit.epoch, batches + 1, fault)
+      call(fit.callbacks, "on_batch_end", {loss = value, size = samples_in(x), step = fit.step}, fit)
+      break
+    end
     optimizer:step()
     local n = samples_in(x)
     fit.step = monitor.step()
@@ -541,6 +637,17 @@ local function train_epoch(fit, logs, resumed)
   fit.position = {epoch = fit.epoch, shuffle_rng = shuffle_rng, batches = batches, seen = seen,
                   sum_loss = sum_loss, correct = correct, outputs = outs, seconds = seconds}
   logs.loss = sum_loss / math.max(seen, 1)
+  if not parameters_finite(model) then
+    -- The optimizer's update overflowed at an earlier step: what is in
+    -- memory is lost, the checkpoint callbacks keep the last finite file.
+    fit.stop, fit.nonfinite_parameters = true, true
+    fit.nonfinite = (fit.nonfinite or string.format("epoch %d, step %d", fit.epoch, batches)) ..
+                    "; an update made the parameters inf or nan"
+    monitor.text("train.fit: " .. fit.nonfinite .. "; training stopped, checkpoints are not written over")
+  elseif fit.nonfinite then
+    monitor.text("train.fit: " .. fit.nonfinite .. "; training stopped, the model keeps its parameters " ..
+                 "from before that step")
+  end
   if outs then
     output_logs(logs, outs, accuracy, seen, true)
   elseif accuracy[1] then
@@ -618,15 +725,25 @@ function train.fit(opts)
   local fn = "train.fit"
   check_options(opts, fn, FIT_OPTIONS)
   local model = check(opts, "model", "an nn.Sequential or nn.Model")
+  if not has_method(model, "forward") or not has_method(model, "parameters") then
+    error(string.format("%s: model must be an nn.Sequential or nn.Model, got %s", fn, describe(model)), 2)
+  end
+  check_fit_values(opts, fn)
   check(opts, "loss", "e.g. nn.CrossEntropyLoss(), or a list with one loss per output")
   local loss, losses = objective(opts.loss, opts.loss_weights, fn, 2)
   local optimizer = check(opts, "optimizer", "e.g. optim.SGD(model:parameters(), {lr = 0.1})")
+  if not has_method(optimizer, "step") or not has_method(optimizer, "zero_grad") then
+    error(string.format("%s: optimizer must be an optimizer such as optim.SGD(model:parameters(), {lr = 0.1}), got %s",
+                        fn, describe(optimizer)), 2)
+  end
   local data = check(opts, "data", "{x = ..., y = ...} or a dataset")
   check_source(data, "data", 2)
   check_target_count(data, "data", #losses, 2)
+  check_samples(data, "data", fn, opts.batch_size or 32, opts.drop_last, 2)
   if opts.validation ~= nil then
     check_source(opts.validation, "validation", 2)
     check_target_count(opts.validation, "validation", #losses, 2)
+    check_samples(opts.validation, "validation", fn, nil, false, 2)
   end
   local metrics = opts.metrics or {}
   local accuracy = accuracy_outputs(metrics, #losses, function(k) return is_class_loss(losses[k]) end, fn, 2)
@@ -645,7 +762,9 @@ function train.fit(opts)
                callbacks = callbacks, data = data, batch_size = opts.batch_size or 32,
                shuffle = opts.shuffle ~= false, drop_last = opts.drop_last, metrics = metrics,
                outputs = #losses, accuracy = accuracy, log_keys = log_keys(#losses, accuracy),
-               verbose = opts.verbose == nil and 1 or opts.verbose}
+               verbose = opts.verbose == nil and 1 or opts.verbose,
+               -- Optimizers written in Lua may have no gradient check of their own.
+               check_grads = has_method(optimizer, "grads_finite")}
   local start_epoch, resumed = 1, nil
   if opts.resume then start_epoch, resumed = train.resume(fit, opts.resume, callbacks) end
 
