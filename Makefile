@@ -49,11 +49,11 @@ check-sanitize: deps
 	    ctest --output-on-failure -j 1 --timeout 900
 
 # The libFuzzer targets of the file parsers (tests/fuzz: IDX, CSV, NPY, gzip,
-# images, checkpoints), built with clang, each run for FUZZ_SECONDS from the
+# images, checkpoints, tensors as .npy/.npz, ONNX models), built with clang, each run for FUZZ_SECONDS from the
 # corpus it grew in earlier runs. A crash or sanitizer report fails the target.
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := idx csv npy gzip image checkpoint
+FUZZ_TARGETS := idx csv npy gzip image checkpoint npy_tensor onnx
 check-fuzz:
 	@./tools/install-deps.sh fuzz
 	cmake -S . -B $(FUZZ_BUILD) $(if $(wildcard $(FUZZ_BUILD)/CMakeCache.txt),,$(GENERATOR)) \
@@ -61,6 +61,7 @@ check-fuzz:
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
 	@for t in $(FUZZ_TARGETS); do \
 	    mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
+	    if [ $$t = onnx ]; then cp -n tests/data/onnx/*.onnx $(FUZZ_BUILD)/corpus/onnx/; fi; \
 	    log=$(FUZZ_BUILD)/fuzz_$$t.log; \
 	    if ! $(FUZZ_BUILD)/bin/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
 	            -print_final_stats=1 $(FUZZ_BUILD)/corpus/$$t >$$log 2>&1; then \

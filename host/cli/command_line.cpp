@@ -95,6 +95,12 @@ const OptionSpec kOptions[] = {
      .description = "Load the plugin library FILE alone and check every entry (schema, gradients, state, "
                     "determinism, buffer bounds); exit 0 when all pass, 1 when one fails.",
      .value_name = "FILE", .text = &Options::check_plugin},
+    {.names = {"export-onnx"},
+     .description = "Convert the model MODEL.nrt to ONNX: neurite-run [--opset N] --export-onnx MODEL.nrt "
+                    "OUT.onnx; the file passes the ONNX checker. Then exit.",
+     .value_name = "MODEL", .text = &Options::export_onnx},
+    {.names = {"opset"}, .description = "With --export-onnx: the ONNX opset to write, 13 to 17 (default 17).",
+     .value_name = "N"},
     {.names = {"h", "help"}, .description = "Show this text."},
     {.names = {"v", "version"}, .description = "Show the version of Neurite."},
 };
@@ -226,6 +232,11 @@ std::optional<Exit> read_options(const QCommandLineParser &parser, Options &o)
             return e;
         o.seed = static_cast<uint64_t>(n);
     }
+    if (parser.isSet("opset")) {
+        if (auto e = read_number("--opset", parser.value("opset").toStdString(), 13, 17, "an opset from 13 to 17", n))
+            return e;
+        o.opset = static_cast<int>(n);
+    }
     return std::nullopt;
 }
 
@@ -291,7 +302,17 @@ std::optional<Exit> parse_command_line(const std::vector<std::string> &argv, Opt
         if (auto e = take_script_arguments({argv.begin() + script_at + 1, argv.end()}, after_double_dash, o))
             return e;
     }
-    if (o.script.empty() && !o.list_plugins && o.help_plugin.empty() && o.check_plugin.empty())
+    if (!o.export_onnx.empty()) { // the positional argument is the output, not a script
+        if (o.script.empty())
+            return usage_error("--export-onnx " + o.export_onnx + " needs the file to write: neurite-run "
+                               "--export-onnx MODEL.nrt OUT.onnx");
+        if (!o.args.empty())
+            return usage_error("--export-onnx takes one output file, got more after " + o.script);
+        o.export_output = o.script;
+        o.script.clear();
+    }
+    if (o.script.empty() && !o.list_plugins && o.help_plugin.empty() && o.check_plugin.empty() &&
+        o.export_onnx.empty())
         return usage_error("no script given");
     if (!o.allow_read.empty() && !o.sandbox)
         return usage_error("--allow-read widens the sandbox's reads; give --sandbox too");

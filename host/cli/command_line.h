@@ -17,6 +17,9 @@ struct Options {
     bool list_plugins = false;
     std::string help_plugin;
     std::string check_plugin;
+    std::string export_onnx;   // --export-onnx MODEL.nrt: the model to convert
+    std::string export_output; // ... and the .onnx file to write (the positional argument)
+    int opset = 17;
     std::string log;
     std::string plot;
     bool plot_log = false;

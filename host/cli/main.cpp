@@ -4,6 +4,7 @@
 // traceback on stderr), 2 usage, 130 interrupted (SIGINT or SIGTERM: the
 // script stops at its next step boundary, checkpoint callbacks run).
 #include "command_line.h"
+#include "export_onnx.h"
 #include "metrics_log.h"
 #include "plugin_check.h"
 #include "run_plot.h"
@@ -131,6 +132,9 @@ int main(int argc, char **argv)
         std::fprintf(stderr, "neurite-run: %s\n", e.what());
         return kExitError;
     }
+    if (!o.export_onnx.empty())
+        return neurite::cli::export_onnx(runtime->registry(), runtime->context(), o.export_onnx, o.export_output,
+                                         o.opset, stdout, stderr);
     if (o.list_plugins) {
         list_plugins(runtime->registry());
         if (o.script.empty() && o.help_plugin.empty())

@@ -68,4 +68,9 @@ for cut = 0, #bytes - 1, 97 do -- every prefix length class fails cleanly
   write("cut.nrt", bytes:sub(1, cut))
   assert(not pcall(nn.load, "cut.nrt"))
 end
+-- Entries by registry name and library name, never by the path of a plugin
+-- file (docs/model-format.md), so the file loads on another machine.
+assert(bytes:find('"entry":"Dense"', 1, true) and bytes:find('"library":"neurite-dense"', 1, true),
+       "nodes are named by entry and library")
+assert(not bytes:find(".so", 1, true) and not bytes:find("/plugins", 1, true), "no plugin path is stored")
 print("save/load ok")

@@ -167,6 +167,10 @@ void open_tensor_linalg(lua_State *L, int module);
 // The functions of the `tensor` table that build tensors (tensor_build.cpp).
 void open_tensor_build(lua_State *L, int module);
 std::string tensor_text(const Tensor &t);
+// t:save_npy into the methods table, tensor.load_npy into the module table
+// (interchange_binding.cpp).
+void open_tensor_save_npy(lua_State *L, int methods);
+void open_tensor_load_npy(lua_State *L, int module);
 
 // ---- parameters of registry entries
 
@@ -219,6 +223,10 @@ void push_outputs(lua_State *L, const std::vector<Tensor> &outputs);
 void push_sections(lua_State *L, const Checkpoint &c, const std::string &path);
 
 void register_model_type(lua_State *L);
+// m:state_dict and m:load_state_dict into the model's methods table.
+void open_model_interchange(lua_State *L, int methods);
+// nn.save_npz, nn.load_npz, nn.export_onnx and nn.import_onnx into the nn table.
+void open_nn_interchange(lua_State *L, int nn);
 int sequential_constructor(lua_State *L);
 // nn.Input, nn.Model and layers applied to symbolic tensors.
 void register_graph_types(lua_State *L);

@@ -508,6 +508,7 @@ void register_model_type(lua_State *L)
         {"output_count", model_output_count}, {nullptr, nullptr}};
     luaL_newmetatable(L, kModelMeta);
     luaL_newlib(L, methods);
+    open_model_interchange(L, lua_gettop(L));
     lua_pushcclosure(L, model_index, 1);
     lua_setfield(L, -2, "__index");
     static const luaL_Reg meta[] = {{"__gc", model_gc},     {"__len", model_len},

@@ -179,6 +179,7 @@ void open_nn(lua_State *L)
                                          {"set_flush_denormal", nn_set_flush_denormal},
                                          {nullptr, nullptr}};
     luaL_newlib(L, functions);
+    open_nn_interchange(L, lua_gettop(L));
     lua_createtable(L, 0, 1);
     lua_pushcfunction(L, nn_lookup);
     lua_setfield(L, -2, "__index");

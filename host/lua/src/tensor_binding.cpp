@@ -486,6 +486,7 @@ void open_tensor(lua_State *L)
     open_tensor_math(L, methods);
     open_tensor_reduce(L, methods);
     open_tensor_select(L, methods);
+    open_tensor_save_npy(L, methods);
     lua_pushvalue(L, methods);
     lua_pushcclosure(L, guard<tensor_index>, 1);
     lua_setfield(L, meta, "__index");
@@ -506,6 +507,7 @@ void open_tensor(lua_State *L)
     luaL_newlib(L, functions);
     open_tensor_build(L, lua_gettop(L));
     open_tensor_where(L, lua_gettop(L));
+    open_tensor_load_npy(L, lua_gettop(L));
     lua_createtable(L, 0, 1);
     lua_pushcfunction(L, guard<tensor_call>);
     lua_setfield(L, -2, "__call");
