@@ -6,7 +6,7 @@ set -eu
 PACKAGES="cmake ninja-build ccache g++ make pkg-config zlib1g-dev \
 qt6-base-dev qt6-base-dev-tools qt6-charts-dev libqt6opengl6-dev libgl-dev \
 libdnnl-dev ocl-icd-opencl-dev liblua5.4-dev dataset-fashion-mnist \
-xvfb xauth"
+xvfb xauth libopenmpi-dev openmpi-bin"
 
 missing=""
 for p in $PACKAGES; do

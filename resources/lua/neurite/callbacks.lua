@@ -64,6 +64,8 @@ end
 -- tensors of callback states in a section of their own. `position` is the
 -- place inside an epoch an interrupt stopped at (nil at an epoch's end).
 local function save_checkpoint(path, fit, position)
+  -- In a data-parallel run every rank holds the same state; rank 0 writes it.
+  if not neurite.dist.is_main() then return end
   local states = {}
   for i, cb in ipairs(fit.callbacks or {}) do
     if cb.state then states[i] = cb:state() end

@@ -1,0 +1,71 @@
+#!/bin/sh
+# run.sh CASE MPIRUN RUNNER: the data-parallel tests, each comparing what
+# `mpirun -np 2` does with what one process does (see CMakeLists.txt).
+case=$1; mpirun=$2; runner=$3
+here=$(cd "$(dirname "$0")" && pwd)
+root=""
+[ "$(id -u)" = 0 ] && root=--allow-run-as-root
+fail() { echo "run.sh $case: $*"; exit 1; }
+two_ranks() { "$mpirun" -np 2 --oversubscribe $root "$@"; }
+
+case $case in
+ops)
+    "$runner" "$here/dist_ops.lua" 1 || fail "dist in one process"
+    two_ranks "$runner" "$here/dist_ops.lua" 2 || fail "dist on two ranks"
+    ;;
+curve | curve_tensors)
+    mode=""
+    [ "$case" = curve_tensors ] && mode=tensors
+    "$runner" "$here/dist_curve.lua" "one_$case.txt" $mode || fail "one process"
+    two_ranks "$runner" "$here/dist_curve.lua" "two_$case.txt" $mode || fail "two ranks"
+    "$runner" "$here/dist_compare.lua" "one_$case.txt" "two_$case.txt" || fail "the curves differ"
+    ;;
+resume)
+    rm -f dist_resume.nrt
+    two_ranks "$runner" "$here/dist_resume.lua" interrupt dist_resume.nrt || fail "two ranks"
+    "$runner" "$here/dist_resume.lua" verify dist_resume.nrt || fail "resuming under one process"
+    ;;
+fail_raise | fail_crash)
+    mode=${case#fail_}
+    marker=dist_fail_$mode.marker
+    out=dist_fail_$mode.out
+    rm -f "$marker"
+    timeout 120 "$mpirun" -np 2 --oversubscribe $root "$runner" "$here/dist_fail.lua" "$mode" "$marker" >"$out" 2>&1
+    status=$?
+    ended=$(date +%s.%N)
+    cat "$out"
+    [ "$status" -ne 0 ] || fail "mpirun exited with 0"
+    [ "$status" -ne 124 ] || fail "the ranks were still running after 120 s"
+    [ -f "$marker" ] || fail "rank 1 never reached its failure"
+    seconds=$(awk "BEGIN { print $ended - $(stat -c %.9Y "$marker") }")
+    awk "BEGIN { exit !($seconds < 10) }" || fail "every rank exited only $seconds s after rank 1 failed"
+    grep -q "rank 1 of 2" "$out" || fail "no message names rank 1"
+    if [ "$mode" = raise ]; then
+        grep -q "rank 1 of 2: .*deliberate failure on the second rank" "$out" || fail "rank 1's error is not shown"
+    else
+        grep -q "rank 1 of 2.*crashed with SIGSEGV" "$out" || fail "rank 1's crash is not reported"
+    fi
+    if grep -q "trained to the end" "$out"; then fail "a rank went on training"; fi
+    echo "run.sh $case: every rank exited $seconds s after rank 1 failed (mpirun: exit code $status)"
+    ;;
+sigint)
+    . "$here/../lua/wait_ready.sh"
+    out=dist_sigint.out
+    rm -f dist_sigint.nrt
+    "$mpirun" -np 2 --oversubscribe $root "$runner" "$here/dist_resume.lua" sigint dist_sigint.nrt >"$out" 2>&1 &
+    pid=$!
+    wait_ready "$out" "$pid"
+    sleep 1
+    kill -INT "$pid" # Ctrl-C reaches mpirun alone: the ranks have process groups of their own
+    wait "$pid"
+    status=$?
+    cat "$out"
+    grep -q "neurite-run: train.fit: interrupted in epoch" "$out" || fail "rank 0 did not stop at a step boundary"
+    [ -s dist_sigint.nrt ] || fail "rank 0 wrote no interrupt checkpoint"
+    "$runner" "$here/dist_resume.lua" verify dist_sigint.nrt || fail "resuming under one process"
+    echo "run.sh sigint: rank 0 wrote the interrupt checkpoint (mpirun: exit code $status)"
+    ;;
+*)
+    fail "unknown case"
+    ;;
+esac
