@@ -60,7 +60,7 @@ sigint)
     wait "$pid"
     status=$?
     cat "$out"
-    grep -q "neurite-run: train.fit: interrupted in epoch" "$out" || fail "rank 0 did not stop at a step boundary"
+    grep -q "train.fit: interrupted in epoch" "$out" || fail "rank 0 did not stop at a step boundary"
     [ -s dist_sigint.nrt ] || fail "rank 0 wrote no interrupt checkpoint"
     "$runner" "$here/dist_resume.lua" verify dist_sigint.nrt || fail "resuming under one process"
     echo "run.sh sigint: rank 0 wrote the interrupt checkpoint (mpirun: exit code $status)"
