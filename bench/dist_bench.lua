@@ -59,9 +59,9 @@ end
 local acc = train.evaluate{model = mlp, data = test_ds}.accuracy
 if dist.is_main() then
   local e = per_epoch[epochs]
-  print(string.format("dist_mlp_b%d ranks=%d samples_per_s=%.0f step_ms=%.3f allreduce_calls_per_step=%.0f " ..
+  print(string.format("dist_mlp_b%d ranks=%d threads=%d samples_per_s=%.0f step_ms=%.3f allreduce_calls_per_step=%.0f " ..
                       "allreduce_bytes_per_step=%.0f allreduce_ms_per_step=%.3f isolated_allreduce_ms=%.3f " ..
-                      "parameters=%d test_acc=%.4f epochs=%d", batch, dist.size(), rate, batch / rate * 1000,
+                      "parameters=%d test_acc=%.4f epochs=%d", batch, dist.size(), dist.threads(), rate, batch / rate * 1000,
                       e.calls / steps, e.bytes / steps, median(allreduce_ms),
                       #isolated > 0 and median(isolated) or 0, mlp:parameter_count(), acc, epochs))
 end

@@ -9,9 +9,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 run=$build/bin/neurite-run
 root=""
 [ "$(id -u)" = 0 ] && root=--allow-run-as-root
-one=$("$run" --threads 1 "$here/dist_bench.lua" "$epochs") || exit 1
-two=$(mpirun -np 2 --bind-to core $root "$run" "$here/dist_bench.lua" "$epochs") || exit 1
-threads=$("$run" --threads 2 "$here/dist_bench.lua" "$epochs") || exit 1
+one=$("$run" -q --threads 1 "$here/dist_bench.lua" "$epochs") || exit 1
+two=$(mpirun -np 2 --bind-to core $root "$run" -q "$here/dist_bench.lua" "$epochs") || exit 1
+threads=$("$run" -q --threads 2 "$here/dist_bench.lua" "$epochs") || exit 1
 echo "1 rank  x 1 thread:  $one"
 echo "2 ranks x 1 thread:  $two"
 echo "1 rank  x 2 threads: $threads"

@@ -3,8 +3,10 @@
 -- where dist is a world of one (rank 0 of 1) and every collective leaves
 -- its argument as it is. Asserts the same formulas either way.
 local rank, size = dist.rank(), dist.size()
-local expected_size = tonumber(arg[1]) or size
+local expected_size, expected_threads = tonumber(arg[1]) or size, tonumber(arg[2])
 assert(size == expected_size, string.format("dist.size() is %d, expected %d", size, expected_size))
+assert(not expected_threads or dist.threads() == expected_threads,
+       string.format("rank %d computes with %d threads, expected %d", rank, dist.threads(), expected_threads or 0))
 assert(math.type(rank) == "integer" and rank >= 0 and rank < size, "ranks count from 0: got " .. tostring(rank))
 assert(dist.is_main() == (rank == 0), "the main rank is rank 0")
 

@@ -10,8 +10,11 @@ two_ranks() { "$mpirun" -np 2 --oversubscribe $root "$@"; }
 
 case $case in
 ops)
-    "$runner" "$here/dist_ops.lua" 1 || fail "dist in one process"
-    two_ranks "$runner" "$here/dist_ops.lua" 2 || fail "dist on two ranks"
+    # OMP_NUM_THREADS=2 (ctest's): one process takes both threads; two ranks,
+    # each bound to a core by mpirun, one each unless --threads says otherwise.
+    "$runner" "$here/dist_ops.lua" 1 2 || fail "dist in one process"
+    two_ranks "$runner" "$here/dist_ops.lua" 2 1 || fail "dist on two ranks"
+    two_ranks "$runner" --threads 2 "$here/dist_ops.lua" 2 2 || fail "dist on two ranks with --threads 2"
     ;;
 curve | curve_tensors)
     mode=""

@@ -7,6 +7,7 @@
 #include "binding.h"
 #include "tensor_args.h"
 
+#include "neurite/core/compute_context.h"
 #include "neurite/core/distributed.h"
 
 #include <cmath>
@@ -243,6 +244,14 @@ int d_is_main(lua_State *L)
     return 1;
 }
 
+// dist.threads(): the compute threads of this rank (neurite-run --threads,
+// else its share of the node's cores in a run of several ranks).
+int d_threads(lua_State *L)
+{
+    lua_pushinteger(L, ComputeContext::num_threads());
+    return 1;
+}
+
 // dist.allreduce_gradients(model, op = "mean"): the gradients of every
 // trained parameter summed ("sum") or averaged ("mean") over the ranks, the
 // model's arena in one MPI_Allreduce. Call it after backward, before the
@@ -313,6 +322,7 @@ void open_dist(lua_State *L)
     static const luaL_Reg functions[] = {{"rank", d_rank},
                                          {"size", d_size},
                                          {"is_main", d_is_main},
+                                         {"threads", d_threads},
                                          {"allreduce", d_allreduce},
                                          {"broadcast", d_broadcast},
                                          {"barrier", d_barrier},
