@@ -68,6 +68,28 @@ sigint)
     "$runner" "$here/dist_resume.lua" verify dist_sigint.nrt || fail "resuming under one process"
     echo "run.sh sigint: rank 0 wrote the interrupt checkpoint (mpirun: exit code $status)"
     ;;
+sigterm_one_rank)
+    # A stop asked of rank 1 alone: the step's allreduce carries it, both
+    # ranks stop after the same step, rank 0 writes the interrupt checkpoint
+    # and both exit with 130 (which mpirun then returns).
+    . "$here/../lua/wait_ready.sh"
+    out=dist_sigterm.out
+    rm -f dist_sigterm.nrt
+    "$mpirun" -np 2 --oversubscribe $root "$runner" -q "$here/dist_resume.lua" sigint dist_sigterm.nrt >"$out" 2>&1 &
+    pid=$!
+    wait_ready "$out" "$pid"
+    sleep 1
+    for p in $(pgrep -P "$pid" -x neurite-run); do
+        tr '\0' '\n' <"/proc/$p/environ" | grep -qx "OMPI_COMM_WORLD_RANK=1" && kill -TERM "$p"
+    done
+    wait "$pid"
+    status=$?
+    cat "$out"
+    [ "$status" -eq 130 ] || fail "mpirun exited with $status, expected 130 from both ranks"
+    grep -q "train.fit: interrupted in epoch" "$out" || fail "rank 0 did not stop at a step boundary"
+    "$runner" "$here/dist_resume.lua" verify dist_sigterm.nrt || fail "resuming under one process"
+    echo "run.sh sigterm_one_rank: both ranks stopped, rank 0 wrote the checkpoint, exit code 130"
+    ;;
 *)
     fail "unknown case"
     ;;

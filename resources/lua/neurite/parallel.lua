@@ -77,7 +77,12 @@ function parallel.step_sums(fit, x, pred, y, value, weight, correct)
   end
   if not fit.shard then return sums end
   dist.allreduce_gradients(fit.model, "sum")
-  return dist.allreduce(sums, "sum")
+  local asked = sums[4] > 0
+  sums = dist.allreduce(sums, "sum")
+  -- Another rank was asked to stop: this one stops as if asked too (it
+  -- ends with "interrupted" and exit code 130, not with an error).
+  if sums[4] > 0 and not asked then neurite.monitor.request_stop() end
+  return sums
 end
 
 -- Reductions whose gradient is a sum over the samples, not a mean.
