@@ -122,4 +122,24 @@ dist.allreduce_gradients(model)
 local averaged = own:clone()
 dist.allreduce(averaged, "mean")
 assert((model:parameters()[1].grad - averaged):abs():max() < 1e-6, "allreduce_gradients averages")
+-- train.fit: a step counts the global batch on every rank; with
+-- data_parallel = false each rank trains alone on all the data, with no
+-- collective (a sweep).
+local function fit_sizes(data_parallel)
+  tensor.seed(5)
+  local xs = tensor.randn{40, 3}
+  local net = nn.Sequential{nn.Dense(3, 1)}
+  local sizes, calls = {}, dist.stats().allreduce_calls
+  train.fit{model = net, loss = nn.MSELoss(), optimizer = optim.SGD(net, {lr = 0.01}), verbose = 0,
+            data = {x = xs, y = xs:sum(2):reshape{40, 1}}, epochs = 1, batch_size = 15, data_parallel = data_parallel,
+            callbacks = {{on_batch_end = function(_, logs) sizes[#sizes + 1] = logs.size end}}}
+  return sizes, dist.stats().allreduce_calls - calls
+end
+local sizes, calls = fit_sizes(nil)
+assert(#sizes == 3 and sizes[1] == 15 and sizes[3] == 10, "steps count the global batches of 15, 15 and 10")
+-- Per step one for the gradients, one for the step's sums; one more at the
+-- start (the ranks' check that they resume from the same place).
+assert(calls == (size > 1 and 2 * 3 + 1 or 0), string.format("%d allreduces for 3 steps", calls))
+sizes, calls = fit_sizes(false)
+assert(#sizes == 3 and sizes[1] == 15 and calls == 0, "data_parallel = false: alone, on all the data")
 print(string.format("dist ok: rank %d of %d", rank, size))
