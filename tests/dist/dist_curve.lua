@@ -27,8 +27,13 @@ local model = nn.Sequential{
 local optimizer = optim.SGD(model:parameters(), {lr = 0.05, momentum = 0.9})
 local losses = {}
 local record = {on_batch_end = function(_, logs) losses[#losses + 1] = logs.loss end}
+-- 2,001 validation samples: 1,001 and 1,000 on two ranks.
+local validation = test_ds:slice(1, 2001)
+if mode == "tensors" then
+  for x, y in validation:batches{size = 2001, shuffle = false} do validation = {x = x:clone(), y = y:clone()} end
+end
 local history = train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optimizer, data = source,
-                          epochs = 1, batch_size = batch, metrics = {"accuracy"}, callbacks = {record}, verbose = 0}
+                          validation = validation, epochs = 1, batch_size = batch, metrics = {"accuracy"}, callbacks = {record}, verbose = 0}
 assert(#losses == steps, string.format("%d steps, expected %d", #losses, steps))
 local result = train.evaluate{model = model, data = test_ds, loss = nn.CrossEntropyLoss()}
 -- Every rank took the same optimizer steps: the weights are the same, bit for bit.
@@ -42,6 +47,8 @@ if dist.is_main() then
   f:write(string.format("ranks %d\n", dist.size()))
   f:write(string.format("accuracy %.6f\n", result.accuracy))
   f:write(string.format("epoch_loss %.9g\n", history.loss[1]))
+  f:write(string.format("val_loss %.9g\n", history.val_loss[1]))
+  f:write(string.format("val_accuracy %.9g\n", history.val_accuracy[1]))
   for _, l in ipairs(losses) do f:write(string.format("%.9g\n", l)) end
   f:close()
 end

@@ -112,6 +112,48 @@ function parallel.join(fit, start_epoch, losses)
   dist.broadcast_parameters(fit.model, 0)
 end
 
+-- The rows of a data source ({x =, y =} of tensors, datasets or lists of
+-- them, or a dataset), or nil for a source of another kind.
+local function rows(source)
+  if type(source) == "userdata" then return #source end
+  local x = type(source) == "table" and (source.x or source[1])
+  if tensor.is_tensor(x) or type(x) == "userdata" then return #x end
+  if type(x) == "table" and (tensor.is_tensor(x[1]) or type(x[1]) == "userdata") then return #x[1] end
+  return nil
+end
+
+-- Rows first .. first + count - 1 of every tensor and dataset in a source.
+local function slice(v, first, count)
+  if tensor.is_tensor(v) then return v:narrow(1, first, count) end
+  if type(v) == "userdata" then return v:slice(first, count) end
+  if type(v) ~= "table" then return v end -- such as kind = "classes"
+  local part = {}
+  for k, p in pairs(v) do part[k] = slice(p, first, count) end
+  return part
+end
+
+-- train.evaluate(opts) on the validation data at an epoch's end. In a
+-- data-parallel run each rank evaluates a contiguous part of it (split as
+-- the batches are) and the results are combined: every value weighted by
+-- its part's samples, in one allreduce. A set smaller than the number of
+-- ranks, or a source of another kind, is evaluated whole on every rank.
+function parallel.evaluate(fit, evaluate, opts)
+  local n = fit.shard and rows(opts.data)
+  if not n or n < fit.shard.ranks then return evaluate(opts) end
+  opts.data = slice(opts.data, parallel.shard_part(1, n, fit.shard))
+  local result, keys = evaluate(opts), {}
+  for k in pairs(result) do
+    if k ~= "samples" then keys[#keys + 1] = k end
+  end
+  table.sort(keys) -- the same keys on every rank: they follow from the options
+  local sums = {result.samples}
+  for i, k in ipairs(keys) do sums[i + 1] = result[k] * result.samples end
+  sums = dist.allreduce(sums, "sum")
+  local combined = {samples = sums[1]}
+  for i, k in ipairs(keys) do combined[k] = sums[i + 1] / sums[1] end
+  return combined
+end
+
 -- At an epoch's end: each rank's running statistics (batch norm) saw its
 -- own samples; their average is every rank's.
 function parallel.end_epoch(fit)

@@ -683,9 +683,9 @@ function train.fit(opts)
       error(string.format("train.fit: interrupted in epoch %d at step %d", epoch, fit.step), 2)
     end
     if opts.validation then
-      local v = train.evaluate{model = model, data = opts.validation, loss = opts.loss,
-                               loss_weights = opts.loss_weights, metrics = metrics,
-                               batch_size = opts.eval_batch_size}
+      local v = parallel.evaluate(fit, train.evaluate, {model = model, data = opts.validation, loss = opts.loss,
+                                  loss_weights = opts.loss_weights, metrics = metrics,
+                                  batch_size = opts.eval_batch_size})
       for key, value in pairs(v) do
         if key ~= "samples" then logs["val_" .. key] = value end
       end
