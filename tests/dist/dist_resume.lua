@@ -3,6 +3,7 @@
 --   interrupt: (2 ranks) stops itself inside epoch 2, as a Ctrl-C would
 --              (fit.interrupted), and rank 0 writes CHECKPOINT.
 --   sigint:    (2 ranks) prints "ready" and trains until mpirun's Ctrl-C.
+--   chain:     (2 ranks) trains 2 epochs, then a new run resumes from them.
 --   verify:    (1 process) resumes CHECKPOINT to the end of the epoch it
 --              stopped in, and compares with a run trained without a stop.
 local mode, path = arg[1], arg[2]
@@ -20,6 +21,18 @@ local function fit(epochs, resume, callbacks)
                             epochs = epochs, batch_size = 64, metrics = {"accuracy"}, verbose = 0,
                             resume = resume, callbacks = callbacks}
   return history, model
+end
+
+if mode == "chain" then
+  -- A run that resumes from the checkpoint the run before it wrote (as
+  -- scripts/residual_mlp.lua does): no rank may read it before rank 0 has
+  -- written the last epoch's.
+  assert(dist.size() == 2, "run under mpirun -np 2")
+  fit(2, nil, {train.checkpoint{path = path, monitor = "loss"}})
+  local history = fit(3, path, {train.checkpoint{path = path, monitor = "loss"}})
+  assert(#history.loss == 3, "the second run resumed after epoch 2")
+  print("rank " .. dist.rank() .. ": resumed from the checkpoint of the run before")
+  return
 end
 
 if mode == "interrupt" or mode == "sigint" then

@@ -27,6 +27,8 @@ resume)
     rm -f dist_resume.nrt
     two_ranks "$runner" "$here/dist_resume.lua" interrupt dist_resume.nrt || fail "two ranks"
     "$runner" "$here/dist_resume.lua" verify dist_resume.nrt || fail "resuming under one process"
+    rm -f dist_chain.nrt
+    two_ranks "$runner" "$here/dist_resume.lua" chain dist_chain.nrt || fail "a run resuming from the one before"
     ;;
 fail_raise | fail_crash)
     mode=${case#fail_}

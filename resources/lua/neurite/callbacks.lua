@@ -64,16 +64,20 @@ end
 -- tensors of callback states in a section of their own. `position` is the
 -- place inside an epoch an interrupt stopped at (nil at an epoch's end).
 local function save_checkpoint(path, fit, position)
-  -- In a data-parallel run every rank holds the same state; rank 0 writes it.
-  if not neurite.dist.is_main() then return end
-  local states = {}
-  for i, cb in ipairs(fit.callbacks or {}) do
-    if cb.state then states[i] = cb:state() end
+  -- In a data-parallel run every rank holds the same state: rank 0 writes
+  -- it, and the others wait until it is written, so that no rank reading it
+  -- next (a train.fit resuming from it) finds the one before.
+  if neurite.dist.is_main() then
+    local states = {}
+    for i, cb in ipairs(fit.callbacks or {}) do
+      if cb.state then states[i] = cb:state() end
+    end
+    local meta = {epoch = position and position.epoch - 1 or fit.epoch, step = fit.step, history = fit.history,
+                  rng = tensor.rng_state(), lr = fit.optimizer.lr, callbacks = states, position = position}
+    local text, tensors = json.encode(meta)
+    fit.model:save(path, {optimizer = fit.optimizer, ["meta.json"] = text, ["meta.tensors"] = tensors})
   end
-  local meta = {epoch = position and position.epoch - 1 or fit.epoch, step = fit.step, history = fit.history,
-                rng = tensor.rng_state(), lr = fit.optimizer.lr, callbacks = states, position = position}
-  local text, tensors = json.encode(meta)
-  fit.model:save(path, {optimizer = fit.optimizer, ["meta.json"] = text, ["meta.tensors"] = tensors})
+  neurite.dist.barrier()
 end
 
 -- The metadata of a checkpoint, checked field by field: a damaged or
