@@ -10,7 +10,8 @@
 -- samples_per_s is the median over the epochs after the first. The
 -- allreduce time per step is what train.fit's collectives took (waiting for
 -- the slower rank included); isolated_allreduce_ms is one allreduce of the
--- gradient arena alone, the median of 50 after a barrier.
+-- gradient arena alone, the median of 50 after a barrier; small_allreduce_us
+-- the latency of one allreduce of 8 numbers.
 local epochs = tonumber(arg[1]) or 4
 local batch = 256
 
@@ -45,14 +46,22 @@ for e = math.min(2, epochs), epochs do
 end
 local rate = median(rates)
 
--- One allreduce of the gradient arena on its own, as a step does it.
-local isolated = {}
+-- One allreduce of the gradient arena on its own, as a step does it; and
+-- the latency: an allreduce of 8 numbers, the median of 7 runs of 1,000.
+local isolated, latency = {}, {}
 if dist.size() > 1 then
   for _ = 1, 50 do
     dist.barrier()
     local before = dist.stats().allreduce_seconds
     dist.allreduce_gradients(mlp, "sum")
     isolated[#isolated + 1] = (dist.stats().allreduce_seconds - before) * 1000
+  end
+  local small = {1, 2, 3, 4, 5, 6, 7, 8}
+  for _ = 1, 7 do
+    dist.barrier()
+    local before = dist.stats().allreduce_seconds
+    for _ = 1, 1000 do dist.allreduce(small) end
+    latency[#latency + 1] = (dist.stats().allreduce_seconds - before) * 1000 -- us per call
   end
 end
 
@@ -61,7 +70,9 @@ if dist.is_main() then
   local e = per_epoch[epochs]
   print(string.format("dist_mlp_b%d ranks=%d threads=%d samples_per_s=%.0f step_ms=%.3f allreduce_calls_per_step=%.0f " ..
                       "allreduce_bytes_per_step=%.0f allreduce_ms_per_step=%.3f isolated_allreduce_ms=%.3f " ..
+                      "small_allreduce_us=%.2f " ..
                       "parameters=%d test_acc=%.4f epochs=%d", batch, dist.size(), dist.threads(), rate, batch / rate * 1000,
                       e.calls / steps, e.bytes / steps, median(allreduce_ms),
-                      #isolated > 0 and median(isolated) or 0, mlp:parameter_count(), acc, epochs))
+                      #isolated > 0 and median(isolated) or 0, #latency > 0 and median(latency) or 0,
+                      mlp:parameter_count(), acc, epochs))
 end

@@ -7,8 +7,9 @@ STEP_MS is the measured time of one training step of the global batch on
 one rank (bench/dist_bench.sh, 1 rank x 1 thread); ALLREDUCE_MS_2_RANKS the
 measured allreduce of the MLP's gradients between 2 ranks on one node.
 
-Per-step time on N ranks: t(N) = t_c / N + 2 (N - 1) / N * S / B + 2 (N - 1) a
-(a ring allreduce: 2 (N - 1) messages of S / N bytes each, latency a each).
+Per-step time on N ranks: t(N) = t_c / N + 2 (N - 1) / N * S / B + 4 (N - 1) a
+(a ring allreduce: 2 (N - 1) messages of S / N bytes each, latency a each;
+a step makes two allreduces, the gradients and a few bytes of sums).
 Efficiency E(N) = t_c / (N t(N)); the table gives the largest N with
 E(N) >= 0.8 for each model and network.
 """
@@ -29,7 +30,9 @@ NETWORKS = [  # name, bytes per second, latency per message (s)
 
 
 def step_time(t_c, n, size_bytes, bandwidth, latency):
-    return t_c / n + 2 * (n - 1) / n * size_bytes / bandwidth + 2 * (n - 1) * latency
+    # Two allreduces a step (the gradients, then the step's loss and counts),
+    # each 2 (N - 1) messages; the second is a few bytes, only its latency counts.
+    return t_c / n + 2 * (n - 1) / n * size_bytes / bandwidth + 2 * 2 * (n - 1) * latency
 
 
 def largest_n(t_c, size_bytes, bandwidth, latency, target=0.8):
@@ -53,6 +56,9 @@ def main():
         measured = float(sys.argv[2]) / 1000
         print(f"measured allreduce of the MLP's gradients, 2 ranks on one node: {measured * 1000:.3f} ms "
               f"= {4 * MLP_PARAMS / measured / 1e9:.2f} GB/s effective")
+        predicted = t_mlp / 2 + measured
+        print(f"model for 2 ranks on this node: {predicted * 1000:.2f} ms a step, speed-up "
+              f"{t_mlp / predicted:.2f}x (efficiency {t_mlp / (2 * predicted):.0%})")
     print("| network | model | allreduce at N=2 | allreduce at N=16 | E(16) | largest N at 80% |")
     print("|---|---|---|---|---|---|")
     for name, bandwidth, latency in NETWORKS:
