@@ -1,6 +1,6 @@
 -- dist_bench.lua: data-parallel training speed, measured (not tested).
---   neurite-run --threads T bench/dist_bench.lua [epochs]            (1 rank)
---   mpirun -np N neurite-run bench/dist_bench.lua [epochs]           (N ranks)
+--   neurite-run --threads T bench/dist_bench.lua [epochs] [batch]    (1 rank)
+--   mpirun -np N neurite-run bench/dist_bench.lua [epochs] [batch]   (N ranks)
 -- bench/dist_bench.sh runs the configurations of issue 15 and the table.
 -- The Fashion-MNIST MLP of neurite-bench (784-256-128-10 ReLU, SGD lr 0.05
 -- momentum 0.9, cross-entropy) through train.fit at a global batch of 256.
@@ -13,7 +13,7 @@
 -- gradient arena alone, the median of 50 after a barrier; small_allreduce_us
 -- the latency of one allreduce of 8 numbers.
 local epochs = tonumber(arg[1]) or 4
-local batch = 256
+local batch = tonumber(arg[2]) or 256 -- the global batch
 
 local train_ds, test_ds = data.fashion_mnist()
 local mlp = nn.Sequential{nn.Dense(784, 256, {activation = "relu"}), nn.Dense(256, 128, {activation = "relu"}),

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """dist_scaling.py: docs/cluster.md's scaling model, computed.
 
-    python3 bench/dist_scaling.py STEP_MS [ALLREDUCE_MS_2_RANKS]
+    python3 bench/dist_scaling.py STEP_MS [ALLREDUCE_MS_2_RANKS [SMALL_ALLREDUCE_US]]
 
 STEP_MS is the measured time of one training step of the global batch on
 one rank (bench/dist_bench.sh, 1 rank x 1 thread); ALLREDUCE_MS_2_RANKS the
-measured allreduce of the MLP's gradients between 2 ranks on one node.
+measured allreduce of the MLP's gradients between 2 ranks on one node, and
+SMALL_ALLREDUCE_US that of a few numbers (its latency): the model's row for
+this node's shared memory.
 
 Per-step time on N ranks: t(N) = t_c / N + 2 (N - 1) / N * S / B + 4 (N - 1) a
 (a ring allreduce: 2 (N - 1) messages of S / N bytes each, latency a each;
@@ -59,9 +61,12 @@ def main():
         predicted = t_mlp / 2 + measured
         print(f"model for 2 ranks on this node: {predicted * 1000:.2f} ms a step, speed-up "
               f"{t_mlp / predicted:.2f}x (efficiency {t_mlp / (2 * predicted):.0%})")
+    networks = list(NETWORKS)
+    if len(sys.argv) > 3:  # this node's shared memory, as measured (a ring of 2: S / t)
+        networks.insert(0, ("shared memory, measured here", 4 * MLP_PARAMS / measured, float(sys.argv[3]) * 1e-6))
     print("| network | model | allreduce at N=2 | allreduce at N=16 | E(16) | largest N at 80% |")
     print("|---|---|---|---|---|---|")
-    for name, bandwidth, latency in NETWORKS:
+    for name, bandwidth, latency in networks:
         for model, params, t_c in (("MLP", MLP_PARAMS, t_mlp), ("CNN", CNN_PARAMS, t_cnn)):
             size = 4 * params
             ar2 = step_time(0, 2, size, bandwidth, latency)
