@@ -23,6 +23,10 @@ curve | curve_tensors)
     two_ranks "$runner" "$here/dist_curve.lua" "two_$case.txt" $mode || fail "two ranks"
     "$runner" "$here/dist_compare.lua" "one_$case.txt" "two_$case.txt" || fail "the curves differ"
     ;;
+buffers)
+    "$runner" "$here/dist_buffers.lua" || fail "buffers in one process"
+    two_ranks "$runner" "$here/dist_buffers.lua" || fail "buffers on two ranks"
+    ;;
 resume)
     rm -f dist_resume.nrt
     two_ranks "$runner" "$here/dist_resume.lua" interrupt dist_resume.nrt || fail "two ranks"
