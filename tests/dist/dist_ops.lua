@@ -122,6 +122,37 @@ dist.allreduce_gradients(model)
 local averaged = own:clone()
 dist.allreduce(averaged, "mean")
 assert((model:parameters()[1].grad - averaged):abs():max() < 1e-6, "allreduce_gradients averages")
+-- ds:batches{rank =, ranks =}: each rank's part of every batch (here in any
+-- run, for both parts): 11 samples in batches of 5 split 3 + 2, 3 + 2, and
+-- the last batch of 1 gives rank 1 nothing (false).
+local ds = data.xor{count = 11, seed = 2}
+local full
+for x in ds:batches{size = 11, shuffle = false} do full = x:clone() end
+-- Both ranks' iterators side by side: part 0 then part 1 of each batch is
+-- the batch, in order.
+local parts = {ds:batches{size = 5, shuffle = false, rank = 0, ranks = 2},
+               ds:batches{size = 5, shuffle = false, rank = 1, ranks = 2}}
+local sizes, row = {{}, {}}, 0
+for batch = 1, 3 do
+  for r = 1, 2 do
+    local x, y = parts[r]()
+    sizes[r][batch] = x and #x or 0
+    assert(x or y == false, "an empty part gives false, false")
+    for i = 1, (x and #x or 0) do
+      row = row + 1
+      assert(x[i][1] == full[row][1] and x[i][2] == full[row][2], "row " .. row .. " in its place")
+    end
+  end
+end
+assert(row == 11, "the parts together are the whole set")
+for r, expected in ipairs{{3, 3, 1}, {2, 2, 0}} do
+  for i = 1, 3 do
+    assert(sizes[r][i] == expected[i], string.format("rank %d, batch %d: %d samples", r - 1, i, sizes[r][i]))
+  end
+end
+fails("ds:batches: rank = 2 is not one of the 2 ranks (ranks count from 0", ds.batches, ds,
+      {size = 4, rank = 2, ranks = 2})
+
 -- train.fit: a step counts the global batch on every rank; with
 -- data_parallel = false each rank trains alone on all the data, with no
 -- collective (a sweep).
