@@ -5,8 +5,12 @@ set -eu
 
 PACKAGES="cmake ninja-build ccache g++ make pkg-config zlib1g-dev \
 qt6-base-dev qt6-base-dev-tools qt6-charts-dev libqt6opengl6-dev libgl-dev \
-libdnnl-dev ocl-icd-opencl-dev liblua5.4-dev dataset-fashion-mnist \
+libdnnl-dev ocl-icd-opencl-dev liblua5.4-dev liblapack-dev dataset-fashion-mnist \
 xvfb xauth libopenmpi-dev openmpi-bin"
+# `install-deps.sh fuzz` (make check-fuzz): clang with libFuzzer's runtime.
+if [ "${1:-}" = fuzz ]; then
+    PACKAGES="$PACKAGES clang libclang-rt-14-dev"
+fi
 
 missing=""
 for p in $PACKAGES; do

@@ -23,7 +23,10 @@ const char *const kUsage = "usage: neurite-run [options] script.lua [args...]";
 const char *const kDescription =
     "Runs a Neurite Lua experiment without a window. The script sees its\n"
     "arguments in `arg` (arg[0] is the script) and the globals tensor, nn,\n"
-    "optim, data, train and monitor.";
+    "optim, data, train and monitor. Their reference (every function and\n"
+    "method, nn.define's contract for Lua layers and losses, what counts from\n"
+    "1 and what from 0): docs/lua-api.md in the source tree, installed as\n"
+    NEURITE_LUA_API_DOC ".";
 
 const char *const kEpilogue =
     "\n"

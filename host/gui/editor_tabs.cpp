@@ -39,6 +39,8 @@ CodeEditor *EditorTabs::new_script(const QString &text, const QString &title)
     const int index = addTab(editor, title.isEmpty() ? editor->display_name() : title);
     setCurrentIndex(index);
     connect(editor->document(), &QTextDocument::modificationChanged, this, [this, editor] { update_title(editor); });
+    connect(editor->document(), &QTextDocument::contentsChanged, this, &EditorTabs::scripts_changed);
+    emit scripts_changed();
     return editor;
 }
 
@@ -62,6 +64,7 @@ CodeEditor *EditorTabs::open_file(const QString &path, QString *error)
     editor->set_path(QFileInfo(path).absoluteFilePath());
     update_title(editor);
     remember(editor->path());
+    emit scripts_changed();
     return editor;
 }
 
@@ -84,6 +87,7 @@ bool EditorTabs::save(CodeEditor *editor, QString *error)
     editor->document()->setModified(false);
     update_title(editor);
     remember(editor->path());
+    emit scripts_changed();
     return true;
 }
 
@@ -139,6 +143,7 @@ bool EditorTabs::maybe_close(int index)
     }
     removeTab(index);
     delete editor;
+    emit scripts_changed();
     return true;
 }
 

@@ -28,6 +28,9 @@ public:
 
 signals:
     void recent_files_changed();
+    // A script's text, file or unsaved state changed, or a tab came or went
+    // (what the autosave keeps).
+    void scripts_changed();
 
 private:
     void remember(const QString &path);

@@ -2,16 +2,20 @@
 //
 // Without a display it says so and runs the script headless with neurite-run.
 #include "code_editor.h"
+#include "editor_autosave.h"
 #include "editor_tabs.h"
 #include "main_window.h"
 
 #include "neurite/core/compute_context.h"
+#include "neurite/core/crash_report.h"
 #include "neurite/core/version.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
 #include <QFileInfo>
+#include <QMessageBox>
+#include <QPushButton>
 #include <QTimer>
 
 #include <cstdio>
@@ -31,6 +35,32 @@ QString find_default_script(const QString &app_dir)
         if (QFileInfo::exists(candidate))
             return QFileInfo(candidate).canonicalFilePath();
     return QString();
+}
+
+// Scripts a window that crashed or was killed left in its autosave: offered
+// back, with the unsaved ones named.
+void offer_recovery(neurite::gui::MainWindow &window)
+{
+    neurite::gui::EditorAutosave *autosave = window.autosave();
+    const std::vector<neurite::gui::RecoveredScript> scripts = autosave->recoverable();
+    if (scripts.empty())
+        return;
+    QStringList names;
+    for (const auto &s : scripts)
+        names << (s.path.isEmpty() ? s.title : s.path) +
+                     (s.modified ? QObject::tr(" (unsaved changes)") : QString());
+    QMessageBox box(QMessageBox::Question, QObject::tr("Restore scripts"),
+                    QObject::tr("Neurite did not close cleanly last time (it crashed or was killed). "
+                                "Restore the scripts it had open?\n\n%1").arg(names.join('\n')),
+                    QMessageBox::NoButton, &window);
+    QPushButton *restore = box.addButton(QObject::tr("Restore"), QMessageBox::AcceptRole);
+    box.addButton(QObject::tr("Discard"), QMessageBox::DestructiveRole);
+    box.setDefaultButton(restore);
+    box.exec();
+    if (box.clickedButton() == restore)
+        autosave->restore(scripts);
+    else
+        autosave->discard_recoverable();
 }
 
 bool have_display()
@@ -98,6 +128,9 @@ int main(int argc, char **argv)
     }
 
     QApplication app(argc, argv);
+    // A plugin that crashes the window is named on stderr; the editor's
+    // scripts are in the autosave, offered back by the next window.
+    neurite::crash::install_handlers("neurite");
     QCommandLineParser parser;
     read_command_line(parser, app);
     if (parser.isSet("keep-denormals"))
@@ -134,6 +167,8 @@ int main(int argc, char **argv)
     });
     if (parser.isSet("run") || quit_after)
         QTimer::singleShot(300, &window, &neurite::gui::MainWindow::run_current);
+    else // automated runs leave what they find for a window a person opens
+        QTimer::singleShot(0, &window, [&window] { offer_recovery(window); });
     const int status = app.exec();
     return quit_after ? run_exit : status;
 }

@@ -4,6 +4,7 @@
 #include "code_editor.h"
 #include "console.h"
 #include "data_panel.h"
+#include "editor_autosave.h"
 #include "editor_tabs.h"
 #include "model_panel.h"
 #include "plugin_browser.h"
@@ -68,6 +69,7 @@ MainWindow::MainWindow()
     m_quick = new QuickExperiment(*m_registry);
     m_activations = new ActivationExplorer(*m_registry, *m_context);
     setCentralWidget(m_editor);
+    m_autosave = std::make_unique<EditorAutosave>(m_editor);
     build_docks();
     build_actions();
     statusBar()->addPermanentWidget(m_status);
@@ -138,6 +140,7 @@ MainWindow::~MainWindow()
     m_worker->request_stop();
     m_thread.quit();
     m_thread.wait();
+    m_autosave.reset(); // saves what is unsaved, while the editor still exists
 }
 
 void MainWindow::build_docks()
@@ -242,6 +245,7 @@ void MainWindow::run_script(const QString &code, const QString &name)
         return;
     }
     m_editor->clear_error_marks();
+    m_autosave->save_now(); // a script that crashes the window loses no editor text
     m_model->clear();
     m_console->info(tr("Running %1").arg(QFileInfo(name).fileName()));
     set_running(true);
@@ -298,6 +302,7 @@ void MainWindow::closeEvent(QCloseEvent *event)
         event->ignore();
         return;
     }
+    m_autosave->finish();
     if (running()) {
         // Stop cleanly: the run ends at its next step, its files are written
         // atomically, so nothing half-written is left behind.

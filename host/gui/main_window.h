@@ -21,6 +21,7 @@ class ActivationExplorer;
 class Console;
 class DataPanel;
 class EditorTabs;
+class EditorAutosave;
 class ModelPanel;
 class PluginBrowser;
 class QuickExperiment;
@@ -38,6 +39,7 @@ public:
     ~MainWindow() override;
 
     EditorTabs *editor() const { return m_editor; }
+    EditorAutosave *autosave() const { return m_autosave.get(); }
     Console *console() const { return m_console; }
     TrainingMonitor *monitor() const { return m_monitor; }
     PluginBrowser *plugins() const { return m_plugins; }
@@ -70,6 +72,7 @@ private:
     std::unique_ptr<ComputeContext> m_context; // for the UI's own panels
     std::unique_ptr<Registry> m_registry;
     EditorTabs *m_editor;
+    std::unique_ptr<EditorAutosave> m_autosave; // reset before the editor goes
     Console *m_console;
     TrainingMonitor *m_monitor;
     PluginBrowser *m_plugins;

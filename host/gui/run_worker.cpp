@@ -61,8 +61,10 @@ void RunWorker::new_runtime()
     m_active = nullptr;
     m_pictures.reset();
     m_last_step = 0;
+    const int runs = m_runtime ? m_runtime->monitor().run_count() : 0;
     m_runtime.reset();
     m_runtime = std::make_unique<lua::LuaRuntime>();
+    m_runtime->monitor().set_run_count(runs); // the window numbers runs across scripts
     m_runtime->monitor().subscribe([this](const MonitorEvent &e) { on_event(e); });
     m_runtime->set_print_sink([this](const std::string &line) { emit output(QString::fromStdString(line)); });
     m_active = m_runtime.get();

@@ -11,7 +11,7 @@ fails(function() return tensor.zeros(2, -3) end, "tensor.zeros: dimension 2 is -
 fails(function() return tensor.ones{2, 1.5} end, "tensor.ones: dimension 2 is 1.5; dimensions must be integers")
 fails(function() return tensor.rand{2, "x"} end, "tensor.rand: dimension 2 is \"x\"; dimensions must be integers")
 fails(function() return tensor.full({2, {}}, 1) end, "tensor.full: dimension 2 is a table; dimensions must be integers")
-fails(function() return tensor.zeros{} end, "tensor.zeros: a shape has 1 to 8 dimensions, got 0")
+fails(function() return tensor.zeros{1, 1, 1, 1, 1, 1, 1, 1, 1} end, "tensor.zeros: a shape has 1 to 8 dimensions, got 9")
 fails(function() return tensor.zeros(1, 1, 1, 1, 1, 1, 1, 1, 1) end, "tensor.zeros: a shape has at most 8 dimensions, got 9")
 fails(function() return t:reshape{-2, 3} end,
       "t:reshape: dimension 1 is -2; dimensions must be >= 0 (or -1 once, for the size inferred from the rest)")
@@ -32,6 +32,10 @@ fails(function() return t:permute(1, 1) end, "t:permute: dimension 1 appears twi
 fails(function() return t:permute(1) end, "t:permute: a tensor of shape [2, 3] needs 2 dimensions in the order, got 1")
 fails(function() return tensor(1):sum(2) end, "t:sum: dimension 2 is out of range")
 fails(function() return t:sum(1.5) end, "t:sum: the dimension is 1.5; it must be an integer")
+-- scans keep the shape: an option such as keepdim is refused, not ignored
+fails(function() return t:softmax(2, true) end,
+      "t:softmax takes only a dimension, got also true (the result has the tensor's shape, so keepdim does not apply)")
+fails(function() return t:cumsum(1, {keepdim = true}) end, "t:cumsum takes only a dimension, got also a table")
 
 -- indices: integers, in range
 fails(function() return t:get(1, 1.5) end, "t:get: an index is 1.5; it must be an integer")

@@ -31,13 +31,14 @@ fails(function() train.fit(fit_opts{epoch = 3}) end, "train.fit: unknown option 
 fails(function() train.fit(fit_opts{batchsize = 3}) end, "(did you mean 'batch_size'?)")
 local err = fails(function() train.fit(fit_opts{colour = "red"}) end, "train.fit: unknown option 'colour' (options: ")
 assert(err:find("epochs", 1, true) and err:find("validation", 1, true), "lists what it takes: " .. err)
-fails(function() train.fit(fit_opts{metrics = {"f1"}}) end, "train.fit: unknown metric 'f1' (metrics: accuracy)")
+fails(function() train.fit(fit_opts{metrics = {"f2"}}) end, "train.fit: unknown metric 'f2' (did you mean 'f1'?)")
 fails(function() train.fit(fit_opts{metrics = {"acuracy"}}) end, "unknown metric 'acuracy' (did you mean 'accuracy'?)")
 fails(function() train.fit(5) end, "train.fit: expects a table of options, got a number")
 fails(function() train.fit{model, xy} end, "train.fit: options are given by name")
 fails(function() train.evaluate{model = model, data = xy, batchsize = 4} end,
       "train.evaluate: unknown option 'batchsize' (did you mean 'batch_size'?)")
-fails(function() train.evaluate{model = model, data = xy, metrics = {"f1"}} end, "train.evaluate: unknown metric 'f1'")
+fails(function() train.evaluate{model = model, data = xy, metrics = {"recal"}} end,
+      "train.evaluate: unknown metric 'recal' (did you mean 'recall'?)")
 fails(function() train.confusion{model = model, data = xy, clases = 2} end,
       "train.confusion: unknown option 'clases' (did you mean 'classes'?)")
 fails(function() train.checkpoint{path = "x.nrt", bestonly = true} end,

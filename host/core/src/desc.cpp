@@ -1,6 +1,7 @@
 #include "neurite/core/desc.h"
 
 #include "neurite/core/error.h"
+#include "model_plan.h"
 
 #include <dnnl.hpp>
 #include <oneapi/dnnl/dnnl_debug.h>
@@ -77,6 +78,31 @@ Desc Desc::from_c(const nrt_desc &d, const std::string &what)
     if (out.format != NRT_FORMAT_PLAIN)
         (void)out.bytes(); // refuses a format that does not fit the dims
     return out;
+}
+
+nrt_tensor tensor_view(const Desc &d, void *data)
+{
+    nrt_tensor t{};
+    t.struct_size = sizeof t;
+    t.dtype = static_cast<int32_t>(d.dtype);
+    t.format = d.format;
+    t.ndims = d.shape.size();
+    int64_t stride = 1;
+    for (int i = t.ndims - 1; i >= 0; --i) {
+        t.dims[i] = d.shape[i];
+        t.strides[i] = stride;
+        stride *= d.shape[i];
+    }
+    t.data = data;
+    return t;
+}
+
+void convert(const Desc &from, const void *src, const Desc &to, void *dst)
+{
+    if (!(from.shape == to.shape))
+        throw Error("cannot convert " + from.to_string() + " to " + to.to_string() + ": the shapes differ");
+    // oneDNN's memory takes a non-const handle; a reorder only reads its source.
+    detail::Conversion(from, const_cast<void *>(src), to, dst).run();
 }
 
 } // namespace neurite

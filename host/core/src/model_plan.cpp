@@ -104,23 +104,6 @@ Tensor raw_buffer(size_t bytes)
     return Tensor(Shape{floats});
 }
 
-nrt_tensor tensor_desc(const Desc &d, void *data)
-{
-    nrt_tensor t{};
-    t.struct_size = sizeof t;
-    t.dtype = static_cast<int32_t>(d.dtype);
-    t.format = d.format;
-    t.ndims = d.shape.size();
-    int64_t stride = 1;
-    for (int i = t.ndims - 1; i >= 0; --i) {
-        t.dims[i] = d.shape[i];
-        t.strides[i] = stride;
-        stride *= d.shape[i];
-    }
-    t.data = data;
-    return t;
-}
-
 Conversion::Conversion(const Desc &from, void *src, const Desc &to, void *dst)
 {
     try {
@@ -299,9 +282,9 @@ void bind_calls(Model &model, Plan &plan, const std::vector<int> &order)
         for (EdgePlan &e : np.edges) {
             ValuePlan &v = plan.values[static_cast<size_t>(e.value)];
             void *data = e.converted.defined() ? e.converted.data() : (v.act.defined() ? v.act.data() : nullptr);
-            np.src.push_back(tensor_desc(e.read, data));
+            np.src.push_back(tensor_view(e.read, data));
             void *grad = e.direct ? slot(plan, v.grad) : slot(plan, e.temp);
-            np.diff_src.push_back(tensor_desc(e.read, grad));
+            np.diff_src.push_back(tensor_view(e.read, grad));
             if (e.converted.defined()) {
                 void *target = e.first ? slot(plan, v.grad) : slot(plan, e.temp2);
                 e.grad_back = Conversion(e.read, slot(plan, e.temp), v.desc, target);
@@ -309,9 +292,9 @@ void bind_calls(Model &model, Plan &plan, const std::vector<int> &order)
         }
         for (int o : np.out_values) {
             ValuePlan &v = plan.values[static_cast<size_t>(o)];
-            np.dst.push_back(tensor_desc(v.desc, v.act.data()));
+            np.dst.push_back(tensor_view(v.desc, v.act.data()));
             void *grad = v.zero.defined() ? v.zero.data() : slot(plan, v.grad);
-            np.diff_dst.push_back(tensor_desc(v.desc, grad));
+            np.diff_dst.push_back(tensor_view(v.desc, grad));
         }
         std::vector<Module *> modules;
         model.layer(n).collect_modules(modules);

@@ -91,8 +91,6 @@ void run_backward(Model &model, Plan &plan, const std::vector<int> &order,
                   std::span<const Tensor> inputs, std::span<const Tensor> output_grads,
                   bool input_grads);
 
-// dims, strides (plain), dtype and format of a descriptor over `data`.
-nrt_tensor tensor_desc(const Desc &d, void *data);
 // 64-byte aligned, zero-filled memory for `bytes`.
 Tensor raw_buffer(size_t bytes);
 

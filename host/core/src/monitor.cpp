@@ -49,6 +49,18 @@ void Monitor::ensure_run_locked()
         m_run = "run-" + std::to_string(++m_run_count);
 }
 
+int Monitor::run_count() const
+{
+    std::lock_guard lock(m_mutex);
+    return m_run_count;
+}
+
+void Monitor::set_run_count(int count)
+{
+    std::lock_guard lock(m_mutex);
+    m_run_count = count;
+}
+
 std::string Monitor::begin_run(const std::string &name)
 {
     // A script that starts a run of its own (train.fit{name = ...}) has

@@ -1,5 +1,11 @@
 #include "neurite/core/optimizer.h"
 
+#include <algorithm>
+#include <cstdint>
+
+#include <neurite/plugin.hpp>
+#include <omp.h>
+
 #include "neurite/core/arena.h"
 #include "neurite/core/compute_context.h"
 #include "neurite/core/error.h"
@@ -56,7 +62,7 @@ void Optimizer::attach(const std::vector<Parameter> &all)
     m_attached = true;
 }
 
-void Optimizer::step()
+void Optimizer::sync_attached()
 {
     if (!m_attached)
         throw Error(m_entry->name + ": step() before any parameters were attached");
@@ -75,6 +81,56 @@ void Optimizer::step()
             last = p.owner.get();
         }
     }
+}
+
+namespace {
+
+// The largest magnitude bits of g[begin, end): inf and NaN are the floats
+// whose bits are at least 0x7f800000. An integer max vectorises without
+// fast-math.
+uint32_t largest_bits(const float *g, int64_t begin, int64_t end)
+{
+    const auto *bits = reinterpret_cast<const uint32_t *>(g);
+    uint32_t largest = 0;
+#pragma omp simd reduction(max : largest)
+    for (int64_t i = begin; i < end; ++i)
+        largest = std::max(largest, bits[i] & 0x7fffffffu);
+    return largest;
+}
+
+} // namespace
+
+bool Optimizer::grads_finite()
+{
+    sync_attached();
+    std::vector<const Tensor *> grads;
+    int64_t total = 0;
+    for (const Parameter &p : m_params)
+        if (!p.buffer && p.grad.defined() && p.grad.numel() > 0) {
+            grads.push_back(&p.grad);
+            total += p.grad.numel();
+        }
+    // Split as the optimizers and layers split their work (by rows, with
+    // sdk::row_block): each core reads the slice it computed and still caches.
+    // Read by one core, the other's half would cross between caches twice.
+    const int threads = total >= (int64_t{1} << 16) ? ComputeContext::num_threads() : 1;
+    uint32_t largest = 0;
+    ComputeContext::prepare_team();
+#pragma omp parallel num_threads(threads) reduction(max : largest)
+    {
+        const int team = omp_get_num_threads(), me = omp_get_thread_num();
+        for (const Tensor *g : grads) {
+            const int64_t rows = g->dim() > 0 ? g->shape()[0] : 1, row = g->numel() / rows;
+            const sdk::RowBlock block = sdk::row_block(rows, me, team);
+            largest = std::max(largest, largest_bits(g->data(), block.first * row, block.last * row));
+        }
+    }
+    return largest < 0x7f800000u;
+}
+
+void Optimizer::step()
+{
+    sync_attached();
     ComputeContext::prepare_team();
     m_err[0] = '\0';
     PluginCall call(*m_entry, "step");

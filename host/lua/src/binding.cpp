@@ -122,7 +122,7 @@ Shape reshape_args(lua_State *L, int idx, int64_t numel, const char *fn)
 {
     const bool table = lua_istable(L, idx);
     const int64_t n = table ? static_cast<int64_t>(lua_rawlen(L, idx)) : lua_gettop(L) - idx + 1;
-    if (n < 1)
+    if (n < 1 && !table) // {} is the 0-d shape, for a tensor of one element
         raise(L, std::string(fn) + " needs a shape, e.g. t:reshape{2, 3}");
     if (n > Shape::kMaxDims)
         raise(L, std::string(fn) + ": a shape has at most " + std::to_string(Shape::kMaxDims) +

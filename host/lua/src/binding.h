@@ -162,6 +162,8 @@ void open_tensor_reduce(lua_State *L, int methods);
 void open_tensor_select(lua_State *L, int methods);
 // tensor.where, into the module table at `module`.
 void open_tensor_where(lua_State *L, int module);
+// tensor.cholesky and tensor.cholesky_solve, into the module table at `module` (linalg_binding.cpp).
+void open_tensor_linalg(lua_State *L, int module);
 // The functions of the `tensor` table that build tensors (tensor_build.cpp).
 void open_tensor_build(lua_State *L, int module);
 std::string tensor_text(const Tensor &t);

@@ -4,6 +4,7 @@
 // in Lua; the core's 0-based labels are shifted at this boundary.
 #include "dataset_box.h"
 #include "sandbox.h"
+#include "tensor_args.h"
 
 #include "neurite/core/data/csv.h"
 #include "neurite/core/data/current.h"
@@ -168,6 +169,18 @@ int data_idx(lua_State *L)
     return dataset_result(L, [&] { return nd::load_idx(images, labels, o); });
 }
 
+// The target column given by number: from 1, or from the end when negative
+// (-1 is the last), as the core counts it from 0 or from the end.
+int csv_target_index(lua_State *L, int idx)
+{
+    const int64_t column = check_int(L, idx, "data.csv", "target");
+    constexpr int64_t kMostColumns = 1 << 24;
+    if (column == 0 || column > kMostColumns || column < -kMostColumns)
+        raise(L, "data.csv: target = " + std::to_string(column) +
+                     " is not a column; columns count from 1 (-1 is the last), or name one by its header");
+    return static_cast<int>(column > 0 ? column - 1 : column);
+}
+
 int data_csv(lua_State *L)
 {
     const std::string path = luaL_checkstring(L, 1);
@@ -175,7 +188,7 @@ int data_csv(lua_State *L)
     if (has_options(L, 2)) {
         lua_getfield(L, 2, "target");
         if (lua_type(L, -1) == LUA_TNUMBER)
-            o.target_index = static_cast<int>(lua_tointeger(L, -1)) - 1; // columns count from 1
+            o.target_index = csv_target_index(L, -1);
         else if (lua_type(L, -1) == LUA_TSTRING)
             o.target_column = lua_tostring(L, -1);
         lua_pop(L, 1);

@@ -43,7 +43,9 @@ SymbolBox *push_symbol(lua_State *L, int64_t node, int index, bool input, Shape 
 
 int symbol_gc(lua_State *L)
 {
-    static_cast<SymbolBox *>(luaL_checkudata(L, 1, kSymbolMeta))->~SymbolBox();
+    auto *box = static_cast<SymbolBox *>(luaL_checkudata(L, 1, kSymbolMeta));
+    box->~SymbolBox();
+    new (box) SymbolBox{}; // a second __gc finds an empty box
     return 0;
 }
 

@@ -19,6 +19,8 @@ LossBox *check_loss(lua_State *L, int idx)
     auto *box = static_cast<LossBox *>(luaL_testudata(L, idx, kLossMeta));
     if (!box)
         arg_error(L, idx, "loss method", "a loss such as nn.MSELoss() (call it with ':')");
+    if (!box->loss)
+        raise(L, "the loss was already freed (its __gc ran)");
     return box;
 }
 
@@ -26,6 +28,7 @@ int loss_gc(lua_State *L)
 {
     auto *box = static_cast<LossBox *>(luaL_checkudata(L, 1, kLossMeta));
     box->~LossBox();
+    new (box) LossBox{}; // a second __gc, or a method after it, finds an empty box
     return 0;
 }
 

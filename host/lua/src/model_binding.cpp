@@ -206,6 +206,8 @@ std::vector<uint8_t> bytes_of(const std::string &s) { return std::vector<uint8_t
 void add_extra(lua_State *L, Checkpoint &c, const std::string &key)
 {
     if (auto *opt = static_cast<OptimizerBox *>(luaL_testudata(L, -1, kOptimizerMeta))) {
+        if (!opt->optimizer)
+            raise(L, "m:save: the optimizer under '" + key + "' was already freed (its __gc ran)");
         c.set_section(key, opt->optimizer->save_state());
         c.set_section(key + ".name", bytes_of(opt->optimizer->entry().name));
     } else if (lua_type(L, -1) == LUA_TSTRING) {

@@ -12,6 +12,8 @@ OptimizerBox *check_optimizer(lua_State *L, int idx)
     auto *box = static_cast<OptimizerBox *>(luaL_testudata(L, idx, kOptimizerMeta));
     if (!box)
         arg_error(L, idx, "optimizer method", "an optimizer such as optim.SGD(...) (call it with ':')");
+    if (!box->optimizer)
+        raise(L, "the optimizer was already freed (its __gc ran)");
     return box;
 }
 
@@ -19,6 +21,7 @@ int opt_gc(lua_State *L)
 {
     auto *box = static_cast<OptimizerBox *>(luaL_checkudata(L, 1, kOptimizerMeta));
     box->~OptimizerBox();
+    new (box) OptimizerBox{}; // a second __gc, or a method after it, finds an empty box
     return 0;
 }
 
@@ -28,6 +31,15 @@ int opt_step(lua_State *L)
     return guarded(L, [&] {
         box->optimizer->step();
         return 0;
+    });
+}
+
+int opt_grads_finite(lua_State *L)
+{
+    OptimizerBox *box = check_optimizer(L, 1);
+    return guarded(L, [&] {
+        lua_pushboolean(L, box->optimizer->grads_finite());
+        return 1;
     });
 }
 
@@ -142,6 +154,10 @@ int optimizer_new(lua_State *L)
         TensorBox *p = test_tensor(L, -1);
         if (p)
             check_tensor(L, -1); // brings a parameter's view up to date
+        if (p && p->owner && p->param_index >= 0 && !p->grad.defined() && !p->is_grad) {
+            lua_pop(L, 1); // a buffer (nn.Normalize's mean, running statistics): saved, never trained
+            continue;
+        }
         if (!p || !p->grad.defined())
             raise(L, fn + ": element " + std::to_string(i) + " of the parameter list is " +
                          (p ? std::string("a tensor without a gradient") : describe_value(L, -1)) +
@@ -185,6 +201,7 @@ void open_optim(lua_State *L)
 {
     static const luaL_Reg methods[] = {{"step", opt_step},
                                        {"zero_grad", opt_zero_grad},
+                                       {"grads_finite", opt_grads_finite},
                                        {"state", opt_state},
                                        {"load_state", opt_load_state},
                                        {"params", opt_params},

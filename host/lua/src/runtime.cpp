@@ -29,6 +29,10 @@ extern const char *const kEmbeddedTrainLua;
 extern const char *const kEmbeddedParallelLua;
 extern const char *const kEmbeddedCallbacksLua;
 extern const char *const kEmbeddedDiagnosticsLua;
+extern const char *const kEmbeddedSchedulesLua;
+extern const char *const kEmbeddedMetricsLua;
+extern const char *const kEmbeddedOptimizersLua;
+extern const char *const kEmbeddedLayersLua;
 
 namespace {
 
@@ -148,8 +152,10 @@ void run_shipped_lua(lua_State *L, const char *file, const char *embedded, int n
 
 // train.lua makes the train table from the modules and parallel.lua's
 // table (data-parallel runs); callbacks.lua adds resume and the callbacks
-// to it, diagnostics.lua gradient_check, curvature and confusion. Leaves
-// the table on the stack.
+// to it, diagnostics.lua gradient_check, curvature and confusion,
+// metrics.lua the metrics beside accuracy; schedules.lua (learning-rate
+// schedules, gradient clipping) and optimizers.lua (LBFGS, Newton) add to
+// optim, layers.lua nn.Normalize. Leaves the table on the stack.
 void load_train_module(lua_State *L, int neurite)
 {
     lua_pushvalue(L, neurite);
@@ -158,7 +164,11 @@ void load_train_module(lua_State *L, int neurite)
     lua_insert(L, -2);
     run_shipped_lua(L, "train.lua", kEmbeddedTrainLua, 2);
     const std::pair<const char *, const char *> extensions[] = {{"callbacks.lua", kEmbeddedCallbacksLua},
-                                                                {"diagnostics.lua", kEmbeddedDiagnosticsLua}};
+                                                                {"diagnostics.lua", kEmbeddedDiagnosticsLua},
+                                                                {"metrics.lua", kEmbeddedMetricsLua},
+                                                                {"schedules.lua", kEmbeddedSchedulesLua},
+                                                                {"optimizers.lua", kEmbeddedOptimizersLua},
+                                                                {"layers.lua", kEmbeddedLayersLua}};
     for (const auto &[file, embedded] : extensions) {
         lua_pushvalue(L, neurite);
         lua_pushvalue(L, -2);
@@ -213,6 +223,7 @@ int open_all(lua_State *L)
     lua_setfield(L, neurite, "_library_pcall");
     install_exit_guards(L);
     open_tensor(L);
+    open_tensor_linalg(L, -1);
     lua_setfield(L, neurite, "tensor");
     open_nn(L);
     lua_pushvalue(L, -1);
@@ -340,6 +351,16 @@ RunResult LuaRuntime::run_file(const std::string &path, const std::vector<std::s
         lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
     }
     lua_setglobal(L, "arg");
+    // The arguments are also the chunk's `...`: room for them first (Lua
+    // guarantees only LUA_MINSTACK free slots; writing past them corrupts
+    // the heap, as 100 arguments did).
+    if (args.size() > 100000 || !lua_checkstack(L, static_cast<int>(args.size()) + LUA_MINSTACK)) {
+        RunResult result;
+        result.status = RunResult::Status::Error;
+        result.exit_code = 1;
+        result.message = "too many script arguments (" + std::to_string(args.size()) + ")";
+        return result;
+    }
     const int status = luaL_loadfilex(L, path.c_str(), m_state->options.sandbox ? "t" : nullptr);
     for (const std::string &a : args)
         lua_pushstring(L, a.c_str());

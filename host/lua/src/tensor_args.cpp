@@ -214,6 +214,13 @@ void check_writable(lua_State *L, const Tensor &t, const char *fn)
                      "be written element by element; write into t:contiguous() instead");
 }
 
+Shape new_tensor_shape(lua_State *L, int idx, const char *fn)
+{
+    if (lua_istable(L, idx) && !test_tensor(L, idx) && lua_rawlen(L, idx) == 0)
+        return Shape{};
+    return check_shape_args(L, idx, fn);
+}
+
 bool keepdim_arg(lua_State *L, int idx, const char *fn)
 {
     switch (lua_type(L, idx)) {

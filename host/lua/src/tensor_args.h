@@ -75,6 +75,10 @@ Tensor new_result(lua_State *L, const Shape &shape);
 // Raises when t cannot be written element by element (an expanded view).
 void check_writable(lua_State *L, const Tensor &t, const char *fn);
 
+// The shape of a new tensor: as check_shape_args, and also {} for a 0-d
+// tensor (tensor.zeros{} holds one number, as torch.zeros(())).
+Shape new_tensor_shape(lua_State *L, int idx, const char *fn);
+
 // keepdim as the argument at idx: a boolean, or a table {keepdim = true}.
 bool keepdim_arg(lua_State *L, int idx, const char *fn);
 

@@ -233,7 +233,7 @@ int tensor_call(lua_State *L)
 template <class Fill>
 int make_filled(lua_State *L, const char *fn, Fill &&fill)
 {
-    const Shape shape = check_shape_args(L, 1, fn);
+    const Shape shape = new_tensor_shape(L, 1, fn);
     Tensor t = push_new_tensor(L, shape, false)->value;
     fill(t);
     return 1;

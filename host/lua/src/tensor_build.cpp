@@ -119,7 +119,7 @@ int tensor_randint(lua_State *L)
                      std::to_string(high) + ") must be nonempty and within +-" +
                      std::to_string(kExactIntegers) +
                      " (whole numbers beyond it are not exact in a float tensor)");
-    const Shape shape = shape_from_table(L, shape_at, fn);
+    const Shape shape = new_tensor_shape(L, shape_at, fn);
     Tensor t = new_result(L, shape);
     std::uniform_int_distribution<int64_t> draw(low, high - 1);
     fill_random(L, t, [&draw](std::mt19937_64 &rng) { return static_cast<float>(draw(rng)); });

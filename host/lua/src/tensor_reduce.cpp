@@ -462,6 +462,10 @@ int scan(lua_State *L, Scan kind, const char *fn)
         raise(L, std::string(fn) + " needs a dimension, e.g. " + fn +
                      "(2) along each row of a matrix");
     const int d = reduced_dim(L, check_int(L, 2, fn, "the dimension"), t, fn);
+    // Nothing else is read: an option such as keepdim would be ignored silently.
+    if (!lua_isnone(L, 3))
+        raise(L, std::string(fn) + " takes only a dimension, got also " + value_text(L, 3) +
+                     " (the result has the tensor's shape, so keepdim does not apply)");
     const Layout l = layout_along(t, d);
     Tensor out = new_result(L, t.shape());
     std::vector<float> m, s;

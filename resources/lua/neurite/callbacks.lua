@@ -40,8 +40,9 @@ local function improved(mode, value, best, min_delta)
   return value < best - min_delta
 end
 
+-- Accuracy, precision, recall, F1 and R² grow; losses and errors shrink.
 local function mode_of(name)
-  return (name:find("accuracy") and "max") or "min"
+  return train._metric_mode(name)
 end
 
 local MODES = {"min", "max"}
@@ -64,6 +65,10 @@ end
 -- tensors of callback states in a section of their own. `position` is the
 -- place inside an epoch an interrupt stopped at (nil at an epoch's end).
 local function save_checkpoint(path, fit, position)
+  if fit.nonfinite_parameters then
+    monitor.text("train.checkpoint: the parameters are inf or nan; " .. path .. " keeps the last finite state")
+    return
+  end
   -- In a data-parallel run every rank holds the same state: rank 0 writes
   -- it, and the others wait until it is written, so that no rank reading it
   -- next (a train.fit resuming from it) finds the one before.
@@ -72,10 +77,14 @@ local function save_checkpoint(path, fit, position)
     for i, cb in ipairs(fit.callbacks or {}) do
       if cb.state then states[i] = cb:state() end
     end
+    -- optim.LBFGS and optim.Newton are Lua: their state goes in the metadata.
+    local lua_optimizer = fit.optimizer.needs_closure
     local meta = {epoch = position and position.epoch - 1 or fit.epoch, step = fit.step, history = fit.history,
-                  rng = tensor.rng_state(), lr = fit.optimizer.lr, callbacks = states, position = position}
+                  rng = tensor.rng_state(), lr = fit.optimizer.lr, callbacks = states, position = position,
+                  optimizer_state = lua_optimizer and fit.optimizer:state() or nil}
     local text, tensors = json.encode(meta)
-    fit.model:save(path, {optimizer = fit.optimizer, ["meta.json"] = text, ["meta.tensors"] = tensors})
+    fit.model:save(path, {optimizer = not lua_optimizer and fit.optimizer or nil, ["meta.json"] = text,
+                          ["meta.tensors"] = tensors})
   end
   neurite.dist.barrier()
 end
@@ -108,7 +117,7 @@ local function read_meta(extras, path)
   end
   expect(meta, "epoch", "whole number")
   for _, f in ipairs{{"step", "whole number"}, {"lr", "number"}, {"rng", "string"}, {"history", "table"},
-                     {"callbacks", "table"}, {"position", "table"}} do
+                     {"callbacks", "table"}, {"position", "table"}, {"optimizer_state", "table"}} do
     expect(meta, f[1], f[2], true)
   end
   for key in pairs(meta.history or {}) do expect(meta.history, key, "table") end
@@ -146,6 +155,7 @@ function train.resume(fit, path, callbacks)
                         path, math.max(sums, 1), sums > 1 and "s" or "", fit.outputs), 3)
   end
   if extras.optimizer then fit.optimizer:load_state(extras.optimizer) end
+  if meta.optimizer_state and fit.optimizer.needs_closure then fit.optimizer:load_state(meta.optimizer_state) end
   if meta.history then
     for k, v in pairs(meta.history) do fit.history[k] = v end
   end
@@ -307,6 +317,8 @@ function train.terminate_on_nan()
   return {on_batch_end = function(_, logs, fit)
     if logs.loss ~= logs.loss or logs.loss == math.huge or logs.loss == -math.huge then
       fit.stop = true
+      -- train.fit stops on a non-finite loss by itself and says so.
+      if fit.nonfinite then return end
       monitor.text(string.format("train: the loss is %s at step %d; training stopped", tostring(logs.loss), fit.step))
     end
   end}

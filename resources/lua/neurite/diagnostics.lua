@@ -41,7 +41,10 @@ local function full_batch(fn, opts)
   local next_batch, n = train.batches(data, is_table and math.huge or math.max(#data, 1), false, false)
   local x, y = next_batch()
   if not x then error(fn .. ": the data has no samples", 3) end
-  local params = model:parameters()
+  local params = {} -- the trained ones: buffers (nn.Normalize's statistics) have no gradient
+  for _, p in ipairs(model:parameters()) do
+    if p.grad then params[#params + 1] = p end
+  end
   local saved = {}
   for i, p in ipairs(params) do saved[i] = p:clone() end
   local was_training = model:is_training()

@@ -93,6 +93,10 @@ local SUMMED = {sum = true, half_sum = true}
 -- that resumed elsewhere than rank 0 (a checkpoint it could not read), at
 -- the line that called train.fit (level 3: this, train.fit, the script).
 function parallel.join(fit, start_epoch, losses)
+  if fit.optimizer.needs_closure then
+    error("train.fit: optim.LBFGS and optim.Newton evaluate the loss again inside their step, on this rank's " ..
+          "data only; a data-parallel run needs a first-order optimizer (SGD, Adam, ...) or data_parallel = false", 3)
+  end
   local summed = 0
   for _, l in ipairs(losses) do
     local config = type(l) == "userdata" and l.config and l:config() or {}

@@ -31,7 +31,7 @@ local neurite, parallel = ... -- parallel.lua: data-parallel runs under mpirun
 local pcall = neurite._library_pcall -- Lua's own: see runtime.cpp
 local tensor, monitor = neurite.tensor, neurite.monitor
 local shard_part = parallel.shard_part
-local check_options, check_choice = neurite.check_options, neurite.check_choice
+local check_options = neurite.check_options
 -- Whether data holds class labels: the one rule (a dataset's kind, a table's
 -- kind, else y's values), shared with the window.
 local target_kind = neurite.data.target_kind
@@ -46,11 +46,10 @@ local function check(opts, key, what, fn)
   return v
 end
 
-local METRICS = {"accuracy"}
-
--- Checks a list of metric names; `level` as error()'s, from the caller.
+-- Checks a list of metrics (names, train.metric(...); metrics.lua); `level`
+-- as error()'s, from the caller.
 local function check_metrics(metrics, fn, level)
-  for _, name in ipairs(metrics or {}) do check_choice(name, fn, "metric", METRICS, level + 1) end
+  for _, m in ipairs(metrics or {}) do train._check_metric(m, fn, level + 1) end
   return metrics
 end
 
@@ -91,6 +90,36 @@ end
 local function describe(v)
   if v == nil then return "nothing" end
   return "a " .. type(v)
+end
+
+-- Whether v has a method `name` (a model's forward, an optimizer's step),
+-- without raising for objects whose __index refuses unknown names.
+local function has_method(v, name)
+  if type(v) ~= "userdata" and type(v) ~= "table" then return false end
+  local ok, f = pcall(function() return v[name] end)
+  return ok and type(f) == "function"
+end
+
+-- The options of train.fit that are not objects: numbers in their range,
+-- booleans. Raised at the script's line (level 3: this, train.fit, script).
+local function check_fit_values(opts, fn)
+  local function whole(key, min)
+    local v = opts[key]
+    local ok = v == nil or (type(v) == "number" and v == math.floor(v) and v >= min and v < 2 ^ 53)
+    if not ok then
+      error(string.format("%s: %s must be a whole number >= %d, got %s", fn, key, min,
+                          type(v) == "number" and tostring(v) or describe(v)), 4)
+    end
+  end
+  whole("epochs", 0)
+  whole("batch_size", 1)
+  whole("eval_batch_size", 1)
+  whole("verbose", 0)
+  for _, key in ipairs{"shuffle", "drop_last"} do
+    if opts[key] ~= nil and type(opts[key]) ~= "boolean" then
+      error(string.format("%s: %s must be true or false, got %s", fn, key, describe(opts[key])), 3)
+    end
+  end
 end
 
 -- "1 loss", "2 losses"
@@ -240,6 +269,17 @@ function train.batches(source, size, shuffle, drop_last, skip, shard)
   end, n
 end
 
+-- Raises (at `level`, as error()'s) when a source gives no batch: an empty
+-- dataset, or fewer samples than one batch with drop_last.
+local function check_samples(source, what, fn, batch_size, drop_last, level)
+  local _, n = train.batches(source, 1, false, false)
+  if n == 0 then error(string.format("%s: %s has no samples", fn, what), level + 1) end
+  if drop_last and batch_size and n < batch_size then
+    error(string.format("%s: %s has %d samples, fewer than one batch of %d, and drop_last leaves none",
+                        fn, what, n, batch_size), level + 1)
+  end
+end
+
 local function call(callbacks, event, logs, fit)
   for _, cb in ipairs(callbacks) do
     local fn = cb[event]
@@ -262,6 +302,50 @@ local function call_at(level, object, method, ...)
   local ok, result = pcall(object[method], object, ...)
   if ok then return result end
   error(result, type(result) == "string" and level + 1 or 0)
+end
+
+local function is_finite(v) return v == v and v ~= math.huge and v ~= -math.huge end
+
+local function number_text(v)
+  if v ~= v then return "nan" end
+  if v == math.huge then return "inf" end
+  if v == -math.huge then return "-inf" end
+  return string.format("%.6g", v)
+end
+
+-- Whether every parameter of the model is finite (max and min count NaN
+-- as the extreme). Once an epoch: an update can overflow where the loss and
+-- the gradients were still finite.
+local function parameters_finite(model)
+  for _, p in ipairs(model:parameters()) do
+    if p:numel() > 0 and not (is_finite(p:max()) and is_finite(p:min())) then return false end
+  end
+  return true
+end
+
+-- A tensor's (or a list of tensors') first non-finite value, or nil.
+local function nonfinite_in(pred)
+  for _, t in ipairs(type(pred) == "table" and pred or {pred}) do
+    local total = t:sum()
+    if not is_finite(total) then
+      local hi, lo = t:max(), t:min()
+      -- What a loss of such predictions is: inf for an infinite one.
+      if hi == math.huge or lo == -math.huge then return math.huge end
+      return 0 / 0
+    end
+  end
+  return nil
+end
+
+-- The loss of a training batch. Predictions that hold inf or nan make a
+-- loss raise (it needs finite values); train.fit treats them as a
+-- non-finite loss and stops cleanly instead of failing.
+local function loss_value(loss, pred, y)
+  local ok, result = pcall(loss.forward, loss, pred, y)
+  if ok then return result end
+  local bad = nonfinite_in(pred)
+  if bad then return bad end
+  error(result, type(result) == "string" and 4 or 0)
 end
 
 local function is_loss(v)
@@ -367,7 +451,7 @@ end
 local function accuracy_outputs(metrics, count, is_class, fn, level)
   level = level + 1
   local per = {}
-  if metrics ~= nil and type(metrics[1]) == "table" then
+  if train._per_output(metrics) then
     if #metrics ~= count then
       error(string.format("%s: metrics has %s for %s; give one list per output", fn, amount(#metrics, "list"),
                           amount(count, "output")), level)
@@ -444,6 +528,8 @@ local function evaluate_batches(o)
       return target_kind(y[k]) == "classes"
     end, o.fn, 4)
     local n = samples_in(x)
+    if sums.trackers == nil then sums.trackers = train._metric_trackers(o.metrics, count, o.fn, 4) or false end
+    train._add_metrics(sums.trackers, pred, y, 4)
     if o.loss then sums.loss = sums.loss + call_at(4, o.loss, "forward", pred, y) * n end
     if count > 1 then
       sums.outputs = sums.outputs or new_outputs(count)
@@ -465,8 +551,9 @@ function train.evaluate(opts)
   check_options(opts, fn, {"model", "data", "loss", "loss_weights", "metrics", "batch_size"})
   local o = {fn = fn, model = check(opts, "model", "the model to evaluate", fn), metrics = opts.metrics,
              data = check(opts, "data", "{x = ..., y = ...} or a dataset", fn), batch_size = opts.batch_size or 1000}
+  check_samples(o.data, "data", fn, nil, false, 2)
   if opts.loss ~= nil then o.loss, o.losses = objective(opts.loss, opts.loss_weights, fn, 2) end
-  if o.metrics ~= nil and type(o.metrics[1]) ~= "table" then check_metrics(o.metrics, fn, 2) end
+  if o.metrics ~= nil and not train._per_output(o.metrics) then check_metrics(o.metrics, fn, 2) end
   -- Accuracy by default for class data only; it means nothing for regression.
   o.classes = class_data(o.data)
   local was_training = o.model:is_training()
@@ -483,6 +570,7 @@ function train.evaluate(opts)
   elseif sums.accuracy[1] then
     result.accuracy = sums.correct / seen
   end
+  train._metric_logs(result, sums.trackers, sums.outputs and #sums.outputs or 1)
   return result
 end
 
@@ -500,7 +588,7 @@ end
 
 local FIT_OPTIONS = {"model", "loss", "loss_weights", "optimizer", "data", "validation", "epochs", "batch_size",
                      "shuffle", "drop_last", "metrics", "callbacks", "verbose", "name", "resume", "on_epoch",
-                     "eval_batch_size", "data_parallel"}
+                     "eval_batch_size", "clip_grad_norm", "clip_grad_value", "data_parallel"}
 
 -- One epoch of training; fills logs.loss, accuracy, lr and samples_per_s
 -- (and loss_<k>, accuracy_<k> for several outputs).
@@ -520,6 +608,7 @@ local function train_epoch(fit, logs, resumed)
   if resumed then tensor.set_rng_state(resumed.rng) end
   local count, accuracy = fit.outputs, fit.accuracy
   local outs = count > 1 and (from.outputs or new_outputs(count)) or nil
+  fit.trackers = train._metric_trackers(fit.metrics, count, "train.fit", 3, from.metrics)
   local batches, seen, sum_loss, correct = from.batches, from.seen, from.sum_loss, from.correct
   local started = monitor.elapsed()
   for x, y in next_batch do
@@ -528,19 +617,33 @@ local function train_epoch(fit, logs, resumed)
     if x then -- false: this rank's part of a last, small batch is empty
       pred = call_at(3, model, "forward", x)
       check_outputs(pred, y, count, "train.fit", 3)
-      value = call_at(3, loss, "forward", pred, y)
+      value = loss_value(loss, pred, y)
       weight = parallel.share(fit, samples_in(x), math.min(fit.batch_size, total - batches * fit.batch_size))
-      model:backward(x, parallel.weighted(loss:backward(pred, y), weight), false)
+      -- A loss that is not finite skips backward; the step stops below, on
+      -- every rank of a data-parallel run, since the step's sums carry it.
+      if is_finite(value) then model:backward(x, parallel.weighted(loss:backward(pred, y), weight), false) end
     end
     local sums = parallel.step_sums(fit, x, pred, y, value, weight, train.correct)
-    optimizer:step()
     local n = sums[2]
     value = sums[1]
-    fit.step = monitor.step()
+    local fault = not is_finite(value) and "loss is " .. number_text(value) or nil
+    if not fault and fit.check_grads and not optimizer:grads_finite() then
+      fault = "the gradients hold inf or nan (the loss is " .. number_text(value) .. ")"
+    end
+    if fault then
+      -- Stopped before the step: the parameters keep their last finite values.
+      fit.stop, fit.nonfinite = true, string.format("epoch %d, step %d: %s", fit.epoch, batches + 1, fault)
+      call(fit.callbacks, "on_batch_end", {loss = value, size = n, step = fit.step}, fit)
+      break
+    end
+    -- Counted before the step: optim.LBFGS and optim.Newton run forward again.
     batches, seen, sum_loss, correct = batches + 1, seen + n, sum_loss + value * n, correct + sums[3]
     for k, o in ipairs(outs or {}) do
       o.loss, o.correct = o.loss + sums[3 + 2 * k] * n, o.correct + sums[4 + 2 * k]
     end
+    if pred then train._add_metrics(fit.trackers, pred, y, 3) end
+    train._optimizer_step(fit, x, y) -- clipping, and a closure for optim.LBFGS / Newton (schedules.lua)
+    fit.step = monitor.step()
     monitor.log("batch_loss", value)
     monitor.progress(seen, total, string.format("epoch %d/%d", fit.epoch, fit.epochs))
     call(fit.callbacks, "on_batch_end", {loss = value, size = n, step = fit.step}, fit)
@@ -549,28 +652,45 @@ local function train_epoch(fit, logs, resumed)
   end
   local seconds = from.seconds + (monitor.elapsed() - started)
   fit.position = {epoch = fit.epoch, shuffle_rng = shuffle_rng, batches = batches, seen = seen,
-                  sum_loss = sum_loss, correct = correct, outputs = outs, seconds = seconds}
+                  sum_loss = sum_loss, correct = correct, outputs = outs, seconds = seconds,
+                  metrics = train._metric_sums(fit.trackers)}
   logs.loss = sum_loss / math.max(seen, 1)
+  if not parameters_finite(model) then
+    -- The optimizer's update overflowed at an earlier step: what is in
+    -- memory is lost, the checkpoint callbacks keep the last finite file.
+    fit.stop, fit.nonfinite_parameters = true, true
+    fit.nonfinite = (fit.nonfinite or string.format("epoch %d, step %d", fit.epoch, batches)) ..
+                    "; an update made the parameters inf or nan"
+    monitor.text("train.fit: " .. fit.nonfinite .. "; training stopped, checkpoints are not written over")
+  elseif fit.nonfinite then
+    monitor.text("train.fit: " .. fit.nonfinite .. "; training stopped, the model keeps its parameters " ..
+                 "from before that step")
+  end
   if outs then
     output_logs(logs, outs, accuracy, seen, true)
   elseif accuracy[1] then
     logs.accuracy = correct / math.max(seen, 1)
   end
+  train._metric_logs(logs, fit.trackers, count)
   logs.lr = optimizer.lr
   logs.samples_per_s = seen / math.max(seconds, 1e-9)
   return seconds
 end
 
 -- The keys of the epoch logs, in the order they are printed and kept.
-local function log_keys(count, accuracy)
-  if count == 1 then return {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "samples_per_s"} end
+local function log_keys(count, accuracy, metric_names)
   local keys = {}
   for _, prefix in ipairs{"", "val_"} do
     keys[#keys + 1] = prefix .. "loss"
-    for k = 1, count do keys[#keys + 1] = prefix .. "loss_" .. k end
-    for k = 1, count do
-      if accuracy[k] then keys[#keys + 1] = prefix .. "accuracy_" .. k end
+    if count == 1 then
+      keys[#keys + 1] = prefix .. "accuracy"
+    else
+      for k = 1, count do keys[#keys + 1] = prefix .. "loss_" .. k end
+      for k = 1, count do
+        if accuracy[k] then keys[#keys + 1] = prefix .. "accuracy_" .. k end
+      end
     end
+    for _, name in ipairs(metric_names) do keys[#keys + 1] = prefix .. name end
   end
   keys[#keys + 1] = "lr"
   keys[#keys + 1] = "samples_per_s"
@@ -609,7 +729,9 @@ end
 -- train.fit{model=, loss=, loss_weights=, optimizer=, data=, validation=,
 --           epochs=, batch_size=, shuffle=, drop_last=, metrics=,
 --           callbacks=, verbose=, name=, resume=, on_epoch=,
---           eval_batch_size=} -> history, fit
+--           eval_batch_size=, clip_grad_norm=, clip_grad_value=} -> history, fit
+-- clip_grad_norm = c and clip_grad_value = c clip the gradients before
+-- each step (schedules.lua); metrics beside accuracy are in metrics.lua.
 -- A model with several inputs takes data = {x = {x1, x2}, y = ...}; each
 -- of x and y is a tensor, a dataset (its inputs under x, its targets under
 -- y), or a list of them, all with the same rows, shuffled together.
@@ -628,15 +750,25 @@ function train.fit(opts)
   local fn = "train.fit"
   check_options(opts, fn, FIT_OPTIONS)
   local model = check(opts, "model", "an nn.Sequential or nn.Model")
+  if not has_method(model, "forward") or not has_method(model, "parameters") then
+    error(string.format("%s: model must be an nn.Sequential or nn.Model, got %s", fn, describe(model)), 2)
+  end
+  check_fit_values(opts, fn)
   check(opts, "loss", "e.g. nn.CrossEntropyLoss(), or a list with one loss per output")
   local loss, losses = objective(opts.loss, opts.loss_weights, fn, 2)
   local optimizer = check(opts, "optimizer", "e.g. optim.SGD(model:parameters(), {lr = 0.1})")
+  if not has_method(optimizer, "step") or not has_method(optimizer, "zero_grad") then
+    error(string.format("%s: optimizer must be an optimizer such as optim.SGD(model:parameters(), {lr = 0.1}), got %s",
+                        fn, describe(optimizer)), 2)
+  end
   local data = check(opts, "data", "{x = ..., y = ...} or a dataset")
   check_source(data, "data", 2)
   check_target_count(data, "data", #losses, 2)
+  check_samples(data, "data", fn, opts.batch_size or 32, opts.drop_last, 2)
   if opts.validation ~= nil then
     check_source(opts.validation, "validation", 2)
     check_target_count(opts.validation, "validation", #losses, 2)
+    check_samples(opts.validation, "validation", fn, nil, false, 2)
   end
   local metrics = opts.metrics or {}
   local accuracy = accuracy_outputs(metrics, #losses, function(k) return is_class_loss(losses[k]) end, fn, 2)
@@ -654,8 +786,13 @@ function train.fit(opts)
                epochs = opts.epochs or 10, history = history, stop = false, interrupted = false,
                callbacks = callbacks, data = data, batch_size = opts.batch_size or 32,
                shuffle = opts.shuffle ~= false, drop_last = opts.drop_last, metrics = metrics,
-               outputs = #losses, accuracy = accuracy, log_keys = log_keys(#losses, accuracy),
-               verbose = opts.verbose == nil and 1 or opts.verbose}
+               outputs = #losses, accuracy = accuracy, params = model:parameters(),
+               clip = train._clip_options(opts, optimizer, 2),
+               log_keys = log_keys(#losses, accuracy,
+                                   train._metric_log_names(train._metric_trackers(metrics, #losses, fn, 2), #losses)),
+               verbose = opts.verbose == nil and 1 or opts.verbose,
+               -- Optimizers written in Lua may have no gradient check of their own.
+               check_grads = has_method(optimizer, "grads_finite")}
   fit.shard = parallel.shard(opts) -- under mpirun: this rank's part of each batch
   local start_epoch, resumed = 1, nil
   if opts.resume then start_epoch, resumed = train.resume(fit, opts.resume, callbacks) end

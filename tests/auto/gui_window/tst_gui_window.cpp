@@ -178,6 +178,23 @@ private slots:
         QVERIFY(w.monitor()->drawn_points(run, "loss") > 0);
     }
 
+    // Running a script again is a run of its own (issue 17: re-runs merged
+    // into one series, named fashion_mnist_mlp-1 every time).
+    void a_second_run_is_a_run_of_its_own()
+    {
+        MainWindow w;
+        w.show();
+        QSignalSpy done(&w, &MainWindow::run_finished);
+        for (int i = 0; i < 2; ++i) {
+            w.run_script(kXorScript, "xor.lua");
+            QCOMPARE(wait_for_run(done).first, 0);
+        }
+        w.monitor()->refresh();
+        const QStringList runs = w.monitor()->runs();
+        QVERIFY2(runs.contains("xor-1") && runs.contains("xor-2"), qPrintable(runs.join(", ")));
+        QVERIFY(w.monitor()->series("xor-1", "loss") && w.monitor()->series("xor-2", "loss"));
+    }
+
     // Every step's point arrives, even when the run posts them faster than
     // the charts redraw (5 points a step, one step an epoch).
     void fast_run_loses_no_points()

@@ -45,4 +45,13 @@ struct Desc {
 // The oneDNN name of a format tag ("nChw16c"), or "plain".
 std::string format_name(int32_t format);
 
+// The ABI's view of `data` laid out as d: dims, plain strides, dtype, format.
+nrt_tensor tensor_view(const Desc &d, void *data);
+
+// Copies a tensor into another layout or dtype of the same shape (a oneDNN
+// reorder): what the host does between layers that read different formats,
+// for tools that drive a layer on buffers of their own. Throws Error naming
+// both descriptors when oneDNN cannot convert between them.
+void convert(const Desc &from, const void *src, const Desc &to, void *dst);
+
 } // namespace neurite

@@ -92,6 +92,11 @@ public:
     // Starts a new run (ending the current one as completed, if any) and returns its id,
     // "<name>-<n>" with n counting runs of this monitor. Step and epoch restart at 0.
     std::string begin_run(const std::string &name);
+    // Runs are numbered name-1, name-2, ... A host that makes a new monitor
+    // for each script (the window) carries the count over, so that running
+    // a script again gives a run of its own, never the previous run's name.
+    int run_count() const;
+    void set_run_count(int count);
     void end_run(bool completed = true);
     std::string run() const;
 

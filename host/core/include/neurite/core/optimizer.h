@@ -23,6 +23,10 @@ public:
     void attach(const std::vector<Parameter> &params);
     void step();
     void zero_grad();
+    // False when a gradient of the attached parameters holds inf or NaN:
+    // checked before step(), it keeps the parameters at their last finite
+    // values (one pass over the gradients, as a mixed-precision loss scaler makes).
+    bool grads_finite();
 
     double option(const std::string &name) const;
     void set_option(const std::string &name, double value);
@@ -32,6 +36,8 @@ public:
 
 private:
     [[noreturn]] void fail(const std::string &call, nrt_status status) const;
+    // Makes deferred gradient clearing visible; raises when the model was rebuilt.
+    void sync_attached();
 
     const Entry *m_entry;
     const nrt_optimizer_vtable *m_vt;
