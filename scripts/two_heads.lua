@@ -12,7 +12,8 @@ local samples = tonumber(arg and arg[2]) or 12000
 
 local train_all, test_all = data.fashion_mnist()
 local function halves_and_ink(ds)
-  local images, n = ds:inputs(), #ds                -- {N, 28, 28}
+  local n = #ds
+  local images = ds:inputs():reshape{n, 28, 28}     -- {N, 1, 28, 28}: drop the channel
   local top = images:index(2, tensor.linspace(1, 14, 14)):reshape{n, 392}
   local bottom = images:index(2, tensor.linspace(15, 28, 14)):reshape{n, 392}
   local ink = images:reshape{n, 784}:mean(2):reshape{n, 1}

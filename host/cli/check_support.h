@@ -161,8 +161,10 @@ inline ParamList probe_params(const Entry &entry)
             params.emplace_back(p.name, p.choices.empty() ? std::string("x") : p.choices.front());
             break;
         case ParamType::FloatList:
-            params.emplace_back(p.name, std::vector<double>(static_cast<size_t>(std::max(0, p.list_length)),
-                                                            clamp(0.5)));
+            // A list of any length (a shape) gets one element, sized as an integer would be.
+            params.emplace_back(p.name, p.list_length == 0 ? std::vector<double>{clamp(3.0)}
+                                                           : std::vector<double>(static_cast<size_t>(p.list_length),
+                                                                                 clamp(0.5)));
             break;
         }
     }

@@ -31,6 +31,9 @@ QString lua_value(const ParamSpec &p)
         QStringList items;
         for (double v : p.default_list)
             items << QString::number(v, 'g', 10);
+        // A required list of any length (a shape): one valid element to edit.
+        if (items.isEmpty() && p.required)
+            items << QString::number(p.has_range() ? std::max(p.min, 1.0) : 1.0, 'g', 10);
         return "{" + items.join(", ") + "}";
     }
     }

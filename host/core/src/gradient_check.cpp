@@ -66,9 +66,27 @@ GradError check_layer_gradient(Layer &layer, std::vector<Tensor> inputs, uint64_
         }
         return s;
     };
-    objective();
     std::vector<Module *> modules;
     layer.collect_modules(modules);
+    // A layer that draws random numbers in training (dropout) keeps its
+    // generator in its extra state. Every evaluation starts from the same
+    // state, so all of them, the analytic one included, see one draw. The
+    // first forward runs before the state is taken: what a layer does once
+    // (RBF placing its centres on data) is then done.
+    objective();
+    std::vector<std::vector<uint8_t>> states;
+    for (Module *m : modules)
+        states.push_back(m->save_extra_state());
+    auto restore = [&] {
+        for (size_t k = 0; k < modules.size(); ++k)
+            if (!states[k].empty())
+                modules[k]->load_extra_state(states[k]);
+    };
+    auto same_draw = [&] {
+        restore();
+        return objective();
+    };
+    same_draw();
     for (Module *m : modules)
         m->zero_grad(false); // immediate: the check reads the gradients
     std::vector<Tensor> diff_src;
@@ -76,7 +94,7 @@ GradError check_layer_gradient(Layer &layer, std::vector<Tensor> inputs, uint64_
         diff_src.push_back(g.clone());
     GradError err;
     for (size_t k = 0; k < inputs.size(); ++k)
-        compare_gradient(inputs[k], diff_src[k], objective, eps,
+        compare_gradient(inputs[k], diff_src[k], same_draw, eps,
                          inputs.size() == 1 ? "input" : "input " + std::to_string(k + 1), err);
     for (Module *m : modules)
         for (const Parameter &p : m->parameters()) {
@@ -84,7 +102,7 @@ GradError check_layer_gradient(Layer &layer, std::vector<Tensor> inputs, uint64_
                 continue;
             Tensor grad = p.grad.clone();
             Tensor value = p.value; // shares the layer's memory: perturbing it moves the layer
-            compare_gradient(value, grad, objective, eps,
+            compare_gradient(value, grad, same_draw, eps,
                              modules.size() == 1 ? p.name : m->label() + " " + p.name, err);
         }
     layer.set_training(was_training);

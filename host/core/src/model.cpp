@@ -300,7 +300,7 @@ void Model::check_inputs(std::span<const Tensor> inputs, const char *call) const
             bool fits = x.dim() == sample->size() + 1;
             for (int d = 0; fits && d < sample->size(); ++d)
                 fits = x.size(d + 1) == (*sample)[d];
-            if (!fits)
+            if (!fits && !flattens_to_declared(i, x))
                 throw Error(m_type_name + ": " + which + " " + x.shape().to_string() +
                             " does not match the declared sample shape " + sample->to_string() +
                             " (with the batch first: [N, ...])");
@@ -310,6 +310,19 @@ void Model::check_inputs(std::span<const Tensor> inputs, const char *call) const
                         (std::isnan(x[bad]) ? "NaN" : x[bad] > 0 ? "Inf" : "-Inf") + " at " +
                         position_of(x.shape(), bad) + "; NaN and Inf cannot be trained on");
     }
+}
+
+bool Model::flattens_to_declared(size_t i, const Tensor &x) const
+{
+    const auto &sample = m_inputs[i].sample_shape;
+    return sample && sample->size() == 1 && x.dim() > 2 && x.numel() == x.size(0) * (*sample)[0];
+}
+
+Tensor Model::as_declared(size_t i, const Tensor &x) const
+{
+    if (i >= m_inputs.size() || !flattens_to_declared(i, x))
+        return x;
+    return x.reshape(Shape{x.size(0), (*m_inputs[i].sample_shape)[0]});
 }
 
 detail::Plan &Model::plan_for(std::span<const Shape> shapes)
@@ -340,10 +353,14 @@ const std::vector<Tensor> &Model::forward(std::span<const Tensor> inputs)
     RunningScope running(*this, "forward");
     check_inputs(inputs, "forward");
     Shape shapes[8];
+    Tensor declared[8];
     if (inputs.size() > std::size(shapes))
         throw Error(m_type_name + ": at most 8 inputs");
-    for (size_t i = 0; i < inputs.size(); ++i)
-        shapes[i] = inputs[i].shape();
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        declared[i] = as_declared(i, inputs[i]);
+        shapes[i] = declared[i].shape();
+    }
+    inputs = std::span<const Tensor>(declared, inputs.size());
     detail::Plan &plan = plan_for(std::span<const Shape>(shapes, inputs.size()));
     if (!m_bound && !parent())
         bind_parameters();
@@ -369,6 +386,15 @@ const std::vector<Tensor> &Model::backward(std::span<const Tensor> inputs,
     if (!m_last)
         throw Error(m_type_name + ": backward before any forward");
     detail::Plan &plan = *m_last;
+    const std::span<const Tensor> given = inputs;
+    Tensor declared[8];
+    bool flattened = false;
+    for (size_t i = 0; i < std::min(inputs.size(), std::size(declared)); ++i) {
+        declared[i] = as_declared(i, inputs[i]);
+        flattened = flattened || !(declared[i].shape() == inputs[i].shape());
+    }
+    if (inputs.size() <= std::size(declared))
+        inputs = std::span<const Tensor>(declared, inputs.size());
     bool same = inputs.size() == plan.input_shapes.size();
     for (size_t i = 0; same && i < inputs.size(); ++i)
         same = inputs[i].shape() == plan.input_shapes[i];
@@ -390,7 +416,16 @@ const std::vector<Tensor> &Model::backward(std::span<const Tensor> inputs,
                         output_grads[o].shape().to_string() + " does not match the output " +
                         plan.outputs[o].shape().to_string());
     detail::run_backward(*this, plan, m_order, inputs, output_grads, input_grads);
-    return input_grads ? plan.input_grads : m_empty;
+    if (!input_grads)
+        return m_empty;
+    if (!flattened)
+        return plan.input_grads;
+    // Gradients shaped as the inputs the caller passed, not as the flat views that ran.
+    m_input_grad_views.resize(plan.input_grads.size());
+    for (size_t i = 0; i < plan.input_grads.size(); ++i)
+        m_input_grad_views[i] = plan.input_grads[i].defined() ? plan.input_grads[i].reshape(given[i].shape())
+                                                               : plan.input_grads[i];
+    return m_input_grad_views;
 }
 
 const Tensor &Model::backward(const Tensor &input, const Tensor &grad_output, bool input_grad)

@@ -90,7 +90,10 @@ ParamValue check(const std::string &owner, const ParamSpec &spec, const ParamVal
         if (v.index() != 3)
             throw wrong("a list of numbers");
         const auto &list = std::get<std::vector<double>>(v);
-        if (static_cast<int>(list.size()) != spec.list_length)
+        // list_length 0: as many numbers as the user gives (a shape), at least one.
+        if (spec.list_length == 0 && list.empty())
+            throw Error(where + " must have at least one number, got an empty list");
+        if (spec.list_length > 0 && static_cast<int>(list.size()) != spec.list_length)
             throw Error(where + " must have " + std::to_string(spec.list_length) +
                         " numbers, got " + std::to_string(list.size()));
         for (double d : list)

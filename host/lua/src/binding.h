@@ -202,8 +202,9 @@ ModelBox *check_model(lua_State *L, int idx);
 ModelBox *test_model(lua_State *L, int idx);
 // Pushes a model userdata, with userdata for each of its nodes.
 ModelBox *push_model(lua_State *L, std::shared_ptr<Model> model);
-// The parameters of a layer or a model at idx, as a list of tensors.
-void push_parameters(lua_State *L, int idx);
+// The trained parameters of the model or layer at idx (buffers = false,
+// m:parameters()), or its buffers such as running statistics (m:buffers()).
+void push_parameters(lua_State *L, int idx, bool buffers = false);
 // Module::sync_grads as a Lua error at the caller's line: it raises when a
 // plugin's zero_grad left a gradient non-zero.
 void sync_grads(lua_State *L, Module &module);

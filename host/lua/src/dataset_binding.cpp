@@ -299,7 +299,30 @@ int batches_next(lua_State *L)
     });
 }
 
-// ds:batches{size=32, shuffle=true, seed=, drop_last=false, flatten=true, prefetch=, skip=0}
+// augment = {crop_padding = 4, horizontal_flip = 0.5}: PyTorch's
+// RandomCrop(size, padding = 4) and RandomHorizontalFlip(p = 0.5).
+nd::Augmentation opt_augment(lua_State *L, int idx, const char *fn)
+{
+    nd::Augmentation a;
+    if (!has_options(L, idx))
+        return a;
+    lua_getfield(L, idx, "augment");
+    if (!lua_isnil(L, -1)) {
+        if (!lua_istable(L, -1))
+            raise(L, std::string(fn) + ": augment must be a table such as {crop_padding = 4, horizontal_flip = 0.5}, got " +
+                         describe_value(L, -1));
+        const int t = lua_gettop(L);
+        const std::string where = std::string(fn) + " augment";
+        check_option_keys(L, t, where.c_str(), {"crop_padding", "horizontal_flip"});
+        a.crop_padding = opt_integer(L, t, "crop_padding", 0, where.c_str());
+        a.horizontal_flip = opt_number(L, t, "horizontal_flip", 0, where.c_str());
+    }
+    lua_pop(L, 1);
+    return a;
+}
+
+// ds:batches{size=32, shuffle=true, seed=, drop_last=false, flatten=false, prefetch=, skip=0, augment=}
+// Batches keep the samples' shape ({B, 1, 28, 28}); flatten = true gives {B, features}.
 // skip = k starts after the first k batches of the epoch's order without
 // gathering them: how a resumed run continues inside an epoch.
 // rank = r, ranks = n (data-parallel runs; ranks count from 0): size is the
@@ -312,18 +335,20 @@ int ds_batches(lua_State *L)
     const nd::Dataset &ds = check_dataset(L, 1);
     if (!lua_isnoneornil(L, 2))
         check_option_keys(L, 2, "ds:batches",
-                          {"size", "shuffle", "seed", "drop_last", "flatten", "prefetch", "skip", "rank", "ranks"});
+                          {"size", "shuffle", "seed", "drop_last", "flatten", "prefetch", "skip", "augment", "rank",
+                           "ranks"});
     nd::BatchOptions o;
     o.batch_size = opt_integer(L, 2, "size", o.batch_size, "ds:batches");
     o.shuffle = opt_bool(L, 2, "shuffle", true);
     o.drop_last = opt_bool(L, 2, "drop_last", false);
-    o.flatten = opt_bool(L, 2, "flatten", true);
+    o.flatten = opt_bool(L, 2, "flatten", false);
     // Prefetching pays when a core is left over; when the compute threads
     // use every core, the gathering thread only takes time from them.
     const bool spare_core = ComputeContext::num_threads() < dist::usable_cores();
     o.prefetch = opt_bool(L, 2, "prefetch", spare_core);
     // Each call is one epoch; without a seed each draws a new order.
     o.seed = opt_seed(L, 2, "ds:batches");
+    o.augment = opt_augment(L, 2, "ds:batches");
     const int64_t skip = opt_integer(L, 2, "skip", 0, "ds:batches");
     o.shard_count = opt_integer(L, 2, "ranks", 1, "ds:batches");
     o.shard_index = opt_integer(L, 2, "rank", 0, "ds:batches");

@@ -81,6 +81,13 @@ int layer_parameters(lua_State *L)
     return 1;
 }
 
+int layer_buffers(lua_State *L)
+{
+    check_layer(L, 1);
+    push_parameters(L, 1, true);
+    return 1;
+}
+
 // Sets the mode of a standalone layer; a model's layer follows its model,
 // so that model[i]:forward computes what the model's own forward computes.
 int set_mode(lua_State *L, bool training, const char *fn)
@@ -206,7 +213,7 @@ void register_layer_types(lua_State *L)
 {
     static const luaL_Reg methods[] = {
         {"forward", layer_forward},       {"backward", layer_backward},
-        {"zero_grad", layer_zero_grad},   {"parameters", layer_parameters},
+        {"zero_grad", layer_zero_grad},   {"parameters", layer_parameters}, {"buffers", layer_buffers},
         {"train", layer_train},           {"eval", layer_eval},
         {"is_training", layer_is_training},
         {"config", layer_config},         {"type", layer_type},

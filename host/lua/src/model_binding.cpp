@@ -114,6 +114,13 @@ int model_parameters(lua_State *L)
     return 1;
 }
 
+int model_buffers(lua_State *L)
+{
+    check_model(L, 1);
+    push_parameters(L, 1, true);
+    return 1;
+}
+
 int model_train(lua_State *L)
 {
     check_model(L, 1)->model->set_training(lua_isnoneornil(L, 2) || lua_toboolean(L, 2));
@@ -425,7 +432,7 @@ ModelBox *push_model(lua_State *L, std::shared_ptr<Model> model)
     return box;
 }
 
-void push_parameters(lua_State *L, int idx)
+void push_parameters(lua_State *L, int idx, bool buffers)
 {
     idx = lua_absindex(L, idx);
     std::vector<Parameter> params;
@@ -438,14 +445,17 @@ void push_parameters(lua_State *L, int idx)
     });
     lua_createtable(L, static_cast<int>(params.size()), 0);
     const int list = lua_gettop(L);
-    // The index of each parameter within its own layer, for the live view.
+    // The index of each parameter within its own layer (buffers counted), for the live view.
     const Module *last = nullptr;
     int within = 0;
+    lua_Integer pushed = 0;
     for (size_t i = 0; i < params.size(); ++i) {
         within = params[i].owner.get() == last ? within + 1 : 0;
         last = params[i].owner.get();
+        if (params[i].buffer != buffers)
+            continue;
         push_parameter(L, params[i], within);
-        lua_rawseti(L, list, static_cast<lua_Integer>(i + 1));
+        lua_rawseti(L, list, ++pushed);
     }
 }
 
@@ -490,7 +500,7 @@ void register_model_type(lua_State *L)
     static const luaL_Reg methods[] = {
         {"add", model_add},           {"forward", model_forward},
         {"backward", model_backward}, {"zero_grad", model_zero_grad},
-        {"parameters", model_parameters}, {"train", model_train},
+        {"parameters", model_parameters}, {"buffers", model_buffers}, {"train", model_train},
         {"eval", model_eval},         {"is_training", model_is_training},
         {"summary", model_summary},   {"parameter_count", model_parameter_count},
         {"save", model_save},         {"load", model_load},

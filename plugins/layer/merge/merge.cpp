@@ -7,6 +7,7 @@
 // Concat read plain f32.
 #include <neurite/plugin.hpp>
 #include <neurite/plugin_dnnl.hpp>
+#include <neurite/plugin_parallel.hpp>
 
 #include <omp.h>
 
@@ -36,19 +37,8 @@ void require_same_shapes(const char *layer, const sdk::Prepare &p)
 
 int64_t elements(const nrt_tensor &t) { return sdk::numel(t); }
 
-// dst[i] = Σ srcs[k][i], split over threads for large tensors.
-template <class Body> void parallel_for(int64_t n, Body &&body)
-{
-    if (n < kParallelMin) {
-        body(int64_t{0}, n);
-        return;
-    }
-#pragma omp parallel
-    {
-        const sdk::RowBlock r = sdk::row_block(n, omp_get_thread_num(), omp_get_num_threads());
-        body(r.first, r.last);
-    }
-}
+// Split over threads for large tensors.
+template <class Body> void parallel_for(int64_t n, Body &&body) { sdk::parallel_for(n, kParallelMin, body); }
 
 class Add final : public sdk::GraphLayer {
 public:

@@ -238,13 +238,17 @@ end
 
 -- An iterator over (x, y) batches and the number of samples in the source.
 -- skip = k leaves out the first k batches of the order drawn (a resumed
--- run continuing inside an epoch), without gathering them. With shard =
--- {rank =, ranks =} (parallel.lua), size is the global batch, and this
--- rank's part of each comes (false, false where that part is empty).
-function train.batches(source, size, shuffle, drop_last, skip, shard)
+-- run continuing inside an epoch), without gathering them. augment (a
+-- dataset's only: {crop_padding =, horizontal_flip =}) crops and flips images.
+-- With shard = {rank =, ranks =} (parallel.lua), size is the global batch,
+-- and this rank's part of each comes (false, false where that part is empty).
+function train.batches(source, size, shuffle, drop_last, skip, augment, shard)
   if check_source(source, "data", 3) then
-    return source:batches{size = size, shuffle = shuffle, drop_last = drop_last, skip = skip,
+    return source:batches{size = size, shuffle = shuffle, drop_last = drop_last, skip = skip, augment = augment,
                           rank = shard and shard.rank, ranks = shard and shard.ranks}, #source
+  end
+  if augment ~= nil then
+    error("train.batches: augment applies to a dataset (data.idx, data.images, data.tensors), not to tensors", 2)
   end
   local x, y = source.x or source[1], source.y or source[2]
   if not tensor.is_tensor(x) or not tensor.is_tensor(y) then
@@ -588,7 +592,7 @@ end
 
 local FIT_OPTIONS = {"model", "loss", "loss_weights", "optimizer", "data", "validation", "epochs", "batch_size",
                      "shuffle", "drop_last", "metrics", "callbacks", "verbose", "name", "resume", "on_epoch",
-                     "eval_batch_size", "clip_grad_norm", "clip_grad_value", "data_parallel"}
+                     "eval_batch_size", "clip_grad_norm", "clip_grad_value", "augment", "data_parallel"}
 
 -- One epoch of training; fills logs.loss, accuracy, lr and samples_per_s
 -- (and loss_<k>, accuracy_<k> for several outputs).
@@ -604,7 +608,7 @@ local function train_epoch(fit, logs, resumed)
   if resumed then tensor.set_rng_state(resumed.shuffle_rng) end
   local shuffle_rng = tensor.rng_state()
   local next_batch, total = train.batches(fit.data, fit.batch_size, fit.shuffle, fit.drop_last, from.batches,
-                                          fit.shard)
+                                          fit.augment, fit.shard)
   if resumed then tensor.set_rng_state(resumed.rng) end
   local count, accuracy = fit.outputs, fit.accuracy
   local outs = count > 1 and (from.outputs or new_outputs(count)) or nil
@@ -765,6 +769,13 @@ function train.fit(opts)
   check_source(data, "data", 2)
   check_target_count(data, "data", #losses, 2)
   check_samples(data, "data", fn, opts.batch_size or 32, opts.drop_last, 2)
+  if opts.augment ~= nil then -- training batches only; checked here to fail at the script's line
+    if not check_source(data, "data", 2) then
+      error(fn .. ": augment applies to a dataset (data.idx, data.images, data.tensors), not to tensors", 2)
+    end
+    local ok, err = pcall(data.batches, data, {size = 1, prefetch = false, augment = opts.augment})
+    if not ok then error(tostring(err):gsub("^[^:]*:%d+: ", ""), 2) end
+  end
   if opts.validation ~= nil then
     check_source(opts.validation, "validation", 2)
     check_target_count(opts.validation, "validation", #losses, 2)
@@ -790,7 +801,7 @@ function train.fit(opts)
                clip = train._clip_options(opts, optimizer, 2),
                log_keys = log_keys(#losses, accuracy,
                                    train._metric_log_names(train._metric_trackers(metrics, #losses, fn, 2), #losses)),
-               verbose = opts.verbose == nil and 1 or opts.verbose,
+               verbose = opts.verbose == nil and 1 or opts.verbose, augment = opts.augment,
                -- Optimizers written in Lua may have no gradient check of their own.
                check_grads = has_method(optimizer, "grads_finite")}
   fit.shard = parallel.shard(opts) -- under mpirun: this rank's part of each batch

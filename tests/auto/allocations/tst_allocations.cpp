@@ -109,6 +109,28 @@ class TestAllocations : public QObject {
         return {g_outside.load(), g_inside.load(), g_largest.load()};
     }
 
+    // Training steps of a 10-class classifier (cross-entropy, SGD with momentum).
+    Counts count_classifier_steps(Sequential &model, const Tensor &x, int steps)
+    {
+        Registry &reg = test::registry();
+        auto loss = reg.create_loss("CrossEntropyLoss", {}, test::context());
+        auto opt = reg.create_optimizer("SGD", {{"lr", 0.01}, {"momentum", 0.9}}, test::context());
+        opt->attach(model.parameters());
+        const int64_t n = x.size(0);
+        Tensor y(Shape{n});
+        for (int64_t i = 0; i < n; ++i)
+            y[i] = static_cast<float>(i % 10);
+        Tensor dlogits(Shape{n, 10});
+        return count([&] {
+            model.zero_grad();
+            const Tensor &logits = model.forward(x);
+            loss->forward(logits, y);
+            loss->backward(logits, y, dlogits);
+            model.backward(x, dlogits, false);
+            opt->step();
+        }, steps);
+    }
+
 private slots:
     void initTestCase()
     {
@@ -126,23 +148,8 @@ private slots:
             model.add(reg.create_layer("Dense", {{"inputs", double(sizes[l])}, {"outputs", double(sizes[l + 1])},
                                                  {"activation", std::string(l < 2 ? "relu" : "identity")}},
                                        ctx, static_cast<uint64_t>(l)));
-        auto loss = reg.create_loss("CrossEntropyLoss", {}, ctx);
-        auto opt = reg.create_optimizer("SGD", {{"lr", 0.01}, {"momentum", 0.9}}, ctx);
-        opt->attach(model.parameters());
-        const Tensor x = test::random_tensor(Shape{64, 784}, 1, 0.0f, 1.0f);
-        Tensor y(Shape{64});
-        for (int i = 0; i < 64; ++i)
-            y[i] = static_cast<float>(i % 10);
-        Tensor dlogits(Shape{64, 10});
         const int steps = 20;
-        const Counts c = count([&] {
-            model.zero_grad();
-            const Tensor &logits = model.forward(x);
-            loss->forward(logits, y);
-            loss->backward(logits, y, dlogits);
-            model.backward(x, dlogits, false);
-            opt->step();
-        }, steps);
+        const Counts c = count_classifier_steps(model, test::random_tensor(Shape{64, 784}, 1, 0.0f, 1.0f), steps);
         qInfo("per step: %.1f allocations outside oneDNN, %.1f inside dnnl_primitive_execute, largest %zu bytes",
               double(c.outside) / steps, double(c.inside) / steps, c.largest);
         QCOMPARE(c.outside, 0L);
@@ -190,6 +197,27 @@ private slots:
             opt->step();
         }, steps);
         qInfo("graph, per step: %.1f allocations outside oneDNN, %.1f inside dnnl_primitive_execute",
+              double(c.outside) / steps, double(c.inside) / steps);
+        QCOMPARE(c.outside, 0L);
+        QVERIFY(c.inside % steps == 0);
+    }
+
+    // Batch and layer norm, dropout, flatten and reshape: a step on images.
+    void normalization_and_shape_layers_step()
+    {
+        Registry &reg = test::registry();
+        ComputeContext &ctx = test::context();
+        Sequential model;
+        model.add(reg.create_layer("BatchNorm", {{"features", 3.0}}, ctx, 0));
+        model.add(reg.create_layer("Flatten", {}, ctx, 0));
+        model.add(reg.create_layer("Dropout", {{"p", 0.3}}, ctx, 1));
+        model.add(reg.create_layer("Reshape", {{"shape", std::vector<double>{3, 64}}}, ctx, 0));
+        model.add(reg.create_layer("LayerNorm", {{"shape", std::vector<double>{64}}}, ctx, 0));
+        model.add(reg.create_layer("Flatten", {}, ctx, 0));
+        model.add(reg.create_layer("Dense", {{"inputs", 192.0}, {"outputs", 10.0}}, ctx, 2));
+        const int steps = 20;
+        const Counts c = count_classifier_steps(model, test::random_tensor(Shape{32, 3, 8, 8}, 1), steps);
+        qInfo("norm and shape layers, per step: %.1f allocations outside oneDNN, %.1f inside",
               double(c.outside) / steps, double(c.inside) / steps);
         QCOMPARE(c.outside, 0L);
         QVERIFY(c.inside % steps == 0);

@@ -334,7 +334,7 @@ private slots:
         const TrainTest f = load_fashion_mnist();
         QCOMPARE(f.train.size(), 60000);
         QCOMPARE(f.test.size(), 10000);
-        QCOMPARE(f.train.input_shape(), (Shape{28, 28}));
+        QCOMPARE(f.train.input_shape(), (Shape{1, 28, 28}));
         QVERIFY(f.train.stored_as_bytes()); // 47 MB, not 188
         QCOMPARE(f.train.class_counts(), std::vector<int64_t>(10, 6000));
         QCOMPARE(f.test.class_counts(), std::vector<int64_t>(10, 1000));

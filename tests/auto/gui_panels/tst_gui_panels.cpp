@@ -267,6 +267,8 @@ private slots:
         QCOMPARE(PluginBrowser::constructor_call(*test::registry().find("Dense")),
                  QString("nn.Dense{inputs = 1, outputs = 1}"));
         QCOMPARE(PluginBrowser::constructor_call(*test::registry().find("ReLU")), QString("nn.ReLU()"));
+        QCOMPARE(PluginBrowser::constructor_call(*test::registry().find("Reshape")),
+                 QString("nn.Reshape{shape = {1}}"));
         QCOMPARE(PluginBrowser::constructor_call(*test::registry().find("SGD")),
                  QString("optim.SGD(model:parameters(), {lr = 0.01})"));
     }

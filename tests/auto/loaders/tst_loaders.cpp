@@ -143,7 +143,7 @@ private slots:
         const TinyIdx tiny;
         const Dataset d = parse_idx(tiny.images, "images", tiny.labels, "labels");
         QCOMPARE(d.size(), 6);
-        QCOMPARE(d.input_shape(), (Shape{2, 3}));
+        QCOMPARE(d.input_shape(), (Shape{1, 2, 3})); // grayscale gets its channel dimension
         QCOMPARE(d.class_count(), 2);
         QCOMPARE(d.label(3), 1);
         QCOMPARE(d.sample(0).input.to_vector(), (std::vector<float>{1, 0, 0, 1, 0, 0}));
@@ -338,7 +338,7 @@ private slots:
 
         const Dataset gray = load_image_folder(dir.path().toStdString());
         QCOMPARE(gray.size(), 4);
-        QCOMPARE(gray.input_shape(), (Shape{6, 8}));
+        QCOMPARE(gray.input_shape(), (Shape{1, 6, 8}));
         QCOMPARE(gray.class_names(), (std::vector<std::string>{"dark", "red"}));
         QCOMPARE(gray.class_counts(), (std::vector<int64_t>{2, 2}));
         QCOMPARE(gray.raw_bytes(0)[0], uint8_t(0));

@@ -28,6 +28,7 @@ struct Slot {
     Tensor inputs;  // {batch_size, features}
     Tensor targets; // {batch_size, target width}, undefined when unlabelled
     std::vector<int64_t> rows;
+    std::vector<float> augment_scratch; // one sample, when augmenting
     Batch batch;
     bool end_of_epoch = false;
     std::exception_ptr error;
@@ -114,6 +115,8 @@ public:
         slot.rows.assign(claim.order->begin() + first, claim.order->begin() + first + n);
         m_dataset.gather(slot.rows, slot.inputs.data(),
                          slot.targets.defined() ? slot.targets.data() : nullptr);
+        augment_samples(m_options.augment, m_dataset.input_shape(), slot.inputs.data(), n,
+                        augmentation_key(m_options.seed, p.epoch), first, slot.augment_scratch.data());
         slot.batch.size = n;
         slot.batch.rows = slot.rows;
         // Views of the first n rows: sharing the buffers allocates nothing.
@@ -404,6 +407,7 @@ BatchIterator::BatchIterator(Dataset dataset, BatchOptions options)
     if (options.shard_count < 1 || options.shard_index < 0 || options.shard_index >= options.shard_count)
         throw Error(dataset.source() + ": part " + std::to_string(options.shard_index) + " of " +
                     std::to_string(options.shard_count) + " does not exist (parts count from 0)");
+    check_augmentation(options.augment, dataset.input_shape(), dataset.source());
     m_state = std::make_unique<State>(std::move(dataset), options);
     State &s = *m_state;
     const int64_t rows = std::min(options.batch_size, std::max<int64_t>(s.dataset.size(), 1));
@@ -417,6 +421,8 @@ BatchIterator::BatchIterator(Dataset dataset, BatchOptions options)
         if (width > 0)
             slot.targets = Tensor(Shape{rows, width});
         slot.rows.reserve(static_cast<size_t>(rows));
+        if (options.augment.active())
+            slot.augment_scratch.resize(static_cast<size_t>(s.dataset.feature_count()));
         if (!s.threaded)
             break; // without the thread, one slot is filled in place
     }

@@ -81,6 +81,10 @@ Dataset idx_dataset(std::vector<uint8_t> images, const std::string &images_sourc
     parts.source = images_source;
     parts.count = image_header.dims[0];
     parts.input_shape = Shape(std::span(image_header.dims).subspan(1));
+    // A sample of two dimensions is a grayscale image: it gets its channel
+    // dimension, [1, H, W], the shape convolutions take (Dense flattens it).
+    if (parts.input_shape.size() == 2)
+        parts.input_shape = Shape{1, parts.input_shape[0], parts.input_shape[1]};
     const int64_t features = parts.input_shape.numel();
     if (features < 1)
         detail::fail_at_byte(images_source, 8, "a sample of shape " + parts.input_shape.to_string() +

@@ -172,7 +172,7 @@ Dataset load_image_folder(const std::string &folder, const ImageFolderOptions &o
         detail::fail(folder, "no images found; expected one subfolder per class holding image files");
     if (parts.count == 0)
         detail::fail(folder, "none of the " + std::to_string(tried) + " images could be read");
-    parts.input_shape = options.grayscale ? Shape{height, width} : Shape{3, height, width};
+    parts.input_shape = Shape{options.grayscale ? 1 : 3, height, width}; // [C, H, W]
     parts.target_kind = TargetKind::Classes;
     parts.class_count = static_cast<int64_t>(classes.size());
     return Dataset::create(std::move(parts));

@@ -247,6 +247,13 @@ constexpr nrt_param_spec float_list_param(const char *name, const double *def, i
     return {sizeof(nrt_param_spec), NRT_PARAM_FLOAT_LIST, name, doc, 0, length, 0, nullptr, def, min, max, nullptr};
 }
 
+// One or more numbers, as many as the user gives (ABI 1.1), e.g. a shape;
+// required, since a list of unknown length has no default.
+constexpr nrt_param_spec required_list_param(const char *name, double min, double max, const char *doc)
+{
+    return {sizeof(nrt_param_spec), NRT_PARAM_FLOAT_LIST, name, doc, 1, 0, 0, nullptr, nullptr, min, max, nullptr};
+}
+
 // Resolved parameter values, as the host passes them (complete, in schema order).
 class Params {
 public:

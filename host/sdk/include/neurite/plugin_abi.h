@@ -107,7 +107,9 @@ typedef enum nrt_param_type {
     NRT_PARAM_FLOAT = 2,
     NRT_PARAM_BOOL = 3,
     NRT_PARAM_STRING = 4,    /* with `choices`, one of a fixed set */
-    NRT_PARAM_FLOAT_LIST = 5 /* exactly `list_length` numbers, e.g. Adam's betas */
+    NRT_PARAM_FLOAT_LIST = 5 /* exactly `list_length` numbers, e.g. Adam's betas; ABI 1.1:
+                                list_length 0 takes one or more (a shape), and then
+                                the parameter has no default (it is required) */
 } nrt_param_type;
 
 typedef struct nrt_param_spec {

@@ -125,7 +125,7 @@ public:
     }
 
 private:
-    static constexpr int kMaxArgs = 8;
+    static constexpr int kMaxArgs = 12; // a normalization backward binds 10
     dnnl::primitive m_primitive;
     const char *m_layer = "";
     const char *m_what = "primitive";

@@ -135,6 +135,11 @@ private:
     detail::Plan &plan_for(std::span<const Shape> shapes);
     void bind_parameters();
     void check_inputs(std::span<const Tensor> inputs, const char *call) const;
+    // An input declared [F] (nn.Input{784}) takes samples of any shape of F
+    // values, e.g. images [N, 1, 28, 28], and runs on the view [N, F], as
+    // Dense flattens its input itself.
+    bool flattens_to_declared(size_t i, const Tensor &x) const;
+    Tensor as_declared(size_t i, const Tensor &x) const;
 
     std::string m_type_name;
     std::vector<Input> m_inputs;
@@ -153,6 +158,7 @@ private:
     // For the single-tensor forms and nested use.
     std::vector<Tensor> m_single_in;
     std::vector<Tensor> m_empty;
+    std::vector<Tensor> m_input_grad_views; // input gradients reshaped to inputs as_declared flattened
 };
 
 // Runs one layer on its own, as a one-node model that borrows it: a script

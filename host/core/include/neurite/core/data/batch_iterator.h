@@ -1,5 +1,6 @@
 #pragma once
 
+#include "neurite/core/data/augment.h"
 #include "neurite/core/data/dataset.h"
 
 #include <cstdint>
@@ -25,8 +26,12 @@ struct BatchOptions {
     bool prefetch = true;
     // Use the background thread even when the compute threads use every core.
     bool prefetch_on_busy_cores = false;
-    // Inputs {B, features}, as Dense takes them; else {B, input_shape...}.
-    bool flatten = true;
+    // Inputs {B, input_shape...}, e.g. {B, 1, 28, 28} for images, which a
+    // convolution needs and Dense flattens itself; with flatten, {B, features}.
+    bool flatten = false;
+    // Random crops and flips of image samples (for training batches), drawn
+    // from seed: an Error at construction unless the samples are images.
+    Augmentation augment;
     // One rank's share of each batch in a data-parallel run: batch_size is
     // the global batch, split into shard_count contiguous parts (see
     // shard_part), and this iterator yields part shard_index, 0-based. Every
