@@ -173,4 +173,11 @@ assert(#sizes == 3 and sizes[1] == 15 and sizes[3] == 10, "steps count the globa
 assert(calls == (size > 1 and 2 * 3 + 1 or 0), string.format("%d allreduces for 3 steps", calls))
 sizes, calls = fit_sizes(false)
 assert(#sizes == 3 and sizes[1] == 15 and calls == 0, "data_parallel = false: alone, on all the data")
+if size > 1 then
+  -- Optimizers that evaluate the loss again in their step see one rank's data: refused.
+  local net = nn.Sequential{nn.Dense(3, 1)}
+  local xs = tensor.randn{8, 3}
+  fails("a data-parallel run needs a first-order optimizer", train.fit, {model = net, loss = nn.MSELoss(),
+        optimizer = optim.LBFGS(net), data = {x = xs, y = xs:sum(2):reshape{8, 1}}, epochs = 1, verbose = 0})
+end
 print(string.format("dist ok: rank %d of %d", rank, size))
