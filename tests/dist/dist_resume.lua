@@ -39,12 +39,14 @@ if mode == "interrupt" or mode == "sigint" then
   assert(dist.size() == 2, "run under mpirun -np 2")
   local callbacks = {train.checkpoint{path = path, monitor = "loss"}}
   if mode == "sigint" then -- ends with "interrupted" and exit code 130 on every rank
-    -- 20 ms a step, so that the Ctrl-C a second after "ready" lands in epoch 2 or 3.
-    callbacks[2] = {on_batch_end = function()
+    -- 20 ms a step, so that the Ctrl-C a second after "ready" lands in epoch 2
+    -- or 3; "ready" once step 5 is done, when every rank is inside train.fit
+    -- (a rank still loading the data would stop alone, outside it).
+    callbacks[2] = {on_batch_end = function(_, _, f)
+      if f.step == 5 then print("ready") end
       local t = monitor.elapsed()
       while monitor.elapsed() - t < 0.02 do end
     end}
-    print("ready")
     fit(100000, nil, callbacks)
     return
   end
