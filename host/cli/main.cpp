@@ -3,15 +3,21 @@
 // Exit codes: 0 success, 1 script error (message with file:line and a
 // traceback on stderr), 2 usage, 130 interrupted (SIGINT or SIGTERM: the
 // script stops at its next step boundary, checkpoint callbacks run).
+//
+// Under mpirun (or srun) each process is one rank of a data-parallel run
+// (ranks.h): rank 0 alone prints, draws progress and writes --log and
+// --plot; a rank that fails names itself and ends every rank.
 #include "command_line.h"
 #include "export_onnx.h"
 #include "metrics_log.h"
 #include "plugin_check.h"
+#include "ranks.h"
 #include "run_plot.h"
 #include "terminal_progress.h"
 
 #include "neurite/core/compute_context.h"
 #include "neurite/core/crash_report.h"
+#include "neurite/core/distributed.h"
 #include "neurite/core/error.h"
 #include "neurite/core/monitor.h"
 #include "neurite/core/registry.h"
@@ -106,18 +112,24 @@ int main(int argc, char **argv)
     // stdout line-buffered, every line printed before it is out already,
     // also when stdout is a file or a pipe.
     std::setvbuf(stdout, nullptr, _IOLBF, 1 << 16);
-    neurite::crash::install_handlers("neurite-run");
-    take_signals_on_a_thread();
+    // Before MPI starts: Open MPI leaves a signal alone that has a handler.
+    static const std::string program = program_label();
+    neurite::crash::install_handlers(program.c_str());
+    take_signals_on_a_thread(); // before MPI's threads, which inherit the mask
     Options o;
     if (const auto exit = parse_command_line(std::vector<std::string>(argv, argv + argc), o))
         return finish(*exit);
-    if (o.threads > 0)
-        neurite::ComputeContext::set_num_threads(o.threads);
+    if (const std::string error = start_ranks(); !error.empty()) {
+        std::fprintf(stderr, "%s: %s\n", program.c_str(), error.c_str());
+        return kExitError;
+    }
+    set_rank_threads(o.threads);
+    const bool main_rank = neurite::dist::is_main();
     neurite::ComputeContext::set_flush_denormals(!o.keep_denormals); // and this thread, which runs the script
     // Before the runtime: the check loads the one library into a registry of
     // its own, so no installed plugin can stand in for it.
     if (!o.check_plugin.empty())
-        return neurite::cli::check_plugin(o.check_plugin, stdout, stderr);
+        return finish_rank(neurite::cli::check_plugin(o.check_plugin, stdout, stderr));
 
     std::unique_ptr<neurite::lua::LuaRuntime> runtime;
     try {
@@ -129,8 +141,8 @@ int main(int argc, char **argv)
         ro.seed = o.seed;
         runtime = std::make_unique<neurite::lua::LuaRuntime>(ro);
     } catch (const std::exception &e) {
-        std::fprintf(stderr, "neurite-run: %s\n", e.what());
-        return kExitError;
+        std::fprintf(stderr, "%s%s\n", message_prefix().c_str(), e.what());
+        return finish_rank(kExitError);
     }
     if (!o.export_onnx.empty())
         return neurite::cli::export_onnx(runtime->registry(), runtime->context(), o.export_onnx, o.export_output,
@@ -138,7 +150,7 @@ int main(int argc, char **argv)
     if (o.list_plugins) {
         list_plugins(runtime->registry());
         if (o.script.empty() && o.help_plugin.empty())
-            return kExitOk;
+            return finish_rank(kExitOk);
     }
     if (!o.help_plugin.empty()) {
         const neurite::Entry *entry = runtime->registry().find(o.help_plugin);
@@ -146,35 +158,43 @@ int main(int argc, char **argv)
             try {
                 runtime->registry().require(o.help_plugin);
             } catch (const std::exception &e) {
-                return finish(usage_error(std::string("--help-plugin: ") + e.what()));
+                return finish_rank(finish(usage_error(std::string("--help-plugin: ") + e.what())));
             }
         }
         std::fputs(entry->help().c_str(), stdout);
         if (o.script.empty())
-            return kExitOk;
+            return finish_rank(kExitOk);
     }
 
     std::unique_ptr<neurite::cli::MetricsLog> log;
     neurite::cli::RunPlot plot(o.plot_log);
     try {
-        if (!o.log.empty())
+        if (!o.log.empty() && main_rank)
             log = std::make_unique<neurite::cli::MetricsLog>(o.log);
     } catch (const std::exception &e) {
-        return finish(usage_error(e.what()));
+        return finish_rank(finish(usage_error(e.what())));
     }
-    neurite::cli::TerminalProgress progress(stdout, isatty(STDOUT_FILENO) != 0, o.quiet);
+    // The other ranks run the same script on their share of the data and
+    // would print the same lines: only their errors are shown.
+    neurite::cli::TerminalProgress progress(stdout, isatty(STDOUT_FILENO) != 0, o.quiet || !main_rank);
     neurite::Monitor &monitor = runtime->monitor();
-    monitor.subscribe([&](const neurite::MonitorEvent &e) { progress.handle(e); });
-    if (log)
-        monitor.subscribe([&](const neurite::MonitorEvent &e) { log->handle(e); });
-    if (!o.plot.empty())
-        monitor.subscribe([&](const neurite::MonitorEvent &e) { plot.handle(e); });
+    if (main_rank) {
+        monitor.subscribe([&](const neurite::MonitorEvent &e) { progress.handle(e); });
+        if (log)
+            monitor.subscribe([&](const neurite::MonitorEvent &e) { log->handle(e); });
+        if (!o.plot.empty())
+            monitor.subscribe([&](const neurite::MonitorEvent &e) { plot.handle(e); });
+    }
     runtime->set_print_sink([&](const std::string &line) {
+        if (!main_rank)
+            return;
         progress.clear();
         std::fwrite(line.data(), 1, line.size(), stdout);
         std::fputc('\n', stdout);
     });
     runtime->context().set_log_handler([&](int level, const std::string &message) {
+        if (!main_rank)
+            return;
         progress.clear();
         std::fprintf(stderr, "%s: %s\n", level ? "warning" : "info", message.c_str());
     });
@@ -197,10 +217,11 @@ int main(int argc, char **argv)
     case neurite::lua::RunResult::Status::Ok:
     case neurite::lua::RunResult::Status::Exit: break;
     case neurite::lua::RunResult::Status::Interrupted:
-        std::fprintf(stderr, "neurite-run: %s\n", result.message.c_str());
+        if (main_rank)
+            std::fprintf(stderr, "neurite-run: %s\n", result.message.c_str());
         break;
     case neurite::lua::RunResult::Status::Error:
-        std::fprintf(stderr, "neurite-run: %s\n", result.message.c_str());
+        std::fprintf(stderr, "%s%s\n", message_prefix().c_str(), result.message.c_str());
         if (!result.traceback.empty())
             std::fprintf(stderr, "%s\n", result.traceback.c_str());
         break;
@@ -208,7 +229,7 @@ int main(int argc, char **argv)
     try {
         if (log)
             log->flush();
-        if (!o.plot.empty())
+        if (!o.plot.empty() && main_rank)
             plot.write(o.plot);
     } catch (const std::exception &e) {
         std::fprintf(stderr, "neurite-run: %s\n", e.what());
@@ -216,5 +237,5 @@ int main(int argc, char **argv)
             code = kExitError;
     }
     g_runtime.store(nullptr);
-    return code;
+    return finish_rank(code);
 }

@@ -31,8 +31,9 @@ local ENTRIES = {"Dense", "ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "G
                  "Add", "Multiply", "Concat", "MSELoss", "CrossEntropyLoss", "BCELoss", "L1Loss", "HuberLoss",
                  "Identity", "Softplus", "Swish"}
 local OPTIMIZERS = {"SGD", "Adam", "RMSprop", "Adagrad"}
--- Never called: they end the run or wait for time to pass by design.
-local SKIP = {["monitor.cooperative"] = true, ["train.fit"] = false}
+-- Never called: they end the run or wait for time to pass by design
+-- (monitor.request_stop asks the run to stop, as Ctrl-C does).
+local SKIP = {["monitor.cooperative"] = true, ["monitor.request_stop"] = true, ["train.fit"] = false}
 
 local NUMBERS = {0, 1, -1, 2, 3, 4, 0.5, -0.5, 1.5, 10, 64, 1e9, -1e9, 2 ^ 31, 2 ^ 53, 2 ^ 62, math.maxinteger,
                  math.mininteger, 0 / 0, math.huge, -math.huge, 1e-300, 16777217}

@@ -31,6 +31,7 @@ local MODULES = {
   {prefix = "data", table = data, section = "data"},
   {prefix = "train", table = train, section = "train"},
   {prefix = "monitor", table = monitor, section = "monitor"},
+  {prefix = "dist", table = dist, section = "dist"},
   {prefix = "json", table = neurite.json, section = "json and the neurite table"},
   {prefix = "neurite", table = neurite, section = "json and the neurite table"},
 }

@@ -254,6 +254,8 @@ void open_nn(lua_State *L);
 void open_optim(lua_State *L);
 void open_monitor(lua_State *L);
 void open_data(lua_State *L);
+// dist: the ranks of a data-parallel run (dist_binding.cpp).
+void open_dist(lua_State *L);
 // neurite.json: encode/decode between Lua values and JSON, tensors apart.
 void open_json(lua_State *L);
 // nn.define: registers a Lua-defined entry; the definition table is at idx.

@@ -5,10 +5,10 @@
 #include "tensor_args.h"
 
 #include "neurite/core/data/split.h"
+#include "neurite/core/distributed.h"
 
 #include <cmath>
 #include <cstring>
-#include <thread>
 
 namespace neurite::lua {
 
@@ -279,6 +279,11 @@ int batches_next(lua_State *L)
             box->iterator.reset();
             return 0;
         }
+        if (b->size == 0) { // a rank's empty part of a last, small batch
+            lua_pushboolean(L, false);
+            lua_pushboolean(L, false);
+            return 2;
+        }
         const int owner = lua_upvalueindex(1);
         lua_pushvalue(L, owner);
         const int keep = lua_gettop(L);
@@ -320,11 +325,18 @@ nd::Augmentation opt_augment(lua_State *L, int idx, const char *fn)
 // Batches keep the samples' shape ({B, 1, 28, 28}); flatten = true gives {B, features}.
 // skip = k starts after the first k batches of the epoch's order without
 // gathering them: how a resumed run continues inside an epoch.
+// rank = r, ranks = n (data-parallel runs; ranks count from 0): size is the
+// global batch, and the iterator yields rank r's part of each (see
+// nd::shard_part); a part of a last, small batch may be empty, given as
+// false, false. Every rank must pass the same seed (or draw it from the same
+// generator state, as train.fit's ranks do).
 int ds_batches(lua_State *L)
 {
     const nd::Dataset &ds = check_dataset(L, 1);
     if (!lua_isnoneornil(L, 2))
-        check_option_keys(L, 2, "ds:batches", {"size", "shuffle", "seed", "drop_last", "flatten", "prefetch", "skip", "augment"});
+        check_option_keys(L, 2, "ds:batches",
+                          {"size", "shuffle", "seed", "drop_last", "flatten", "prefetch", "skip", "augment", "rank",
+                           "ranks"});
     nd::BatchOptions o;
     o.batch_size = opt_integer(L, 2, "size", o.batch_size, "ds:batches");
     o.shuffle = opt_bool(L, 2, "shuffle", true);
@@ -332,13 +344,17 @@ int ds_batches(lua_State *L)
     o.flatten = opt_bool(L, 2, "flatten", false);
     // Prefetching pays when a core is left over; when the compute threads
     // use every core, the gathering thread only takes time from them.
-    const bool spare_core =
-        ComputeContext::num_threads() < static_cast<int>(std::thread::hardware_concurrency());
+    const bool spare_core = ComputeContext::num_threads() < dist::usable_cores();
     o.prefetch = opt_bool(L, 2, "prefetch", spare_core);
     // Each call is one epoch; without a seed each draws a new order.
     o.seed = opt_seed(L, 2, "ds:batches");
     o.augment = opt_augment(L, 2, "ds:batches");
     const int64_t skip = opt_integer(L, 2, "skip", 0, "ds:batches");
+    o.shard_count = opt_integer(L, 2, "ranks", 1, "ds:batches");
+    o.shard_index = opt_integer(L, 2, "rank", 0, "ds:batches");
+    if (o.shard_count < 1 || o.shard_index < 0 || o.shard_index >= o.shard_count)
+        raise(L, "ds:batches: rank = " + std::to_string(o.shard_index) + " is not one of the " +
+                     std::to_string(o.shard_count) + " ranks (ranks count from 0; ranks must be at least 1)");
     return guarded(L, [&] {
         auto iterator = std::make_unique<nd::BatchIterator>(ds, o);
         if (skip < 0 || skip > iterator->batches_per_epoch())

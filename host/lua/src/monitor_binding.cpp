@@ -220,6 +220,14 @@ int mon_stop_requested(lua_State *L)
     return 1;
 }
 
+// monitor.request_stop(): asks the run to stop as Ctrl-C does (train.fit on
+// every rank of a data-parallel run when one rank was asked).
+int mon_request_stop(lua_State *L)
+{
+    detail::session(L).context.request_cancel();
+    return 0;
+}
+
 // local guard <close> = monitor.cooperative(): until the guard closes, a
 // stop request is left to the caller's own stop_requested() checks (for up
 // to the grace period), so it can stop at a step boundary and save.
@@ -281,6 +289,7 @@ void open_monitor(lua_State *L)
                                          {"run", mon_run},
                                          {"end_run", mon_end_run},
                                          {"stop_requested", mon_stop_requested},
+                                         {"request_stop", mon_request_stop},
                                          {"cooperative", mon_cooperative},
                                          {nullptr, nullptr}};
     luaL_newlib(L, functions);

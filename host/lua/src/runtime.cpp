@@ -23,8 +23,10 @@
 
 namespace neurite::lua {
 
-// resources/lua/neurite/train.lua, callbacks.lua and diagnostics.lua, built in
+// resources/lua/neurite/train.lua, callbacks.lua, diagnostics.lua and
+// parallel.lua, built in
 extern const char *const kEmbeddedTrainLua;
+extern const char *const kEmbeddedParallelLua;
 extern const char *const kEmbeddedCallbacksLua;
 extern const char *const kEmbeddedDiagnosticsLua;
 extern const char *const kEmbeddedSchedulesLua;
@@ -148,16 +150,19 @@ void run_shipped_lua(lua_State *L, const char *file, const char *embedded, int n
     lua_call(L, nargs, 1);
 }
 
-// train.lua makes the train table from the modules; callbacks.lua adds
-// resume and the callbacks to it, diagnostics.lua gradient_check,
-// curvature and confusion, metrics.lua the metrics beside accuracy;
-// schedules.lua (learning-rate schedules, gradient clipping) and
-// optimizers.lua (LBFGS, Newton) add to optim, layers.lua nn.Normalize.
-// Leaves the table on the stack.
+// train.lua makes the train table from the modules and parallel.lua's
+// table (data-parallel runs); callbacks.lua adds resume and the callbacks
+// to it, diagnostics.lua gradient_check, curvature and confusion,
+// metrics.lua the metrics beside accuracy; schedules.lua (learning-rate
+// schedules, gradient clipping) and optimizers.lua (LBFGS, Newton) add to
+// optim, layers.lua nn.Normalize. Leaves the table on the stack.
 void load_train_module(lua_State *L, int neurite)
 {
     lua_pushvalue(L, neurite);
-    run_shipped_lua(L, "train.lua", kEmbeddedTrainLua, 1);
+    run_shipped_lua(L, "parallel.lua", kEmbeddedParallelLua, 1);
+    lua_pushvalue(L, neurite);
+    lua_insert(L, -2);
+    run_shipped_lua(L, "train.lua", kEmbeddedTrainLua, 2);
     const std::pair<const char *, const char *> extensions[] = {{"callbacks.lua", kEmbeddedCallbacksLua},
                                                                 {"diagnostics.lua", kEmbeddedDiagnosticsLua},
                                                                 {"metrics.lua", kEmbeddedMetricsLua},
@@ -232,11 +237,13 @@ int open_all(lua_State *L)
     lua_setfield(L, neurite, "data");
     open_json(L);
     lua_setfield(L, neurite, "json");
+    open_dist(L);
+    lua_setfield(L, neurite, "dist");
     register_option_checks(L, neurite);
     load_train_module(L, neurite);
     lua_setfield(L, neurite, "train");
 
-    for (const char *name : {"tensor", "nn", "optim", "monitor", "data", "train"}) {
+    for (const char *name : {"tensor", "nn", "optim", "monitor", "data", "train", "dist"}) {
         lua_getfield(L, neurite, name);
         lua_setglobal(L, name);
     }

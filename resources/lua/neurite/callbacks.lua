@@ -69,18 +69,24 @@ local function save_checkpoint(path, fit, position)
     monitor.text("train.checkpoint: the parameters are inf or nan; " .. path .. " keeps the last finite state")
     return
   end
-  local states = {}
-  for i, cb in ipairs(fit.callbacks or {}) do
-    if cb.state then states[i] = cb:state() end
+  -- In a data-parallel run every rank holds the same state: rank 0 writes
+  -- it, and the others wait until it is written, so that no rank reading it
+  -- next (a train.fit resuming from it) finds the one before.
+  if neurite.dist.is_main() then
+    local states = {}
+    for i, cb in ipairs(fit.callbacks or {}) do
+      if cb.state then states[i] = cb:state() end
+    end
+    -- optim.LBFGS and optim.Newton are Lua: their state goes in the metadata.
+    local lua_optimizer = fit.optimizer.needs_closure
+    local meta = {epoch = position and position.epoch - 1 or fit.epoch, step = fit.step, history = fit.history,
+                  rng = tensor.rng_state(), lr = fit.optimizer.lr, callbacks = states, position = position,
+                  optimizer_state = lua_optimizer and fit.optimizer:state() or nil}
+    local text, tensors = json.encode(meta)
+    fit.model:save(path, {optimizer = not lua_optimizer and fit.optimizer or nil, ["meta.json"] = text,
+                          ["meta.tensors"] = tensors})
   end
-  -- optim.LBFGS and optim.Newton are Lua: their state goes in the metadata.
-  local lua_optimizer = fit.optimizer.needs_closure
-  local meta = {epoch = position and position.epoch - 1 or fit.epoch, step = fit.step, history = fit.history,
-                rng = tensor.rng_state(), lr = fit.optimizer.lr, callbacks = states, position = position,
-                optimizer_state = lua_optimizer and fit.optimizer:state() or nil}
-  local text, tensors = json.encode(meta)
-  fit.model:save(path, {optimizer = not lua_optimizer and fit.optimizer or nil, ["meta.json"] = text,
-                        ["meta.tensors"] = tensors})
+  neurite.dist.barrier()
 end
 
 -- The metadata of a checkpoint, checked field by field: a damaged or

@@ -27,9 +27,10 @@
 -- Every function here that takes a table of options rejects a key it does
 -- not know (neurite.check_options), so a typo is an error, not a default.
 
-local neurite = ...
+local neurite, parallel = ... -- parallel.lua: data-parallel runs under mpirun
 local pcall = neurite._library_pcall -- Lua's own: see runtime.cpp
 local tensor, monitor = neurite.tensor, neurite.monitor
+local shard_part = parallel.shard_part
 local check_options = neurite.check_options
 -- Whether data holds class labels: the one rule (a dataset's kind, a table's
 -- kind, else y's values), shared with the window.
@@ -197,7 +198,7 @@ end
 -- view in that order, so that the core's iterator still gathers (and may
 -- prefetch) their samples. x and y come as tables where the source has
 -- lists of several parts, as tensors where it has one.
-local function zipped_batches(source, size, shuffle, drop_last, skip)
+local function zipped_batches(source, size, shuffle, drop_last, skip, shard)
   local xs, ys = parts(source.x or source[1]), parts(source.y or source[2])
   local n = #xs[1]
   size = math.min(size or n, n)
@@ -207,17 +208,18 @@ local function zipped_batches(source, size, shuffle, drop_last, skip)
     for _, p in ipairs(list) do
       if not tensor.is_tensor(p) and not streams[p] then
         streams[p] = (order and p:subset(order) or p):batches{size = size, shuffle = false, drop_last = drop_last,
-                                                             skip = skip, seed = 0}
+                                                             skip = skip, seed = 0, rank = shard and shard.rank,
+                                                             ranks = shard and shard.ranks}
       end
     end
   end
   local i = 1 + (skip or 0) * size
-  local function pick(list, side, rows, count)
+  local function pick(list, side, rows, first, count)
     local out = {}
     for k, p in ipairs(list) do
       if latest[p] then out[k] = latest[p][side]
       elseif rows then out[k] = p:index(1, rows)
-      else out[k] = p:narrow(1, i, count) end
+      else out[k] = p:narrow(1, first, count) end
     end
     return #out == 1 and out[1] or out
   end
@@ -226,10 +228,11 @@ local function zipped_batches(source, size, shuffle, drop_last, skip)
     local count = math.min(size, n - i + 1)
     if drop_last and count < size then return nil end
     for ds, next_batch in pairs(streams) do latest[ds] = table.pack(next_batch()) end
-    local rows = order and order:narrow(1, i, count)
-    local xb, yb = pick(xs, 1, rows, count), pick(ys, 2, rows, count)
+    local first, part = shard_part(i, count, shard)
     i = i + count
-    return xb, yb
+    if part == 0 then return false, false end
+    local rows = order and order:narrow(1, first, part)
+    return pick(xs, 1, rows, first, part), pick(ys, 2, rows, first, part)
   end, n
 end
 
@@ -237,17 +240,19 @@ end
 -- skip = k leaves out the first k batches of the order drawn (a resumed
 -- run continuing inside an epoch), without gathering them. augment (a
 -- dataset's only: {crop_padding =, horizontal_flip =}) crops and flips images.
-function train.batches(source, size, shuffle, drop_last, skip, augment)
+-- With shard = {rank =, ranks =} (parallel.lua), size is the global batch,
+-- and this rank's part of each comes (false, false where that part is empty).
+function train.batches(source, size, shuffle, drop_last, skip, augment, shard)
   if check_source(source, "data", 3) then
-    return source:batches{size = size, shuffle = shuffle, drop_last = drop_last, skip = skip, augment = augment},
-           #source
+    return source:batches{size = size, shuffle = shuffle, drop_last = drop_last, skip = skip, augment = augment,
+                          rank = shard and shard.rank, ranks = shard and shard.ranks}, #source
   end
   if augment ~= nil then
     error("train.batches: augment applies to a dataset (data.idx, data.images, data.tensors), not to tensors", 2)
   end
   local x, y = source.x or source[1], source.y or source[2]
   if not tensor.is_tensor(x) or not tensor.is_tensor(y) then
-    return zipped_batches(source, size, shuffle, drop_last, skip)
+    return zipped_batches(source, size, shuffle, drop_last, skip, shard)
   end
   local n = #x
   size = math.min(size or n, n)
@@ -257,15 +262,14 @@ function train.batches(source, size, shuffle, drop_last, skip, augment)
     if i > n then return nil end
     local count = math.min(size, n - i + 1)
     if drop_last and count < size then return nil end
-    local xb, yb
-    if order then
-      local idx = order:narrow(1, i, count)
-      xb, yb = x:index(1, idx), y:index(1, idx)
-    else
-      xb, yb = x:narrow(1, i, count), y:narrow(1, i, count)
-    end
+    local first, part = shard_part(i, count, shard)
     i = i + count
-    return xb, yb
+    if part == 0 then return false, false end
+    if order then
+      local idx = order:narrow(1, first, part)
+      return x:index(1, idx), y:index(1, idx)
+    end
+    return x:narrow(1, first, part), y:narrow(1, first, part)
   end, n
 end
 
@@ -588,7 +592,7 @@ end
 
 local FIT_OPTIONS = {"model", "loss", "loss_weights", "optimizer", "data", "validation", "epochs", "batch_size",
                      "shuffle", "drop_last", "metrics", "callbacks", "verbose", "name", "resume", "on_epoch",
-                     "eval_batch_size", "clip_grad_norm", "clip_grad_value", "augment"}
+                     "eval_batch_size", "clip_grad_norm", "clip_grad_value", "augment", "data_parallel"}
 
 -- One epoch of training; fills logs.loss, accuracy, lr and samples_per_s
 -- (and loss_<k>, accuracy_<k> for several outputs).
@@ -604,7 +608,7 @@ local function train_epoch(fit, logs, resumed)
   if resumed then tensor.set_rng_state(resumed.shuffle_rng) end
   local shuffle_rng = tensor.rng_state()
   local next_batch, total = train.batches(fit.data, fit.batch_size, fit.shuffle, fit.drop_last, from.batches,
-                                          fit.augment)
+                                          fit.augment, fit.shard)
   if resumed then tensor.set_rng_state(resumed.rng) end
   local count, accuracy = fit.outputs, fit.accuracy
   local outs = count > 1 and (from.outputs or new_outputs(count)) or nil
@@ -613,35 +617,41 @@ local function train_epoch(fit, logs, resumed)
   local started = monitor.elapsed()
   for x, y in next_batch do
     optimizer:zero_grad()
-    local pred = call_at(3, model, "forward", x)
-    check_outputs(pred, y, count, "train.fit", 3)
-    local value = loss_value(loss, pred, y)
+    local pred, value, weight = nil, 0, 1
+    if x then -- false: this rank's part of a last, small batch is empty
+      pred = call_at(3, model, "forward", x)
+      check_outputs(pred, y, count, "train.fit", 3)
+      value = loss_value(loss, pred, y)
+      weight = parallel.share(fit, samples_in(x), math.min(fit.batch_size, total - batches * fit.batch_size))
+      -- A loss that is not finite skips backward; the step stops below, on
+      -- every rank of a data-parallel run, since the step's sums carry it.
+      if is_finite(value) then model:backward(x, parallel.weighted(loss:backward(pred, y), weight), false) end
+    end
+    local sums = parallel.step_sums(fit, x, pred, y, value, weight, train.correct)
+    local n = sums[2]
+    value = sums[1]
     local fault = not is_finite(value) and "loss is " .. number_text(value) or nil
-    if not fault then
-      model:backward(x, loss:backward(pred, y), false)
-      if fit.check_grads and not optimizer:grads_finite() then fault = "the gradients hold inf or nan (the loss is " .. number_text(value) .. ")" end
+    if not fault and fit.check_grads and not optimizer:grads_finite() then
+      fault = "the gradients hold inf or nan (the loss is " .. number_text(value) .. ")"
     end
     if fault then
       -- Stopped before the step: the parameters keep their last finite values.
       fit.stop, fit.nonfinite = true, string.format("epoch %d, step %d: %s", fit.epoch, batches + 1, fault)
-      call(fit.callbacks, "on_batch_end", {loss = value, size = samples_in(x), step = fit.step}, fit)
+      call(fit.callbacks, "on_batch_end", {loss = value, size = n, step = fit.step}, fit)
       break
     end
     -- Counted before the step: optim.LBFGS and optim.Newton run forward again.
-    local n = samples_in(x)
-    batches, seen, sum_loss = batches + 1, seen + n, sum_loss + value * n
-    if outs then
-      add_outputs(outs, loss, pred, y, accuracy, n)
-    elseif accuracy[1] then
-      correct = correct + train.correct(pred, y)
+    batches, seen, sum_loss, correct = batches + 1, seen + n, sum_loss + value * n, correct + sums[3]
+    for k, o in ipairs(outs or {}) do
+      o.loss, o.correct = o.loss + sums[3 + 2 * k] * n, o.correct + sums[4 + 2 * k]
     end
-    train._add_metrics(fit.trackers, pred, y, 3)
+    if pred then train._add_metrics(fit.trackers, pred, y, 3) end
     train._optimizer_step(fit, x, y) -- clipping, and a closure for optim.LBFGS / Newton (schedules.lua)
     fit.step = monitor.step()
     monitor.log("batch_loss", value)
     monitor.progress(seen, total, string.format("epoch %d/%d", fit.epoch, fit.epochs))
     call(fit.callbacks, "on_batch_end", {loss = value, size = n, step = fit.step}, fit)
-    if monitor.stop_requested() then fit.interrupted = true end
+    if sums[4] > 0 then fit.interrupted = true end
     if fit.stop or fit.interrupted then break end
   end
   local seconds = from.seconds + (monitor.elapsed() - started)
@@ -794,8 +804,10 @@ function train.fit(opts)
                verbose = opts.verbose == nil and 1 or opts.verbose, augment = opts.augment,
                -- Optimizers written in Lua may have no gradient check of their own.
                check_grads = has_method(optimizer, "grads_finite")}
+  fit.shard = parallel.shard(opts) -- under mpirun: this rank's part of each batch
   local start_epoch, resumed = 1, nil
   if opts.resume then start_epoch, resumed = train.resume(fit, opts.resume, callbacks) end
+  if fit.shard then parallel.join(fit, start_epoch, losses) end
 
   local run <close> = opts.name and monitor.run(opts.name) or nil
   -- Stop requests (Ctrl-C, the GUI's Stop) are handled at step boundaries
@@ -813,14 +825,15 @@ function train.fit(opts)
     model:train()
     local seconds = train_epoch(fit, logs, resumed)
     resumed = nil
+    parallel.end_epoch(fit)
     if fit.interrupted then
       call(callbacks, "on_interrupt", logs, fit)
       error(string.format("train.fit: interrupted in epoch %d at step %d", epoch, fit.step), 2)
     end
     if opts.validation then
-      local v = train.evaluate{model = model, data = opts.validation, loss = opts.loss,
-                               loss_weights = opts.loss_weights, metrics = metrics,
-                               batch_size = opts.eval_batch_size}
+      local v = parallel.evaluate(fit, train.evaluate, {model = model, data = opts.validation, loss = opts.loss,
+                                  loss_weights = opts.loss_weights, metrics = metrics,
+                                  batch_size = opts.eval_batch_size})
       for key, value in pairs(v) do
         if key ~= "samples" then logs["val_" .. key] = value end
       end

@@ -1,6 +1,7 @@
 #include "neurite/core/data/batch_iterator.h"
 
 #include "neurite/core/compute_context.h"
+#include "neurite/core/distributed.h"
 #include "neurite/core/error.h"
 
 #include "random.h"
@@ -101,8 +102,16 @@ public:
             slot.batch.size = 0;
             return;
         }
-        const int64_t first = p.index * m_options.batch_size;
-        const int64_t n = std::min(m_options.batch_size, m_dataset.size() - first);
+        const int64_t batch_first = p.index * m_options.batch_size;
+        const ShardPart part = shard_part(std::min(m_options.batch_size, m_dataset.size() - batch_first),
+                                          m_options.shard_index, m_options.shard_count);
+        const int64_t first = batch_first + part.offset;
+        const int64_t n = part.count;
+        if (n == 0) { // this rank's share of a last, small batch
+            slot.rows.clear();
+            slot.batch = Batch{{}, {}, {}, 0, p.index, p.epoch};
+            return;
+        }
         slot.rows.assign(claim.order->begin() + first, claim.order->begin() + first + n);
         m_dataset.gather(slot.rows, slot.inputs.data(),
                          slot.targets.defined() ? slot.targets.data() : nullptr);
@@ -384,18 +393,27 @@ struct BatchIterator::State {
     }
 };
 
+ShardPart shard_part(int64_t size, int64_t index, int64_t count)
+{
+    const int64_t base = size / count, extra = size % count;
+    return {index * base + std::min(index, extra), base + (index < extra ? 1 : 0)};
+}
+
 BatchIterator::BatchIterator(Dataset dataset, BatchOptions options)
 {
     if (options.batch_size < 1)
         throw Error(dataset.source() + ": the batch size must be at least 1, got " +
                     std::to_string(options.batch_size));
+    if (options.shard_count < 1 || options.shard_index < 0 || options.shard_index >= options.shard_count)
+        throw Error(dataset.source() + ": part " + std::to_string(options.shard_index) + " of " +
+                    std::to_string(options.shard_count) + " does not exist (parts count from 0)");
     check_augmentation(options.augment, dataset.input_shape(), dataset.source());
     m_state = std::make_unique<State>(std::move(dataset), options);
     State &s = *m_state;
     const int64_t rows = std::min(options.batch_size, std::max<int64_t>(s.dataset.size(), 1));
     const int64_t width = s.dataset.target_width();
-    const auto cores = std::thread::hardware_concurrency();
-    const bool spare_core = cores > static_cast<unsigned>(ComputeContext::num_threads());
+    // The cores this rank may use: its own, or its share of the node's.
+    const bool spare_core = dist::usable_cores() > ComputeContext::num_threads();
     s.threaded = options.prefetch && (spare_core || options.prefetch_on_busy_cores);
     s.may_poll = spare_core; // polling on a busy core would take it from computing
     for (Slot &slot : s.slots) {

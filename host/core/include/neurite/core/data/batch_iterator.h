@@ -32,7 +32,24 @@ struct BatchOptions {
     // Random crops and flips of image samples (for training batches), drawn
     // from seed: an Error at construction unless the samples are images.
     Augmentation augment;
+    // One rank's share of each batch in a data-parallel run: batch_size is
+    // the global batch, split into shard_count contiguous parts (see
+    // shard_part), and this iterator yields part shard_index, 0-based. Every
+    // rank draws the same order from the same seed, so the parts are
+    // disjoint and together make the batch a single process would see. A
+    // part of a last batch smaller than shard_count may be empty (size 0).
+    int64_t shard_index = 0;
+    int64_t shard_count = 1;
 };
+
+// Where part `index` of `count` begins in a batch of `size` samples, and how
+// many it holds: size / count each, and the first size % count parts one
+// more. train.lua splits {x =, y =} tensors by the same rule.
+struct ShardPart {
+    int64_t offset = 0;
+    int64_t count = 0;
+};
+ShardPart shard_part(int64_t size, int64_t index, int64_t count);
 
 // One batch in the iterator's own buffers, valid until the next call to next().
 struct Batch {
