@@ -178,6 +178,16 @@ void MainWindow::build_actions()
     QAction *save = file->addAction(tr("&Save"), QKeySequence::Save, this, [this] { m_editor->save(m_editor->current()); });
     file->addAction(tr("Save &as…"), QKeySequence::SaveAs, this, [this] { m_editor->save_as(m_editor->current()); });
     file->addSeparator();
+    m_open_model = file->addAction(tr("Open &model…"), this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open a model"), QString(),
+                                                          tr("Models (*.nrt *.onnx);;Neurite models (*.nrt);;"
+                                                             "ONNX models (*.onnx)"));
+        if (!path.isEmpty())
+            open_model(path);
+    });
+    m_open_model->setToolTip(tr("A Neurite checkpoint or an ONNX file: its graph in the Model panel, "
+                                "and `model` in the console"));
+    file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
     QMenu *run = menuBar()->addMenu(tr("&Run"));
@@ -193,6 +203,13 @@ void MainWindow::build_actions()
             save_trained_model(path);
     });
     m_save_model->setToolTip(tr("The model the last run trained; nn.load(path) reads it back"));
+    m_export_onnx = run->addAction(tr("&Export model as ONNX…"), this, [this] {
+        const QString path = QFileDialog::getSaveFileName(this, tr("Export the trained model as ONNX"), "model.onnx",
+                                                          tr("ONNX models (*.onnx)"));
+        if (!path.isEmpty())
+            export_onnx(path);
+    });
+    m_export_onnx->setToolTip(tr("The model the last run trained (or opened), for ONNX Runtime, PyTorch and others"));
 
     QMenu *view = menuBar()->addMenu(tr("&View"));
     for (QDockWidget *d : findChildren<QDockWidget *>())
@@ -253,12 +270,18 @@ void MainWindow::run_script(const QString &code, const QString &name)
                               Q_ARG(QString, QFileInfo(name).absolutePath()));
 }
 
-void MainWindow::save_trained_model(const QString &path)
+void MainWindow::save_trained_model(const QString &path) { worker_call("save_model", path); }
+
+void MainWindow::export_onnx(const QString &path) { worker_call("export_onnx", path); }
+
+void MainWindow::open_model(const QString &path) { worker_call("open_model", path); }
+
+void MainWindow::worker_call(const char *slot, const QString &path)
 {
     if (running())
         return;
     set_running(true);
-    QMetaObject::invokeMethod(m_worker, "save_model", Qt::QueuedConnection, Q_ARG(QString, path));
+    QMetaObject::invokeMethod(m_worker, slot, Qt::QueuedConnection, Q_ARG(QString, path));
 }
 
 void MainWindow::stop()
@@ -272,6 +295,8 @@ void MainWindow::set_running(bool running)
     m_run->setEnabled(!running);
     m_stop->setEnabled(running);
     m_save_model->setEnabled(!running);
+    m_export_onnx->setEnabled(!running);
+    m_open_model->setEnabled(!running);
     m_console->set_prompt_enabled(!running);
     if (running) {
         m_run_started = QDateTime::currentMSecsSinceEpoch();

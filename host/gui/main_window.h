@@ -55,6 +55,9 @@ public slots:
     // Saves the model the last train.fit trained (on the run thread, where
     // it lives); the console says where, or why not. Ends with run_finished.
     void save_trained_model(const QString &path);
+    void export_onnx(const QString &path);
+    // A .nrt or .onnx file: its graph in the Model panel, `model` at the prompt.
+    void open_model(const QString &path);
 
 signals:
     void run_finished(int exit_code, bool interrupted);
@@ -63,6 +66,8 @@ protected:
     void closeEvent(QCloseEvent *event) override;
 
 private:
+    // Asks the run thread's worker for slot(path), as a run (Stop disabled).
+    void worker_call(const char *slot, const QString &path);
     void build_docks();
     void build_actions();
     void update_recent_menu();
@@ -82,7 +87,7 @@ private:
     DataPanel *m_data;
     QThread m_thread;
     RunWorker *m_worker;
-    QAction *m_run, *m_stop, *m_save_model;
+    QAction *m_run, *m_stop, *m_save_model, *m_export_onnx, *m_open_model;
     QMenu *m_recent;
     QLabel *m_status;
     QTimer *m_elapsed_timer;

@@ -6,6 +6,7 @@
 #include "neurite/core/compute_context.h"
 #include "neurite/core/model.h"
 #include "neurite/core/monitor.h"
+#include "neurite/interchange/onnx.h"
 #include "neurite/lua/runtime.h"
 
 #include <QElapsedTimer>
@@ -27,12 +28,21 @@ constexpr int kRunNice = 5;
 
 // The console prompt's Lua (resources/lua/neurite/window_prompt.lua, built
 // into the window as a Qt resource).
+std::string resource_text(const char *path)
+{
+    QFile file(path);
+    return file.open(QIODevice::ReadOnly) ? file.readAll().toStdString() : std::string();
+}
+
 const std::string &prompt_chunk()
 {
-    static const std::string text = [] {
-        QFile file(":/neurite/window_prompt.lua");
-        return file.open(QIODevice::ReadOnly) ? file.readAll().toStdString() : std::string();
-    }();
+    static const std::string text = resource_text(":/neurite/window_prompt.lua");
+    return text;
+}
+
+const std::string &open_model_chunk()
+{
+    static const std::string text = resource_text(":/neurite/window_open_model.lua");
     return text;
 }
 
@@ -189,17 +199,29 @@ void RunWorker::run(const QString &code, const QString &name, const QString &dir
 
 void RunWorker::evaluate(const QString &code)
 {
+    // As the lua prompt does: an expression prints its values, anything else
+    // runs as a statement.
+    run_window_chunk("__neurite_prompt", code, prompt_chunk(), "=prompt");
+}
+
+void RunWorker::open_model(const QString &path)
+{
+    run_window_chunk("__neurite_model_path", path, open_model_chunk(), "=open model");
+}
+
+void RunWorker::run_window_chunk(const char *global, const QString &value, const std::string &chunk,
+                                 const char *chunk_name)
+{
     if (!m_runtime)
         new_runtime();
     ComputeContext::prepare_thread(); // as in run()
     m_running = true;
-    // As the lua prompt does: an expression prints its values, anything else
-    // runs as a statement. The code travels in a global, never spliced into Lua.
+    // The value travels in a global, never spliced into Lua source.
     lua_State *L = m_runtime->state();
-    const QByteArray text = code.toUtf8();
+    const QByteArray text = value.toUtf8();
     lua_pushlstring(L, text.constData(), static_cast<size_t>(text.size()));
-    lua_setglobal(L, "__neurite_prompt");
-    const lua::RunResult result = m_runtime->run_string(prompt_chunk(), "=prompt");
+    lua_setglobal(L, global);
+    const lua::RunResult result = m_runtime->run_string(chunk, chunk_name);
     if (result.status == lua::RunResult::Status::Error)
         emit failed(QString::fromStdString(result.message), QString());
     m_runtime->clear_cancel();
@@ -209,23 +231,43 @@ void RunWorker::evaluate(const QString &code)
 
 void RunWorker::save_model(const QString &path)
 {
+    // On the run thread, where the model lives; the checkpoint is written
+    // atomically and names the file on failure.
+    with_trained_model(tr("save"), [&](Model &model) {
+        Checkpoint::capture(model).write(path.toStdString());
+        return tr("Saved the trained model (%1 parameters) to %2; nn.load(path) reads it back")
+            .arg(model.parameter_count())
+            .arg(path);
+    });
+}
+
+void RunWorker::export_onnx(const QString &path)
+{
+    with_trained_model(tr("export"), [&](Model &model) {
+        const interchange::OnnxExportOptions options;
+        interchange::export_onnx(model, path.toStdString(), options);
+        return tr("Exported the trained model to %1 (ONNX opset %2, checked by onnx::checker); "
+                  "nn.import_onnx(path) reads it back")
+            .arg(path)
+            .arg(options.opset);
+    });
+}
+
+void RunWorker::with_trained_model(const QString &verb, const std::function<QString(Model &)> &action)
+{
     const std::shared_ptr<const WatchedModel> watched = m_pictures.watched();
     if (!watched) {
-        emit failed(tr("No trained model to save: run a script that calls train.fit (or the quick form) first."),
-                     QString());
+        emit failed(tr("No trained model to %1: run a script that calls train.fit (or the quick form), "
+                       "or open a model, first.")
+                        .arg(verb),
+                    QString());
         emit finished(1, false, 0);
         return;
     }
     m_running = true;
     int code = 0;
-    // On the run thread, where the model lives; the checkpoint is written
-    // atomically and names the file on failure.
     try {
-        Model &model = *watched->model;
-        Checkpoint::capture(model).write(path.toStdString());
-        emit output(tr("Saved the trained model (%1 parameters) to %2; nn.load(path) reads it back")
-                        .arg(model.parameter_count())
-                        .arg(path));
+        emit output(action(*watched->model));
     } catch (const std::exception &e) {
         emit failed(QString::fromUtf8(e.what()), QString());
         code = 1;

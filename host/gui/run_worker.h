@@ -4,6 +4,8 @@
 #include "model_pictures.h"
 
 #include <QObject>
+
+#include <functional>
 #include <QString>
 
 #include <atomic>
@@ -53,6 +55,11 @@ public slots:
     void evaluate(const QString &code);
     // Saves the model the last run watched (train.fit's) to path.
     void save_model(const QString &path);
+    // The last run's (or the opened) model as ONNX.
+    void export_onnx(const QString &path);
+    // A .nrt or .onnx file as the watched model: its graph in the Model
+    // panel, and `model` for the console prompt.
+    void open_model(const QString &path);
 
 signals:
     void started(const QString &name);
@@ -67,6 +74,11 @@ signals:
 
 private:
     void new_runtime();
+    // Runs one of the window's own chunks with `value` in `global`.
+    void run_window_chunk(const char *global, const QString &value, const std::string &chunk, const char *chunk_name);
+    // Calls action on the watched model and reports its sentence, or says
+    // there is no model to `verb`.
+    void with_trained_model(const QString &verb, const std::function<QString(Model &)> &action);
     // Monitor events, on the thread that publishes them.
     void on_event(const MonitorEvent &e);
     void on_watch(const std::shared_ptr<const WatchedModel> &watched);

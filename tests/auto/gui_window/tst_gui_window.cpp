@@ -413,6 +413,51 @@ train.fit{model = model, loss = nn.MSELoss(), optimizer = optim.SGD(model, {lr =
         QVERIFY(!regression.model_panel()->has_confusion());
     }
 
+    // Run → Export model as ONNX… and File → Open model… (issue 14): the
+    // trained XOR model goes out as a checked ONNX file and comes back as
+    // the Model panel's graph, with `model` at the console prompt.
+    void exports_onnx_and_opens_models()
+    {
+        QTemporaryDir dir;
+        MainWindow w;
+        w.show();
+        QSignalSpy done(&w, &MainWindow::run_finished);
+        const QString onnx = dir.filePath("xor.onnx"), nrt = dir.filePath("xor.nrt");
+        w.export_onnx(onnx); // nothing trained yet: a clear error, no file
+        QCOMPARE(wait_for_run(done).first, 1);
+        QVERIFY(w.console()->plain_text().contains("No trained model to export"));
+        QVERIFY(!QFile::exists(onnx));
+
+        w.run_script(kXorScript, "xor");
+        QCOMPARE(wait_for_run(done).first, 0);
+        w.export_onnx(onnx);
+        QCOMPARE(wait_for_run(done).first, 0);
+        QVERIFY2(w.console()->plain_text().contains("Exported the trained model to " + onnx),
+                 qPrintable(w.console()->plain_text()));
+        QFile file(onnx);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        QVERIFY(file.size() > 100);
+        w.save_trained_model(nrt);
+        QCOMPARE(wait_for_run(done).first, 0);
+
+        for (const QString &path : {onnx, nrt}) {
+            w.model_panel()->clear();
+            w.open_model(path);
+            QCOMPARE(wait_for_run(done).first, 0);
+            QVERIFY2(w.console()->plain_text().contains("Opened " + path + ": 32 parameters"),
+                     qPrintable(w.console()->plain_text()));
+            // Two Dense layers (2 -> 6 -> 2) between the input and the output
+            // (the ONNX file has the fused tanh as a node of its own).
+            const QStringList boxes = w.model_panel()->graph_view()->box_texts();
+            QVERIFY2(boxes.first() == "Input" && boxes.last() == "Output", qPrintable(boxes.join(" | ")));
+            QCOMPARE(boxes.filter(QRegularExpression("^Dense\\n")).size(), 2);
+            QVERIFY2(w.model_panel()->summary().contains("Dense"), qPrintable(w.model_panel()->summary()));
+        }
+        w.open_model(dir.filePath("missing.onnx"));
+        QCOMPARE(wait_for_run(done).first, 1);
+        QVERIFY(w.console()->plain_text().contains("missing.onnx"));
+    }
+
     // A loop of one's own, with no train.fit and no extra call, still shows
     // the model: the optimizer announced it. With monitor.watch(model, data)
     // and a scalar a step, it gets the live boundary and the confusion matrix.
