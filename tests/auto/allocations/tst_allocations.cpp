@@ -150,6 +150,45 @@ private slots:
         QVERIFY(c.inside % steps == 0); // the same every step: nothing grows
     }
 
+    // Convolutions and pools in oneDNN's blocked layout, the host converting
+    // to plain before Dense: still nothing allocated per step.
+    void cnn_training_step()
+    {
+        Registry &reg = test::registry();
+        ComputeContext &ctx = test::context();
+        Sequential model;
+        auto conv = [&](int in, int out, uint64_t seed) {
+            return reg.create_layer("Conv2D", {{"inputs", double(in)}, {"outputs", double(out)},
+                                               {"activation", std::string("relu")}}, ctx, seed);
+        };
+        model.add(conv(1, 8, 1));
+        model.add(reg.create_layer("MaxPool2D", {}, ctx, 0));
+        model.add(conv(8, 16, 2));
+        model.add(reg.create_layer("AvgPool2D", {}, ctx, 0));
+        model.add(reg.create_layer("Dense", {{"inputs", 400.0}, {"outputs", 10.0}}, ctx, 3));
+        auto loss = reg.create_loss("CrossEntropyLoss", {}, ctx);
+        auto opt = reg.create_optimizer("SGD", {{"lr", 0.01}, {"momentum", 0.9}}, ctx);
+        opt->attach(model.parameters());
+        const Tensor x = test::random_tensor(Shape{32, 1, 28, 28}, 1, 0.0f, 1.0f);
+        Tensor y(Shape{32});
+        for (int i = 0; i < 32; ++i)
+            y[i] = static_cast<float>(i % 10);
+        Tensor dlogits(Shape{32, 10});
+        const int steps = 10;
+        const Counts c = count([&] {
+            model.zero_grad();
+            const Tensor &logits = model.forward(x);
+            loss->forward(logits, y);
+            loss->backward(logits, y, dlogits);
+            model.backward(x, dlogits, false);
+            opt->step();
+        }, steps);
+        qInfo("cnn, per step: %.1f allocations outside oneDNN, %.1f inside dnnl_primitive_execute",
+              double(c.outside) / steps, double(c.inside) / steps);
+        QCOMPARE(c.outside, 0L);
+        QVERIFY(c.inside % steps == 0);
+    }
+
     // A graph: a residual block (fan-out, Add) and two heads, each with a loss.
     void graph_training_step()
     {

@@ -1,0 +1,186 @@
+// Conv2D and the pools against values computed by hand, the layouts a chain
+// of them keeps, and the errors bad input gets. Gradient checks are in
+// tests/auto/gradcheck; the CNN trained from Lua in tests/lua/cnn.lua.
+#include "test_support.h"
+
+#include "neurite/core/error.h"
+#include "neurite/core/sequential.h"
+
+#include <QtTest>
+
+#include <cmath>
+
+using namespace neurite;
+
+namespace {
+
+std::shared_ptr<Module> make(const std::string &name, const ParamList &params, uint64_t seed = 1)
+{
+    return test::registry().create_layer(name, params, test::context(), seed);
+}
+
+// 1..n in the given shape.
+Tensor counting(const Shape &shape)
+{
+    Tensor t(shape);
+    for (int64_t i = 0; i < t.numel(); ++i)
+        t[i] = static_cast<float>(i + 1);
+    return t;
+}
+
+// The message of the Error fn throws, or "" when it throws none.
+template <class Fn> std::string error_of(Fn &&fn)
+{
+    try {
+        fn();
+    } catch (const std::exception &e) {
+        return e.what();
+    }
+    return "";
+}
+
+} // namespace
+
+class TestConv : public QObject {
+    Q_OBJECT
+
+private slots:
+    // Weights 1..9, bias 0.5 on the 4x4 input 1..16:
+    // out[i][j] = Σ_ab w[a][b] x[i+a][j+b] + 0.5 = 45 (4i + j + 1) + 303.5.
+    // With d out = 1: dW[a][b] = Σ_ij x[i+a][j+b] = 16a + 4b + 14, db = 4,
+    // and dx[r][c] sums the weights that touch (r, c).
+    void conv3x3_by_hand()
+    {
+        auto conv = make("Conv2D", {{"inputs", 1.0}, {"outputs", 1.0}, {"kernel", 3.0}});
+        auto params = conv->parameters();
+        Tensor(params[0].value).copy_from(counting(Shape{1, 1, 3, 3}));
+        Tensor(params[1].value).fill(0.5f);
+        LayerRunner runner(conv);
+        const Tensor x = counting(Shape{1, 1, 4, 4});
+        const Tensor &y = runner.forward(x);
+        QCOMPARE(y.shape(), Shape({1, 1, 2, 2}));
+        const float expected[] = {348.5f, 393.5f, 528.5f, 573.5f};
+        for (int i = 0; i < 4; ++i)
+            QCOMPARE(y[i], expected[i]);
+
+        conv->zero_grad();
+        const Tensor dx = runner.backward(x, Tensor::full(Shape{1, 1, 2, 2}, 1.0f)).clone();
+        params = conv->parameters();
+        for (int a = 0; a < 3; ++a)
+            for (int b = 0; b < 3; ++b)
+                QCOMPARE(params[0].grad[a * 3 + b], static_cast<float>(16 * a + 4 * b + 14));
+        QCOMPARE(params[1].grad[0], 4.0f);
+        // Corners see one weight each; the centre four see a 2x2 block.
+        QCOMPARE(dx[0], 1.0f);                   // w[0][0]
+        QCOMPARE(dx[3], 3.0f);                   // w[0][2]
+        QCOMPARE(dx[5], 1.0f + 2 + 4 + 5);       // (1, 1): w[0..1][0..1]
+        QCOMPARE(dx[15], 9.0f);                  // w[2][2]
+        QCOMPARE(dx[1], 1.0f + 2);               // (0, 1): w[0][0..1]
+
+        // A second backward adds to the parameter gradients.
+        runner.backward(x, Tensor::full(Shape{1, 1, 2, 2}, 1.0f));
+        params = conv->parameters();
+        QCOMPARE(params[0].grad[0], 28.0f);
+        QCOMPARE(params[1].grad[0], 8.0f);
+    }
+
+    // Each output gradient goes to the position of its window's maximum, in
+    // a plain layout (1 channel) and in oneDNN's blocked one (16 channels).
+    void max_pool_routes_gradients()
+    {
+        const float image[16] = {1, 5, 2, 0, 3, 4, 8, 7, 9, 6, 1, 2, 0, 2, 3, 4};
+        for (int channels : {1, 16}) {
+            auto pool = make("MaxPool2D", {{"kernel", 2.0}});
+            LayerRunner runner(pool);
+            Tensor x(Shape{1, channels, 4, 4});
+            for (int c = 0; c < channels; ++c)
+                for (int i = 0; i < 16; ++i)
+                    x[c * 16 + i] = image[i] + static_cast<float>(c); // the same winners per channel
+            const Tensor &y = runner.forward(x);
+            QCOMPARE(y.shape(), Shape({1, channels, 2, 2}));
+            Tensor dy(y.shape());
+            for (int c = 0; c < channels; ++c)
+                for (int i = 0; i < 4; ++i)
+                    dy[c * 4 + i] = 10.0f * static_cast<float>(i + 1) + static_cast<float>(c);
+            const Tensor &dx = runner.backward(x, dy);
+            for (int c = 0; c < channels; ++c) {
+                QCOMPARE(y[c * 4 + 0], 5.0f + c);
+                QCOMPARE(y[c * 4 + 3], 4.0f + c);
+                const float want[16] = {0, 10, 0, 0, 0, 0, 20, 0, 30, 0, 0, 0, 0, 0, 0, 40};
+                for (int i = 0; i < 16; ++i)
+                    QCOMPARE(dx[c * 16 + i], want[i] == 0 ? 0.0f : want[i] + static_cast<float>(c));
+            }
+        }
+    }
+
+    // Conv, pool, conv in a model: oneDNN's blocked layout passes between
+    // them with no conversion, and the results equal the layers run alone
+    // on plain tensors.
+    void chain_keeps_blocked_layout()
+    {
+        auto conv1 = make("Conv2D", {{"inputs", 3.0}, {"outputs", 16.0}, {"activation", std::string("relu")}}, 3);
+        auto pool = make("MaxPool2D", {});
+        auto conv2 = make("Conv2D", {{"inputs", 16.0}, {"outputs", 32.0}, {"padding", std::string("same")}}, 4);
+        Sequential model;
+        model.add(conv1);
+        model.add(pool);
+        model.add(conv2);
+        const Shape in{2, 3, 10, 9};
+        const auto descs = model.node_outputs(std::span<const Shape>(&in, 1));
+        QVERIFY2(descs[0][0].format != NRT_FORMAT_PLAIN, "the convolution writes oneDNN's blocked layout");
+        QCOMPARE(descs[1][0].format, descs[0][0].format); // the pool keeps it
+        QCOMPARE(descs[1][0].shape, Shape({2, 16, 4, 3}));
+        const Tensor x = test::random_tensor(in, 9);
+        const Tensor chained = model.forward(x).clone();
+
+        Tensor step = x;
+        for (const auto &layer : {conv1, pool, conv2}) {
+            LayerRunner alone(layer);
+            step = alone.forward(step).clone();
+        }
+        QCOMPARE(chained.shape(), step.shape());
+        for (int64_t i = 0; i < step.numel(); ++i)
+            QVERIFY(std::fabs(chained[i] - step[i]) <= 1e-5f * (1 + std::fabs(step[i])));
+    }
+
+    // Bad input: clear errors naming the layer, the shapes and the value.
+    void errors()
+    {
+        Sequential model;
+        model.add(make("Conv2D", {{"inputs", 1.0}, {"outputs", 16.0}}));
+        model.add(make("MaxPool2D", {}));
+        model.add(make("Conv2D", {{"inputs", 32.0}, {"outputs", 8.0}}));
+        const std::string mismatch = error_of([&] { model.forward(Tensor(Shape{64, 1, 28, 28})); });
+        QVERIFY2(mismatch.find("Conv2D") != std::string::npos, mismatch.c_str());
+        QVERIFY2(mismatch.find("3") != std::string::npos, mismatch.c_str()); // its position
+        QVERIFY2(mismatch.find("expects 32 channels, input [64, 16, 13, 13]") != std::string::npos, mismatch.c_str());
+
+        auto conv = make("Conv2D", {{"inputs", 1.0}, {"outputs", 1.0}, {"kernel", 5.0}, {"padding", 1.0}});
+        const std::string big = error_of([&] { conv->prepare(Shape{1, 1, 2, 2}); });
+        QVERIFY2(big.find("kernel 5 is larger than the padded input 4x4 (input [1, 1, 2, 2], padding 1)") !=
+                     std::string::npos,
+                 big.c_str());
+        auto dilated = make("Conv2D", {{"inputs", 1.0}, {"outputs", 1.0}, {"dilation", 3.0}});
+        const std::string span = error_of([&] { dilated->prepare(Shape{1, 1, 6, 6}); });
+        QVERIFY2(span.find("kernel 3 (spanning 7 with dilation 3)") != std::string::npos, span.c_str());
+
+        const std::string flat = error_of([&] { make("Conv2D", {{"inputs", 1.0}, {"outputs", 1.0}})->prepare(Shape{4, 784}); });
+        QVERIFY2(flat.find("expects a 4-D input [N, C, H, W], got 2-D [4, 784]") != std::string::npos, flat.c_str());
+
+        const std::string stride = error_of([&] { make("Conv2D", {{"inputs", 1.0}, {"outputs", 1.0}, {"stride", 0.0}}); });
+        QVERIFY2(stride.find("Conv2D: parameter 'stride' = 0 is outside its range [1, 1024]") != std::string::npos,
+                 stride.c_str());
+        const std::string pad = error_of([&] {
+            make("Conv2D", {{"inputs", 1.0}, {"outputs", 1.0}, {"padding", std::vector<double>{1, -2}}});
+        });
+        QVERIFY2(pad.find("parameter 'padding' = -2 is outside its range") != std::string::npos, pad.c_str());
+        const std::string groups = error_of([&] { make("Conv2D", {{"inputs", 4.0}, {"outputs", 6.0}, {"groups", 3.0}}); });
+        QVERIFY2(groups.find("groups = 3 must divide both inputs = 4 and outputs = 6") != std::string::npos,
+                 groups.c_str());
+        const std::string pool_pad = error_of([&] { make("AvgPool2D", {{"kernel", 3.0}, {"padding", 2.0}}); });
+        QVERIFY2(pool_pad.find("padding 2 is more than half the kernel 3") != std::string::npos, pool_pad.c_str());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestConv)
+#include "tst_conv.moc"
