@@ -108,6 +108,12 @@ assert(first_loss > 0.5, "an untrained model is unsure")
 assert(last_loss < 0.1, "the loss falls below 0.1 in 60 steps, got " .. last_loss)
 assert(correct == n, "every training image is classified, got " .. correct)
 
+-- The trained CNN survives a checkpoint: its pairs, words and weights.
+model:save("cnn_test.nrt")
+local loaded = nn.load("cnn_test.nrt")
+assert(loaded:forward(images):equal(model:forward(images)), "a reloaded CNN gives the same outputs")
+os.remove("cnn_test.nrt")
+
 -- 4. Errors name the layer, the shapes and the value.
 local function fails(pattern, fn)
   local ok, err = pcall(fn)

@@ -130,7 +130,6 @@ ParamValue check(const std::string &owner, const ParamSpec &spec, const ParamVal
             check_range(where, spec, d);
         return v;
     }
-    }
     case ParamType::IntPair: return check_pair(where, spec, v);
     }
     throw Error(where + " has an unknown type");

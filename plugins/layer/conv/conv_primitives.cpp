@@ -233,7 +233,7 @@ memory ConvPrimitives::in_layout(const memory::desc &md, const memory &plain, sd
     return m;
 }
 
-void ConvPrimitives::forward(const sdk::Call &c, const float *weights, const float *bias, const dnnl::stream &s)
+void ConvPrimitives::forward(const sdk::Call &c, const float *weights, const float *bias, dnnl::stream &s)
 {
     // oneDNN only reads these; its handles are non-const by API.
     m_user_weights.set_data_handle(const_cast<float *>(weights));
@@ -252,7 +252,7 @@ void ConvPrimitives::forward(const sdk::Call &c, const float *weights, const flo
 }
 
 void ConvPrimitives::backward(const sdk::Call &c, const float *weights, float *weights_grad, float *bias_grad,
-                              const dnnl::stream &s)
+                              dnnl::stream &s)
 {
     m_src.set_data_handle(c.src(0).data);
     m_dst.set_data_handle(c.dst(0).data);

@@ -63,9 +63,9 @@ public:
 
     ConvPrimitives(const ConvShape &shape, const Activation &act, const ConvPds &pds, const dnnl::engine &engine);
 
-    void forward(const sdk::Call &c, const float *weights, const float *bias, const dnnl::stream &s);
+    void forward(const sdk::Call &c, const float *weights, const float *bias, dnnl::stream &s);
     void backward(const sdk::Call &c, const float *weights, float *weights_grad, float *bias_grad,
-                  const dnnl::stream &s);
+                  dnnl::stream &s);
 
 private:
     void build_forward(const ConvPds &pds, const ActivationPds *act);

@@ -143,6 +143,40 @@ private slots:
             QVERIFY(std::fabs(chained[i] - step[i]) <= 1e-5f * (1 + std::fabs(step[i])));
     }
 
+    // A fused activation gives what the convolution followed by the
+    // activation layer gives, outputs and every gradient: relu (a post-op,
+    // differentiated from the output) and gelu (kept pre-activation).
+    void fused_activation_equals_separate_layer()
+    {
+        for (const char *act : {"relu", "gelu"}) {
+            const ParamList conv{{"inputs", 3.0}, {"outputs", 16.0}, {"padding", 1.0}, {"init", std::string("uniform")}};
+            ParamList fused_params = conv;
+            fused_params.emplace_back("activation", std::string(act));
+            auto fused = make("Conv2D", fused_params, 5);
+            auto plain = make("Conv2D", conv, 5);
+            Sequential separate;
+            separate.add(plain);
+            separate.add(make(act == std::string("relu") ? "ReLU" : "GELU", {}));
+            LayerRunner alone(fused);
+            const Tensor x = test::random_tensor(Shape{2, 3, 6, 5}, 8);
+            const Tensor dy = test::random_tensor(Shape{2, 16, 6, 5}, 9);
+            const Tensor y1 = alone.forward(x).clone(), y2 = separate.forward(x).clone();
+            fused->zero_grad();
+            separate.zero_grad();
+            const Tensor dx1 = alone.backward(x, dy).clone(), dx2 = separate.backward(x, dy).clone();
+            auto same = [&](const Tensor &a, const Tensor &b, const char *what) {
+                QCOMPARE(a.shape(), b.shape());
+                for (int64_t i = 0; i < a.numel(); ++i)
+                    QVERIFY2(std::fabs(a[i] - b[i]) <= 1e-5f * (1 + std::fabs(b[i])),
+                             qPrintable(QString("%1 %2[%3]: %4 vs %5").arg(act).arg(what).arg(i).arg(a[i]).arg(b[i])));
+            };
+            same(y1, y2, "output");
+            same(dx1, dx2, "input gradient");
+            same(fused->parameters()[0].grad, plain->parameters()[0].grad, "weight gradient");
+            same(fused->parameters()[1].grad, plain->parameters()[1].grad, "bias gradient");
+        }
+    }
+
     // Bad input: clear errors naming the layer, the shapes and the value.
     void errors()
     {
