@@ -16,9 +16,14 @@ dnnl::primitive_attr user_scratchpad()
     return attr;
 }
 
-memory::desc any_desc(const memory::dims &dims)
+memory::desc any_desc(const memory::dims &dims, memory::data_type type = memory::data_type::f32)
 {
-    return memory::desc(dims, memory::data_type::f32, memory::format_tag::any);
+    return memory::desc(dims, type, memory::format_tag::any);
+}
+
+memory::data_type multiplied(const ConvShape &shape)
+{
+    return shape.bf16 ? memory::data_type::bf16 : memory::data_type::f32;
 }
 
 // oneDNN counts dilation from 0 (no gap between taps); the schema from 1.
@@ -37,7 +42,7 @@ typename Fwd::primitive_desc forward_pd(const ConvShape &shape, const Activation
         ops.append_eltwise(1.0f, act.forward, act.alpha, 0.0f);
         attr.set_post_ops(ops);
     }
-    const memory::desc weights = any_desc(shape.weight_dims());
+    const memory::desc weights = any_desc(shape.weight_dims(), multiplied(shape));
     const sp::Window &w = shape.window;
     const algorithm alg = shape.transposed ? algorithm::deconvolution_direct : algorithm::convolution_direct;
     if (shape.bias)
@@ -58,38 +63,47 @@ std::unique_ptr<ConvPrimitives> build(const ConvShape &shape, const Activation &
 {
     const memory::dims src_dims(dims.begin(), dims.end());
     const memory::dims dst_dims{dims[0], shape.out, g.out.h, g.out.w};
-    memory::desc src = any_desc(src_dims), dst = any_desc(dst_dims);
+    const memory::data_type low = multiplied(shape);
+    memory::desc src = any_desc(src_dims, low), dst = any_desc(dst_dims);
     auto fwd = forward_pd<Fwd>(shape, act, src, dst, g, engine);
     // A layout the ABI has no tag for cannot cross to the next layer.
     if (sdk::format_of(fwd.src_desc()) < 0 || sdk::format_of(fwd.dst_desc()) < 0) {
         if (sdk::format_of(fwd.src_desc()) < 0)
-            src = sdk::desc_of(dims, offered);
+            src = sdk::desc_of(dims, offered, low);
         if (sdk::format_of(fwd.dst_desc()) < 0)
             dst = sdk::plain_desc(std::span<const int64_t>(dst_dims.data(), dst_dims.size()));
         fwd = forward_pd<Fwd>(shape, act, src, dst, g, engine);
     }
     src = fwd.src_desc();
     dst = fwd.dst_desc();
+    // The layer reads f32 in the layout the convolution multiplies in.
+    const memory::desc user_src = sdk::desc_of(dims, sdk::format_of(src));
     const sp::Window &w = shape.window;
     const algorithm alg = shape.transposed ? algorithm::deconvolution_direct : algorithm::convolution_direct;
     const dnnl::primitive_attr attr = user_scratchpad();
-    const memory::desc weights = any_desc(shape.weight_dims());
+    const memory::desc weights = any_desc(shape.weight_dims(), low);
     const memory::dims stride = sp::dnnl_hw(w.stride), pad_l = sp::dnnl_hw(g.pads.begin),
                        pad_r = sp::dnnl_hw(g.pads.end);
+    const memory::desc diff_dst = shape.bf16 ? any_desc(dst_dims, low) : dst;
     typename BwdData::primitive_desc bwd_data(
-        typename BwdData::desc(alg, src, weights, dst, stride, dilates(w), pad_l, pad_r), attr, engine, fwd);
+        typename BwdData::desc(alg, user_src, weights, diff_dst, stride, dilates(w), pad_l, pad_r), attr, engine,
+        fwd);
+    const memory::desc low_diff = bwd_data.diff_dst_desc(); // what both backward passes multiply
     const memory::desc bias_md({shape.out}, memory::data_type::f32, memory::format_tag::x);
-    auto bwd_weights =
-        shape.bias ? typename BwdWeights::primitive_desc(
-                         typename BwdWeights::desc(alg, src, weights, bias_md, dst, stride, dilates(w), pad_l, pad_r),
-                         attr, engine, fwd)
-                   : typename BwdWeights::primitive_desc(
-                         typename BwdWeights::desc(alg, src, weights, dst, stride, dilates(w), pad_l, pad_r), attr,
-                         engine, fwd);
-    auto built = std::make_unique<ConvPrimitives>(shape, act, ConvPds{fwd, bwd_data, bwd_weights}, engine);
+    const memory::desc diff_weights = any_desc(shape.weight_dims());
+    auto bwd_weights = shape.bias ? typename BwdWeights::primitive_desc(
+                                        typename BwdWeights::desc(alg, src, diff_weights, bias_md, low_diff, stride,
+                                                                  dilates(w), pad_l, pad_r),
+                                        attr, engine, fwd)
+                                  : typename BwdWeights::primitive_desc(
+                                        typename BwdWeights::desc(alg, src, diff_weights, low_diff, stride,
+                                                                  dilates(w), pad_l, pad_r),
+                                        attr, engine, fwd);
+    auto built =
+        std::make_unique<ConvPrimitives>(shape, act, ConvPds{fwd, bwd_data, bwd_weights, user_src}, engine);
     built->dims.assign(dims.begin(), dims.end());
     built->offered = offered;
-    built->src_format = sdk::format_of(src);
+    built->src_format = sdk::format_of(user_src);
     built->dst_format = sdk::format_of(dst);
     built->dst_md = dst;
     return built;
@@ -112,7 +126,7 @@ ConvPrimitives::ConvPrimitives(const ConvShape &shape, const Activation &act, co
                                const dnnl::engine &engine)
     : m_name(shape.name), m_act(act), m_bias(shape.bias), m_channels(shape.out), m_engine(engine)
 {
-    const memory::desc src = pds.forward.src_desc(0), dst = pds.forward.dst_desc(0);
+    const memory::desc src = pds.src, dst = pds.forward.dst_desc(0);
     std::optional<ActivationPds> act_pds;
     if (!act.identity())
         act_pds = activation_pds(act, dst, engine, user_scratchpad());
@@ -142,6 +156,22 @@ ConvPrimitives::ConvPrimitives(const ConvShape &shape, const Activation &act, co
     } else {
         m_diff_pre = m_diff_dst; // the output gradient is the pre-activation's
     }
+    const uint64_t pre_bytes = act.fused ? 0 : dst.get_size();
+    m_low_offset = (pre_bytes + 63) / 64 * 64;
+    const memory::desc src_low = pds.forward.src_desc(0), diff_low = pds.backward_data.diff_dst_desc(0);
+    m_low = src_low != src;
+    if (m_low) {
+        m_src_low = memory(src_low, engine, DNNL_MEMORY_NONE); // in the workspace
+        m_src_to_low = reorder(m_src, m_src_low, false);
+        m_diff_low_buf = sdk::Buffer(diff_low.get_size() / sizeof(float) + 1);
+        m_diff_low = memory(diff_low, engine, m_diff_low_buf.data());
+        m_diff_to_low = reorder(m_diff_pre, m_diff_low, false);
+        workspace_bytes = m_low_offset + src_low.get_size();
+    } else {
+        m_src_low = m_src;
+        m_diff_low = m_diff_pre;
+        workspace_bytes = pre_bytes;
+    }
     build_forward(pds, act_pds ? &*act_pds : nullptr);
     build_backward(pds);
 }
@@ -159,7 +189,7 @@ void ConvPrimitives::build_forward(const ConvPds &pds, const ActivationPds *act)
 {
     const memory weights = in_layout(pds.forward.weights_desc(0), m_user_weights, m_fwd_weights_buf, m_weights_to_fwd);
     m_fwd = bound(dnnl::primitive(pds.forward), pds.forward, "forward");
-    m_fwd.arg(DNNL_ARG_SRC, m_src);
+    m_fwd.arg(DNNL_ARG_SRC, m_src_low);
     m_fwd.arg(DNNL_ARG_WEIGHTS, weights);
     if (m_bias)
         m_fwd.arg(DNNL_ARG_BIAS, m_bias_mem);
@@ -182,7 +212,7 @@ void ConvPrimitives::build_backward(const ConvPds &pds)
     const memory weights =
         in_layout(pds.backward_data.weights_desc(0), m_user_weights, m_bwd_weights_buf, m_weights_to_bwd);
     m_bwd_data = bound(dnnl::primitive(pds.backward_data), pds.backward_data, "backward data");
-    m_bwd_data.arg(DNNL_ARG_DIFF_DST, m_diff_pre);
+    m_bwd_data.arg(DNNL_ARG_DIFF_DST, m_diff_low);
     m_bwd_data.arg(DNNL_ARG_WEIGHTS, weights);
     m_bwd_data.arg(DNNL_ARG_DIFF_SRC, m_diff_src);
 
@@ -192,8 +222,8 @@ void ConvPrimitives::build_backward(const ConvPds &pds)
     m_diff_weights_buf = sdk::Buffer(dw.get_size() / sizeof(float) + 1);
     const memory diff_weights(dw, m_engine, m_diff_weights_buf.data());
     m_bwd_weights = bound(dnnl::primitive(pds.backward_weights), pds.backward_weights, "backward weights");
-    m_bwd_weights.arg(DNNL_ARG_SRC, m_src);
-    m_bwd_weights.arg(DNNL_ARG_DIFF_DST, m_diff_pre);
+    m_bwd_weights.arg(DNNL_ARG_SRC, m_src_low);
+    m_bwd_weights.arg(DNNL_ARG_DIFF_DST, m_diff_low);
     m_bwd_weights.arg(DNNL_ARG_DIFF_WEIGHTS, diff_weights);
     if (m_bias) {
         m_diff_bias_buf = sdk::Buffer(static_cast<size_t>(m_channels));
@@ -243,6 +273,10 @@ void ConvPrimitives::forward(const sdk::Call &c, const float *weights, const flo
     m_dst.set_data_handle(c.dst(0).data);
     if (!m_act.fused)
         m_pre.set_data_handle(c.workspace());
+    if (m_low) {
+        m_src_low.set_data_handle(c.workspace<char>() + m_low_offset);
+        m_src_to_low.run(s);
+    }
     if (m_weights_to_fwd)
         m_weights_to_fwd.run(s);
     m_fwd.run(s);
@@ -261,6 +295,10 @@ void ConvPrimitives::backward(const sdk::Call &c, const float *weights, float *w
         m_pre.set_data_handle(c.workspace());
     if (m_act_bwd)
         m_act_bwd.run(s); // diff_pre = act'(.) · diff_dst
+    if (m_low) {
+        m_src_low.set_data_handle(c.workspace<char>() + m_low_offset);
+        m_diff_to_low.run(s);
+    }
     const bool add = c.accumulate();
     if (weights_grad) {
         m_user_grad.set_data_handle(weights_grad);

@@ -29,6 +29,10 @@ struct ConvShape {
     sp::Window window;
     sp::Hw output_padding;       // transposed only: added at the bottom and right
     bool bias = true;
+    // Multiply bfloat16 copies of the input, weights and output gradient
+    // (sums, outputs and gradients stay f32): AMX runs these several times
+    // faster than f32 FMAs.
+    bool bf16 = false;
 
     // oneDNN's weight dims: {K, C, kh, kw}, or {g, K/g, C/g, kh, kw} with
     // groups, for both kinds. The host keeps PyTorch's layouts: a
@@ -49,10 +53,12 @@ struct ConvShape {
     }
 };
 
-// The three primitive descriptors of a convolution (or, later, of its
-// transpose), as oneDNN chose their layouts.
+// The three primitive descriptors of a convolution or of its transpose, as
+// oneDNN chose their layouts, and the f32 layout the layer reads its input
+// in (the forward's own, or in bf16 its layout in f32).
 struct ConvPds {
     dnnl::primitive_desc forward, backward_data, backward_weights;
+    memory::desc src;
 };
 
 class ConvPrimitives {
@@ -60,6 +66,9 @@ public:
     std::vector<int64_t> dims; // the input's
     int32_t offered = NRT_FORMAT_PLAIN, src_format = NRT_FORMAT_PLAIN, dst_format = NRT_FORMAT_PLAIN;
     memory::desc dst_md;
+    // What forward keeps for its backward: the pre-activation of an unfused
+    // activation, then (bf16) the input's bf16 copy.
+    uint64_t workspace_bytes = 0;
 
     ConvPrimitives(const ConvShape &shape, const Activation &act, const ConvPds &pds, const dnnl::engine &engine);
 
@@ -85,11 +94,17 @@ private:
     int64_t m_channels;
     dnnl::engine m_engine;
     sdk::Buffer m_scratchpad, m_fwd_weights_buf, m_bwd_weights_buf, m_diff_weights_buf, m_diff_bias_buf, m_diff_pre_buf;
+    sdk::Buffer m_diff_low_buf;
     memory m_scratch;
     memory m_src, m_dst, m_pre, m_diff_dst, m_diff_pre, m_diff_src;
+    // What the convolution multiplies: m_src and m_diff_pre in f32, their
+    // bf16 copies otherwise (the input's in the workspace, at m_low_offset).
+    memory m_src_low, m_diff_low;
+    bool m_low = false;
+    uint64_t m_low_offset = 0;
     memory m_user_weights, m_user_grad, m_bias_mem;
     sdk::BoundPrimitive m_fwd, m_act_fwd, m_act_bwd, m_bwd_data, m_bwd_weights;
-    sdk::BoundPrimitive m_weights_to_fwd, m_weights_to_bwd, m_grad_write, m_grad_add;
+    sdk::BoundPrimitive m_weights_to_fwd, m_weights_to_bwd, m_grad_write, m_grad_add, m_src_to_low, m_diff_to_low;
 };
 
 // The primitives of a convolution, or of its transpose, over an input of

@@ -8,6 +8,7 @@
 
 #include <QtTest>
 
+#include <algorithm>
 #include <cmath>
 
 using namespace neurite;
@@ -174,6 +175,43 @@ private slots:
             same(dx1, dx2, "input gradient");
             same(fused->parameters()[0].grad, plain->parameters()[0].grad, "weight gradient");
             same(fused->parameters()[1].grad, plain->parameters()[1].grad, "bias gradient");
+        }
+    }
+
+    // precision = "bf16" multiplies bfloat16 copies: outputs and every
+    // gradient agree with f32 to bf16's precision (8 bits of mantissa, here
+    // over sums of 288 products), for a convolution and its transpose.
+    void bf16_agrees_with_f32()
+    {
+        for (const char *entry : {"Conv2D", "ConvTranspose2D"}) {
+            // No relu: outputs near 0 may fall on either side of its kink in
+            // bf16 and f32, which changes gradients by more than rounding.
+            ParamList params{{"inputs", 32.0}, {"outputs", 16.0}, {"padding", 1.0}, {"stride", 2.0}};
+            auto f32 = make(entry, params, 5);
+            params.emplace_back("precision", std::string("bf16"));
+            auto bf16 = make(entry, params, 5);
+            LayerRunner a(f32), b(bf16);
+            const Tensor x = test::random_tensor(Shape{4, 32, 9, 7}, 8);
+            const Tensor ya = a.forward(x).clone(), yb = b.forward(x).clone();
+            const Tensor dy = test::random_tensor(ya.shape(), 9);
+            f32->zero_grad();
+            bf16->zero_grad();
+            const Tensor dxa = a.backward(x, dy).clone(), dxb = b.backward(x, dy).clone();
+            // Relative to the tensor's scale: bf16 rounds each factor to 2^-9.
+            auto close = [&](const Tensor &p, const Tensor &q, const char *what) {
+                QCOMPARE(p.shape(), q.shape());
+                double scale = 0, worst = 0;
+                for (int64_t i = 0; i < p.numel(); ++i) {
+                    scale = std::max(scale, double(std::fabs(p[i])));
+                    worst = std::max(worst, double(std::fabs(p[i] - q[i])));
+                }
+                QVERIFY2(worst <= 0.02 * scale && scale > 0,
+                         qPrintable(QString("%1 %2: largest difference %3 at scale %4").arg(entry).arg(what).arg(worst).arg(scale)));
+            };
+            close(ya, yb, "output");
+            close(dxa, dxb, "input gradient");
+            close(f32->parameters()[0].grad, bf16->parameters()[0].grad, "weight gradient");
+            close(f32->parameters()[1].grad, bf16->parameters()[1].grad, "bias gradient");
         }
     }
 
