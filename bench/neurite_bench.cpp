@@ -15,7 +15,9 @@
 //   batches_b64 samples_per_s=... plain_samples_per_s=... load_s=...
 // --phases adds the median time of each part of a step, of each layer's
 // forward and backward (its input conversions included), and where the
-// batches came from; --net mlp|cnn|all chooses the cases; --prefetch auto|thread|off chooses how the training loop's
+// batches came from; --net mlp|cnn|all chooses the cases; --precision bf16
+// has the CNN's second convolution multiply in bfloat16 (Conv2D's
+// precision; the first, of one input channel, gains nothing from it); --prefetch auto|thread|off chooses how the training loop's
 // iterator gathers (auto: a thread only when a core is free for it).
 // --keep-denormals computes with subnormal floats instead of flushing them to
 // zero, to measure what the default (FTZ/DAZ) saves.
@@ -130,9 +132,11 @@ struct Network {
     double flops_per_sample = 0;
 };
 
-neurite::ParamList conv(int in, int out)
+neurite::ParamList conv(int in, int out, const std::string &precision)
 {
-    return {{"inputs", double(in)}, {"outputs", double(out)}, {"kernel", 3.0}, {"activation", std::string("relu")}};
+    return {{"inputs", double(in)},          {"outputs", double(out)},
+            {"kernel", 3.0},                 {"activation", std::string("relu")},
+            {"precision", precision}};
 }
 
 neurite::ParamList dense(int in, int out, bool relu)
@@ -142,8 +146,8 @@ neurite::ParamList dense(int in, int out, bool relu)
 
 // Training costs a forward, the input gradient (except for the first
 // layer) and the weight gradient: 2 multiply-adds per weight use, each.
-Network build_network(const std::string &name, neurite::Registry &reg, neurite::ComputeContext &ctx,
-                       neurite::Sequential &model)
+Network build_network(const std::string &name, const std::string &precision, neurite::Registry &reg,
+                       neurite::ComputeContext &ctx, neurite::Sequential &model)
 {
     Network net{name, {}, 0};
     auto add = [&](const char *entry, const neurite::ParamList &params, uint64_t seed) {
@@ -160,9 +164,11 @@ Network build_network(const std::string &name, neurite::Registry &reg, neurite::
     }
     net.sample = neurite::Shape{1, 28, 28};
     const neurite::ParamList pool{{"kernel", 2.0}};
-    add("Conv2D", conv(1, 32), 1234);
+    // One input channel gives AMX nothing to multiply: the first
+    // convolution stays f32 (bf16 measured no faster there).
+    add("Conv2D", conv(1, 32, "f32"), 1234);
     add("MaxPool2D", pool, 0);
-    add("Conv2D", conv(32, 64), 1235);
+    add("Conv2D", conv(32, 64, precision), 1235);
     add("MaxPool2D", pool, 0);
     add("Dense", dense(1600, 128, true), 1236);
     add("Dense", dense(128, 10, false), 1237);
@@ -172,11 +178,11 @@ Network build_network(const std::string &name, neurite::Registry &reg, neurite::
 }
 
 void run_case(neurite::Registry &reg, const neurite::data::TrainTest &data, const std::string &net_name,
-              int64_t batch, int epochs, bool phases, const std::string &prefetch)
+              const std::string &precision, int64_t batch, int epochs, bool phases, const std::string &prefetch)
 {
     neurite::ComputeContext ctx;
     neurite::Sequential model;
-    const Network net = build_network(net_name, reg, ctx, model);
+    const Network net = build_network(net_name, precision, reg, ctx, model);
     auto loss = reg.create_loss("CrossEntropyLoss", {}, ctx);
     auto opt = reg.create_optimizer("SGD", {{"lr", net_name == "mlp" ? 0.05 : 0.02}, {"momentum", 0.9}}, ctx);
     opt->attach(model.parameters());
@@ -237,9 +243,10 @@ void run_case(neurite::Registry &reg, const neurite::data::TrainTest &data, cons
     const double rate = median(std::vector<double>(rates.begin() + skip, rates.end()));
     const double wall_rate = median(std::vector<double>(wall_rates.begin() + skip, wall_rates.end()));
     model.set_node_timing(false);
+    const std::string label = net.name + (net.name == "cnn" && precision != "f32" ? "_" + precision : "");
     std::printf("%s_b%lld samples_per_s=%.0f gflops=%.1f test_acc=%.4f loss=%.4f epochs=%d threads=%d "
                 "with_data_samples_per_s=%.0f flush_denormals=%d\n",
-                net.name.c_str(), static_cast<long long>(batch), rate, rate * net.flops_per_sample * 1e-9,
+                label.c_str(), static_cast<long long>(batch), rate, rate * net.flops_per_sample * 1e-9,
                 accuracy(model, data.test, net.sample), last_loss, epochs, neurite::ComputeContext::num_threads(),
                 wall_rate, neurite::ComputeContext::flush_denormals() ? 1 : 0);
     if (phases) {
@@ -271,6 +278,7 @@ int main(int argc, char **argv)
     bool phases = false;
     std::string prefetch = "auto";
     std::string nets = "all";
+    std::string precision = "f32";
     std::vector<int64_t> batches = {64, 256};
     std::string dir = neurite::data::kFashionMnistDir;
     for (int i = 1; i < argc; ++i) {
@@ -294,15 +302,22 @@ int main(int argc, char **argv)
             prefetch = next();
         else if (a == "--net")
             nets = next();
+        else if (a == "--precision")
+            precision = next();
         else if (a == "--data")
             dir = next();
         else if (a == "--keep-denormals")
             neurite::ComputeContext::set_flush_denormals(false);
         else {
             std::fprintf(stderr, "usage: neurite-bench [--epochs N] [--batch N] [--threads N] [--data DIR] [--phases]\n"
-                                 "                     [--prefetch auto|thread|off] [--keep-denormals] [--net mlp|cnn|all]\n");
+                                 "                     [--prefetch auto|thread|off] [--keep-denormals] [--net mlp|cnn|all]\n"
+                                 "                     [--precision f32|bf16]\n");
             return 2;
         }
+    }
+    if (precision != "f32" && precision != "bf16") {
+        std::fprintf(stderr, "neurite-bench: --precision takes f32 or bf16, not %s\n", precision.c_str());
+        return 2;
     }
     if (nets != "mlp" && nets != "cnn" && nets != "all") {
         std::fprintf(stderr, "neurite-bench: --net takes mlp, cnn or all, not %s\n", nets.c_str());
@@ -328,7 +343,7 @@ int main(int argc, char **argv)
         for (const char *net : {"mlp", "cnn"})
             if (nets == "all" || nets == net)
                 for (int64_t b : batches)
-                    run_case(reg, data, net, b, epochs, phases, prefetch);
+                    run_case(reg, data, net, precision, b, epochs, phases, prefetch);
     } catch (const std::exception &e) {
         std::fprintf(stderr, "neurite-bench: %s\n", e.what());
         return 1;
