@@ -1,7 +1,11 @@
-// neurite-bench: loads Fashion-MNIST through the IDX loader and trains the
-// MLP 784-256-128-10 (ReLU, cross-entropy on logits, SGD with momentum) from
-// the batch iterator, one line per case:
+// neurite-bench: loads Fashion-MNIST through the IDX loader and trains, from
+// the batch iterator, the MLP 784-256-128-10 and the CNN of issue 13 (conv
+// 1->32 3x3, ReLU, max-pool 2; conv 32->64 3x3, ReLU, max-pool 2; Dense
+// 1600->128, ReLU; Dense 128->10; the ReLUs fused into the layers before
+// them), with cross-entropy on logits and SGD with momentum 0.9, one line
+// per case:
 //   mlp_b64 samples_per_s=... gflops=... test_acc=... with_data_samples_per_s=...
+//   cnn_b64 samples_per_s=... (the same fields)
 // Throughput is the median over epochs after the first (which builds the
 // primitives and touches fresh memory); accuracy is on the 10,000 test images.
 // samples_per_s counts the time of the model's steps, as it always has;
@@ -9,8 +13,11 @@
 // First, a line for the iterator alone (no model), the median of its epochs,
 // through the prefetching thread and gathered in the calling thread:
 //   batches_b64 samples_per_s=... plain_samples_per_s=... load_s=...
-// --phases adds the median time of each part of a step and where the batches
-// came from; --prefetch auto|thread|off chooses how the training loop's
+// --phases adds the median time of each part of a step, of each layer's
+// forward and backward (its input conversions included), and where the
+// batches came from; --net mlp|cnn|all chooses the cases; --precision bf16
+// has the CNN's second convolution multiply in bfloat16 (Conv2D's
+// precision; the first, of one input channel, gains nothing from it); --prefetch auto|thread|off chooses how the training loop's
 // iterator gathers (auto: a thread only when a core is free for it).
 // --keep-denormals computes with subnormal floats instead of flushing them to
 // zero, to measure what the default (FTZ/DAZ) saves.
@@ -66,7 +73,16 @@ double iterator_rate(const neurite::data::Dataset &train, int64_t batch, int epo
     return median(rates);
 }
 
-double accuracy(neurite::Sequential &model, const neurite::data::Dataset &test)
+// The batch as the network reads it: flat images, or [N, 1, 28, 28].
+neurite::Tensor as_input(const neurite::Tensor &flat, const neurite::Shape &sample)
+{
+    neurite::Shape shape{flat.shape()[0]};
+    for (int64_t d : sample)
+        shape.push_back(d);
+    return neurite::Tensor::view(const_cast<float *>(flat.data()), shape);
+}
+
+double accuracy(neurite::Sequential &model, const neurite::data::Dataset &test, const neurite::Shape &sample)
 {
     neurite::data::BatchOptions options;
     options.batch_size = 1000;
@@ -76,7 +92,7 @@ double accuracy(neurite::Sequential &model, const neurite::data::Dataset &test)
     int64_t correct = 0;
     model.eval();
     while (const neurite::data::Batch *b = batches.next()) {
-        const neurite::Tensor &out = model.forward(b->inputs);
+        const neurite::Tensor &out = model.forward(as_input(b->inputs, sample));
         for (int64_t i = 0; i < b->size; ++i) {
             const float *row = out.data() + i * 10;
             correct += (std::max_element(row, row + 10) - row) == static_cast<int64_t>(b->targets[i]);
@@ -84,6 +100,18 @@ double accuracy(neurite::Sequential &model, const neurite::data::Dataset &test)
     }
     model.train();
     return static_cast<double>(correct) / static_cast<double>(test.size());
+}
+
+// Moves the step's time of every layer into the lists and clears it.
+void take_layer_times(neurite::Sequential &model, std::vector<std::vector<double>> &forward_us,
+                      std::vector<std::vector<double>> &backward_us)
+{
+    for (int l = 0; l < model.size(); ++l) {
+        neurite::Model::NodeTime *t = model.node_time(l);
+        forward_us[static_cast<size_t>(l)].push_back(t->forward_us);
+        backward_us[static_cast<size_t>(l)].push_back(t->backward_us);
+        *t = {};
+    }
 }
 
 // How the training loop's iterator gathers: "auto" (a background thread when
@@ -96,20 +124,71 @@ neurite::data::BatchOptions gather_options(const std::string &mode)
     return options;
 }
 
-void run_case(neurite::Registry &reg, const neurite::data::TrainTest &data, int64_t batch, int epochs,
-              bool phases, const std::string &prefetch)
+// A network of the benchmark: its layers, what one sample looks like to it
+// and the floating-point work of one training sample.
+struct Network {
+    std::string name;
+    neurite::Shape sample;
+    double flops_per_sample = 0;
+};
+
+neurite::ParamList conv(int in, int out, const std::string &precision)
+{
+    return {{"inputs", double(in)},          {"outputs", double(out)},
+            {"kernel", 3.0},                 {"activation", std::string("relu")},
+            {"precision", precision}};
+}
+
+neurite::ParamList dense(int in, int out, bool relu)
+{
+    return {{"inputs", double(in)}, {"outputs", double(out)}, {"activation", std::string(relu ? "relu" : "identity")}};
+}
+
+// Training costs a forward, the input gradient (except for the first
+// layer) and the weight gradient: 2 multiply-adds per weight use, each.
+Network build_network(const std::string &name, const std::string &precision, neurite::Registry &reg,
+                       neurite::ComputeContext &ctx, neurite::Sequential &model)
+{
+    Network net{name, {}, 0};
+    auto add = [&](const char *entry, const neurite::ParamList &params, uint64_t seed) {
+        model.add(reg.create_layer(entry, params, ctx, seed));
+    };
+    if (name == "mlp") {
+        net.sample = neurite::Shape{784};
+        const int sizes[] = {784, 256, 128, 10};
+        for (int l = 0; l < 3; ++l) {
+            add("Dense", dense(sizes[l], sizes[l + 1], l < 2), 1234 + static_cast<uint64_t>(l));
+            net.flops_per_sample += 2.0 * sizes[l] * sizes[l + 1] * (l == 0 ? 2 : 3);
+        }
+        return net;
+    }
+    net.sample = neurite::Shape{1, 28, 28};
+    const neurite::ParamList pool{{"kernel", 2.0}};
+    // One input channel gives AMX nothing to multiply: the first
+    // convolution stays f32 (bf16 measured no faster there).
+    add("Conv2D", conv(1, 32, "f32"), 1234);
+    add("MaxPool2D", pool, 0);
+    add("Conv2D", conv(32, 64, precision), 1235);
+    add("MaxPool2D", pool, 0);
+    add("Dense", dense(1600, 128, true), 1236);
+    add("Dense", dense(128, 10, false), 1237);
+    net.flops_per_sample = 2.0 * 26 * 26 * 32 * 9 * 2 + 2.0 * 11 * 11 * 64 * 32 * 9 * 3 + 2.0 * 1600 * 128 * 3 +
+                           2.0 * 128 * 10 * 3;
+    return net;
+}
+
+void run_case(neurite::Registry &reg, const neurite::data::TrainTest &data, const std::string &net_name,
+              const std::string &precision, int64_t batch, int epochs, bool phases, const std::string &prefetch)
 {
     neurite::ComputeContext ctx;
     neurite::Sequential model;
-    const int sizes[] = {784, 256, 128, 10};
-    for (int l = 0; l < 3; ++l)
-        model.add(reg.create_layer("Dense",
-                                   {{"inputs", double(sizes[l])}, {"outputs", double(sizes[l + 1])},
-                                    {"activation", std::string(l < 2 ? "relu" : "identity")}},
-                                   ctx, 1234 + static_cast<uint64_t>(l)));
+    const Network net = build_network(net_name, precision, reg, ctx, model);
     auto loss = reg.create_loss("CrossEntropyLoss", {}, ctx);
-    auto opt = reg.create_optimizer("SGD", {{"lr", 0.05}, {"momentum", 0.9}}, ctx);
+    auto opt = reg.create_optimizer("SGD", {{"lr", net_name == "mlp" ? 0.05 : 0.02}, {"momentum", 0.9}}, ctx);
     opt->attach(model.parameters());
+    model.set_node_timing(phases);
+    std::vector<std::vector<double>> layer_forward_us(static_cast<size_t>(model.size())),
+        layer_backward_us(static_cast<size_t>(model.size()));
 
     neurite::Tensor dlogits(neurite::Shape{batch, 10});
     neurite::data::BatchOptions options = gather_options(prefetch);
@@ -117,10 +196,6 @@ void run_case(neurite::Registry &reg, const neurite::data::TrainTest &data, int6
     options.seed = 42;
     options.drop_last = true; // every step the same shape
     neurite::data::BatchIterator batches(data.train, options);
-
-    double flops_per_sample = 0;
-    for (int l = 0; l < 3; ++l)
-        flops_per_sample += 2.0 * sizes[l] * sizes[l + 1] * (l == 0 ? 2 : 3);
 
     std::vector<double> rates, wall_rates;
     double last_loss = 0;
@@ -140,12 +215,13 @@ void run_case(neurite::Registry &reg, const neurite::data::TrainTest &data, int6
             const auto t1 = Clock::now();
             model.zero_grad();
             const auto t2 = Clock::now();
-            const neurite::Tensor &logits = model.forward(b->inputs);
+            const neurite::Tensor input = as_input(b->inputs, net.sample);
+            const neurite::Tensor &logits = model.forward(input);
             const auto t3 = Clock::now();
             last_loss = loss->forward(logits, b->targets);
             loss->backward(logits, b->targets, dlogits);
             const auto t4 = Clock::now();
-            model.backward(b->inputs, dlogits, false);
+            model.backward(input, dlogits, false);
             const auto t5 = Clock::now();
             opt->step();
             const auto t6 = Clock::now();
@@ -155,6 +231,8 @@ void run_case(neurite::Registry &reg, const neurite::data::TrainTest &data, int6
             const Clock::time_point marks[] = {t0, t1, t2, t3, t4, t5, t6};
             for (size_t p = 0; p < kPhases; ++p)
                 phase_us[p].push_back(std::chrono::duration<double, std::micro>(marks[p + 1] - marks[p]).count());
+            if (phases)
+                take_layer_times(model, layer_forward_us, layer_backward_us);
         }
         const std::vector<double> &steps = phase_us[kPhases - 1];
         step_us_by_epoch.push_back(median(std::vector<double>(steps.begin() + static_cast<std::ptrdiff_t>(first_step), steps.end())));
@@ -164,15 +242,22 @@ void run_case(neurite::Registry &reg, const neurite::data::TrainTest &data, int6
     const size_t skip = rates.size() > 1 ? 1 : 0;
     const double rate = median(std::vector<double>(rates.begin() + skip, rates.end()));
     const double wall_rate = median(std::vector<double>(wall_rates.begin() + skip, wall_rates.end()));
-    std::printf("mlp_b%lld samples_per_s=%.0f gflops=%.1f test_acc=%.4f loss=%.4f epochs=%d threads=%d "
+    model.set_node_timing(false);
+    const std::string label = net.name + (net.name == "cnn" && precision != "f32" ? "_" + precision : "");
+    std::printf("%s_b%lld samples_per_s=%.0f gflops=%.1f test_acc=%.4f loss=%.4f epochs=%d threads=%d "
                 "with_data_samples_per_s=%.0f flush_denormals=%d\n",
-                static_cast<long long>(batch), rate, rate * flops_per_sample * 1e-9,
-                accuracy(model, data.test), last_loss, epochs, neurite::ComputeContext::num_threads(),
+                label.c_str(), static_cast<long long>(batch), rate, rate * net.flops_per_sample * 1e-9,
+                accuracy(model, data.test, net.sample), last_loss, epochs, neurite::ComputeContext::num_threads(),
                 wall_rate, neurite::ComputeContext::flush_denormals() ? 1 : 0);
     if (phases) {
         std::printf("  median per step:");
         for (size_t p = 0; p < kPhases; ++p)
             std::printf(" %s=%.1fus", phase_names[p], median(phase_us[p]));
+        std::printf("\n  median per layer (forward/backward):");
+        for (int l = 0; l < model.size(); ++l)
+            std::printf(" %d:%s=%.1f/%.1fus", l + 1, model.at(l).type_name().c_str(),
+                        median(layer_forward_us[static_cast<size_t>(l)]),
+                        median(layer_backward_us[static_cast<size_t>(l)]));
         std::printf("\n  median step by epoch:");
         for (double us : step_us_by_epoch)
             std::printf(" %.1fus", us);
@@ -192,6 +277,8 @@ int main(int argc, char **argv)
     int epochs = 5;
     bool phases = false;
     std::string prefetch = "auto";
+    std::string nets = "all";
+    std::string precision = "f32";
     std::vector<int64_t> batches = {64, 256};
     std::string dir = neurite::data::kFashionMnistDir;
     for (int i = 1; i < argc; ++i) {
@@ -213,15 +300,28 @@ int main(int argc, char **argv)
             phases = true;
         else if (a == "--prefetch")
             prefetch = next();
+        else if (a == "--net")
+            nets = next();
+        else if (a == "--precision")
+            precision = next();
         else if (a == "--data")
             dir = next();
         else if (a == "--keep-denormals")
             neurite::ComputeContext::set_flush_denormals(false);
         else {
             std::fprintf(stderr, "usage: neurite-bench [--epochs N] [--batch N] [--threads N] [--data DIR] [--phases]\n"
-                                 "                     [--prefetch auto|thread|off] [--keep-denormals]\n");
+                                 "                     [--prefetch auto|thread|off] [--keep-denormals] [--net mlp|cnn|all]\n"
+                                 "                     [--precision f32|bf16]\n");
             return 2;
         }
+    }
+    if (precision != "f32" && precision != "bf16") {
+        std::fprintf(stderr, "neurite-bench: --precision takes f32 or bf16, not %s\n", precision.c_str());
+        return 2;
+    }
+    if (nets != "mlp" && nets != "cnn" && nets != "all") {
+        std::fprintf(stderr, "neurite-bench: --net takes mlp, cnn or all, not %s\n", nets.c_str());
+        return 2;
     }
     if (prefetch != "auto" && prefetch != "thread" && prefetch != "off") {
         std::fprintf(stderr, "neurite-bench: --prefetch takes auto, thread or off, not %s\n", prefetch.c_str());
@@ -240,8 +340,10 @@ int main(int argc, char **argv)
                     static_cast<long long>(first_batch), iterator_rate(data.train, first_batch, epochs, true),
                     iterator_rate(data.train, first_batch, epochs, false), load_seconds);
         std::fflush(stdout);
-        for (int64_t b : batches)
-            run_case(reg, data, b, epochs, phases, prefetch);
+        for (const char *net : {"mlp", "cnn"})
+            if (nets == "all" || nets == net)
+                for (int64_t b : batches)
+                    run_case(reg, data, net, precision, b, epochs, phases, prefetch);
     } catch (const std::exception &e) {
         std::fprintf(stderr, "neurite-bench: %s\n", e.what());
         return 1;

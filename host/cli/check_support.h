@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -135,10 +136,19 @@ inline int64_t first_difference(const Tensor &a, const Tensor &b)
 }
 
 // Inputs in [-1.05, -0.05] ∪ [0.05, 1.05]: kinks at 0 (ReLU, |x|) are not
-// straddled by a finite difference.
+// straddled by a finite difference. Images ([N, C, H, W]) get distinct
+// values 0.025 apart instead, shuffled and just as far from 0, so that a
+// finite difference (0.01) never reorders two of them: max pooling's
+// windows keep their winners while the gradient check perturbs them.
 inline Tensor input_for(const Shape &shape, uint64_t seed)
 {
     Tensor t = random_tensor(shape, seed);
+    if (shape.size() == 4) {
+        const int64_t n = t.numel();
+        for (int64_t i = 0; i < n; ++i)
+            t[i] = 0.025f * static_cast<float>(i - n / 2);
+        std::shuffle(t.begin(), t.end(), std::mt19937_64(seed));
+    }
     for (float &v : t)
         v = v < 0 ? v - 0.05f : v + 0.05f;
     return t;
@@ -166,6 +176,7 @@ inline ParamList probe_params(const Entry &entry)
                                                            : std::vector<double>(static_cast<size_t>(p.list_length),
                                                                                  clamp(0.5)));
             break;
+        case ParamType::IntPair: params.emplace_back(p.name, clamp(1.0)); break;
         }
     }
     return params;

@@ -43,7 +43,7 @@ void check_schema(Report &report, const Entry &entry)
         if (numeric && p.has_range() && (p.default_number < p.min || p.default_number > p.max))
             problems.push_back("default " + p.default_text() + " of '" + p.name +
                                "' is outside its range " + p.range_text());
-        if (p.type == ParamType::FloatList && p.has_range())
+        if ((p.type == ParamType::FloatList || p.type == ParamType::IntPair) && p.has_range())
             for (double v : p.default_list)
                 if (v < p.min || v > p.max)
                     problems.push_back("default " + p.default_text() + " of '" + p.name +

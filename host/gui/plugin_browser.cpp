@@ -27,6 +27,10 @@ QString lua_value(const ParamSpec &p)
         return p.default_number != 0 ? "true" : "false";
     case ParamType::String:
         return "\"" + QString::fromStdString(p.default_string) + "\"";
+    case ParamType::IntPair:
+        if (p.default_list.empty())
+            return "\"" + QString::fromStdString(p.default_string) + "\"";
+        [[fallthrough]];
     case ParamType::FloatList: {
         QStringList items;
         for (double v : p.default_list)

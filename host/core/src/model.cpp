@@ -370,6 +370,12 @@ const std::vector<Tensor> &Model::forward(std::span<const Tensor> inputs)
     return plan.outputs;
 }
 
+void Model::set_node_timing(bool on)
+{
+    m_node_timing = on;
+    m_node_times.assign(m_nodes.size(), NodeTime{});
+}
+
 const Tensor &Model::forward(const Tensor &input)
 {
     const std::vector<Tensor> &out = forward(std::span<const Tensor>(&input, 1));

@@ -3,6 +3,7 @@
 #include "neurite/core/error.h"
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cstring>
 
@@ -50,6 +51,13 @@ void add_into(void *dst, const void *src, const Desc &d)
 }
 
 constexpr int kForever = INT_MAX;
+
+using Clock = std::chrono::steady_clock;
+
+double micros_since(Clock::time_point start)
+{
+    return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+}
 
 // Linear-scan assignment of gradient buffers: a slot is reused as soon as
 // the interval of its last tenant has ended.
@@ -384,12 +392,16 @@ void run_forward(Model &model, Plan &plan, const std::vector<int> &order, std::s
         Layer &layer = model.layer(n);
         if (layer.prepare_epoch() != np.epoch)
             reprepare(model, np, n); // someone ran the layer on other shapes meanwhile
+        Model::NodeTime *timing = model.node_time(n);
+        const Clock::time_point start = timing ? Clock::now() : Clock::time_point{};
         point_at_inputs(plan, np, inputs);
         for (const EdgePlan &e : np.edges)
             if (e.converted.defined())
                 e.to_read.run();
         np.call.training = layer.training() ? 1 : 0;
         layer.forward(np.call);
+        if (timing)
+            timing->forward_us += micros_since(start);
     }
     for (const Conversion &c : plan.output_conversions)
         if (c)
@@ -437,6 +449,8 @@ void run_backward(Model &model, Plan &plan, const std::vector<int> &order, std::
         }
         if (!np.needs_backward && !wanted_input)
             continue;
+        Model::NodeTime *timing = model.node_time(n);
+        const Clock::time_point start = timing ? Clock::now() : Clock::time_point{};
         point_at_inputs(plan, np, inputs);
         model.layer(n).backward(np.call);
         for (size_t k = 0; k < np.edges.size(); ++k) {
@@ -452,6 +466,8 @@ void run_backward(Model &model, Plan &plan, const std::vector<int> &order, std::
                 add_into(slot(plan, v.grad), slot(plan, e.temp), v.desc);
             }
         }
+        if (timing)
+            timing->backward_us += micros_since(start);
     }
 }
 

@@ -44,6 +44,39 @@ void check_range(const std::string &where, const ParamSpec &spec, double v)
         throw Error(where + " = " + number_text(v) + " is outside its range " + spec.range_text());
 }
 
+// One integer (for both dimensions), a list {h, w} of integers, or a word of
+// the spec's choices; canonical form: the list of two, or the word.
+ParamValue check_pair(const std::string &where, const ParamSpec &spec, const ParamValue &v)
+{
+    auto integer = [&](double d) {
+        if (!std::isfinite(d) || d != std::floor(d))
+            throw Error(where + " must be whole numbers, got " + number_text(d));
+        check_range(where, spec, d);
+        return d;
+    };
+    if (const double *d = std::get_if<double>(&v)) {
+        const double n = integer(*d);
+        return std::vector<double>{n, n};
+    }
+    if (const auto *list = std::get_if<std::vector<double>>(&v)) {
+        if (list->size() != 2)
+            throw Error(where + " must be one integer or a pair {h, w}, got " + std::to_string(list->size()) +
+                        " numbers " + param_value_text(v));
+        return std::vector<double>{integer((*list)[0]), integer((*list)[1])};
+    }
+    if (const auto *word = std::get_if<std::string>(&v)) {
+        for (const std::string &c : spec.choices)
+            if (c == *word)
+                return v;
+        if (spec.choices.empty())
+            throw Error(where + " must be one integer or a pair {h, w}, got \"" + *word + "\"");
+        throw Error(where + " must be one integer, a pair {h, w} or one of " + join(spec.choices, ", ") +
+                    "; got \"" + *word + "\"");
+    }
+    throw Error(where + " must be one integer or a pair {h, w}, got " + value_kind(v) + " (" +
+                param_value_text(v) + ")");
+}
+
 // Checks one user value against its spec and returns it in canonical form.
 ParamValue check(const std::string &owner, const ParamSpec &spec, const ParamValue &v)
 {
@@ -100,6 +133,7 @@ ParamValue check(const std::string &owner, const ParamSpec &spec, const ParamVal
             check_range(where, spec, d);
         return v;
     }
+    case ParamType::IntPair: return check_pair(where, spec, v);
     }
     throw Error(where + " has an unknown type");
 }
@@ -114,6 +148,7 @@ const char *param_type_name(ParamType type)
     case ParamType::Bool: return "bool";
     case ParamType::String: return "string";
     case ParamType::FloatList: return "float list";
+    case ParamType::IntPair: return "int or {h, w}";
     }
     return "?";
 }
@@ -144,6 +179,8 @@ std::string ParamSpec::default_text() const
     case ParamType::Bool: return default_number != 0 ? "true" : "false";
     case ParamType::String: return "\"" + default_string + "\"";
     case ParamType::FloatList: return param_value_text(default_list);
+    case ParamType::IntPair:
+        return default_list.empty() ? "\"" + default_string + "\"" : param_value_text(default_list);
     }
     return "";
 }
@@ -152,6 +189,10 @@ std::string ParamSpec::range_text() const
 {
     if (type == ParamType::String)
         return join(choices, "|");
+    if (type == ParamType::IntPair && !choices.empty()) {
+        std::string text = has_range() ? "[" + number_text(min) + ", " + number_text(max) + "]|" : "";
+        return text + join(choices, "|");
+    }
     if (type == ParamType::Bool || !has_range())
         return "";
     std::string text = "[";
@@ -195,6 +236,12 @@ ResolvedParams::ResolvedParams(const std::string &owner, const std::vector<Param
         case ParamType::Bool: m_values.emplace_back(spec.name, spec.default_number != 0); break;
         case ParamType::String: m_values.emplace_back(spec.name, spec.default_string); break;
         case ParamType::FloatList: m_values.emplace_back(spec.name, spec.default_list); break;
+        case ParamType::IntPair:
+            if (spec.default_list.empty())
+                m_values.emplace_back(spec.name, spec.default_string);
+            else
+                m_values.emplace_back(spec.name, spec.default_list);
+            break;
         }
     }
     m_c_values.resize(m_values.size());

@@ -396,7 +396,7 @@ bool Registry::register_entry(const std::string &file, const std::string &librar
             reinterpret_cast<const char *>(e->params) + static_cast<size_t>(i) * spec_stride);
         const std::string where = label + " parameter " + std::to_string(i + 1);
         if (c.struct_size < kMinParamSpecSize || !c.name || c.type < NRT_PARAM_INT ||
-            c.type > NRT_PARAM_FLOAT_LIST) {
+            c.type > NRT_PARAM_INT_PAIR) {
             refuse(file, where + " has an unknown struct size, no name or an unknown type");
             return false;
         }

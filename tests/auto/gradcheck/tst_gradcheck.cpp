@@ -6,6 +6,7 @@
 #include <QtTest>
 
 #include <algorithm>
+#include <random>
 
 using namespace neurite;
 
@@ -23,6 +24,28 @@ Tensor away_from_zero(const Shape &shape, uint64_t seed, float margin = 0.05f)
 }
 
 bool zero_derivative(const std::string &name) { return name == "BinaryStep" || name == "Sign"; }
+
+// A spatial size as the schema takes it: one number, or {h, w}.
+ParamValue pair(int h, int w)
+{
+    if (h == w)
+        return double(h);
+    return std::vector<double>{double(h), double(w)};
+}
+
+// Distinct values at least 0.05 apart, shuffled: no two in a pooling window
+// are within a finite difference's reach of each other, so the maximum of
+// every window stays where it is while the check perturbs it.
+Tensor distinct_values(const Shape &shape, uint64_t seed)
+{
+    Tensor t(shape);
+    std::vector<float> values(static_cast<size_t>(t.numel()));
+    for (size_t i = 0; i < values.size(); ++i)
+        values[i] = -2.0f + 0.05f * static_cast<float>(i);
+    std::shuffle(values.begin(), values.end(), std::mt19937_64(seed));
+    std::copy(values.begin(), values.end(), t.begin());
+    return t;
+}
 
 } // namespace
 
@@ -131,6 +154,147 @@ private slots:
         a->backward_plain(x, ya, dy, &dxa);
         same(a->parameters()[0].grad, b->parameters()[0].grad, "weight gradient after deferred zero");
         same(a->parameters()[1].grad, b->parameters()[1].grad, "bias gradient after deferred zero");
+    }
+
+    // Conv2D across stride, padding ("same" included), dilation, groups,
+    // batch 1, odd and non-square sizes, fused and unfused activations.
+    void conv2d_data()
+    {
+        QTest::addColumn<QVector<int>>("shape"); // N, C, H, W
+        QTest::addColumn<int>("outputs");
+        QTest::addColumn<QVector<int>>("window"); // kh, kw, sh, sw, dh, dw, ph, pw (ph < 0: "same")
+        QTest::addColumn<int>("groups");
+        QTest::addColumn<bool>("bias");
+        QTest::addColumn<QString>("activation");
+        auto row = [](const char *name, QVector<int> shape, int outputs, QVector<int> window, int groups,
+                      bool bias, const char *act) {
+            QTest::newRow(name) << shape << outputs << window << groups << bias << QString(act);
+        };
+        row("batch 1, 3x3", {1, 2, 5, 5}, 3, {3, 3, 1, 1, 1, 1, 0, 0}, 1, true, "identity");
+        row("stride 2, padding 1, odd non-square", {2, 3, 7, 6}, 4, {3, 3, 2, 2, 1, 1, 1, 1}, 1, true, "identity");
+        row("same, kernel {3, 2}", {2, 2, 6, 5}, 2, {3, 2, 1, 1, 1, 1, -1, -1}, 1, false, "identity");
+        row("same, stride 2", {1, 2, 7, 7}, 3, {3, 3, 2, 2, 1, 1, -1, -1}, 1, true, "identity");
+        row("dilation 2", {2, 2, 7, 8}, 2, {3, 3, 1, 1, 2, 2, 1, 1}, 1, true, "identity");
+        row("dilation {2, 1}, stride {1, 2}", {1, 2, 8, 7}, 3, {2, 3, 1, 2, 2, 1, 0, 1}, 1, true, "sigmoid");
+        row("groups 2", {2, 4, 5, 5}, 6, {3, 3, 1, 1, 1, 1, 0, 0}, 2, true, "identity");
+        row("depthwise, no bias", {1, 3, 5, 4}, 3, {3, 3, 1, 1, 1, 1, 1, 1}, 3, false, "identity");
+        // relu's kink sits where finite differences straddle it; tst_conv
+        // checks the fused relu against Conv2D followed by ReLU instead.
+        row("tanh fused", {2, 2, 5, 5}, 3, {3, 3, 1, 1, 1, 1, 0, 0}, 1, true, "tanh");
+        row("elu fused", {3, 2, 4, 6}, 2, {2, 2, 1, 1, 1, 1, 0, 0}, 1, true, "elu");
+        row("gelu unfused", {2, 2, 5, 5}, 2, {3, 3, 1, 1, 1, 1, 1, 1}, 1, true, "gelu");
+        row("16 channels (blocked layout)", {2, 16, 5, 5}, 16, {3, 3, 1, 1, 1, 1, 1, 1}, 1, true, "identity");
+    }
+
+    void conv2d()
+    {
+        QFETCH(QVector<int>, shape);
+        QFETCH(int, outputs);
+        QFETCH(QVector<int>, window);
+        QFETCH(int, groups);
+        QFETCH(bool, bias);
+        QFETCH(QString, activation);
+        const ParamValue padding =
+            window[6] < 0 ? ParamValue(std::string("same")) : pair(window[6], window[7]);
+        auto layer = test::registry().create_layer(
+            "Conv2D", {{"inputs", double(shape[1])}, {"outputs", double(outputs)},
+                       {"kernel", pair(window[0], window[1])}, {"stride", pair(window[2], window[3])},
+                       {"dilation", pair(window[4], window[5])}, {"padding", padding},
+                       {"groups", double(groups)}, {"bias", bias}, {"activation", activation.toStdString()},
+                       {"init", std::string("uniform")}},
+            test::context(), 7);
+        const Tensor x = away_from_zero(Shape{shape[0], shape[1], shape[2], shape[3]}, 11);
+        test::GradError err = test::check_layer_gradient(*layer, x, 13);
+        QVERIFY2(err.max_rel < kTolerance, err.where.c_str());
+    }
+
+    void conv_transpose2d_data()
+    {
+        QTest::addColumn<QVector<int>>("shape"); // N, C, H, W
+        QTest::addColumn<int>("outputs");
+        QTest::addColumn<QVector<int>>("window"); // kh, kw, sh, sw, ph, pw, output padding h, w
+        QTest::addColumn<int>("groups");
+        auto row = [](const char *name, QVector<int> shape, int outputs, QVector<int> window, int groups) {
+            QTest::newRow(name) << shape << outputs << window << groups;
+        };
+        row("batch 1, 3x3", {1, 2, 3, 3}, 3, {3, 3, 1, 1, 0, 0, 0, 0}, 1);
+        row("stride 2, padding 1, output padding 1", {2, 3, 4, 3}, 2, {3, 3, 2, 2, 1, 1, 1, 1}, 1);
+        row("kernel {2, 3}, stride {2, 1}", {1, 2, 3, 4}, 2, {2, 3, 2, 1, 0, 1, 0, 0}, 1);
+        row("groups 2", {2, 4, 3, 3}, 6, {3, 3, 2, 2, 0, 0, 0, 0}, 2);
+    }
+
+    void conv_transpose2d()
+    {
+        QFETCH(QVector<int>, shape);
+        QFETCH(int, outputs);
+        QFETCH(QVector<int>, window);
+        QFETCH(int, groups);
+        auto layer = test::registry().create_layer(
+            "ConvTranspose2D", {{"inputs", double(shape[1])}, {"outputs", double(outputs)},
+                                {"kernel", pair(window[0], window[1])}, {"stride", pair(window[2], window[3])},
+                                {"padding", pair(window[4], window[5])}, {"output_padding", pair(window[6], window[7])},
+                                {"groups", double(groups)}, {"init", std::string("uniform")}},
+            test::context(), 7);
+        const Tensor x = away_from_zero(Shape{shape[0], shape[1], shape[2], shape[3]}, 11);
+        test::GradError err = test::check_layer_gradient(*layer, x, 13);
+        QVERIFY2(err.max_rel < kTolerance, err.where.c_str());
+    }
+
+    void upsample_data()
+    {
+        QTest::addColumn<QString>("mode");
+        QTest::addColumn<QVector<int>>("shape");
+        QTest::addColumn<QVector<int>>("scale");
+        QTest::newRow("nearest 2") << QString("nearest") << QVector<int>{2, 3, 3, 4} << QVector<int>{2, 2};
+        QTest::newRow("nearest {1, 3}, 16 channels") << QString("nearest") << QVector<int>{1, 16, 2, 3}
+                                                     << QVector<int>{1, 3};
+        QTest::newRow("bilinear 2") << QString("bilinear") << QVector<int>{2, 2, 3, 3} << QVector<int>{2, 2};
+    }
+
+    void upsample()
+    {
+        QFETCH(QString, mode);
+        QFETCH(QVector<int>, shape);
+        QFETCH(QVector<int>, scale);
+        auto layer = test::registry().create_layer(
+            "Upsample", {{"scale", pair(scale[0], scale[1])}, {"mode", mode.toStdString()}}, test::context(), 5);
+        const Tensor x = away_from_zero(Shape{shape[0], shape[1], shape[2], shape[3]}, 17);
+        test::GradError err = test::check_layer_gradient(*layer, x, 19);
+        QVERIFY2(err.max_rel < kTolerance, err.where.c_str());
+    }
+
+    void pools_data()
+    {
+        QTest::addColumn<QString>("name");
+        QTest::addColumn<QVector<int>>("shape");
+        QTest::addColumn<QVector<int>>("window"); // kh, kw, sh, sw (0: the kernel), ph, pw
+        auto row = [](const char *label, const char *name, QVector<int> shape, QVector<int> window) {
+            QTest::newRow(label) << QString(name) << shape << window;
+        };
+        row("max 2, batch 1", "MaxPool2D", {1, 2, 4, 4}, {2, 2, 0, 0, 0, 0});
+        row("max 3 stride 2 padding 1, odd", "MaxPool2D", {2, 3, 7, 5}, {3, 3, 2, 2, 1, 1});
+        row("max {2, 3} stride 1", "MaxPool2D", {2, 2, 5, 6}, {2, 3, 1, 1, 0, 0});
+        row("avg 2", "AvgPool2D", {2, 3, 6, 6}, {2, 2, 0, 0, 0, 0});
+        row("avg 3 stride 2 padding 1", "AvgPool2D", {1, 2, 7, 6}, {3, 3, 2, 2, 1, 1});
+        row("max 2 on 16 channels", "MaxPool2D", {2, 16, 4, 6}, {2, 2, 0, 0, 0, 0});
+        row("global avg", "GlobalAvgPool2D", {3, 4, 5, 3}, {});
+    }
+
+    void pools()
+    {
+        QFETCH(QString, name);
+        QFETCH(QVector<int>, shape);
+        QFETCH(QVector<int>, window);
+        ParamList params;
+        if (!window.isEmpty()) {
+            params = {{"kernel", pair(window[0], window[1])}, {"padding", pair(window[4], window[5])}};
+            if (window[2] > 0)
+                params.emplace_back("stride", pair(window[2], window[3]));
+        }
+        auto layer = test::registry().create_layer(name.toStdString(), params, test::context(), 5);
+        const Tensor x = distinct_values(Shape{shape[0], shape[1], shape[2], shape[3]}, 17);
+        test::GradError err = test::check_layer_gradient(*layer, x, 19);
+        QVERIFY2(err.max_rel < kTolerance, err.where.c_str());
     }
 
     void activations_data()

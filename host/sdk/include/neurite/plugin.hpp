@@ -254,6 +254,28 @@ constexpr nrt_param_spec required_list_param(const char *name, double min, doubl
     return {sizeof(nrt_param_spec), NRT_PARAM_FLOAT_LIST, name, doc, 1, 0, 0, nullptr, nullptr, min, max, nullptr};
 }
 
+// A spatial size: one integer or a pair {h, w}, each in [min, max]; def
+// points at two numbers. choices ("same|valid") adds words a user may give
+// instead, or nullptr.
+constexpr nrt_param_spec int_pair_param(const char *name, const double *def, double min, double max,
+                                        const char *doc, const char *choices = nullptr)
+{
+    return {sizeof(nrt_param_spec), NRT_PARAM_INT_PAIR, name, doc, 0, 2, 0, nullptr, def, min, max, choices};
+}
+
+// The same with a word of choices as its default (a pool's stride "kernel").
+constexpr nrt_param_spec word_pair_param(const char *name, const char *def, double min, double max,
+                                         const char *choices, const char *doc)
+{
+    return {sizeof(nrt_param_spec), NRT_PARAM_INT_PAIR, name, doc, 0, 2, 0, def, nullptr, min, max, choices};
+}
+
+// An int-pair parameter as resolved: two sizes, or the word the user gave.
+struct IntPair {
+    int64_t h = 0, w = 0;
+    std::string word; // empty unless a word of the schema's choices was given
+};
+
 // Resolved parameter values, as the host passes them (complete, in schema order).
 class Params {
 public:
@@ -301,6 +323,21 @@ public:
     {
         const nrt_param_value &v = get(name);
         return {v.list, static_cast<size_t>(v.list_length)};
+    }
+    // An NRT_PARAM_INT_PAIR: {h, w}, or the word given instead.
+    IntPair pair(std::string_view name) const
+    {
+        const nrt_param_value &v = get(name);
+        IntPair out;
+        if (v.list && v.list_length == 2) {
+            out.h = static_cast<int64_t>(v.list[0]);
+            out.w = static_cast<int64_t>(v.list[1]);
+        } else if (v.string) {
+            out.word = v.string;
+        } else {
+            fail(NRT_ERR_INVALID_ARGUMENT, "parameter '" + std::string(name) + "' is neither a pair nor a word");
+        }
+        return out;
     }
 
 private:

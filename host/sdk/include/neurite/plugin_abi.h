@@ -107,9 +107,17 @@ typedef enum nrt_param_type {
     NRT_PARAM_FLOAT = 2,
     NRT_PARAM_BOOL = 3,
     NRT_PARAM_STRING = 4,    /* with `choices`, one of a fixed set */
-    NRT_PARAM_FLOAT_LIST = 5 /* exactly `list_length` numbers, e.g. Adam's betas; ABI 1.1:
-                                list_length 0 takes one or more (a shape), and then
-                                the parameter has no default (it is required) */
+    NRT_PARAM_FLOAT_LIST = 5, /* exactly `list_length` numbers, e.g. Adam's betas; ABI 1.1:
+                                 list_length 0 takes one or more (a shape), and then
+                                 the parameter has no default (it is required) */
+    /* ABI 1.1: a spatial size such as a kernel or a stride. The user gives
+     * one integer (both dimensions) or a list of two {h, w}, each inside
+     * [min, max]; with `choices`, also one of those words (padding "same").
+     * The plugin receives a list of two numbers (list, list_length 2), or the
+     * word in `string`. The default is default_list (two numbers) or, when
+     * that is NULL, the word default_string. A host that predates this value
+     * refuses the entry, naming its unknown type. */
+    NRT_PARAM_INT_PAIR = 6
 } nrt_param_type;
 
 typedef struct nrt_param_spec {

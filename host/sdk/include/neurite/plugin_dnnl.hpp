@@ -42,17 +42,25 @@ inline dnnl::memory::desc plain_desc(const nrt_tensor &t)
     return dnnl::memory::desc(dims, dnnl::memory::data_type::f32, strides);
 }
 
-inline dnnl::memory::desc plain_desc(std::span<const int64_t> dims)
+// The oneDNN descriptor of an nrt format (NRT_FORMAT_PLAIN or a tag) for
+// dims, in f32 unless told otherwise.
+inline dnnl::memory::desc desc_of(std::span<const int64_t> dims, int32_t format,
+                                  dnnl::memory::data_type type = dnnl::memory::data_type::f32)
 {
-    dnnl::memory::dims d(dims.begin(), dims.end());
+    const dnnl::memory::dims d(dims.begin(), dims.end());
+    if (format != NRT_FORMAT_PLAIN)
+        return dnnl::memory::desc(d, type, static_cast<dnnl::memory::format_tag>(format));
     dnnl::memory::dims strides(d.size());
-    int64_t s = 1;
+    int64_t stride = 1;
     for (size_t i = d.size(); i-- > 0;) {
-        strides[i] = s;
-        s *= d[i];
+        strides[i] = stride;
+        stride *= d[i];
     }
-    return dnnl::memory::desc(d, dnnl::memory::data_type::f32, strides);
+    return dnnl::memory::desc(d, type, strides);
 }
+
+// A plain row-major f32 descriptor for dims.
+inline dnnl::memory::desc plain_desc(std::span<const int64_t> dims) { return desc_of(dims, NRT_FORMAT_PLAIN); }
 
 // The bytes a tensor of these dims takes in `format` (NRT_FORMAT_PLAIN or a
 // dnnl_format_tag_t), the padding of blocked formats included.
@@ -67,6 +75,34 @@ inline size_t desc_bytes(std::span<const int64_t> dims, int32_t format, nrt_dtyp
     }
     const dnnl::memory::dims d(dims.begin(), dims.end());
     return dnnl::memory::desc(d, type, static_cast<dnnl::memory::format_tag>(format)).get_size();
+}
+
+// The nrt format a oneDNN descriptor follows, whatever its data type:
+// NRT_FORMAT_PLAIN for dense row-major, else the first oneDNN tag of those
+// tried that describes it exactly, or -1 when none does. A layer that let a
+// primitive choose its layouts (format_tag::any) declares what the
+// primitive chose with it, so that the next oneDNN layer reads it as it is.
+inline int32_t format_of(const dnnl::memory::desc &md)
+{
+    using tag = dnnl::memory::format_tag;
+    const dnnl::memory::dims dims = md.dims();
+    if (md == desc_of(dims, NRT_FORMAT_PLAIN, md.data_type()))
+        return NRT_FORMAT_PLAIN;
+    std::span<const tag> tried;
+    static constexpr tag k3[] = {tag::acb, tag::aBc16b, tag::aBc8b, tag::aBc4b};
+    static constexpr tag k4[] = {tag::acdb, tag::aBcd16b, tag::aBcd8b, tag::aBcd4b, tag::aBcd32b, tag::ABcd16a16b,
+                                 tag::ABcd32a16b, tag::ABcd8a8b, tag::cdba};
+    static constexpr tag k5[] = {tag::acdeb, tag::aBcde16b, tag::aBcde8b, tag::aBcde4b};
+    if (dims.size() == 3)
+        tried = k3;
+    else if (dims.size() == 4)
+        tried = k4;
+    else if (dims.size() == 5)
+        tried = k5;
+    for (tag t : tried)
+        if (md == dnnl::memory::desc(dims, md.data_type(), t))
+            return static_cast<int32_t>(t);
+    return -1;
 }
 
 // Wraps a oneDNN call so that its dnnl::error becomes a plugin error with context.

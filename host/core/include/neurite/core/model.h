@@ -114,6 +114,25 @@ public:
     void backward(const nrt_layer_call &call) override;
     void collect_modules(std::vector<Module *> &out) override;
 
+    // ---- time per node, for benchmarks (neurite-bench --phases). While on,
+    // every forward and backward adds each node's time, the conversions of
+    // its inputs and of its input gradients included, to node_times()
+    // (indexed by node); off, it costs a branch per node.
+    struct NodeTime {
+        double forward_us = 0, backward_us = 0;
+    };
+    void set_node_timing(bool on);
+    const std::vector<NodeTime> &node_times() const { return m_node_times; }
+    // nullptr unless timing is on.
+    NodeTime *node_time(int node)
+    {
+        if (!m_node_timing)
+            return nullptr;
+        if (m_node_times.size() <= static_cast<size_t>(node))
+            m_node_times.resize(static_cast<size_t>(node) + 1);
+        return &m_node_times[static_cast<size_t>(node)];
+    }
+
     // ---- shapes without running (input shapes with the batch dimension).
     struct SummaryRow {
         int index;            // 1-based
@@ -153,6 +172,8 @@ private:
     bool m_called_by_parent = false;
     friend class RunningScope;
     std::shared_ptr<ParameterArena> m_arena;
+    bool m_node_timing = false;
+    std::vector<NodeTime> m_node_times;
     std::vector<std::unique_ptr<detail::Plan>> m_plans; // most recently used last
     detail::Plan *m_last = nullptr;                     // the plan of the last forward
     // For the single-tensor forms and nested use.

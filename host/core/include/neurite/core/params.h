@@ -10,7 +10,8 @@
 namespace neurite {
 
 enum class ParamType { Int = NRT_PARAM_INT, Float = NRT_PARAM_FLOAT, Bool = NRT_PARAM_BOOL,
-                       String = NRT_PARAM_STRING, FloatList = NRT_PARAM_FLOAT_LIST };
+                       String = NRT_PARAM_STRING, FloatList = NRT_PARAM_FLOAT_LIST,
+                       IntPair = NRT_PARAM_INT_PAIR };
 
 const char *param_type_name(ParamType type);
 
@@ -22,7 +23,7 @@ struct ParamSpec {
     bool required = false;
     double default_number = 0;
     std::string default_string;
-    std::vector<double> default_list;
+    std::vector<double> default_list; // FloatList; IntPair when its default is a pair
     int list_length = 0;
     double min = 1, max = 0; // a range only when min <= max
     std::vector<std::string> choices;
