@@ -26,7 +26,7 @@ local model = nn.Sequential{
   nn.ConvTranspose2D{inputs = 16, outputs = 1, kernel = 3, stride = 2, padding = 1, output_padding = 1},
   nn.Sigmoid(),                                    -- pixels in [0, 1]
 }
-print(model:summary())
+print(model:summary{1, 1, 28, 28})
 
 local loss = nn.MSELoss()
 local before = train.evaluate{model = model, data = {x = x_test, y = x_test}, loss = loss}.loss

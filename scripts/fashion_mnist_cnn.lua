@@ -23,7 +23,7 @@ local model = nn.Sequential{
   nn.Dropout{p = 0.4},
   nn.Dense{inputs = 128, outputs = 10},                                    -- logits
 }
-print(model:summary())
+print(model:summary{1, 1, 28, 28})
 
 local optimizer = optim.Adam(model:parameters(), {lr = 2e-3})
 local started = monitor.elapsed()
