@@ -2,6 +2,8 @@
 // runner's progress bar, metrics log and plot (and the GUI charts) read.
 #include "binding.h"
 
+#include <limits>
+
 #include "neurite/lua/interop.h"
 #include "dataset_box.h"
 
@@ -37,10 +39,13 @@ int mon_scalar(lua_State *L)
 }
 
 // monitor.step() advances by one, monitor.step(n) sets; both return the step.
+// The next step or epoch counter; the largest integer stays (no overflow).
+int64_t next_count(int64_t now) { return now < std::numeric_limits<int64_t>::max() ? now + 1 : now; }
+
 int mon_step(lua_State *L)
 {
     Monitor &m = monitor(L);
-    m.set_step(lua_isnoneornil(L, 1) ? m.step() + 1 : luaL_checkinteger(L, 1));
+    m.set_step(lua_isnoneornil(L, 1) ? next_count(m.step()) : luaL_checkinteger(L, 1));
     lua_pushinteger(L, m.step());
     return 1;
 }
@@ -48,7 +53,7 @@ int mon_step(lua_State *L)
 int mon_epoch(lua_State *L)
 {
     Monitor &m = monitor(L);
-    m.set_epoch(lua_isnoneornil(L, 1) ? m.epoch() + 1 : luaL_checkinteger(L, 1));
+    m.set_epoch(lua_isnoneornil(L, 1) ? next_count(m.epoch()) : luaL_checkinteger(L, 1));
     lua_pushinteger(L, m.epoch());
     return 1;
 }
