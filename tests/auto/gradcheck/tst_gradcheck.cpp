@@ -108,7 +108,7 @@ private slots:
         layer->backward_plain(x, out, dy, nullptr);
         const Tensor once = layer->parameters()[0].grad.clone();
         layer->backward_plain(x, out, dy, nullptr);
-        const Tensor &twice = layer->parameters()[0].grad;
+        const Tensor twice = layer->parameters()[0].grad; // a handle: the list is a temporary
         for (int64_t i = 0; i < once.numel(); ++i)
             QVERIFY(std::fabs(twice[i] - 2 * once[i]) <= 1e-5f * (1 + std::fabs(once[i])));
         layer->zero_grad();
