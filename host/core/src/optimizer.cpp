@@ -103,13 +103,12 @@ uint32_t largest_bits(const float *g, int64_t begin, int64_t end)
 bool Optimizer::grads_finite()
 {
     sync_attached();
-    std::vector<const Tensor *> grads;
+    // Called every step by train.fit: no allocation here.
+    auto checked = [](const Parameter &p) { return !p.buffer && p.grad.defined() && p.grad.numel() > 0; };
     int64_t total = 0;
     for (const Parameter &p : m_params)
-        if (!p.buffer && p.grad.defined() && p.grad.numel() > 0) {
-            grads.push_back(&p.grad);
+        if (checked(p))
             total += p.grad.numel();
-        }
     // Split as the optimizers and layers split their work (by rows, with
     // sdk::row_block): each core reads the slice it computed and still caches.
     // Read by one core, the other's half would cross between caches twice.
@@ -119,10 +118,13 @@ bool Optimizer::grads_finite()
 #pragma omp parallel num_threads(threads) reduction(max : largest)
     {
         const int team = omp_get_num_threads(), me = omp_get_thread_num();
-        for (const Tensor *g : grads) {
-            const int64_t rows = g->dim() > 0 ? g->shape()[0] : 1, row = g->numel() / rows;
+        for (const Parameter &p : m_params) {
+            if (!checked(p))
+                continue;
+            const Tensor &g = p.grad;
+            const int64_t rows = g.dim() > 0 ? g.shape()[0] : 1, row = g.numel() / rows;
             const sdk::RowBlock block = sdk::row_block(rows, me, team);
-            largest = std::max(largest, largest_bits(g->data(), block.first * row, block.last * row));
+            largest = std::max(largest, largest_bits(g.data(), block.first * row, block.last * row));
         }
     }
     return largest < 0x7f800000u;
