@@ -200,8 +200,8 @@ do
   local xs = tensor.randn(64, 2)
   local ys = xs * 3 - 1
   local model = nn.Sequential{nn.AutoAffine{features = 2}}
-  local history = train.fit(model, {x = xs, y = ys}, {epochs = 60, batch_size = 16, loss = nn.MSE(),
-                             optimizer = optim.SGD(model:parameters(), {lr = 0.1}), verbose = false})
+  train.fit{model = model, loss = nn.MSELoss(), optimizer = optim.SGD(model, {lr = 0.1}),
+            data = {x = xs, y = ys}, epochs = 60, batch_size = 16, verbose = 0}
   local p = model:parameters()
   print(string.format("AutoAffine fitted: s = {%.4f, %.4f}, b = {%.4f, %.4f}",
                       p[1][1], p[1][2], p[2][1], p[2][2]))
@@ -209,4 +209,46 @@ do
     assert(math.abs(p[1][j] - 3) < 1e-3 and math.abs(p[2][j] + 1) < 1e-3, "train.fit learned y = 3x - 1")
   end
 end
+-- A nonlinear backward-less layer with a weight matrix, inside a model:
+-- train.gradient_check compares the whole model's backward with differences.
+nn.define{
+  name = "AutoGate", params = {{name = "features", type = "int", min = 1}},
+  parameters = {"w"},
+  init = function(self) self.w = tensor.randn(self.features, self.features) * 0.5 end,
+  forward = function(self, x, training) return x:matmul(self.w):tanh() * x:sigmoid() end,
+}
+do
+  local clouds = data.gaussians{count = 32, separation = 2, stddev = 1, seed = 3}
+  local model = nn.Sequential{nn.Dense(2, 3), nn.AutoGate{features = 3}, nn.Dense(3, 2)}
+  local check = train.gradient_check{model = model, loss = nn.CrossEntropyLoss(), data = clouds}
+  print(string.format("AutoGate in a model: %d elements, worst relative error %.2g (%s)", check.checked,
+                      check.max_relative_error, check.worst))
+  assert(check.max_relative_error < 1e-2, check.worst)
+  -- The same layer in evaluation mode then backward: the forward is recorded again.
+  local gate = nn.AutoGate{features = 2}
+  local xin = tensor{{0.5, -1}}
+  gate:eval()
+  gate:forward(xin)
+  local dx = gate:backward(xin, tensor{{1, 0}})
+  local expected = autograd.grad(function(x) return (x:matmul(gate:parameters()[1]):tanh() * x:sigmoid()):select(2, 1):sum() end, xin)
+  assert((dx - expected):abs():max() < 1e-6, "backward after an eval forward")
+end
+
+-- Two inputs: backward returns one gradient per input.
+nn.define{
+  name = "AutoBlend", inputs = 2,
+  forward = function(self, a, b, training) return a * b + a:sin() end,
+}
+do
+  local blend = nn.AutoBlend()
+  local a, b = tensor{{2, 0}}, tensor{{5, 1}}
+  blend:forward{a, b}
+  local grads = blend:backward({a, b}, tensor{{1, 1}})
+  assert(math.abs(grads[1]:get(1, 1) - (5 + math.cos(2))) < 1e-6 and grads[1]:get(1, 2) == 2, "d/da = b + cos a")
+  assert(grads[2]:equal(a), "d/db = a")
+end
+
+-- A loss still needs its backward.
+local ok, err = pcall(nn.define, {name = "NoBackwardLoss", kind = "loss", forward = function() return 0 end})
+assert(not ok and err:find("'backward' must be a function"), err)
 print("autograd: all checks passed")
