@@ -277,6 +277,16 @@ int autograd_finish(lua_State *L)
     return 0;
 }
 
+// autograd._provide_backward(fn): nn.define calls fn(definition) for a
+// layer defined without a backward, and registers what it returns.
+int autograd_provide_backward(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    lua_settop(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, kAutogradBackwardKey);
+    return 0;
+}
+
 } // namespace
 
 } // namespace autograd
@@ -286,7 +296,10 @@ void push_autograd_core(lua_State *L, int tensor_module)
     tensor_module = lua_absindex(L, tensor_module);
     std::call_once(autograd::names_built, [&] { autograd::build_names(L, tensor_module); });
     static const luaL_Reg fns[] = {
-        {"_begin", autograd::autograd_begin}, {"_finish", autograd::autograd_finish}, {nullptr, nullptr}};
+        {"_begin", autograd::autograd_begin},
+        {"_finish", autograd::autograd_finish},
+        {"_provide_backward", autograd::autograd_provide_backward},
+        {nullptr, nullptr}};
     luaL_newlib(L, fns);
 }
 

@@ -271,5 +271,8 @@ void close_definitions(detail::SessionState &s);
 // Registry keys of the module tables, so bindings find them even when a
 // script shadows the globals.
 inline constexpr const char *kNnRegistryKey = "neurite.nn";
+// autograd.lua's function that gives nn.define a backward for a layer
+// defined without one (set by autograd._provide_backward).
+inline constexpr const char *kAutogradBackwardKey = "neurite.autograd.define";
 
 } // namespace neurite::lua

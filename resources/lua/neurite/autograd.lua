@@ -10,7 +10,7 @@
 -- training mode and backward replays it.
 
 local neurite, core = ...
-local tensor, nn = neurite.tensor, neurite.nn
+local tensor = neurite.tensor
 local check_options = neurite.check_options
 local pcall = neurite._library_pcall -- Lua's own: see runtime.cpp
 local is_tensor = tensor.is_tensor
@@ -498,13 +498,7 @@ local function with_autograd_backward(def)
   return copy
 end
 
-local define = nn.define
-nn.define = function(def)
-  if type(def) == "table" and def.backward == nil and type(def.forward) == "function" and
-     (def.kind == nil or def.kind == "layer" or def.kind == "activation") then
-    def = with_autograd_backward(def)
-  end
-  return define(def) -- a tail call: nn.define's errors name the script's line
-end
+-- nn.define (lua_entry.cpp) calls it for a layer or activation without a backward.
+core._provide_backward(with_autograd_backward)
 
 return autograd
