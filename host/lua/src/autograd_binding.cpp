@@ -128,14 +128,6 @@ bool listed(lua_State *L, int tape, const char *list, const std::string &name)
     return set;
 }
 
-// A registry reference dropped when the call ends, by a return or by a Lua
-// error (a C++ exception in this build of Lua).
-struct RegistryRef {
-    lua_State *L;
-    int ref;
-    ~RegistryRef() { luaL_unref(L, LUA_REGISTRYINDEX, ref); }
-};
-
 // Appends {name, args, out, results} to the tape's nodes and marks `out`
 // recorded. The results are the nres values from `first`.
 void append_node(lua_State *L, int tape, int args, const std::string &name, int first, int nres)
@@ -164,11 +156,12 @@ void append_node(lua_State *L, int tape, int args, const std::string &name, int 
     lua_pop(L, 1);
 }
 
-// The nres results on top of the stack go on the tape; the stack is left as it was.
-void record_results(lua_State *L, const RegistryRef &tape_ref, const RegistryRef &args_ref,
-                    const std::string &name, int nres)
+// The nres results on top of the stack go on the tape at `tape`, with the
+// arguments `args`; the stack is left as it was, but for a full
+// reduction's number, which becomes a 0-d tensor.
+void record_results(lua_State *L, int tape, int args, const std::string &name, int nres)
 {
-    const int first = lua_gettop(L) - nres + 1;
+    const int first = tape - nres;
     if (lua_type(L, first) == LUA_TNUMBER && reduces_to_number(name)) {
         const auto v = static_cast<float>(lua_tonumber(L, first));
         TensorBox *box = push_new_tensor(L, Shape{}, false);
@@ -177,22 +170,15 @@ void record_results(lua_State *L, const RegistryRef &tape_ref, const RegistryRef
     }
     if (!test_tensor(L, first))
         return; // a number or a table leaves the tape
-    const int top = lua_gettop(L);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, args_ref.ref);
-    const int args = lua_gettop(L);
     const lua_Integer n = lua_rawlen(L, args);
     for (lua_Integer i = 1; i <= n; ++i) {
         lua_rawgeti(L, args, i);
         const bool same = lua_rawequal(L, -1, first);
         lua_pop(L, 1);
-        if (same) { // t:contiguous() of a contiguous t: t itself, already recorded
-            lua_settop(L, top);
+        if (same) // t:contiguous() of a contiguous t: t itself, already recorded
             return;
-        }
     }
-    lua_rawgeti(L, LUA_REGISTRYINDEX, tape_ref.ref);
-    append_node(L, lua_gettop(L), args, name, first, nres);
-    lua_settop(L, top);
+    append_node(L, tape, args, name, first, nres);
 }
 
 } // namespace
@@ -230,8 +216,15 @@ int recorded_call(lua_State *L, lua_CFunction fn, lua_CFunction key)
                      " has no gradient; compute with differentiable tensor operations while "
                      "recording (docs/lua-api.md, section autograd)");
     }
-    lua_settop(L, tape);
-    const RegistryRef tape_ref{L, luaL_ref(L, LUA_REGISTRYINDEX)};
+    // The arguments, kept on the tape's list of calls in progress while fn
+    // runs (fn counts its arguments on the stack); an error in fn leaves
+    // them there, to go with the tape.
+    if (lua_getfield(L, tape, "pending") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, tape, "pending");
+    }
     lua_createtable(L, n, 1);
     for (int i = 1; i <= n; ++i) {
         lua_pushvalue(L, i);
@@ -239,10 +232,21 @@ int recorded_call(lua_State *L, lua_CFunction fn, lua_CFunction key)
     }
     lua_pushinteger(L, n);
     lua_setfield(L, -2, "n");
-    const RegistryRef args_ref{L, luaL_ref(L, LUA_REGISTRYINDEX)};
+    lua_rawseti(L, -2, static_cast<lua_Integer>(lua_rawlen(L, -2) + 1));
+    lua_settop(L, n);
     const int nres = plain();
+    // fn runs no Lua code, so the tape that records is still this one.
+    lua_getfield(L, LUA_REGISTRYINDEX, kTapeKey);
+    const int tape_after = lua_gettop(L);
+    lua_getfield(L, tape_after, "pending");
+    const auto depth = static_cast<lua_Integer>(lua_rawlen(L, -1));
+    lua_rawgeti(L, -1, depth);
+    const int args = lua_gettop(L);
+    lua_pushnil(L);
+    lua_rawseti(L, args - 1, depth);
     if (nres > 0)
-        record_results(L, tape_ref, args_ref, name, nres);
+        record_results(L, tape_after, args, name, nres);
+    lua_settop(L, tape_after - 1);
     return nres;
 }
 
