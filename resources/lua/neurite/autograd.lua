@@ -458,6 +458,27 @@ local function recorded_forward(def, self, xs, training)
   return {tape = tape, xs = xs, y = y}
 end
 
+-- A loss's backward: its forward recorded for the prediction, whose
+-- result (a 0-d tensor while recording) is differentiated.
+local function loss_backward(def)
+  return function(self, pred, target)
+    local tape = new_tape({pred})
+    local value = record(tape, def.forward, self, pred, target)
+    if not is_tensor(value) then
+      error(string.format("nn.define{name=%q}: without a backward, the loss's forward must compute its " ..
+                          "value with tensor operations on the prediction; it returned %s that does not " ..
+                          "depend on it (a number read with t:item() has left autograd's tape)",
+                          tostring(def.name), describe(value)), 0)
+    end
+    if value:numel() ~= 1 then
+      error(string.format("nn.define{name=%q}: the loss's forward returned a tensor of shape %s, not one number",
+                          tostring(def.name), shape_text(value)), 0)
+    end
+    if not tape.tracked[value] then return tensor.zeros(pred:shape()) end
+    return backward(tape, value, tensor.ones(value:shape()), {pred})[1]
+  end
+end
+
 -- A copy of the definition whose forward records in training mode and
 -- whose backward replays the recording (or records one more forward, when
 -- backward follows a forward in evaluation mode).
@@ -465,6 +486,10 @@ local function with_autograd_backward(def)
   local k = def.inputs or 1
   local copy = {}
   for key, v in pairs(def) do copy[key] = v end
+  if def.kind == "loss" then
+    copy.backward = loss_backward(def)
+    return copy
+  end
   copy.forward = function(self, ...)
     local xs, training = {...}, select(k + 1, ...)
     xs[k + 1] = nil
@@ -498,7 +523,7 @@ local function with_autograd_backward(def)
   return copy
 end
 
--- nn.define (lua_entry.cpp) calls it for a layer or activation without a backward.
+-- nn.define (lua_entry.cpp) calls it for an entry defined without a backward.
 core._provide_backward(with_autograd_backward)
 
 return autograd
