@@ -112,6 +112,8 @@ gradcheck("permute", function(a) return a:permute(3, 1, 2) * tensor.arange(3) en
 gradcheck("permute table", function(a) return a:permute{2, 3, 1} end, {randn(2, 3, 2)})
 gradcheck("narrow", function(a) return a:narrow(2, 2, 2) end, {randn(2, 4)})
 gradcheck("select", function(a) return a:select(2, 3) end, {randn(2, 4)})
+gradcheck("narrow whole, negative", function(a) return a:narrow(-1, 1, 4) + a:narrow(1, -1, 1) end, {randn(2, 4)})
+gradcheck("select of a vector, -1", function(a) return a:select(1, -1) * a:select(-1, 1) end, {randn(3)})
 gradcheck("t[i]", function(a) return a[2] * a[1] end, {randn(3, 2)})
 gradcheck("squeeze, unsqueeze", function(a) return a:unsqueeze(1):squeeze(3) end, {randn(2, 1)})
 gradcheck("expand", function(a) return a:expand(3, 2) * tensor{{1, 2}, {3, 4}, {5, 6}} end, {randn(1, 2)})
@@ -140,6 +142,28 @@ gradcheck("mlp", function(x, w1, w2)
   return x:matmul(w1):tanh():matmul(w2):log_softmax(2)
 end, {randn(3, 4), randn(4, 5), randn(5, 2)})
 print(string.format("gradient checks: %d operations and cases, worst relative error %.2e", checked, worst))
+
+-- An autograd.grad inside another's f: the outer one records the inner
+-- forward and backward, so it differentiates the gradient (second order).
+do
+  local x = tensor{1, 2, 3}
+  local outer = autograd.grad(function(t)
+    local g = autograd.grad(function(y) return (y * y * y):sum() end, t) -- 3 t^2
+    return (g * t):sum()                                                   -- 3 t^3
+  end, x)
+  assert(outer:equal(tensor{9, 36, 81}), "d/dt sum(3 t^3) = 9 t^2: " .. tostring(outer))
+  -- A Hessian-vector product against differences of the gradient.
+  local w, v = tensor.randn(4, 3), tensor.randn(4)
+  local function f(y) return y:matmul(w):tanh():pow(2):sum() + y:narrow(1, 2, 2):exp():sum() + y:select(1, 1) * y:select(1, 4) end
+  local function gradient(y) return autograd.grad(f, y) end
+  local p = tensor.randn(4)
+  local hv = autograd.grad(function(y) return (gradient(y) * v):sum() end, p)
+  local h = 3e-3 -- the third derivatives here are large enough to show at 1e-2
+  local numeric = (gradient(p + v * h) - gradient(p - v * h)) / (2 * h)
+  local err = (hv - numeric):abs():max() / math.max(1, numeric:abs():max())
+  print(string.format("Hessian-vector product: relative error %.2e against differences of the gradient", err))
+  assert(err < 2e-3, "Hv = " .. tostring(hv) .. ", numeric " .. tostring(numeric))
+end
 
 -- One input gives one gradient; the output comes second.
 do

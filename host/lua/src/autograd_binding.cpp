@@ -183,26 +183,77 @@ void record_results(lua_State *L, int tape, int args, const std::string &name, i
 
 } // namespace
 
+namespace {
+
+// Whether the tape at `tape` tracks one of the values at stack positions
+// first..last (a tensor, or a list of them).
+bool tape_tracks(lua_State *L, int tape, int first, int last)
+{
+    lua_getfield(L, tape, "tracked");
+    const int tracked = lua_gettop(L);
+    bool any = false;
+    for (int i = first; i <= last && !any; ++i)
+        any = holds_tracked(L, tracked, i);
+    lua_pop(L, 1);
+    return any;
+}
+
+// Whether any recording tape (the current one, or one it interrupted: an
+// autograd.grad inside another's f) tracks one of the arguments 1..n.
+bool any_tape_tracks(lua_State *L, int n)
+{
+    const int top = lua_gettop(L);
+    bool any = false;
+    lua_getfield(L, LUA_REGISTRYINDEX, kTapeKey);
+    while (!any && lua_istable(L, -1)) {
+        any = tape_tracks(L, lua_gettop(L), 1, n);
+        lua_getfield(L, -1, "previous");
+    }
+    lua_settop(L, top);
+    return any;
+}
+
+// The nres results from stack position `first` go on every recording tape
+// that tracks one of the arguments in the table `args`: an inner
+// autograd.grad's intermediate results stay known to the outer one, whose
+// gradient then goes through the inner backward pass too.
+void record_on_tapes(lua_State *L, int args, const std::string &name, int first, int nres)
+{
+    const int top = lua_gettop(L);
+    const int n = static_cast<int>(lua_rawlen(L, args));
+    for (int i = 1; i <= n; ++i)
+        lua_rawgeti(L, args, i);
+    const int first_arg = top + 1, last_arg = top + n;
+    lua_getfield(L, LUA_REGISTRYINDEX, kTapeKey);
+    while (lua_istable(L, -1)) {
+        const int tape = lua_gettop(L);
+        if (tape_tracks(L, tape, first_arg, last_arg)) {
+            // record_results takes the results just below the tape.
+            for (int i = 0; i < nres; ++i)
+                lua_pushvalue(L, first + i);
+            lua_pushvalue(L, tape);
+            record_results(L, lua_gettop(L), args, name, nres);
+            lua_copy(L, tape + 1, first); // a number may have become a 0-d tensor
+            lua_settop(L, tape);
+        }
+        lua_getfield(L, tape, "previous");
+        lua_remove(L, tape);
+    }
+    lua_settop(L, top);
+}
+
+} // namespace
+
 int recorded_call(lua_State *L, lua_CFunction fn, lua_CFunction key)
 {
     const auto plain = [&] { return guarded(L, [&] { return fn(L); }); };
     const int n = lua_gettop(L);
-    if (lua_getfield(L, LUA_REGISTRYINDEX, kTapeKey) != LUA_TTABLE) { // another state records
-        lua_settop(L, n);
-        return plain();
-    }
-    const int tape = n + 1;
-    lua_getfield(L, tape, "tracked");
-    const int tracked = n + 2;
-    bool any = false;
-    for (int i = 1; i <= n && !any; ++i)
-        any = holds_tracked(L, tracked, i);
     const std::string &name = op_name(key);
     // t.method and t.grad go through __index too: only t[i] is an operation.
-    if (!any || (name == "__index" && lua_type(L, 2) != LUA_TNUMBER)) {
-        lua_settop(L, n);
+    if ((name == "__index" && lua_type(L, 2) != LUA_TNUMBER) || !any_tape_tracks(L, n))
         return plain();
-    }
+    lua_getfield(L, LUA_REGISTRYINDEX, kTapeKey);
+    const int tape = n + 1;
     if (!listed(L, tape, "vjp", name)) {
         const bool constant = listed(L, tape, "constant", name);
         lua_settop(L, n);
@@ -245,7 +296,7 @@ int recorded_call(lua_State *L, lua_CFunction fn, lua_CFunction key)
     lua_pushnil(L);
     lua_rawseti(L, args - 1, depth);
     if (nres > 0)
-        record_results(L, tape_after, args, name, nres);
+        record_on_tapes(L, args, name, tape_after - nres, nres);
     lua_settop(L, tape_after - 1);
     return nres;
 }

@@ -241,15 +241,31 @@ vjp.contiguous = vjp.clone
 vjp.expand = vjp.clone -- sum_to adds the repeats back up
 vjp.expand_as = vjp.clone
 vjp["tensor.__call"] = function(g) return {nil, g} end -- tensor(t), a copy
+-- g (shaped as `shape` but for `len` in dimension d) placed at start..
+-- start + len - 1 of d, zeros elsewhere; joined by tensor.cat rather than
+-- written in place, so an outer autograd.grad can record it.
+local function placed(g, shape, d, start, len)
+  local pieces = {}
+  local function zeros(size)
+    local s = {table.unpack(shape)}
+    s[d] = size
+    pieces[#pieces + 1] = tensor.zeros(s)
+  end
+  if start > 1 then zeros(start - 1) end
+  pieces[#pieces + 1] = g
+  if start + len - 1 < shape[d] then zeros(shape[d] - start - len + 1) end
+  return #pieces == 1 and g or tensor.cat(pieces, d)
+end
+local function index_in(i, size) return i < 0 and i + size + 1 or i end
 vjp.narrow = function(g, a)
-  local z = tensor.zeros(a[1]:shape())
-  z:narrow(a[2], a[3], a[4]):copy_(g)
-  return {z}
+  local x = a[1]
+  local d = positive_dim(a[2], x:dim())
+  return {placed(g, x:shape(), d, index_in(a[3], x:size(d)), a[4])}
 end
 vjp.select = function(g, a)
-  local z = tensor.zeros(a[1]:shape())
-  z:select(a[2], a[3]):copy_(g)
-  return {z}
+  local x = a[1]
+  local d = positive_dim(a[2], x:dim())
+  return {placed(g:unsqueeze(d), x:shape(), d, index_in(a[3], x:size(d)), 1)}
 end
 vjp.__index = function(g, a) return vjp.select(g, {a[1], 1, a[2]}) end
 vjp.transpose = function(g, a) return {g:transpose(a[2], a[3])} end
