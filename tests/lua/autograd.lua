@@ -194,6 +194,12 @@ fails(function() autograd.grad(function(t) return t:sum():item() end, x) end, "a
 fails(function() autograd.grad(function(t) return t:sum() end, {x, 3}) end, "autograd.grad: inputs[2] is a number")
 fails(function() autograd.grad(function(t) return t:sum() end, nil) end, "autograd.grad: inputs must be a tensor")
 fails(function() autograd.grad(42, x) end, "autograd.grad: f must be a function")
+fails(function() autograd.grad(function(t) return tensor.ones(1) * 2 end, x) end,
+      "autograd.grad: f's result does not depend on the inputs")
+fails(function() autograd.grad(function(t) return nn.Dense(3, 1):forward(t):sum() end, x) end,
+      "a layer's or model's output is not recorded")
+fails(function() autograd.grad(function(t) return tensor.cholesky(t:matmul(t:t())):sum() end, x) end,
+      "autograd.grad: tensor.cholesky has no gradient")
 fails(function() autograd.grad(function(t) return t:sum() end, x, {grad_output = 1}) end, "unknown option")
 fails(function() autograd.grad(function(t) t:add_(1) return t:sum() end, x) end,
       "autograd.grad: t:add_ changes a tensor in place")

@@ -442,16 +442,17 @@ function autograd.grad(f, inputs, opts)
   local tape = new_tape(list)
   local out = record(tape, f, table.unpack(list))
   if type(out) == "number" then
-    error("autograd.grad: f returned a number; it must return a tensor (a number read with " ..
-          "t:item() or t[i] has left the tape)", 2)
+    error("autograd.grad: f returned a number; it must return a tensor computed from the inputs " ..
+          "(a number read with t:item() or t[i] has left the tape, and a layer's or model's output " ..
+          "is not recorded, so its t:sum() is a plain number)", 2)
   end
   if not is_tensor(out) then error("autograd.grad: f must return a tensor, got " .. describe(out), 2) end
   local seed = seed_of(out, opts)
-  local grads = tape.tracked[out] and backward(tape, out, seed, list) or nil
-  if not grads then -- f's output does not depend on the inputs
-    grads = {}
-    for i, x in ipairs(list) do grads[i] = tensor.zeros(x:shape()) end
+  if not tape.tracked[out] then
+    error("autograd.grad: f's result does not depend on the inputs through tensor operations " ..
+          "(layers and models are not recorded, nor numbers read with t:item() or t:get)", 2)
   end
+  local grads = backward(tape, out, seed, list)
   if single then return grads[1], out end
   return grads, out
 end
