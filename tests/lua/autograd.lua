@@ -303,6 +303,16 @@ do
   print(string.format("Dense fitted with AutoHuber: w = {%.4f, %.4f}, b = %.4f", w:get(1, 1), w:get(1, 2), b:get(1)))
   assert(math.abs(w:get(1, 1) - 2) < 1e-2 and math.abs(w:get(1, 2) + 1) < 1e-2 and math.abs(b:get(1) - 0.5) < 1e-2,
          "train.fit with a backward-less loss learned y = 2 x1 - x2 + 0.5")
+  -- With class targets: negative log-likelihood of log_softmax is cross-entropy.
+  nn.define{name = "AutoNLL", kind = "loss", target = "class",
+            forward = function(self, pred, target)
+              return -pred:log_softmax(2):gather(2, target:reshape{-1, 1}):mean()
+            end}
+  local logits, classes = tensor.randn(4, 3), tensor{1, 3, 2, 3}
+  local nll, ce = nn.AutoNLL(), nn.CrossEntropyLoss()
+  assert(math.abs(nll:forward(logits, classes) - ce:forward(logits, classes)) < 1e-6, "AutoNLL = cross-entropy")
+  assert((nll:backward(logits, classes) - ce:backward(logits, classes)):abs():max() < 1e-6,
+         "AutoNLL's derived backward = cross-entropy's (softmax - onehot) / n")
   -- A loss whose value leaves the tape cannot be differentiated.
   nn.define{name = "ItemLoss", kind = "loss", forward = function(self, pred) return pred:sum():item() end}
   local ok, err = pcall(function() return nn.ItemLoss():backward(pred, target) end)
