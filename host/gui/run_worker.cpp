@@ -91,7 +91,7 @@ void RunWorker::on_event(const MonitorEvent &e)
     // console. Pictures only on the run thread, where the model runs.
     switch (e.type) {
     case MonitorEvent::Type::Scalar:
-        m_monitor->post(interned(e.run), interned(e.name), {double(e.step), double(e.epoch), e.value});
+        m_monitor->post(interned(e.run), interned(e.name), {double(e.step), e.epoch_position, e.value});
         [[fallthrough]];
     case MonitorEvent::Type::Progress:
         if (on_run_thread()) {

@@ -266,6 +266,40 @@ private slots:
         QVERIFY(text);
     }
 
+    // x by epoch: train.fit's batches fall at fractions of their epoch, the
+    // epoch's own values at its end (issue 17: batch_loss was a sawtooth
+    // shifted by one epoch).
+    void batches_fall_at_fractions_of_their_epoch()
+    {
+        LuaRuntime rt;
+        std::vector<neurite::MonitorEvent> events;
+        rt.monitor().subscribe([&](const neurite::MonitorEvent &e) {
+            if (e.type == neurite::MonitorEvent::Type::Scalar)
+                events.push_back(e);
+        });
+        QVERIFY(rt.run_string(R"(
+            local m = nn.Sequential{nn.Dense(2, 1)}
+            train.fit{model = m, loss = nn.MSELoss(), optimizer = optim.SGD(m, {lr = 0.1}),
+                      data = {x = tensor.rand{8, 2}, y = tensor.rand{8, 1}}, epochs = 2, batch_size = 2,
+                      verbose = 0, shuffle = false}
+            monitor.epoch(7)
+            monitor.log("custom", 1) -- a loop of one's own that reports no progress: at its epoch
+        )").status == RunResult::Status::Ok);
+        std::vector<double> batches, losses;
+        double custom = -1;
+        for (const auto &e : events) {
+            if (e.name == "batch_loss")
+                batches.push_back(e.epoch_position);
+            else if (e.name == "loss")
+                losses.push_back(e.epoch_position);
+            else if (e.name == "custom")
+                custom = e.epoch_position;
+        }
+        QCOMPARE(batches, (std::vector<double>{0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2}));
+        QCOMPARE(losses, (std::vector<double>{1, 2}));
+        QCOMPARE(custom, 7.0);
+    }
+
     // The GUI subscribes from its own thread while a run publishes.
     void monitor_is_thread_safe()
     {
