@@ -1,7 +1,6 @@
 #pragma once
 
 #include <QMainWindow>
-#include <QThread>
 
 #include <memory>
 
@@ -29,8 +28,9 @@ class RunWorker;
 class TrainingMonitor;
 
 // The workbench: the script editor in the middle, panels in docks whose
-// layout persists. Runs execute on a worker thread (RunWorker); the window
-// only ever queues work to it and reacts to its signals.
+// layout persists. Scripts run in a child process (RunWorker, a client of
+// `neurite-run --kernel`), so no script or plugin can close the window; the
+// window queues work to the worker and reacts to its signals.
 class MainWindow : public QMainWindow {
     Q_OBJECT
 
@@ -46,6 +46,7 @@ public:
     ModelPanel *model_panel() const { return m_model; }
     QuickExperiment *quick_form() const { return m_quick; }
     DataPanel *data_panel() const { return m_data; }
+    RunWorker *worker() const { return m_worker; }
     bool running() const;
 
 public slots:
@@ -73,6 +74,8 @@ private:
     void update_recent_menu();
     void set_running(bool running);
     void restore_layout();
+    // Run > Memory limit: asks for the limit of each run, kept in QSettings.
+    void ask_memory_limit();
 
     std::unique_ptr<ComputeContext> m_context; // for the UI's own panels
     std::unique_ptr<Registry> m_registry;
@@ -85,7 +88,6 @@ private:
     QuickExperiment *m_quick;
     ActivationExplorer *m_activations;
     DataPanel *m_data;
-    QThread m_thread;
     RunWorker *m_worker;
     QAction *m_run, *m_stop, *m_save_model, *m_export_onnx, *m_open_model;
     QMenu *m_recent;
