@@ -111,7 +111,8 @@ private:
     void run(const QString &code, const QString &name, const KernelSettings &settings);
     // One of the window's own chunks with `value` in `global`, in the last
     // run's state (a new one, made with `settings`, when there is none).
-    void run_window_chunk(const KernelSettings &settings, const char *global, const QString &value, const std::string &chunk, const char *chunk_name);
+    void run_window_chunk(const KernelSettings &settings, const char *global, const QString &value,
+                          const std::string &chunk, const char *chunk_name);
     void with_trained_model(const QString &verb, const std::function<QString(Model &)> &action);
     void on_event(const MonitorEvent &e);
     void on_watch(const std::shared_ptr<const WatchedModel> &watched);
@@ -246,7 +247,8 @@ void Kernel::handle(const QByteArray &body)
     case Request::Evaluate:
         s >> text >> settings;
         // As the lua prompt does: an expression prints its values.
-        run_window_chunk(settings, "__neurite_prompt", text, resource_text(":/neurite/window_prompt.lua"), "=prompt");
+        run_window_chunk(settings, "__neurite_prompt", text, resource_text(":/neurite/window_prompt.lua"),
+                         "=prompt");
         break;
     case Request::OpenModel:
         s >> text >> settings;
@@ -353,10 +355,11 @@ void Kernel::on_watch(const std::shared_ptr<const WatchedModel> &watched)
     const std::vector<Shape> shapes = describe_shapes(model, watched->data);
     QString summary;
     try {
-        summary = shapes.empty() ? QObject::tr("%1 nodes, %2 parameters (give monitor.watch the data to see the shapes)")
-                                       .arg(model.node_count())
-                                       .arg(model.parameter_count())
-                                 : QString::fromStdString(model.summary_text(shapes));
+        summary = shapes.empty()
+                      ? QObject::tr("%1 nodes, %2 parameters (give monitor.watch the data to see the shapes)")
+                            .arg(model.node_count())
+                            .arg(model.parameter_count())
+                      : QString::fromStdString(model.summary_text(shapes));
     } catch (const std::exception &e) {
         summary = QString::fromUtf8(e.what());
     }

@@ -8,9 +8,12 @@
 #include "code_editor.h"
 #include "console.h"
 #include "editor_tabs.h"
+#include "kernel_protocol.h"
 #include "main_window.h"
 #include "run_worker.h"
 #include "training_monitor.h"
+
+#include "neurite/core/data/dataset.h"
 
 #include <QElapsedTimer>
 #include <QSignalSpy>
@@ -104,6 +107,70 @@ class TestGuiKernel : public QObject {
     Q_OBJECT
 
 private slots:
+    // Frames come out whole however the pipe splits them; a length past
+    // the limit marks the stream broken instead of asking for 4 GB.
+    void frames_survive_any_split()
+    {
+        QByteArray stream;
+        for (int i = 0; i < 3; ++i) {
+            kernel::FrameWriter w;
+            w.stream() << quint8(kernel::Reply::Output) << QString("line %1 ").arg(i).repeated(i * 50);
+            stream += w.frame();
+        }
+        QByteArray pending;
+        QStringList texts;
+        for (const char byte : stream) {
+            pending += byte;
+            bool broken = true;
+            while (const auto body = kernel::take_frame(pending, broken)) {
+                kernel::FrameReader r(*body);
+                quint8 type = 0;
+                QString text;
+                r.stream() >> type >> text;
+                QCOMPARE(type, quint8(kernel::Reply::Output));
+                texts << text;
+            }
+            QVERIFY(!broken);
+        }
+        QCOMPARE(texts.size(), 3);
+        QCOMPARE(texts[2], QString("line 2 ").repeated(100));
+        QVERIFY(pending.isEmpty());
+        QByteArray absurd("\xff\xff\xff\xff", 4);
+        bool broken = false;
+        QVERIFY(!kernel::take_frame(absurd, broken));
+        QVERIFY(broken);
+    }
+
+    // The Data panel's dataset crosses to the kernel as its samples,
+    // classes and names; a subset view crosses as the rows it shows.
+    void dataset_crosses_whole()
+    {
+        neurite::Tensor x(neurite::Shape{5, 2}), y(neurite::Shape{5});
+        for (int64_t i = 0; i < 5; ++i) {
+            x[i * 2] = float(i), x[i * 2 + 1] = float(-i);
+            y[i] = float(i % 3);
+        }
+        const auto all = neurite::data::Dataset::from_tensors(x, y, neurite::data::TargetKind::Classes,
+                                                              {"low", "mid", "high"});
+        const std::vector<int64_t> rows = {4, 1, 2};
+        const auto view = all.subset(rows);
+        QByteArray bytes;
+        {
+            QDataStream out(&bytes, QIODevice::WriteOnly);
+            kernel::write_dataset(out, view);
+        }
+        QDataStream in(bytes);
+        const auto copy = kernel::read_dataset(in);
+        QCOMPARE(copy.size(), 3);
+        QCOMPARE(copy.class_count(), 3);
+        QCOMPARE(copy.class_names()[2], std::string("high"));
+        QCOMPARE(copy.label(0), 1); // row 4: 4 % 3
+        QCOMPARE(copy.raw_floats(0)[1], -4.0f);
+        QCOMPARE(copy.raw_floats(2)[0], 2.0f);
+        QDataStream truncated(bytes.left(bytes.size() / 2));
+        QVERIFY_THROWS_EXCEPTION(std::exception, kernel::read_dataset(truncated));
+    }
+
     void segfaulting_plugin_is_named_and_survived()
     {
         Fixture fixture;
