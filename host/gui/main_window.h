@@ -53,7 +53,7 @@ public slots:
     void run_current();
     void stop();
     void run_script(const QString &code, const QString &name);
-    // Saves the model the last train.fit trained (on the run thread, where
+    // Saves the model the last train.fit trained (in the run process, where
     // it lives); the console says where, or why not. Ends with run_finished.
     void save_trained_model(const QString &path);
     void export_onnx(const QString &path);
@@ -67,7 +67,7 @@ protected:
     void closeEvent(QCloseEvent *event) override;
 
 private:
-    // Asks the run thread's worker for slot(path), as a run (Stop disabled).
+    // Asks the worker (the run process) for slot(path), as a run (Stop disabled).
     void worker_call(const char *slot, const QString &path);
     void build_docks();
     void build_actions();

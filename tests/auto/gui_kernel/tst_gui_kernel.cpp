@@ -241,6 +241,22 @@ private slots:
         next_run_trains(w, code, 0);
     }
 
+    // os.exit ends the run with its code, not the kernel: the console still
+    // evaluates in the state the script left.
+    void os_exit_ends_the_run_only()
+    {
+        MainWindow w;
+        QSignalSpy done(&w, &MainWindow::run_finished);
+        w.run_script("left_behind = 7\nos.exit(3)\nleft_behind = 8\n", "exits");
+        QCOMPARE(wait_for_run(done).first, 3);
+        const qint64 kernel = w.worker()->kernel_pid();
+        QVERIFY(kernel > 0);
+        emit w.console()->evaluate_requested("left_behind * 6");
+        QCOMPARE(wait_for_run(done).first, 0);
+        QVERIFY2(w.console()->plain_text().contains("42"), qPrintable(w.console()->plain_text()));
+        QCOMPARE(w.worker()->kernel_pid(), kernel);
+    }
+
     // string.find backtracking on a long text: C code no hook interrupts.
     void stop_ends_a_run_stuck_in_c()
     {
