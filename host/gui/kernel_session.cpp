@@ -99,7 +99,14 @@ public:
 private:
     // Frames out. Points wait in m_points and go ahead of any other reply,
     // so the window sees them in order; a flusher thread sends them when
-    // nothing else does.
+    // nothing else does. The run thread only appends a point (its text is
+    // converted and written by whoever flushes), so a full pipe never
+    // stalls training.
+    struct PendingPoint {
+        std::string run, name;
+        int64_t step, epoch;
+        double value;
+    };
     void send(FrameWriter &message);
     void flush_points_locked();
     void post_point(const MonitorEvent &e);
@@ -123,8 +130,9 @@ private:
     void picture(Reply kind, const ModelPictures::Picture &p);
 
     const int m_frames_fd;
-    std::mutex m_write_mutex; // guards m_points and the frames fd
-    std::vector<Point> m_points;
+    std::mutex m_write_mutex; // the frames fd
+    std::mutex m_points_mutex;
+    std::vector<PendingPoint> m_points, m_sending;
     std::atomic<bool> m_closing{false};
 
     std::mutex m_queue_mutex;
@@ -140,15 +148,21 @@ private:
     const std::thread::id m_run_thread = std::this_thread::get_id(); // scripts run on the main thread
 };
 
+// With m_write_mutex held.
 void Kernel::flush_points_locked()
 {
-    if (m_points.empty())
-        return;
+    {
+        std::lock_guard lock(m_points_mutex);
+        if (m_points.empty())
+            return;
+        m_sending.swap(m_points);
+    }
     FrameWriter batch;
-    batch.stream() << quint8(Reply::Points) << quint32(m_points.size());
-    for (const Point &p : m_points)
-        batch.stream() << p;
-    m_points.clear();
+    batch.stream() << quint8(Reply::Points) << quint32(m_sending.size());
+    for (const PendingPoint &p : m_sending)
+        batch.stream() << Point{QString::fromStdString(p.run), QString::fromStdString(p.name), p.step, p.epoch,
+                                p.value};
+    m_sending.clear(); // keeps its capacity for the next batch
     const QByteArray frame = batch.frame();
     write_all(m_frames_fd, frame.constData(), static_cast<size_t>(frame.size()));
 }
@@ -163,8 +177,8 @@ void Kernel::send(FrameWriter &message)
 
 void Kernel::post_point(const MonitorEvent &e)
 {
-    std::lock_guard lock(m_write_mutex);
-    m_points.push_back({QString::fromStdString(e.run), QString::fromStdString(e.name), e.step, e.epoch, e.value});
+    std::lock_guard lock(m_points_mutex);
+    m_points.push_back({e.run, e.name, e.step, e.epoch, e.value});
 }
 
 void Kernel::flusher()

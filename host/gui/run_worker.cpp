@@ -69,6 +69,8 @@ kernel::KernelSettings RunWorker::settings() const
 
 bool RunWorker::ensure_kernel()
 {
+    if (m_process && m_process->state() == QProcess::NotRunning)
+        drop_kernel(); // it died while idle, and its end is not yet handled
     if (m_process)
         return true;
     m_process = new QProcess(this);
