@@ -509,7 +509,11 @@ int serve()
     static int argc = 1;
     static char name[] = "neurite-run";
     static char *argv[] = {name, nullptr};
+    // Its start-up notes (QStandardPaths on XDG_RUNTIME_DIR) would land in
+    // the window's console at every new kernel: not the script's business.
+    qInstallMessageHandler([](QtMsgType, const QMessageLogContext &, const QString &) {});
     QGuiApplication app(argc, argv);
+    qInstallMessageHandler(nullptr);
     Kernel kernel(frames_fd);
     return kernel.serve();
 }
