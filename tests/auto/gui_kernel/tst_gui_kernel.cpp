@@ -94,6 +94,8 @@ void next_run_trains(MainWindow &w, const QString &code, qint64 dead_kernel)
     QCOMPARE(loss->size(), 150);
     QVERIFY(loss->points().back().value < loss->points().front().value);
     QVERIFY(w.monitor()->drawn_points(run, "loss") > 0);
+    // A new kernel's Qt start-up notes are not the script's output.
+    QVERIFY2(!w.console()->plain_text().contains("QStandardPaths"), qPrintable(w.console()->plain_text()));
     // The console evaluates in the state of that run.
     w.console()->clear();
     emit w.console()->evaluate_requested("kept_after_the_run * 2");
