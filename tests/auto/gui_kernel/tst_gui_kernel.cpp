@@ -286,6 +286,30 @@ private slots:
     }
 
     // Closing the window ends its kernel, also mid-run.
+    // x by epoch (issue 17): a batch's point lands at its fraction of the
+    // epoch, across the kernel's pipe, and the epoch's own value at its end.
+    void batches_fall_at_fractions_of_their_epoch()
+    {
+        MainWindow w;
+        w.resize(1024, 700);
+        QSignalSpy done(&w, &MainWindow::run_finished);
+        w.run_script(R"(local m = nn.Sequential{nn.Dense(2, 1)}
+train.fit{model = m, loss = nn.MSELoss(), optimizer = optim.SGD(m, {lr = 0.1}), shuffle = false,
+          data = {x = tensor.rand{8, 2}, y = tensor.rand{8, 1}}, epochs = 2, batch_size = 2, verbose = 0})",
+                     "quarters");
+        QCOMPARE(wait_for_run(done).first, 0);
+        w.monitor()->refresh();
+        const QString run = w.monitor()->runs().last();
+        const MetricSeries *batches = w.monitor()->series(run, "batch_loss");
+        const MetricSeries *epochs = w.monitor()->series(run, "loss");
+        QVERIFY(batches && epochs);
+        std::vector<double> at;
+        for (const MetricPoint &p : batches->points())
+            at.push_back(p.epoch);
+        QCOMPARE(at, (std::vector<double>{0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2}));
+        QCOMPARE(epochs->points().back().epoch, 2.0);
+    }
+
     void closing_ends_the_kernel()
     {
         qint64 kernel = 0;
