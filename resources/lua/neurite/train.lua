@@ -730,6 +730,23 @@ local function check_target_count(source, what, count, level)
   end
 end
 
+-- What run.json keeps of a fit (docs/run-store.md): the optimizer with its
+-- options (the numbers it reports by name; the text holds the rest), the
+-- model's summary, the loss, batch size and epochs.
+local function record_hyperparameters(opts, fit)
+  local optimizer = fit.optimizer
+  local text = tostring(optimizer)
+  local ok, kind = pcall(function() return optimizer:type() end)
+  local options = {}
+  for key in text:gmatch("([%w_]+)=") do
+    local found, value = pcall(function() return optimizer[key] end)
+    if found and type(value) == "number" then options[key] = value end
+  end
+  monitor.hparams{optimizer = {type = ok and kind or text:match("^[%w_.]+"), options = options, text = text},
+                  model = tostring(fit.model), loss = tostring(opts.loss), batch_size = fit.batch_size,
+                  epochs = fit.epochs, shuffle = fit.shuffle, metrics = fit.metrics}
+end
+
 -- train.fit{model=, loss=, loss_weights=, optimizer=, data=, validation=,
 --           epochs=, batch_size=, shuffle=, drop_last=, metrics=,
 --           callbacks=, verbose=, name=, resume=, on_epoch=,
@@ -815,6 +832,7 @@ function train.fit(opts)
   local guard <close> = monitor.cooperative()
   monitor.step(fit.step)
   monitor.watch(model, data, opts.validation) -- says which model trains on what (the window draws it)
+  record_hyperparameters(opts, fit)
   call(callbacks, "on_train_begin", {}, fit)
 
   for epoch = start_epoch, fit.epochs do
