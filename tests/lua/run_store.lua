@@ -97,7 +97,7 @@ ids = list("failed")
 assert(#ids == 1, "the failed run is stored")
 local failed = run_json("failed", ids[1])
 assert(failed.status == "failed", failed.status)
-assert(failed.message:find("fails.lua:7: deliberate failure after training", 1, true), failed.message)
+assert(failed.message:find("fails.lua:8: deliberate failure after training", 1, true), failed.message)
 assert(failed.final_metrics.loss, "what it trained before failing is kept")
 
 -- ... and so is one that fails inside train.fit, at the script's line.

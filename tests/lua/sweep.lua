@@ -42,6 +42,17 @@ local f = assert(io.open("results_" .. tag .. ".json", "w"))
 f:write((require("neurite").json.encode(results)))
 f:close()
 print("best", results.best.variant, results.best.metric)
+-- A second sweep that builds on the first: workers return the first one's
+-- results instead of running it again.
+local second = train.sweep{grid = {epochs = {1, 2}}, name = "second", verbose = 0, run = function(cfg)
+  local model = nn.Sequential{nn.Dense(2, results.best.config.hidden, {activation = "tanh"}),
+                              nn.Dense(results.best.config.hidden, 2)}
+  return train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.SGD(model, {lr = results.best.config.lr}),
+                   data = ds, epochs = cfg.epochs, batch_size = 32, verbose = 0}
+end}
+f = assert(io.open("second_" .. tag .. ".json", "w"))
+f:write((require("neurite").json.encode(second)))
+f:close()
 ]])
 
 local function check_sorted(results, what)
@@ -63,14 +74,18 @@ local serial = json.decode(files.read(root .. "/results_serial.json"))
 check_sorted(serial, "serial")
 assert(out:find("train.sweep: 4 variants, best by accuracy (max):", 1, true), out)
 local runs = list("serial")
-assert(#runs == 4, "a sweep of 4 gives 4 stored runs, got " .. #runs)
+assert(#runs == 6, "a sweep of 4 and one of 2 give 6 stored runs, got " .. #runs)
 local stored = {}
 for _, id in ipairs(runs) do
   local r = json.decode(files.read(root .. "/serial/" .. id .. "/run.json"))
   local h = r.hyperparameters
-  assert(r.status == "finished" and h.sweep == "sweep" and h.lr and h.hidden and h.seed == h.variant)
-  assert(h.optimizer.options.lr == h.lr, "the fit inside the variant recorded its optimizer too")
-  stored[h.variant] = r.final_metrics.accuracy
+  if h.sweep == "sweep" then
+    assert(r.status == "finished" and h.lr and h.hidden and h.seed == h.variant)
+    assert(h.optimizer.options.lr == h.lr, "the fit inside the variant recorded its optimizer too")
+    stored[h.variant] = r.final_metrics.accuracy
+  else
+    assert(h.sweep == "second" and (h.epochs == 1 or h.epochs == 2))
+  end
 end
 for _, e in ipairs(serial) do
   assert(stored[e.variant] == e.metric, "the table and the store agree on variant " .. e.variant)
@@ -89,7 +104,15 @@ for k = 1, 4 do
                        parallel[k].metric, serial[k].variant, serial[k].metric))
   assert(parallel[k].metrics.loss == serial[k].metrics.loss, "identical losses")
 end
-assert(#list("parallel") == 4, "the workers store 4 runs")
+assert(#list("parallel") == 6, "the workers store the 4 + 2 runs, got " .. #list("parallel"))
+local second_serial = json.decode(files.read(root .. "/second_serial.json"))
+local second_parallel = json.decode(files.read(root .. "/second_parallel.json"))
+assert(#second_serial == 2 and #second_parallel == 2)
+for k = 1, 2 do
+  assert(second_serial[k].metric == second_serial[k].metrics.loss, "a returned history's last loss")
+  assert(second_parallel[k].variant == second_serial[k].variant and second_parallel[k].metric == second_serial[k].metric,
+         "the second sweep agrees too")
+end
 
 -- 3. Random search: ranges drawn (log and integer), the same draws for the
 -- same seed; a failing variant is stored as failed and sorted last.

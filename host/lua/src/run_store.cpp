@@ -2,16 +2,38 @@
 
 #include <QByteArray>
 #include <QDateTime>
+#include <QJsonArray>
 #include <QJsonDocument>
+#include <QJsonObject>
 #include <QSaveFile>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
 namespace neurite::lua {
 
 namespace fs = std::filesystem;
+
+struct RunStore::Run {
+    std::string monitor_id; // the monitor's run id ("xor-2")
+    std::string id;         // the directory's name
+    fs::path dir;
+    bool open = false;
+    bool written = false; // has a directory
+    bool failed_to_write = false;
+    QJsonObject hyperparameters;
+    QJsonArray checkpoints;
+    std::map<std::string, double> last;
+    std::string started, ended;
+    double started_clock = 0;
+    int64_t step = 0, epoch = 0;
+    std::string status = "running", message;
+    std::ofstream metrics;
+};
 
 namespace {
 
@@ -42,9 +64,17 @@ QJsonValue json_number(double v) { return std::isfinite(v) ? QJsonValue(v) : QJs
 } // namespace
 
 RunStore::RunStore(std::string dir, uint64_t seed, WriteCheck check, Warn warn)
-    : m_dir(std::move(dir)), m_seed(seed), m_check(std::move(check)), m_warn(std::move(warn))
+    : m_dir(std::move(dir)), m_seed(seed), m_check(std::move(check)), m_warn(std::move(warn)),
+      m_current(std::make_unique<Run>()), m_run(*m_current)
 {
+    // Absolute, so that monitor.run_dir and a sweep's run_dir name the
+    // folder whatever the script does with the working directory.
+    std::error_code ec;
+    if (!m_dir.empty())
+        m_dir = fs::absolute(m_dir, ec).lexically_normal().string();
 }
+
+const std::map<std::string, double> &RunStore::final_metrics() const { return m_run.last; }
 
 RunStore::~RunStore()
 {
@@ -184,15 +214,22 @@ void RunStore::append_scalar(const MonitorEvent &e)
     // line would cost more than the step it records on a small model.
     char value[40];
     if (std::isfinite(e.value))
-        std::snprintf(value, sizeof value, "%.9g", e.value);
+        std::snprintf(value, sizeof value, "%.17g", e.value); // read back exactly
     else
         std::snprintf(value, sizeof value, "null,\"non_finite\":\"%s\"",
                       std::isnan(e.value) ? "nan" : (e.value > 0 ? "inf" : "-inf"));
-    const QByteArray name = QJsonDocument(QJsonArray{qs(e.name)}).toJson(QJsonDocument::Compact);
-    // name is ["..."]: the quoted, escaped string between the brackets.
-    m_run.metrics << "{\"step\":" << e.step << ",\"epoch\":" << e.epoch << ",\"name\":"
-                  << std::string_view(name.constData() + 1, static_cast<size_t>(name.size()) - 2)
-                  << ",\"value\":" << value << ",\"time\":" << e.time << "}\n";
+    // A run logs a handful of names, each many times: each is quoted and
+    // escaped by QJsonDocument once.
+    auto quoted = m_quoted_names.find(e.name);
+    if (quoted == m_quoted_names.end()) {
+        const QByteArray list = QJsonDocument(QJsonArray{qs(e.name)}).toJson(QJsonDocument::Compact);
+        // ["..."]: the quoted string is between the brackets.
+        quoted = m_quoted_names.emplace(e.name, std::string(list.constData() + 1, list.size() - 2)).first;
+    }
+    char time[32];
+    std::snprintf(time, sizeof time, "%.6f", e.time);
+    m_run.metrics << "{\"step\":" << e.step << ",\"epoch\":" << e.epoch << ",\"name\":" << quoted->second
+                  << ",\"value\":" << value << ",\"time\":" << time << "}\n";
 }
 
 void RunStore::merge_hyperparameters(const QJsonObject &values)

@@ -6,16 +6,16 @@
 // metrics.jsonl (every scalar), as PyTorch's SummaryWriter keeps runs/.
 #include "neurite/core/monitor.h"
 
-#include <QJsonArray>
-#include <QJsonObject>
-
 #include <cstdint>
-#include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
+
+// Not Qt's headers: this one reaches every binding through session_state.h,
+// and Qt's `slots` keyword would break code that names a variable so.
+class QJsonObject;
 
 namespace neurite::lua {
 
@@ -51,29 +51,13 @@ public:
     void set_outcome(const std::string &status, const std::string &message);
 
     // The last value of every scalar of the open run, or of the run that ended last.
-    const std::map<std::string, double> &final_metrics() const { return m_run.last; }
+    const std::map<std::string, double> &final_metrics() const;
     // The directory of the open run ("" when none is written).
     std::string run_dir() const;
     bool enabled() const { return !m_dir.empty(); }
 
 private:
-    struct Run {
-        std::string monitor_id; // the monitor's run id ("xor-2")
-        std::string id;         // the directory's name
-        std::filesystem::path dir;
-        bool open = false;
-        bool written = false; // has a directory
-        bool failed_to_write = false;
-        QJsonObject hyperparameters;
-        QJsonArray checkpoints;
-        std::map<std::string, double> last;
-        std::string started, ended;
-        double started_clock = 0;
-        int64_t step = 0, epoch = 0;
-        std::string status = "running", message;
-        std::ofstream metrics;
-    };
-
+    struct Run; // run_store.cpp
     void begin(const std::string &monitor_id, double clock);
     void end(bool completed, double clock);
     // Creates the run's directory when it first has something to keep.
@@ -89,8 +73,10 @@ private:
     Warn m_warn;
     std::string m_script_path, m_script_text;
     std::vector<std::string> m_args;
-    Run m_run;
+    std::unique_ptr<Run> m_current; // the open run, or the one that ended last
+    Run &m_run;
     int m_counter = 0;
+    std::map<std::string, std::string> m_quoted_names; // metric name -> its JSON string
 };
 
 } // namespace neurite::lua

@@ -29,7 +29,7 @@ bool is_list(lua_State *L, int idx)
             return false;
         }
     }
-    return count == n && n > 0;
+    return count == n; // an empty table too: metrics = {} is a list with nothing in it
 }
 
 QJsonValue table_to_json(lua_State *L, int idx, int depth)
@@ -83,6 +83,15 @@ QJsonValue to_json(lua_State *L, int idx, int depth)
     }
 }
 
+bool lua_next_is_empty(lua_State *L, int idx)
+{
+    lua_pushnil(L);
+    if (!lua_next(L, idx))
+        return true;
+    lua_pop(L, 2);
+    return false;
+}
+
 RunStore &store(lua_State *L) { return *detail::session(L).run_store; }
 
 // monitor.hparams{lr = 0.01, hidden = 64}: merged into the current run's
@@ -92,7 +101,7 @@ int mon_hparams(lua_State *L)
     luaL_checktype(L, 1, LUA_TTABLE);
     if (test_tensor(L, 1))
         arg_error(L, 1, "monitor.hparams", "a table of hyperparameters ({lr = 0.01, hidden = 64})");
-    const QJsonValue values = table_to_json(L, 1, 0);
+    const QJsonValue values = lua_next_is_empty(L, 1) ? QJsonValue(QJsonObject()) : table_to_json(L, 1, 0);
     if (!values.isObject())
         raise(L, "monitor.hparams: hyperparameters are given by name ({lr = 0.01}), not as a list");
     store(L).merge_hyperparameters(values.toObject());

@@ -7,8 +7,11 @@
 // A worker runs the script up to train.sweep, runs its variants (each
 // seeded as the serial sweep seeds it) and exits.
 #include "binding.h"
+#include "interrupts.h"
 #include "sandbox.h"
 #include "session_state.h"
+
+#include "neurite/core/error.h"
 
 #include <QFile>
 #include <QTemporaryDir>
@@ -30,40 +33,58 @@ namespace neurite::lua {
 
 namespace {
 
-constexpr const char *kWorkerVariable = "NEURITE_SWEEP_WORKER"; // "k/N:results-file"
+// "k/N/s": this process is worker k of N for the script's s-th train.sweep;
+// the folder of the workers' files (k.json: results, previous.json: the
+// results of the sweeps before, which a worker returns without running them).
+constexpr const char *kWorkerVariable = "NEURITE_SWEEP_WORKER";
+constexpr const char *kFolderVariable = "NEURITE_SWEEP_FOLDER";
 
 struct WorkerRole {
-    int index = 0; // 1-based
+    int index = 0; // 1-based; 0: not a worker
     int count = 0;
-    std::string results;
+    int sweep = 0;
+    std::string folder;
 };
 
 WorkerRole worker_role()
 {
     WorkerRole role;
     const char *text = std::getenv(kWorkerVariable);
-    if (!text)
-        return role;
-    const std::string s = text;
-    const size_t slash = s.find('/'), colon = s.find(':');
-    if (slash == std::string::npos || colon == std::string::npos || colon < slash)
-        return role;
-    role.index = std::atoi(s.substr(0, slash).c_str());
-    role.count = std::atoi(s.substr(slash + 1, colon - slash - 1).c_str());
-    role.results = s.substr(colon + 1);
-    if (role.index < 1 || role.count < 1 || role.index > role.count)
-        role = {};
+    const char *folder = std::getenv(kFolderVariable);
+    if (!text || !folder || std::sscanf(text, "%d/%d/%d", &role.index, &role.count, &role.sweep) != 3 ||
+        role.index < 1 || role.count < 1 || role.index > role.count || role.sweep < 1)
+        return {};
+    role.folder = folder;
     return role;
 }
 
-bool starts_with_option(const std::string &arg, const std::string &name)
+std::string read_file(const QString &path)
 {
-    return arg == name || arg.rfind(name + "=", 0) == 0;
+    QFile file(path);
+    return file.open(QIODevice::ReadOnly) ? file.readAll().toStdString() : std::string();
 }
 
-// The parent's command line for a worker: its own --threads (the parent's
-// cores shared out), quiet, and without --sweep-parallel. Only the options
-// before the script are touched; the script's arguments stay as they were.
+// What a worker must not inherit: its own thread count replaces the
+// parent's, and the parent alone writes --log and --plot (a worker would
+// overwrite them with its share of the variants).
+struct DroppedOption {
+    const char *name;
+    bool takes_value;
+};
+constexpr DroppedOption kDropped[] = {
+    {"--sweep-parallel", true}, {"--threads", true}, {"--log", true}, {"--plot", true}, {"--plot-log", false}};
+
+const DroppedOption *dropped(const std::string &arg)
+{
+    for (const DroppedOption &d : kDropped)
+        if (arg == d.name || (d.takes_value && arg.rfind(std::string(d.name) + "=", 0) == 0))
+            return &d;
+    return nullptr;
+}
+
+// The parent's command line for a worker: its share of the cores as
+// --threads, quiet. Only the options before the script are touched; the
+// script's arguments stay as they were.
 std::vector<std::string> worker_command(const detail::SessionState &s, int threads)
 {
     const std::vector<std::string> &argv = s.options.command_line;
@@ -71,8 +92,8 @@ std::vector<std::string> worker_command(const detail::SessionState &s, int threa
     std::vector<std::string> out{"/proc/self/exe", "--threads", std::to_string(threads), "--quiet"};
     for (size_t i = 1; i < argv.size(); ++i) {
         const std::string &a = argv[i];
-        if (i < script_at && (starts_with_option(a, "--sweep-parallel") || starts_with_option(a, "--threads"))) {
-            if (a.find('=') == std::string::npos)
+        if (const DroppedOption *d = i < script_at ? dropped(a) : nullptr) {
+            if (d->takes_value && a.find('=') == std::string::npos)
                 ++i; // its value is the next argument
             continue;
         }
@@ -81,12 +102,16 @@ std::vector<std::string> worker_command(const detail::SessionState &s, int threa
     return out;
 }
 
-pid_t spawn_worker(const std::vector<std::string> &command, const std::string &role)
+pid_t spawn_worker(const std::vector<std::string> &command, const std::string &role, const std::string &folder)
 {
-    std::vector<std::string> env_text{std::string(kWorkerVariable) + "=" + role};
-    for (char **e = environ; *e; ++e)
-        if (std::string(*e).rfind(std::string(kWorkerVariable) + "=", 0) != 0)
-            env_text.emplace_back(*e);
+    std::vector<std::string> env_text{std::string(kWorkerVariable) + "=" + role,
+                                      std::string(kFolderVariable) + "=" + folder};
+    for (char **e = environ; *e; ++e) {
+        const std::string entry = *e;
+        if (entry.rfind(std::string(kWorkerVariable) + "=", 0) != 0 &&
+            entry.rfind(std::string(kFolderVariable) + "=", 0) != 0)
+            env_text.push_back(entry);
+    }
     std::vector<char *> env, args;
     for (std::string &e : env_text)
         env.push_back(e.data());
@@ -145,7 +170,9 @@ std::vector<int> wait_for(detail::SessionState &s, const std::vector<pid_t> &pid
     return codes;
 }
 
-// neurite._sweep_role() -> k, N (this process is worker k of N), or nil
+// neurite._sweep_role() -> k, N, s, previous (this process is worker k of N
+// for the script's s-th sweep; previous is the JSON text of the results of
+// the sweeps before it), or nothing
 int sweep_role(lua_State *L)
 {
     const WorkerRole role = worker_role();
@@ -153,7 +180,10 @@ int sweep_role(lua_State *L)
         return 0;
     lua_pushinteger(L, role.index);
     lua_pushinteger(L, role.count);
-    return 2;
+    lua_pushinteger(L, role.sweep);
+    const std::string previous = read_file(QString::fromStdString(role.folder + "/previous.json"));
+    lua_pushlstring(L, previous.data(), previous.size());
+    return 4;
 }
 
 // neurite._sweep_processes() -> N of --sweep-parallel (1: serial)
@@ -163,11 +193,15 @@ int sweep_processes(lua_State *L)
     return 1;
 }
 
-// neurite._sweep_spawn(variants) -> {text of worker 1's results, ...}
+// neurite._sweep_spawn(variants, sweep, previous) -> {text of worker 1's
+// results, ...}: runs the script's sweep-th sweep in the workers; previous
+// is the JSON text of the results of the sweeps before it.
 int sweep_spawn(lua_State *L)
 {
     detail::SessionState &s = detail::session(L);
     const lua_Integer variants = luaL_checkinteger(L, 1);
+    const lua_Integer sweep = luaL_checkinteger(L, 2);
+    const std::string previous = luaL_checkstring(L, 3);
     const int workers = static_cast<int>(std::min<lua_Integer>(s.options.sweep_processes, variants));
     const int cores = s.options.threads > 0 ? s.options.threads : ComputeContext::num_threads();
     const int threads = std::max(1, cores / std::max(1, workers));
@@ -175,23 +209,26 @@ int sweep_spawn(lua_State *L)
     std::string failure;
     guarded(L, [&] {
         QTemporaryDir dir;
-        if (!dir.isValid())
-            throw Error("train.sweep: cannot make a folder for the workers' results");
+        QFile previous_file(dir.filePath("previous.json"));
+        if (!dir.isValid() || !previous_file.open(QIODevice::WriteOnly) ||
+            previous_file.write(previous.data(), static_cast<qint64>(previous.size())) < 0 || !previous_file.flush())
+            throw Error("train.sweep: cannot write the workers' files in a temporary folder");
+        previous_file.close();
         const std::vector<std::string> command = worker_command(s, threads);
         std::vector<pid_t> pids;
-        for (int k = 1; k <= workers; ++k) {
-            const std::string results = dir.filePath(QString::number(k) + ".json").toStdString();
-            pids.push_back(spawn_worker(command, std::to_string(k) + "/" + std::to_string(workers) + ":" + results));
-        }
+        for (int k = 1; k <= workers; ++k)
+            pids.push_back(spawn_worker(command,
+                                        std::to_string(k) + "/" + std::to_string(workers) + "/" + std::to_string(sweep),
+                                        dir.path().toStdString()));
         const std::vector<int> codes = wait_for(s, pids);
         for (int k = 1; k <= workers; ++k) {
-            QFile file(dir.filePath(QString::number(k) + ".json"));
-            if (codes[k - 1] != 0 || !file.open(QIODevice::ReadOnly)) {
+            std::string text = read_file(dir.filePath(QString::number(k) + ".json"));
+            if (codes[k - 1] != 0 || text.empty()) {
                 failure = "train.sweep: worker " + std::to_string(k) + " of " + std::to_string(workers) +
                           " failed (exit code " + std::to_string(codes[k - 1]) + "); its messages are above";
                 break;
             }
-            texts.push_back(file.readAll().toStdString());
+            texts.push_back(std::move(text));
         }
         return 0;
     });
@@ -215,10 +252,11 @@ int sweep_finish_worker(lua_State *L)
     const WorkerRole role = worker_role();
     if (role.index == 0)
         raise(L, "train.sweep: this process is not a sweep worker");
-    QFile file(QString::fromStdString(role.results));
+    const std::string path = role.folder + "/" + std::to_string(role.index) + ".json";
+    QFile file(QString::fromStdString(path));
     if (!file.open(QIODevice::WriteOnly) || file.write(text.data(), static_cast<qint64>(text.size())) < 0 ||
         !file.flush())
-        raise(L, "train.sweep: cannot write the results to " + role.results);
+        raise(L, "train.sweep: cannot write the results to " + path);
     file.close();
     detail::SessionState &s = detail::session(L);
     s.exit_code = 0;

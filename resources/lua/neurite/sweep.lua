@@ -161,18 +161,29 @@ local function sort_results(results, mode)
     if mode == "max" then return a.metric > b.metric end
     return a.metric < b.metric
   end)
-  results.best = results[1]
 end
 
+-- The results of the script's sweeps so far, in order: a worker started
+-- for a later sweep returns these instead of running them again.
+local finished = {}
+
 -- The parent of a --sweep-parallel sweep: the workers' entries, joined.
-local function parallel_results(variants)
+local function parallel_results(variants, number)
   local results = {}
-  for _, text in ipairs(neurite._sweep_spawn(#variants)) do
+  for _, text in ipairs(neurite._sweep_spawn(#variants, number, (json.encode(finished)))) do
     for _, entry in ipairs(json.decode(text)) do
       entry.config = variants[entry.variant] -- the parent drew the same variants
       results[#results + 1] = entry
     end
   end
+  return results
+end
+
+local function keep(results, number)
+  local plain = {}
+  for i, e in ipairs(results) do plain[i] = e end
+  finished[number] = plain
+  results.best = results[1]
   return results
 end
 
@@ -210,10 +221,14 @@ function train.sweep(opts)
   local variants = opts.random and random_variants(opts.grid, keys, opts.random, seed)
                    or grid_variants(opts.grid, keys)
 
-  local worker, workers = neurite._sweep_role()
+  local number = #finished + 1
+  local worker, workers, target, previous = neurite._sweep_role()
+  if worker and number < target then
+    return keep(json.decode(previous)[number], number) -- the parent ran this one already
+  end
   local results = {}
   if not worker and neurite._sweep_processes() > 1 and #variants > 1 then
-    results = parallel_results(variants)
+    results = parallel_results(variants, number)
   else
     for i, cfg in ipairs(variants) do
       if not worker or (i - 1) % workers + 1 == worker then
@@ -225,6 +240,7 @@ function train.sweep(opts)
     neurite._sweep_finish_worker((json.encode(results))) -- and the worker ends here
   end
   sort_results(results, opts.mode)
+  keep(results, number)
   report(results, opts)
   return results
 end
