@@ -11,7 +11,7 @@ if case == "tiny" then
   local ds = data.moons{count = 8000, noise = 0.2, seed = 1}
   local model = nn.Sequential{nn.Dense(2, 16, {activation = "tanh"}), nn.Dense(16, 2)}
   train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.Adam(model, {lr = 0.01}),
-            data = ds, epochs = 4, batch_size = 8, metrics = {"accuracy"}, verbose = 0}
+            data = ds, epochs = 20, batch_size = 8, metrics = {"accuracy"}, verbose = 0}
 elseif case == "mlp" then
   local train_ds = data.fashion_mnist{split = "train"}
   local model = nn.Sequential{nn.Dense(784, 256, {activation = "relu"}), nn.Dense(256, 128, {activation = "relu"}),

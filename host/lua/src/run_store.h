@@ -65,6 +65,7 @@ private:
     void write_run_json();
     void save(); // run.json now, creating the directory if need be
     void append_scalar(const MonitorEvent &event);
+    void flush_metrics();
     std::string unique_id(const std::string &name);
 
     std::string m_dir;
