@@ -51,6 +51,9 @@ refuses("sdt", "std", function() local _ = nn.Normalize{sdt = 1} end)
 -- optim
 refuses("momentom", "momentum", function() local _ = optim.SGD(model, {lr = 0.1, momentom = 0.9}) end)
 refuses("betas2", "betas", function() local _ = optim.Adam(model, {betas2 = 0.9}) end)
+refuses("histroy_size", "history_size", function() local _ = optim.LBFGS(model, {histroy_size = 5}) end)
+refuses("gama", "gamma", function() local _ = optim.lr_scheduler.StepLR(opt, {step_size = 2, gama = 0.5}) end)
+refuses("norm_typ", "norm_type", function() local _ = optim.clip_grad_norm(model:parameters(), 1, {norm_typ = 2}) end)
 refuses("factr", "factor", function() local _ = optim.lr_scheduler.ReduceLROnPlateau(opt, {factr = 0.5}) end)
 -- train
 refuses("epoch", "epochs", function()

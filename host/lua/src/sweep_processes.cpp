@@ -202,6 +202,10 @@ int sweep_spawn(lua_State *L)
     const lua_Integer variants = luaL_checkinteger(L, 1);
     const lua_Integer sweep = luaL_checkinteger(L, 2);
     const std::string previous = luaL_checkstring(L, 3);
+    // Only a parent started with --sweep-parallel starts workers: a worker
+    // (or a script calling this itself) starting more would multiply them.
+    if (worker_role().index != 0 || s.options.sweep_processes <= 1)
+        raise(L, "neurite._sweep_spawn: only train.sweep under neurite-run --sweep-parallel starts workers");
     const int workers = static_cast<int>(std::min<lua_Integer>(s.options.sweep_processes, variants));
     const int cores = s.options.threads > 0 ? s.options.threads : ComputeContext::num_threads();
     const int threads = std::max(1, cores / std::max(1, workers));
@@ -223,6 +227,12 @@ int sweep_spawn(lua_State *L)
         const std::vector<int> codes = wait_for(s, pids);
         for (int k = 1; k <= workers; ++k) {
             std::string text = read_file(dir.filePath(QString::number(k) + ".json"));
+            if (codes[k - 1] == 0 && text.empty()) {
+                failure = "train.sweep: worker " + std::to_string(k) + " of " + std::to_string(workers) +
+                          " ended without reaching this sweep; with --sweep-parallel the script must take the "
+                          "same path up to each train.sweep in every process";
+                break;
+            }
             if (codes[k - 1] != 0 || text.empty()) {
                 failure = "train.sweep: worker " + std::to_string(k) + " of " + std::to_string(workers) +
                           " failed (exit code " + std::to_string(codes[k - 1]) + "); its messages are above";
