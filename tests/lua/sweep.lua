@@ -114,6 +114,27 @@ for k = 1, 2 do
          "the second sweep agrees too")
 end
 
+-- 2b. Ctrl-C stops a parallel sweep: the parent passes it to the workers,
+-- all end (exit 130), and what they stored is "stopped" with the message.
+files.write(root .. "/long.lua", [[
+local ds = data.moons{count = 20000, seed = 1}
+train.sweep{grid = {lr = {0.01, 0.02, 0.03, 0.04}}, run = function(cfg)
+  local model = nn.Sequential{nn.Dense(2, 64, {activation = "tanh"}), nn.Dense(64, 2)}
+  train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.Adam(model, {lr = cfg.lr}),
+            data = ds, epochs = 500, batch_size = 8, verbose = 0}
+end}
+]])
+local pipe = io.popen("cd " .. root .. " && (" .. runner .. " --sweep-parallel 2 --runs stopped long.lua >long.out 2>&1 & " ..
+                      "pid=$!; sleep 3; kill -INT $pid; wait $pid; echo \"exit=$?\"; sleep 1; " ..
+                      "pgrep -f '^/proc/self/exe --threads .* long.lua' | wc -l)")
+out = pipe:read("a")
+pipe:close()
+assert(out:match("exit=130%s+0%s*$"), "interrupted, and no worker left running: " .. out .. files.read(root .. "/long.out"))
+for _, id in ipairs(list("stopped")) do
+  local r = json.decode(files.read(root .. "/stopped/" .. id .. "/run.json"))
+  assert(r.status == "stopped" and r.message:find("long.lua:%d+: train%.%a+: interrupted"), r.status .. " " .. tostring(r.message))
+end
+
 -- 3. Random search: ranges drawn (log and integer), the same draws for the
 -- same seed; a failing variant is stored as failed and sorted last.
 files.write(root .. "/random.lua", [[

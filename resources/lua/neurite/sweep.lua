@@ -135,8 +135,10 @@ local function run_variant(opts, i, cfg, seed)
   tensor.seed(seed)
   local ok, returned = pcall(opts.run, cfg)
   if not ok and monitor.stop_requested() then
-    run:finish(false)
-    error(returned, 0) -- Ctrl-C stops the sweep, not one variant
+    -- Ctrl-C stops the sweep, not one variant. The run stays open: the
+    -- script's end stores it as stopped, with this message (a binding
+    -- called now would raise "interrupted" in its place).
+    error(returned, 0)
   end
   entry.metrics = variant_metrics(ok and returned or nil, opts.metric)
   entry.metric = entry.metrics[opts.metric]
@@ -170,7 +172,11 @@ local finished = {}
 -- The parent of a --sweep-parallel sweep: the workers' entries, joined.
 local function parallel_results(variants, number)
   local results = {}
-  for _, text in ipairs(neurite._sweep_spawn(#variants, number, (json.encode(finished)))) do
+  local ok, texts = pcall(neurite._sweep_spawn, #variants, number, (json.encode(finished)))
+  if not ok then -- at the script's line, not this file's
+    error(FN .. ": " .. tostring(texts):gsub("^[^\n]-:%d+: ", ""):gsub("^train%.sweep: ", ""), 3)
+  end
+  for _, text in ipairs(texts) do
     for _, entry in ipairs(json.decode(text)) do
       entry.config = variants[entry.variant] -- the parent drew the same variants
       results[#results + 1] = entry
