@@ -15,21 +15,8 @@ local function write_script(name, text)
 end
 
 -- Runs neurite-run in `root` with `options`; returns its exit code and output.
-local function neurite_run(options)
-  local pipe = io.popen("cd " .. root .. " && " .. runner .. " " .. options .. " 2>&1; echo \"exit=$?\"")
-  local out = pipe:read("a")
-  pipe:close()
-  return tonumber(out:match("exit=(%d+)%s*$")), out
-end
-
-local function list(dir)
-  local names = {}
-  local pipe = io.popen("ls -1 " .. root .. "/" .. dir .. " 2>/dev/null")
-  for line in pipe:lines() do names[#names + 1] = line end
-  pipe:close()
-  table.sort(names)
-  return names
-end
+local function neurite_run(options) return files.run_in(root, runner, options) end
+local function list(dir) return files.list(root .. "/" .. dir) end
 
 local function run_json(dir, id) return json.decode(files.read(root .. "/" .. dir .. "/" .. id .. "/run.json")) end
 

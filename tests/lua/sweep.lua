@@ -10,20 +10,8 @@ local json = require("neurite").json
 local root = "sweep_work"
 os.execute("rm -rf " .. root .. " && mkdir -p " .. root)
 
-local function neurite_run(options)
-  local pipe = io.popen("cd " .. root .. " && " .. runner .. " " .. options .. " 2>&1; echo \"exit=$?\"")
-  local out = pipe:read("a")
-  pipe:close()
-  return tonumber(out:match("exit=(%d+)%s*$")), out
-end
-
-local function list(dir)
-  local names = {}
-  local pipe = io.popen("ls -1 " .. root .. "/" .. dir .. " 2>/dev/null")
-  for line in pipe:lines() do names[#names + 1] = line end
-  pipe:close()
-  return names
-end
+local function neurite_run(options) return files.run_in(root, runner, options) end
+local function list(dir) return files.list(root .. "/" .. dir) end
 
 -- The sweep script writes its results table (results_<tag>.json) for the
 -- checks below; `run` trains a small classifier on moons per variant.

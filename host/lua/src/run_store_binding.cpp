@@ -157,10 +157,9 @@ void open_run_store_functions(lua_State *L, int monitor)
                                          {"run_dir", mon_run_dir},
                                          {"end_run", mon_end_run},
                                          {nullptr, nullptr}};
-    for (const luaL_Reg *f = functions; f->name; ++f) {
-        lua_pushcfunction(L, f->func);
-        lua_setfield(L, monitor, f->name);
-    }
+    lua_pushvalue(L, monitor);
+    luaL_setfuncs(L, functions, 0);
+    lua_pop(L, 1);
 }
 
 } // namespace neurite::lua

@@ -284,10 +284,9 @@ void open_sweep_functions(lua_State *L, int neurite)
                                          {"_sweep_spawn", sweep_spawn},
                                          {"_sweep_finish_worker", sweep_finish_worker},
                                          {nullptr, nullptr}};
-    for (const luaL_Reg *f = functions; f->name; ++f) {
-        lua_pushcfunction(L, f->func);
-        lua_setfield(L, neurite, f->name);
-    }
+    lua_pushvalue(L, neurite);
+    luaL_setfuncs(L, functions, 0);
+    lua_pop(L, 1);
 }
 
 } // namespace neurite::lua
