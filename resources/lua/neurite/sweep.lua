@@ -141,14 +141,13 @@ local function run_variant(opts, i, cfg, seed)
     error(returned, 0)
   end
   entry.metrics = variant_metrics(ok and returned or nil, opts.metric)
-  entry.metric = entry.metrics[opts.metric]
   if ok then
+    entry.metric = entry.metrics[opts.metric]
     run:finish(true)
-  else
+  else -- what it logged before failing stays in metrics; it ranks last
     entry.status, entry.error = "failed", tostring(returned)
     monitor.end_run(false, entry.error)
   end
-  entry.run_dir = entry.run_dir or monitor.run_dir()
   return entry
 end
 
