@@ -59,6 +59,7 @@ for _, id in ipairs(ids) do
   assert(h.batch_size == 2 and h.epochs == 6 and h.shuffle == true)
   assert(h.model:find("nn.Sequential", 1, true) and h.model:find("Dense(inputs=2, outputs=8", 1, true), h.model)
   assert(h.loss:find("MSELoss", 1, true), h.loss)
+  assert(h.parameters == 33 and h.model_summary:find("33 parameters in all", 1, true), tostring(h.model_summary))
   assert(r.started < r.ended, "start " .. r.started .. " before end " .. r.ended)
   assert(r.epochs == 6, "epochs " .. tostring(r.epochs))
   -- metrics.jsonl holds every scalar; final_metrics is the last of each.

@@ -742,8 +742,14 @@ local function record_hyperparameters(opts, fit)
     local found, value = pcall(function() return optimizer[key] end)
     if found and type(value) == "number" then options[key] = value end
   end
+  -- The summary (layers, output shapes, parameter counts) needs the input's
+  -- shape, which a model of Lua layers may not know: then the description alone.
+  local has_summary, summary = pcall(function() return fit.model:summary() end)
+  summary = has_summary and type(summary) == "string" and summary or nil
   monitor.hparams{optimizer = {type = ok and kind or text:match("^[%w_.]+"), options = options, text = text},
-                  model = tostring(fit.model), loss = tostring(opts.loss), batch_size = fit.batch_size,
+                  model = tostring(fit.model), model_summary = summary,
+                  parameters = summary and tonumber(summary:match("(%d+) parameters in all")),
+                  loss = tostring(opts.loss), batch_size = fit.batch_size,
                   epochs = fit.epochs, shuffle = fit.shuffle, metrics = fit.metrics}
 end
 
