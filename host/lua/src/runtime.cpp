@@ -156,7 +156,8 @@ void run_shipped_lua(lua_State *L, const char *file, const char *embedded, int n
 // to it, diagnostics.lua gradient_check, curvature and confusion,
 // metrics.lua the metrics beside accuracy; schedules.lua (learning-rate
 // schedules, gradient clipping) and optimizers.lua (LBFGS, Newton) add to
-// optim, layers.lua nn.Normalize. Leaves the table on the stack.
+// optim, layers.lua nn.Normalize, sweep.lua train.sweep. Leaves the table on
+// the stack.
 void load_train_module(lua_State *L, int neurite)
 {
     lua_pushvalue(L, neurite);
