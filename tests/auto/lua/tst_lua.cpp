@@ -4,6 +4,7 @@
 #include "test_support.h"
 
 #include "neurite/core/checkpoint.h"
+#include "neurite/core/memory_budget.h"
 #include "neurite/core/monitor.h"
 #include "neurite/core/sequential.h"
 #include "neurite/lua/runtime.h"
@@ -188,6 +189,36 @@ private slots:
         QCOMPARE(r.exit_code, 3);
         QCOMPARE(rt.run_string("os.exit(false)").exit_code, 1);
         QCOMPARE(number(rt, "result = 5"), 5.0);
+    }
+
+    // A run that ends by os.exit or an interrupt still frees every tensor
+    // when the runtime closes: the tensors' __gc must not raise the pending
+    // exit again (it did, and each tensor, with the model its parameters
+    // keep alive, leaked at the end of such a run).
+    void runs_ended_abruptly_free_their_tensors()
+    {
+        const uint64_t before = neurite::memory::tensor_bytes();
+        {
+            LuaRuntime rt;
+            const RunResult r = rt.run_string("t = tensor.zeros{1000, 100}; m = nn.Sequential{nn.Dense(100, 50)};"
+                                              "m:forward(t); os.exit(4)");
+            QCOMPARE(r.exit_code, 4);
+            QVERIFY(neurite::memory::tensor_bytes() >= before + 400000);
+        }
+        QCOMPARE(neurite::memory::tensor_bytes(), before);
+        {
+            RuntimeOptions o;
+            o.interrupt_grace_seconds = 0.2;
+            LuaRuntime rt(o);
+            std::thread stopper([&] {
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                rt.request_cancel();
+            });
+            const RunResult r = rt.run_string("keep = tensor.ones{500, 100}; while true do end", "@loop.lua");
+            stopper.join();
+            QCOMPARE(r.exit_code, 130);
+        }
+        QCOMPARE(neurite::memory::tensor_bytes(), before);
     }
 
     void sandbox_has_no_io_os_package_debug()
