@@ -87,6 +87,15 @@ const OptionSpec kOptions[] = {
     {.names = {"plot-log"},
      .description = "Draw the --plot charts' values on a log scale (values <= 0 are left out).",
      .flag = &Options::plot_log},
+    {.names = {"runs"},
+     .description = "Keep each run under DIR/<run-id>/ (run.json, metrics.jsonl, a copy of the script; "
+                    "docs/run-store.md). Default: runs in the working directory.",
+     .value_name = "DIR", .text = &Options::runs},
+    {.names = {"no-runs"}, .description = "Keep no run store.", .flag = &Options::no_runs},
+    {.names = {"sweep-parallel"},
+     .description = "train.sweep runs its variants in N processes, each with the cores divided by N as "
+                    "threads (default 1: in this process).",
+     .value_name = "N"},
     {.names = {"list-plugins"}, .description = "List every registry entry and refused library, then exit.",
      .flag = &Options::list_plugins},
     {.names = {"help-plugin"}, .description = "Describe one entry and its parameters, then exit.",
@@ -232,6 +241,12 @@ std::optional<Exit> read_options(const QCommandLineParser &parser, Options &o)
             return e;
         o.seed = static_cast<uint64_t>(n);
     }
+    if (parser.isSet("sweep-parallel")) {
+        if (auto e = read_number("--sweep-parallel", parser.value("sweep-parallel").toStdString(), 1, 256,
+                                 "a whole number of processes from 1 to 256", n))
+            return e;
+        o.sweep_parallel = static_cast<int>(n);
+    }
     if (parser.isSet("opset")) {
         if (auto e = read_number("--opset", parser.value("opset").toStdString(), 13, 17, "an opset from 13 to 17", n))
             return e;
@@ -316,6 +331,12 @@ std::optional<Exit> parse_command_line(const std::vector<std::string> &argv, Opt
         return usage_error("no script given");
     if (!o.allow_read.empty() && !o.sandbox)
         return usage_error("--allow-read widens the sandbox's reads; give --sandbox too");
+    if (o.no_runs && !o.runs.empty())
+        return usage_error("--runs " + o.runs + " and --no-runs contradict each other; give one");
+    if (parser.isSet("runs") && o.runs.empty())
+        return usage_error("--runs needs a folder, got ''");
+    if (o.runs.empty())
+        o.runs = "runs";
     if (o.plot_log && o.plot.empty())
         return usage_error("--plot-log draws the --plot charts on a log scale; give --plot FILE too");
     if (!o.plot.empty())

@@ -30,6 +30,9 @@ struct Options {
     uint64_t max_memory = 0;             // bytes, 0: no limit
     double time_limit = 0;               // seconds, 0: none
     bool quiet = false;
+    std::string runs;       // --runs DIR: the run store's folder ("runs" when empty)
+    bool no_runs = false;   // --no-runs: no run store
+    int sweep_parallel = 1; // --sweep-parallel N: train.sweep's worker processes
     bool keep_denormals = false;
     std::string script;
     std::vector<std::string> args;        // the script's arg[1], arg[2], ...

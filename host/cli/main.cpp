@@ -145,6 +145,11 @@ int main(int argc, char **argv)
         ro.max_memory_bytes = o.max_memory;
         ro.time_limit_seconds = o.time_limit;
         ro.seed = o.seed;
+        // Under mpirun the ranks run one training: rank 0 keeps its record.
+        ro.runs_dir = o.no_runs || !main_rank ? std::string() : o.runs;
+        ro.sweep_processes = o.sweep_parallel;
+        ro.threads = o.threads;
+        ro.command_line.assign(argv, argv + argc);
         runtime = std::make_unique<neurite::lua::LuaRuntime>(ro);
     } catch (const std::exception &e) {
         std::fprintf(stderr, "%s%s\n", message_prefix().c_str(), e.what());

@@ -25,10 +25,10 @@ struct DatasetInfo {
 constexpr DatasetInfo kDatasets[] = {
     {"xor", "XOR gate (4 samples)", "data.gates(\"xor\")", nullptr, 2, 2, false},
     {"and", "AND gate (4 samples)", "data.gates(\"and\")", nullptr, 2, 2, false},
-    {"gaussians", "Two Gaussian clouds (2-D)", "data.gaussians{n = 200, seed = 1}", nullptr, 2, 2, false},
-    {"moons", "Two moons (2-D)", "data.moons{n = 400, noise = 0.1, seed = 1}", nullptr, 2, 2, false},
-    {"spirals", "Three spirals (2-D)", "data.spirals{n = 600, arms = 3, seed = 1}", nullptr, 2, 3, false},
-    {"sine", "Sine regression (1-D)", "data.sine{n = 400, seed = 1}", nullptr, 1, 1, true},
+    {"gaussians", "Two Gaussian clouds (2-D)", "data.gaussians{count = 200, seed = 1}", nullptr, 2, 2, false},
+    {"moons", "Two moons (2-D)", "data.moons{count = 400, noise = 0.1, seed = 1}", nullptr, 2, 2, false},
+    {"spirals", "Three spirals (2-D)", "data.spirals{count = 600, arms = 3, seed = 1}", nullptr, 2, 3, false},
+    {"sine", "Sine regression (1-D)", "data.sine{count = 400, seed = 1}", nullptr, 1, 1, true},
     {"fashion_mnist", "Fashion-MNIST (60,000 images)", "data.fashion_mnist{split = \"train\"}",
      "data.fashion_mnist{split = \"test\"}", 784, 10, false},
 };

@@ -27,6 +27,14 @@ curve | curve_tensors)
     two_ranks "$runner" "$here/dist_curve.lua" "two_$case.txt" $mode || fail "two ranks"
     "$runner" "$here/dist_compare.lua" "one_$case.txt" "two_$case.txt" || fail "the curves differ"
     ;;
+run_store)
+    # The run store under mpirun: rank 0 alone keeps the run.
+    rm -rf dist_runs
+    two_ranks "$runner" --runs dist_runs "$here/dist_curve.lua" two_run_store.txt || fail "two ranks"
+    count=$(ls dist_runs | wc -l)
+    [ "$count" = 1 ] || fail "rank 0 alone keeps the run: $count run folders in dist_runs"
+    grep -q '"status": "finished"' dist_runs/*/run.json || fail "the run is not stored as finished"
+    ;;
 buffers)
     "$runner" "$here/dist_buffers.lua" || fail "buffers in one process"
     two_ranks "$runner" "$here/dist_buffers.lua" || fail "buffers on two ranks"

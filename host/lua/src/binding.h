@@ -66,6 +66,10 @@ auto guarded(lua_State *L, Fn &&fn) -> decltype(fn())
 // table of options, got ..." when idx holds no table; at call level `level`.
 void check_option_keys(lua_State *L, int idx, const char *fn, const std::vector<std::string> &known,
                        int level = 1);
+// The same for an options table the function may go without: nil or
+// nothing at idx passes.
+void check_optional_options(lua_State *L, int idx, const char *fn, const std::vector<std::string> &known,
+                            int level = 1);
 // Raises "<fn>: unknown <what> 'f1' (did you mean ...? / <what>s: a, b)"
 // unless `value` is one of `choices`.
 void check_choice(lua_State *L, const std::string &value, const char *fn, const char *what,
@@ -257,6 +261,14 @@ void register_loss_type(lua_State *L);
 void open_nn(lua_State *L);
 void open_optim(lua_State *L);
 void open_monitor(lua_State *L);
+// monitor.hparams, final_metrics, run_dir and end_run (run_store_binding.cpp)
+// into the monitor table at idx.
+void open_run_store_functions(lua_State *L, int monitor);
+// Tells the run store that the current run wrote a checkpoint (m:save).
+void record_checkpoint(lua_State *L, const std::string &path);
+// The train.sweep helpers in the neurite table at idx: worker processes
+// for --sweep-parallel (sweep_processes.cpp).
+void open_sweep_functions(lua_State *L, int neurite);
 void open_data(lua_State *L);
 // dist: the ranks of a data-parallel run (dist_binding.cpp).
 void open_dist(lua_State *L);

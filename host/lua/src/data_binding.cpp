@@ -129,6 +129,7 @@ int dataset_result(lua_State *L, Fn &&make)
 
 int data_fashion_mnist(lua_State *L)
 {
+    check_optional_options(L, 1, "data.fashion_mnist", {"split", "dir"});
     const std::string split = opt_string(L, 1, "split", "");
     const std::string dir = opt_string(L, 1, "dir", nd::kFashionMnistDir);
     if (!split.empty() && split != "train" && split != "test")
@@ -164,6 +165,7 @@ int data_idx(lua_State *L)
     const std::string images = luaL_checkstring(L, 1);
     const std::string labels = luaL_optstring(L, 2, "");
     nd::IdxOptions o;
+    check_optional_options(L, 3, "data.idx", {"scale", "classes"});
     o.scale_to_unit = opt_bool(L, 3, "scale", true);
     o.class_names = opt_strings(L, 3, "classes");
     return dataset_result(L, [&] { return nd::load_idx(images, labels, o); });
@@ -185,6 +187,7 @@ int data_csv(lua_State *L)
 {
     const std::string path = luaL_checkstring(L, 1);
     nd::CsvOptions o;
+    check_optional_options(L, 2, "data.csv", {"target", "delimiter", "header", "target_kind", "skip_incomplete"});
     if (has_options(L, 2)) {
         lua_getfield(L, 2, "target");
         if (lua_type(L, -1) == LUA_TNUMBER)
@@ -211,6 +214,7 @@ int data_npy(lua_State *L)
     const std::string x = luaL_checkstring(L, 1);
     const std::string y = luaL_optstring(L, 2, "");
     nd::NpyOptions o;
+    check_optional_options(L, 3, "data.npy", {"target_kind", "scale", "classes"});
     o.target = target_mode(L, opt_string(L, 3, "target_kind", "auto"), "data.npy");
     o.scale_to_unit = opt_bool(L, 3, "scale", false);
     o.class_names = opt_strings(L, 3, "classes");
@@ -221,6 +225,7 @@ int data_images(lua_State *L)
 {
     const std::string folder = luaL_checkstring(L, 1);
     nd::ImageFolderOptions o;
+    check_optional_options(L, 2, "data.images", {"size", "grayscale", "skip_unreadable", "scale"});
     if (has_options(L, 2)) {
         lua_getfield(L, 2, "size");
         if (lua_istable(L, -1)) {
@@ -247,6 +252,7 @@ int data_gates(lua_State *L)
 int data_xor(lua_State *L)
 {
     nd::XorCloudsOptions o;
+    check_optional_options(L, 1, "data.xor", {"count", "noise", "seed"});
     o.count = opt_integer(L, 1, "count", o.count, "data.xor");
     o.noise = opt_number(L, 1, "noise", o.noise, "data.xor");
     o.seed = opt_seed(L, 1, "data.xor");
@@ -256,6 +262,7 @@ int data_xor(lua_State *L)
 int data_gaussians(lua_State *L)
 {
     nd::GaussiansOptions o;
+    check_optional_options(L, 1, "data.gaussians", {"count", "separation", "stddev", "seed"});
     o.count = opt_integer(L, 1, "count", o.count, "data.gaussians");
     o.separation = opt_number(L, 1, "separation", o.separation, "data.gaussians");
     o.stddev = opt_number(L, 1, "stddev", o.stddev, "data.gaussians");
@@ -266,6 +273,7 @@ int data_gaussians(lua_State *L)
 int data_moons(lua_State *L)
 {
     nd::MoonsOptions o;
+    check_optional_options(L, 1, "data.moons", {"count", "noise", "seed"});
     o.count = opt_integer(L, 1, "count", o.count, "data.moons");
     o.noise = opt_number(L, 1, "noise", o.noise, "data.moons");
     o.seed = opt_seed(L, 1, "data.moons");
@@ -275,6 +283,7 @@ int data_moons(lua_State *L)
 int data_spirals(lua_State *L)
 {
     nd::SpiralsOptions o;
+    check_optional_options(L, 1, "data.spirals", {"count", "arms", "turns", "noise", "seed"});
     o.count = opt_integer(L, 1, "count", o.count, "data.spirals");
     o.arms = static_cast<int>(opt_integer(L, 1, "arms", o.arms, "data.spirals"));
     o.turns = opt_number(L, 1, "turns", o.turns, "data.spirals");
@@ -286,6 +295,8 @@ int data_spirals(lua_State *L)
 int data_sine(lua_State *L)
 {
     nd::SineOptions o;
+    check_optional_options(L, 1, "data.sine",
+                           {"count", "x_min", "x_max", "frequency", "amplitude", "noise", "evenly_spaced", "seed"});
     o.count = opt_integer(L, 1, "count", o.count, "data.sine");
     o.x_min = opt_number(L, 1, "x_min", o.x_min, "data.sine");
     o.x_max = opt_number(L, 1, "x_max", o.x_max, "data.sine");
@@ -303,6 +314,7 @@ int data_tensors(lua_State *L)
 {
     const Tensor &x = check_tensor(L, 1);
     Tensor y = check_tensor(L, 2);
+    check_optional_options(L, 3, "data.tensors", {"kind", "classes"});
     // By default classes when y holds class indices [N] (whole numbers from
     // 1), by the rule of data.target_kind; never by y's shape alone.
     const bool indices = y.dim() == 1 && class_encoding(y) == nd::TargetEncoding::Index;

@@ -138,6 +138,10 @@ int ds_split(lua_State *L)
     nd::SplitOptions o;
     const bool three = lua_istable(L, 2);
     const int opts = three ? 2 : 3;
+    if (three)
+        check_option_keys(L, 2, "ds:split", {"train", "validation", "test", "seed", "stratify"});
+    else
+        check_optional_options(L, 3, "ds:split", {"seed", "stratify"});
     if (three) {
         o.train = opt_number(L, 2, "train", 0.8, "ds:split");
         o.validation = opt_number(L, 2, "validation", 0.1, "ds:split");

@@ -198,6 +198,8 @@ int input_constructor(lua_State *L)
     std::string name;
     Shape shape;
     lua_getfield(L, 1, "shape");
+    if (!lua_isnil(L, -1) || lua_rawlen(L, 1) == 0) // the named form: a typo is refused by name
+        check_option_keys(L, 1, "nn.Input", {"shape", "name"});
     if (lua_istable(L, -1)) {
         shape = shape_from_table(L, -1, "nn.Input");
         lua_getfield(L, 1, "name");
@@ -294,6 +296,7 @@ int symbols_of(lua_State *L, const char *field)
 int model_constructor(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
+    check_option_keys(L, 1, "nn.Model", {"inputs", "outputs"});
     GraphBuild g{L, symbols_of(L, "inputs"), symbols_of(L, "outputs"), 0, {}, {}, {}, nullptr, 0};
     auto model = std::make_shared<Model>();
     g.model = model.get();

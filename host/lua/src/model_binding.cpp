@@ -260,6 +260,7 @@ int model_save(lua_State *L)
             arg_error(L, 3, "m:save", "a table of extras", 2);
         }
         c.write(path);
+        record_checkpoint(L, path); // run.json lists the run's checkpoints
         lua_settop(L, 1);
         return 1;
     });

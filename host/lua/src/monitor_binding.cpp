@@ -208,15 +208,6 @@ int mon_run(lua_State *L)
     return 1;
 }
 
-int mon_end_run(lua_State *L)
-{
-    const bool completed = lua_isnoneornil(L, 1) || lua_toboolean(L, 1);
-    return guarded(L, [&] {
-        monitor(L).end_run(completed);
-        return 0;
-    });
-}
-
 // ---- cancellation
 
 int mon_stop_requested(lua_State *L)
@@ -292,7 +283,6 @@ void open_monitor(lua_State *L)
                                          {"elapsed", mon_elapsed},
                                          {"run_id", mon_run_id},
                                          {"run", mon_run},
-                                         {"end_run", mon_end_run},
                                          {"stop_requested", mon_stop_requested},
                                          {"request_stop", mon_request_stop},
                                          {"cooperative", mon_cooperative},

@@ -109,6 +109,13 @@ void check_option_keys(lua_State *L, int idx, const char *fn, const std::vector<
     }
 }
 
+void check_optional_options(lua_State *L, int idx, const char *fn, const std::vector<std::string> &known,
+                            int level)
+{
+    if (!lua_isnoneornil(L, idx))
+        check_option_keys(L, idx, fn, known, level);
+}
+
 void check_choice(lua_State *L, const std::string &value, const char *fn, const char *what,
                   const std::vector<std::string> &choices, int level)
 {

@@ -33,6 +33,7 @@ extern const char *const kEmbeddedSchedulesLua;
 extern const char *const kEmbeddedMetricsLua;
 extern const char *const kEmbeddedOptimizersLua;
 extern const char *const kEmbeddedLayersLua;
+extern const char *const kEmbeddedSweepLua;
 extern const char *const kEmbeddedAutogradLua;
 
 namespace {
@@ -156,7 +157,8 @@ void run_shipped_lua(lua_State *L, const char *file, const char *embedded, int n
 // to it, diagnostics.lua gradient_check, curvature and confusion,
 // metrics.lua the metrics beside accuracy; schedules.lua (learning-rate
 // schedules, gradient clipping) and optimizers.lua (LBFGS, Newton) add to
-// optim, layers.lua nn.Normalize. Leaves the table on the stack.
+// optim, layers.lua nn.Normalize, sweep.lua train.sweep. Leaves the table on
+// the stack.
 void load_train_module(lua_State *L, int neurite)
 {
     lua_pushvalue(L, neurite);
@@ -169,7 +171,8 @@ void load_train_module(lua_State *L, int neurite)
                                                                 {"metrics.lua", kEmbeddedMetricsLua},
                                                                 {"schedules.lua", kEmbeddedSchedulesLua},
                                                                 {"optimizers.lua", kEmbeddedOptimizersLua},
-                                                                {"layers.lua", kEmbeddedLayersLua}};
+                                                                {"layers.lua", kEmbeddedLayersLua},
+                                                                {"sweep.lua", kEmbeddedSweepLua}};
     for (const auto &[file, embedded] : extensions) {
         lua_pushvalue(L, neurite);
         lua_pushvalue(L, -2);
@@ -233,6 +236,7 @@ int open_all(lua_State *L)
     open_optim(L);
     lua_setfield(L, neurite, "optim");
     open_monitor(L);
+    open_run_store_functions(L, -1);
     lua_setfield(L, neurite, "monitor");
     open_data(L);
     lua_setfield(L, neurite, "data");
@@ -241,6 +245,7 @@ int open_all(lua_State *L)
     open_dist(L);
     lua_setfield(L, neurite, "dist");
     register_option_checks(L, neurite);
+    open_sweep_functions(L, neurite);
     load_train_module(L, neurite);
     lua_setfield(L, neurite, "train");
     // autograd.lua: autograd.grad over the recording of autograd_binding.cpp;
@@ -279,6 +284,38 @@ void write_stdout(const std::string &line)
     std::fputc('\n', stdout);
 }
 
+// The store checks every run directory as the sandbox checks a script's
+// writes (symbolic links followed); a refused --runs folder is an error
+// before the script starts, not a warning per run.
+void open_run_store(detail::SessionState &s)
+{
+    RunStore::WriteCheck check;
+    if (s.options.sandbox && !s.options.runs_dir.empty()) {
+        if (const std::string refusal = sandbox_write_refusal(s.options.runs_dir, "--runs"); !refusal.empty())
+            throw Error(refusal);
+        check = [](const std::string &path) { return sandbox_write_refusal(path, "run store"); };
+    }
+    const nrt_host *host = s.context.host(); // warnings go where the plugins' go
+    s.run_store = std::make_unique<RunStore>(s.options.runs_dir, s.options.seed, std::move(check),
+                                             [host](const std::string &m) { host->log(host->context, 1, m.c_str()); });
+    RunStore *store = s.run_store.get();
+    s.monitor.subscribe([store](const MonitorEvent &e) { store->handle(e); });
+}
+
+// run.json's status: os.exit(0) finished, another exit code failed.
+void record_outcome(RunStore &store, const RunResult &result)
+{
+    switch (result.status) {
+    case RunResult::Status::Ok: break;
+    case RunResult::Status::Exit:
+        if (result.exit_code != 0)
+            store.set_outcome("failed", "os.exit(" + std::to_string(result.exit_code) + ")");
+        break;
+    case RunResult::Status::Interrupted: store.set_outcome("stopped", result.message); break;
+    case RunResult::Status::Error: store.set_outcome("failed", result.message); break;
+    }
+}
+
 } // namespace
 
 void raise_exit(lua_State *L)
@@ -297,6 +334,7 @@ LuaRuntime::LuaRuntime(const RuntimeOptions &options)
     s.print = write_stdout;
     s.read_check = sandbox_read_check(options);
     memory::set_limit(options.max_memory_bytes); // process-wide, as the budget is
+    open_run_store(s);
     s.L = lua_newstate(session_alloc, &s);
     if (!s.L)
         throw Error("cannot create a Lua state: out of memory");
@@ -323,6 +361,7 @@ ComputeContext &LuaRuntime::context() { return m_state->context; }
 Registry &LuaRuntime::registry() { return m_state->registry; }
 Monitor &LuaRuntime::monitor() { return m_state->monitor; }
 lua_State *LuaRuntime::state() { return m_state->L; }
+std::string LuaRuntime::run_dir() const { return m_state->run_store->run_dir(); }
 const RuntimeOptions &LuaRuntime::options() const { return m_state->options; }
 
 void LuaRuntime::set_print_sink(PrintSink sink)
@@ -374,6 +413,8 @@ RunResult LuaRuntime::run_file(const std::string &path, const std::vector<std::s
     for (const std::string &a : args)
         lua_pushstring(L, a.c_str());
     const std::string stem = fs::path(path).stem().string();
+    m_state->run_store->set_script(path, args);
+    m_state->script_interpreter_size = interpreter.size();
     m_state->monitor.begin_run(stem.empty() ? "script" : stem);
     return run_loaded(status, static_cast<int>(args.size()));
 }
@@ -387,6 +428,7 @@ RunResult LuaRuntime::run_string(const std::string &code, const std::string &chu
     // stream, as with run_file; a console line ("=...") is not.
     if (!chunk_name.empty() && chunk_name[0] == '@') {
         const std::string stem = fs::path(chunk_name.substr(1)).stem().string();
+        m_state->run_store->set_script(chunk_name.substr(1), {});
         m_state->monitor.begin_run(stem.empty() ? "script" : stem);
     }
     return run_loaded(status, 0);
@@ -404,6 +446,7 @@ RunResult LuaRuntime::run_loaded(int load_status, int nargs)
         result.exit_code = 1;
         result.message = lua_tostring(L, -1) ? lua_tostring(L, -1) : "cannot load the script";
         lua_pop(L, 1);
+        s.run_store->set_outcome("failed", result.message);
         s.monitor.end_run(false);
         return result;
     }
@@ -460,6 +503,7 @@ RunResult LuaRuntime::run_loaded(int load_status, int nargs)
             result.message = "interrupted";
     }
     s.cooperative = 0;
+    record_outcome(*s.run_store, result);
     s.monitor.end_run(result.status == RunResult::Status::Ok);
     return result;
 }

@@ -129,23 +129,29 @@ void wrap(lua_State *L, int table, const char *name)
 
 } // namespace
 
+std::string sandbox_write_refusal(const std::string &path, const char *what)
+{
+    try {
+        const fs::path real = real_path(path);
+        if (!path.empty() && is_within(real, working_directory()))
+            return {};
+        std::string message = std::string(what) + ": in sandbox mode files are written only below the working "
+                              "directory; '" + path + "' is outside it";
+        if (!path.empty() && real != fs::absolute(path).lexically_normal())
+            message += " (it leads to " + real.string() + ")";
+        return message;
+    } catch (const std::exception &e) {
+        return std::string(what) + ": " + e.what();
+    }
+}
+
 void check_write_path(lua_State *L, const std::string &path, const char *fn)
 {
     if (!detail::session(L).options.sandbox)
         return;
-    std::string message;
-    try {
-        const fs::path real = real_path(path);
-        if (!path.empty() && is_within(real, working_directory()))
-            return;
-        message = std::string(fn) + ": in sandbox mode files are written only below the working directory; '" +
-                  path + "' is outside it";
-        if (!path.empty() && real != fs::absolute(path).lexically_normal())
-            message += " (it leads to " + real.string() + ")";
-    } catch (const std::exception &e) {
-        message = std::string(fn) + ": " + e.what();
-    }
-    raise(L, message);
+    const std::string message = sandbox_write_refusal(path, fn);
+    if (!message.empty())
+        raise(L, message);
 }
 
 data::ReadCheck sandbox_read_check(const RuntimeOptions &options)

@@ -14,6 +14,10 @@ namespace neurite::lua {
 // directory, the installed datasets or an --allow-read folder, judged by
 // the path's real target); outside it: none (an empty function).
 data::ReadCheck sandbox_read_check(const RuntimeOptions &options);
+// Why the sandbox refuses to write `path` ("what: in sandbox mode files are
+// written only below the working directory; ..."), judged by where its
+// symbolic links lead; empty when it may be written.
+std::string sandbox_write_refusal(const std::string &path, const char *what);
 // Raises "fn: '<path>' cannot be read: ..." when the session's rule refuses it.
 void check_read_path(lua_State *L, const std::string &path, const char *fn);
 

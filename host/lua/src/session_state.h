@@ -5,6 +5,8 @@
 // costs one pointer load to find its context and registry.
 #include "neurite/lua/runtime.h"
 
+#include "run_store.h"
+
 #include "neurite/core/compute_context.h"
 #include "neurite/core/data/read_check.h"
 #include "neurite/core/monitor.h"
@@ -33,6 +35,11 @@ struct SessionState {
     ComputeContext context;
     Registry registry;
     Monitor monitor;
+    // Subscribed to the monitor for as long as the session lives.
+    std::unique_ptr<RunStore> run_store;
+    // How many of options.command_line's words come before the script
+    // (run_file's interpreter): what a --sweep-parallel worker may change.
+    size_t script_interpreter_size = 0;
     lua_State *L = nullptr;
     // The thread (coroutine) of the binding call in progress: Lua-defined
     // layers called back from C++ run their Lua functions on it.

@@ -731,6 +731,29 @@ local function check_target_count(source, what, count, level)
   end
 end
 
+-- What run.json keeps of a fit (docs/run-store.md): the optimizer with its
+-- options (the numbers it reports by name; the text holds the rest), the
+-- model's summary, the loss, batch size and epochs.
+local function record_hyperparameters(opts, fit)
+  local optimizer = fit.optimizer
+  local text = tostring(optimizer)
+  local ok, kind = pcall(function() return optimizer:type() end)
+  local options = {}
+  for key in text:gmatch("([%w_]+)=") do
+    local found, value = pcall(function() return optimizer[key] end)
+    if found and type(value) == "number" then options[key] = value end
+  end
+  -- The summary (layers, output shapes, parameter counts) needs the input's
+  -- shape, which a model of Lua layers may not know: then the description alone.
+  local has_summary, summary = pcall(function() return fit.model:summary() end)
+  summary = has_summary and type(summary) == "string" and summary or nil
+  monitor.hparams{optimizer = {type = ok and kind or text:match("^[%w_.]+"), options = options, text = text},
+                  model = tostring(fit.model), model_summary = summary,
+                  parameters = summary and tonumber(summary:match("(%d+) parameters in all")),
+                  loss = tostring(opts.loss), batch_size = fit.batch_size,
+                  epochs = fit.epochs, shuffle = fit.shuffle, metrics = fit.metrics}
+end
+
 -- train.fit{model=, loss=, loss_weights=, optimizer=, data=, validation=,
 --           epochs=, batch_size=, shuffle=, drop_last=, metrics=,
 --           callbacks=, verbose=, name=, resume=, on_epoch=,
@@ -816,6 +839,7 @@ function train.fit(opts)
   local guard <close> = monitor.cooperative()
   monitor.step(fit.step)
   monitor.watch(model, data, opts.validation) -- says which model trains on what (the window draws it)
+  record_hyperparameters(opts, fit)
   call(callbacks, "on_train_begin", {}, fit)
 
   for epoch = start_epoch, fit.epochs do

@@ -22,6 +22,7 @@
 #include <lua.hpp>
 
 #include <QLegend>
+#include <QRegularExpression>
 #include <QScrollBar>
 #include <QLegendMarker>
 #include <QSignalSpy>
@@ -376,6 +377,30 @@ private slots:
         QVERIFY(values.contains("nn.Dense{inputs = 128, outputs = 2}"));
         QVERIFY(values.contains("nn.MSELoss()"));
         QVERIFY(table.contains("metrics = {\"accuracy\"}") && !values.contains("metrics"));
+    }
+
+    // The form's generated datasets keep the size it writes: their options
+    // tables refuse unknown keys, so `n = 400` (ignored before) would fail.
+    void quick_form_datasets_have_their_size()
+    {
+        lua::LuaRuntime rt;
+        int checked = 0;
+        for (const auto &[key, label] : QuickExperiment::datasets()) {
+            QuickExperiment::Settings s;
+            s.dataset = key;
+            QString error;
+            const QString lua = QuickExperiment::script(s, {}, error);
+            const QRegularExpressionMatch call =
+                QRegularExpression(R"(data\.(moons|spirals|gaussians|sine|xor)\{[^}]*count = (\d+)[^}]*\})").match(lua);
+            if (!call.hasMatch())
+                continue; // gates, Fashion-MNIST: no size to give
+            const QString check = "local ds = " + call.captured(0) + "\nassert(#ds == " + call.captured(2) +
+                                  ", 'the form asked for " + call.captured(2) + " samples, got ' .. #ds)";
+            QVERIFY2(run_lua(rt, check.toUtf8().constData()), qPrintable(key + ": " + call.captured(0)));
+            ++checked;
+        }
+        QCOMPARE(checked, 4); // gaussians, moons, spirals, sine
+        QVERIFY(!run_lua(rt, "data.moons{n = 400}")); // the form's old text
     }
 
     // What the window subscribes to: the "model" event says which model

@@ -45,6 +45,17 @@ struct RuntimeOptions {
     // would, with the error "time limit of N s exceeded".
     uint64_t max_memory_bytes = 0;
     double time_limit_seconds = 0;
+    // The run store (docs/run-store.md): each run is kept in
+    // <runs_dir>/<run-id>/ (run.json, metrics.jsonl, a copy of the script).
+    // Empty: nothing is written. In sandbox mode it must lie below the
+    // working directory.
+    std::string runs_dir;
+    // --sweep-parallel N: train.sweep runs its variants in N processes of
+    // this program (1: in this one). The command line that started this
+    // one (argv) is what the workers rerun.
+    int sweep_processes = 1;
+    int threads = 0; // the compute threads of this process (0: all cores)
+    std::vector<std::string> command_line;
 };
 
 struct RunResult {
@@ -73,6 +84,8 @@ public:
     Registry &registry();
     Monitor &monitor();
     lua_State *state();
+    // The directory of the run being recorded ("" when none is).
+    std::string run_dir() const;
     const RuntimeOptions &options() const;
 
     // Where print() goes, one call per printed line (without the newline).
