@@ -71,12 +71,12 @@ FrameReader::FrameReader(const QByteArray &body) : m_stream(body)
 
 QDataStream &operator<<(QDataStream &s, const KernelSettings &k)
 {
-    return s << k.flush_denormals << k.max_memory << k.runs_so_far;
+    return s << k.flush_denormals << k.max_memory << k.runs_so_far << k.runs_dir;
 }
 
 QDataStream &operator>>(QDataStream &s, KernelSettings &k)
 {
-    return s >> k.flush_denormals >> k.max_memory >> k.runs_so_far;
+    return s >> k.flush_denormals >> k.max_memory >> k.runs_so_far >> k.runs_dir;
 }
 
 QDataStream &operator<<(QDataStream &s, const Point &p)

@@ -50,6 +50,7 @@ struct KernelSettings {
     bool flush_denormals = true;
     quint64 max_memory = 0; // bytes, 0: none
     qint32 runs_so_far = 0; // the window numbers runs across kernels
+    QString runs_dir;       // the run store's folder (docs/run-store.md); empty: none
 };
 
 // One monitored scalar.

@@ -316,6 +316,7 @@ void Kernel::new_runtime(const KernelSettings &settings)
     ComputeContext::set_flush_denormals(settings.flush_denormals);
     lua::RuntimeOptions options;
     options.max_memory_bytes = settings.max_memory;
+    options.runs_dir = settings.runs_dir.toStdString();
     m_runtime = std::make_unique<lua::LuaRuntime>(options);
     m_runtime->monitor().set_run_count(settings.runs_so_far);
     m_runtime->monitor().subscribe([this](const MonitorEvent &e) { on_event(e); });

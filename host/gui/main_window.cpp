@@ -26,7 +26,9 @@
 #include <QInputDialog>
 #include <QLabel>
 #include <QMenuBar>
+#include <QDir>
 #include <QMessageBox>
+#include <QPushButton>
 #include <QGuiApplication>
 #include <QScreen>
 #include <QSettings>
@@ -88,6 +90,8 @@ MainWindow::MainWindow()
 
     m_worker = new RunWorker(m_monitor, this);
     m_worker->set_max_memory(QSettings().value("run/max_memory", default_memory_limit()).toULongLong());
+    // As neurite-run: runs/ in the working directory unless the user chose another folder or none.
+    m_worker->set_runs_dir(QSettings().value("run/runs_dir", QDir::current().absoluteFilePath("runs")).toString());
 
     connect(m_worker, &RunWorker::output, m_console, &Console::print);
     connect(m_worker, &RunWorker::failed, this, [this](const QString &message, const QString &traceback) {
@@ -204,6 +208,8 @@ void MainWindow::build_actions()
     run->addAction(tr("&Clear charts"), this, [this] { m_monitor->clear(); });
     run->addAction(tr("&Memory limit…"), this, &MainWindow::ask_memory_limit)
         ->setToolTip(tr("Lua and tensors together, per run: beyond it the script stops with an error at its line"));
+    run->addAction(tr("Keep runs &in…"), this, &MainWindow::ask_runs_dir)
+        ->setToolTip(tr("The run store: each run's script, hyperparameters and metrics in a folder of its own"));
     run->addSeparator();
     m_save_model = run->addAction(tr("Save trained &model…"), this, [this] {
         const QString path = QFileDialog::getSaveFileName(this, tr("Save the trained model"), "model.nrt",
@@ -234,6 +240,33 @@ void MainWindow::build_actions()
     m_stop->setIcon(style()->standardIcon(QStyle::SP_MediaStop));
     bar->addAction(m_run);
     bar->addAction(m_stop);
+}
+
+void MainWindow::ask_runs_dir()
+{
+    const QString current = m_worker->runs_dir();
+    QMessageBox box(QMessageBox::Question, tr("Run store"),
+                    current.isEmpty() ? tr("Runs are not kept.")
+                                      : tr("Each run is kept in a folder of its own under %1.")
+                                            .arg(QDir::toNativeSeparators(current)),
+                    QMessageBox::Cancel, this);
+    QPushButton *choose = box.addButton(tr("Choose a folder…"), QMessageBox::AcceptRole);
+    QPushButton *none = box.addButton(tr("Keep no runs"), QMessageBox::DestructiveRole);
+    box.exec();
+    QString dir = current;
+    if (box.clickedButton() == none) {
+        dir.clear();
+    } else if (box.clickedButton() == choose) {
+        dir = QFileDialog::getExistingDirectory(this, tr("Keep runs in"), current.isEmpty() ? QDir::homePath() : current);
+        if (dir.isEmpty())
+            return;
+    } else {
+        return;
+    }
+    m_worker->set_runs_dir(dir);
+    QSettings().setValue("run/runs_dir", dir);
+    m_console->info(dir.isEmpty() ? tr("Runs are not kept from the next run on.")
+                                  : tr("Runs are kept in %1 from the next run on.").arg(QDir::toNativeSeparators(dir)));
 }
 
 void MainWindow::ask_memory_limit()

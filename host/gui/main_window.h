@@ -76,6 +76,7 @@ private:
     void restore_layout();
     // Run > Memory limit: asks for the limit of each run, kept in QSettings.
     void ask_memory_limit();
+    void ask_runs_dir();
 
     std::unique_ptr<ComputeContext> m_context; // for the UI's own panels
     std::unique_ptr<Registry> m_registry;

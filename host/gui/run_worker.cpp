@@ -64,7 +64,7 @@ qint64 RunWorker::kernel_pid() const
 
 kernel::KernelSettings RunWorker::settings() const
 {
-    return {ComputeContext::flush_denormals(), m_max_memory, m_runs_so_far};
+    return {ComputeContext::flush_denormals(), m_max_memory, m_runs_so_far, m_runs_dir};
 }
 
 bool RunWorker::ensure_kernel()

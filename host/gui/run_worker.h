@@ -52,6 +52,9 @@ public:
     // Lua allocations plus tensors, per run (0: none); from the next run on.
     void set_max_memory(quint64 bytes) { m_max_memory = bytes; }
     quint64 max_memory() const { return m_max_memory; }
+    // Where runs are kept (runs/<id>/, as neurite-run keeps them); empty: not kept.
+    void set_runs_dir(const QString &dir) { m_runs_dir = dir; }
+    const QString &runs_dir() const { return m_runs_dir; }
     // The Data panel's dataset: data.current() in the kernel.
     void set_dataset(const data::Dataset &dataset);
     // The kernel's process id, 0 when none runs.
@@ -114,6 +117,7 @@ private:
     QElapsedTimer m_clock;
     quint64 m_max_memory = kNoLimit;
     int m_runs_so_far = 0;
+    QString m_runs_dir;
     std::optional<data::Dataset> m_dataset;
     bool m_dataset_sent = false;
     std::unordered_map<QString, QString> m_names;

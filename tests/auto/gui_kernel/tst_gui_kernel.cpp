@@ -17,6 +17,10 @@
 
 #include <QElapsedTimer>
 #include <QSignalSpy>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTemporaryDir>
+#include <QDir>
 #include <QtTest>
 
 #include <csignal>
@@ -308,6 +312,24 @@ train.fit{model = m, loss = nn.MSELoss(), optimizer = optim.SGD(m, {lr = 0.1}), 
             at.push_back(p.epoch);
         QCOMPARE(at, (std::vector<double>{0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2}));
         QCOMPARE(epochs->points().back().epoch, 2.0);
+    }
+
+    // The window keeps its runs as neurite-run does (runs/<id>/run.json).
+    void window_runs_are_stored()
+    {
+        QTemporaryDir store;
+        MainWindow w;
+        w.worker()->set_runs_dir(store.path());
+        QSignalSpy done(&w, &MainWindow::run_finished);
+        w.run_script(kXorScript, "xor");
+        QCOMPARE(wait_for_run(done).first, 0);
+        const QStringList runs = QDir(store.path()).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
+        QCOMPARE(runs.size(), 1);
+        QFile json(store.filePath(runs[0] + "/run.json"));
+        QVERIFY(json.open(QIODevice::ReadOnly));
+        const QJsonObject run = QJsonDocument::fromJson(json.readAll()).object();
+        QCOMPARE(run.value("status").toString(), QString("finished"));
+        QVERIFY2(QFile::exists(store.filePath(runs[0] + "/metrics.jsonl")), qPrintable(runs[0]));
     }
 
     void closing_ends_the_kernel()
