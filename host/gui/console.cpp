@@ -120,7 +120,15 @@ QString Console::plain_text() const
 
 void Console::set_prompt_enabled(bool enabled)
 {
+    // A disabled prompt loses the keyboard focus; one that had it when its
+    // evaluation began gets it back, so the next line can be typed at once.
+    if (!enabled && m_prompt->hasFocus())
+        m_refocus = true;
     m_prompt->setEnabled(enabled);
+    if (enabled && m_refocus) {
+        m_refocus = false;
+        m_prompt->setFocus(Qt::OtherFocusReason);
+    }
 }
 
 bool Console::eventFilter(QObject *watched, QEvent *event)

@@ -39,6 +39,7 @@ private:
 
     QTextBrowser *m_output;
     QLineEdit *m_prompt;
+    bool m_refocus = false; // the prompt had the focus when it was disabled
     QStringList m_history;
     int m_history_pos = 0;
 };

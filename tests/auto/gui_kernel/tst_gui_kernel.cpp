@@ -21,6 +21,7 @@
 #include <QJsonObject>
 #include <QTemporaryDir>
 #include <QDir>
+#include <QLineEdit>
 #include <QtTest>
 
 #include <csignal>
@@ -312,6 +313,26 @@ train.fit{model = m, loss = nn.MSELoss(), optimizer = optim.SGD(m, {lr = 0.1}), 
             at.push_back(p.epoch);
         QCOMPARE(at, (std::vector<double>{0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2}));
         QCOMPARE(epochs->points().back().epoch, 2.0);
+    }
+
+    // Typing at the Lua prompt: Enter evaluates, and the prompt keeps the
+    // keyboard focus for the next line (issue 17).
+    void prompt_keeps_the_focus_after_enter()
+    {
+        MainWindow w;
+        w.show();
+        QVERIFY(QTest::qWaitForWindowActive(&w));
+        auto *prompt = w.console()->findChild<QLineEdit *>();
+        QVERIFY(prompt);
+        prompt->setFocus();
+        QVERIFY(prompt->hasFocus());
+        QSignalSpy done(&w, &MainWindow::run_finished);
+        QTest::keyClicks(prompt, "6 * 7");
+        QTest::keyClick(prompt, Qt::Key_Return);
+        QCOMPARE(wait_for_run(done).first, 0);
+        QVERIFY2(w.console()->plain_text().contains("42"), qPrintable(w.console()->plain_text()));
+        QVERIFY(prompt->isEnabled());
+        QVERIFY(prompt->hasFocus());
     }
 
     // The window keeps its runs as neurite-run does (runs/<id>/run.json).
