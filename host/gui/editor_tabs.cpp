@@ -1,4 +1,5 @@
 #include "editor_tabs.h"
+#include "save_location.h"
 
 #include "code_editor.h"
 
@@ -96,7 +97,7 @@ bool EditorTabs::save_as(CodeEditor *editor)
     if (!editor)
         return false;
     const QString path = QFileDialog::getSaveFileName(this, tr("Save script"),
-                                                      editor->path().isEmpty() ? "experiment.lua" : editor->path(),
+                                                      editor->path().isEmpty() ? save_location("experiment.lua") : editor->path(),
                                                       tr("Lua scripts (*.lua)"));
     if (path.isEmpty())
         return false;

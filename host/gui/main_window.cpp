@@ -1,4 +1,5 @@
 #include "main_window.h"
+#include "save_location.h"
 
 #include "activation_explorer.h"
 #include "code_editor.h"
@@ -212,14 +213,15 @@ void MainWindow::build_actions()
         ->setToolTip(tr("The run store: each run's script, hyperparameters and metrics in a folder of its own"));
     run->addSeparator();
     m_save_model = run->addAction(tr("Save trained &model…"), this, [this] {
-        const QString path = QFileDialog::getSaveFileName(this, tr("Save the trained model"), "model.nrt",
-                                                          tr("Neurite models (*.nrt)"));
+        const QString path = QFileDialog::getSaveFileName(
+            this, tr("Save the trained model"), save_location("model.nrt", script_path()), tr("Neurite models (*.nrt)"));
         if (!path.isEmpty())
             save_trained_model(path);
     });
     m_save_model->setToolTip(tr("The model the last run trained; nn.load(path) reads it back"));
     m_export_onnx = run->addAction(tr("&Export model as ONNX…"), this, [this] {
-        const QString path = QFileDialog::getSaveFileName(this, tr("Export the trained model as ONNX"), "model.onnx",
+        const QString path = QFileDialog::getSaveFileName(this, tr("Export the trained model as ONNX"),
+                                                          save_location("model.onnx", script_path()),
                                                           tr("ONNX models (*.onnx)"));
         if (!path.isEmpty())
             export_onnx(path);
@@ -240,6 +242,11 @@ void MainWindow::build_actions()
     m_stop->setIcon(style()->standardIcon(QStyle::SP_MediaStop));
     bar->addAction(m_run);
     bar->addAction(m_stop);
+}
+
+QString MainWindow::script_path() const
+{
+    return m_editor->current() ? m_editor->current()->path() : QString();
 }
 
 void MainWindow::ask_runs_dir()

@@ -77,6 +77,8 @@ private:
     // Run > Memory limit: asks for the limit of each run, kept in QSettings.
     void ask_memory_limit();
     void ask_runs_dir();
+    // The current script's file, or empty (unsaved, or no script open).
+    QString script_path() const;
 
     std::unique_ptr<ComputeContext> m_context; // for the UI's own panels
     std::unique_ptr<Registry> m_registry;

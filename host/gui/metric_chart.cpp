@@ -1,4 +1,5 @@
 #include "metric_chart.h"
+#include "save_location.h"
 
 #include "neurite/core/chart_rules.h"
 
@@ -275,8 +276,7 @@ bool MetricChart::export_png(const QString &path, double scale) const
 
 QString MetricChart::ask_png_path(QWidget *parent, const QString &name, double &scale)
 {
-    const QString documents = QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation);
-    const QString path = QFileDialog::getSaveFileName(parent, tr("Export chart"), documents + "/" + name + ".png",
+    const QString path = QFileDialog::getSaveFileName(parent, tr("Export chart"), save_location(name + ".png"),
                                                       tr("PNG images (*.png)"));
     if (path.isEmpty())
         return path;

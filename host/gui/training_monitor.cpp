@@ -1,4 +1,5 @@
 #include "training_monitor.h"
+#include "save_location.h"
 
 #include "metric_chart.h"
 
@@ -139,7 +140,8 @@ TrainingMonitor::TrainingMonitor(QWidget *parent)
                 .arg(QDir::toNativeSeparators(dir)));
     });
     connect(export_csv, &QAction::triggered, this, [this] {
-        const QString dir = QFileDialog::getExistingDirectory(this, tr("Export every chart's data as CSV into"));
+        const QString dir = QFileDialog::getExistingDirectory(
+            this, tr("Export every chart's data as CSV into"), QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation));
         if (!dir.isEmpty())
             for (const QString &c : this->charts())
                 this->export_csv(c, dir + "/" + c + ".csv");
@@ -173,7 +175,7 @@ MetricChart *TrainingMonitor::chart_for(const QString &group)
         return c;
     auto *c = new MetricChart(group);
     connect(c, &MetricChart::export_csv_requested, this, [this](const QString &chart) {
-        const QString path = QFileDialog::getSaveFileName(this, tr("Export data"), chart + ".csv",
+        const QString path = QFileDialog::getSaveFileName(this, tr("Export data"), save_location(chart + ".csv"),
                                                           tr("CSV files (*.csv)"));
         if (!path.isEmpty())
             export_csv(chart, path);

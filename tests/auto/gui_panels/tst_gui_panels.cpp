@@ -12,6 +12,7 @@
 #include "metric_series.h"
 #include "plugin_browser.h"
 #include "quick_experiment.h"
+#include "save_location.h"
 #include "training_monitor.h"
 
 #include "neurite/core/model.h"
@@ -282,6 +283,15 @@ private slots:
         monitor.set_smoothing(0);
         monitor.refresh();
         QCOMPARE(monitor.drawn_points("r", "batch_loss", true), 0);
+    }
+
+    // Save dialogs start beside the script, or in the documents folder:
+    // never in the process's working directory (issue 17).
+    void save_dialogs_start_beside_the_script()
+    {
+        QCOMPARE(save_location("model.nrt", "/tmp/experiments/mnist.lua"), QString("/tmp/experiments/model.nrt"));
+        const QString documents = QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation);
+        QCOMPARE(save_location("loss.png"), QDir(documents).filePath("loss.png"));
     }
 
     // A costly redraw (here: a UI thread that computed for 40 ms) spaces the
