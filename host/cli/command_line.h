@@ -31,6 +31,7 @@ struct Options {
     double time_limit = 0;               // seconds, 0: none
     bool quiet = false;
     bool keep_denormals = false;
+    std::string precision; // --precision f32|bf16: the precision models start in
     std::string script;
     std::vector<std::string> args;        // the script's arg[1], arg[2], ...
     std::vector<std::string> interpreter; // argv before the script: arg[-n] .. arg[-1]
