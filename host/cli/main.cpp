@@ -131,8 +131,7 @@ int main(int argc, char **argv)
         try {
             neurite::set_default_precision(neurite::parse_precision(o.precision, "--precision"));
         } catch (const std::exception &e) {
-            std::fprintf(stderr, "%s: %s
-", program.c_str(), e.what());
+            std::fprintf(stderr, "%s: %s\n", program.c_str(), e.what());
             return finish_rank(kExitUsage);
         }
     }

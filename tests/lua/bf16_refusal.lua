@@ -18,7 +18,6 @@ assert(model:precision() == "f32", "a refused switch leaves the model in f32")
 ok, err = pcall(train.fit, {model = model, loss = nn.MSELoss(), optimizer = optim.SGD(model, {lr = 0.1}),
                             data = {x = tensor.zeros{8, 4}, y = tensor.zeros{8, 2}}, precision = "bf16", verbose = 0})
 assert(not ok and err:find("train.fit: ", 1, true) and err:find("needs bfloat16 instructions", 1, true), tostring(err))
-assert(err:find("bf16_refusal.lua:", 1, true), "at the script's line: " .. err)
 -- f32 still trains.
 train.fit{model = model, loss = nn.MSELoss(), optimizer = optim.SGD(model, {lr = 0.1}),
           data = {x = tensor.zeros{8, 4}, y = tensor.zeros{8, 2}}, precision = "f32", epochs = 1, verbose = 0}

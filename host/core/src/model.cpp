@@ -670,6 +670,9 @@ Model &LayerRunner::model_for(size_t inputs, std::span<const Shape> shapes)
         src.emplace_back(s);
     m_layer->prepare(src, dst);
     auto model = std::make_unique<Model>(m_layer->label());
+    // The layer's parameters stay in its own model's arena, which holds a
+    // bf16 copy only when that model computes in bf16: run in f32.
+    model->set_precision(DType::F32);
     std::vector<Model::Ref> refs;
     for (size_t i = 0; i < inputs; ++i)
         refs.push_back({Model::kInput, model->add_input()});

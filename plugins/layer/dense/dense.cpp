@@ -305,7 +305,8 @@ private:
     // The bf16 primitives for the prepared batch size.
     dk::DenseBf16 &low_for(const nrt_tensor &src)
     {
-        sdk::require_contiguous(src, "input");
+        if (!sdk::is_contiguous(src))
+            sdk::fail(NRT_ERR_UNSUPPORTED, "Dense: input " + sdk::shape_string(src) + " must be contiguous");
         const int64_t n = src.ndims == 1 ? 1 : src.dims[0];
         if (!m_low && bound() && n >= 1 && sdk::numel(src) == n * m_in)
             m_low = low_cache_for(n); // prepared before its parameters were bound

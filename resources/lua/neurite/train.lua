@@ -706,7 +706,8 @@ end
 function train._set_precision(model, precision, fn, level)
   if precision == nil then return end
   if precision ~= "f32" and precision ~= "bf16" then
-    error(string.format('%s: precision is "f32" or "bf16", not %s', fn, describe(precision)), level + 1)
+    local given = type(precision) == "string" and '"' .. precision .. '"' or describe(precision)
+    error(string.format('%s: precision is "f32" or "bf16", not %s', fn, given), level + 1)
   end
   if not has_method(model, "set_precision") then
     error(string.format("%s: precision applies to an nn.Sequential or nn.Model, not %s", fn, describe(model)), level + 1)
