@@ -98,8 +98,10 @@ void ParameterArena::refresh_bf16()
     uint16_t *to = reinterpret_cast<uint16_t *>(m_values_bf16.data());
     // Round to nearest even on the 16 dropped bits (what oneDNN's reorders
     // and vcvtneps2bf16 do); the parameters are finite (train.fit checks),
-    // so NaN needs no special case. The compiler vectorises this loop.
-#pragma omp parallel for simd schedule(static) if (n > (1 << 16))
+    // so NaN needs no special case. The compiler vectorises this loop; one
+    // thread streams a few MB in microseconds, where a fork/join would cost
+    // as much, so only arenas of millions of values are split.
+#pragma omp parallel for simd schedule(static) if (n > (1 << 22))
     for (int64_t i = 0; i < n; ++i) {
         const uint32_t bits = from[i];
         to[i] = static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
