@@ -89,6 +89,15 @@ void ParameterArena::set_bf16(std::span<Module *const> modules, bool on)
     refresh_bf16();
 }
 
+namespace {
+
+// Round to nearest even on the 16 dropped bits (what oneDNN's reorders and
+// vcvtneps2bf16 do); parameters are finite (train.fit checks), so NaN needs
+// no special case. The compiler vectorises the loop.
+inline uint16_t to_bf16(uint32_t bits) { return static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16); }
+
+} // namespace
+
 void ParameterArena::refresh_bf16()
 {
     if (!has_bf16())
@@ -96,16 +105,18 @@ void ParameterArena::refresh_bf16()
     const int64_t n = m_values.numel();
     const uint32_t *from = reinterpret_cast<const uint32_t *>(m_values.data());
     uint16_t *to = reinterpret_cast<uint16_t *>(m_values_bf16.data());
-    // Round to nearest even on the 16 dropped bits (what oneDNN's reorders
-    // and vcvtneps2bf16 do); the parameters are finite (train.fit checks),
-    // so NaN needs no special case. The compiler vectorises this loop; one
-    // thread streams a few MB in microseconds, where a fork/join would cost
-    // as much, so only arenas of millions of values are split.
-#pragma omp parallel for simd schedule(static) if (n > (1 << 22))
-    for (int64_t i = 0; i < n; ++i) {
-        const uint32_t bits = from[i];
-        to[i] = static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+    // One thread streams a few MB in microseconds, where a fork/join costs
+    // as much (and even an OpenMP region that stays on one thread
+    // allocates): only arenas of millions of values are split.
+    if (n > (int64_t{1} << 22)) {
+#pragma omp parallel for simd schedule(static)
+        for (int64_t i = 0; i < n; ++i)
+            to[i] = to_bf16(from[i]);
+        return;
     }
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i)
+        to[i] = to_bf16(from[i]);
 }
 
 uint16_t ParameterArena::value_bf16(int64_t i) const
