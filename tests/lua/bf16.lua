@@ -33,9 +33,9 @@ end
 -- ---------------------------------------------------------------- closeness
 -- Forward, input gradient and parameter gradients of each layer, f32 against
 -- bf16 on random inputs, in the same model switched between precisions.
-local function compare(name, layer, inputs)
-  local model = nn.Sequential{layer}
-  local x = tensor.randn{32, inputs}
+local function compare(name, layers, inputs)
+  local model = nn.Sequential(type(layers) == "table" and layers or {layers})
+  local x = tensor.randn(type(inputs) == "table" and inputs or {32, inputs})
   assert(model:precision() == "f32")
   local function run()
     model:zero_grad()
@@ -71,6 +71,14 @@ for _, name in ipairs{"Identity", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "ELU",
 end
 -- Softmax stays f32 (converted at its boundary) and still agrees.
 compare("Softmax", nn.Softmax(), 50)
+-- A small CNN: Conv2D (precision "auto" multiplies bf16 copies, "f32" does
+-- not) and pools in f32 blocked layouts, then bf16 Dense and ReLU. Average
+-- pools: a max pool routes its gradient to the largest input, which
+-- rounding may change, so gradients through it are not close everywhere.
+compare("CNN", {nn.Conv2D{inputs = 1, outputs = 8, activation = "tanh", precision = "f32"}, nn.AvgPool2D(),
+                nn.Conv2D{inputs = 8, outputs = 16, activation = "tanh"}, nn.AvgPool2D(),
+                nn.Dense{inputs = 16 * 5 * 5, outputs = 32}, nn.ReLU(), nn.Dense{inputs = 32, outputs = 10}},
+        {8, 1, 28, 28})
 
 -- ---------------------------------------------------------------- master weights
 local model = nn.Sequential{nn.Dense{inputs = 20, outputs = 16, activation = "relu"},

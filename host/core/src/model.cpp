@@ -649,7 +649,10 @@ std::string Model::summary_text(std::span<const Shape> input_shapes)
         ins += (ins.empty() ? "" : ", ") + s.to_string();
     std::snprintf(line, sizeof line, "     input %s, %lld parameters in all\n", ins.c_str(),
                   static_cast<long long>(parameter_count()));
-    return text + line;
+    text += line;
+    if (precision() == DType::BF16)
+        text += "     precision bf16: bf16 layers, f32 master weights\n";
+    return text;
 }
 
 // ---- LayerRunner

@@ -163,10 +163,7 @@ public:
             m_built.push_back(sdk::with_dnnl(name, [&] { return cv::build_conv(shape, m_act, dims, offered, g, m_engine); }));
             b = m_built.back().get();
         }
-        if (b->src_format == offered)
-            p.accept_src(0);
-        else
-            p.want_src(0, b->src_format);
+        p.want_src(0, b->src_format); // in f32: a bf16 model offers bf16, the host converts
         const int64_t out_dims[] = {dims[0], m_shape.out, g.out.h, g.out.w};
         p.add_output(out_dims, b->dst_format);
         p.set_workspace(b->workspace_bytes);
