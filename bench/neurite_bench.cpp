@@ -16,8 +16,12 @@
 // --phases adds the median time of each part of a step, of each layer's
 // forward and backward (its input conversions included), and where the
 // batches came from; --net mlp|cnn|all chooses the cases; --precision bf16
-// has the CNN's second convolution multiply in bfloat16 (Conv2D's
-// precision; the first, of one input channel, gains nothing from it); --prefetch auto|thread|off chooses how the training loop's
+// runs the models in mixed precision (Model::set_precision: bf16 Dense and
+// activations, f32 master weights, cases named mlp_b64_bf16, ...), and has
+// the CNN's second convolution multiply in bfloat16 (Conv2D's precision; the
+// first, of one input channel, gains nothing from it); --precision both runs
+// each case in f32 and then in bf16, side by side. A first line names the
+// bf16 kernels oneDNN runs (AMX, AVX512-BF16 or none); --prefetch auto|thread|off chooses how the training loop's
 // iterator gathers (auto: a thread only when a core is free for it).
 // --keep-denormals computes with subnormal floats instead of flushing them to
 // zero, to measure what the default (FTZ/DAZ) saves.
@@ -27,6 +31,8 @@
 #include "neurite/core/error.h"
 #include "neurite/core/loss.h"
 #include "neurite/core/optimizer.h"
+#include "neurite/core/arena.h"
+#include "neurite/core/precision.h"
 #include "neurite/core/registry.h"
 #include "neurite/core/sequential.h"
 
@@ -177,6 +183,19 @@ Network build_network(const std::string &name, const std::string &precision, neu
     return net;
 }
 
+// The median time of the one pass that rounds the f32 master weights to
+// their bf16 copy, which every bf16 forward starts with.
+double refresh_us(neurite::ParameterArena &arena)
+{
+    std::vector<double> us;
+    for (int i = 0; i < 51; ++i) {
+        const auto t0 = Clock::now();
+        arena.refresh_bf16();
+        us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    }
+    return median(us);
+}
+
 void run_case(neurite::Registry &reg, const neurite::data::TrainTest &data, const std::string &net_name,
               const std::string &precision, int64_t batch, int epochs, bool phases, const std::string &prefetch)
 {
@@ -184,6 +203,8 @@ void run_case(neurite::Registry &reg, const neurite::data::TrainTest &data, cons
     neurite::Sequential model;
     const Network net = build_network(net_name, precision, reg, ctx, model);
     auto loss = reg.create_loss("CrossEntropyLoss", {}, ctx);
+    if (precision == "bf16")
+        model.set_precision(neurite::DType::BF16);
     auto opt = reg.create_optimizer("SGD", {{"lr", net_name == "mlp" ? 0.05 : 0.02}, {"momentum", 0.9}}, ctx);
     opt->attach(model.parameters());
     model.set_node_timing(phases);
@@ -243,10 +264,10 @@ void run_case(neurite::Registry &reg, const neurite::data::TrainTest &data, cons
     const double rate = median(std::vector<double>(rates.begin() + skip, rates.end()));
     const double wall_rate = median(std::vector<double>(wall_rates.begin() + skip, wall_rates.end()));
     model.set_node_timing(false);
-    const std::string label = net.name + (net.name == "cnn" && precision != "f32" ? "_" + precision : "");
-    std::printf("%s_b%lld samples_per_s=%.0f gflops=%.1f test_acc=%.4f loss=%.4f epochs=%d threads=%d "
+    const std::string label = net.name + "_b" + std::to_string(batch) + (precision != "f32" ? "_" + precision : "");
+    std::printf("%s samples_per_s=%.0f gflops=%.1f test_acc=%.4f loss=%.4f epochs=%d threads=%d "
                 "with_data_samples_per_s=%.0f flush_denormals=%d\n",
-                label.c_str(), static_cast<long long>(batch), rate, rate * net.flops_per_sample * 1e-9,
+                label.c_str(), rate, rate * net.flops_per_sample * 1e-9,
                 accuracy(model, data.test, net.sample), last_loss, epochs, neurite::ComputeContext::num_threads(),
                 wall_rate, neurite::ComputeContext::flush_denormals() ? 1 : 0);
     if (phases) {
@@ -258,6 +279,8 @@ void run_case(neurite::Registry &reg, const neurite::data::TrainTest &data, cons
             std::printf(" %d:%s=%.1f/%.1fus", l + 1, model.at(l).type_name().c_str(),
                         median(layer_forward_us[static_cast<size_t>(l)]),
                         median(layer_backward_us[static_cast<size_t>(l)]));
+        if (model.arena()->has_bf16())
+            std::printf("\n  bf16 copy of the weights (inside forward): %.1fus", refresh_us(*model.arena()));
         std::printf("\n  median step by epoch:");
         for (double us : step_us_by_epoch)
             std::printf(" %.1fus", us);
@@ -311,14 +334,24 @@ int main(int argc, char **argv)
         else {
             std::fprintf(stderr, "usage: neurite-bench [--epochs N] [--batch N] [--threads N] [--data DIR] [--phases]\n"
                                  "                     [--prefetch auto|thread|off] [--keep-denormals] [--net mlp|cnn|all]\n"
-                                 "                     [--precision f32|bf16]\n");
+                                 "                     [--precision f32|bf16|both]\n");
             return 2;
         }
     }
-    if (precision != "f32" && precision != "bf16") {
-        std::fprintf(stderr, "neurite-bench: --precision takes f32 or bf16, not %s\n", precision.c_str());
+    if (precision != "f32" && precision != "bf16" && precision != "both") {
+        std::fprintf(stderr, "neurite-bench: --precision takes f32, bf16 or both, not %s\n", precision.c_str());
         return 2;
     }
+    const neurite::Bf16Kernels kernels = neurite::bf16_kernels();
+    std::printf("bf16_kernels=%s isa=%s\n", kernels.name.c_str(), kernels.isa.c_str());
+    if (precision != "f32" && !kernels.supported) {
+        std::fprintf(stderr, "neurite-bench: --precision %s: this CPU lacks %s\n", precision.c_str(),
+                     kernels.missing.c_str());
+        return 1;
+    }
+    std::vector<std::string> precisions = {precision};
+    if (precision == "both")
+        precisions = {"f32", "bf16"};
     if (nets != "mlp" && nets != "cnn" && nets != "all") {
         std::fprintf(stderr, "neurite-bench: --net takes mlp, cnn or all, not %s\n", nets.c_str());
         return 2;
@@ -343,7 +376,8 @@ int main(int argc, char **argv)
         for (const char *net : {"mlp", "cnn"})
             if (nets == "all" || nets == net)
                 for (int64_t b : batches)
-                    run_case(reg, data, net, precision, b, epochs, phases, prefetch);
+                    for (const std::string &p : precisions)
+                        run_case(reg, data, net, p, b, epochs, phases, prefetch);
     } catch (const std::exception &e) {
         std::fprintf(stderr, "neurite-bench: %s\n", e.what());
         return 1;

@@ -18,7 +18,10 @@ median time of each part of a step, as neurite-bench --phases does.
 
 PyTorch computes with subnormal floats unless told otherwise;
 --flush-denormal calls torch.set_flush_denormal(True) (FTZ/DAZ, Neurite's
-default). Run with Debian's python3-torch 1.13: /usr/bin/python3. Its BLAS is
+default). --autocast bf16 runs forward and loss under
+torch.autocast("cpu", dtype=torch.bfloat16), PyTorch's mixed precision
+(f32 weights, bf16 matmuls), and names the cases torch_mlp_b64_bf16, ...
+Run with Debian's python3-torch 1.13: /usr/bin/python3. Its BLAS is
 whatever libblas.so.3 resolves to (Debian's default is the slow reference
 BLAS); the `blas` field says which was loaded. With OpenBLAS from the package
 libopenblas0-pthread, installed or unpacked:
@@ -85,7 +88,8 @@ def make_mlp():
                          nn.Linear(128, 10))
 
 
-def run_case(train, test, batch, epochs, phases, flush, make_model=make_mlp, name="torch_mlp", lr=0.05):
+def run_case(train, test, batch, epochs, phases, flush, make_model=make_mlp, name="torch_mlp", lr=0.05,
+             autocast=False):
     torch.manual_seed(1234)
     model = make_model()
     loss_fn = nn.CrossEntropyLoss()
@@ -107,9 +111,10 @@ def run_case(train, test, batch, epochs, phases, flush, make_model=make_mlp, nam
             t1 = clock()
             opt.zero_grad(set_to_none=True)
             t2 = clock()
-            logits = model(x)
-            t3 = clock()
-            loss = loss_fn(logits, y)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+                logits = model(x)
+                t3 = clock()
+                loss = loss_fn(logits, y)
             t4 = clock()
             loss.backward()
             t5 = clock()
@@ -126,7 +131,8 @@ def run_case(train, test, batch, epochs, phases, flush, make_model=make_mlp, nam
         wall_rates.append(samples / wall)
     skip = 1 if len(rates) > 1 else 0
     model.eval()
-    print(f"{name}_b{batch} samples_per_s={statistics.median(rates[skip:]):.0f} "
+    suffix = "_bf16" if autocast else ""
+    print(f"{name}_b{batch}{suffix} samples_per_s={statistics.median(rates[skip:]):.0f} "
           f"test_acc={accuracy(model, *test):.4f} loss={last_loss:.4f} epochs={epochs} "
           f"threads={torch.get_num_threads()} "
           f"with_data_samples_per_s={statistics.median(wall_rates[skip:]):.0f} "
@@ -148,13 +154,16 @@ def main(description="PyTorch's side of neurite-bench's MLP.", make_model=make_m
     parser.add_argument("--phases", action="store_true")
     parser.add_argument("--flush-denormal", action="store_true",
                         help="torch.set_flush_denormal(True), as Neurite does by default")
+    parser.add_argument("--autocast", choices=("off", "bf16"), default="off",
+                        help="bf16: forward and loss under torch.autocast (CPU, bfloat16)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.flush_denormal and not torch.set_flush_denormal(True):
         sys.exit("torch_mlp.py: this CPU cannot flush denormals")
     train, test = [(x.view(-1, *sample_shape), y) for x, y in (load(args.data, "train"), load(args.data, "t10k"))]
     for batch in args.batch or [64, 256]:
-        run_case(train, test, batch, max(1, args.epochs), args.phases, args.flush_denormal, make_model, name, lr)
+        run_case(train, test, batch, max(1, args.epochs), args.phases, args.flush_denormal, make_model, name, lr,
+                 args.autocast == "bf16")
 
 
 if __name__ == "__main__":

@@ -77,6 +77,10 @@ const OptionSpec kOptions[] = {
      .description = "Compute with subnormal floats instead of flushing them to zero (FTZ/DAZ, the default; "
                     "slower on many x86 cores).",
      .flag = &Options::keep_denormals},
+    {.names = {"precision"},
+     .description = "The precision every model starts in: f32 (default) or bf16 (mixed precision: bf16 layers, "
+                    "f32 master weights); bf16 refuses on a CPU without bf16 instructions.",
+     .value_name = "P", .text = &Options::precision},
     {.names = {"q", "quiet"}, .description = "No progress bar and no epoch lines (print() still prints).",
      .flag = &Options::quiet},
     {.names = {"log"},

@@ -34,6 +34,7 @@ struct Options {
     bool no_runs = false;   // --no-runs: no run store
     int sweep_parallel = 1; // --sweep-parallel N: train.sweep's worker processes
     bool keep_denormals = false;
+    std::string precision; // --precision f32|bf16: the precision models start in
     std::string script;
     std::vector<std::string> args;        // the script's arg[1], arg[2], ...
     std::vector<std::string> interpreter; // argv before the script: arg[-n] .. arg[-1]

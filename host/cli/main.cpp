@@ -17,6 +17,7 @@
 
 #include "neurite/core/compute_context.h"
 #include "neurite/core/crash_report.h"
+#include "neurite/core/precision.h"
 #include "neurite/core/distributed.h"
 #include "neurite/core/error.h"
 #include "neurite/core/monitor.h"
@@ -132,6 +133,14 @@ int main(int argc, char **argv)
     set_rank_threads(o.threads);
     const bool main_rank = neurite::dist::is_main();
     neurite::ComputeContext::set_flush_denormals(!o.keep_denormals); // and this thread, which runs the script
+    if (!o.precision.empty()) {
+        try {
+            neurite::set_default_precision(neurite::parse_precision(o.precision, "--precision"));
+        } catch (const std::exception &e) {
+            std::fprintf(stderr, "%s: %s\n", program.c_str(), e.what());
+            return finish_rank(kExitUsage);
+        }
+    }
     // Before the runtime: the check loads the one library into a registry of
     // its own, so no installed plugin can stand in for it.
     if (!o.check_plugin.empty())

@@ -2,6 +2,7 @@
 
 #include "neurite/core/arena.h"
 #include "neurite/core/error.h"
+#include "neurite/core/precision.h"
 
 #include "model_plan.h"
 
@@ -81,7 +82,7 @@ void Model::require_idle(const std::string &what) const
                            "or changed it, while it ran)");
 }
 
-Model::Model(std::string type_name) : m_type_name(std::move(type_name))
+Model::Model(std::string type_name) : m_type_name(std::move(type_name)), m_precision(default_precision())
 {
     set_label(m_type_name);
 }
@@ -264,15 +265,40 @@ void Model::bind_parameters()
         m_bound = true;
         return;
     }
+    const bool bf16 = m_precision == DType::BF16;
     bool same = m_bound && m_arena;
     for (Module *m : modules)
         if (m->host_owned() && !m->param_slots().empty() && m->arena() != m_arena)
             same = false;
-    if (same)
+    if (same) {
+        m_arena->set_bf16(modules, bf16);
         return;
-    m_arena = ParameterArena::adopt(modules);
+    }
+    m_arena = ParameterArena::adopt(modules, bf16);
     m_bound = true;
 }
+
+void Model::set_precision(DType precision)
+{
+    if (precision == m_precision)
+        return;
+    if (precision == DType::BF16)
+        require_bf16(m_type_name + ":set_precision");
+    require_idle(m_type_name + ": set_precision");
+    // New plans (the tensors change dtype); the parameters stay where they
+    // are, so optimizers made before keep working, and gain or lose their
+    // bf16 copy.
+    m_precision = precision;
+    m_plans.clear();
+    m_last = nullptr;
+    if (m_bound && m_arena && !parent() && !m_borrowed) {
+        std::vector<Module *> modules;
+        collect_modules(modules);
+        m_arena->set_bf16(modules, precision == DType::BF16);
+    }
+}
+
+DType Model::precision() const { return parent() ? parent()->precision() : m_precision; }
 
 std::shared_ptr<ParameterArena> Model::arena()
 {
@@ -365,6 +391,8 @@ const std::vector<Tensor> &Model::forward(std::span<const Tensor> inputs)
     if (!m_bound && !parent())
         bind_parameters();
     m_last = nullptr; // a failing forward leaves nothing to go backward through
+    if (m_arena && !parent())
+        m_arena->refresh_bf16(); // the optimizer (or a script) changed the f32 values since
     detail::run_forward(*this, plan, m_order, inputs);
     m_last = &plan;
     return plan.outputs;
@@ -621,7 +649,10 @@ std::string Model::summary_text(std::span<const Shape> input_shapes)
         ins += (ins.empty() ? "" : ", ") + s.to_string();
     std::snprintf(line, sizeof line, "     input %s, %lld parameters in all\n", ins.c_str(),
                   static_cast<long long>(parameter_count()));
-    return text + line;
+    text += line;
+    if (precision() == DType::BF16)
+        text += "     precision bf16: bf16 layers, f32 master weights\n";
+    return text;
 }
 
 // ---- LayerRunner
@@ -642,6 +673,9 @@ Model &LayerRunner::model_for(size_t inputs, std::span<const Shape> shapes)
         src.emplace_back(s);
     m_layer->prepare(src, dst);
     auto model = std::make_unique<Model>(m_layer->label());
+    // The layer's parameters stay in its own model's arena, which holds a
+    // bf16 copy only when that model computes in bf16: run in f32.
+    model->set_precision(DType::F32);
     std::vector<Model::Ref> refs;
     for (size_t i = 0; i < inputs; ++i)
         refs.push_back({Model::kInput, model->add_input()});

@@ -1,8 +1,10 @@
 #include "model_plan.h"
 
 #include "neurite/core/error.h"
+#include "neurite/core/precision.h"
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <climits>
 #include <cstring>
@@ -40,8 +42,22 @@ dnnl::memory::desc dnnl_desc(const Desc &d)
     return dnnl::memory::desc(dims, type, strides);
 }
 
+// dst += src for two buffers of the same descriptor, element by element
+// (so any layout); bf16 sums in f32 and rounds back to nearest even.
 void add_into(void *dst, const void *src, const Desc &d)
 {
+    if (d.dtype == DType::BF16) {
+        uint16_t *out = static_cast<uint16_t *>(dst);
+        const uint16_t *in = static_cast<const uint16_t *>(src);
+        const size_t n = d.bytes() / sizeof(uint16_t);
+#pragma omp simd
+        for (size_t i = 0; i < n; ++i) {
+            const float sum = std::bit_cast<float>(uint32_t{out[i]} << 16) + std::bit_cast<float>(uint32_t{in[i]} << 16);
+            const uint32_t bits = std::bit_cast<uint32_t>(sum);
+            out[i] = static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+        }
+        return;
+    }
     float *out = static_cast<float *>(dst);
     const float *in = static_cast<const float *>(src);
     const size_t n = d.bytes() / sizeof(float);
@@ -142,6 +158,10 @@ void plan_nodes(Model &model, Plan &plan, const std::vector<int> &order)
     for (size_t i = 0; i < inputs; ++i)
         plan.values.push_back({Desc(plan.input_shapes[i]), Tensor(), -1, Tensor(), false, {}});
     plan.nodes.resize(static_cast<size_t>(model.node_count()));
+    // In bf16 every f32 tensor is offered as bf16: a layer with a bf16 path
+    // accepts (the host converts f32 producers' outputs, such as the model's
+    // inputs, once), the others ask for f32 back.
+    const bool offer_bf16 = model.precision() == DType::BF16;
     for (int n : order) {
         const Model::Node &node = model.node(n);
         NodePlan &np = plan.nodes[static_cast<size_t>(n)];
@@ -158,9 +178,15 @@ void plan_nodes(Model &model, Plan &plan, const std::vector<int> &order)
             np.edges.push_back({});
             np.edges.back().value = v;
             np.offered.push_back(plan.values[static_cast<size_t>(v)].desc);
+            if (offer_bf16 && np.offered.back().dtype == DType::F32)
+                np.offered.back().dtype = DType::BF16;
         }
         std::vector<Desc> read = np.offered, dst;
         const size_t workspace = node.layer->prepare(read, dst);
+        if (offer_bf16 && !read.empty() && std::none_of(read.begin(), read.end(), [](const Desc &d) {
+                return d.dtype == DType::BF16;
+            }))
+            note_f32_boundary(node.layer->type_name());
         np.epoch = node.layer->prepare_epoch();
         np.workspace = raw_buffer(workspace);
         for (size_t k = 0; k < np.edges.size(); ++k) {
@@ -245,9 +271,6 @@ void plan_gradients(Model &model, Plan &plan, const std::vector<int> &order)
             vp.caller_grad = true;
             continue;
         }
-        if (vp.desc.dtype != DType::F32 && (output_uses[v] + vp.readers.size()) > 1)
-            throw Error(model.type_name() + ": a " + vp.desc.to_string() +
-                        " tensor feeds several nodes; adding bf16 gradients is not supported");
         const int end = v < inputs ? kForever : producer_step[v];
         intervals.push_back({first_step[v], end, vp.desc.bytes(), &vp.grad});
     }

@@ -119,15 +119,16 @@ void Module::ensure_bound()
 }
 
 void Module::bind(const std::shared_ptr<ParameterArena> &arena, std::span<float *const> values,
-                  std::span<float *const> grads)
+                  std::span<float *const> grads, std::span<uint16_t *const> lows)
 {
     std::vector<nrt_param_ref> refs(m_slots.size());
     for (size_t i = 0; i < m_slots.size(); ++i) {
         Slot &s = m_slots[i];
         const size_t n = static_cast<size_t>(s.shape.numel());
-        if (s.value.defined() && n)
+        // Bound again in place (ParameterArena::set_bf16): nothing to copy.
+        if (s.value.defined() && n && values[i] != s.value.data())
             std::memcpy(values[i], s.value.data(), n * sizeof(float));
-        if (s.grad.defined() && grads[i] && n)
+        if (s.grad.defined() && grads[i] && n && grads[i] != s.grad.data())
             std::memcpy(grads[i], s.grad.data(), n * sizeof(float));
         nrt_param_ref &r = refs[i];
         r.struct_size = sizeof r;
@@ -135,6 +136,11 @@ void Module::bind(const std::shared_ptr<ParameterArena> &arena, std::span<float 
         r.value = Tensor::view(values[i], s.shape).desc();
         r.grad = grads[i] ? Tensor::view(grads[i], s.shape).desc() : nrt_tensor{};
         r.flags = s.buffer ? NRT_PARAM_FLAG_BUFFER : 0;
+        if (i < lows.size() && lows[i]) {
+            r.value_bf16 = Tensor::view(values[i], s.shape).desc();
+            r.value_bf16.dtype = NRT_DTYPE_BF16;
+            r.value_bf16.data = lows[i];
+        }
     }
     PluginCall call(*m_entry, "bind_params");
     m_err[0] = '\0';

@@ -4,6 +4,7 @@
 #include "binding.h"
 
 #include "neurite/core/checkpoint.h"
+#include "neurite/core/precision.h"
 
 #include "sandbox.h"
 
@@ -132,6 +133,25 @@ int model_eval(lua_State *L)
 {
     check_model(L, 1)->model->eval();
     lua_settop(L, 1);
+    return 1;
+}
+
+// model:set_precision("bf16" | "f32") -> model. bf16 refuses on a CPU
+// without bf16 instructions, naming them.
+int model_set_precision(lua_State *L)
+{
+    auto *box = check_model(L, 1);
+    const std::string text = luaL_checkstring(L, 2);
+    return guarded(L, [&] {
+        box->model->set_precision(parse_precision(text, "set_precision"));
+        lua_settop(L, 1);
+        return 1;
+    });
+}
+
+int model_precision(lua_State *L)
+{
+    lua_pushstring(L, dtype_name(check_model(L, 1)->model->precision()));
     return 1;
 }
 
@@ -506,7 +526,8 @@ void register_model_type(lua_State *L)
         {"summary", model_summary},   {"parameter_count", model_parameter_count},
         {"save", model_save},         {"load", model_load},
         {"type", model_type},         {"input_count", model_input_count},
-        {"output_count", model_output_count}, {nullptr, nullptr}};
+        {"output_count", model_output_count}, {"set_precision", model_set_precision},
+        {"precision", model_precision}, {nullptr, nullptr}};
     luaL_newmetatable(L, kModelMeta);
     luaL_newlib(L, methods);
     open_model_interchange(L, lua_gettop(L));

@@ -6,6 +6,7 @@
 #include "sandbox.h"
 
 #include "neurite/core/checkpoint.h"
+#include "neurite/core/precision.h"
 
 namespace neurite::lua {
 
@@ -160,6 +161,33 @@ int nn_set_flush_denormal(lua_State *L)
     return 1;
 }
 
+// nn.bf16_kernels() -> {name = "AMX" | "AVX512-BF16" | "none", supported,
+// isa = oneDNN's name of what it may use, missing = the instructions lacking}.
+int nn_bf16_kernels(lua_State *L)
+{
+    const Bf16Kernels k = bf16_kernels();
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, k.name.c_str());
+    lua_setfield(L, -2, "name");
+    lua_pushboolean(L, k.supported);
+    lua_setfield(L, -2, "supported");
+    lua_pushstring(L, k.isa.c_str());
+    lua_setfield(L, -2, "isa");
+    if (!k.supported) {
+        lua_pushstring(L, k.missing.c_str());
+        lua_setfield(L, -2, "missing");
+    }
+    return 1;
+}
+
+// nn.default_precision() -> "f32" or "bf16": what new models start in
+// (neurite-run --precision).
+int nn_default_precision(lua_State *L)
+{
+    lua_pushstring(L, dtype_name(default_precision()));
+    return 1;
+}
+
 } // namespace
 
 void open_nn(lua_State *L)
@@ -177,6 +205,8 @@ void open_nn(lua_State *L)
                                          {"load", nn_load},
                                          {"define", nn_define},
                                          {"set_flush_denormal", nn_set_flush_denormal},
+                                         {"bf16_kernels", nn_bf16_kernels},
+                                         {"default_precision", nn_default_precision},
                                          {nullptr, nullptr}};
     luaL_newlib(L, functions);
     open_nn_interchange(L, lua_gettop(L));

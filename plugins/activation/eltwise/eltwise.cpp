@@ -38,17 +38,28 @@ protected:
 private:
     // Plain memory as one flat array; a blocked layout as it is, so that
     // oneDNN keeps the padding of its blocks at zero.
+    // Every eltwise function runs in bf16 in a bf16 model (oneDNN computes
+    // inside in f32 and rounds once per element).
+    bool computes_bf16() const override { return true; }
+
     Primitives describe(std::span<const int64_t> src_dims, int32_t format, const dnnl::engine &engine,
                         const dnnl::primitive_attr &attr) const override
+    {
+        return describe(src_dims, format, NRT_DTYPE_F32, engine, attr);
+    }
+
+    Primitives describe(std::span<const int64_t> src_dims, int32_t format, nrt_dtype dtype,
+                        const dnnl::engine &engine, const dnnl::primitive_attr &attr) const override
     {
         int64_t n = 1;
         for (int64_t d : src_dims)
             n *= d;
+        const auto type = dtype == NRT_DTYPE_BF16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
         const dnnl::memory::desc md =
             format == NRT_FORMAT_PLAIN
-                ? dnnl::memory::desc({n}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::a)
-                : dnnl::memory::desc(dnnl::memory::dims(src_dims.begin(), src_dims.end()),
-                                     dnnl::memory::data_type::f32, static_cast<dnnl::memory::format_tag>(format));
+                ? dnnl::memory::desc({n}, type, dnnl::memory::format_tag::a)
+                : dnnl::memory::desc(dnnl::memory::dims(src_dims.begin(), src_dims.end()), type,
+                                     static_cast<dnnl::memory::format_tag>(format));
         const dnnl::eltwise_forward::primitive_desc fwd_pd(
             {dnnl::prop_kind::forward_training, m_op.algorithm, md, m_op.alpha, m_op.beta}, attr, engine);
         const dnnl::eltwise_backward::primitive_desc bwd_pd(

@@ -62,7 +62,9 @@ cv::ConvShape read_shape(const sdk::Params &p, const char *name, bool transposed
     shape.groups = p.integer("groups");
     shape.window = read_window(p);
     shape.bias = p.boolean("bias");
-    shape.bf16 = p.choice("precision", "f32|bf16") == "bf16";
+    const std::string precision = p.choice("precision", "auto|f32|bf16");
+    shape.bf16 = precision == "bf16";
+    shape.follows_model = precision == "auto";
     if (shape.in % shape.groups != 0 || shape.out % shape.groups != 0)
         sdk::fail(NRT_ERR_INVALID_ARGUMENT, std::string(name) + ": groups = " + std::to_string(shape.groups) +
                                                 " must divide both inputs = " + std::to_string(shape.in) +
@@ -148,18 +150,20 @@ public:
         const sp::Geometry g = m_shape.transposed ? transposed_geometry(m_shape, in, p.src_shape(0))
                                                   : sp::resolve(m_shape.window, in, p.src_shape(0));
         const int32_t offered = p.src_dtype(0) == NRT_DTYPE_F32 ? p.src_format(0) : NRT_FORMAT_PLAIN;
+        // With precision = "auto", a bf16 model (its tensors offered as bf16)
+        // multiplies bf16 copies as "bf16" does; the layer still reads and
+        // writes f32.
+        cv::ConvShape shape = m_shape;
+        shape.bf16 = m_shape.bf16 || (m_shape.follows_model && p.src_dtype(0) == NRT_DTYPE_BF16);
         m_cur = nullptr;
-        cv::ConvPrimitives *b = find(dims, offered);
+        cv::ConvPrimitives *b = find(dims, offered, shape.bf16);
         if (!b) {
             if (m_built.size() == kKeptShapes)
                 m_built.erase(m_built.begin());
-            m_built.push_back(sdk::with_dnnl(name, [&] { return cv::build_conv(m_shape, m_act, dims, offered, g, m_engine); }));
+            m_built.push_back(sdk::with_dnnl(name, [&] { return cv::build_conv(shape, m_act, dims, offered, g, m_engine); }));
             b = m_built.back().get();
         }
-        if (b->src_format == offered)
-            p.accept_src(0);
-        else
-            p.want_src(0, b->src_format);
+        p.want_src(0, b->src_format); // in f32: a bf16 model offers bf16, the host converts
         const int64_t out_dims[] = {dims[0], m_shape.out, g.out.h, g.out.w};
         p.add_output(out_dims, b->dst_format);
         p.set_workspace(b->workspace_bytes);
@@ -198,10 +202,10 @@ protected:
 private:
     static constexpr int kWeight = 0, kBias = 1;
 
-    cv::ConvPrimitives *find(std::span<const int64_t> dims, int32_t offered)
+    cv::ConvPrimitives *find(std::span<const int64_t> dims, int32_t offered, bool bf16)
     {
         for (auto &b : m_built)
-            if (b->offered == offered && std::equal(dims.begin(), dims.end(), b->dims.begin(), b->dims.end()))
+            if (b->offered == offered && b->bf16 == bf16 && std::equal(dims.begin(), dims.end(), b->dims.begin(), b->dims.end()))
                 return b.get();
         return nullptr;
     }
@@ -260,10 +264,10 @@ constexpr double kZero[] = {0, 0};
         sdk::choice_param("init", "auto", "auto|xavier|he|uniform|zeros",                                         \
                           "Weight initialisation over PyTorch's fan-in (the weight's second dimension times "     \
                           "kh·kw); auto is he for ReLU-like activations, else xavier. Biases start at zero."),  \
-        sdk::choice_param("precision", "f32", "f32|bf16",                                                         \
+        sdk::choice_param("precision", "auto", "auto|f32|bf16",                                                   \
                           "f32 multiplies in single precision; bf16 multiplies bfloat16 copies of the input, "    \
                           "weights and output gradient (8 bits of mantissa, sums and results in f32), several "  \
-                          "times faster on CPUs with AMX, less exact.")
+                          "times faster on CPUs with AMX, less exact; auto follows the model's precision.")
 
 constexpr nrt_param_spec kConvParams[] = {NEURITE_CONV_PARAMS(
     "Zeros added on each side: a number, {h, w}, or \"same\" for ceil(size / stride) outputs (any extra row "

@@ -103,6 +103,7 @@ std::unique_ptr<ConvPrimitives> build(const ConvShape &shape, const Activation &
         std::make_unique<ConvPrimitives>(shape, act, ConvPds{fwd, bwd_data, bwd_weights, user_src}, engine);
     built->dims.assign(dims.begin(), dims.end());
     built->offered = offered;
+    built->bf16 = shape.bf16;
     built->src_format = sdk::format_of(user_src);
     built->dst_format = sdk::format_of(dst);
     built->dst_md = dst;

@@ -33,6 +33,7 @@ struct ConvShape {
     // (sums, outputs and gradients stay f32): AMX runs these several times
     // faster than f32 FMAs.
     bool bf16 = false;
+    bool follows_model = false; // precision = "auto": bf16 in a bf16 model
 
     // oneDNN's weight dims: {K, C, kh, kw}, or {g, K/g, C/g, kh, kw} with
     // groups, for both kinds. The host keeps PyTorch's layouts: a
@@ -65,6 +66,7 @@ class ConvPrimitives {
 public:
     std::vector<int64_t> dims; // the input's
     int32_t offered = NRT_FORMAT_PLAIN, src_format = NRT_FORMAT_PLAIN, dst_format = NRT_FORMAT_PLAIN;
+    bool bf16 = false; // multiplies bf16 copies
     memory::desc dst_md;
     // What forward keeps for its backward: the pre-activation of an unfused
     // activation, then (bf16) the input's bf16 copy.

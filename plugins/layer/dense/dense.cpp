@@ -13,6 +13,7 @@
 // gradients and optimizer state (which splits the same way) in its cache,
 // and only the small activations cross between cores. Small layers run on
 // one thread, where a fork/join would cost more than the work.
+#include "dense_bf16.hpp"
 #include "dense_kernels.hpp"
 
 #include <neurite/plugin.hpp>
@@ -68,6 +69,8 @@ public:
     {
         m_batches.clear();
         m_cur = nullptr;
+        m_low_batches.clear();
+        m_low = nullptr;
     }
 
     void prepare(sdk::Prepare &p) override
@@ -94,6 +97,13 @@ public:
             dst_dims = {m_out};
         else
             dst_dims = {n, m_out};
+        if (p.src_dtype(0) == NRT_DTYPE_BF16) { // the model computes in bf16
+            p.want_src(0, NRT_FORMAT_PLAIN, NRT_DTYPE_BF16);
+            p.add_output(dst_dims, NRT_FORMAT_PLAIN, NRT_DTYPE_BF16);
+            p.set_workspace(dk::DenseBf16::workspace_bytes(n, m_out, *m_act));
+            m_low = bound() ? low_cache_for(n) : nullptr;
+            return;
+        }
         p.add_output(dst_dims);
         // Unfused activations keep the pre-activation for backward.
         p.set_workspace(m_act->fused ? 0 : static_cast<uint64_t>(n * m_out) * sizeof(float));
@@ -102,6 +112,8 @@ public:
 
     void forward(const sdk::Call &c) override
     {
+        if (c.src(0).dtype == NRT_DTYPE_BF16)
+            return low_for(c.src(0)).forward(c);
         const nrt_tensor &src = c.src(0);
         nrt_tensor &dst = c.dst(0);
         check_batch(src);
@@ -113,6 +125,8 @@ public:
 
     void backward(const sdk::Call &c) override
     {
+        if (c.src(0).dtype == NRT_DTYPE_BF16)
+            return low_for(c.src(0)).backward(c);
         const nrt_tensor &src = c.src(0), &dst = c.dst(0), &diff_dst = c.diff_dst(0);
         nrt_tensor *diff_src = c.diff_src(0);
         m_overwrite = !c.accumulate();
@@ -288,6 +302,36 @@ private:
         }
     }
 
+    // The bf16 primitives for the prepared batch size.
+    dk::DenseBf16 &low_for(const nrt_tensor &src)
+    {
+        if (!sdk::is_contiguous(src))
+            sdk::fail(NRT_ERR_UNSUPPORTED, "Dense: input " + sdk::shape_string(src) + " must be contiguous");
+        const int64_t n = src.ndims == 1 ? 1 : src.dims[0];
+        if (!m_low && bound() && n >= 1 && sdk::numel(src) == n * m_in)
+            m_low = low_cache_for(n); // prepared before its parameters were bound
+        if (!m_low || n != m_low->n || sdk::numel(src) != n * m_in)
+            sdk::fail(NRT_ERR_STATE, "Dense: bf16 input " + sdk::shape_string(src) + " was not prepared");
+        return *m_low;
+    }
+
+    dk::DenseBf16 *low_cache_for(int64_t n)
+    {
+        if (!value_bf16(kWeight))
+            sdk::fail(NRT_ERR_STATE, "Dense: offered bf16 input, but the host bound no bf16 copy of the weights");
+        for (auto &b : m_low_batches)
+            if (b->n == n)
+                return b.get();
+        if (m_low_batches.size() == kMaxCachedBatches)
+            m_low_batches.erase(m_low_batches.begin());
+        const dk::DenseBf16::Params params{value_bf16(kWeight), m_has_bias ? value(kBias) : nullptr,
+                                           grad(kWeight), m_has_bias ? grad(kBias) : nullptr};
+        m_low_batches.push_back(sdk::with_dnnl("Dense: building bf16 primitives", [&] {
+            return std::make_unique<dk::DenseBf16>(m_engine, n, m_in, m_out, *m_act, params);
+        }));
+        return m_low_batches.back().get();
+    }
+
     Batch *cache_for(int64_t n)
     {
         if (!bound())
@@ -445,6 +489,8 @@ private:
     const dk::ActInfo *m_act = nullptr;
     std::vector<std::unique_ptr<Batch>> m_batches;
     Batch *m_cur = nullptr;
+    std::vector<std::unique_ptr<dk::DenseBf16>> m_low_batches;
+    dk::DenseBf16 *m_low = nullptr;
     bool m_overwrite = false; // gradients are logically zero: write, do not add
 };
 
@@ -464,7 +510,7 @@ constexpr nrt_param_spec kParams[] = {
 
 const nrt_entry kDense = sdk::make_entry<Dense>(
     NRT_KIND_LAYER, "Dense", "1.1.0",
-    "Fully connected: dst = act(src · Wᵀ + b), W is {outputs, inputs}", kParams);
+    "Fully connected: dst = act(src · Wᵀ + b), W is {outputs, inputs}; bf16 in a bf16 model", kParams);
 
 } // namespace
 

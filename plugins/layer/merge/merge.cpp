@@ -52,9 +52,10 @@ public:
         for (int i = 1; i < p.inputs(); ++i)
             same_format = same_format && p.src_format(i) == p.src_format(0) && p.src_dtype(i) == p.src_dtype(0);
         // One blocked layout shared by all: keep it. Otherwise plain f32.
-        const bool keep = same_format && p.src_dtype(0) == NRT_DTYPE_F32;
+        // In f32 (a bf16 model offers bf16: the host converts).
+        const bool keep = same_format && p.src_format(0) != NRT_FORMAT_PLAIN;
         for (int i = 0; keep && i < p.inputs(); ++i)
-            p.accept_src(i);
+            p.want_src(i, p.src_format(0));
         const int32_t format = keep ? p.src_format(0) : NRT_FORMAT_PLAIN;
         m_elements = static_cast<int64_t>(sdk::desc_bytes(p.src_dims(0), format, NRT_DTYPE_F32) / sizeof(float));
         p.add_output(p.src_dims(0), format);

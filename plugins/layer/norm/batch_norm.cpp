@@ -61,9 +61,10 @@ public:
                                          " channels (features = " + std::to_string(m_features) +
                                          ", dimension 2 of the input), input " + p.src_shape(0));
         // Per channel, any layout: keep a blocked one rather than convert.
-        const bool keep = dims.size() > 2 && p.src_format(0) != NRT_FORMAT_PLAIN && p.src_dtype(0) == NRT_DTYPE_F32;
+        // In f32: a bf16 model offers bf16, and the statistics stay f32.
+        const bool keep = dims.size() > 2 && p.src_format(0) != NRT_FORMAT_PLAIN;
         if (keep)
-            p.accept_src(0);
+            p.want_src(0, p.src_format(0));
         const int32_t format = keep ? p.src_format(0) : NRT_FORMAT_PLAIN;
         p.add_output(dims, format);
         p.set_workspace(static_cast<uint64_t>(2 * m_features) * sizeof(float)); // batch mean, variance

@@ -49,10 +49,11 @@ public:
         const std::span<const int64_t> dims = p.src_dims(0);
         sp::require_images(dims, 0);
         // A blocked layout stays blocked, unless the output is flat.
-        const bool keep = p.src_format(0) != NRT_FORMAT_PLAIN && p.src_dtype(0) == NRT_DTYPE_F32 && !flattens();
+        // In f32 (a bf16 model offers bf16: the host converts).
+        const bool keep = p.src_format(0) != NRT_FORMAT_PLAIN && !flattens();
         const int32_t format = keep ? p.src_format(0) : NRT_FORMAT_PLAIN;
         if (keep)
-            p.accept_src(0);
+            p.want_src(0, format);
         const sp::Hw out = output_size(dims, p.src_shape(0));
         m_cur = nullptr;
         Built *b = find(dims, format);

@@ -61,9 +61,10 @@ public:
         p.require_inputs("Dropout", 1, 1);
         const std::span<const int64_t> dims = p.src_dims(0);
         sdk::require_src_dims("Dropout", dims);
-        const bool keep = p.src_format(0) != NRT_FORMAT_PLAIN && p.src_dtype(0) == NRT_DTYPE_F32;
+        // A blocked layout stays blocked, in f32 (a bf16 model offers bf16).
+        const bool keep = p.src_format(0) != NRT_FORMAT_PLAIN;
         if (keep)
-            p.accept_src(0);
+            p.want_src(0, p.src_format(0));
         const int32_t format = keep ? p.src_format(0) : NRT_FORMAT_PLAIN;
         p.add_output(dims, format);
         p.set_workspace(stored_bytes(dims, format)); // the mask, one factor per stored value

@@ -592,7 +592,7 @@ end
 
 local FIT_OPTIONS = {"model", "loss", "loss_weights", "optimizer", "data", "validation", "epochs", "batch_size",
                      "shuffle", "drop_last", "metrics", "callbacks", "verbose", "name", "resume", "on_epoch",
-                     "eval_batch_size", "clip_grad_norm", "clip_grad_value", "augment", "data_parallel"}
+                     "eval_batch_size", "clip_grad_norm", "clip_grad_value", "augment", "data_parallel", "precision"}
 
 -- One epoch of training; fills logs.loss, accuracy, lr and samples_per_s
 -- (and loss_<k>, accuracy_<k> for several outputs).
@@ -702,6 +702,21 @@ local function log_keys(count, accuracy, metric_names)
   return keys
 end
 
+-- train.fit's precision = "f32" | "bf16": the model computes in it from now
+-- on (model:set_precision); nil leaves the model's (neurite-run --precision).
+function train._set_precision(model, precision, fn, level)
+  if precision == nil then return end
+  if precision ~= "f32" and precision ~= "bf16" then
+    local given = type(precision) == "string" and '"' .. precision .. '"' or describe(precision)
+    error(string.format('%s: precision is "f32" or "bf16", not %s', fn, given), level + 1)
+  end
+  if not has_method(model, "set_precision") then
+    error(string.format("%s: precision applies to an nn.Sequential or nn.Model, not %s", fn, describe(model)), level + 1)
+  end
+  local ok, err = pcall(model.set_precision, model, precision)
+  if not ok then error(fn .. ": " .. tostring(err):gsub("^[^:]*:%d+: ", ""), level + 1) end
+end
+
 local function report(logs, fit, seconds)
   local line = string.format("epoch %d/%d  loss %.4f", fit.epoch, fit.epochs, logs.loss)
   for _, key in ipairs(fit.log_keys) do
@@ -751,7 +766,8 @@ local function record_hyperparameters(opts, fit)
                   model = tostring(fit.model), model_summary = summary,
                   parameters = summary and tonumber(summary:match("(%d+) parameters in all")),
                   loss = tostring(opts.loss), batch_size = fit.batch_size,
-                  epochs = fit.epochs, shuffle = fit.shuffle, metrics = fit.metrics}
+                  epochs = fit.epochs, shuffle = fit.shuffle, metrics = fit.metrics,
+                  precision = has_method(fit.model, "precision") and fit.model:precision() or "f32"}
 end
 
 -- train.fit{model=, loss=, loss_weights=, optimizer=, data=, validation=,
@@ -782,6 +798,7 @@ function train.fit(opts)
     error(string.format("%s: model must be an nn.Sequential or nn.Model, got %s", fn, describe(model)), 2)
   end
   check_fit_values(opts, fn)
+  train._set_precision(model, opts.precision, fn, 2)
   check(opts, "loss", "e.g. nn.CrossEntropyLoss(), or a list with one loss per output")
   local loss, losses = objective(opts.loss, opts.loss_weights, fn, 2)
   local optimizer = check(opts, "optimizer", "e.g. optim.SGD(model:parameters(), {lr = 0.1})")
@@ -839,6 +856,10 @@ function train.fit(opts)
   local guard <close> = monitor.cooperative()
   monitor.step(fit.step)
   monitor.watch(model, data, opts.validation) -- says which model trains on what (the window draws it)
+  if fit.verbose >= 1 and has_method(model, "precision") and model:precision() == "bf16" then
+    local k = nn.bf16_kernels()
+    monitor.text(string.format("precision bf16: %s kernels (oneDNN %s), f32 master weights", k.name, k.isa))
+  end
   record_hyperparameters(opts, fit)
   call(callbacks, "on_train_begin", {}, fit)
 

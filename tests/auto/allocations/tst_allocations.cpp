@@ -11,6 +11,8 @@
 // Everything else must be zero.
 #include "test_support.h"
 
+#include "neurite/core/arena.h"
+#include "neurite/core/precision.h"
 #include "neurite/core/sequential.h"
 
 #include <QtTest>
@@ -169,6 +171,29 @@ private slots:
         QVERIFY2(c.largest < 4096, "an allocation touches a fresh page");
     }
 
+    // Mixed precision (Model::set_precision): bf16 Dense (fused and unfused
+    // activations) and activations, the host converting the f32 input to bf16
+    // and the bf16 logits to f32 for the loss, the arena refreshing the bf16
+    // copy of the weights before each forward: still nothing per step.
+    void mlp_bf16_training_step()
+    {
+        if (!bf16_kernels().supported)
+            QSKIP("this CPU runs no bf16 kernels");
+        Registry &reg = test::registry();
+        ComputeContext &ctx = test::context();
+        Sequential model;
+        const int sizes[] = {784, 256, 128, 10};
+        const char *acts[] = {"relu", "gelu", "identity"};
+        for (int l = 0; l < 3; ++l)
+            model.add(reg.create_layer("Dense", {{"inputs", double(sizes[l])}, {"outputs", double(sizes[l + 1])},
+                                                 {"activation", std::string(acts[l])}},
+                                       ctx, static_cast<uint64_t>(l)));
+        model.add(reg.create_layer("Tanh", {}, ctx, 0));
+        model.set_precision(DType::BF16);
+        classifier_steps(model, Shape{64, 784}, 20);
+        QVERIFY(model.arena()->has_bf16());
+    }
+
     // Convolutions and pools in oneDNN's blocked layout, the host converting
     // to plain before Dense: still nothing allocated per step, in f32 and
     // with the convolutions multiplying bf16 copies.
@@ -193,9 +218,20 @@ private slots:
         }
     }
 
-    // A graph: a residual block (fan-out, Add) and two heads, each with a loss.
+    // A graph: a residual block (fan-out, Add) and two heads, each with a
+    // loss; in f32 and in bf16 (where the fan-out adds bf16 gradients).
+    void graph_training_step_data()
+    {
+        QTest::addColumn<bool>("bf16");
+        QTest::newRow("f32") << false;
+        QTest::newRow("bf16") << true;
+    }
+
     void graph_training_step()
     {
+        QFETCH(bool, bf16);
+        if (bf16 && !bf16_kernels().supported)
+            QSKIP("this CPU runs no bf16 kernels");
         Registry &reg = test::registry();
         ComputeContext &ctx = test::context();
         auto dense = [&](int in, int out, const char *act, uint64_t seed) {
@@ -210,6 +246,8 @@ private slots:
         const int classes = model.add_node(dense(256, 10, "identity", 3), {{sum, 0}});
         const int value = model.add_node(dense(256, 1, "identity", 4), {{h, 0}});
         model.set_outputs({{classes, 0}, {value, 0}});
+        if (bf16)
+            model.set_precision(DType::BF16);
         auto ce = reg.create_loss("CrossEntropyLoss", {}, ctx);
         auto mse = reg.create_loss("MSELoss", {}, ctx);
         auto opt = reg.create_optimizer("Adam", {{"lr", 0.001}}, ctx);

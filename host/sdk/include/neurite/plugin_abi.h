@@ -26,6 +26,8 @@
  * ABI 1.2 adds one optional layer slot, onnx_form: the layer described as
  * ONNX nodes, which ONNX export writes in its place. An older host never
  * calls it, so filling it alone does not make a plugin decline such a host.
+ * It also adds nrt_param_ref.value_bf16, the bfloat16 copy of a parameter a
+ * host binds when a model computes in bf16 (mixed precision).
  *
  * This header is C99 and includes nothing but <stddef.h> and <stdint.h>;
  * oneDNN handles are declared opaquely so that a plugin without oneDNN
@@ -193,6 +195,12 @@ typedef struct nrt_param_ref {
     nrt_tensor grad;
     int32_t flags; /* ABI 1.1: NRT_PARAM_FLAG_*; absent (0) in ABI 1.0 */
     int32_t reserved;
+    /* ABI 1.2 (absent when struct_size ends before it): a
+     * bfloat16 copy of value, bound by the host to a model that computes in
+     * bf16 (data NULL otherwise, and for buffers). The host refreshes it from
+     * the f32 value in one pass over the arena before each forward; a layer
+     * only reads it. value stays the f32 master copy that optimizers update. */
+    nrt_tensor value_bf16;
 } nrt_param_ref;
 
 /* A tensor's description without its memory, as prepare2 negotiates it (ABI 1.1). */

@@ -201,17 +201,18 @@ public:
         p.require_inputs(m_name, 1, 1);
         const std::span<const int64_t> dims = p.src_dims(0);
         require_src_dims(m_name, dims, m_rank_note);
-        const bool keep = m_any_format && p.src_format(0) != NRT_FORMAT_PLAIN && p.src_dtype(0) == NRT_DTYPE_F32;
+        // bf16 in a bf16 model when the derived class computes it, else f32.
+        const nrt_dtype dtype = p.src_dtype(0) == NRT_DTYPE_BF16 && computes_bf16() ? NRT_DTYPE_BF16 : NRT_DTYPE_F32;
+        const bool keep = m_any_format && p.src_format(0) != NRT_FORMAT_PLAIN;
         const int32_t format = keep ? p.src_format(0) : NRT_FORMAT_PLAIN;
-        if (keep)
-            p.accept_src(0);
+        p.want_src(0, format, dtype);
         m_cur = nullptr; // a failed prepare leaves nothing usable for an older shape
         int64_t count = 1;
         for (int64_t d : dims)
             count *= d;
         if (count > 0)
-            m_cur = with_dnnl(m_name, [&] { return built_for(dims, format); });
-        p.add_output(dims, format);
+            m_cur = with_dnnl(m_name, [&] { return built_for(dims, format, dtype); });
+        p.add_output(dims, format, dtype);
     }
 
     void forward(const Call &c) override
@@ -265,6 +266,15 @@ protected:
     // asks for a user scratchpad; backward with forward as its hint.
     virtual Primitives describe(std::span<const int64_t> src_dims, int32_t format, const dnnl::engine &engine,
                                 const dnnl::primitive_attr &attr) const = 0;
+    // A class that computes in bf16 when the model does returns true and
+    // overrides this form; dtype is NRT_DTYPE_F32 or NRT_DTYPE_BF16.
+    virtual bool computes_bf16() const { return false; }
+    virtual Primitives describe(std::span<const int64_t> src_dims, int32_t format, nrt_dtype dtype,
+                                const dnnl::engine &engine, const dnnl::primitive_attr &attr) const
+    {
+        (void)dtype; // f32 only, unless computes_bf16()
+        return describe(src_dims, format, engine, attr);
+    }
 
 private:
     static constexpr size_t kKeptShapes = 4;
@@ -272,31 +282,34 @@ private:
     struct Built {
         std::vector<int64_t> dims;
         int32_t format = NRT_FORMAT_PLAIN;
+        nrt_dtype dtype = NRT_DTYPE_F32;
         BoundPrimitive forward, backward;
         dnnl::memory src, dst, diff_dst, diff_src;
         Buffer scratchpad;
     };
 
-    Built *built_for(std::span<const int64_t> dims, int32_t format)
+    Built *built_for(std::span<const int64_t> dims, int32_t format, nrt_dtype dtype)
     {
         for (auto &b : m_built)
-            if (b->format == format && std::equal(dims.begin(), dims.end(), b->dims.begin(), b->dims.end()))
+            if (b->format == format && b->dtype == dtype &&
+                std::equal(dims.begin(), dims.end(), b->dims.begin(), b->dims.end()))
                 return b.get();
         if (m_built.size() == kKeptShapes)
             m_built.erase(m_built.begin());
-        m_built.push_back(build(dims, format));
+        m_built.push_back(build(dims, format, dtype));
         return m_built.back().get();
     }
 
-    std::unique_ptr<Built> build(std::span<const int64_t> dims, int32_t format) const
+    std::unique_ptr<Built> build(std::span<const int64_t> dims, int32_t format, nrt_dtype dtype) const
     {
         auto b = std::make_unique<Built>();
         b->dims.assign(dims.begin(), dims.end());
         b->format = format;
+        b->dtype = dtype;
         // A user scratchpad keeps oneDNN from allocating one per execute.
         dnnl::primitive_attr attr;
         attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-        const Primitives p = describe(dims, format, m_engine, attr);
+        const Primitives p = describe(dims, format, dtype, m_engine, attr);
         // Forward and backward never run at once, so they share one buffer.
         b->scratchpad = scratchpad_for(p.forward, p.backward);
         b->src = dnnl::memory(p.md, m_engine, DNNL_MEMORY_NONE);

@@ -199,6 +199,8 @@ public:
                                                    "' was bound without memory");
             m_params[i].value.data = params[i].value.data;
             m_params[i].grad.data = params[i].grad.data;
+            // A host older than the field leaves it zero: no bf16 copy.
+            m_params[i].value_bf16 = params[i].value_bf16;
         }
         m_bound = true;
         on_bind();
@@ -225,6 +227,12 @@ protected:
         return static_cast<int>(m_params.size() - 1);
     }
     float *value(int i) const { return f32(m_params[static_cast<size_t>(i)].value); }
+    // The host's bfloat16 copy of parameter i when the model computes in
+    // bf16 (refreshed before each forward), else nullptr. Read only.
+    const uint16_t *value_bf16(int i) const
+    {
+        return static_cast<const uint16_t *>(m_params[static_cast<size_t>(i)].value_bf16.data);
+    }
     // nullptr for buffers.
     float *grad(int i) const { return f32(m_params[static_cast<size_t>(i)].grad); }
     int64_t param_size(int i) const { return numel(m_params[static_cast<size_t>(i)].value); }

@@ -3,6 +3,7 @@
 #include "neurite/core/tensor.h"
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 
@@ -21,12 +22,24 @@ public:
     // Binds every host-owned parameter of `modules` into a new arena: values
     // the modules held are copied, the rest initialised by their plugins.
     // The arenas they leave are retired once no module is bound to them.
-    static std::shared_ptr<ParameterArena> adopt(std::span<Module *const> modules);
+    // With bf16, a fourth block holds a bfloat16 copy of every trained
+    // value, bound to the layers next to the f32 master values.
+    static std::shared_ptr<ParameterArena> adopt(std::span<Module *const> modules, bool bf16 = false);
 
     // Trained parameters (padding between them included: zeros).
     Tensor values() const { return m_values; }
     Tensor grads() const { return m_grads; }
     Tensor buffers() const { return m_buffers; }
+    bool has_bf16() const { return m_values_bf16.defined(); }
+    // Adds (on) or drops the bf16 block of an arena `modules` are bound to,
+    // and binds them again in place: values, gradients and so the views an
+    // optimizer holds stay where they are.
+    void set_bf16(std::span<Module *const> modules, bool on);
+    // Rounds every f32 master value to its bf16 copy (round to nearest
+    // even), one pass over the arena; the model calls it before each forward.
+    void refresh_bf16();
+    // The bf16 copy of values()[i] (tests read it); 0 without a bf16 block.
+    uint16_t value_bf16(int64_t i) const;
     // No module is bound here any more: the model was rebuilt, and views or
     // optimizers still pointing here see memory no layer reads.
     bool retired() const { return m_bound == 0 && m_was_bound; }
@@ -37,6 +50,7 @@ private:
     void detach_module() { --m_bound; }
 
     Tensor m_values, m_grads, m_buffers;
+    Tensor m_values_bf16; // bf16 pairs packed in floats: values().numel() / 2 of them, rounded up
     int m_bound = 0;
     bool m_was_bound = false;
 };

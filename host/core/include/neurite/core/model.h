@@ -103,6 +103,15 @@ public:
     int64_t parameter_count();
     // The arena every host-owned parameter lives in (bound on first use).
     std::shared_ptr<ParameterArena> arena();
+    // The precision layers compute in: F32, or BF16 (mixed precision: the
+    // arena keeps f32 master values and a bf16 copy refreshed before each
+    // forward; layers with a bf16 path read and write bf16 tensors, the
+    // others f32, converted at their boundary; outputs stay f32). A model
+    // inside another follows the outermost one. BF16 throws on a CPU without
+    // bf16 instructions (require_bf16). New models start in
+    // default_precision().
+    void set_precision(DType precision);
+    DType precision() const;
     void set_training(bool training) override;
     void train() { set_training(true); }
     void eval() { set_training(false); }
@@ -175,6 +184,7 @@ private:
     bool m_called_by_parent = false;
     friend class RunningScope;
     std::shared_ptr<ParameterArena> m_arena;
+    DType m_precision;
     bool m_node_timing = false;
     std::vector<NodeTime> m_node_times;
     std::vector<std::unique_ptr<detail::Plan>> m_plans; // most recently used last

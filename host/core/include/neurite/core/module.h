@@ -82,8 +82,9 @@ public:
     // Binds the slots to memory in `arena` (values[i] and grads[i] for slot i;
     // grads[i] is null for buffers). Values the module already held are
     // copied over; a module bound for the first time is initialised.
+    // lows[i], when given, is the bf16 copy of values[i] (null for buffers).
     void bind(const std::shared_ptr<ParameterArena> &arena, std::span<float *const> values,
-              std::span<float *const> grads);
+              std::span<float *const> grads, std::span<uint16_t *const> lows = {});
     // Puts unbound host-owned parameters in an arena of their own, so a
     // layer used alone has memory. Models rebind their modules into theirs.
     void ensure_bound();
