@@ -19,6 +19,7 @@
 #include <exception>
 #include <memory>
 #include <new>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -218,6 +219,23 @@ void check_write_path(lua_State *L, const std::string &path, const char *fn);
 std::vector<Tensor> tensor_list(lua_State *L, int idx, const char *fn, const char *what);
 // One tensor for one output, a table of tensors for several.
 void push_outputs(lua_State *L, const std::vector<Tensor> &outputs);
+
+// ---- views of a module's buffers (buffer_views.cpp)
+
+// The user value of model, layer and loss userdata that caches the views
+// they hand out (model and layer userdata keep their parent in user value 1).
+inline constexpr int kViewCacheSlot = 2;
+inline constexpr int kLossViewCacheSlot = 1;
+enum class BufferKind { output, input_grad };
+// Pushes views of `tensors`, buffers of the module whose userdata is at
+// `owner` (its outputs, or its input gradients): one tensor, or a table for
+// several. A view keeps the module's userdata alive (and the Tensor its
+// memory), and the same userdata is returned again while it shows the same
+// memory, so a steady loop allocates nothing.
+void push_buffer_views(lua_State *L, int owner, int slot, BufferKind kind, std::span<const Tensor> tensors);
+// Whether `input` shares memory with an output view the module at `owner`
+// handed out: a forward would overwrite it while reading it.
+bool aliases_output(lua_State *L, int owner, int slot, const Tensor &input);
 
 // A checkpoint's extra sections as a table: strings, and lists of tensors.
 void push_sections(lua_State *L, const Checkpoint &c, const std::string &path);

@@ -58,25 +58,27 @@ int model_add(lua_State *L)
     return 1;
 }
 
-// m:forward(x) or m:forward{x1, x2}: a tensor, or a table for several outputs.
+// m:forward(x) or m:forward{x1, x2}: a tensor, or a table for several
+// outputs. Views of the model's output buffers, valid until its next forward.
 int model_forward(lua_State *L)
 {
     ModelBox *box = check_model(L, 1);
-    const std::vector<Tensor> inputs = tensor_list(L, 2, "m:forward", "input");
+    std::vector<Tensor> inputs = tensor_list(L, 2, "m:forward", "input");
+    for (Tensor &x : inputs)
+        if (aliases_output(L, 1, kViewCacheSlot, x))
+            x = x.clone(); // m:forward(m:forward(x)) would write the buffer it reads
     detail::ActiveScope scope(L);
     return guarded(L, [&] {
         const std::vector<Tensor> &out = box->model->forward(inputs);
         box->last_input = inputs[0].shape();
-        std::vector<Tensor> copies; // the model reuses its buffers on the next forward
-        for (const Tensor &t : out)
-            copies.push_back(t.clone());
-        push_outputs(L, copies);
+        push_buffer_views(L, 1, kViewCacheSlot, BufferKind::output, out);
         return 1;
     });
 }
 
 // m:backward(x, grad [, input_grad = true]); false skips the input
-// gradient, which training does not need.
+// gradient, which training does not need. Views of the model's input
+// gradient buffers, valid until its next backward.
 int model_backward(lua_State *L)
 {
     ModelBox *box = check_model(L, 1);
@@ -88,10 +90,7 @@ int model_backward(lua_State *L)
         const std::vector<Tensor> &dx = box->model->backward(inputs, grads, input_grad);
         if (!input_grad)
             return 0;
-        std::vector<Tensor> copies;
-        for (const Tensor &t : dx)
-            copies.push_back(t.clone());
-        push_outputs(L, copies);
+        push_buffer_views(L, 1, kViewCacheSlot, BufferKind::input_grad, dx);
         return 1;
     });
 }
@@ -411,7 +410,7 @@ ModelBox *check_model(lua_State *L, int idx)
 
 ModelBox *push_model(lua_State *L, std::shared_ptr<Model> model)
 {
-    void *mem = lua_newuserdatauv(L, sizeof(ModelBox), 1);
+    void *mem = lua_newuserdatauv(L, sizeof(ModelBox), kViewCacheSlot);
     auto *box = new (mem) ModelBox{};
     box->model = std::move(model);
     luaL_setmetatable(L, kModelMeta);
