@@ -16,6 +16,7 @@
 
 #include <lua.hpp>
 
+#include <array>
 #include <exception>
 #include <memory>
 #include <new>
@@ -215,8 +216,40 @@ void push_parameters(lua_State *L, int idx, bool buffers = false);
 void sync_grads(lua_State *L, Module &module);
 // In sandbox mode, files are written only below the working directory.
 void check_write_path(lua_State *L, const std::string &path, const char *fn);
+// Tensors of one argument: a model runs on at most 8 inputs, which are
+// kept inline, so that a call in a training loop allocates nothing.
+class TensorArgs {
+public:
+    void push_back(const Tensor &t)
+    {
+        if (m_count < m_inline.size() && m_more.empty())
+            m_inline[m_count] = t;
+        else
+            spill().push_back(t);
+        ++m_count;
+    }
+    size_t size() const { return m_count; }
+    bool empty() const { return m_count == 0; }
+    Tensor *begin() { return m_more.empty() ? m_inline.data() : m_more.data(); }
+    Tensor *end() { return begin() + m_count; }
+    const Tensor *begin() const { return m_more.empty() ? m_inline.data() : m_more.data(); }
+    const Tensor *end() const { return begin() + m_count; }
+    const Tensor &operator[](size_t i) const { return begin()[i]; }
+    operator std::span<const Tensor>() const { return {begin(), m_count}; }
+
+private:
+    std::vector<Tensor> &spill()
+    {
+        if (m_more.empty())
+            m_more.assign(m_inline.begin(), m_inline.end());
+        return m_more;
+    }
+    std::array<Tensor, 8> m_inline;
+    std::vector<Tensor> m_more; // beyond 8 (the model then names the limit)
+    size_t m_count = 0;
+};
 // The tensor or table of tensors at idx, as a model's inputs (or output gradients).
-std::vector<Tensor> tensor_list(lua_State *L, int idx, const char *fn, const char *what);
+TensorArgs tensor_list(lua_State *L, int idx, const char *fn, const char *what);
 // One tensor for one output, a table of tensors for several.
 void push_outputs(lua_State *L, const std::vector<Tensor> &outputs);
 

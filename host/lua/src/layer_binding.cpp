@@ -32,7 +32,7 @@ LayerRunner &runner(LayerBox *box)
 int layer_forward(lua_State *L)
 {
     LayerBox *box = check_layer(L, 1);
-    std::vector<Tensor> inputs = tensor_list(L, 2, "layer:forward", "input");
+    TensorArgs inputs = tensor_list(L, 2, "layer:forward", "input");
     for (Tensor &x : inputs)
         if (aliases_output(L, 1, kViewCacheSlot, x))
             x = x.clone(); // h = layer:forward(h) would write the buffer it reads
@@ -48,8 +48,8 @@ int layer_forward(lua_State *L)
 int layer_backward(lua_State *L)
 {
     LayerBox *box = check_layer(L, 1);
-    const std::vector<Tensor> inputs = tensor_list(L, 2, "layer:backward", "input");
-    const std::vector<Tensor> grads = tensor_list(L, 3, "layer:backward", "output gradient");
+    const TensorArgs inputs = tensor_list(L, 2, "layer:backward", "input");
+    const TensorArgs grads = tensor_list(L, 3, "layer:backward", "output gradient");
     const bool input_grad = lua_isnoneornil(L, 4) || lua_toboolean(L, 4);
     detail::ActiveScope scope(L);
     return guarded(L, [&] {

@@ -63,7 +63,7 @@ int model_add(lua_State *L)
 int model_forward(lua_State *L)
 {
     ModelBox *box = check_model(L, 1);
-    std::vector<Tensor> inputs = tensor_list(L, 2, "m:forward", "input");
+    TensorArgs inputs = tensor_list(L, 2, "m:forward", "input");
     for (Tensor &x : inputs)
         if (aliases_output(L, 1, kViewCacheSlot, x))
             x = x.clone(); // m:forward(m:forward(x)) would write the buffer it reads
@@ -82,8 +82,8 @@ int model_forward(lua_State *L)
 int model_backward(lua_State *L)
 {
     ModelBox *box = check_model(L, 1);
-    const std::vector<Tensor> inputs = tensor_list(L, 2, "m:backward", "input");
-    const std::vector<Tensor> grads = tensor_list(L, 3, "m:backward", "output gradient");
+    const TensorArgs inputs = tensor_list(L, 2, "m:backward", "input");
+    const TensorArgs grads = tensor_list(L, 3, "m:backward", "output gradient");
     const bool input_grad = lua_isnoneornil(L, 4) || lua_toboolean(L, 4);
     detail::ActiveScope scope(L);
     return guarded(L, [&] {
@@ -458,9 +458,9 @@ void push_parameters(lua_State *L, int idx, bool buffers)
     }
 }
 
-std::vector<Tensor> tensor_list(lua_State *L, int idx, const char *fn, const char *what)
+TensorArgs tensor_list(lua_State *L, int idx, const char *fn, const char *what)
 {
-    std::vector<Tensor> out;
+    TensorArgs out;
     if (test_tensor(L, idx)) {
         out.push_back(check_tensor(L, idx));
         return out;
