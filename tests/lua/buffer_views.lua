@@ -113,4 +113,28 @@ assert(last < 0.01 and last < first, "XOR trained: loss " .. first .. " -> " .. 
 local p1 = train.predict(net, x)
 local p2 = train.predict(net, x2)
 assert(not rawequal(p1, p2) and not close(p1, p2), "train.predict's results are independent")
+-- 9. A Lua layer receives copies its next call of the same kind refills;
+-- what forward received stays until backward; it may return inner views.
+local seen = {}
+nn.define{
+  name = "ViewsProbe", parameters = {},
+  init = function(self) self.inner = nn.Dense(2, 2) end,
+  forward = function(self, x)
+    seen[#seen + 1] = x
+    self.x, self.x_copy = x, x:clone()
+    return self.inner:forward(x)
+  end,
+  backward = function(self, x, grad_out)
+    assert(self.x:equal(self.x_copy), "forward's input is intact in backward")
+    return self.inner:backward(x, grad_out)
+  end,
+  output_shape = function(self, shape) return shape end,
+}
+local probe_net = nn.Sequential{nn.Dense(2, 2), nn.ViewsProbe()}
+local o1 = probe_net:forward(x):clone()
+probe_net:backward(x, tensor.ones{4, 2})
+local o2 = probe_net:forward(x2):clone()
+probe_net:backward(x2, tensor.ones{4, 2})
+assert(#seen == 2 and rawequal(seen[1], seen[2]), "the input copy is reused from call to call")
+assert(not o1:equal(o2), "and refilled with each call's input")
 print("buffer views: ok")
