@@ -76,6 +76,11 @@ void check_choice(lua_State *L, const std::string &value, const char *fn, const 
 // the table at idx.
 void register_option_checks(lua_State *L, int table);
 
+// luaL_testudata(L, idx, meta) for the bindings' types (meta is one of the
+// k*Meta constants), without its lookup of the name in the registry: a
+// training step tests its arguments some twenty times.
+void *test_userdata(lua_State *L, int idx, const char *meta);
+
 // "a string", "a tensor", "nil": what a wrong argument was.
 std::string describe_value(lua_State *L, int idx);
 // The arguments 1..top as print() shows them: tostring'd, tab-separated.

@@ -3,7 +3,8 @@
 // (Torch7's contract; see "Views of a module's buffers" in docs/lua-api.md).
 // A step of a training loop then allocates no tensor: the same userdata
 // come back each call, cached in a table in a user value of the module's
-// userdata, as long as they still show the same memory.
+// userdata, as long as they still show the same memory. Also test_userdata,
+// the quick type test of the bindings' hot paths.
 #include "binding.h"
 
 namespace neurite::lua {
@@ -79,6 +80,31 @@ bool aliases_output(lua_State *L, int owner, int slot, const Tensor &input)
     }
     lua_pop(L, 1);
     return shared;
+}
+
+void *test_userdata(lua_State *L, int idx, const char *meta)
+{
+    void *p = lua_touserdata(L, idx);
+    if (!p || !lua_getmetatable(L, idx))
+        return nullptr;
+    const void *known = nullptr;
+    for (auto &m : detail::session(L).metatables) {
+        if (m.name == meta) {
+            known = m.table;
+            break;
+        }
+        if (!m.name) { // first use of this type in the session
+            luaL_getmetatable(L, meta);
+            known = lua_topointer(L, -1); // the registry keeps it for the state's life
+            lua_pop(L, 1);
+            if (known)
+                m = {meta, known};
+            break;
+        }
+    }
+    const bool same = known ? lua_topointer(L, -1) == known : (luaL_getmetatable(L, meta), lua_rawequal(L, -1, -2));
+    lua_pop(L, known ? 1 : 2);
+    return same ? p : nullptr;
 }
 
 } // namespace neurite::lua

@@ -199,7 +199,7 @@ LayerBox *push_layer(lua_State *L, std::shared_ptr<Module> module)
 
 LayerBox *check_layer(lua_State *L, int idx)
 {
-    auto *box = static_cast<LayerBox *>(luaL_testudata(L, idx, kLayerMeta));
+    auto *box = static_cast<LayerBox *>(test_userdata(L, idx, kLayerMeta));
     if (!box)
         arg_error(L, idx, "layer method", "a layer (call it with ':')");
     if (!box->module)

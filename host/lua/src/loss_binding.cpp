@@ -19,7 +19,7 @@ struct LossBox {
 
 LossBox *check_loss(lua_State *L, int idx)
 {
-    auto *box = static_cast<LossBox *>(luaL_testudata(L, idx, kLossMeta));
+    auto *box = static_cast<LossBox *>(test_userdata(L, idx, kLossMeta));
     if (!box)
         arg_error(L, idx, "loss method", "a loss such as nn.MSELoss() (call it with ':')");
     if (!box->loss)

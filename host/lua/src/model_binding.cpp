@@ -315,6 +315,11 @@ int model_load(lua_State *L)
 
 int model_index(lua_State *L)
 {
+    if (lua_type(L, 2) == LUA_TSTRING) { // a method: no need to test the userdata each call
+        lua_pushvalue(L, 2);
+        lua_rawget(L, lua_upvalueindex(1));
+        return 1;
+    }
     ModelBox *box = check_model(L, 1);
     if (lua_type(L, 2) == LUA_TNUMBER) {
         const lua_Integer i = lua_tointeger(L, 2);
@@ -395,7 +400,7 @@ int model_call(lua_State *L)
 
 ModelBox *test_model(lua_State *L, int idx)
 {
-    return static_cast<ModelBox *>(luaL_testudata(L, idx, kModelMeta));
+    return static_cast<ModelBox *>(test_userdata(L, idx, kModelMeta));
 }
 
 ModelBox *check_model(lua_State *L, int idx)

@@ -9,7 +9,7 @@ namespace {
 
 OptimizerBox *check_optimizer(lua_State *L, int idx)
 {
-    auto *box = static_cast<OptimizerBox *>(luaL_testudata(L, idx, kOptimizerMeta));
+    auto *box = static_cast<OptimizerBox *>(test_userdata(L, idx, kOptimizerMeta));
     if (!box)
         arg_error(L, idx, "optimizer method", "an optimizer such as optim.SGD(...) (call it with ':')");
     if (!box->optimizer)
