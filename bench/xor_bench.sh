@@ -22,7 +22,8 @@ while [ "$i" -le "$rounds" ]; do
 done
 # The median of each form's per-round medians, and PyTorch's over Neurite's.
 awk '
-    { split($2, kv, "="); t[$1] = t[$1] " " kv[2] }
+    { split($2, kv, "="); t[$1] = t[$1] " " kv[2]
+      for (i = 3; i <= NF; i++) if ($i ~ /^cpu_us_per_step=/) { split($i, kv, "="); c[$1] = c[$1] " " kv[2] } }
     function median(list,   n, a, i, j, x) {
         n = split(list, a, " ")
         for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
@@ -30,7 +31,10 @@ awk '
     }
     END {
         torch = median(t["torch_xor"])
-        printf "median us/step: torch %.2f", torch
+        printf "median wall us/step: torch %.2f", torch
         for (k in t) if (k != "torch_xor") printf "  %s %.2f (%.1fx faster)", k, median(t[k]), torch / median(t[k])
+        torch = median(c["torch_xor"])
+        printf "\nmedian CPU us/step:  torch %.2f", torch
+        for (k in c) if (k != "torch_xor") printf "  %s %.2f (%.1fx less)", k, median(c[k]), torch / median(c[k])
         printf "\n"
     }' "$out"

@@ -5,7 +5,9 @@
 -- Each repeat trains a fresh network `steps` full-batch steps (zero_grad,
 -- forward, loss forward and backward, backward, step); it prints lines in
 -- neurite-bench's format, with the median over the repeats:
---   xor_torch7_form us_per_step=... (min=... max=...) final_loss=...
+--   xor_torch7_form us_per_step=... min=... max=... cpu_us_per_step=... final_loss=...
+-- cpu_us_per_step is the process's CPU time (os.clock, all its threads): a
+-- proxy for the wall time of a quiet machine when others load this one.
 -- Forms:
 --   torch7_form  nn.Sequential{nn.Dense(2, 4), nn.Sigmoid(), nn.Dense(4, 1), nn.Sigmoid()}
 --   fused_form   nn.Dense with activation = "sigmoid" (two modules)
@@ -87,15 +89,16 @@ end
 
 for _, form in ipairs(builders) do
   local name, build = form[1], form[2]
-  local times, last = {}, nil
+  local times, cpu, last = {}, {}, nil
   train(build(), 200) -- primitives built, memory touched
   for r = 1, repeats do
     local model = build()
-    local started = monitor.elapsed()
+    local started, cpu_started = monitor.elapsed(), os.clock()
     last = train(model, steps)
     times[r] = (monitor.elapsed() - started) / steps * 1e6
+    cpu[r] = (os.clock() - cpu_started) / steps * 1e6
   end
   table.sort(times)
-  print(string.format("xor_%s us_per_step=%.2f min=%.2f max=%.2f final_loss=%.5f steps=%d repeats=%d",
-                      name, median(times), times[1], times[#times], last, steps, repeats))
+  print(string.format("xor_%s us_per_step=%.2f min=%.2f max=%.2f cpu_us_per_step=%.2f final_loss=%.5f steps=%d repeats=%d",
+                      name, median(times), times[1], times[#times], median(cpu), last, steps, repeats))
 end
