@@ -23,6 +23,8 @@
 #include "neurite/core/registry.h"
 #include "neurite/lua/runtime.h"
 
+#include "kernel_session.h"
+
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -115,6 +117,10 @@ int main(int argc, char **argv)
     // Before MPI starts: Open MPI leaves a signal alone that has a handler.
     static const std::string program = program_label();
     neurite::crash::install_handlers(program.c_str());
+    // Hidden: the window's run process, which takes its work as frames on
+    // stdin (host/gui/kernel_session.h), not from a command line.
+    if (argc == 2 && std::string(argv[1]) == "--kernel")
+        return neurite::gui::kernel::serve();
     take_signals_on_a_thread(); // before MPI's threads, which inherit the mask
     Options o;
     if (const auto exit = parse_command_line(std::vector<std::string>(argv, argv + argc), o))

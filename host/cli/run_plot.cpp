@@ -73,25 +73,12 @@ struct Mapping {
     }
 };
 
-// One style for all the labels of an axis: plain ("1000", "0.05") unless
-// the axis reaches a million or below 0.0001; then "5.0e+06", "1.5e+07",
-// with as many decimals as the ticks need to be told apart.
+// The shared style (chart_rules.h): "100k", "0.05", "1e-05".
 std::vector<QString> tick_labels(const std::vector<double> &ticks)
 {
-    double top = 0, smallest = HUGE_VAL;
-    for (double t : ticks) {
-        top = std::max(top, std::fabs(t));
-        if (t != 0)
-            smallest = std::min(smallest, std::fabs(t));
-    }
-    const bool scientific = top >= 1e6 || smallest < 1e-4;
-    int decimals = 0;
-    auto exact = [&](double t) { return std::fabs(QString::number(t, 'e', decimals).toDouble() - t) <= 1e-9 * top; };
-    while (scientific && decimals < 6 && !std::all_of(ticks.begin(), ticks.end(), exact))
-        ++decimals;
     std::vector<QString> labels;
-    for (double t : ticks)
-        labels.push_back(t == 0 ? QString("0") : scientific ? QString::number(t, 'e', decimals) : QString::number(t, 'g', 7));
+    for (const std::string &label : charts::tick_labels(ticks))
+        labels.push_back(QString::fromStdString(label));
     return labels;
 }
 

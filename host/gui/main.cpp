@@ -128,8 +128,9 @@ int main(int argc, char **argv)
     }
 
     QApplication app(argc, argv);
-    // A plugin that crashes the window is named on stderr; the editor's
-    // scripts are in the autosave, offered back by the next window.
+    // Scripts run in a child process, which a crashing plugin ends instead
+    // of the window; should the window itself crash, the line on stderr
+    // says where, and the autosave offers the scripts to the next window.
     neurite::crash::install_handlers("neurite");
     QCommandLineParser parser;
     read_command_line(parser, app);

@@ -23,6 +23,7 @@
 #include <QElapsedTimer>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QInputDialog>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -33,6 +34,8 @@
 #include <QStyle>
 #include <QTimer>
 #include <QToolBar>
+
+#include <unistd.h>
 
 namespace neurite::gui {
 
@@ -48,6 +51,14 @@ QDockWidget *dock(QMainWindow *window, const QString &title, const QString &name
     d->setWidget(widget);
     window->addDockWidget(area, d);
     return d;
+}
+
+// Three quarters of the machine's memory: a script that grows without end
+// stops with an error at its line before the system's OOM killer steps in.
+quint64 default_memory_limit()
+{
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && page > 0 ? quint64(pages) * quint64(page) / 4 * 3 : 0;
 }
 
 } // namespace
@@ -75,11 +86,8 @@ MainWindow::MainWindow()
     statusBar()->addPermanentWidget(m_status);
     m_status->setText(tr("Ready"));
 
-    m_worker = new RunWorker(m_monitor);
-    m_worker->moveToThread(&m_thread);
-    connect(&m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
-    m_thread.setObjectName("neurite-run");
-    m_thread.start();
+    m_worker = new RunWorker(m_monitor, this);
+    m_worker->set_max_memory(QSettings().value("run/max_memory", default_memory_limit()).toULongLong());
 
     connect(m_worker, &RunWorker::output, m_console, &Console::print);
     connect(m_worker, &RunWorker::failed, this, [this](const QString &message, const QString &traceback) {
@@ -122,6 +130,7 @@ MainWindow::MainWindow()
     });
     connect(m_data, &DataPanel::dataset_changed, this, [this](const data::Dataset &d) {
         data::set_current_dataset(d);
+        m_worker->set_dataset(d); // data.current() in the run process
         const bool classes = d.target_kind() == data::TargetKind::Classes;
         m_quick->set_panel_data({QFileInfo(QString::fromStdString(d.source())).fileName(), d.feature_count(),
                                  classes ? d.class_count() : d.target_width(),
@@ -137,9 +146,7 @@ MainWindow::MainWindow()
 
 MainWindow::~MainWindow()
 {
-    m_worker->request_stop();
-    m_thread.quit();
-    m_thread.wait();
+    m_worker->shut_down(0); // ends the run process
     m_autosave.reset(); // saves what is unsaved, while the editor still exists
 }
 
@@ -195,6 +202,8 @@ void MainWindow::build_actions()
     m_stop = run->addAction(tr("&Stop"), QKeySequence(Qt::SHIFT | Qt::Key_F5), this, &MainWindow::stop);
     m_stop->setEnabled(false);
     run->addAction(tr("&Clear charts"), this, [this] { m_monitor->clear(); });
+    run->addAction(tr("&Memory limit…"), this, &MainWindow::ask_memory_limit)
+        ->setToolTip(tr("Lua and tensors together, per run: beyond it the script stops with an error at its line"));
     run->addSeparator();
     m_save_model = run->addAction(tr("Save trained &model…"), this, [this] {
         const QString path = QFileDialog::getSaveFileName(this, tr("Save the trained model"), "model.nrt",
@@ -225,6 +234,21 @@ void MainWindow::build_actions()
     m_stop->setIcon(style()->standardIcon(QStyle::SP_MediaStop));
     bar->addAction(m_run);
     bar->addAction(m_stop);
+}
+
+void MainWindow::ask_memory_limit()
+{
+    constexpr quint64 kMiB = 1 << 20;
+    bool ok = false;
+    const int mib = QInputDialog::getInt(this, tr("Memory limit"),
+                                         tr("Memory a run may use (Lua and tensors), in MiB; 0 for no limit:"),
+                                         int(m_worker->max_memory() / kMiB), 0, 1 << 30, 256, &ok);
+    if (!ok)
+        return;
+    m_worker->set_max_memory(quint64(mib) * kMiB);
+    QSettings().setValue("run/max_memory", m_worker->max_memory());
+    m_console->info(mib ? tr("Runs may use up to %1 MiB from the next run on.").arg(mib)
+                        : tr("Runs have no memory limit from the next run on."));
 }
 
 void MainWindow::update_recent_menu()
@@ -331,11 +355,7 @@ void MainWindow::closeEvent(QCloseEvent *event)
     if (running()) {
         // Stop cleanly: the run ends at its next step, its files are written
         // atomically, so nothing half-written is left behind.
-        m_worker->request_stop();
-        QElapsedTimer waited;
-        waited.start();
-        while (m_worker->running() && waited.elapsed() < kStopWaitMs)
-            QThread::msleep(10);
+        m_worker->shut_down(kStopWaitMs);
     }
     QSettings settings;
     settings.setValue("window/geometry", saveGeometry());

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <QMainWindow>
-#include <QThread>
 
 #include <memory>
 
@@ -29,8 +28,9 @@ class RunWorker;
 class TrainingMonitor;
 
 // The workbench: the script editor in the middle, panels in docks whose
-// layout persists. Runs execute on a worker thread (RunWorker); the window
-// only ever queues work to it and reacts to its signals.
+// layout persists. Scripts run in a child process (RunWorker, a client of
+// `neurite-run --kernel`), so no script or plugin can close the window; the
+// window queues work to the worker and reacts to its signals.
 class MainWindow : public QMainWindow {
     Q_OBJECT
 
@@ -46,13 +46,14 @@ public:
     ModelPanel *model_panel() const { return m_model; }
     QuickExperiment *quick_form() const { return m_quick; }
     DataPanel *data_panel() const { return m_data; }
+    RunWorker *worker() const { return m_worker; }
     bool running() const;
 
 public slots:
     void run_current();
     void stop();
     void run_script(const QString &code, const QString &name);
-    // Saves the model the last train.fit trained (on the run thread, where
+    // Saves the model the last train.fit trained (in the run process, where
     // it lives); the console says where, or why not. Ends with run_finished.
     void save_trained_model(const QString &path);
     void export_onnx(const QString &path);
@@ -66,13 +67,15 @@ protected:
     void closeEvent(QCloseEvent *event) override;
 
 private:
-    // Asks the run thread's worker for slot(path), as a run (Stop disabled).
+    // Asks the worker (the run process) for slot(path), as a run (Stop disabled).
     void worker_call(const char *slot, const QString &path);
     void build_docks();
     void build_actions();
     void update_recent_menu();
     void set_running(bool running);
     void restore_layout();
+    // Run > Memory limit: asks for the limit of each run, kept in QSettings.
+    void ask_memory_limit();
 
     std::unique_ptr<ComputeContext> m_context; // for the UI's own panels
     std::unique_ptr<Registry> m_registry;
@@ -85,7 +88,6 @@ private:
     QuickExperiment *m_quick;
     ActivationExplorer *m_activations;
     DataPanel *m_data;
-    QThread m_thread;
     RunWorker *m_worker;
     QAction *m_run, *m_stop, *m_save_model, *m_export_onnx, *m_open_model;
     QMenu *m_recent;

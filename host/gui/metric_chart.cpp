@@ -4,15 +4,23 @@
 
 #include <QChart>
 #include <QContextMenuEvent>
+#include <QDir>
 #include <QFileDialog>
+#include <QInputDialog>
+#include <QPainter>
+#include <QPixmap>
+#include <QStandardPaths>
 #include <QLegend>
 #include <QLegendMarker>
 #include <QLineSeries>
-#include <QLogValueAxis>
+#include <QCategoryAxis>
+#include <QCursor>
+#include <QToolTip>
 #include <QMenu>
 #include <QValueAxis>
 
 #include <algorithm>
+#include <cmath>
 
 namespace neurite::gui {
 
@@ -27,13 +35,22 @@ QColor run_colour(int index)
     return palette[index % 8];
 }
 
+// A log chart draws log10 of its values on a linear axis (see m_y_log).
+QList<QPointF> on_axis(QList<QPointF> points, bool log_y)
+{
+    if (log_y) // render kept only positive values
+        for (QPointF &p : points)
+            p.setY(std::log10(p.y()));
+    return points;
+}
+
 } // namespace
 
 // The view is made with its chart: QChartView(parent) would make a default
 // chart that setChart then releases, unowned (ASan's leak of the window).
 MetricChart::MetricChart(const QString &title, QWidget *parent)
     : QChartView(new QChart, parent), m_title(title), m_x(new QValueAxis(this)), m_y_linear(new QValueAxis(this)),
-      m_y_log(new QLogValueAxis(this)) // parented: the axis not in the chart is ours to free
+      m_y_log(new QCategoryAxis(this)) // parented: the axis not in the chart is ours to free
 {
     QChart *c = chart();
     c->setTitle(title);
@@ -43,8 +60,7 @@ MetricChart::MetricChart(const QString &title, QWidget *parent)
     c->setMargins(QMargins(4, 4, 4, 4));
     m_x->setLabelFormat("%g");
     m_y_linear->setLabelFormat("%.3g");
-    m_y_log->setLabelFormat("%.2g");
-    m_y_log->setBase(10);
+    m_y_log->setLabelsPosition(QCategoryAxis::AxisLabelsPositionOnValue);
     c->addAxis(m_x, Qt::AlignBottom);
     c->addAxis(m_y_linear, Qt::AlignLeft);
     // No antialiasing: a live chart repaints up to 20 times a second while
@@ -63,6 +79,17 @@ QLineSeries *MetricChart::line_for(const QString &run, const QString &name, int 
     const QString key = run + '\n' + name;
     if (QLineSeries *s = m_lines.value(key))
         return s;
+    // The values as reported, faint behind the smoothed line (TensorBoard's
+    // way); added first, so it is drawn first.
+    auto *raw = new QLineSeries;
+    QColor faint = run_colour(run_index);
+    faint.setAlpha(70);
+    raw->setPen(QPen(faint, 1, charts::is_validation(name.toStdString()) ? Qt::DashLine : Qt::SolidLine));
+    raw->setVisible(false);
+    chart()->addSeries(raw);
+    raw->attachAxis(m_x);
+    raw->attachAxis(m_log ? static_cast<QAbstractAxis *>(m_y_log) : m_y_linear);
+    m_raw_lines.insert(key, raw);
     auto *s = new QLineSeries;
     // The chart's own metric is named by its run alone; another metric on it
     // ("val_loss" on "loss") comes first, as a narrow legend elides the end.
@@ -79,6 +106,12 @@ QLineSeries *MetricChart::line_for(const QString &run, const QString &name, int 
     }
     m_legend_stale = true;
     s->setPen(pen);
+    connect(s, &QLineSeries::hovered, this, [this, s](const QPointF &point, bool entered) {
+        if (entered)
+            show_value(s, point);
+        else
+            QToolTip::hideText();
+    });
     chart()->addSeries(s);
     s->attachAxis(m_x);
     s->attachAxis(m_log ? static_cast<QAbstractAxis *>(m_y_log) : m_y_linear);
@@ -92,14 +125,15 @@ void MetricChart::use_log_axis(bool log_y)
         return;
     QAbstractAxis *old_axis = m_log ? static_cast<QAbstractAxis *>(m_y_log) : m_y_linear;
     QAbstractAxis *new_axis = log_y ? static_cast<QAbstractAxis *>(m_y_log) : m_y_linear;
-    for (QLineSeries *s : std::as_const(m_lines))
+    const QList<QAbstractSeries *> all = chart()->series();
+    for (QAbstractSeries *s : all)
         s->detachAxis(old_axis);
     // removeAxis leaves the axis without a parent (the chart releases it):
     // the view owns the axis the chart does not show, until it is shown again.
     chart()->removeAxis(old_axis);
     old_axis->setParent(this);
     chart()->addAxis(new_axis, Qt::AlignLeft);
-    for (QLineSeries *s : std::as_const(m_lines))
+    for (QAbstractSeries *s : all)
         s->attachAxis(new_axis);
     m_log = log_y;
 }
@@ -107,6 +141,7 @@ void MetricChart::use_log_axis(bool log_y)
 void MetricChart::draw(const QList<Line> &lines, XAxis axis, bool log_y)
 {
     use_log_axis(log_y);
+    m_x_kind = axis;
     double x0 = 0, x1 = 0, y0 = 0, y1 = 0;
     bool have_x = false, have_y = false;
     for (const Line &l : lines) {
@@ -133,7 +168,12 @@ void MetricChart::draw(const QList<Line> &lines, XAxis axis, bool log_y)
     bool visibility_changed = false;
     for (const Line &l : lines) {
         QLineSeries *s = line_for(l.run, l.name, l.run_index);
-        s->replace(l.series->render(axis, x0, x1, cols, log_y));
+        const bool smoothed = l.series->smoothing() > 0;
+        QLineSeries *raw = m_raw_lines.value(l.run + '\n' + l.name);
+        if (smoothed)
+            raw->replace(on_axis(l.series->render(axis, x0, x1, cols, log_y, true), log_y));
+        raw->setVisible(smoothed);
+        s->replace(on_axis(l.series->render(axis, x0, x1, cols, log_y), log_y));
         visibility_changed |= !s->isVisible();
         s->setVisible(true);
         shown.insert(l.run + '\n' + l.name);
@@ -141,14 +181,17 @@ void MetricChart::draw(const QList<Line> &lines, XAxis axis, bool log_y)
     for (auto it = m_lines.cbegin(); it != m_lines.cend(); ++it) {
         if (!shown.contains(it.key()) && it.value()->isVisible()) {
             it.value()->setVisible(false);
+            m_raw_lines.value(it.key())->setVisible(false);
             visibility_changed = true;
         }
     }
     // Hidden runs leave the legend too.
     if (visibility_changed || m_legend_stale) {
-        for (QLegendMarker *m : chart()->legend()->markers())
-            m->setVisible(m->series()->isVisible() &&
-                          !m_validation_lines.contains(static_cast<QLineSeries *>(m->series())));
+        for (QLegendMarker *m : chart()->legend()->markers()) {
+            auto *line = static_cast<QLineSeries *>(m->series());
+            const bool raw = !m_raw_lines.key(line).isEmpty();
+            m->setVisible(line->isVisible() && !m_validation_lines.contains(line) && !raw);
+        }
         m_legend_stale = false;
     }
     set_axes(x0, x1, y0, y1, log_y);
@@ -163,9 +206,7 @@ void MetricChart::set_axes(double x0, double x1, double y0, double y1, bool log_
         m_x->setTickCount(x_range.ticks);
     }
     if (log_y) {
-        const AxisRange y_range = charts::log_value_axis(y0, y1);
-        if (y_range.lo != m_y_log->min() || y_range.hi != m_y_log->max())
-            m_y_log->setRange(y_range.lo, y_range.hi);
+        set_log_axis(y0, y1);
     } else {
         const AxisRange y_range =
             charts::value_axis(y0, y1, charts::max_ticks(plot.height(), charts::kPixelsPerValueLabel));
@@ -184,19 +225,70 @@ MetricChart::AxisRange MetricChart::x_axis_range() const
 MetricChart::AxisRange MetricChart::y_axis_range() const
 {
     if (m_log)
-        return {m_y_log->min(), m_y_log->max(), 0};
+        return m_log_range;
     return {m_y_linear->min(), m_y_linear->max(), m_y_linear->tickCount()};
 }
 
-int MetricChart::drawn_points(const QString &run, const QString &name) const
+int MetricChart::drawn_points(const QString &run, const QString &name, bool raw) const
 {
-    QLineSeries *s = m_lines.value(run + '\n' + name);
+    QLineSeries *s = (raw ? m_raw_lines : m_lines).value(run + '\n' + name);
     return s && s->isVisible() ? static_cast<int>(s->count()) : 0;
 }
 
-bool MetricChart::export_png(const QString &path) const
+void MetricChart::set_log_axis(double y0, double y1)
 {
-    return const_cast<MetricChart *>(this)->grab().save(path, "PNG");
+    const AxisRange range = charts::log_value_axis(y0, y1);
+    if (range == m_log_range)
+        return;
+    m_log_range = range;
+    for (const QString &label : m_y_log->categoriesLabels())
+        m_y_log->remove(label);
+    const std::vector<double> ticks =
+        charts::log_ticks(range, charts::max_ticks(chart()->plotArea().height(), charts::kPixelsPerValueLabel));
+    const std::vector<std::string> labels = charts::tick_labels(ticks);
+    m_y_log->setStartValue(std::log10(range.lo));
+    for (size_t i = 0; i < ticks.size(); ++i)
+        m_y_log->append(QString::fromStdString(labels[i]), std::log10(ticks[i]));
+    m_y_log->setRange(std::log10(range.lo), std::log10(range.hi));
+}
+
+void MetricChart::show_value(const QLineSeries *line, const QPointF &point)
+{
+    const double value = m_log ? std::pow(10.0, point.y()) : point.y();
+    const QString where = m_x_kind == XAxis::Step ? tr("step %1").arg(point.x(), 0, 'f', 0)
+                                                  : tr("epoch %1").arg(point.x(), 0, 'g', 4);
+    QToolTip::showText(QCursor::pos(), tr("%1\n%2: %3").arg(line->name(), where).arg(value, 0, 'g', 5), this);
+}
+
+bool MetricChart::export_png(const QString &path, double scale) const
+{
+    // Drawn again at `scale` times the pixels, not a screenshot magnified:
+    // lines and text stay sharp in a paper or a slide.
+    QPixmap image(size() * scale);
+    image.setDevicePixelRatio(scale);
+    image.fill(Qt::white);
+    QPainter painter(&image);
+    const_cast<MetricChart *>(this)->render(&painter);
+    painter.end();
+    return image.save(path, "PNG");
+}
+
+QString MetricChart::ask_png_path(QWidget *parent, const QString &name, double &scale)
+{
+    const QString documents = QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation);
+    const QString path = QFileDialog::getSaveFileName(parent, tr("Export chart"), documents + "/" + name + ".png",
+                                                      tr("PNG images (*.png)"));
+    if (path.isEmpty())
+        return path;
+    QStringList sizes;
+    for (int k = 1; k <= 4; ++k)
+        sizes << tr("%1× (%2 × %3 px)").arg(k).arg(parent->width() * k).arg(parent->height() * k);
+    bool ok = false;
+    const QString chosen = QInputDialog::getItem(parent, tr("Export chart"), tr("Resolution:"), sizes, 1, false, &ok);
+    if (!ok)
+        return {};
+    scale = sizes.indexOf(chosen) + 1;
+    return path;
 }
 
 void MetricChart::resizeEvent(QResizeEvent *event)
@@ -212,10 +304,17 @@ void MetricChart::contextMenuEvent(QContextMenuEvent *event)
     QAction *csv = menu.addAction(tr("Export data as CSV…"));
     QAction *chosen = menu.exec(event->globalPos());
     if (chosen == png) {
-        const QString path = QFileDialog::getSaveFileName(this, tr("Export chart"), m_title + ".png",
-                                                          tr("PNG images (*.png)"));
-        if (!path.isEmpty())
-            export_png(path);
+        double scale = 2;
+        const QString path = ask_png_path(this, m_title, scale);
+        if (path.isEmpty())
+            return;
+        if (export_png(path, scale))
+            emit exported(tr("Saved the %1 chart to %2 (%3 × %4 px)")
+                              .arg(m_title, QDir::toNativeSeparators(path))
+                              .arg(int(width() * scale))
+                              .arg(int(height() * scale)));
+        else
+            emit exported(tr("Could not write %1").arg(QDir::toNativeSeparators(path)));
     } else if (chosen == csv) {
         emit export_csv_requested(m_title);
     }

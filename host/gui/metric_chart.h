@@ -10,14 +10,15 @@
 
 class QAbstractAxis;
 class QLineSeries;
-class QLogValueAxis;
+class QCategoryAxis;
 class QValueAxis;
 
 namespace neurite::gui {
 
 // One chart of the training monitor: a line per (run, metric), axes ranged by
 // hand (QtCharts' automatic ranging walks every point on each change), no
-// animations, a log-scale y on request.
+// animations, a log-scale y on request. Hovering a line shows its run, the
+// step or epoch and the value there.
 class MetricChart : public QChartView {
     Q_OBJECT
 
@@ -33,11 +34,16 @@ public:
         int run_index;
     };
     void draw(const QList<Line> &lines, XAxis axis, bool log_y);
-    int drawn_points(const QString &run, const QString &name) const;
+    // raw: the faint line of unsmoothed values behind a smoothed one.
+    int drawn_points(const QString &run, const QString &name, bool raw = false) const;
     // The plot area's width in pixels: the decimation budget.
     int columns() const;
 
-    bool export_png(const QString &path) const;
+    // The chart drawn at `scale` times its size on screen.
+    bool export_png(const QString &path, double scale = 2) const;
+    // Asks where to save a PNG of a chart (starting in the documents
+    // folder) and at which resolution; empty when cancelled.
+    static QString ask_png_path(QWidget *parent, const QString &name, double &scale);
 
     // The axes' ranges follow the rules neurite-run --plot follows too;
     // the window's other charts round their axes the same way.
@@ -48,6 +54,8 @@ public:
 
 signals:
     void export_csv_requested(const QString &chart);
+    // A sentence saying where an export went (or that it failed).
+    void exported(const QString &message);
     // The plot area changed size (ticks and decimation depend on it): the
     // chart wants a redraw.
     void needs_redraw(const QString &chart);
@@ -62,13 +70,21 @@ private:
     // Sets the axes only where the rounded range changed: each change
     // re-lays out every tick label, the most costly part of a redraw.
     void set_axes(double x0, double x1, double y0, double y1, bool log_y);
+    void set_log_axis(double y0, double y1);
+    void show_value(const QLineSeries *line, const QPointF &point);
 
     QString m_title;
-    QHash<QString, QLineSeries *> m_lines; // "run\nname"
+    QHash<QString, QLineSeries *> m_lines;     // "run\nname"
+    QHash<QString, QLineSeries *> m_raw_lines; // the same keys: the unsmoothed values
     QValueAxis *m_x;
     QValueAxis *m_y_linear;
-    QLogValueAxis *m_y_log;
+    // A log scale drawn as log10 of the values on a linear axis, so that its
+    // ticks can fall at 1, 2 and 5 of each decade with labels such as "100k"
+    // (QLogValueAxis labels decades only, in printf's style).
+    QCategoryAxis *m_y_log;
+    AxisRange m_log_range; // in values, not their logarithms
     bool m_log = false;
+    XAxis m_x_kind = XAxis::Step;
     QSet<QLineSeries *> m_validation_lines; // drawn dashed, left out of the legend
     bool m_legend_stale = false;            // a line was added since the legend was set
 };

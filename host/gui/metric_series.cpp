@@ -8,6 +8,12 @@ namespace neurite::gui {
 
 void MetricSeries::append(const MetricPoint &p)
 {
+    // A batch's point at epoch 2.25 belongs to epoch 3, as the epoch's own
+    // value at 3 does: (e - 1, e] is epoch e.
+    const double epoch_id = std::ceil(p.epoch - 1e-9);
+    if (m_points.empty() || epoch_id != m_last_epoch_id)
+        ++m_epochs;
+    m_last_epoch_id = epoch_id;
     m_points.push_back(p);
 }
 
@@ -43,14 +49,26 @@ double MetricSeries::smoothed(int64_t i) const
     return m_smoothed[static_cast<size_t>(i)];
 }
 
-QList<QPointF> MetricSeries::render(XAxis axis, double x0, double x1, int columns, bool log_y) const
+QList<QPointF> MetricSeries::render(XAxis axis, double x0, double x1, int columns, bool log_y, bool raw) const
 {
     extend_smoothing();
+    if (raw) { // decimated the same way, from the reported values
+        std::vector<double> values(m_points.size());
+        for (size_t i = 0; i < m_points.size(); ++i)
+            values[i] = m_points[i].value;
+        return decimate(values, axis, x0, x1, columns, log_y);
+    }
+    return decimate(m_smoothed, axis, x0, x1, columns, log_y);
+}
+
+QList<QPointF> MetricSeries::decimate(const std::vector<double> &ys, XAxis axis, double x0, double x1,
+                                      int columns, bool log_y) const
+{
     QList<QPointF> out;
     if (m_points.empty() || columns < 1 || !(x1 > x0)) {
         for (size_t i = 0; i < m_points.size(); ++i)
-            if (!log_y || m_smoothed[i] > 0)
-                out.append(QPointF(x_of(static_cast<int64_t>(i), axis), m_smoothed[i]));
+            if (!log_y || ys[i] > 0)
+                out.append(QPointF(x_of(static_cast<int64_t>(i), axis), ys[i]));
         return out;
     }
     const double width = (x1 - x0) / columns;
@@ -61,14 +79,14 @@ QList<QPointF> MetricSeries::render(XAxis axis, double x0, double x1, int column
             return;
         // Keep the order in which the extremes occurred, so the line is honest.
         const int64_t first = std::min(min_i, max_i), second = std::max(min_i, max_i);
-        out.append(QPointF(x_of(first, axis), m_smoothed[static_cast<size_t>(first)]));
+        out.append(QPointF(x_of(first, axis), ys[static_cast<size_t>(first)]));
         if (second != first)
-            out.append(QPointF(x_of(second, axis), m_smoothed[static_cast<size_t>(second)]));
+            out.append(QPointF(x_of(second, axis), ys[static_cast<size_t>(second)]));
         min_i = max_i = -1;
     };
     for (size_t i = 0; i < m_points.size(); ++i) {
         const double x = x_of(static_cast<int64_t>(i), axis);
-        const double y = m_smoothed[i];
+        const double y = ys[i];
         if (x < x0 || x > x1 || !std::isfinite(y) || (log_y && y <= 0))
             continue;
         const int c = std::min(columns - 1, static_cast<int>((x - x0) / width));
@@ -77,9 +95,9 @@ QList<QPointF> MetricSeries::render(XAxis axis, double x0, double x1, int column
             column = c;
         }
         const auto si = static_cast<int64_t>(i);
-        if (min_i < 0 || y < m_smoothed[static_cast<size_t>(min_i)])
+        if (min_i < 0 || y < ys[static_cast<size_t>(min_i)])
             min_i = si;
-        if (max_i < 0 || y > m_smoothed[static_cast<size_t>(max_i)])
+        if (max_i < 0 || y > ys[static_cast<size_t>(max_i)])
             max_i = si;
     }
     flush();

@@ -42,7 +42,13 @@ public:
     }
 
     // At most 2 points per column over [x0, x1]; log_y drops values <= 0.
-    QList<QPointF> render(XAxis axis, double x0, double x1, int columns, bool log_y) const;
+    // The smoothed values, or with raw the values as reported.
+    QList<QPointF> render(XAxis axis, double x0, double x1, int columns, bool log_y, bool raw = false) const;
+
+    // More than one point in some epoch: a per-step series (a batch's loss),
+    // which smoothing is for. Values reported once an epoch are drawn as
+    // they are: smoothing them would shift them away from the truth.
+    bool per_step() const { return size() > m_epochs; }
 
     // Bounds of the smoothed values (positive ones only with log_y); false if none.
     bool y_range(double &lo, double &hi, bool log_y) const;
@@ -50,8 +56,12 @@ public:
 
 private:
     void extend_smoothing() const;
+    QList<QPointF> decimate(const std::vector<double> &ys, XAxis axis, double x0, double x1, int columns,
+                            bool log_y) const;
 
     std::vector<MetricPoint> m_points;
+    int64_t m_epochs = 0;        // distinct epochs the points fall in
+    double m_last_epoch_id = -1; // the epoch of the last point, rounded up
     double m_weight = 0;
     // Smoothed values, computed incrementally as points arrive.
     mutable std::vector<double> m_smoothed;

@@ -20,7 +20,7 @@ namespace neurite::gui {
 
 // A model's graph as the Model panel draws it: the model's inputs, nodes
 // and outputs are vertices; the tensors between them are edges labelled
-// with their shapes. Made on the run thread, which may ask the model for
+// with their shapes. Made in the run process, which may ask the model for
 // shapes; drawn on the UI thread, which must not touch the model.
 struct ModelGraph {
     enum class Kind { Input, Node, Output };

@@ -17,7 +17,7 @@ namespace neurite::gui {
 // train.fit calls): for a model with one input and one output, the decision
 // boundary on two-feature class data or the fitted curve on one-feature
 // regression data, redrawn while it trains; and after the run, on class
-// data, the confusion matrix. Lives on the run thread, where the model
+// data, the confusion matrix. Lives in the run process, where the model
 // runs: every call here may run the model.
 class ModelPictures {
 public:

@@ -2,278 +2,380 @@
 
 #include "training_monitor.h"
 
-#include "neurite/core/checkpoint.h"
 #include "neurite/core/compute_context.h"
-#include "neurite/core/model.h"
-#include "neurite/core/monitor.h"
-#include "neurite/interchange/onnx.h"
-#include "neurite/lua/runtime.h"
+#include "neurite/core/crash_report.h"
 
-#include <QElapsedTimer>
-#include <QFile>
+#include <QCoreApplication>
 #include <QFileInfo>
-#include <QThread>
+#include <QRegularExpression>
 
-#include <lua.hpp>
-
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+#include <csignal>
 
 namespace neurite::gui {
 
+using kernel::FrameWriter;
+using kernel::Reply;
+using kernel::Request;
+
 namespace {
 
-constexpr int kRunNice = 5;
+constexpr int kExitInterrupted = 130;
+constexpr int kCloseWaitMs = 2000; // a kernel told to end has this long before it is killed
 
-// The console prompt's Lua (resources/lua/neurite/window_prompt.lua, built
-// into the window as a Qt resource).
-std::string resource_text(const char *path)
+QString after_crash_marker(const QString &line)
 {
-    QFile file(path);
-    return file.open(QIODevice::ReadOnly) ? file.readAll().toStdString() : std::string();
-}
-
-const std::string &prompt_chunk()
-{
-    static const std::string text = resource_text(":/neurite/window_prompt.lua");
-    return text;
-}
-
-const std::string &open_model_chunk()
-{
-    static const std::string text = resource_text(":/neurite/window_open_model.lua");
-    return text;
+    static const QString marker = QStringLiteral("crashed with ");
+    const qsizetype at = line.indexOf(marker);
+    return at < 0 ? QString() : line.mid(at + marker.size()).trimmed();
 }
 
 } // namespace
 
-RunWorker::RunWorker(TrainingMonitor *monitor) : m_monitor(monitor)
+RunWorker::RunWorker(TrainingMonitor *monitor, QObject *parent) : QObject(parent), m_monitor(monitor)
 {
     qRegisterMetaType<ModelGraph>();
+    m_kill_timer.setSingleShot(true);
+    connect(&m_kill_timer, &QTimer::timeout, this, [this] {
+        if (m_process && m_busy) {
+            m_killed_after_stop = true;
+            m_process->kill();
+        }
+    });
 }
 
-RunWorker::~RunWorker()
+RunWorker::~RunWorker() { shut_down(0); }
+
+QString RunWorker::kernel_program()
 {
-    m_pictures.reset(); // the watched model before the plugins that run it
+    const QString beside = QCoreApplication::applicationDirPath() + "/neurite-run";
+    if (QFileInfo(beside).isExecutable())
+        return beside;
+#ifdef NEURITE_BUILD_KERNEL
+    return QStringLiteral(NEURITE_BUILD_KERNEL); // tests and benchmarks run from their own folders
+#else
+    return beside;
+#endif
+}
+
+qint64 RunWorker::kernel_pid() const
+{
+    return m_process && m_process->state() != QProcess::NotRunning ? m_process->processId() : 0;
+}
+
+kernel::KernelSettings RunWorker::settings() const
+{
+    return {ComputeContext::flush_denormals(), m_max_memory, m_runs_so_far};
+}
+
+bool RunWorker::ensure_kernel()
+{
+    if (m_process && m_process->state() == QProcess::NotRunning)
+        drop_kernel(); // it died while idle, and its end is not yet handled
+    if (m_process)
+        return true;
+    m_process = new QProcess(this);
+    m_frames.clear();
+    m_errors.clear();
+    m_crash_line.clear();
+    m_last_error_line.clear();
+    m_dataset_sent = false;
+    connect(m_process, &QProcess::readyReadStandardOutput, this, &RunWorker::read_frames);
+    connect(m_process, &QProcess::readyReadStandardError, this, &RunWorker::read_errors);
+    connect(m_process, &QProcess::finished, this, &RunWorker::on_kernel_ended);
+    m_process->start(kernel_program(), {"--kernel"});
+    if (!m_process->waitForStarted(10000)) {
+        emit failed(tr("Cannot start the run process %1: %2").arg(kernel_program(), m_process->errorString()),
+                    QString());
+        drop_kernel();
+        return false;
+    }
+    return true;
+}
+
+void RunWorker::drop_kernel()
+{
+    if (!m_process)
+        return;
+    m_process->disconnect(this);
+    if (m_process->state() != QProcess::NotRunning) {
+        m_process->kill();
+        m_process->waitForFinished(kCloseWaitMs);
+    }
+    m_process->deleteLater();
+    m_process = nullptr;
+}
+
+void RunWorker::request(FrameWriter &message)
+{
+    m_busy = true;
+    m_stop_requested = false;
+    m_killed_after_stop = false;
+    m_clock.start();
+    if (!ensure_kernel()) {
+        m_busy = false;
+        emit finished(1, false, 0);
+        return;
+    }
+    if (m_dataset && !m_dataset_sent) {
+        FrameWriter data;
+        data.stream() << quint8(Request::SetDataset) << !m_dataset->empty();
+        if (!m_dataset->empty())
+            kernel::write_dataset(data.stream(), *m_dataset);
+        m_process->write(data.frame());
+        m_dataset_sent = true;
+    }
+    m_process->write(message.frame());
+}
+
+void RunWorker::set_dataset(const data::Dataset &dataset)
+{
+    m_dataset = dataset;
+    m_dataset_sent = false;
 }
 
 void RunWorker::request_stop()
 {
+    if (!m_busy || !m_process || m_stop_requested)
+        return;
     m_stop_requested = true;
-    if (lua::LuaRuntime *rt = m_active.load())
-        rt->request_cancel();
+    FrameWriter stop;
+    stop.stream() << quint8(Request::Stop);
+    m_process->write(stop.frame());
+    m_kill_timer.start(kStopGraceMs);
 }
 
-// A fresh state: nothing leaks from one experiment into the next.
-void RunWorker::new_runtime()
+void RunWorker::shut_down(int wait_ms)
 {
-    m_active = nullptr;
-    m_pictures.reset();
-    m_last_step = 0;
-    const int runs = m_runtime ? m_runtime->monitor().run_count() : 0;
-    m_runtime.reset();
-    m_runtime = std::make_unique<lua::LuaRuntime>();
-    m_runtime->monitor().set_run_count(runs); // the window numbers runs across scripts
-    m_runtime->monitor().subscribe([this](const MonitorEvent &e) { on_event(e); });
-    m_runtime->set_print_sink([this](const std::string &line) { emit output(QString::fromStdString(line)); });
-    m_active = m_runtime.get();
-}
-
-bool RunWorker::on_run_thread() const
-{
-    return QThread::currentThread() == thread();
-}
-
-void RunWorker::on_event(const MonitorEvent &e)
-{
-    // Metrics go to the monitor's ring from this thread; text to the
-    // console. Pictures only on the run thread, where the model runs.
-    switch (e.type) {
-    case MonitorEvent::Type::Scalar:
-        m_monitor->post(interned(e.run), interned(e.name), {double(e.step), double(e.epoch), e.value});
-        [[fallthrough]];
-    case MonitorEvent::Type::Progress:
-        if (on_run_thread()) {
-            m_last_step = e.step;
-            if (m_pictures.live())
-                draw_picture(e.step, false);
-        }
-        break;
-    case MonitorEvent::Type::Text:
-        emit output(QString::fromStdString(e.text));
-        break;
-    case MonitorEvent::Type::Model:
-        if (e.watched && on_run_thread())
-            on_watch(e.watched);
-        break;
-    case MonitorEvent::Type::RunEnd:
-        if (m_pictures.live() && on_run_thread())
-            draw_picture(e.step, true);
-        break;
-    default:
-        break;
+    if (!m_process)
+        return;
+    if (m_busy && wait_ms > 0) {
+        request_stop();
+        QElapsedTimer waited;
+        waited.start();
+        while (m_busy && m_process && waited.elapsed() < wait_ms)
+            m_process->waitForReadyRead(50); // delivers the frames, Finished among them
     }
-}
-
-void RunWorker::on_watch(const std::shared_ptr<const WatchedModel> &watched)
-{
-    m_pictures.watch(watched);
-    Model &model = *watched->model;
-    const std::vector<Shape> shapes = describe_shapes(model, watched->data);
-    QString summary;
-    try {
-        summary = shapes.empty() ? tr("%1 nodes, %2 parameters (give monitor.watch the data to see the shapes)")
-                                       .arg(model.node_count())
-                                       .arg(model.parameter_count())
-                                 : QString::fromStdString(model.summary_text(shapes));
-    } catch (const std::exception &e) {
-        summary = QString::fromUtf8(e.what());
-    }
-    emit model_changed(summary, describe_model(model, shapes));
-}
-
-void RunWorker::draw_picture(int64_t step, bool now)
-{
-    if (const auto picture = m_pictures.draw(step, now))
-        emit boundary_changed(picture->image, picture->caption);
-    if (const QString problem = m_pictures.take_problem(); !problem.isEmpty())
-        emit output(problem);
-}
-
-const QString &RunWorker::interned(const std::string &text)
-{
-    auto it = m_names.find(text);
-    if (it == m_names.end())
-        it = m_names.emplace(text, QString::fromStdString(text)).first;
-    return it->second;
+    if (!m_process)
+        return;
+    m_process->disconnect(this);
+    m_process->closeWriteChannel(); // the kernel ends when its stdin does
+    if (!m_process->waitForFinished(kCloseWaitMs))
+        m_process->kill();
+    m_process->waitForFinished(kCloseWaitMs);
+    delete m_process;
+    m_process = nullptr;
+    m_busy = false;
 }
 
 void RunWorker::run(const QString &code, const QString &name, const QString &directory)
 {
-    (void)directory;
-    // Training fills every core; the window must still answer within a frame.
-    // A nicer run thread (and the OpenMP workers it creates, which inherit it)
-    // yields to the UI thread whenever both want a core.
-    static thread_local const bool niced = [] {
-        return setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kRunNice) == 0;
-    }();
-    (void)niced;
-    // The UI thread created this one, and a new thread has its creator's
-    // floating-point mode, not necessarily the one the user chose (FTZ/DAZ
-    // unless --keep-denormals). Plugins' teams follow at their first call.
-    ComputeContext::prepare_thread();
-    m_running = true;
-    m_run_name = name;
-    QElapsedTimer clock;
-    clock.start();
     emit started(name);
-    lua::RunResult result;
-    try {
-        new_runtime();
-        if (m_stop_requested.exchange(false))
-            m_runtime->request_cancel();
-        // "@path" makes Lua report errors as path:line, which the console links.
-        const QString chunk = QFileInfo(name).suffix() == "lua" ? "@" + name : "=" + name;
-        result = m_runtime->run_string(code.toStdString(), chunk.toStdString());
-        // The last picture shows the model as the run left it; the confusion
-        // matrix is computed after the script, so no timing in it pays for it.
-        draw_picture(m_last_step, true);
-        if (result.status != lua::RunResult::Status::Interrupted)
-            if (const auto confusion = m_pictures.confusion())
-                emit confusion_changed(confusion->image, confusion->caption);
-    } catch (const std::exception &e) {
-        result.status = lua::RunResult::Status::Error;
-        result.exit_code = 1;
-        result.message = e.what();
-    }
-    if (result.status == lua::RunResult::Status::Error)
-        emit failed(QString::fromStdString(result.message), QString::fromStdString(result.traceback));
-    const bool interrupted = result.status == lua::RunResult::Status::Interrupted;
-    if (m_runtime)
-        m_runtime->clear_cancel();
-    m_stop_requested = false;
-    m_running = false;
-    emit finished(result.exit_code, interrupted, clock.elapsed() / 1000.0);
+    FrameWriter message;
+    message.stream() << quint8(Request::Run) << code << name << directory << settings();
+    request(message);
 }
 
 void RunWorker::evaluate(const QString &code)
 {
-    // As the lua prompt does: an expression prints its values, anything else
-    // runs as a statement.
-    run_window_chunk("__neurite_prompt", code, prompt_chunk(), "=prompt");
+    FrameWriter message;
+    message.stream() << quint8(Request::Evaluate) << code << settings();
+    request(message);
 }
 
 void RunWorker::open_model(const QString &path)
 {
-    run_window_chunk("__neurite_model_path", path, open_model_chunk(), "=open model");
-}
-
-void RunWorker::run_window_chunk(const char *global, const QString &value, const std::string &chunk,
-                                 const char *chunk_name)
-{
-    if (!m_runtime)
-        new_runtime();
-    ComputeContext::prepare_thread(); // as in run()
-    m_running = true;
-    // The value travels in a global, never spliced into Lua source.
-    lua_State *L = m_runtime->state();
-    const QByteArray text = value.toUtf8();
-    lua_pushlstring(L, text.constData(), static_cast<size_t>(text.size()));
-    lua_setglobal(L, global);
-    const lua::RunResult result = m_runtime->run_string(chunk, chunk_name);
-    if (result.status == lua::RunResult::Status::Error)
-        emit failed(QString::fromStdString(result.message), QString());
-    m_runtime->clear_cancel();
-    m_running = false;
-    emit finished(result.exit_code, result.status == lua::RunResult::Status::Interrupted, 0);
+    FrameWriter message;
+    message.stream() << quint8(Request::OpenModel) << path << settings();
+    request(message);
 }
 
 void RunWorker::save_model(const QString &path)
 {
-    // On the run thread, where the model lives; the checkpoint is written
-    // atomically and names the file on failure.
-    with_trained_model(tr("save"), [&](Model &model) {
-        Checkpoint::capture(model).write(path.toStdString());
-        return tr("Saved the trained model (%1 parameters) to %2; nn.load(path) reads it back")
-            .arg(model.parameter_count())
-            .arg(path);
-    });
+    FrameWriter message;
+    message.stream() << quint8(Request::SaveModel) << path;
+    request(message);
 }
 
 void RunWorker::export_onnx(const QString &path)
 {
-    with_trained_model(tr("export"), [&](Model &model) {
-        const interchange::OnnxExportOptions options;
-        interchange::export_onnx(model, path.toStdString(), options);
-        return tr("Exported the trained model to %1 (ONNX opset %2, checked by onnx::checker); "
-                  "nn.import_onnx(path) reads it back")
-            .arg(path)
-            .arg(options.opset);
-    });
+    FrameWriter message;
+    message.stream() << quint8(Request::ExportOnnx) << path;
+    request(message);
 }
 
-void RunWorker::with_trained_model(const QString &verb, const std::function<QString(Model &)> &action)
+void RunWorker::read_frames()
 {
-    const std::shared_ptr<const WatchedModel> watched = m_pictures.watched();
-    if (!watched) {
-        emit failed(tr("No trained model to %1: run a script that calls train.fit (or the quick form), "
-                       "or open a model, first.")
-                        .arg(verb),
-                    QString());
-        emit finished(1, false, 0);
+    if (!m_process)
+        return;
+    m_frames += m_process->readAllStandardOutput();
+    for (;;) {
+        bool broken = false;
+        const std::optional<QByteArray> body = kernel::take_frame(m_frames, broken);
+        if (broken) {
+            emit output(tr("The run process sent a broken frame; ending it."));
+            m_process->kill();
+            return;
+        }
+        if (!body)
+            return;
+        dispatch(*body);
+        if (!m_process) // a slot ended the kernel
+            return;
+    }
+}
+
+void RunWorker::dispatch(const QByteArray &body)
+{
+    kernel::FrameReader frame(body);
+    QDataStream &s = frame.stream();
+    quint8 type = 0;
+    s >> type;
+    QString text, more;
+    QImage image;
+    switch (Reply(type)) {
+    case Reply::Ready:
+        break;
+    case Reply::Output:
+        s >> text;
+        emit output(text);
+        break;
+    case Reply::Points:
+        on_points(s);
+        break;
+    case Reply::Failed:
+        s >> text >> more;
+        emit failed(text, more);
+        break;
+    case Reply::Finished: {
+        qint32 code = 0, runs = 0;
+        bool interrupted = false;
+        double seconds = 0;
+        s >> code >> interrupted >> seconds >> runs;
+        m_runs_so_far = runs;
+        m_busy = false;
+        m_kill_timer.stop();
+        emit finished(code, interrupted, seconds);
+        break;
+    }
+    case Reply::Model: {
+        ModelGraph graph;
+        s >> text >> graph;
+        emit model_changed(text, graph);
+        break;
+    }
+    case Reply::Boundary:
+        s >> image >> text;
+        emit boundary_changed(image, text);
+        break;
+    case Reply::Confusion:
+        s >> image >> text;
+        emit confusion_changed(image, text);
+        break;
+    default:
+        emit output(tr("The run process sent a reply this window does not know (type %1).").arg(type));
+        break;
+    }
+}
+
+void RunWorker::on_points(QDataStream &s)
+{
+    quint32 count = 0;
+    s >> count;
+    kernel::Point p;
+    for (quint32 i = 0; i < count && s.status() == QDataStream::Ok; ++i) {
+        s >> p;
+        m_monitor->post(interned(p.run), interned(p.name), {double(p.step), p.epoch, p.value});
+    }
+}
+
+const QString &RunWorker::interned(const QString &text)
+{
+    auto it = m_names.find(text);
+    if (it == m_names.end())
+        it = m_names.emplace(text, text).first;
+    return it->second;
+}
+
+// The kernel's stderr: what plugins print there (and to stdout, which the
+// kernel points at stderr), its stuck message, and the crash handler's line.
+// Shown in the console and passed on to the window's own stderr.
+void RunWorker::read_errors()
+{
+    if (!m_process)
+        return;
+    m_errors += m_process->readAllStandardError();
+    qsizetype end;
+    while ((end = m_errors.indexOf('\n')) >= 0) {
+        const QString line = QString::fromUtf8(m_errors.left(end));
+        m_errors.remove(0, end + 1);
+        std::fprintf(stderr, "%s\n", qPrintable(line));
+        if (const QString crash = after_crash_marker(line); !crash.isEmpty()) {
+            m_crash_line = crash; // said once, in the failure message
+            continue;
+        }
+        m_last_error_line = line;
+        emit output(line);
+    }
+}
+
+QString RunWorker::ending_message(int exit_code, QProcess::ExitStatus status, bool &interrupted) const
+{
+    interrupted = false;
+    if (status == QProcess::CrashExit) {
+        // QProcess gives the signal's number as the exit code of a crash.
+        if (exit_code == SIGKILL && m_killed_after_stop) {
+            interrupted = true;
+            return tr("Stopped: the script did not stop within %1 s of Stop (busy inside C code), "
+                      "so its process was ended.")
+                .arg(kStopGraceMs / 1000);
+        }
+        if (!m_crash_line.isEmpty())
+            return tr("The run crashed: %1.").arg(m_crash_line);
+        if (exit_code == SIGKILL)
+            return tr("The run was killed by SIGKILL: the system ran out of memory (its OOM killer), or "
+                      "another program killed it.");
+        return tr("The run was ended by %1.").arg(QString::fromLatin1(crash::signal_name(exit_code)));
+    }
+    if (m_stop_requested && exit_code == kExitInterrupted) {
+        interrupted = true;
+        return tr("Stopped: %1").arg(m_last_error_line.isEmpty() ? tr("the run process was ended")
+                                                                 : m_last_error_line);
+    }
+    return tr("The run process ended unexpectedly with exit code %1%2")
+        .arg(exit_code)
+        .arg(m_last_error_line.isEmpty() ? QString(".") : ": " + m_last_error_line);
+}
+
+void RunWorker::on_kernel_ended(int exit_code, QProcess::ExitStatus status)
+{
+    read_frames(); // what it sent before it ended
+    read_errors();
+    if (!m_errors.isEmpty()) { // a last line without its newline
+        m_errors += '\n';
+        read_errors();
+    }
+    const bool was_busy = m_busy;
+    bool interrupted = false;
+    const QString why = ending_message(exit_code, status, interrupted);
+    m_busy = false;
+    m_kill_timer.stop();
+    drop_kernel();
+    const QString after = tr("The window and its scripts are unharmed; the next run starts a fresh process "
+                             "(the console's variables of the last run are gone).");
+    if (!was_busy) {
+        emit output(why + " " + after);
         return;
     }
-    m_running = true;
-    int code = 0;
-    try {
-        emit output(action(*watched->model));
-    } catch (const std::exception &e) {
-        emit failed(QString::fromUtf8(e.what()), QString());
-        code = 1;
+    if (interrupted) {
+        emit output(why);
+    } else {
+        emit failed(why + "\n" + after, QString());
     }
-    m_running = false;
-    emit finished(code, false, 0);
+    // As a shell reports it: 128 + the signal for a crash.
+    int code = status == QProcess::CrashExit ? 128 + exit_code : exit_code;
+    if (interrupted)
+        code = kExitInterrupted;
+    emit finished(code == 0 ? 1 : code, interrupted, m_clock.elapsed() / 1000.0);
 }
 
 } // namespace neurite::gui

@@ -1,52 +1,63 @@
 #pragma once
 
+#include "kernel_protocol.h"
 #include "model_graph.h"
-#include "model_pictures.h"
 
+#include "neurite/core/data/dataset.h"
+
+#include <QElapsedTimer>
+#include <QImage>
 #include <QObject>
-
-#include <functional>
+#include <QProcess>
 #include <QString>
+#include <QStringList>
+#include <QTimer>
 
-#include <atomic>
-#include <memory>
-#include <string>
+#include <optional>
 #include <unordered_map>
-
-namespace neurite {
-struct MonitorEvent;
-}
-
-namespace neurite::lua {
-class LuaRuntime;
-}
 
 namespace neurite::gui {
 
 class TrainingMonitor;
 
-// Runs scripts on its own thread: the Lua state of a run lives and dies
-// there, so the UI thread never waits on training. Output, errors and the
-// end of a run come back as queued signals; metrics go straight into the
-// training monitor's ring buffer. The state of the last run is kept so the
-// console can evaluate in it while nothing runs.
+// Runs the window's scripts in a child process, the kernel (`neurite-run
+// --kernel`, kernel_session.h), as a Jupyter notebook does: a plugin that
+// crashes, an abort, a script that eats the memory or loops in C code ends
+// that process, never the window. The kernel keeps the last run's Lua state
+// for the console; it streams printed lines, metric points (in batches),
+// errors, the model's graph and pictures back as frames (kernel_protocol.h),
+// which this object turns into the same signals the in-process worker had.
 //
-// The window learns what a run trains from the run's events alone: the
-// "model" event (monitor.watch, which train.fit calls, or an optimizer made
-// over a model) says which model trains on what; the step's scalars say
-// when a picture of it may be redrawn. A loop of one's own gets the same
-// pictures as train.fit, and nothing patches the script's functions.
+// When the kernel dies mid-request, failed() says why ("the run crashed:
+// SIGSEGV in plugin libx.so, entry Dense, forward (batch 4)", from the
+// crash handler's line on the kernel's stderr) and finished() follows; the
+// next request starts a fresh kernel. Lives on the UI thread.
 class RunWorker : public QObject {
     Q_OBJECT
 
 public:
-    explicit RunWorker(TrainingMonitor *monitor);
+    static constexpr int kStopGraceMs = 5000; // after Stop, the kernel is killed if still busy
+    static constexpr quint64 kNoLimit = 0;
+
+    explicit RunWorker(TrainingMonitor *monitor, QObject *parent = nullptr);
     ~RunWorker() override;
 
-    // Thread-safe: stops a run within the hook interval, even inside a long
-    // C++ call that checks the cancel flag.
+    // Asks the kernel to stop the run (as Ctrl-C does neurite-run); kills it
+    // when it has not answered after kStopGraceMs.
     void request_stop();
-    bool running() const { return m_running.load(); }
+    bool running() const { return m_busy; }
+    // Stops what runs, waits up to wait_ms for it to end, then ends the kernel.
+    void shut_down(int wait_ms);
+
+    // Lua allocations plus tensors, per run (0: none); from the next run on.
+    void set_max_memory(quint64 bytes) { m_max_memory = bytes; }
+    quint64 max_memory() const { return m_max_memory; }
+    // The Data panel's dataset: data.current() in the kernel.
+    void set_dataset(const data::Dataset &dataset);
+    // The kernel's process id, 0 when none runs.
+    qint64 kernel_pid() const;
+    // neurite-run beside the window's program, else the one of the build tree.
+    static QString kernel_program();
 
 public slots:
     // code is the script's text; name is shown in errors and the run list
@@ -73,32 +84,39 @@ signals:
     void confusion_changed(const QImage &image, const QString &caption);
 
 private:
-    void new_runtime();
-    // Runs one of the window's own chunks with `value` in `global`.
-    void run_window_chunk(const char *global, const QString &value, const std::string &chunk, const char *chunk_name);
-    // Calls action on the watched model and reports its sentence, or says
-    // there is no model to `verb`.
-    void with_trained_model(const QString &verb, const std::function<QString(Model &)> &action);
-    // Monitor events, on the thread that publishes them.
-    void on_event(const MonitorEvent &e);
-    void on_watch(const std::shared_ptr<const WatchedModel> &watched);
-    void draw_picture(int64_t step, bool now);
-    bool on_run_thread() const;
-    // One shared QString per run or metric name: posting a point then
-    // copies no text, and the monitor matches names by their data pointer.
-    const QString &interned(const std::string &text);
+    // Sends a request to the kernel (started if none runs) and marks the
+    // worker busy until its Finished reply, or the kernel's death.
+    void request(kernel::FrameWriter &message);
+    bool ensure_kernel();
+    kernel::KernelSettings settings() const;
+    void read_frames();
+    void read_errors();
+    void dispatch(const QByteArray &body);
+    void on_points(QDataStream &s);
+    void on_kernel_ended(int exit_code, QProcess::ExitStatus status);
+    // Why the kernel ended, for the console.
+    QString ending_message(int exit_code, QProcess::ExitStatus status, bool &interrupted) const;
+    void drop_kernel();
+    // One shared QString per run or metric name: the monitor matches names
+    // by their data pointer.
+    const QString &interned(const QString &text);
 
     TrainingMonitor *m_monitor;
-    std::unique_ptr<lua::LuaRuntime> m_runtime;
-    // After the runtime: destroyed before it, since the watched model's
-    // layers run code of the plugins the runtime loaded.
-    ModelPictures m_pictures;
-    int64_t m_last_step = 0;
-    std::atomic<lua::LuaRuntime *> m_active{nullptr};
-    std::atomic<bool> m_running{false};
-    std::atomic<bool> m_stop_requested{false};
-    QString m_run_name;
-    std::unordered_map<std::string, QString> m_names; // the run thread's only
+    QProcess *m_process = nullptr;
+    QByteArray m_frames;  // stdout, until a whole frame is in
+    QByteArray m_errors;  // stderr, until a whole line is in
+    QString m_crash_line; // "crashed with SIGSEGV in plugin ..., entry ..., forward (batch 4)"
+    QString m_last_error_line;
+    bool m_busy = false;
+    bool m_stop_requested = false;
+    bool m_killed_after_stop = false;
+    QTimer m_kill_timer;
+    QElapsedTimer m_clock;
+    quint64 m_max_memory = kNoLimit;
+    int m_runs_so_far = 0;
+    std::optional<data::Dataset> m_dataset;
+    bool m_dataset_sent = false;
+    std::unordered_map<QString, QString> m_names;
 };
 
 } // namespace neurite::gui

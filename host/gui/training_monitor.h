@@ -62,17 +62,25 @@ public:
     void set_log_y(bool on);
     const MetricSeries *series(const QString &run, const QString &name) const;
     // Points currently drawn for (run, name) in its chart.
-    int drawn_points(const QString &run, const QString &name) const;
+    // raw: those of the faint unsmoothed line behind a smoothed series.
+    int drawn_points(const QString &run, const QString &name, bool raw = false) const;
 
-    bool export_png(const QString &chart, const QString &path) const;
+    // At `scale` times the chart's size on screen.
+    bool export_png(const QString &chart, const QString &path, double scale = 2) const;
     bool export_csv(const QString &chart, const QString &path) const;
     void clear();
+
+    // Charts per row at this width: 1 to 4, each at least kMinChartWidth.
+    static constexpr int kMinChartWidth = 420;
+    static int columns_for(int width);
+    int columns() const { return m_columns; }
 
 signals:
     void run_added(const QString &run);
 
 protected:
     void showEvent(QShowEvent *event) override;
+    void resizeEvent(QResizeEvent *event) override;
 
 private:
     struct Key {
@@ -82,6 +90,8 @@ private:
     friend size_t qHash(const Key &k, size_t seed) { return qHash(k.run, seed) ^ qHash(k.name, seed); }
 
     static QString group_of(const QString &name);
+    // A sentence under the controls for a while (where an export went).
+    void say(const QString &message);
     MetricChart *chart_for(const QString &group);
     // Redraws every chart, or only those named in `only`.
     void redraw(const QSet<QString> *only = nullptr);
@@ -92,6 +102,8 @@ private:
     std::vector<MetricEvent> m_drained;
     QHash<Key, MetricSeries> m_series;
     QMap<QString, MetricChart *> m_charts;
+    QList<MetricChart *> m_chart_order; // as they were made: their places in the grid
+    int m_columns = 2;
     QStringList m_runs;
     QHash<QString, bool> m_run_visible;
     XAxis m_axis = XAxis::Step;
@@ -108,6 +120,8 @@ private:
     QCheckBox *m_log_box;
     QListWidget *m_run_list;
     QGridLayout *m_grid;
+    QLabel *m_status;
+    QTimer *m_status_timer;
 };
 
 } // namespace neurite::gui

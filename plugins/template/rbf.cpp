@@ -8,7 +8,7 @@
 // gradients that accumulate, or are written when the host says they are
 // zero; extra state that is not a parameter (whether the centres were
 // already placed on data) saved and restored for checkpoints; and errors
-// that name the shapes. It needs nothing but the Neurite SDK headers: no Qt,
+// that name the shapes; and its ONNX form, for nn.export_onnx. It needs nothing but the Neurite SDK headers: no Qt,
 // no Lua, not even oneDNN (a plugin may build oneDNN primitives with
 // plugin_dnnl.hpp). It is an ABI 1.1 layer (sdk::GraphLayer); ABI 1.0
 // layers (sdk::Layer, owning their parameters) still load.
@@ -120,6 +120,24 @@ public:
             sdk::fail(NRT_ERR_STATE, "RBF state version " + std::to_string(version) + " is not " +
                                          std::to_string(kStateVersion));
         m_placed = r.value<uint8_t>() != 0;
+    }
+
+    // For nn.export_onnx (plugin ABI 1.2): the layer in ONNX operators, in
+    // ONNX's textual syntax. X0 is the input [N, in], Y0 the output [N, units];
+    // "centers" and "log_gamma" are the declared parameters. The same text
+    // serves opsets 13 to 17 (Unsqueeze and ReduceSum take axes as inputs).
+    std::string onnx_form(int) const override
+    {
+        return "{ axis1 = Constant <value = int64[1] {1}> ()\n"
+               "  x3 = Unsqueeze(X0, axis1)\n"                  // [N, 1, in]
+               "  diff = Sub(x3, centers)\n"                     // [N, units, in]
+               "  squares = Mul(diff, diff)\n"
+               "  axis2 = Constant <value = int64[1] {2}> ()\n"
+               "  distance2 = ReduceSum <keepdims = 0> (squares, axis2)\n" // [N, units]
+               "  gamma = Exp(log_gamma)\n"
+               "  scaled = Mul(distance2, gamma)\n"
+               "  exponent = Neg(scaled)\n"
+               "  Y0 = Exp(exponent) }";
     }
 
 private:

@@ -32,6 +32,7 @@ local MODULES = {
   {prefix = "train", table = train, section = "train"},
   {prefix = "monitor", table = monitor, section = "monitor"},
   {prefix = "dist", table = dist, section = "dist"},
+  {prefix = "autograd", table = autograd, section = "autograd"},
   {prefix = "json", table = neurite.json, section = "json and the neurite table"},
   {prefix = "neurite", table = neurite, section = "json and the neurite table"},
 }

@@ -41,8 +41,19 @@ for check in "ABI negotiation" "RBF: schema" "RBF: gradient" "RBF: state round t
 done
 
 step "train from Lua through NEURITE_PLUGIN_PATH"
-NEURITE_PLUGIN_PATH="$tmp/rbf" "$run" --quiet "$source/tests/plugins/rbf_train.lua" ||
-    die "training with the RBF plugin failed"
+mkdir -p "$tmp/onnx"
+NEURITE_PLUGIN_PATH="$tmp/rbf" "$run" --quiet "$source/tests/plugins/rbf_train.lua" "$tmp/onnx" ||
+    die "training with the RBF plugin (and exporting it to ONNX) failed"
+
+# The template's ONNX form under an independent runtime, when ONNX Runtime's
+# Node.js package is installed (tools/install-onnxruntime.sh).
+if command -v node >/dev/null 2>&1 && [ -d "$source/.cache/onnxruntime/node_modules/onnxruntime-node" ]; then
+    step "the RBF's ONNX form under ONNX Runtime"
+    node "$source/tests/lua/ort_check.js" "$tmp/onnx" "$source/.cache/onnxruntime" ||
+        die "ONNX Runtime disagrees with Neurite on the RBF's ONNX form"
+else
+    echo "(ONNX Runtime not installed: the RBF's ONNX form was checked, not run)"
+fi
 
 step "a wrong gradient (3 instead of 2 in d/dcentres) must FAIL"
 cp -r "$source/plugins/template" "$tmp/broken"

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 namespace neurite::charts {
 
@@ -128,6 +131,59 @@ std::vector<double> log_ticks(const AxisRange &axis, int max_ticks)
         }
     }
     return ticks;
+}
+
+namespace {
+
+// x with `digits` significant digits and no exponent when |x| >= 1
+// (%.1g writes 250 as 2e+02).
+std::string plain(double x, int digits)
+{
+    char text[48];
+    std::snprintf(text, sizeof text, "%.*g", digits, x);
+    if (std::fabs(x) >= 1 && std::strchr(text, 'e'))
+        std::snprintf(text, sizeof text, "%.0f", x);
+    return text;
+}
+
+// t with `digits` significant digits, in the style tick_labels describes.
+std::string tick_label(double t, int digits)
+{
+    const double magnitude = std::fabs(t);
+    if (t == 0)
+        return "0";
+    if (magnitude < 1000)
+        return plain(t, digits); // below 1e-4 %g itself writes 1e-05
+    static const char *const suffixes[] = {"k", "M", "G", "T", "P"};
+    int power = 0;
+    double scaled = magnitude;
+    while (scaled >= 1000 && power < 5) {
+        scaled /= 1000;
+        ++power;
+    }
+    return (t < 0 ? "-" : "") + plain(scaled, digits) + suffixes[power - 1];
+}
+
+} // namespace
+
+std::vector<std::string> tick_labels(const std::vector<double> &ticks)
+{
+    std::vector<std::string> labels;
+    for (int digits = 1; digits <= 6; ++digits) {
+        labels.clear();
+        for (double t : ticks)
+            labels.push_back(tick_label(t, digits));
+        const bool distinct = std::adjacent_find(labels.begin(), labels.end()) == labels.end();
+        bool exact = true;
+        for (size_t i = 0; i < ticks.size() && exact; ++i) {
+            const double shown = std::strtod(labels[i].c_str(), nullptr);
+            const double unit = std::fabs(ticks[i]) >= 1000 ? std::pow(1000.0, std::floor(std::log10(std::fabs(ticks[i])) / 3)) : 1;
+            exact = std::fabs(shown * unit - ticks[i]) <= 1e-9 * std::max(1.0, std::fabs(ticks[i]));
+        }
+        if (distinct && exact)
+            break;
+    }
+    return labels;
 }
 
 } // namespace neurite::charts

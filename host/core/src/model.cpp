@@ -727,4 +727,14 @@ Module &Sequential::module_at(int i) const
     return *m;
 }
 
+std::optional<Shape> Model::last_sample_shape(int i) const
+{
+    if (m_plans.empty() || i < 0 || static_cast<size_t>(i) >= m_plans.back()->input_shapes.size())
+        return std::nullopt;
+    const Shape &shape = m_plans.back()->input_shapes[static_cast<size_t>(i)];
+    if (shape.empty())
+        return std::nullopt;
+    return Shape(std::span<const int64_t>(shape.begin() + 1, shape.end()));
+}
+
 } // namespace neurite

@@ -18,6 +18,8 @@ namespace {
 // Where ABI 1.1's slots begin: a plugin whose vtable is shorter is 1.0.
 constexpr uint32_t kLayerVtable11Size =
     offsetof(nrt_layer_vtable, bind_params) + sizeof(nrt_layer_vtable::bind_params);
+constexpr uint32_t kLayerVtable12Size =
+    offsetof(nrt_layer_vtable, onnx_form) + sizeof(nrt_layer_vtable::onnx_form);
 constexpr uint32_t kParamRefFlagsEnd = offsetof(nrt_param_ref, flags) + sizeof(int32_t);
 
 // How many outputs a layer may declare; the host's dst capacity.
@@ -434,6 +436,22 @@ std::vector<uint8_t> Module::save_extra_state() const
     if (nrt_status st = m_vt->save_state(m_self, &w, m_err, sizeof m_err))
         fail("save_state", st, m_err);
     return bytes;
+}
+
+std::optional<std::string> Module::onnx_form(int opset) const
+{
+    if (m_entry->abi_minor < 2 || m_vt->struct_size < kLayerVtable12Size || !m_vt->onnx_form)
+        return std::nullopt;
+    std::vector<uint8_t> bytes;
+    nrt_writer w = detail::byte_sink(bytes);
+    PluginCall call(*m_entry, "onnx_form");
+    m_err[0] = '\0';
+    const nrt_status st = m_vt->onnx_form(m_self, opset, &w, m_err, sizeof m_err);
+    if (st == NRT_ERR_UNSUPPORTED)
+        return std::nullopt;
+    if (st != NRT_OK)
+        fail("onnx_form", st, m_err);
+    return std::string(bytes.begin(), bytes.end());
 }
 
 void Module::load_extra_state(const std::vector<uint8_t> &bytes)

@@ -121,6 +121,7 @@ void Monitor::set_epoch(int64_t epoch)
 {
     std::lock_guard lock(m_mutex);
     m_epoch = epoch;
+    m_epoch_fraction = -1;
 }
 
 int64_t Monitor::epoch() const
@@ -140,7 +141,11 @@ void Monitor::scalar(const std::string &name, int64_t step, double value)
     e.type = MonitorEvent::Type::Scalar;
     e.name = name;
     e.step = step;
-    e.epoch = epoch();
+    {
+        std::lock_guard lock(m_mutex);
+        e.epoch = m_epoch;
+        e.epoch_position = m_epoch_fraction < 0 ? double(m_epoch) : double(m_epoch - 1) + m_epoch_fraction;
+    }
     e.value = value;
     publish(std::move(e));
 }
@@ -153,7 +158,12 @@ void Monitor::progress(double done, double total, const std::string &label)
     e.value = done;
     e.total = total;
     e.step = step();
-    e.epoch = epoch();
+    {
+        std::lock_guard lock(m_mutex);
+        e.epoch = m_epoch;
+        if (total > 0 && done >= 0)
+            m_epoch_fraction = std::min(done / total, 1.0);
+    }
     publish(std::move(e));
 }
 

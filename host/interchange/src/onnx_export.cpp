@@ -8,6 +8,7 @@
 
 #include "neurite/core/durable_file.h"
 #include "neurite/core/error.h"
+#include "neurite/core/module.h"
 #include "neurite/core/version.h"
 
 #include <onnx/checker.h>
@@ -15,6 +16,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <optional>
 
 namespace neurite::interchange {
 
@@ -260,7 +262,21 @@ std::vector<size_t> topological_order(const CheckpointModel &m)
     return order;
 }
 
-std::vector<Value> emit_model(GraphWriter &graph, const CheckpointModel &m, const std::string &prefix,
+// The plugin's own ONNX form of the live layer (ABI 1.2), when it has one.
+std::optional<std::string> plugin_form(Layer &layer, int opset)
+{
+    auto *module = dynamic_cast<Module *>(&layer);
+    return module ? module->onnx_form(opset) : std::nullopt;
+}
+
+std::string origin_of(const CheckpointNode &n)
+{
+    return n.library == "lua" ? std::string("a Lua definition") : "the plugin library " + n.library;
+}
+
+// `live` is the model `m` was captured from: its layers answer for their
+// plugins' ONNX forms.
+std::vector<Value> emit_model(GraphWriter &graph, const CheckpointModel &m, Model &live, const std::string &prefix,
                               const std::string &where, const std::vector<Value> &inputs)
 {
     std::vector<std::vector<Value>> produced(m.nodes.size());
@@ -276,24 +292,33 @@ std::vector<Value> emit_model(GraphWriter &graph, const CheckpointModel &m, cons
         std::vector<Value> in;
         for (const Model::Ref &r : n.inputs)
             in.push_back(value_of(r));
+        Layer &layer = live.layer(static_cast<int>(i));
         if (n.model) {
-            produced[i] = emit_model(graph, *n.model, base + ".", label + ": ", in);
+            produced[i] = emit_model(graph, *n.model, dynamic_cast<Model &>(layer), base + ".", label + ": ", in);
             continue;
         }
         const detail::Exporter exporter = detail::find_exporter(n.entry);
-        if (!exporter)
-            throw Error("ONNX export: " + label + " has no ONNX form: '" + n.entry + "' (from " +
-                        (n.library == "lua" ? std::string("a Lua definition") : "the plugin library " + n.library) +
-                        ") is not in the exporter's table; add a mapping to kExporters in "
-                        "host/interchange/src/onnx_export_ops.cpp (entries with one: " + detail::exported_entries() +
-                        ")");
+        const std::optional<std::string> form = exporter ? std::nullopt : plugin_form(layer, graph.opset());
+        if (!exporter && !form)
+            throw Error("ONNX export: " + label + " has no ONNX form: '" + n.entry + "' (from " + origin_of(n) +
+                        ") " +
+                        (n.library == "lua"
+                             ? "gives none: add onnx_form = function(self, opset) return \"{ Y0 = ... }\" end "
+                               "to its nn.define (docs/interchange.md)"
+                             : "neither gives one through the onnx_form slot of plugin ABI 1.2 (in the SDK: "
+                               "override onnx_form(opset) of the layer class; docs/plugins.md) nor is in the "
+                               "exporter's table") +
+                        " (built-in entries with one: " + detail::exported_entries() + ")");
         ExportNode node{graph, n, detail::Config(n.config, label), label, base, {}, {}, {}, {}};
         for (const Value &v : in) {
             node.inputs.push_back(v.name);
             node.input_ranks.push_back(v.rank);
         }
         node.outputs.push_back(graph.fresh(base + "_" + n.entry));
-        exporter(node);
+        if (exporter)
+            exporter(node);
+        else
+            detail::export_plugin_form(node, *form, origin_of(n));
         if (node.output_ranks.empty())
             node.output_ranks.push_back(in.empty() ? 0 : in[0].rank);
         for (size_t k = 0; k < node.outputs.size(); ++k)
@@ -339,8 +364,10 @@ std::vector<int64_t> input_shape(Model &model, const CheckpointModel &m, int i, 
         return {model.input(i).sample_shape->begin(), model.input(i).sample_shape->end()};
     if (auto shape = shape_from_first_layer(m, i, 0); !shape.empty())
         return shape;
+    if (auto shape = model.last_sample_shape(i))
+        return {shape->begin(), shape->end()};
     throw Error("ONNX export: the shape of input " + std::to_string(i + 1) +
-                " is unknown; declare it with nn.Input{...} or pass {input_shape = {...}}");
+                " is unknown; declare it with nn.Input{...}, pass {input_shape = {...}} or run the model once");
 }
 
 void declare_value(onnx::ValueInfoProto &v, const std::string &name, const std::vector<int64_t> &sample, int rank)
@@ -420,7 +447,7 @@ std::vector<uint8_t> export_onnx(Model &model, const OnnxExportOptions &options)
         inputs.push_back({name, static_cast<int>(sample.size()) + 1});
         input_names.push_back(name);
     }
-    const std::vector<Value> outputs = emit_model(graph, m, "", "", inputs);
+    const std::vector<Value> outputs = emit_model(graph, m, model, "", "", inputs);
     name_outputs(g, outputs, input_names);
     for (size_t k = 0; k < outputs.size(); ++k)
         declare_value(*g.add_output(), "output" + std::to_string(k + 1), {}, outputs[k].rank);

@@ -98,6 +98,11 @@ void export_layer_norm(ExportNode &n);
 void export_flatten(ExportNode &n);
 void export_reshape(ExportNode &n);
 
+// A plugin's own ONNX form of the node (onnx_export_plugin.cpp): `text` in
+// ONNX's textual syntax, as the plugin's onnx_form slot wrote it; `origin`
+// names the plugin in messages.
+void export_plugin_form(ExportNode &n, const std::string &text, const std::string &origin);
+
 using Exporter = void (*)(ExportNode &node);
 // The mapping of a registry entry, or nullptr.
 Exporter find_exporter(const std::string &entry);

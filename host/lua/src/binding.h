@@ -171,6 +171,10 @@ void open_tensor_select(lua_State *L, int methods);
 void open_tensor_where(lua_State *L, int module);
 // tensor.cholesky and tensor.cholesky_solve, into the module table at `module` (linalg_binding.cpp).
 void open_tensor_linalg(lua_State *L, int module);
+// autograd's recording (autograd_binding.cpp): a table of its private
+// functions (_begin, _finish) for autograd.lua; `tensor_module` is the
+// tensor table, whose functions it learns the names of.
+void push_autograd_core(lua_State *L, int tensor_module);
 // The functions of the `tensor` table that build tensors (tensor_build.cpp).
 void open_tensor_build(lua_State *L, int module);
 std::string tensor_text(const Tensor &t);
@@ -323,5 +327,8 @@ void close_definitions(detail::SessionState &s);
 // Registry keys of the module tables, so bindings find them even when a
 // script shadows the globals.
 inline constexpr const char *kNnRegistryKey = "neurite.nn";
+// autograd.lua's function that gives nn.define a backward for a layer
+// defined without one (set by autograd._provide_backward).
+inline constexpr const char *kAutogradBackwardKey = "neurite.autograd.define";
 
 } // namespace neurite::lua

@@ -6,7 +6,7 @@
 //
 // LAPACK is column-major; a row-major symmetric A reads the same either
 // way, and the column-major upper factor U (A = UᵀU) read row-major is L.
-#include "binding.h"
+#include "tensor_args.h" // guard: on autograd's tape a recorded argument is an error (no gradient)
 
 #include <cmath>
 #include <string>
@@ -116,8 +116,8 @@ int tensor_cholesky_solve(lua_State *L)
 void open_tensor_linalg(lua_State *L, int module)
 {
     module = lua_absindex(L, module);
-    static const luaL_Reg functions[] = {{"cholesky", tensor_cholesky},
-                                         {"cholesky_solve", tensor_cholesky_solve},
+    static const luaL_Reg functions[] = {{"cholesky", guard<tensor_cholesky>},
+                                         {"cholesky_solve", guard<tensor_cholesky_solve>},
                                          {nullptr, nullptr}};
     lua_pushvalue(L, module);
     luaL_setfuncs(L, functions, 0);

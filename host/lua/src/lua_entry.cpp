@@ -469,6 +469,17 @@ int define_entry(lua_State *L, int idx)
         entry.kind = Kind::Loss;
     else
         raise(L, "nn.define: kind must be \"layer\", \"activation\" or \"loss\", got \"" + kind + "\"");
+    lua_getfield(L, idx, "backward");
+    lua_getfield(L, idx, "forward");
+    if (lua_isnil(L, -2) && lua_isfunction(L, -1) &&
+        lua_getfield(L, LUA_REGISTRYINDEX, kAutogradBackwardKey) == LUA_TFUNCTION) {
+        // No backward: autograd.lua gives a copy of the definition whose
+        // backward differentiates a recording of its forward.
+        lua_pushvalue(L, idx);
+        lua_call(L, 1, 1);
+        lua_replace(L, idx);
+    }
+    lua_settop(L, idx);
     for (const char *fn : {"forward", "backward"}) {
         lua_getfield(L, idx, fn);
         if (!lua_isfunction(L, -1))

@@ -157,6 +157,40 @@ nrt_status v_backward(void *self, const nrt_layer_call *c, char *err, size_t err
     return run(*call.instance->def, backward_body, call, err, err_size);
 }
 
+// onnx_form(self, opset) -> the layer in ONNX's textual syntax, or nil for
+// none (plugin ABI 1.2's onnx_form slot; docs/interchange.md).
+int onnx_form_body(lua_State *L)
+{
+    Call *call = call_of(L);
+    push_method(L, call->instance, "onnx_form", false);
+    if (lua_isnil(L, -2))
+        return 0; // call->flag stays 0: no form
+    lua_pushinteger(L, static_cast<lua_Integer>(call->number));
+    lua_call(L, 2, 1);
+    if (lua_isnil(L, -1))
+        return 0;
+    if (lua_type(L, -1) != LUA_TSTRING)
+        raise(L, label(call->instance) + ": onnx_form must return a string (ONNX nodes in ONNX's textual syntax) "
+                                         "or nil, got " + describe_value(L, -1));
+    size_t length = 0;
+    const char *text = lua_tolstring(L, -1, &length);
+    if (call->writer->write(call->writer->context, text, length) != NRT_OK)
+        raise(L, label(call->instance) + ": the host could not take its ONNX form");
+    call->flag = 1;
+    return 0;
+}
+
+nrt_status v_onnx_form(void *self, int32_t opset, const nrt_writer *out, char *err, size_t err_size)
+{
+    Call call;
+    call.instance = instance(self);
+    call.number = opset;
+    call.writer = out;
+    if (const nrt_status st = run(*call.instance->def, onnx_form_body, call, err, err_size))
+        return st;
+    return call.flag ? NRT_OK : NRT_ERR_UNSUPPORTED;
+}
+
 } // namespace
 
 const nrt_layer_vtable kLayerVtable = {
@@ -167,6 +201,7 @@ const nrt_layer_vtable kLayerVtable = {
     v_save, v_load,
     v_prepare, v_forward, v_backward,
     nullptr, // bind_params: the parameters are the Lua instance's
+    v_onnx_form,
 };
 
 } // namespace neurite::lua::entry

@@ -33,6 +33,7 @@ extern const char *const kEmbeddedSchedulesLua;
 extern const char *const kEmbeddedMetricsLua;
 extern const char *const kEmbeddedOptimizersLua;
 extern const char *const kEmbeddedLayersLua;
+extern const char *const kEmbeddedAutogradLua;
 
 namespace {
 
@@ -242,8 +243,16 @@ int open_all(lua_State *L)
     register_option_checks(L, neurite);
     load_train_module(L, neurite);
     lua_setfield(L, neurite, "train");
+    // autograd.lua: autograd.grad over the recording of autograd_binding.cpp;
+    // it also gives nn.define's layers without a backward one.
+    lua_pushvalue(L, neurite);
+    lua_getfield(L, neurite, "tensor");
+    push_autograd_core(L, -1);
+    lua_remove(L, -2);
+    run_shipped_lua(L, "autograd.lua", kEmbeddedAutogradLua, 2);
+    lua_setfield(L, neurite, "autograd");
 
-    for (const char *name : {"tensor", "nn", "optim", "monitor", "data", "train", "dist"}) {
+    for (const char *name : {"tensor", "nn", "optim", "monitor", "data", "train", "dist", "autograd"}) {
         lua_getfield(L, neurite, name);
         lua_setglobal(L, name);
     }

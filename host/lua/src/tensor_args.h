@@ -8,6 +8,7 @@
 
 #include "neurite/core/strided.h"
 
+#include <atomic>
 #include <vector>
 
 namespace neurite::lua {
@@ -82,12 +83,25 @@ Shape new_tensor_shape(lua_State *L, int idx, const char *fn);
 // keepdim as the argument at idx: a boolean, or a table {keepdim = true}.
 bool keepdim_arg(lua_State *L, int idx, const char *fn);
 
+namespace autograd {
+// How many tapes record right now, in any Lua state (autograd_binding.cpp):
+// while none does, guard's only extra cost is this one test.
+extern std::atomic<int> recording_tapes;
+// guard's path while a tape records: runs fn, and puts the call on the
+// state's tape when an argument is a recorded tensor. `key` is the function
+// as registered (guard<fn>), which names the operation.
+int recorded_call(lua_State *L, lua_CFunction fn, lua_CFunction key);
+} // namespace autograd
+
 // Every tensor function is registered as guard<fn>: a C++ exception it lets
 // through (an allocation that fails, an Error of the core) becomes a Lua
 // error at the script's line, as in guarded, never an exception crossing Lua.
+// While autograd.grad records, the call also goes on its tape.
 template <lua_CFunction F>
 int guard(lua_State *L)
 {
+    if (autograd::recording_tapes.load(std::memory_order_relaxed) != 0) [[unlikely]]
+        return autograd::recorded_call(L, F, &guard<F>);
     return guarded(L, [L] { return F(L); });
 }
 

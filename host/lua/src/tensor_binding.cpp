@@ -21,7 +21,9 @@ constexpr int kUserValues = 2; // 1: owner of a view's memory, 2: a parameter's 
 // Idempotent: a script may call it by hand (getmetatable(t).__gc(t)). The
 // box then holds nothing and every use raises; the memory of inline floats
 // stays with the userdata until the collector frees it, so views of it
-// (which keep the userdata alive) stay valid.
+// (which keep the userdata alive) stay valid. Registered without guard:
+// the guard's interrupt check would raise a pending Ctrl-C or os.exit again
+// in every finalizer that lua_close runs, and leak what the box holds.
 int tensor_gc(lua_State *L)
 {
     auto *box = static_cast<TensorBox *>(luaL_checkudata(L, 1, kTensorMeta));
@@ -492,7 +494,7 @@ void open_tensor(lua_State *L)
     lua_setfield(L, meta, "__index");
     lua_pop(L, 1); // methods
     static const luaL_Reg metamethods[] = {
-        {"__gc", guard<tensor_gc>}, {"__newindex", guard<tensor_newindex>},
+        {"__gc", tensor_gc}, {"__newindex", guard<tensor_newindex>},
         {"__tostring", guard<tensor_tostring>}, {"__len", guard<tensor_len>}, {nullptr, nullptr}};
     luaL_setfuncs(L, metamethods, 0);
     lua_pushliteral(L, "tensor");

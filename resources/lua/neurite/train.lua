@@ -655,8 +655,9 @@ local function train_epoch(fit, logs, resumed)
     if pred then train._add_metrics(fit.trackers, pred, y, 3) end
     train._optimizer_step(fit, x, y) -- clipping, and a closure for optim.LBFGS / Newton (schedules.lua)
     fit.step = monitor.step()
-    monitor.log("batch_loss", value)
+    -- Progress first: it places the batch's value at its fraction of the epoch.
     monitor.progress(seen, total, string.format("epoch %d/%d", fit.epoch, fit.epochs))
+    monitor.log("batch_loss", value)
     call(fit.callbacks, "on_batch_end", {loss = value, size = n, step = fit.step}, fit)
     if sums[4] > 0 then fit.interrupted = true end
     if fit.stop or fit.interrupted then break end

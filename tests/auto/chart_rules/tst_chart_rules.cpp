@@ -116,6 +116,20 @@ private slots:
         // Ten decades on an axis with room for six labels: every second one.
         QVERIFY(same_ticks(log_ticks(R{1e-8, 1e2, 11}, 6), {1e-8, 1e-6, 1e-4, 1e-2, 1, 1e2}));
     }
+
+    // TensorBoard's style: 100k, not 1e+05; digits only where ticks need them.
+    void tick_labels_read_as_numbers()
+    {
+        using L = std::vector<std::string>;
+        QCOMPARE(tick_labels({0.1, 0.2, 0.5, 1, 2, 5, 10}), (L{"0.1", "0.2", "0.5", "1", "2", "5", "10"}));
+        QCOMPARE(tick_labels({0, 25000, 50000, 75000, 100000}), (L{"0", "25k", "50k", "75k", "100k"}));
+        QCOMPARE(tick_labels({1e5, 1e6, 1e7}), (L{"100k", "1M", "10M"}));
+        QCOMPARE(tick_labels({0, 1500, 3000}), (L{"0", "1.5k", "3k"}));
+        QCOMPARE(tick_labels({0, 250, 500, 750}), (L{"0", "250", "500", "750"}));
+        QCOMPARE(tick_labels({0.8, 0.85, 0.9, 0.95, 1}), (L{"0.8", "0.85", "0.9", "0.95", "1"}));
+        QCOMPARE(tick_labels({1e-5, 1e-4, 1e-3}), (L{"1e-05", "0.0001", "0.001"}));
+        QCOMPARE(tick_labels({-0.3, 0, 0.3}), (L{"-0.3", "0", "0.3"}));
+    }
 };
 
 QTEST_APPLESS_MAIN(TestChartRules)

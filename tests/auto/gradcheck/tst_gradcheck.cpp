@@ -112,7 +112,8 @@ private slots:
         for (int64_t i = 0; i < once.numel(); ++i)
             QVERIFY(std::fabs(twice[i] - 2 * once[i]) <= 1e-5f * (1 + std::fabs(once[i])));
         layer->zero_grad();
-        for (float g : layer->parameters()[0].grad)
+        const Tensor zeroed = layer->parameters()[0].grad; // not a range over the temporary list
+        for (float g : zeroed)
             QCOMPARE(g, 0.0f);
     }
 

@@ -26,6 +26,7 @@
 #include <QLegendMarker>
 #include <QSignalSpy>
 #include <QTemporaryDir>
+#include <QCategoryAxis>
 #include <QtTest>
 
 #include <cmath>
@@ -163,6 +164,10 @@ private slots:
         QTemporaryDir dir;
         QVERIFY(monitor.export_png("loss", dir.filePath("loss.png")));
         QVERIFY(QImage(dir.filePath("loss.png")).width() > 100);
+        // Columns follow the width: 900 px hold two charts of 420.
+        QCOMPARE(monitor.columns(), 2);
+        QCOMPARE(TrainingMonitor::columns_for(300), 1);
+        QCOMPARE(TrainingMonitor::columns_for(2560), 4);
         QVERIFY(monitor.export_csv("loss", dir.filePath("loss.csv")));
         QFile csv(dir.filePath("loss.csv"));
         QVERIFY(csv.open(QIODevice::ReadOnly));
@@ -209,6 +214,18 @@ private slots:
         chart.draw({{"run 1", "loss", &s, 0}}, XAxis::Step, true);
         QCOMPARE(chart.y_axis_range().lo, 0.1); // whole decades around 0.12 .. 2
         QCOMPARE(chart.y_axis_range().hi, 10.0);
+        // Exported at twice its size on screen by default, drawn again, not magnified.
+        QTemporaryDir png_dir;
+        QVERIFY(chart.export_png(png_dir.filePath("2x.png")));
+        QCOMPARE(QImage(png_dir.filePath("2x.png")).size(), QSize(1000, 600));
+        QVERIFY(chart.export_png(png_dir.filePath("3x.png"), 3));
+        QCOMPARE(QImage(png_dir.filePath("3x.png")).size(), QSize(1500, 900));
+        // Labelled at 1, 2 and 5 of each decade, not a lone "1".
+        auto *log_axis = qobject_cast<QCategoryAxis *>(chart.chart()->axes(Qt::Vertical).value(0));
+        QVERIFY(log_axis);
+        QCOMPARE(log_axis->categoriesLabels(), (QStringList{"0.1", "0.2", "0.5", "1", "2", "5", "10"}));
+        QCOMPARE(log_axis->endValue("2"), std::log10(2.0));
+        chart.draw({{"run 1", "loss", &s, 0}}, XAxis::Step, false);
 
         // Validation is dashed and left out of the legend, which lists runs.
         MetricSeries val;
@@ -235,6 +252,35 @@ private slots:
         const R lr_y = lr_chart.y_axis_range();
         QVERIFY2(lr_y.lo <= 0.045 && lr_y.hi >= 0.055 && lr_y.ticks >= 3,
                  qPrintable(QString("%1 .. %2, %3 ticks").arg(lr_y.lo).arg(lr_y.hi).arg(lr_y.ticks)));
+    }
+
+    // TensorBoard's smoothing: per-step series only, with the raw values drawn
+    // faintly behind; an epoch's values and the learning rate as they are.
+    void smoothing_is_for_per_step_series()
+    {
+        TrainingMonitor monitor;
+        monitor.resize(900, 600);
+        monitor.show();
+        const double accuracy[] = {0.80, 0.86, 0.89, 0.91, 0.92};
+        for (int epoch = 1; epoch <= 5; ++epoch) {
+            for (int b = 1; b <= 10; ++b) {
+                const double step = (epoch - 1) * 10 + b;
+                monitor.post("r", "batch_loss", {step, epoch - 1 + b / 10.0, 1.0 / step + (b % 2) * 0.1});
+                monitor.post("r", "lr", {step, epoch - 1 + b / 10.0, epoch < 3 ? 0.1 : 0.01});
+            }
+            monitor.post("r", "accuracy", {epoch * 10.0, double(epoch), accuracy[epoch - 1]});
+        }
+        monitor.set_smoothing(0.9);
+        monitor.refresh();
+        QCOMPARE(monitor.series("r", "batch_loss")->smoothing(), 0.9);
+        QCOMPARE(monitor.series("r", "accuracy")->smoothing(), 0.0);
+        QCOMPARE(monitor.series("r", "lr")->smoothing(), 0.0);
+        QCOMPARE(monitor.series("r", "accuracy")->smoothed(4), 0.92); // the run's true end
+        QVERIFY(monitor.drawn_points("r", "batch_loss", true) > 0);    // raw, behind the smoothed
+        QCOMPARE(monitor.drawn_points("r", "accuracy", true), 0);
+        monitor.set_smoothing(0);
+        monitor.refresh();
+        QCOMPARE(monitor.drawn_points("r", "batch_loss", true), 0);
     }
 
     // A costly redraw (here: a UI thread that computed for 40 ms) spaces the

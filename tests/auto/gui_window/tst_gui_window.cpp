@@ -653,6 +653,22 @@ train.fit{model = model, loss = nn.MSELoss(), optimizer = optim.SGD(model, {lr =
         const QString path = QString(NEURITE_SCREENSHOT_DIR) + "/main_window.png";
         QVERIFY(w.grab().save(path, "PNG"));
         QVERIFY(QImage(path).width() >= 1000);
+
+        // Per-step series smoothed over their faint raw values, x by epoch,
+        // a log scale: build/screenshots/training_log_epochs.png.
+        w.run_script(R"(local moons = data.moons{count = 400, noise = 0.2, seed = 1}
+local m = nn.Sequential{nn.Dense{inputs = 2, outputs = 16, activation = "tanh"}, nn.Dense{inputs = 16, outputs = 2}}
+train.fit{model = m, loss = nn.CrossEntropyLoss(), optimizer = optim.SGD(m, {lr = 0.1}), data = moons,
+          epochs = 20, batch_size = 10, verbose = 0, metrics = {"accuracy"}, name = "moons"})",
+                     "moons.lua");
+        QCOMPARE(wait_for_run(done).first, 0);
+        w.monitor()->set_x_axis(XAxis::Epoch);
+        w.monitor()->set_log_y(true);
+        w.monitor()->set_smoothing(0.9);
+        w.monitor()->refresh();
+        QTest::qWait(200);
+        const QString log_path = QString(NEURITE_SCREENSHOT_DIR) + "/training_log_epochs.png";
+        QVERIFY(w.monitor()->grab().save(log_path, "PNG"));
     }
 
     // Every tabbed panel in front once, after the quick form trained on

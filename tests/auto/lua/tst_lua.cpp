@@ -4,6 +4,7 @@
 #include "test_support.h"
 
 #include "neurite/core/checkpoint.h"
+#include "neurite/core/memory_budget.h"
 #include "neurite/core/monitor.h"
 #include "neurite/core/sequential.h"
 #include "neurite/lua/runtime.h"
@@ -190,6 +191,36 @@ private slots:
         QCOMPARE(number(rt, "result = 5"), 5.0);
     }
 
+    // A run that ends by os.exit or an interrupt still frees every tensor
+    // when the runtime closes: the tensors' __gc must not raise the pending
+    // exit again (it did, and each tensor, with the model its parameters
+    // keep alive, leaked at the end of such a run).
+    void runs_ended_abruptly_free_their_tensors()
+    {
+        const uint64_t before = neurite::memory::tensor_bytes();
+        {
+            LuaRuntime rt;
+            const RunResult r = rt.run_string("t = tensor.zeros{1000, 100}; m = nn.Sequential{nn.Dense(100, 50)};"
+                                              "m:forward(t); os.exit(4)");
+            QCOMPARE(r.exit_code, 4);
+            QVERIFY(neurite::memory::tensor_bytes() >= before + 400000);
+        }
+        QCOMPARE(neurite::memory::tensor_bytes(), before);
+        {
+            RuntimeOptions o;
+            o.interrupt_grace_seconds = 0.2;
+            LuaRuntime rt(o);
+            std::thread stopper([&] {
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                rt.request_cancel();
+            });
+            const RunResult r = rt.run_string("keep = tensor.ones{500, 100}; while true do end", "@loop.lua");
+            stopper.join();
+            QCOMPARE(r.exit_code, 130);
+        }
+        QCOMPARE(neurite::memory::tensor_bytes(), before);
+    }
+
     void sandbox_has_no_io_os_package_debug()
     {
         RuntimeOptions o;
@@ -233,6 +264,40 @@ private slots:
         for (const auto &e : events)
             text = text || (e.type == neurite::MonitorEvent::Type::Text && e.text == "hello\t1");
         QVERIFY(text);
+    }
+
+    // x by epoch: train.fit's batches fall at fractions of their epoch, the
+    // epoch's own values at its end (issue 17: batch_loss was a sawtooth
+    // shifted by one epoch).
+    void batches_fall_at_fractions_of_their_epoch()
+    {
+        LuaRuntime rt;
+        std::vector<neurite::MonitorEvent> events;
+        rt.monitor().subscribe([&](const neurite::MonitorEvent &e) {
+            if (e.type == neurite::MonitorEvent::Type::Scalar)
+                events.push_back(e);
+        });
+        QVERIFY(rt.run_string(R"(
+            local m = nn.Sequential{nn.Dense(2, 1)}
+            train.fit{model = m, loss = nn.MSELoss(), optimizer = optim.SGD(m, {lr = 0.1}),
+                      data = {x = tensor.rand{8, 2}, y = tensor.rand{8, 1}}, epochs = 2, batch_size = 2,
+                      verbose = 0, shuffle = false}
+            monitor.epoch(7)
+            monitor.log("custom", 1) -- a loop of one's own that reports no progress: at its epoch
+        )").status == RunResult::Status::Ok);
+        std::vector<double> batches, losses;
+        double custom = -1;
+        for (const auto &e : events) {
+            if (e.name == "batch_loss")
+                batches.push_back(e.epoch_position);
+            else if (e.name == "loss")
+                losses.push_back(e.epoch_position);
+            else if (e.name == "custom")
+                custom = e.epoch_position;
+        }
+        QCOMPARE(batches, (std::vector<double>{0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2}));
+        QCOMPARE(losses, (std::vector<double>{1, 2}));
+        QCOMPARE(custom, 7.0);
     }
 
     // The GUI subscribes from its own thread while a run publishes.

@@ -413,6 +413,13 @@ public:
     virtual bool has_extra_state() const { return false; }
     virtual void save_state(const Writer &) const {}
     virtual void load_state(Reader &) {}
+    // The layer as ONNX nodes for `opset` (see nrt_layer_vtable.onnx_form);
+    // empty: it has none.
+    virtual std::string onnx_form(int opset) const
+    {
+        (void)opset;
+        return {};
+    }
 
     const std::vector<nrt_param_ref> &params() const { return m_params; }
 
@@ -522,6 +529,22 @@ inline void init_compute_thread(const Host &host) noexcept
         set_flush_denormals(*flush);
 }
 
+namespace detail {
+
+// The onnx_form slot of both layer tables: the text goes out through the
+// host's writer; an empty form is "none" (NRT_ERR_UNSUPPORTED).
+template <class T> nrt_status onnx_form_slot(void *p, int32_t opset, const nrt_writer *out, char *e, size_t es)
+{
+    std::string text;
+    if (nrt_status st = guarded(e, es, [&] { text = static_cast<T *>(p)->onnx_form(opset); }))
+        return st;
+    if (text.empty())
+        return NRT_ERR_UNSUPPORTED;
+    return guarded(e, es, [&] { Writer(out).write(text.data(), text.size()); });
+}
+
+} // namespace detail
+
 } // namespace neurite::sdk
 
 // ABI 1.1 layers (sdk::GraphLayer), built on everything above.
@@ -580,6 +603,11 @@ template <class T> struct LayerTable {
                 r.expect_end();
             });
         },
+        nullptr, // prepare2: an ABI 1.0 layer
+        nullptr, // forward2
+        nullptr, // backward2
+        nullptr, // bind_params
+        onnx_form_slot<T>,
     };
 };
 

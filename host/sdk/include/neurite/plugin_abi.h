@@ -23,6 +23,10 @@
  * contiguous arena and every gradient in another, and binds views into them).
  * ABI 1.0 layers keep working unchanged.
  *
+ * ABI 1.2 adds one optional layer slot, onnx_form: the layer described as
+ * ONNX nodes, which ONNX export writes in its place. An older host never
+ * calls it, so filling it alone does not make a plugin decline such a host.
+ *
  * This header is C99 and includes nothing but <stddef.h> and <stdint.h>;
  * oneDNN handles are declared opaquely so that a plugin without oneDNN
  * compiles, and a plugin with oneDNN can pass them to dnnl.h directly.
@@ -38,7 +42,7 @@ extern "C" {
 #endif
 
 #define NRT_ABI_MAJOR 1
-#define NRT_ABI_MINOR 1
+#define NRT_ABI_MINOR 2
 
 #define NRT_MAX_DIMS 8
 
@@ -289,6 +293,20 @@ typedef struct nrt_layer_vtable {
      * may be NULL. */
     nrt_status (*bind_params)(void *self, int32_t count, const nrt_param_ref *params,
                               int32_t initialise, char *err, size_t err_size);
+
+    /* ---- ABI 1.2, optional (may be NULL, or return NRT_ERR_UNSUPPORTED:
+     * the layer has no ONNX form, and export names it). Writes the layer as
+     * a list of ONNX nodes in ONNX's textual syntax (onnx/defs/parser.h), for
+     * the target opset (13 to 17), e.g.
+     *     { t = Mul(X0, scale)
+     *       Y0 = Relu(t) }
+     * X0, X1, ... are the layer's inputs and Y0, Y1, ... its outputs; a
+     * declared parameter's name is that parameter (written as an initializer
+     * with its current value); every other name is a value of this layer's
+     * own, renamed so that it cannot clash. Constants are Constant nodes.
+     * It may call out->write any number of times; the text is their
+     * concatenation. */
+    nrt_status (*onnx_form)(void *self, int32_t opset, const nrt_writer *out, char *err, size_t err_size);
 } nrt_layer_vtable;
 
 /* What a loss's target holds (nrt_loss_vtable.target_kind, ABI 1.1). The

@@ -174,6 +174,14 @@ public:
     virtual void on_bind() {}
     virtual void save_state(const Writer &) const {}
     virtual void load_state(Reader &) {}
+    // The layer as ONNX nodes for `opset` (see nrt_layer_vtable.onnx_form):
+    // inputs X0.., outputs Y0.., parameters by their declared names. Empty:
+    // it has none, and ONNX export of a model holding it fails naming it.
+    virtual std::string onnx_form(int opset) const
+    {
+        (void)opset;
+        return {};
+    }
 
     const std::vector<nrt_param_ref> &params() const { return m_params; }
     bool bound() const { return m_bound; }
@@ -312,6 +320,7 @@ template <class T> struct GraphLayerTable {
                 self(p)->bind(read_param_refs(params, n), init != 0);
             });
         },
+        onnx_form_slot<T>,
     };
 };
 

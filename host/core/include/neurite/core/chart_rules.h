@@ -59,4 +59,11 @@ AxisRange log_value_axis(double lo, double hi);
 std::vector<double> linear_ticks(const AxisRange &axis);
 std::vector<double> log_ticks(const AxisRange &axis, int max_ticks);
 
+// The labels of an axis's ticks, in one style for the whole axis: numbers
+// from 1000 up with an SI suffix ("2k", "100k", "1.5M"), as TensorBoard
+// writes them; tiny ones (below 0.0001) in scientific form ("1e-05"); the
+// rest plain ("0.05", "250"); each with as many digits as the ticks need to
+// be told apart, at most 6.
+std::vector<std::string> tick_labels(const std::vector<double> &ticks);
+
 } // namespace neurite::charts

@@ -145,6 +145,9 @@ public:
     std::string summary_text(std::span<const Shape> input_shapes);
     // The output descriptors of every node for these inputs.
     std::vector<std::vector<Desc>> node_outputs(std::span<const Shape> input_shapes);
+    // One sample's shape of input i (without the batch dimension) as the
+    // model last ran; nothing before its first run.
+    std::optional<Shape> last_sample_shape(int i) const;
 
 protected:
     void invalidate();

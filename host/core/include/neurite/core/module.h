@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -96,6 +97,10 @@ public:
 
     std::vector<uint8_t> save_extra_state() const;
     void load_extra_state(const std::vector<uint8_t> &bytes);
+
+    // The plugin's ONNX form of this instance (ABI 1.2's onnx_form, in ONNX's
+    // textual syntax), or nothing when it gives none. A failing call raises.
+    std::optional<std::string> onnx_form(int opset) const;
 
 private:
     [[noreturn]] void fail(const char *call, nrt_status status, const char *message) const;

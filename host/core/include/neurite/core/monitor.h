@@ -61,6 +61,11 @@ struct MonitorEvent {
     std::string run; // the run id, unique within the process
     int64_t step = 0;
     int64_t epoch = 0;
+    // Scalars: where in training the value falls, in epochs. In an epoch
+    // that reports its progress (train.fit does, each batch), the k-th of n
+    // batches of epoch e is at e - 1 + k/n, so a batch's value lands between
+    // the epochs' own values (which come at e, the epoch's end); otherwise e.
+    double epoch_position = 0;
     std::string name;
     double value = 0;
     double total = 0;
@@ -150,6 +155,7 @@ private:
     std::string m_run;
     int64_t m_step = 0;
     int64_t m_epoch = 0;
+    double m_epoch_fraction = -1; // the last progress of this epoch, done / total; -1: none yet
     std::weak_ptr<Model> m_watched;
     std::chrono::steady_clock::time_point m_start;
 };
