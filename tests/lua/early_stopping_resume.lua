@@ -24,7 +24,7 @@ end
 
 local model, train_set, validation = setup()
 local after_epoch = {}
-local watch = {on_epoch_end = function(_, _, f) after_epoch[f.epoch] = f.model:forward(validation.x) end}
+local watch = {on_epoch_end = function(_, _, f) after_epoch[f.epoch] = f.model:forward(validation.x):clone() end}
 local full = fit(model, train_set, validation, 6, nil, watch)
 for i = 2, 6 do
   assert(full.val_loss[i] > full.val_loss[i - 1], "the validation loss grows after epoch 1")

@@ -65,7 +65,7 @@ tensor.seed(42)
 local d1 = nn.Dropout{p = 0.5}
 tensor.seed(42)
 local d2 = nn.Dropout{p = 0.5}
-local m1 = d1:forward(ones)
+local m1 = d1:forward(ones):clone() -- kept past the next forward
 assert(m1:equal(d2:forward(ones)), "the same seed gives the same mask")
 assert(not m1:equal(d1:forward(ones)), "each training step draws a new mask")
 local kept = m1:gt(0):sum()

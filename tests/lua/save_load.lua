@@ -18,7 +18,7 @@ for _ = 1, 5 do
   model:backward(x, loss:backward(pred, y), false)
   opt:step()
 end
-local expected = model:forward(x)
+local expected = model:forward(x):clone() -- a view of the output buffer: kept past the next forward
 model:save("save_load.nrt", {optimizer = opt, note = "hello"})
 
 local loaded, extras = nn.load("save_load.nrt")

@@ -60,6 +60,26 @@ void ComputeContext::set_num_threads(int n)
 
 int ComputeContext::num_threads() { return omp_get_max_threads(); }
 
+// omp_set_num_threads changes the calling thread's own setting only (an
+// OpenMP internal control variable of its data environment): other threads,
+// and the next call, are unaffected once it is restored.
+ComputeContext::SerialScope::SerialScope(bool active)
+{
+    if (!active || omp_in_parallel())
+        return;
+    m_saved = omp_get_max_threads();
+    if (m_saved > 1)
+        omp_set_num_threads(1);
+    else
+        m_saved = 0;
+}
+
+ComputeContext::SerialScope::~SerialScope()
+{
+    if (m_saved > 0)
+        omp_set_num_threads(m_saved);
+}
+
 void ComputeContext::set_flush_denormals(bool flush)
 {
     g_flush_denormals.store(flush, std::memory_order_relaxed);

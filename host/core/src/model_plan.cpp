@@ -122,6 +122,11 @@ std::vector<Tensor> assign_slots(std::vector<Interval> &intervals)
 
 } // namespace
 
+Tensor buffer_view(const Tensor &buffer, const Shape &shape)
+{
+    return buffer.narrow(0, 0, shape.numel()).reshape(shape);
+}
+
 Tensor raw_buffer(size_t bytes)
 {
     const int64_t floats = static_cast<int64_t>(std::max<size_t>((bytes + sizeof(float) - 1) / sizeof(float), 1));
@@ -221,7 +226,7 @@ void plan_outputs(Model &model, Plan &plan)
             throw Error(model.type_name() + ": an output is " + model.ref_text(r) + ", which does not exist");
         ValuePlan &v = plan.values[static_cast<size_t>(outs[static_cast<size_t>(r.index)])];
         if (v.desc.plain_f32()) {
-            plan.outputs.push_back(Tensor::view(v.act.data(), v.desc.shape));
+            plan.outputs.push_back(buffer_view(v.act, v.desc.shape));
             plan.output_conversions.emplace_back();
         } else {
             Tensor out(v.desc.shape);
@@ -359,7 +364,7 @@ void bind_calls(Model &model, Plan &plan, const std::vector<int> &order)
     }
     for (size_t i = 0; i < plan.input_shapes.size(); ++i) {
         const ValuePlan &v = plan.values[i];
-        plan.input_grads.push_back(v.grad >= 0 ? Tensor::view(static_cast<float *>(slot(plan, v.grad)), v.desc.shape)
+        plan.input_grads.push_back(v.grad >= 0 ? buffer_view(plan.grad_pool[static_cast<size_t>(v.grad)], v.desc.shape)
                                                : Tensor(v.desc.shape));
     }
 }

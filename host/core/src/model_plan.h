@@ -93,5 +93,9 @@ void run_backward(Model &model, Plan &plan, const std::vector<int> &order,
 
 // 64-byte aligned, zero-filled memory for `bytes`.
 Tensor raw_buffer(size_t bytes);
+// The first elements of a raw_buffer as `shape`, sharing its storage: what a
+// caller gets (outputs, input gradients) keeps the memory alive even when
+// the plan is dropped (a new input shape, a changed model, a freed model).
+Tensor buffer_view(const Tensor &buffer, const Shape &shape);
 
 } // namespace neurite::detail

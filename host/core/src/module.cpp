@@ -180,6 +180,10 @@ size_t Module::prepare(std::span<Desc> src, std::vector<Desc> &dst)
         read_declarations(); // shapes that depended on the input appear now
         ensure_bound();
     }
+    m_call_elements = parameter_count();
+    for (const std::vector<Desc> *list : {&m_src_read, &m_dst})
+        for (const Desc &d : *list)
+            m_call_elements += d.shape.numel();
     return workspace;
 }
 
@@ -257,10 +261,16 @@ int64_t batch_of(const nrt_layer_call &call)
 
 } // namespace
 
+bool Module::runs_serial() const
+{
+    return m_entry->native != nullptr && m_call_elements < ComputeContext::kSerialElements;
+}
+
 void Module::forward(const nrt_layer_call &call)
 {
     PluginCall in_progress(*m_entry, "forward", batch_of(call));
     ComputeContext::prepare_team();
+    const ComputeContext::SerialScope serial(runs_serial());
     m_err[0] = '\0';
     nrt_status st;
     if (m_v11)
@@ -275,6 +285,7 @@ void Module::backward(const nrt_layer_call &call)
 {
     PluginCall in_progress(*m_entry, "backward", batch_of(call));
     ComputeContext::prepare_team();
+    const ComputeContext::SerialScope serial(runs_serial());
     m_err[0] = '\0';
     nrt_status st;
     if (m_v11) {

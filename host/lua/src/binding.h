@@ -16,9 +16,11 @@
 
 #include <lua.hpp>
 
+#include <array>
 #include <exception>
 #include <memory>
 #include <new>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -77,6 +79,11 @@ void check_choice(lua_State *L, const std::string &value, const char *fn, const 
 // Sets check_options, check_choice and closest_name, their Lua faces, in
 // the table at idx.
 void register_option_checks(lua_State *L, int table);
+
+// luaL_testudata(L, idx, meta) for the bindings' types (meta is one of the
+// k*Meta constants), without its lookup of the name in the registry: a
+// training step tests its arguments some twenty times.
+void *test_userdata(lua_State *L, int idx, const char *meta);
 
 // "a string", "a tensor", "nil": what a wrong argument was.
 std::string describe_value(lua_State *L, int idx);
@@ -222,10 +229,59 @@ void push_parameters(lua_State *L, int idx, bool buffers = false);
 void sync_grads(lua_State *L, Module &module);
 // In sandbox mode, files are written only below the working directory.
 void check_write_path(lua_State *L, const std::string &path, const char *fn);
+// Tensors of one argument: a model runs on at most 8 inputs, which are
+// kept inline, so that a call in a training loop allocates nothing.
+class TensorArgs {
+public:
+    void push_back(const Tensor &t)
+    {
+        if (m_count < m_inline.size() && m_more.empty())
+            m_inline[m_count] = t;
+        else
+            spill().push_back(t);
+        ++m_count;
+    }
+    size_t size() const { return m_count; }
+    bool empty() const { return m_count == 0; }
+    Tensor *begin() { return m_more.empty() ? m_inline.data() : m_more.data(); }
+    Tensor *end() { return begin() + m_count; }
+    const Tensor *begin() const { return m_more.empty() ? m_inline.data() : m_more.data(); }
+    const Tensor *end() const { return begin() + m_count; }
+    const Tensor &operator[](size_t i) const { return begin()[i]; }
+    operator std::span<const Tensor>() const { return {begin(), m_count}; }
+
+private:
+    std::vector<Tensor> &spill()
+    {
+        if (m_more.empty())
+            m_more.assign(m_inline.begin(), m_inline.end());
+        return m_more;
+    }
+    std::array<Tensor, 8> m_inline;
+    std::vector<Tensor> m_more; // beyond 8 (the model then names the limit)
+    size_t m_count = 0;
+};
 // The tensor or table of tensors at idx, as a model's inputs (or output gradients).
-std::vector<Tensor> tensor_list(lua_State *L, int idx, const char *fn, const char *what);
+TensorArgs tensor_list(lua_State *L, int idx, const char *fn, const char *what);
 // One tensor for one output, a table of tensors for several.
 void push_outputs(lua_State *L, const std::vector<Tensor> &outputs);
+
+// ---- views of a module's buffers (buffer_views.cpp)
+
+// The user value of model, layer and loss userdata that caches the views
+// they hand out (model and layer userdata keep their parent in user value 1).
+inline constexpr int kViewCacheSlot = 2;
+inline constexpr int kLossViewCacheSlot = 1;
+enum class BufferKind { output, input_grad };
+// Pushes views of `tensors`, buffers of the module whose userdata is at
+// `owner` (its outputs, or its input gradients): one tensor, or a table for
+// several. A view keeps the module's userdata alive (and the Tensor its
+// memory), and the same userdata is returned again while it shows the same
+// memory, so a steady loop allocates nothing.
+void push_buffer_views(lua_State *L, int owner, int slot, BufferKind kind, std::span<const Tensor> tensors);
+// Whether `input` shares memory with an output view the module at `owner`
+// handed out: a forward would overwrite it while reading it.
+bool aliases_output(lua_State *L, int owner, int slot, const Tensor &input);
 
 // A checkpoint's extra sections as a table: strings, and lists of tensors.
 void push_sections(lua_State *L, const Checkpoint &c, const std::string &path);

@@ -27,38 +27,36 @@ LayerRunner &runner(LayerBox *box)
     return *box->runner;
 }
 
-// layer:forward(x) or layer:forward{x1, x2}: one tensor per output.
+// layer:forward(x) or layer:forward{x1, x2}: one tensor per output, views
+// of the layer's buffers, valid until its next forward (as m:forward's).
 int layer_forward(lua_State *L)
 {
     LayerBox *box = check_layer(L, 1);
-    const std::vector<Tensor> inputs = tensor_list(L, 2, "layer:forward", "input");
+    TensorArgs inputs = tensor_list(L, 2, "layer:forward", "input");
+    for (Tensor &x : inputs)
+        if (aliases_output(L, 1, kViewCacheSlot, x))
+            x = x.clone(); // h = layer:forward(h) would write the buffer it reads
     detail::ActiveScope scope(L);
     return guarded(L, [&] {
-        // Copies: the layer reuses its buffers on the next forward.
-        std::vector<Tensor> out;
-        for (const Tensor &t : runner(box).forward(inputs))
-            out.push_back(t.clone());
-        push_outputs(L, out);
+        push_buffer_views(L, 1, kViewCacheSlot, BufferKind::output, runner(box).forward(inputs));
         return 1;
     });
 }
 
-// layer:backward(x, grad_out [, input_grad = true])
+// layer:backward(x, grad_out [, input_grad = true]): views of the layer's
+// input gradient buffers, valid until its next backward.
 int layer_backward(lua_State *L)
 {
     LayerBox *box = check_layer(L, 1);
-    const std::vector<Tensor> inputs = tensor_list(L, 2, "layer:backward", "input");
-    const std::vector<Tensor> grads = tensor_list(L, 3, "layer:backward", "output gradient");
+    const TensorArgs inputs = tensor_list(L, 2, "layer:backward", "input");
+    const TensorArgs grads = tensor_list(L, 3, "layer:backward", "output gradient");
     const bool input_grad = lua_isnoneornil(L, 4) || lua_toboolean(L, 4);
     detail::ActiveScope scope(L);
     return guarded(L, [&] {
         const std::vector<Tensor> &dx = runner(box).backward(inputs, grads, input_grad);
         if (!input_grad)
             return 0;
-        std::vector<Tensor> out;
-        for (const Tensor &t : dx)
-            out.push_back(t.clone());
-        push_outputs(L, out);
+        push_buffer_views(L, 1, kViewCacheSlot, BufferKind::input_grad, dx);
         return 1;
     });
 }
@@ -192,7 +190,7 @@ int layer_call(lua_State *L)
 
 LayerBox *push_layer(lua_State *L, std::shared_ptr<Module> module)
 {
-    void *mem = lua_newuserdatauv(L, sizeof(LayerBox), 1);
+    void *mem = lua_newuserdatauv(L, sizeof(LayerBox), kViewCacheSlot);
     auto *box = new (mem) LayerBox{};
     box->module = std::move(module);
     luaL_setmetatable(L, kLayerMeta);
@@ -201,7 +199,7 @@ LayerBox *push_layer(lua_State *L, std::shared_ptr<Module> module)
 
 LayerBox *check_layer(lua_State *L, int idx)
 {
-    auto *box = static_cast<LayerBox *>(luaL_testudata(L, idx, kLayerMeta));
+    auto *box = static_cast<LayerBox *>(test_userdata(L, idx, kLayerMeta));
     if (!box)
         arg_error(L, idx, "layer method", "a layer (call it with ':')");
     if (!box->module)

@@ -12,11 +12,14 @@ namespace {
 
 struct LossBox {
     std::unique_ptr<LossFunction> loss;
+    // backward writes here while the prediction's shape stays the same; the
+    // tensor it returns is a view of it (see push_buffer_views).
+    Tensor grad;
 };
 
 LossBox *check_loss(lua_State *L, int idx)
 {
-    auto *box = static_cast<LossBox *>(luaL_testudata(L, idx, kLossMeta));
+    auto *box = static_cast<LossBox *>(test_userdata(L, idx, kLossMeta));
     if (!box)
         arg_error(L, idx, "loss method", "a loss such as nn.MSELoss() (call it with ':')");
     if (!box->loss)
@@ -78,8 +81,10 @@ int loss_backward(lua_State *L)
     return guarded(L, [&] {
         const Tensor target = tensor_from_value(L, 3, "loss:backward");
         const Tensor core = core_target(*box->loss, pred, target);
-        Tensor grad = push_new_tensor(L, pred.shape(), false)->value; // the loss writes every element
-        box->loss->backward(pred, core, grad);
+        if (!(box->grad.shape() == pred.shape()) || !box->grad.defined())
+            box->grad = Tensor::uninitialized(pred.shape()); // the loss writes every element
+        box->loss->backward(pred, core, box->grad);
+        push_buffer_views(L, 1, kLossViewCacheSlot, BufferKind::output, std::span<const Tensor>(&box->grad, 1));
         return 1;
     });
 }
@@ -118,8 +123,8 @@ int loss_call(lua_State *L)
 
 void push_loss(lua_State *L, std::unique_ptr<LossFunction> loss)
 {
-    void *mem = lua_newuserdatauv(L, sizeof(LossBox), 0);
-    new (mem) LossBox{std::move(loss)};
+    void *mem = lua_newuserdatauv(L, sizeof(LossBox), kLossViewCacheSlot);
+    new (mem) LossBox{std::move(loss), Tensor()};
     luaL_setmetatable(L, kLossMeta);
 }
 

@@ -25,6 +25,29 @@ Tensor copy_in(const nrt_tensor &t)
     return out;
 }
 
+void push_reused_copy(lua_State *L, LuaInstance *inst, int key, const nrt_tensor &t)
+{
+    if (inst->copies_ref == LUA_NOREF) {
+        lua_newtable(L);
+        inst->copies_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, inst->copies_ref);
+    const Shape shape = shape_of(t);
+    lua_rawgeti(L, -1, key);
+    TensorBox *box = test_tensor(L, -1);
+    // Only the inline tensor made below qualifies: a script cannot make its
+    // box show other memory, but it may have freed it by hand (__gc).
+    if (!box || !box->inline_storage || !(box->value.shape() == shape)) {
+        lua_pop(L, 1);
+        box = push_new_tensor(L, shape, false);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, -3, key);
+    }
+    if (shape.numel())
+        std::memcpy(box->value.data(), t.data, static_cast<size_t>(shape.numel()) * sizeof(float));
+    lua_remove(L, -2); // the table
+}
+
 Shape shape_of(const nrt_tensor &t)
 {
     return Shape(std::span<const int64_t>(t.dims, static_cast<size_t>(t.ndims)));
@@ -311,8 +334,10 @@ void destroy_instance(void *self)
 {
     LuaInstance *inst = instance(self);
     const detail::SessionState *s = inst->def->session;
-    if (s && inst->self_ref != LUA_NOREF && std::this_thread::get_id() == s->owner_thread)
-        luaL_unref(s->current(), LUA_REGISTRYINDEX, inst->self_ref);
+    if (s && std::this_thread::get_id() == s->owner_thread)
+        for (int ref : {inst->self_ref, inst->copies_ref})
+            if (ref != LUA_NOREF)
+                luaL_unref(s->current(), LUA_REGISTRYINDEX, ref);
     delete inst;
 }
 

@@ -34,6 +34,9 @@ struct LuaInstance {
     };
     std::shared_ptr<LuaDefinition> def;
     int self_ref = LUA_NOREF;
+    // A table of the tensors forward and backward receive, reused from call
+    // to call (push_reused_copy), so that a call allocates nothing.
+    int copies_ref = LUA_NOREF;
     std::vector<Slot> params;
 };
 
@@ -54,6 +57,10 @@ struct Call {
 };
 
 Tensor copy_in(const nrt_tensor &t);
+// Pushes a copy of t in the instance's tensor number `key` of its reused
+// copies: the one the last call with this key received, refilled, when the
+// shape is the same; else a new one, kept for the next call.
+void push_reused_copy(lua_State *L, LuaInstance *inst, int key, const nrt_tensor &t);
 Shape shape_of(const nrt_tensor &t);
 std::string label(const LuaInstance *inst);
 // Pushes the instance's self table and its function `fn`: fn, self.

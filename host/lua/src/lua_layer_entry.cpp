@@ -8,7 +8,8 @@
 //
 // With one input (the default) the functions are those of Torch's contract:
 // forward(self, x, training), backward(self, x, grad_out, y). The tensors a
-// Lua function receives are copies it may keep. The layer reads and writes
+// Lua function receives are copies that its next call of the same kind
+// refills (clone to keep them longer). The layer reads and writes
 // plain f32; its parameters are its own (LuaInstance::params).
 #include "lua_entry_internal.h"
 
@@ -56,13 +57,17 @@ int prepare_body(lua_State *L)
     return 0;
 }
 
-void push_inputs(lua_State *L, const nrt_layer_call &c)
+// The keys of the reused copies (push_reused_copy): forward's inputs, then
+// backward's inputs, its output gradient and its output.
+constexpr int kForwardInputs = 1;
+constexpr int kBackwardInputs = kForwardInputs + kMaxLuaInputs;
+constexpr int kBackwardGradOut = kBackwardInputs + kMaxLuaInputs;
+constexpr int kBackwardOutput = kBackwardGradOut + 1;
+
+void push_inputs(lua_State *L, LuaInstance *inst, const nrt_layer_call &c, int first_key)
 {
-    guarded(L, [&] {
-        for (int i = 0; i < c.src_count; ++i)
-            push_tensor(L, copy_in(c.src[i]));
-        return 0;
-    });
+    for (int i = 0; i < c.src_count; ++i)
+        push_reused_copy(L, inst, first_key + i, c.src[i]);
 }
 
 int forward_body(lua_State *L)
@@ -70,7 +75,7 @@ int forward_body(lua_State *L)
     Call *call = call_of(L);
     const nrt_layer_call &c = *call->layer;
     push_method(L, call->instance, "forward");
-    push_inputs(L, c);
+    push_inputs(L, call->instance, c, kForwardInputs);
     lua_pushboolean(L, c.training);
     lua_call(L, 2 + c.src_count, 1);
     copy_out(L, call->instance, -1, c.dst[0], "forward");
@@ -84,12 +89,9 @@ int backward_body(lua_State *L)
     LuaInstance *inst = call->instance;
     const nrt_layer_call &c = *call->layer;
     push_method(L, inst, "backward");
-    push_inputs(L, c);
-    guarded(L, [&] {
-        push_tensor(L, copy_in(c.diff_dst[0]));
-        push_tensor(L, copy_in(c.dst[0]));
-        return 0;
-    });
+    push_inputs(L, inst, c, kBackwardInputs);
+    push_reused_copy(L, inst, kBackwardGradOut, c.diff_dst[0]);
+    push_reused_copy(L, inst, kBackwardOutput, c.dst[0]);
     const int base = lua_gettop(L) - (3 + c.src_count); // where the function is: its results go there
     lua_call(L, 3 + c.src_count, c.src_count);
     for (int i = 0; i < c.src_count; ++i) {

@@ -59,40 +59,39 @@ int model_add(lua_State *L)
     return 1;
 }
 
-// m:forward(x) or m:forward{x1, x2}: a tensor, or a table for several outputs.
+// m:forward(x) or m:forward{x1, x2}: a tensor, or a table for several
+// outputs. Views of the model's output buffers, valid until its next forward.
 int model_forward(lua_State *L)
 {
     ModelBox *box = check_model(L, 1);
-    const std::vector<Tensor> inputs = tensor_list(L, 2, "m:forward", "input");
+    TensorArgs inputs = tensor_list(L, 2, "m:forward", "input");
+    for (Tensor &x : inputs)
+        if (aliases_output(L, 1, kViewCacheSlot, x))
+            x = x.clone(); // m:forward(m:forward(x)) would write the buffer it reads
     detail::ActiveScope scope(L);
     return guarded(L, [&] {
         const std::vector<Tensor> &out = box->model->forward(inputs);
         box->last_input = inputs[0].shape();
-        std::vector<Tensor> copies; // the model reuses its buffers on the next forward
-        for (const Tensor &t : out)
-            copies.push_back(t.clone());
-        push_outputs(L, copies);
+        push_buffer_views(L, 1, kViewCacheSlot, BufferKind::output, out);
         return 1;
     });
 }
 
 // m:backward(x, grad [, input_grad = true]); false skips the input
-// gradient, which training does not need.
+// gradient, which training does not need. Views of the model's input
+// gradient buffers, valid until its next backward.
 int model_backward(lua_State *L)
 {
     ModelBox *box = check_model(L, 1);
-    const std::vector<Tensor> inputs = tensor_list(L, 2, "m:backward", "input");
-    const std::vector<Tensor> grads = tensor_list(L, 3, "m:backward", "output gradient");
+    const TensorArgs inputs = tensor_list(L, 2, "m:backward", "input");
+    const TensorArgs grads = tensor_list(L, 3, "m:backward", "output gradient");
     const bool input_grad = lua_isnoneornil(L, 4) || lua_toboolean(L, 4);
     detail::ActiveScope scope(L);
     return guarded(L, [&] {
         const std::vector<Tensor> &dx = box->model->backward(inputs, grads, input_grad);
         if (!input_grad)
             return 0;
-        std::vector<Tensor> copies;
-        for (const Tensor &t : dx)
-            copies.push_back(t.clone());
-        push_outputs(L, copies);
+        push_buffer_views(L, 1, kViewCacheSlot, BufferKind::input_grad, dx);
         return 1;
     });
 }
@@ -337,6 +336,11 @@ int model_load(lua_State *L)
 
 int model_index(lua_State *L)
 {
+    if (lua_type(L, 2) == LUA_TSTRING) { // a method: no need to test the userdata each call
+        lua_pushvalue(L, 2);
+        lua_rawget(L, lua_upvalueindex(1));
+        return 1;
+    }
     ModelBox *box = check_model(L, 1);
     if (lua_type(L, 2) == LUA_TNUMBER) {
         const lua_Integer i = lua_tointeger(L, 2);
@@ -417,7 +421,7 @@ int model_call(lua_State *L)
 
 ModelBox *test_model(lua_State *L, int idx)
 {
-    return static_cast<ModelBox *>(luaL_testudata(L, idx, kModelMeta));
+    return static_cast<ModelBox *>(test_userdata(L, idx, kModelMeta));
 }
 
 ModelBox *check_model(lua_State *L, int idx)
@@ -432,7 +436,7 @@ ModelBox *check_model(lua_State *L, int idx)
 
 ModelBox *push_model(lua_State *L, std::shared_ptr<Model> model)
 {
-    void *mem = lua_newuserdatauv(L, sizeof(ModelBox), 1);
+    void *mem = lua_newuserdatauv(L, sizeof(ModelBox), kViewCacheSlot);
     auto *box = new (mem) ModelBox{};
     box->model = std::move(model);
     luaL_setmetatable(L, kModelMeta);
@@ -480,9 +484,9 @@ void push_parameters(lua_State *L, int idx, bool buffers)
     }
 }
 
-std::vector<Tensor> tensor_list(lua_State *L, int idx, const char *fn, const char *what)
+TensorArgs tensor_list(lua_State *L, int idx, const char *fn, const char *what)
 {
-    std::vector<Tensor> out;
+    TensorArgs out;
     if (test_tensor(L, idx)) {
         out.push_back(check_tensor(L, idx));
         return out;

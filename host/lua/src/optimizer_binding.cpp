@@ -9,7 +9,7 @@ namespace {
 
 OptimizerBox *check_optimizer(lua_State *L, int idx)
 {
-    auto *box = static_cast<OptimizerBox *>(luaL_testudata(L, idx, kOptimizerMeta));
+    auto *box = static_cast<OptimizerBox *>(test_userdata(L, idx, kOptimizerMeta));
     if (!box)
         arg_error(L, idx, "optimizer method", "an optimizer such as optim.SGD(...) (call it with ':')");
     if (!box->optimizer)
@@ -90,10 +90,11 @@ int opt_type(lua_State *L)
 
 int opt_index(lua_State *L)
 {
-    OptimizerBox *box = check_optimizer(L, 1);
+    // A method first: opt:step() in a loop needs no type test of opt.
     lua_pushvalue(L, 2);
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL || lua_type(L, 2) != LUA_TSTRING)
         return 1;
+    OptimizerBox *box = check_optimizer(L, 1);
     const std::string key = lua_tostring(L, 2);
     double value = 0;
     bool found = false;

@@ -83,6 +83,15 @@ struct SessionState {
 
     std::vector<std::weak_ptr<LuaDefinition>> definitions;
 
+    // The metatables of the bindings' userdata types by their registry name
+    // (the kTensorMeta pointer, ...), found once: test_userdata compares
+    // addresses instead of looking the name up in the registry every call.
+    struct KnownMetatable {
+        const char *name = nullptr;
+        const void *table = nullptr;
+    };
+    KnownMetatable metatables[8];
+
     lua_State *current() const { return active ? active : L; }
 
     // Each new layer's initialisation seed comes from the session's

@@ -402,7 +402,7 @@ TensorBox *push_view(lua_State *L, int idx, Tensor view)
 
 TensorBox *test_tensor(lua_State *L, int idx)
 {
-    return static_cast<TensorBox *>(luaL_testudata(L, idx, kTensorMeta));
+    return static_cast<TensorBox *>(test_userdata(L, idx, kTensorMeta));
 }
 
 TensorBox *check_tensor_box(lua_State *L, int idx)

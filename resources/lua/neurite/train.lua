@@ -407,10 +407,13 @@ local function combine(losses, weights)
   function c:backward(preds, targets)
     local single = tensor.is_tensor(preds)
     if single then preds, targets = {preds}, {targets} end
-    local grads = {}
+    local grads, uses = {}, {}
+    for _, l in ipairs(self.losses) do uses[l] = (uses[l] or 0) + 1 end
     for k = 1, #self.losses do
       local w = self.weights[k] or 1
       grads[k] = run(k, "backward", preds[k], targets[k])
+      -- A loss's backward reuses its buffer: one loss object for two outputs needs copies.
+      if uses[self.losses[k]] > 1 then grads[k] = grads[k]:clone() end
       if w ~= 1 then grads[k]:mul_(w) end
     end
     return single and grads[1] or grads
@@ -585,7 +588,11 @@ function train.predict(model, x)
   model:eval()
   local out = model:forward(x)
   model:train(was_training)
-  return out
+  -- Copies: forward returns views of the model's buffers, which its next forward overwrites.
+  if tensor.is_tensor(out) then return out:clone() end
+  local copies = {}
+  for k, t in ipairs(out) do copies[k] = t:clone() end
+  return copies
 end
 
 -- ---------------------------------------------------------------- fit

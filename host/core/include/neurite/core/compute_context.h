@@ -3,6 +3,7 @@
 #include <neurite/plugin_abi.h>
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -51,6 +52,27 @@ public:
     // calls it before every call into a plugin; unless the mode changed since
     // this thread's last call, it is a compare.
     static void prepare_team();
+
+    // Calls into a plugin that touch fewer elements than this (inputs,
+    // outputs and parameters together) run on the calling thread alone.
+    static constexpr int64_t kSerialElements = int64_t{1} << 14;
+
+    // While alive (and `active`), oneDNN primitives and OpenMP loops that
+    // size their team by omp_get_max_threads() run on the calling thread
+    // alone. A fork and join costs microseconds, hundreds of them when other
+    // processes hold the cores, while a sigmoid over 16 floats takes
+    // nanoseconds: small calls are cheaper serial. Teams asked for by an
+    // explicit num_threads keep their size.
+    class SerialScope {
+    public:
+        explicit SerialScope(bool active);
+        ~SerialScope();
+        SerialScope(const SerialScope &) = delete;
+        SerialScope &operator=(const SerialScope &) = delete;
+
+    private:
+        int m_saved = 0; // the thread's team size before, or 0 when inactive
+    };
 
 private:
     dnnl::engine m_engine;

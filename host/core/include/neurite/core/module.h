@@ -126,6 +126,11 @@ private:
     // The last prepare, to answer the same inputs without asking the plugin.
     std::vector<Desc> m_src_offered, m_src_read, m_dst;
     size_t m_workspace = 0;
+    // Elements of the inputs, outputs and parameters at the last prepare.
+    int64_t m_call_elements = 0;
+    // A native plugin's small call runs on one thread (ComputeContext::SerialScope).
+    // A Lua layer is not: the layers it calls decide for themselves.
+    bool runs_serial() const;
     Tensor m_plain_workspace;
     mutable char m_err[1024] = {};
 };
