@@ -64,6 +64,14 @@ for step = 1, 300 do
   if step == 300 then assert(value < first / 100, "the loop trains: " .. first .. " -> " .. value) end
 end
 
+-- A stateless layer written in this interpreter, called back from the model.
+local Double = nn.define{name = "Double", forward = function(_, v) return v * 2 end,
+                         backward = function(_, _, g) return g * 2 end}
+local doubled = nn.Sequential{nn.Dense(1, 1), Double()}
+local plain = doubled:forward(x):clone()
+assert(doubled:forward(x):sum() == plain:sum() and math.abs(plain:sum() - 2 * doubled[1]:forward(x):sum()) < 1e-4,
+       "nn.define's forward ran in the model")
+
 -- Errors: a bad shape, a wrong argument and an error in a callback are Lua
 -- errors at this script's line, and the interpreter goes on.
 local ok, err = pcall(function() return nn.Dense(3, 2):forward(tensor.ones(4, 5)) end)
