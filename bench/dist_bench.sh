@@ -7,7 +7,7 @@
 # its batches on the compute core as each of 2 ranks must (a free rank
 # gathers them on the idle core, bench "prefetch"); the gradient allreduce
 # alone (bench/dist_allreduce.c) with neurite-run's default and Open MPI's
-# (CMA single copy); and the CPU time of each phase of a step
+# (CMA single copy), and as two buckets overlapping backward would; and the CPU time of each phase of a step
 # (bench/dist_phases.lua), which a loaded machine changes little.
 # Run it when `uptime` shows a load under 2: the ranks wait for each other.
 build=${1:-build}
@@ -32,6 +32,7 @@ awk -v a="$(rate "$one")" -v p="$(rate "$pinned")" -v b="$(rate "$two")" -v c="$
 if [ -x "$build/bin/dist_allreduce" ]; then
     echo "allreduce alone, neurite-run's default (copy through shared memory): $(OMPI_MCA_btl_vader_single_copy_mechanism=none mpirun -np 2 --bind-to core $root "$build/bin/dist_allreduce")"
     echo "allreduce alone, Open MPI's default (CMA single copy):               $(OMPI_MCA_btl_vader_single_copy_mechanism=cma mpirun -np 2 --bind-to core $root "$build/bin/dist_allreduce")"
+    echo "two buckets overlapping 0.4 ms of compute (MPI_Iallreduce):          $(OMPI_MCA_btl_vader_single_copy_mechanism=none mpirun -np 2 --bind-to core $root "$build/bin/dist_allreduce" 940608 200 overlap)"
 fi
 taskset -c 0 "$run" -q --threads 1 "$here/dist_phases.lua" 256 2>&1
 taskset -c 0 "$run" -q --threads 1 "$here/dist_phases.lua" 128 2>&1
