@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """dist_scaling.py: docs/cluster.md's scaling model, computed.
 
-    python3 bench/dist_scaling.py STEP_MS [ALLREDUCE_MS_2_RANKS [SMALL_ALLREDUCE_US [FIXED_MS [GATHER_MS]]]]
+    python3 bench/dist_scaling.py STEP_MS [ALLREDUCE_MS_2_RANKS [SMALL_ALLREDUCE_US [FIXED_MS [GATHER_MS
+                                  [CNN_STEP_MS]]]]]
 
 STEP_MS is the measured time of one training step of the global batch on
 one rank (bench/dist_bench.sh, 1 rank x 1 thread); ALLREDUCE_MS_2_RANKS the
@@ -14,7 +15,9 @@ the batch (every rank steps the optimizer over the whole model, and a step
 has its fixed overheads), from bench/dist_phases.lua at two batch sizes;
 GATHER_MS the gathering of a rank's part of a batch, which one process does
 on a spare core but each of N ranks on a core that also computes (0 on a
-cluster node whose ranks leave cores free). Both default to 0.
+cluster node whose ranks leave cores free). Both default to 0. CNN_STEP_MS
+is the CNN's step of the global batch on one core, when measured; without
+it, it is estimated from the multiply-adds at the MLP's rate.
 
 Per-step time on N ranks: t(N) = (t_c - f) / N + f + g / N + 2 (N - 1) / N * S / B + 4 (N - 1) a
 (a ring allreduce: 2 (N - 1) messages of S / N bytes each, latency a each;
@@ -70,9 +73,12 @@ def main():
         GATHER = float(sys.argv[5]) / 1000
     t_mlp = step_ms / 1000
     t_cnn = t_mlp * CNN_MACS / MLP_MACS  # the same multiply-add rate
+    cnn_measured = len(sys.argv) > 6
+    if cnn_measured:
+        t_cnn = float(sys.argv[6]) / 1000
     print(f"MLP: {MLP_PARAMS} parameters, {4 * MLP_PARAMS} bytes of gradients, step {t_mlp * 1000:.2f} ms (measured)")
-    print(f"CNN: {CNN_PARAMS} parameters, {4 * CNN_PARAMS} bytes of gradients, step {t_cnn * 1000:.1f} ms "
-          f"(estimated: {CNN_MACS / MLP_MACS:.1f} x the MLP's multiply-adds)")
+    how = "given" if cnn_measured else f"estimated: {CNN_MACS / MLP_MACS:.1f} x the MLP's multiply-adds"
+    print(f"CNN: {CNN_PARAMS} parameters, {4 * CNN_PARAMS} bytes of gradients, step {t_cnn * 1000:.1f} ms ({how})")
     if len(sys.argv) > 2:
         measured = float(sys.argv[2]) / 1000
         print(f"measured allreduce of the MLP's gradients, 2 ranks on one node: {measured * 1000:.3f} ms "
