@@ -72,6 +72,26 @@ local plain = doubled:forward(x):clone()
 assert(doubled:forward(x):sum() == plain:sum() and math.abs(plain:sum() - 2 * doubled[1]:forward(x):sum()) < 1e-4,
        "nn.define's forward ran in the model")
 
+-- A layer with a learnable parameter and state kept from forward for backward:
+-- its `self` (a table with a metatable) crosses as a proxy, so what init and
+-- forward store in it stays.
+nn.define{name = "Scale", params = {{name = "features", type = "int", min = 1}}, parameters = {"s"},
+          init = function(self) self.s = tensor.full({self.features}, 0.5) end,
+          forward = function(self, v) self.seen = v; return v * self.s end,
+          backward = function(self, v, g)
+            assert(self.seen, "forward's state reached backward")
+            self.grads.s:add_((g * v):sum(1))
+            return g * self.s
+          end,
+          output_shape = function(_, s) return s end}
+local scaled = nn.Sequential{nn.Scale{features = 2}}
+local input = tensor{{1, 2}, {3, 4}}
+local out = scaled:forward(input)
+assert(out[2][2] == 2, "0.5 x 4: " .. tostring(out))
+scaled:backward(input, tensor.ones(2, 2), false)
+local grad = scaled:parameters()[1].grad
+assert(grad[1] == 4 and grad[2] == 6, "the gradient of s sums the inputs' columns: " .. tostring(grad))
+
 -- Errors: a bad shape, a wrong argument and an error in a callback are Lua
 -- errors at this script's line, and the interpreter goes on.
 local ok, err = pcall(function() return nn.Dense(3, 2):forward(tensor.ones(4, 5)) end)
