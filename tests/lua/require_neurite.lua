@@ -26,6 +26,9 @@ assert(type(shape) == "table" and shape[1] == 2 and shape[2] == 2, "a shape come
 assert(tensor.is_tensor(a) and not tensor.is_tensor({}))
 assert(type(a) == "userdata" and type(tensor.zeros) == "function")
 assert(tostring(a):find("tensor %[2, 2%]"), tostring(a))
+local names = {}
+for name in pairs(nn) do names[name] = true end -- nn has a metatable: pairs goes through the proxy
+assert(names.Sequential and names.define and names.Input, "pairs over nn")
 local m = nn.Dense(3, 2)
 assert(m == m and m:parameters() ~= nil)
 

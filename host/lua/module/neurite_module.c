@@ -259,6 +259,22 @@ static int m_idiv(lua_State *L) { return run_op(L, NX_OP_IDIV, 1, 2); }
 static int m_unm(lua_State *L) { return run_op(L, NX_OP_UNM, 1, 1); }
 static int m_concat(lua_State *L) { return run_op(L, NX_OP_CONCAT, 1, 2); }
 
+/* pairs(proxy): Neurite's next over the table behind it. */
+static int proxy_next(lua_State *L)
+{
+    lua_settop(L, 2);
+    int n = run_op(L, NX_OP_NEXT, 1, 2);
+    return lua_isnil(L, -n) ? 1 : n;
+}
+
+static int m_pairs(lua_State *L)
+{
+    lua_pushcfunction(L, proxy_next);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
 static int m_gc(lua_State *L)
 {
     Proxy *p = (Proxy *)luaL_checkudata(L, 1, PROXY_META);
@@ -378,7 +394,7 @@ int luaopen_neurite(lua_State *L)
         {"__tostring", m_tostring}, {"__eq", m_eq},       {"__lt", m_lt},         {"__le", m_le},
         {"__add", m_add},     {"__sub", m_sub},           {"__mul", m_mul},       {"__mod", m_mod},
         {"__pow", m_pow},     {"__div", m_div},           {"__idiv", m_idiv},     {"__unm", m_unm},
-        {"__concat", m_concat}, {"__gc", m_gc},           {NULL, NULL}};
+        {"__concat", m_concat}, {"__pairs", m_pairs},     {"__gc", m_gc},         {NULL, NULL}};
     luaL_newmetatable(L, PROXY_META);
     luaL_setfuncs(L, proxy_methods, 0);
     lua_pop(L, 1);

@@ -274,6 +274,14 @@ void run_op(lua_State *L, const OpCall &c)
     case NX_OP_LE: lua_pushboolean(L, lua_compare(L, 1, 2, LUA_OPLE)); break;
     case NX_OP_UNM: lua_arith(L, LUA_OPUNM); break;
     case NX_OP_CONCAT: lua_concat(L, 2); break;
+    case NX_OP_NEXT:
+        luaL_checktype(L, 1, LUA_TTABLE);
+        if (!lua_next(L, 1)) {
+            lua_pushnil(L);
+            lua_pushnil(L);
+        }
+        lua_remove(L, 1); // key and value remain
+        break;
     default:
         if (c.op < NX_OP_ADD || c.op > NX_OP_IDIV)
             luaL_error(L, "neurite: unknown operation %d", c.op);
@@ -293,7 +301,9 @@ int protected_op(lua_State *L)
     run_op(L, c);
     if (c.op == NX_OP_NEWINDEX)
         return 0;
-    const int first = c.op == NX_OP_CALL ? 1 : lua_gettop(L); // an operator leaves one result on top
+    // A call's results fill the stack, next leaves a key and a value, an
+    // operator one result on top.
+    const int first = c.op == NX_OP_CALL || c.op == NX_OP_NEXT ? 1 : lua_gettop(L);
     for (int i = first; i <= lua_gettop(L); ++i)
         write_value(c.S, L, i, c.results, 0, lua_upvalueindex(1));
     return 0;

@@ -131,7 +131,8 @@ enum nx_op {
     NX_OP_EQ, NX_OP_LT, NX_OP_LE,            /* args: a, b */
     NX_OP_ADD, NX_OP_SUB, NX_OP_MUL, NX_OP_MOD, NX_OP_POW, NX_OP_DIV, NX_OP_IDIV, /* as LUA_OPADD.. */
     NX_OP_UNM,
-    NX_OP_CONCAT
+    NX_OP_CONCAT,
+    NX_OP_NEXT /* args: table, key: the next key and value (pairs over a proxy) */
 };
 
 typedef struct nx_state nx_state;
