@@ -104,7 +104,12 @@ ok, err = pcall(function() return tensor.zeros("three") end)
 assert(not ok and err:find("require_neurite.lua:%d+: tensor.zeros: dimension 1 is \"three\""), tostring(err))
 ok, err = pcall(train.fit, {model = loop, loss = nn.MSELoss(), optimizer = opt, data = {x = x, y = y}, epochs = 2,
                             verbose = 0, callbacks = {{on_epoch_end = function() error("stop here") end}}})
-assert(not ok and err:find("stop here"), "a callback's error reaches the script: " .. tostring(err))
+assert(not ok and err:match("^[^:]*require_neurite.lua:%d+: stop here$"),
+       "a callback's error reaches the script as it raised it: " .. tostring(err))
+local raised = {reason = "a table"}
+ok, err = pcall(train.fit, {model = loop, loss = nn.MSELoss(), optimizer = opt, data = {x = x, y = y}, epochs = 2,
+                            verbose = 0, callbacks = {{on_epoch_end = function() error(raised) end}}})
+assert(not ok and err == raised, "an error object comes back itself: " .. tostring(err))
 ok, err = pcall(tensor.zeros, coroutine.create(function() end))
 assert(not ok and err:find("cannot pass a thread"), tostring(err))
 

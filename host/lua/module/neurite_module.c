@@ -21,6 +21,7 @@
 #define PROXY_META "neurite.embed.proxy"
 #define LIST_META "neurite.embed.list"
 #define MAX_DEPTH 100
+#define NON_STRING_ERROR "(a function of the script raised an error object that is not a string)"
 
 typedef struct Context {
     const nx_api *api;
@@ -37,6 +38,11 @@ typedef struct Proxy {
 } Proxy;
 
 static int proxy_call(lua_State *L);
+
+/* The error value of the last failed callback, kept in the registry under
+ * this key: when Neurite hands the error back unchanged, the script gets
+ * that value itself (its message without a second position, or its table). */
+static const char PENDING_ERROR_KEY = 0;
 
 /* ---- lists, freed by the collector whatever way the call ends */
 
@@ -226,6 +232,16 @@ static int run_op(lua_State *L, int op, int first, int last)
     while (pos < results->size)
         read_value(L, ctx, results, &pos);
     if (status != 0) {
+        /* A callback's error coming back as the callback raised it. */
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &PENDING_ERROR_KEY);
+        const char *pending = lua_tostring(L, -1);
+        int same = pending ? lua_rawequal(L, -1, -2)
+                           : !lua_isnil(L, -1) && strcmp(lua_tostring(L, -2), NON_STRING_ERROR) == 0;
+        lua_pushnil(L);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &PENDING_ERROR_KEY);
+        if (same)
+            return lua_error(L);
+        lua_pop(L, 1);
         luaL_where(L, 1);
         lua_insert(L, -2);
         lua_concat(L, 2);
@@ -301,7 +317,11 @@ static int protected_host_call(lua_State *L)
     size_t pos = 0;
     while (pos < c->args->size)
         read_value(L, c->ctx, c->args, &pos);
-    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    if (lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0) != LUA_OK) {
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &PENDING_ERROR_KEY);
+        return lua_error(L);
+    }
     for (int i = 1; i <= lua_gettop(L); ++i)
         write_value(L, i, c->results, 0);
     return 0;
@@ -334,7 +354,7 @@ static int host_call(void *host, uint64_t ref, const nx_list *args, nx_list *res
     if (message)
         set_message(results, message, n);
     else
-        set_message(results, "(a function of the script raised an error object that is not a string)", 71);
+        set_message(results, NON_STRING_ERROR, strlen(NON_STRING_ERROR));
     lua_pop(L, 1);
     return 1;
 }
