@@ -56,6 +56,7 @@ static nx_list *new_list(lua_State *L)
 {
     nx_list *list = (nx_list *)lua_newuserdatauv(L, sizeof(nx_list), 0);
     memset(list, 0, sizeof *list);
+    list->grow = nx_local_grow;
     luaL_setmetatable(L, LIST_META);
     return list;
 }

@@ -48,6 +48,7 @@ struct HostRef {
 // An nx_list that frees itself when an error unwinds the frame.
 struct OwnedList {
     nx_list list{};
+    OwnedList() { list.grow = nx_local_grow; }
     ~OwnedList() { nx_free(&list); }
 };
 

@@ -57,21 +57,34 @@ typedef struct nx_item {
     size_t count;    /* NX_STRING: bytes; NX_TABLE: pairs */
 } nx_item;
 
-/* A sequence of values; tables nest inline. Owned by whoever made it. */
+/* A sequence of values; tables nest inline. Owned by whoever made it, and
+ * grown and freed only with its maker's allocator (`grow`): the two sides may
+ * not share one (RTLD_DEEPBIND binds Neurite's malloc to the C library even
+ * when the interpreter runs with a preloaded one). */
 typedef struct nx_list {
     nx_item *items;
     size_t size, capacity;
     char *bytes;
     size_t bytes_used, bytes_capacity;
+    void *(*grow)(void *block, size_t size); /* realloc; free when size is 0 */
 } nx_list;
 
-/* Appends an item, zeroed but for its type; NULL when out of memory. Both
- * sides compile these, and both allocate with the C library's malloc. */
+/* The allocator of the side that compiles this: for nx_list.grow. */
+static inline void *nx_local_grow(void *block, size_t size)
+{
+    if (size == 0) {
+        free(block);
+        return NULL;
+    }
+    return realloc(block, size);
+}
+
+/* Appends an item, zeroed but for its type; NULL when out of memory. */
 static inline nx_item *nx_push(nx_list *list, int type)
 {
     if (list->size == list->capacity) {
         size_t capacity = list->capacity ? 2 * list->capacity : 16;
-        nx_item *grown = (nx_item *)realloc(list->items, capacity * sizeof(nx_item));
+        nx_item *grown = (nx_item *)list->grow(list->items, capacity * sizeof(nx_item));
         if (!grown)
             return NULL;
         list->items = grown;
@@ -90,7 +103,7 @@ static inline int nx_push_string(nx_list *list, const char *text, size_t length)
         size_t capacity = list->bytes_capacity ? list->bytes_capacity : 256;
         while (capacity - list->bytes_used < length)
             capacity *= 2;
-        char *grown = (char *)realloc(list->bytes, capacity);
+        char *grown = (char *)list->grow(list->bytes, capacity);
         if (!grown)
             return 0;
         list->bytes = grown;
@@ -111,9 +124,13 @@ static inline void nx_clear(nx_list *list) { list->size = 0, list->bytes_used = 
 
 static inline void nx_free(nx_list *list)
 {
-    free(list->items);
-    free(list->bytes);
+    void *(*grow)(void *, size_t) = list->grow;
+    if (grow) {
+        grow(list->items, 0);
+        grow(list->bytes, 0);
+    }
     memset(list, 0, sizeof *list);
+    list->grow = grow;
 }
 
 /* What Neurite's state asks of the interpreter: call host function `ref`
