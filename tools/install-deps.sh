@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="cmake ninja-build ccache g++ make pkg-config zlib1g-dev \
 qt6-base-dev qt6-base-dev-tools qt6-charts-dev libqt6opengl6-dev libgl-dev \
-libdnnl-dev ocl-icd-opencl-dev liblua5.4-dev liblapack-dev dataset-fashion-mnist \
+libdnnl-dev ocl-icd-opencl-dev liblua5.4-dev lua5.4 liblapack-dev dataset-fashion-mnist \
 libzip-dev libonnx-dev libprotobuf-dev libopenmpi-dev openmpi-bin \
 xvfb xauth"
 # `install-deps.sh fuzz` (make check-fuzz): clang with libFuzzer's runtime.

@@ -127,6 +127,15 @@ void init()
     MPI_Initialized(&initialised);
     if (initialised)
         return;
+    // Ranks on one node reduce the gradients through Open MPI's shared-memory
+    // transport (vader). Its default single copy for large messages, CMA
+    // (process_vm_readv), made the gradient allreduce of the MLP (940,608
+    // bytes, 2 ranks) 0.142-0.147 ms here against 0.115-0.121 ms copying
+    // through the shared segment (bench/dist_allreduce.c, docs/cluster.md):
+    // a system call per fragment costs more than the second copy of memory
+    // that stays in cache. Only a default: `mpirun --mca
+    // btl_vader_single_copy_mechanism cma` (or the variable) still decides.
+    setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 0);
     // Only the thread that runs the script calls MPI; the compute threads
     // (OpenMP, oneDNN) and the prefetch thread never do.
     int provided = 0;
