@@ -3,21 +3,20 @@
 
 #include "neurite/core/chart_rules.h"
 
+#include <QCategoryAxis>
 #include <QChart>
 #include <QContextMenuEvent>
+#include <QCursor>
 #include <QDir>
 #include <QFileDialog>
 #include <QInputDialog>
-#include <QPainter>
-#include <QPixmap>
-#include <QStandardPaths>
 #include <QLegend>
 #include <QLegendMarker>
 #include <QLineSeries>
-#include <QCategoryAxis>
-#include <QCursor>
-#include <QToolTip>
 #include <QMenu>
+#include <QPainter>
+#include <QPixmap>
+#include <QToolTip>
 #include <QValueAxis>
 
 #include <algorithm>
@@ -173,6 +172,7 @@ void MetricChart::draw(const QList<Line> &lines, XAxis axis, bool log_y)
         QLineSeries *raw = m_raw_lines.value(l.run + '\n' + l.name);
         if (smoothed)
             raw->replace(on_axis(l.series->render(axis, x0, x1, cols, log_y, true), log_y));
+        visibility_changed |= raw->isVisible() != smoothed; // its legend marker must stay hidden
         raw->setVisible(smoothed);
         s->replace(on_axis(l.series->render(axis, x0, x1, cols, log_y), log_y));
         visibility_changed |= !s->isVisible();
