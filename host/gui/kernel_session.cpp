@@ -47,10 +47,11 @@ std::string resource_text(const char *path)
     return file.open(QIODevice::ReadOnly) ? file.readAll().toStdString() : std::string();
 }
 
-bool read_all(int fd, char *data, size_t size)
+// All `size` bytes through `io` (read or write), again after a signal.
+template <class Io, class Byte> bool transfer_all(Io io, int fd, Byte *data, size_t size)
 {
     while (size > 0) {
-        const ssize_t n = read(fd, data, size);
+        const ssize_t n = io(fd, data, size);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -61,19 +62,8 @@ bool read_all(int fd, char *data, size_t size)
     return true;
 }
 
-bool write_all(int fd, const char *data, size_t size)
-{
-    while (size > 0) {
-        const ssize_t n = write(fd, data, size);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        data += n;
-        size -= static_cast<size_t>(n);
-    }
-    return true;
-}
+bool read_all(int fd, char *data, size_t size) { return transfer_all(::read, fd, data, size); }
+bool write_all(int fd, const char *data, size_t size) { return transfer_all(::write, fd, data, size); }
 
 // One request off stdin: its body, or nullopt at the end of the stream.
 std::optional<QByteArray> read_request(int fd)

@@ -24,20 +24,15 @@
 #include <QLineEdit>
 #include <QtTest>
 
+#include "gui_test_support.h"
+
 #include <csignal>
 
 using namespace neurite::gui;
 
 namespace {
 
-// Waits for the window's run to end; returns {exit code, interrupted}.
-std::pair<int, bool> wait_for_run(QSignalSpy &spy, int timeout_ms = 120000)
-{
-    if (spy.isEmpty() && !spy.wait(timeout_ms))
-        return {-1, false};
-    const QList<QVariant> args = spy.takeFirst();
-    return {args[0].toInt(), args[1].toBool()};
-}
+using neurite::test::wait_for_run;
 
 const char *kXorScript = R"(
 local x = tensor{{0, 0}, {0, 1}, {1, 0}, {1, 1}}

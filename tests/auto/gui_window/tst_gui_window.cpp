@@ -24,19 +24,14 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include "gui_test_support.h"
+
 using namespace neurite;
 using namespace neurite::gui;
 
 namespace {
 
-// Waits for the window's run to end; returns {exit code, interrupted}.
-std::pair<int, bool> wait_for_run(QSignalSpy &spy, int timeout_ms = 120000)
-{
-    if (spy.isEmpty() && !spy.wait(timeout_ms))
-        return {-1, false};
-    const QList<QVariant> args = spy.takeFirst();
-    return {args[0].toInt(), args[1].toBool()};
-}
+using test::wait_for_run;
 
 void write_file(const QString &path, const QByteArray &bytes)
 {
