@@ -129,10 +129,7 @@ MainWindow::MainWindow()
         e->insertPlainText(code);
         e->setFocus();
     });
-    connect(m_quick, &QuickExperiment::run_requested, this, [this](const QString &code, const QString &title) {
-        m_editor->new_script(code, title);
-        run_script(code, title);
-    });
+    connect(m_quick, &QuickExperiment::run_requested, this, &MainWindow::run_quick_script);
     connect(m_data, &DataPanel::dataset_changed, this, [this](const data::Dataset &d) {
         data::set_current_dataset(d);
         m_worker->set_dataset(d); // data.current() in the run process
@@ -317,6 +314,29 @@ void MainWindow::run_current()
     if (title.endsWith('*'))
         title.chop(1);
     run_script(e->toPlainText(), e->path().isEmpty() ? title : e->path());
+}
+
+// The form's script goes into the tab the form wrote last, while that tab
+// still holds exactly what the form wrote (edits of the user's are never
+// overwritten: then a new tab); a refused run makes no tab at all.
+void MainWindow::run_quick_script(const QString &code, const QString &title)
+{
+    if (running()) {
+        m_console->error(tr("A script is already running; stop it first (Shift+F5)."));
+        return;
+    }
+    CodeEditor *editor = m_quick_editor;
+    if (editor && m_editor->indexOf(editor) >= 0 && editor->toPlainText() == m_quick_text) {
+        editor->setPlainText(code);
+        editor->document()->setModified(false);
+        m_editor->setTabText(m_editor->indexOf(editor), title);
+        m_editor->setCurrentWidget(editor);
+    } else {
+        editor = m_editor->new_script(code, title);
+    }
+    m_quick_editor = editor;
+    m_quick_text = code;
+    run_script(code, title);
 }
 
 void MainWindow::run_script(const QString &code, const QString &name)

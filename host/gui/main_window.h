@@ -1,6 +1,7 @@
 #pragma once
 
 #include <QMainWindow>
+#include <QPointer>
 
 #include <memory>
 
@@ -19,6 +20,7 @@ namespace neurite::gui {
 class ActivationExplorer;
 class Console;
 class DataPanel;
+class CodeEditor;
 class EditorTabs;
 class EditorAutosave;
 class ModelPanel;
@@ -77,6 +79,7 @@ private:
     // Run > Memory limit: asks for the limit of each run, kept in QSettings.
     void ask_memory_limit();
     void ask_runs_dir();
+    void run_quick_script(const QString &code, const QString &title);
     // The current script's file, or empty (unsaved, or no script open).
     QString script_path() const;
 
@@ -89,6 +92,8 @@ private:
     PluginBrowser *m_plugins;
     ModelPanel *m_model;
     QuickExperiment *m_quick;
+    QPointer<CodeEditor> m_quick_editor; // the tab the form wrote last, while it exists
+    QString m_quick_text;                // what the form wrote there
     ActivationExplorer *m_activations;
     DataPanel *m_data;
     RunWorker *m_worker;

@@ -564,6 +564,32 @@ train.fit{model = model, loss = nn.MSELoss(), optimizer = optim.SGD(model, {lr =
         QVERIFY2(w.console()->plain_text().contains(bad), qPrintable(w.console()->plain_text().right(300)));
     }
 
+    // The form reuses its own tab run after run, opens a new one when the user
+    // edited it (nothing of theirs is overwritten), and makes no tab for a
+    // run it is refused (issue 17).
+    void quick_form_reuses_its_tab()
+    {
+        MainWindow w;
+        const int before = w.editor()->count();
+        QCOMPARE(run_quick_xor(w, 4, 5), 0);
+        QCOMPARE(w.editor()->count(), before + 1);
+        QCOMPARE(run_quick_xor(w, 8, 5), 0);
+        QCOMPARE(w.editor()->count(), before + 1);
+        QVERIFY(w.editor()->current()->toPlainText().contains("outputs = 8"));
+        w.editor()->current()->appendPlainText("-- a note of mine");
+        QCOMPARE(run_quick_xor(w, 6, 5), 0);
+        QCOMPARE(w.editor()->count(), before + 2);
+        QVERIFY(qobject_cast<CodeEditor *>(w.editor()->widget(before))->toPlainText().contains("-- a note of mine"));
+        // While a run goes on, the form's run is refused, without a tab.
+        QSignalSpy done(&w, &MainWindow::run_finished);
+        w.run_script("local t = monitor.elapsed() while monitor.elapsed() - t < 2 do end", "busy");
+        QTRY_VERIFY(w.running());
+        w.quick_form()->findChildren<QPushButton *>().last()->click();
+        QCOMPARE(w.editor()->count(), before + 2);
+        QVERIFY(w.console()->plain_text().contains("A script is already running"));
+        QCOMPARE(wait_for_run(done).first, 0);
+    }
+
     // A table opened in the Data panel, trained from the form: the
     // "load a dataset, build a model without code" path.
     void quick_form_trains_the_data_panels_dataset()
