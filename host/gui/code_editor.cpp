@@ -5,7 +5,10 @@
 #include <QFileInfo>
 #include <QFontDatabase>
 #include <QPainter>
+#include <QRegularExpression>
 #include <QTextBlock>
+
+#include <algorithm>
 
 namespace neurite::gui {
 
@@ -153,6 +156,66 @@ void CodeEditor::update_selections()
         }
     }
     setExtraSelections(selections);
+}
+
+namespace {
+
+// How many table constructors are open at the end of `text`: braces outside
+// strings and comments ("--" to the end of the line; long brackets are rare
+// in a model's definition and not followed).
+int open_tables(const QString &text)
+{
+    int depth = 0;
+    QChar quote;
+    for (qsizetype i = 0; i < text.size(); ++i) {
+        const QChar c = text[i];
+        if (!quote.isNull()) {
+            if (c == '\\')
+                ++i;
+            else if (c == quote)
+                quote = QChar();
+        } else if (c == '"' || c == '\'') {
+            quote = c;
+        } else if (c == '-' && i + 1 < text.size() && text[i + 1] == '-') {
+            while (i < text.size() && text[i] != '\n')
+                ++i;
+        } else if (c == '{') {
+            ++depth;
+        } else if (c == '}') {
+            depth = std::max(0, depth - 1);
+        }
+    }
+    return depth;
+}
+
+} // namespace
+
+void CodeEditor::insert_snippet(const QString &code)
+{
+    QTextCursor cursor = textCursor();
+    cursor.beginEditBlock();
+    cursor.clearSelection();
+    const QString line = cursor.block().text();
+    const QString indent = line.left(line.size() - QString(line).remove(QRegularExpression("^\\s+")).size());
+    const QString before = line.left(cursor.positionInBlock()).trimmed();
+    const bool in_table = open_tables(toPlainText().left(cursor.position())) > 0;
+    if (!before.isEmpty()) { // the cursor follows code: the snippet goes on a new line after it
+        cursor.movePosition(QTextCursor::EndOfBlock);
+        const QString whole = line.trimmed();
+        if (in_table && !whole.endsWith(',') && !whole.endsWith('{'))
+            cursor.insertText(",");
+        cursor.insertText("\n" + indent);
+    }
+    const int start = cursor.position();
+    cursor.insertText(code + (in_table ? "," : ""));
+    cursor.endEditBlock();
+    // The first placeholder: the value after the first " = ".
+    const QRegularExpressionMatch value = QRegularExpression(" = ([^,}]+)").match(code);
+    if (value.hasMatch()) {
+        cursor.setPosition(start + static_cast<int>(value.capturedStart(1)));
+        cursor.setPosition(start + static_cast<int>(value.capturedEnd(1)), QTextCursor::KeepAnchor);
+    }
+    setTextCursor(cursor);
 }
 
 } // namespace neurite::gui

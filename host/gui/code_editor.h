@@ -22,6 +22,12 @@ public:
     void mark_error_line(int line); // 1-based; 0 clears
     int error_line() const { return m_error_line; }
     void go_to_line(int line);
+    // Inserts `code` (a constructor call such as "nn.Dense{inputs = 1, ...}")
+    // as Lua that still compiles: on a line of its own at the cursor's
+    // indentation; inside a table constructor with the commas a list needs
+    // (after the item before it, and after itself); then selects the first
+    // placeholder value ("1" of "inputs = 1") for the user to type over.
+    void insert_snippet(const QString &code);
 
     int gutter_width() const;
     void paint_gutter(QPaintEvent *event);

@@ -126,7 +126,7 @@ MainWindow::MainWindow()
     });
     connect(m_plugins, &PluginBrowser::insert_requested, this, [this](const QString &code) {
         CodeEditor *e = m_editor->current() ? m_editor->current() : m_editor->new_script();
-        e->insertPlainText(code);
+        e->insert_snippet(code);
         e->setFocus();
     });
     connect(m_quick, &QuickExperiment::run_requested, this, &MainWindow::run_quick_script);

@@ -5,6 +5,7 @@
 #include "test_support.h"
 
 #include "activation_explorer.h"
+#include "code_editor.h"
 #include "console.h"
 #include "graph_view.h"
 #include "model_graph.h"
@@ -328,6 +329,36 @@ private slots:
                  QString("nn.Reshape{shape = {1}}"));
         QCOMPARE(PluginBrowser::constructor_call(*test::registry().find("SGD")),
                  QString("optim.SGD(model:parameters(), {lr = 0.01})"));
+    }
+
+    // Insert into editor writes Lua that compiles: a line of its own, the
+    // commas of a table's list, the first placeholder selected (issue 17:
+    // it wrote "nn.Dense{...}optim.Adam(...)" on one line).
+    void insert_writes_valid_lua()
+    {
+        CodeEditor editor;
+        editor.setPlainText("local model = nn.Sequential{\n    nn.Dense{inputs = 2, outputs = 3}\n}\n");
+        QTextCursor c = editor.textCursor();
+        c.setPosition(editor.toPlainText().indexOf("}\n}") + 1); // after the Dense, inside the list
+        editor.setTextCursor(c);
+        editor.insert_snippet(PluginBrowser::constructor_call(*test::registry().find("ReLU")));
+        editor.insert_snippet(PluginBrowser::constructor_call(*test::registry().find("Dense")));
+        QCOMPARE(editor.textCursor().selectedText(), QString("1")); // inputs = [1]
+        editor.textCursor().insertText("3");
+        c = editor.textCursor();
+        c.movePosition(QTextCursor::End);
+        editor.setTextCursor(c);
+        editor.insert_snippet(PluginBrowser::constructor_call(*test::registry().find("SGD")));
+        const QString text = editor.toPlainText();
+        QCOMPARE(text, QString("local model = nn.Sequential{\n"
+                               "    nn.Dense{inputs = 2, outputs = 3},\n"
+                               "    nn.ReLU(),\n"
+                               "    nn.Dense{inputs = 3, outputs = 1},\n"
+                               "}\n"
+                               "optim.SGD(model:parameters(), {lr = 0.01})"));
+        lua::LuaRuntime runtime;
+        const lua::RunResult run = runtime.run_string(text.toStdString() + "\nassert(#model == 3)", "@inserted.lua");
+        QVERIFY2(run.status == lua::RunResult::Status::Ok, run.message.c_str());
     }
 
     // Seed 001's table: the plotted derivatives are the formulas'.
