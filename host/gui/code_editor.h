@@ -16,6 +16,10 @@ public:
 
     QString path() const { return m_path; }
     void set_path(const QString &path) { m_path = path; }
+    // The text is work no file holds (a script the quick form wrote, a buffer
+    // restored after a crash): closing it asks, though nothing was edited.
+    void set_holds_work(bool on) { m_holds_work = on; }
+    bool holds_work() const { return m_holds_work; }
     // A name for the tab: the file name, or "untitled".
     QString display_name() const;
 
@@ -44,6 +48,7 @@ private:
     LuaHighlighter *m_highlighter;
     QString m_path;
     int m_error_line = 0;
+    bool m_holds_work = false;
 };
 
 } // namespace neurite::gui

@@ -153,6 +153,7 @@ void EditorAutosave::restore(const std::vector<RecoveredScript> &scripts)
             continue;
         }
         CodeEditor *editor = m_tabs->new_script(s.text, s.title);
+        editor->set_holds_work(true);
         editor->set_path(s.path);
         editor->document()->setModified(true); // its text is not in its file
     }

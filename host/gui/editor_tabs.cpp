@@ -135,9 +135,12 @@ void EditorTabs::clear_error_marks()
 bool EditorTabs::maybe_close(int index)
 {
     auto *editor = qobject_cast<CodeEditor *>(widget(index));
-    if (editor && editor->document()->isModified()) {
+    if (editor && unsaved(editor)) {
+        setCurrentIndex(index); // the question is about the tab in front
         const auto answer = QMessageBox::question(
-            this, tr("Close"), tr("%1 has unsaved changes. Save them?").arg(editor->display_name()),
+            this, tr("Close"),
+            editor->path().isEmpty() ? tr("%1 was never saved. Save it?").arg(tabText(index))
+                                     : tr("%1 has unsaved changes. Save them?").arg(editor->display_name()),
             QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel);
         if (answer == QMessageBox::Cancel || (answer == QMessageBox::Save && !save(editor)))
             return false;
@@ -146,6 +149,11 @@ bool EditorTabs::maybe_close(int index)
     delete editor;
     emit scripts_changed();
     return true;
+}
+
+bool EditorTabs::unsaved(const CodeEditor *editor)
+{
+    return editor->document()->isModified() || (editor->path().isEmpty() && editor->holds_work());
 }
 
 bool EditorTabs::close_all()

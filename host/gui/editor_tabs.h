@@ -23,6 +23,9 @@ public:
     void show_location(const QString &path, int line, bool as_error);
     void clear_error_marks();
     bool close_all(); // false if the user cancelled
+    // Work that closing would lose: changes not saved, or a buffer without a
+    // file that holds work (CodeEditor::holds_work).
+    static bool unsaved(const CodeEditor *editor);
 
     QStringList recent_files() const;
 

@@ -334,6 +334,7 @@ void MainWindow::run_quick_script(const QString &code, const QString &title)
     } else {
         editor = m_editor->new_script(code, title);
     }
+    editor->set_holds_work(true); // quitting asks before it loses the form's script
     m_quick_editor = editor;
     m_quick_text = code;
     run_script(code, title);

@@ -22,6 +22,9 @@
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QTemporaryDir>
+#include <QMessageBox>
+#include <QTimer>
+#include <QApplication>
 #include <QtTest>
 
 #include "gui_test_support.h"
@@ -588,6 +591,26 @@ train.fit{model = model, loss = nn.MSELoss(), optimizer = optim.SGD(model, {lr =
         QCOMPARE(w.editor()->count(), before + 2);
         QVERIFY(w.console()->plain_text().contains("A script is already running"));
         QCOMPARE(wait_for_run(done).first, 0);
+    }
+
+    // Quitting asks before it loses the form's script (never saved, though
+    // nobody edited it); Cancel keeps the window open (issue 17).
+    void quitting_asks_about_the_forms_script()
+    {
+        MainWindow w;
+        w.show();
+        QCOMPARE(run_quick_xor(w, 4, 5), 0);
+        QString question;
+        QTimer::singleShot(200, &w, [&] {
+            if (auto *box = qobject_cast<QMessageBox *>(QApplication::activeModalWidget())) {
+                question = box->text();
+                box->button(QMessageBox::Cancel)->click();
+            }
+        });
+        QVERIFY(!w.close());
+        QVERIFY2(question.contains("was never saved"), qPrintable(question));
+        QVERIFY(w.isVisible());
+        QVERIFY(w.editor()->current()->toPlainText().contains("train.fit"));
     }
 
     // A table opened in the Data panel, trained from the form: the
