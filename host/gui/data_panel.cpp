@@ -24,6 +24,7 @@
 #include <QPainter>
 #include <QPushButton>
 #include <QScrollArea>
+#include <QScrollBar>
 #include <QStackedWidget>
 #include <QTableWidget>
 #include <QValueAxis>
@@ -118,7 +119,7 @@ DataPanel::DataPanel(QWidget *parent)
     content_layout->setContentsMargins(0, 0, 0, 0);
     content_layout->addWidget(m_classes, 1);
     content_layout->addWidget(m_detail, 2);
-    auto *scroll = new QScrollArea;
+    auto *scroll = m_scroll = new QScrollArea;
     scroll->setWidget(content);
     scroll->setWidgetResizable(true);
     scroll->setFrameShape(QFrame::NoFrame);
@@ -205,6 +206,7 @@ void DataPanel::set_dataset(const data::Dataset &dataset)
         show_images();
     else
         show_features();
+    m_scroll->verticalScrollBar()->setValue(0); // a new file is read from its top, not where the last one was left
     emit dataset_changed(dataset);
 }
 

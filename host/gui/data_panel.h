@@ -6,6 +6,7 @@
 
 class QChartView;
 class QLabel;
+class QScrollArea;
 class QStackedWidget;
 class QTableWidget;
 
@@ -52,6 +53,7 @@ private:
 
     data::Dataset m_dataset;
     QLabel *m_summary;
+    QScrollArea *m_scroll;
     QLabel *m_error;
     QChartView *m_classes;
     QStackedWidget *m_detail;

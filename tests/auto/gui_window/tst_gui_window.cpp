@@ -25,6 +25,8 @@
 #include <QMessageBox>
 #include <QTimer>
 #include <QApplication>
+#include <QScrollArea>
+#include <QScrollBar>
 #include <QtTest>
 
 #include "gui_test_support.h"
@@ -303,6 +305,14 @@ train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.SGD(mod
         QTest::qWait(50);
         QVERIFY2(wide >= 8 && alone.grid_columns() < wide && alone.grid_columns() >= 2,
                  qPrintable(QString("%1 -> %2").arg(wide).arg(alone.grid_columns())));
+        // Scrolled down in one file, the next one is shown from its top (issue 17).
+        alone.resize(260, 220);
+        QTest::qWait(50);
+        QScrollBar *bar = alone.findChild<QScrollArea *>()->verticalScrollBar();
+        QVERIFY2(bar->maximum() > 0, "the panel should scroll at 260 x 220");
+        bar->setValue(bar->maximum());
+        QVERIFY(alone.open_path(dir.filePath("table.csv")));
+        QCOMPARE(bar->value(), 0);
 
         QVERIFY(panel->open_path(dir.filePath("table.csv")));
         QCOMPARE(panel->current().size(), int64_t(3));
