@@ -9,6 +9,15 @@
 
 namespace neurite::test {
 
+// XOR trained by train.fit for 150 epochs of one batch, as run name "xor".
+inline constexpr const char *kXorScript = R"(
+local x = tensor{{0, 0}, {0, 1}, {1, 0}, {1, 1}}
+local y = tensor{1, 2, 2, 1}
+local model = nn.Sequential{nn.Dense{inputs = 2, outputs = 6, activation = "tanh"}, nn.Dense{inputs = 6, outputs = 2}}
+train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.Adam(model:parameters(), {lr = 0.05}),
+          data = {x = x, y = y}, epochs = 150, batch_size = 4, verbose = 0, name = "xor"}
+)";
+
 // Waits for the window's run to end (MainWindow::run_finished caught by
 // `spy`); returns {exit code, interrupted}, or {-1, false} on a timeout.
 inline std::pair<int, bool> wait_for_run(QSignalSpy &spy, int timeout_ms = 120000)

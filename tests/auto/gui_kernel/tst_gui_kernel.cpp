@@ -34,14 +34,8 @@ namespace {
 
 using neurite::test::wait_for_run;
 
-const char *kXorScript = R"(
-local x = tensor{{0, 0}, {0, 1}, {1, 0}, {1, 1}}
-local y = tensor{1, 2, 2, 1}
-local model = nn.Sequential{nn.Dense{inputs = 2, outputs = 6, activation = "tanh"}, nn.Dense{inputs = 6, outputs = 2}}
-train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.Adam(model:parameters(), {lr = 0.05}),
-          data = {x = x, y = y}, epochs = 150, batch_size = 4, verbose = 0, name = "xor"}
-kept_after_the_run = 42
-)";
+// The shared XOR script, and a global the console reads after the run.
+const QString kXorScript = QString(neurite::test::kXorScript) + "kept_after_the_run = 42\n";
 
 // A layer of the crashing fixture in a model, trained one step on a batch of 4.
 QString crashing_layer_script(const QString &entry)

@@ -51,13 +51,7 @@ QByteArray be32(uint32_t v)
     return QByteArray(bytes, 4);
 }
 
-const char *kXorScript = R"(
-local x = tensor{{0, 0}, {0, 1}, {1, 0}, {1, 1}}
-local y = tensor{1, 2, 2, 1}
-local model = nn.Sequential{nn.Dense{inputs = 2, outputs = 6, activation = "tanh"}, nn.Dense{inputs = 6, outputs = 2}}
-train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.Adam(model:parameters(), {lr = 0.05}),
-          data = {x = x, y = y}, epochs = 150, batch_size = 4, verbose = 0, name = "xor"}
-)";
+using test::kXorScript;
 
 // XOR trained by a loop of the script's own: no train.fit. `extra` runs
 // before the loop (e.g. monitor.watch), `each_step` inside it.
