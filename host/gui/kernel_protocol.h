@@ -38,7 +38,7 @@ enum class Reply : quint8 {
     Ready = 1,   // the kernel started and reads requests
     Output,      // text: a printed line
     Points,      // quint32 n, then n × (run, name, step, epoch, value)
-    Failed,      // message, traceback
+    Failed,      // message, traceback, ErrorFrames (error_frames.h)
     Finished,    // exit code, interrupted, seconds, runs so far
     Model,       // summary, ModelGraph
     Boundary,    // QImage (PNG in the stream), caption

@@ -1,5 +1,6 @@
 #include "kernel_session.h"
 
+#include "error_frames.h"
 #include "kernel_protocol.h"
 #include "model_pictures.h"
 
@@ -45,6 +46,14 @@ std::string resource_text(const char *path)
 {
     QFile file(path);
     return file.open(QIODevice::ReadOnly) ? file.readAll().toStdString() : std::string();
+}
+
+ErrorFrames error_frames(const std::vector<lua::TraceFrame> &frames)
+{
+    ErrorFrames out;
+    for (const lua::TraceFrame &f : frames)
+        out.append({QString::fromStdString(f.source), f.line, QString::fromStdString(f.function), f.library});
+    return out;
 }
 
 // All `size` bytes through `io` (read or write), again after a signal.
@@ -116,7 +125,7 @@ private:
     void on_watch(const std::shared_ptr<const WatchedModel> &watched);
     void draw_picture(int64_t step, bool now);
     void output(const QString &text);
-    void failed(const QString &message, const QString &traceback);
+    void failed(const QString &message, const QString &traceback, const ErrorFrames &frames = {});
     void finished(int exit_code, bool interrupted, double seconds);
     void picture(Reply kind, const ModelPictures::Picture &p);
 
@@ -396,10 +405,10 @@ void Kernel::output(const QString &text)
     send(message);
 }
 
-void Kernel::failed(const QString &message_text, const QString &traceback)
+void Kernel::failed(const QString &message_text, const QString &traceback, const ErrorFrames &frames)
 {
     FrameWriter message;
-    message.stream() << quint8(Reply::Failed) << message_text << traceback;
+    message.stream() << quint8(Reply::Failed) << message_text << traceback << frames;
     send(message);
 }
 
@@ -438,7 +447,8 @@ void Kernel::run(const QString &code, const QString &name, const KernelSettings 
         result.message = e.what();
     }
     if (result.status == lua::RunResult::Status::Error)
-        failed(QString::fromStdString(result.message), QString::fromStdString(result.traceback));
+        failed(QString::fromStdString(result.message), QString::fromStdString(result.traceback),
+               error_frames(result.frames));
     finished(result.exit_code, result.status == lua::RunResult::Status::Interrupted, clock.elapsed() / 1000.0);
 }
 

@@ -85,7 +85,7 @@ bool RunWorker::ensure_kernel()
     m_process->start(kernel_program(), {"--kernel"});
     if (!m_process->waitForStarted(10000)) {
         emit failed(tr("Cannot start the run process %1: %2").arg(kernel_program(), m_process->errorString()),
-                    QString());
+                    QString(), {});
         drop_kernel();
         return false;
     }
@@ -242,10 +242,14 @@ void RunWorker::dispatch(const QByteArray &body)
     case Reply::Points:
         on_points(s);
         break;
-    case Reply::Failed:
+    case Reply::Failed: {
         s >> text >> more;
-        emit failed(text, more);
+        ErrorFrames frames; // a field added at the end: absent from older kernels
+        if (!s.atEnd())
+            s >> frames;
+        emit failed(text, more, frames);
         break;
+    }
     case Reply::Finished: {
         qint32 code = 0, runs = 0;
         bool interrupted = false;
@@ -369,7 +373,7 @@ void RunWorker::on_kernel_ended(int exit_code, QProcess::ExitStatus status)
     if (interrupted) {
         emit output(why);
     } else {
-        emit failed(why + "\n" + after, QString());
+        emit failed(why + "\n" + after, QString(), {});
     }
     // As a shell reports it: 128 + the signal for a crash.
     int code = status == QProcess::CrashExit ? 128 + exit_code : exit_code;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "error_frames.h"
 #include "kernel_protocol.h"
 #include "model_graph.h"
 
@@ -78,7 +79,8 @@ public slots:
 signals:
     void started(const QString &name);
     void output(const QString &line);
-    void failed(const QString &message, const QString &traceback);
+    // frames: the stack, innermost first (empty when the run did not reach Lua).
+    void failed(const QString &message, const QString &traceback, const neurite::gui::ErrorFrames &frames);
     void finished(int exit_code, bool interrupted, double seconds);
     // A run announced the model it trains: its summary table and its graph.
     void model_changed(const QString &summary, const neurite::gui::ModelGraph &graph);
