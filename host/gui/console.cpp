@@ -155,7 +155,9 @@ void Console::failure(const QString &message, const QString &traceback, const Er
         // The link keeps the indentation; what replaces it starts after it.
         m_collapsed.insert(href, hidden.join("<br>").mid(QString("&nbsp;").size() * 4));
         lines << QString("&nbsp;&nbsp;&nbsp;&nbsp;<a href=\"%1\">%2</a>")
-                     .arg(href, tr("… %n library frame(s)", nullptr, int(hidden.size())).toHtmlEscaped());
+                     .arg(href, (hidden.size() == 1 ? tr("… 1 library frame")
+                                                    : tr("… %1 library frames").arg(hidden.size()))
+                                    .toHtmlEscaped());
         hidden.clear();
     };
     for (const ErrorFrame &f : frames) {

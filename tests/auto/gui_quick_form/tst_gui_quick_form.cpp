@@ -185,7 +185,7 @@ private slots:
         QuickExperiment::Settings s = QuickExperiment::defaults("fashion_mnist");
         QCOMPARE(s.model, QString(QuickExperiment::kCnn));
         s.epochs = 1;
-        s.max_samples = 512;
+        s.max_samples = 256;
         QStringList precisions{"f32"};
         if (QuickExperiment::bf16_available())
             precisions << "bf16";
@@ -198,14 +198,14 @@ private slots:
             QVERIFY(code.contains("nn.Conv2D{inputs = 32, outputs = 64, kernel = 3, padding = \"same\"}"));
             QCOMPARE(code.count("nn.MaxPool2D{kernel = 2}"), 2);
             QVERIFY(code.contains("nn.Dense{inputs = 3136, outputs = 128, activation = \"relu\"}"));
-            QVERIFY(code.contains("train_set:slice(1, math.min(512, #train_set))"));
+            QVERIFY(code.contains("train_set:slice(1, math.min(256, #train_set))"));
             QVERIFY(code.contains(QString("precision = \"%1\",").arg(precision)));
             const ScriptRun run = run_script(code);
             QVERIFY2(run.exit_code == 0, qPrintable(run.output));
             const double accuracy = validation_accuracy(run.output);
-            qInfo("CNN, %s, 1 epoch of 512 images: validation accuracy %.4f in %.1f s", qPrintable(precision),
+            qInfo("CNN, %s, 1 epoch of 256 images: validation accuracy %.4f in %.1f s", qPrintable(precision),
                   accuracy, run.seconds);
-            QVERIFY2(accuracy > 0.3, qPrintable(run.output.right(600))); // 10 classes: chance is 0.1
+            QVERIFY2(accuracy > 0.25, qPrintable(run.output.right(600))); // 10 classes: chance is 0.1
         }
         // Dense data gets no CNN: the form says why.
         s = QuickExperiment::defaults("moons");
@@ -247,7 +247,7 @@ private slots:
         QCOMPARE(QFileInfo(script->path()).fileName(), QString("mismatch.lua"));
         QCOMPARE(script->error_line(), 5);
         const QString text = w.console()->plain_text();
-        QVERIFY2(text.contains("mismatch.lua:5: layer 1 (Dense): input [4, 3] does not fit"), qPrintable(text));
+        QVERIFY2(text.contains("mismatch.lua:5: layer 1 (Dense): input [16, 3] does not fit"), qPrintable(text));
         // The user's frames are shown, the library's collapsed into one link.
         QVERIFY2(text.contains("mismatch.lua:5: in local 'go'") && text.contains("mismatch.lua:9: in main chunk"),
                  qPrintable(text));
