@@ -16,6 +16,7 @@
 #include "neurite/core/precision.h"
 
 #include <QComboBox>
+#include <QDir>
 #include <QElapsedTimer>
 #include <QProcess>
 #include <QPushButton>
@@ -254,6 +255,12 @@ private slots:
         const QRegularExpressionMatch collapsed = QRegularExpression(R"(… (\d+) library frames)").match(text);
         QVERIFY2(collapsed.hasMatch() && collapsed.captured(1).toInt() >= 3, qPrintable(text));
         QVERIFY(!text.contains("train.lua:"));
+        // For a person to look at: build/screenshots/console_library_frames.png.
+        w.resize(1024, 700);
+        w.show();
+        QTest::qWait(100);
+        QDir().mkpath(NEURITE_SCREENSHOT_DIR);
+        QVERIFY(w.console()->grab().save(QString(NEURITE_SCREENSHOT_DIR) + "/console_library_frames.png", "PNG"));
         QStringList links = w.console()->links();
         const auto group = std::find_if(links.begin(), links.end(), [](const QString &l) { return l.startsWith("frames:"); });
         QVERIFY(group != links.end());
