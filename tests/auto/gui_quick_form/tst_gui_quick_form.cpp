@@ -152,6 +152,34 @@ private slots:
         QVERIFY2(accuracy >= 0.95, qPrintable(w.console()->plain_text().right(600)));
     }
 
+    // The CNN is offered for images only: picking Fashion-MNIST, or images
+    // in the Data panel, brings it as the default; a 2-D set takes it away.
+    void model_choice_follows_images()
+    {
+        QuickExperiment form(test::registry());
+        QComboBox *datasets = form.findChildren<QComboBox *>().first(), *model = nullptr;
+        for (QComboBox *box : form.findChildren<QComboBox *>())
+            if (box->findData(QString(QuickExperiment::kCnn)) >= 0)
+                model = box;
+        QVERIFY(model);
+        QVERIFY(!model->isEnabled()); // XOR first
+        datasets->setCurrentIndex(datasets->findData("fashion_mnist"));
+        QVERIFY(model->isEnabled());
+        QCOMPARE(form.settings().model, QString(QuickExperiment::kCnn));
+        QCOMPARE(form.settings().hidden, QList<int>{128});
+        datasets->setCurrentIndex(datasets->findData("spirals"));
+        QVERIFY(!model->isEnabled());
+        QCOMPARE(form.settings().model, QString(QuickExperiment::kDense));
+        QCOMPARE(form.settings().hidden, (QList<int>{64, 64}));
+        form.set_panel_data({"pets", 360, 2, false, true, {3, 32, 32}});
+        datasets->setCurrentIndex(datasets->findData(QString(QuickExperiment::kPanelKey)));
+        QVERIFY(model->isEnabled());
+        QCOMPARE(form.settings().model, QString(QuickExperiment::kCnn));
+        form.set_panel_data({"iris.csv", 4, 3, false, true, {4}});
+        QVERIFY(!model->isEnabled());
+        QCOMPARE(form.settings().model, QString(QuickExperiment::kDense));
+    }
+
     // Issue 18: bf16 is offered and accepted only where the CPU computes it.
     void precision_follows_the_cpu()
     {
