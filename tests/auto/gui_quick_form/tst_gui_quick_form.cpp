@@ -131,6 +131,20 @@ private slots:
         QVERIFY2(accuracy >= 0.95, qPrintable(run.output.right(600)));
     }
 
+    // The sine (regression) gets a validation fifth too, and its loss is printed.
+    void regression_defaults_fit_the_sine()
+    {
+        QString error;
+        const QString code = QuickExperiment::script(QuickExperiment::defaults("sine"), {}, error);
+        QVERIFY(code.contains("nn.MSELoss()") && !code.contains("metrics"));
+        const ScriptRun run = run_script(code);
+        QVERIFY2(run.exit_code == 0, qPrintable(run.output));
+        const auto m = QRegularExpression(R"(validation loss ([0-9.e-]+))").match(run.output);
+        QVERIFY2(m.hasMatch(), qPrintable(run.output.right(600)));
+        qInfo("sine: validation loss %s in %.1f s", qPrintable(m.captured(1)), run.seconds);
+        QVERIFY2(m.captured(1).toDouble() < 0.01, qPrintable(m.captured(1))); // sin x has variance 0.5
+    }
+
     // The Data panel's iris-like table, through the window as a user does it:
     // open the file, pick the panel's dataset (its defaults come with it), run.
     void defaults_reach_their_accuracy_on_a_table()
