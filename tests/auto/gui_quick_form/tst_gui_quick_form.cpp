@@ -102,6 +102,13 @@ void write_file(const QString &path, const QString &text)
     f.write(text.toUtf8());
 }
 
+void write_file_bytes(const QString &path, const QByteArray &bytes)
+{
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(bytes);
+}
+
 QTextBrowser *console_view(MainWindow &w) { return w.console()->findChild<QTextBrowser *>(); }
 
 } // namespace
@@ -192,6 +199,42 @@ private slots:
         form.set_panel_data({"iris.csv", 4, 3, false, true, {4}});
         QVERIFY(!model->isEnabled());
         QCOMPARE(form.settings().model, QString(QuickExperiment::kDense));
+    }
+
+    // Images opened in the Data panel (IDX, [1, 8, 8]) train through the
+    // window with the CNN the form picks for them.
+    void panel_images_train_the_cnn_in_the_window()
+    {
+        // 60 images: class 1 bright on the left half, class 2 on the right.
+        const auto be32 = [](quint32 v) {
+            const char bytes[] = {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+            return QByteArray(bytes, 4);
+        };
+        QByteArray images = be32(0x803) + be32(60) + be32(8) + be32(8), labels = be32(0x801) + be32(60);
+        for (int i = 0; i < 60; ++i) {
+            for (int y = 0; y < 8; ++y)
+                for (int x = 0; x < 8; ++x)
+                    images += char((x < 4) == (i % 2 == 0) ? 200 + (x * y + i) % 50 : (x + y + i) % 40);
+            labels += char(i % 2);
+        }
+        QTemporaryDir dir;
+        write_file_bytes(dir.filePath("halves-images-idx3-ubyte"), images);
+        write_file_bytes(dir.filePath("halves-labels-idx1-ubyte"), labels);
+        MainWindow w;
+        QVERIFY(w.data_panel()->open_path(dir.filePath("halves-images-idx3-ubyte")));
+        QuickExperiment *form = w.quick_form();
+        auto *datasets = form->findChildren<QComboBox *>().first();
+        datasets->setCurrentIndex(datasets->findData(QString(QuickExperiment::kPanelKey)));
+        QCOMPARE(form->settings().model, QString(QuickExperiment::kCnn));
+        QSignalSpy done(&w, &MainWindow::run_finished);
+        form->findChildren<QPushButton *>().last()->click();
+        QVERIFY2(wait_for_run(done).first == 0, qPrintable(w.console()->plain_text().right(800)));
+        const QString code = w.editor()->current()->toPlainText();
+        QVERIFY(code.contains("nn.Conv2D{inputs = 1, outputs = 32, kernel = 3, padding = \"same\"}"));
+        QVERIFY(code.contains("nn.Dense{inputs = 256, outputs = 128")); // 64 × 2 × 2
+        const double accuracy = validation_accuracy(w.console()->plain_text());
+        qInfo("panel images, CNN: validation accuracy %.4f", accuracy);
+        QVERIFY2(accuracy >= 0.9, qPrintable(w.console()->plain_text().right(800)));
     }
 
     // Issue 18: bf16 is offered and accepted only where the CPU computes it.
