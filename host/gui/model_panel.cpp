@@ -38,6 +38,7 @@ ModelPanel::ModelPanel(QWidget *parent)
     }
     m_run_info->setWordWrap(true);
     m_run_info->setContentsMargins(6, 2, 6, 2);
+    m_run_info->setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Fixed); // one line; the rest for the model
     m_summary->setReadOnly(true);
     m_summary->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
     m_summary->setPlaceholderText(tr("Run a script that trains a model to see its layers here."));
@@ -66,7 +67,7 @@ ModelPanel::ModelPanel(QWidget *parent)
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(m_run_info);
-    layout->addWidget(m_split);
+    layout->addWidget(m_split, 1);
     clear();
 }
 

@@ -15,7 +15,7 @@ namespace neurite::gui {
 
 namespace {
 
-constexpr int kFilterPixels = 24;  // a 3x3 kernel drawn 8x: its values are what one reads
+constexpr int kFilterPixels = 40;  // a 3x3 kernel drawn 13x: each weight a square one can read
 constexpr int kMapPixels = 56;     // a 28x28 map at 2x
 constexpr int kMostColumns = 8;    // tiles per row: the panel is a column
 constexpr int64_t kMostInputPlanes = 16; // of a first convolution on many channels

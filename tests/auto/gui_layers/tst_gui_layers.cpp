@@ -115,7 +115,7 @@ private slots:
         QSignalSpy done(&w, &MainWindow::run_finished);
         QSignalSpy finished(w.worker(), &RunWorker::finished);
         clock.start();
-        w.run_script(QString(kCnnScript).replace("EPOCHS", "40"), "tiny_cnn");
+        w.run_script(QString(kCnnScript).replace("EPOCHS", "25"), "tiny_cnn");
         QCOMPARE(wait_for_run(done).first, 0);
         const double seconds = finished.last().at(2).toDouble();
         qInfo("run of %.2f s: %d feature-map pictures", seconds, int(maps.size()));
@@ -167,6 +167,38 @@ private slots:
         QVERIFY2(w.model_panel()->run_info().contains("<b>f32</b>"), qPrintable(w.model_panel()->run_info()));
         QVERIFY2(w.model_panel()->summary().contains("precision: f32"), qPrintable(w.model_panel()->summary()));
         save_screenshot(w, "panel_cnn_filters.png");
+    }
+
+    // Real images: Fashion-MNIST's first 2000, 8 filters of 5x5 on [1, 28, 28];
+    // build/screenshots/panel_cnn_fashion.png shows what they learnt.
+    void fashion_cnn_pictures()
+    {
+        MainWindow w;
+        w.resize(1400, 900);
+        w.show();
+        QSignalSpy done(&w, &MainWindow::run_finished);
+        w.run_script(R"(
+local train_ds = data.fashion_mnist{split = "train"}:slice(1, 2000)
+local model = nn.Sequential{
+  nn.Conv2D{inputs = 1, outputs = 8, kernel = 5, padding = 2, activation = "relu"},
+  nn.MaxPool2D{kernel = 2},
+  nn.Flatten(),
+  nn.Dense{inputs = 8 * 14 * 14, outputs = 10},
+}
+train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.Adam(model:parameters(), {lr = 0.003}),
+          data = train_ds, epochs = 3, batch_size = 32, verbose = 0, name = "fashion_cnn"}
+)",
+                     "fashion_cnn");
+        QCOMPARE(wait_for_run(done).first, 0);
+        const TilePicture filters = w.model_panel()->tiles(TilePicture::Filters);
+        QCOMPARE(filters.tiles, 8);
+        QCOMPARE(filters.tile_width, 40); // 5x5 at 8x
+        const TilePicture maps = w.model_panel()->tiles(TilePicture::FeatureMaps);
+        QCOMPARE(maps.tiles, 8);
+        QCOMPARE(maps.tile_width, 56); // 28x28 at 2x
+        QCOMPARE(maps.samples, 2000);
+        QCOMPARE(w.model_panel()->tiles(TilePicture::Reconstructions).tiles, 0);
+        save_screenshot(w, "panel_cnn_fashion.png");
     }
 
     void autoencoder_shows_reconstructions()
