@@ -201,6 +201,47 @@ train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.Adam(mo
         save_screenshot(w, "panel_cnn_fashion.png");
     }
 
+    // Three input channels: a colour tile per filter; two: a grey tile per
+    // output and input channel, a row per output channel.
+    void filters_of_several_input_channels()
+    {
+        MainWindow w;
+        QSignalSpy done(&w, &MainWindow::run_finished);
+        w.run_script(R"(
+local x, y = tensor.rand{16, 3, 6, 6}, tensor.randint(1, 3, {16})
+local model = nn.Sequential{nn.Conv2D{inputs = 3, outputs = 5, kernel = 3}, nn.Flatten(), nn.Dense{inputs = 5 * 4 * 4, outputs = 2}}
+train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.SGD(model:parameters(), {lr = 0.01}),
+          data = {x = x, y = y}, epochs = 1, batch_size = 8, verbose = 0}
+local w = model[1].weight   -- [5, 3, 3, 3]
+w:fill(0)
+w:select(1, 1):select(1, 1):fill(1)    -- filter 1: red
+w:select(1, 2):select(1, 3):fill(1)    -- filter 2: blue
+w:select(1, 2):select(1, 1):fill(-1)
+)",
+                     "rgb_cnn");
+        QCOMPARE(wait_for_run(done).first, 0);
+        const TilePicture rgb = w.model_panel()->tiles(TilePicture::Filters);
+        QCOMPARE(rgb.tiles, 5);
+        QVERIFY(rgb.caption.contains("in colour"));
+        const QColor red = rgb.image.pixelColor(rgb.gap + 2, rgb.gap + 2);
+        QCOMPARE(red, QColor(255, 128, 128)); // +1 red, 0 green and blue (mid grey): zero is 128
+        const QColor blue = rgb.image.pixelColor(2 * rgb.gap + rgb.tile_width + 2, rgb.gap + 2);
+        QCOMPARE(blue, QColor(0, 128, 255));
+
+        w.run_script(R"(
+local x, y = tensor.rand{16, 2, 6, 6}, tensor.randint(1, 3, {16})
+local model = nn.Sequential{nn.Conv2D{inputs = 2, outputs = 5, kernel = 3}, nn.Flatten(), nn.Dense{inputs = 5 * 4 * 4, outputs = 2}}
+train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.SGD(model:parameters(), {lr = 0.01}),
+          data = {x = x, y = y}, epochs = 1, batch_size = 8, verbose = 0}
+)",
+                     "two_channel_cnn");
+        QCOMPARE(wait_for_run(done).first, 0);
+        const TilePicture planes = w.model_panel()->tiles(TilePicture::Filters);
+        QCOMPARE(planes.tiles, 10);
+        QCOMPARE(planes.columns, 2);
+        QVERIFY(planes.caption.contains("a row per output channel"));
+    }
+
     void autoencoder_shows_reconstructions()
     {
         MainWindow w;
