@@ -264,6 +264,13 @@ train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.SGD(mod
                  qPrintable(w.model_panel()->summary()));
         save_screenshot(w, "panel_autoencoder.png");
 
+        // The same model trained towards other targets of the input's shape
+        // is no autoencoder: the script did not give the inputs as targets.
+        w.run_script(QString(kAutoencoderScript).replace("y = x}", "y = tensor.rand{64, 1, 8, 8}}"), "same_shapes");
+        QCOMPARE(wait_for_run(done).first, 0);
+        QCOMPARE(w.model_panel()->tiles(TilePicture::Filters).tiles, 4);
+        QCOMPARE(w.model_panel()->tiles(TilePicture::Reconstructions).tiles, 0);
+
         // A run of a classifier after it clears the reconstructions.
         w.run_script(QString(kCnnScript).replace("EPOCHS", "1"), "tiny_cnn");
         QCOMPARE(wait_for_run(done).first, 0);
