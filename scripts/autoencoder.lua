@@ -3,7 +3,7 @@
 -- give back its input through a bottleneck of 16 numbers per image, and the
 -- loss is the reconstruction error (mean squared error per pixel), printed
 -- before and after training. With --plot FILE it saves test images beside
--- their reconstructions (a PNG: each row an original, then its reconstruction).
+-- their reconstructions (a PNG: two originals a row, each followed by its reconstruction).
 --
 -- Run: neurite-run scripts/autoencoder.lua [epochs]
 --      neurite-run scripts/autoencoder.lua -- [epochs] --plot recon.png [--samples N]
@@ -61,7 +61,8 @@ if plot then
   model:eval()
   local originals = x_test:narrow(1, 1, shown)
   local reconstructions = model:forward(originals):clone()
-  local width, height = data.save_images(plot, {originals, reconstructions}, {scale = 2, range = {0, 1}})
+  local width, height = data.save_images(plot, {originals, reconstructions},
+                                              {columns = 4, scale = 2, range = {0, 1}})
   print(string.format("saved %d test images beside their reconstructions to %s (%d x %d pixels)",
                       shown, plot, width, height))
 end
