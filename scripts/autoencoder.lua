@@ -62,7 +62,7 @@ if plot then
   local originals = x_test:narrow(1, 1, shown)
   local reconstructions = model:forward(originals):clone()
   local width, height = data.save_images(plot, {originals, reconstructions},
-                                              {columns = 4, scale = 2, range = {0, 1}})
+                                         {columns = 4, scale = 2, range = {0, 1}})
   print(string.format("saved %d test images beside their reconstructions to %s (%d x %d pixels)",
                       shown, plot, width, height))
 end
