@@ -124,9 +124,13 @@ private slots:
         // and it did redraw while it trained.
         QVERIFY2(maps.size() <= size_t(4 * seconds) + 2, qPrintable(QString("%1 pictures in %2 s").arg(maps.size()).arg(seconds)));
         QVERIFY2(seconds < 1.5 || maps.size() >= 3, qPrintable(QString("%1 pictures in %2 s").arg(maps.size()).arg(seconds)));
-        for (size_t i = 2; i + 1 < maps.size(); ++i) // the kernel spaces them; the pipe may bunch two
-            QVERIFY2(arrived[i] - arrived[i - 2] >= 400, qPrintable(QString("pictures %1 and %2 %3 ms apart")
-                                                                       .arg(i - 2).arg(i).arg(arrived[i] - arrived[i - 2])));
+        // Nor faster in any stretch: in 2 s at most 8 drawn there and 4 that a
+        // busy machine held back in the pipe from the second before.
+        for (size_t i = 0, j = 0; i < maps.size(); ++i) {
+            while (arrived[i] - arrived[j] > 2000)
+                ++j;
+            QVERIFY2(i - j + 1 <= 12, qPrintable(QString("%1 pictures arrived within 2 s").arg(i - j + 1)));
+        }
 
         // The filters: one tile per output channel, pixels following the
         // known weights: -1 black, -0.5 dark, 0.5 light, 1 white.
