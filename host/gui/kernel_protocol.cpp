@@ -92,13 +92,13 @@ QDataStream &operator>>(QDataStream &s, Point &p)
 QDataStream &operator<<(QDataStream &s, const TilePicture &t)
 {
     return s << t.kind << t.image << t.caption << t.tiles << t.columns << t.tile_width << t.tile_height << t.gap
-             << t.sample << t.samples;
+             << t.sample << t.samples << t.input;
 }
 
 QDataStream &operator>>(QDataStream &s, TilePicture &t)
 {
     return s >> t.kind >> t.image >> t.caption >> t.tiles >> t.columns >> t.tile_width >> t.tile_height >> t.gap >>
-           t.sample >> t.samples;
+           t.sample >> t.samples >> t.input;
 }
 
 void write_dataset(QDataStream &s, const data::Dataset &d)

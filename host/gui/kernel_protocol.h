@@ -78,6 +78,7 @@ struct TilePicture {
     QString caption;
     qint32 tiles = 0, columns = 0, tile_width = 0, tile_height = 0, gap = 0;
     qint64 sample = -1, samples = 0; // FeatureMaps: which sample (from 0) of how many
+    QImage input;                    // FeatureMaps: that sample as an image, when it is one
 };
 
 constexpr int kHeaderBytes = 4;

@@ -111,6 +111,8 @@ QWidget *ModelPanel::build_sample_row()
     m_sample->setToolTip(tr("Which training sample goes through the model (from 1); redrawn while it trains, "
                             "and at once after the run"));
     line->addWidget(m_sample);
+    m_sample_picture = new QLabel;
+    line->addWidget(m_sample_picture);
     line->addStretch();
     connect(m_sample, &QSpinBox::valueChanged, this, [this](int value) { emit sample_chosen(value - 1); });
     return row;
@@ -209,6 +211,7 @@ void ModelPanel::set_tiles(const kernel::TilePicture &picture)
         const QSignalBlocker quiet(m_sample); // the kernel's answer, not the person's choice
         m_sample->setMaximum(static_cast<int>(std::max<qint64>(1, picture.samples)));
         m_sample->setValue(static_cast<int>(picture.sample + 1));
+        m_sample_picture->setPixmap(QPixmap::fromImage(picture.input));
     }
     // Without a boundary picture, its placeholder would only take the room.
     m_picture->setVisible(has_boundary());

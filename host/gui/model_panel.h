@@ -84,6 +84,7 @@ private:
     QLabel *m_tile_caption[kTileKinds];
     QWidget *m_sample_row;
     QSpinBox *m_sample;
+    QLabel *m_sample_picture; // the chosen sample itself
     QLabel *m_run_info;
 };
 

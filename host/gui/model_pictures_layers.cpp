@@ -38,13 +38,18 @@ bool find_first_conv(Model &model, Model *&owner, int &node, Module *&conv)
     return false;
 }
 
+QImage to_image(const data::ImageGrid &g)
+{
+    return QImage(reinterpret_cast<const uchar *>(g.pixels.data()), g.width, g.height, g.width * 4,
+                  QImage::Format_RGB32)
+        .copy(); // owns its pixels: the grid goes away
+}
+
 kernel::TilePicture tile_picture(quint8 kind, const data::ImageGrid &g, const QString &caption)
 {
     kernel::TilePicture p;
     p.kind = kind;
-    p.image = QImage(reinterpret_cast<const uchar *>(g.pixels.data()), g.width, g.height, g.width * 4,
-                     QImage::Format_RGB32)
-                  .copy(); // owns its pixels: the grid goes away
+    p.image = to_image(g);
     p.caption = caption;
     p.tiles = g.tiles, p.columns = g.columns, p.tile_width = g.tile_width, p.tile_height = g.tile_height,
     p.gap = g.gap;
@@ -60,6 +65,20 @@ Tensor as_images(const Tensor &t)
         return t;
     const auto side = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(t.size(1)))));
     return side * side == t.size(1) ? t.contiguous().reshape(Shape{t.size(0), side, side}) : Tensor();
+}
+
+// One sample [1, ...] as a picture: grey, or in colour with 3 planes; none
+// when it is no image (several planes, or features that are no square).
+QImage sample_image(const Tensor &sample)
+{
+    Tensor shown = as_images(sample);
+    if (!shown.defined() || shown.dim() < 3 || (shown.dim() == 4 && shown.size(1) != 1 && shown.size(1) != 3))
+        return QImage();
+    data::ImageGridOptions o;
+    o.color = true;
+    o.gap = 0;
+    o.scale = scale_for(shown.size(shown.dim() - 2), shown.size(shown.dim() - 1), kMapPixels);
+    return to_image(data::render_image_grid(shown, o));
 }
 
 } // namespace
@@ -157,9 +176,10 @@ std::optional<kernel::TilePicture> LayerPictures::feature_maps()
     const int64_t sample = std::clamp<int64_t>(m_sample.load(), 0, count - 1);
     Model &model = *m_watched->model;
     Tensor maps;
+    const Tensor input = samples(sample, 1);
     {
         const EvalMode eval_mode(model); // BatchNorm's running statistics, no dropout: as it predicts
-        model.forward(samples(sample, 1));
+        model.forward(input);
         maps = m_conv_owner->node_output(m_conv_node); // [1, K, H, W]
     }
     if (maps.dim() != 4)
@@ -183,6 +203,7 @@ std::optional<kernel::TilePicture> LayerPictures::feature_maps()
             .arg(double(g.hi), 0, 'g', 3));
     p.sample = sample;
     p.samples = count;
+    p.input = sample_image(input);
     return p;
 }
 
@@ -215,7 +236,7 @@ std::optional<kernel::TilePicture> LayerPictures::reconstructions()
     if (!o.color && both.dim() == 4 && both.size(1) != 1)
         return std::nullopt; // several planes a sample: no one picture of it
     return tile_picture(kernel::TilePicture::Reconstructions, data::render_image_grid(both, o),
-                        tr("Autoencoder: the first %1 samples, each beside its reconstruction").arg(n));
+                        tr("Autoencoder: the first %1 samples, each (left) beside its reconstruction (right)").arg(n));
 }
 
 } // namespace neurite::gui

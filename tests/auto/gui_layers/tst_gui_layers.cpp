@@ -165,6 +165,9 @@ private slots:
         QCOMPARE(w.model_panel()->tiles(TilePicture::FeatureMaps).sample, 5);
         QVERIFY(maps.back().image != first.image);
         QVERIFY(maps.back().caption.contains("sample 6 of 512"));
+        // The sample itself shows beside its number: 8x8 at 7x.
+        QCOMPARE(maps.back().input.size(), QSize(56, 56));
+        QVERIFY(maps.back().input != first.input);
 
         // A classifier is no autoencoder; the run computes in f32.
         QCOMPARE(w.model_panel()->tiles(TilePicture::Reconstructions).tiles, 0);
