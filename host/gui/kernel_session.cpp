@@ -128,6 +128,7 @@ private:
     void failed(const QString &message, const QString &traceback, const ErrorFrames &frames = {});
     void finished(int exit_code, bool interrupted, double seconds);
     void picture(Reply kind, const ModelPictures::Picture &p);
+    void tiles(const TilePicture &p);
 
     const int m_frames_fd;
     std::mutex m_write_mutex; // the frames fd
@@ -204,6 +205,11 @@ void Kernel::reader()
             if (lua::LuaRuntime *rt = m_active.load())
                 rt->request_cancel();
             continue;
+        }
+        if (Request(type) == Request::PictureSample) {
+            qint64 sample = 0;
+            s >> sample;
+            m_pictures.set_sample(sample); // a run draws it at its next picture; after a run, handle() does
         }
         std::lock_guard lock(m_queue_mutex);
         m_queue.push_back(*body);
@@ -299,6 +305,10 @@ void Kernel::handle(const QByteArray &body)
         }
         break;
     }
+    case Request::PictureSample:
+        if (const auto maps = m_pictures.feature_maps())
+            tiles(*maps);
+        break;
     default:
         output(QObject::tr("The kernel got a request it does not know (type %1).").arg(type));
         break;
@@ -378,8 +388,13 @@ void Kernel::on_watch(const std::shared_ptr<const WatchedModel> &watched)
     } catch (const std::exception &e) {
         summary = QString::fromUtf8(e.what());
     }
+    // The precision the run computes in (issue 18): mixed bf16 keeps f32 master weights.
+    const QString precision = model.precision() == DType::BF16 ? QStringLiteral("bf16") : QStringLiteral("f32");
+    if (!summary.endsWith('\n'))
+        summary += '\n';
+    summary += QObject::tr("precision: %1").arg(precision == "bf16" ? QObject::tr("bf16 (f32 master weights)") : precision);
     FrameWriter message;
-    message.stream() << quint8(Reply::Model) << summary << describe_model(model, shapes);
+    message.stream() << quint8(Reply::Model) << summary << describe_model(model, shapes) << precision;
     send(message);
 }
 
@@ -390,10 +405,20 @@ void Kernel::picture(Reply kind, const ModelPictures::Picture &p)
     send(message);
 }
 
+void Kernel::tiles(const TilePicture &p)
+{
+    FrameWriter message;
+    message.stream() << quint8(Reply::Tiles) << p;
+    send(message);
+}
+
 void Kernel::draw_picture(int64_t step, bool now)
 {
-    if (const auto drawn = m_pictures.draw(step, now))
+    std::vector<TilePicture> layers;
+    if (const auto drawn = m_pictures.draw(step, now, layers))
         picture(Reply::Boundary, *drawn);
+    for (const TilePicture &p : layers)
+        tiles(p);
     if (const QString problem = m_pictures.take_problem(); !problem.isEmpty())
         output(problem);
 }

@@ -112,6 +112,9 @@ MainWindow::MainWindow()
     connect(m_worker, &RunWorker::model_changed, m_model, &ModelPanel::set_model);
     connect(m_worker, &RunWorker::boundary_changed, m_model, &ModelPanel::set_boundary);
     connect(m_worker, &RunWorker::confusion_changed, m_model, &ModelPanel::set_confusion);
+    connect(m_worker, &RunWorker::tiles_changed, m_model, &ModelPanel::set_tiles);
+    connect(m_worker, &RunWorker::precision_changed, m_model, &ModelPanel::set_precision);
+    connect(m_model, &ModelPanel::sample_chosen, m_worker, &RunWorker::set_picture_sample);
     connect(m_console, &Console::location_activated, this,
             [this](const QString &path, int line) { m_editor->show_location(path, line, false); });
     connect(m_console, &Console::library_location_activated, m_editor, &EditorTabs::show_library_location);

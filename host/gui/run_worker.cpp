@@ -34,6 +34,7 @@ QString after_crash_marker(const QString &line)
 RunWorker::RunWorker(TrainingMonitor *monitor, QObject *parent) : QObject(parent), m_monitor(monitor)
 {
     qRegisterMetaType<ModelGraph>();
+    qRegisterMetaType<kernel::TilePicture>();
     m_kill_timer.setSingleShot(true);
     connect(&m_kill_timer, &QTimer::timeout, this, [this] {
         if (m_process && m_busy) {
@@ -203,6 +204,16 @@ void RunWorker::export_onnx(const QString &path)
     request(message);
 }
 
+void RunWorker::set_picture_sample(qint64 sample)
+{
+    // Not a request: no Finished follows, and the kernel takes it mid-run.
+    if (!m_process || m_process->state() == QProcess::NotRunning)
+        return;
+    FrameWriter message;
+    message.stream() << quint8(Request::PictureSample) << sample;
+    m_process->write(message.frame());
+}
+
 void RunWorker::read_frames()
 {
     if (!m_process)
@@ -263,8 +274,17 @@ void RunWorker::dispatch(const QByteArray &body)
     }
     case Reply::Model: {
         ModelGraph graph;
-        s >> text >> graph;
+        s >> text >> graph >> more;
         emit model_changed(text, graph);
+        if (!more.isEmpty())
+            emit precision_changed(more);
+        break;
+    }
+    case Reply::Tiles: {
+        kernel::TilePicture picture;
+        s >> picture;
+        if (s.status() == QDataStream::Ok)
+            emit tiles_changed(picture);
         break;
     }
     case Reply::Boundary:

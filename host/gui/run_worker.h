@@ -75,6 +75,9 @@ public slots:
     // A .nrt or .onnx file as the watched model: its graph in the Model
     // panel, and `model` for the console prompt.
     void open_model(const QString &path);
+    // The sample (from 0) whose feature maps the Model panel shows: a run
+    // takes it at its next picture, an idle kernel redraws them at once.
+    void set_picture_sample(qint64 sample);
 
 signals:
     void started(const QString &name);
@@ -87,6 +90,10 @@ signals:
     void boundary_changed(const QImage &image, const QString &caption);
     // After a run that watched a classifier: the confusion matrix as a picture.
     void confusion_changed(const QImage &image, const QString &caption);
+    // A convolution's filters or feature maps, an autoencoder's reconstructions.
+    void tiles_changed(const neurite::gui::kernel::TilePicture &picture);
+    // The precision the watched model computes in: "f32" or "bf16".
+    void precision_changed(const QString &precision);
 
 private:
     // Sends a request to the kernel (started if none runs) and marks the
