@@ -2,6 +2,7 @@
 
 #include "metric_chart.h"
 
+#include "neurite/core/chart_rules.h"
 #include "neurite/core/error.h"
 #include "neurite/core/model.h"
 
@@ -13,10 +14,13 @@
 #include <QLineSeries>
 #include <QListWidget>
 #include <QSplitter>
+#include <QTimer>
 #include <QValueAxis>
 #include <QVBoxLayout>
 
 #include <algorithm>
+#include <cmath>
+#include <utility>
 
 namespace neurite::gui {
 
@@ -31,7 +35,8 @@ QChartView *make_view(const QString &title)
     auto *chart = new QChart;
     chart->setTitle(title);
     chart->setAnimationOptions(QChart::NoAnimation);
-    chart->legend()->setAlignment(Qt::AlignRight);
+    // Above the plot: at the right it took the width the x axis' labels need.
+    chart->legend()->setAlignment(Qt::AlignTop);
     auto *view = new QChartView(chart);
     view->setRenderHint(QPainter::Antialiasing);
     view->setMinimumSize(240, 120);
@@ -57,15 +62,24 @@ void fill(QChartView *view, const QList<std::pair<QString, QList<QPointF>>> &lin
             any = true;
         }
     const double pad = any && y1 > y0 ? (y1 - y0) * 0.05 : 1;
-    // Round ticks (-1, 0, 1, 2 rather than -1.3, 0.4, 2.0) as on the training charts.
-    const MetricChart::AxisRange x_range = MetricChart::nice_range(lo, hi, 6);
-    const MetricChart::AxisRange y_range = MetricChart::nice_range(y0 - pad, y1 + pad, 6);
+    // Round ticks (-1, 0, 1, 2 rather than -1.3, 0.4, 2.0) as on the training
+    // charts, as many as their labels fit side by side.
+    const QRectF plot = chart->plotArea().isEmpty() ? QRectF(0, 0, view->width() - 60, view->height() - 80)
+                                                    : chart->plotArea();
+    const QFontMetrics metrics(x->labelsFont());
+    const int label = metrics.horizontalAdvance(QString::number(-std::max(std::fabs(lo), std::fabs(hi)), 'g', 3)) +
+                      2 * metrics.averageCharWidth();
+    const MetricChart::AxisRange x_range = MetricChart::nice_range(lo, hi, charts::max_ticks(plot.width(), label));
+    const MetricChart::AxisRange y_range = MetricChart::nice_range(
+        y0 - pad, y1 + pad, charts::max_ticks(plot.height(), charts::kPixelsPerValueLabel));
     x->setRange(x_range.lo, x_range.hi);
     x->setTickCount(x_range.ticks);
     y->setRange(y_range.lo, y_range.hi);
     y->setTickCount(y_range.ticks);
     x->setLabelFormat("%g");
     y->setLabelFormat("%g");
+    x->setTruncateLabels(false); // "-…" when Qt thought "-5" too wide
+    y->setTruncateLabels(false);
     chart->addAxis(x, Qt::AlignBottom);
     chart->addAxis(y, Qt::AlignLeft);
     for (const auto &[name, points] : lines) {
@@ -176,6 +190,17 @@ ActivationExplorer::Curve ActivationExplorer::evaluate(const QString &name, doub
         c.df.push_back(dx[k]);
     }
     return c;
+}
+
+void ActivationExplorer::resizeEvent(QResizeEvent *event)
+{
+    QWidget::resizeEvent(event);
+    if (std::exchange(m_redraw_queued, true))
+        return;
+    QTimer::singleShot(0, this, [this] {
+        m_redraw_queued = false;
+        redraw();
+    });
 }
 
 void ActivationExplorer::redraw()

@@ -33,6 +33,10 @@ public:
     bool has_confusion() const { return !m_confusion.isNull(); }
     QImage confusion() const { return m_confusion; }
     QString confusion_caption() const;
+    // Where the matrix and its caption are shown (in the pictures' column), and its size on screen.
+    QRect confusion_shown() const;
+    QRect confusion_caption_shown() const;
+    QSize confusion_pixmap_size() const;
 
 public slots:
     void set_model(const QString &summary, const neurite::gui::ModelGraph &graph);
