@@ -453,7 +453,8 @@ bool MainWindow::restore_saved_state(const QByteArray &state)
     if (!restoreState(state, kLayoutVersion))
         return false;
     const QDockWidget *training = findChild<QDockWidget *>("training");
-    bool usable = training && training->toggleViewAction()->isChecked() &&
+    // Not hidden (closed): the toggle actions follow only once the window is shown.
+    bool usable = training && !training->isHidden() &&
                   (training->isFloating() || dockWidgetArea(const_cast<QDockWidget *>(training)) != Qt::NoDockWidgetArea);
     for (const QDockWidget *d : findChildren<QDockWidget *>())
         usable = usable && (!d->isFloating() || on_a_screen(d->geometry()));

@@ -2,6 +2,7 @@
 
 #include "neurite/core/registry.h"
 
+#include <QEvent>
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -10,6 +11,8 @@
 #include <QTableWidget>
 #include <QTextBrowser>
 #include <QTreeWidget>
+
+#include <algorithm>
 #include <QVBoxLayout>
 
 namespace neurite::gui {
@@ -17,6 +20,7 @@ namespace neurite::gui {
 namespace {
 
 constexpr int kNameRole = Qt::UserRole + 1;
+constexpr int kRangeColumn = 3;
 
 QString lua_value(const ParamSpec &p)
 {
@@ -56,9 +60,12 @@ PluginBrowser::PluginBrowser(const Registry &registry, QWidget *parent)
     // meaning wrapped in what is left.
     m_params->setColumnCount(5);
     m_params->setHorizontalHeaderLabels({tr("parameter"), tr("type"), tr("default"), tr("range"), tr("meaning")});
-    for (int c = 0; c < 4; ++c)
+    for (int c = 0; c < 3; ++c)
         m_params->horizontalHeader()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
+    // A range can be a long list of choices: wrapped in at most a third of the width.
+    m_params->horizontalHeader()->setSectionResizeMode(kRangeColumn, QHeaderView::Fixed);
     m_params->horizontalHeader()->setSectionResizeMode(4, QHeaderView::Stretch);
+    m_params->viewport()->installEventFilter(this);
     m_params->verticalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_params->verticalHeader()->hide();
     m_params->setWordWrap(true);
@@ -126,6 +133,27 @@ void PluginBrowser::reload()
         }
         refused->setExpanded(true);
     }
+}
+
+void PluginBrowser::size_range_column()
+{
+    const QFontMetrics metrics(m_params->horizontalHeader()->font());
+    const int header = metrics.horizontalAdvance(m_params->horizontalHeaderItem(kRangeColumn)->text()) +
+                       4 * metrics.averageCharWidth();
+    int wanted = header;
+    for (int r = 0; r < m_params->rowCount(); ++r)
+        if (const QTableWidgetItem *item = m_params->item(r, kRangeColumn))
+            wanted = std::max(wanted, QFontMetrics(item->font()).horizontalAdvance(item->text()) +
+                                          2 * metrics.averageCharWidth());
+    m_params->horizontalHeader()->resizeSection(kRangeColumn,
+                                                std::min(wanted, std::max(header, m_params->viewport()->width() / 3)));
+}
+
+bool PluginBrowser::eventFilter(QObject *watched, QEvent *event)
+{
+    if (watched == m_params->viewport() && event->type() == QEvent::Resize)
+        size_range_column();
+    return QWidget::eventFilter(watched, event);
 }
 
 int PluginBrowser::entry_count() const
@@ -212,6 +240,7 @@ void PluginBrowser::show_details()
         }
     }
     m_params->setVisible(!e->params.empty());
+    size_range_column();
     if (e->params.empty())
         html += "<p><i>No parameters.</i></p>";
     html += "<p><code>" + constructor_call(*e).toHtmlEscaped() + "</code></p>";

@@ -36,8 +36,12 @@ public:
 signals:
     void insert_requested(const QString &code);
 
+protected:
+    bool eventFilter(QObject *watched, QEvent *event) override;
+
 private:
     void show_details();
+    void size_range_column();
 
     const Registry &m_registry;
     QTreeWidget *m_tree;

@@ -101,6 +101,20 @@ void check_column_fits(const QTableWidget *table, int column, const QString &wha
     }
 }
 
+// Every text of a wrapping column fits its row's height: wrapped, not cut.
+void check_wrapped_fits(const QTableWidget *table, int column, const QString &what)
+{
+    const int section = table->horizontalHeader()->sectionSize(column);
+    for (int r = 0; r < table->rowCount(); ++r) {
+        const QTableWidgetItem *item = table->item(r, column);
+        const QFontMetrics metrics(item->font());
+        const QRect needed = metrics.boundingRect(QRect(0, 0, section - 8, 100000), Qt::TextWordWrap, item->text());
+        QVERIFY2(needed.height() <= table->rowHeight(r) && needed.width() <= section,
+                 qPrintable(QString("%1: '%2' needs %3x%4 in %5x%6").arg(what, item->text()).arg(needed.width())
+                                .arg(needed.height()).arg(section).arg(table->rowHeight(r))));
+    }
+}
+
 // Tick labels side by side with room between them ("200040006000" ran together).
 void check_ticks_apart(QChart *chart, Qt::Orientation orientation, const QString &what)
 {
@@ -231,6 +245,8 @@ private slots:
             QTest::mouseRelease(&w, Qt::LeftButton); // the end of a separator's drag
             settle();
             QVERIFY2(std::abs(w.panel_share() - 0.45) < 0.02, qPrintable(QString::number(w.panel_share())));
+            dock(w, "model")->raise(); // the charts behind another tab are still there
+            settle();
             QVERIFY(w.close());
         }
         QCOMPARE(QSettings().value("window/layout_version").toInt(), MainWindow::kLayoutVersion);
@@ -238,6 +254,9 @@ private slots:
         QVERIFY(!again.layout_refused());
         QVERIFY2(std::abs(again.panel_share() - 0.45) < 0.02, qPrintable(QString::number(again.panel_share())));
         show_at(again, kSizes[0]);
+        QVERIFY(!dock(again, "model")->visibleRegion().isEmpty());
+        dock(again, "training")->raise();
+        settle();
         check_layout(again, "kept");
     }
 
@@ -315,9 +334,12 @@ private slots:
         settle();
         QTableWidget *params = w.plugins()->parameter_table();
         QVERIFY(params->isVisible() && params->rowCount() >= 3);
-        for (int c = 0; c < 4; ++c)
+        for (int c = 0; c < 3; ++c)
             check_column_fits(params, c, "parameters");
-        QVERIFY2(params->horizontalHeader()->sectionSize(4) >= 100, "the meaning column squeezed");
+        check_wrapped_fits(params, 3, "parameter ranges");
+        check_wrapped_fits(params, 4, "parameter meanings");
+        QVERIFY2(params->horizontalHeader()->sectionSize(4) >= 100,
+                 qPrintable(QString("the meaning column squeezed: %1 %2 %3 %4 %5 in %6").arg(params->horizontalHeader()->sectionSize(0)).arg(params->horizontalHeader()->sectionSize(1)).arg(params->horizontalHeader()->sectionSize(2)).arg(params->horizontalHeader()->sectionSize(3)).arg(params->horizontalHeader()->sectionSize(4)).arg(params->viewport()->width())));
         QVERIFY(!params->item(0, 4)->toolTip().isEmpty());
 
         // The activation explorer's axes: whole labels ("-…" before), apart.
@@ -385,6 +407,7 @@ train.fit{model = m, loss = nn.CrossEntropyLoss(), optimizer = optim.Adam(m, {lr
         QDir().mkpath(NEURITE_SCREENSHOT_DIR);
         QList<int> matrix_widths;
         for (const QSize size : kSizes) {
+            dock(w, "training")->raise();
             show_at(w, size);
             check_layout(w, "seven runs");
             for (const char *name : kPanels) {
