@@ -9,6 +9,7 @@
 #include <QChart>
 #include <QChartView>
 #include <QDoubleSpinBox>
+#include <QEvent>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineSeries>
@@ -64,12 +65,14 @@ void fill(QChartView *view, const QList<std::pair<QString, QList<QPointF>>> &lin
     const double pad = any && y1 > y0 ? (y1 - y0) * 0.05 : 1;
     // Round ticks (-1, 0, 1, 2 rather than -1.3, 0.4, 2.0) as on the training
     // charts, as many as their labels fit side by side.
-    const QRectF plot = chart->plotArea().isEmpty() ? QRectF(0, 0, view->width() - 60, view->height() - 80)
-                                                    : chart->plotArea();
+    // The plot is the view less the y labels, the title, the legend and the
+    // x labels (the chart lays out later than this).
+    const QRectF plot(0, 0, view->width() - 90, view->height() - 120);
     const QFontMetrics metrics(x->labelsFont());
     const int label = metrics.horizontalAdvance(QString::number(-std::max(std::fabs(lo), std::fabs(hi)), 'g', 3)) +
-                      2 * metrics.averageCharWidth();
-    const MetricChart::AxisRange x_range = MetricChart::nice_range(lo, hi, charts::max_ticks(plot.width(), label));
+                      5 * metrics.averageCharWidth();
+    const MetricChart::AxisRange x_range =
+        MetricChart::nice_range(lo, hi, std::clamp(static_cast<int>(plot.width() / label), 3, 11));
     const MetricChart::AxisRange y_range = MetricChart::nice_range(
         y0 - pad, y1 + pad, charts::max_ticks(plot.height(), charts::kPixelsPerValueLabel));
     x->setRange(x_range.lo, x_range.hi);
@@ -139,6 +142,8 @@ ActivationExplorer::ActivationExplorer(const Registry &registry, ComputeContext 
     auto *layout = new QHBoxLayout(this);
     layout->addWidget(split);
 
+    m_f_view->installEventFilter(this);
+    m_df_view->installEventFilter(this);
     connect(m_list, &QListWidget::itemChanged, this, &ActivationExplorer::redraw);
     connect(m_lo, &QDoubleSpinBox::valueChanged, this, &ActivationExplorer::redraw);
     connect(m_hi, &QDoubleSpinBox::valueChanged, this, &ActivationExplorer::redraw);
@@ -192,15 +197,15 @@ ActivationExplorer::Curve ActivationExplorer::evaluate(const QString &name, doub
     return c;
 }
 
-void ActivationExplorer::resizeEvent(QResizeEvent *event)
+bool ActivationExplorer::eventFilter(QObject *watched, QEvent *event)
 {
-    QWidget::resizeEvent(event);
-    if (std::exchange(m_redraw_queued, true))
-        return;
-    QTimer::singleShot(0, this, [this] {
-        m_redraw_queued = false;
-        redraw();
-    });
+    if ((watched == m_f_view || watched == m_df_view) && event->type() == QEvent::Resize &&
+        !std::exchange(m_redraw_queued, true))
+        QTimer::singleShot(0, this, [this] {
+            m_redraw_queued = false;
+            redraw();
+        });
+    return QWidget::eventFilter(watched, event);
 }
 
 void ActivationExplorer::redraw()

@@ -39,8 +39,8 @@ public:
     QChartView *f_view() const { return m_f_view; }
 
 protected:
-    // The ticks follow the plot's width: redrawn once the charts have their new size.
-    void resizeEvent(QResizeEvent *event) override;
+    // The ticks follow the plot's size: redrawn once the charts have a new size.
+    bool eventFilter(QObject *watched, QEvent *event) override;
 
 private:
     void redraw();

@@ -26,9 +26,9 @@ QImage render_confusion(const std::vector<int64_t> &counts, int k, const QString
     // Drawn at about twice the size it is read at: the window scales it to
     // the room it has, down on a laptop, up to this on a large screen, and
     // stays sharp. Cells fit 20 classes and a four-digit count.
-    const int cell = std::clamp(720 / k, 36, 80);
+    const int cell = std::clamp(960 / k, 40, 96);
     QFont font;
-    font.setPixelSize(std::clamp(cell / 3, 14, 24));
+    font.setPixelSize(std::clamp(cell / 3, 14, 30));
     // Measured as the image paints (its resolution, not the screen's); the
     // names are never elided ("Ankle b…"): the picture grows to hold them.
     QImage probe(1, 1, QImage::Format_RGB32);

@@ -114,7 +114,7 @@ DataPanel::DataPanel(QWidget *parent)
     m_features->setTextElideMode(Qt::ElideMiddle);
     m_features->verticalHeader()->hide();
     m_features->setEditTriggers(QAbstractItemView::NoEditTriggers);
-    m_images->setAlignment(Qt::AlignCenter);
+    m_images->setAlignment(Qt::AlignHCenter | Qt::AlignTop); // under the chart, no gap
     // The pixmap's width must not hold the panel wide: a narrower panel
     // redraws the grid with fewer columns (resizeEvent) instead of clipping.
     m_images->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
@@ -125,8 +125,8 @@ DataPanel::DataPanel(QWidget *parent)
     auto *content = new QWidget;
     auto *content_layout = new QVBoxLayout(content);
     content_layout->setContentsMargins(0, 0, 0, 0);
-    content_layout->addWidget(m_classes, 1);
-    content_layout->addWidget(m_detail, 2);
+    content_layout->addWidget(m_classes); // as tall as its bars need
+    content_layout->addWidget(m_detail, 1);
     auto *scroll = m_scroll = new QScrollArea;
     scroll->setWidget(content);
     scroll->setWidgetResizable(true);
@@ -276,6 +276,7 @@ void DataPanel::show_classes()
     series->setLabelsVisible(named);
     series->setLabelsPosition(QAbstractBarSeries::LabelsOutsideEnd);
     series->setLabelsFormat("@value");
+    set->setLabelColor(m_classes->palette().color(QPalette::WindowText)); // white by default: unseen beside a bar
     connect(set, &QBarSet::hovered, m_classes, [this, names, set](bool over, int index) {
         m_classes->setToolTip(over && index >= 0 && index < set->count() && index < names.size()
                                   ? tr("%1: %2 samples").arg(names[index]).arg(set->at(index))

@@ -404,6 +404,7 @@ train.fit{model = m, loss = nn.CrossEntropyLoss(), optimizer = optim.Adam(m, {lr
         QCOMPARE(run_quick_on_panel(w), 0);
         QTRY_VERIFY(w.model_panel()->has_confusion());
         QVERIFY2(w.monitor()->runs().size() >= 7, qPrintable(w.monitor()->runs().join(", ")));
+        QVERIFY(w.plugins()->select("Conv2D")); // its parameter table in the pictures
         QDir().mkpath(NEURITE_SCREENSHOT_DIR);
         QList<int> matrix_widths;
         for (const QSize size : kSizes) {
