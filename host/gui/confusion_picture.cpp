@@ -12,9 +12,13 @@ namespace {
 
 constexpr int kMargin = 12;
 
+// "3 Pullover": the class's number (as the columns are numbered) and its
+// name, unless the name is only the class's index from 0 ("1 0", "2 1" read
+// as a mistake).
 QString row_name(int c, const QStringList &names)
 {
-    return QString("%1 %2").arg(c + 1).arg(c < names.size() ? names[c] : QString()).trimmed();
+    const QString name = c < names.size() && names[c] != QString::number(c) ? names[c] : QString();
+    return QString("%1 %2").arg(c + 1).arg(name).trimmed();
 }
 
 } // namespace
