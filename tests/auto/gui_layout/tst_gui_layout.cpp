@@ -318,6 +318,9 @@ private slots:
             check_column_fits(features, c, "features");
         QCOMPARE(features->item(0, 0)->toolTip(), QString("sepal length (cm)"));
         QVERIFY(features->horizontalHeader()->length() <= features->viewport()->width());
+        check_ticks_apart(w.data_panel()->class_chart()->chart(), Qt::Horizontal, "class counts of the CSV");
+        QDir().mkpath(NEURITE_SCREENSHOT_DIR);
+        QVERIFY(w.grab().save(QString(NEURITE_SCREENSHOT_DIR) + "/layout_1024x700_data_csv.png", "PNG"));
 
         // The class chart: counts on the bars, ticks apart, at 1024 and on Fashion-MNIST.
         QVERIFY(w.data_panel()->open_path(kFashion));
@@ -365,12 +368,17 @@ private slots:
     {
         MainWindow w;
         show_at(w, kSizes[1]);
+        // A run started over an input panel (they share the charts' tabs) brings the charts up.
+        dock(w, "quick")->raise();
+        settle();
+        QVERIFY(w.monitor()->visibleRegion().isEmpty());
         QCOMPARE(run(w, R"(local moons = data.moons{count = 200, noise = 0.2, seed = 1}
 local m = nn.Sequential{nn.Dense{inputs = 2, outputs = 16, activation = "tanh"}, nn.Dense{inputs = 16, outputs = 2}}
 train.fit{model = m, loss = nn.CrossEntropyLoss(), optimizer = optim.Adam(m, {lr = 0.02}), data = moons,
           epochs = 5, batch_size = 20, verbose = 0})",
                      "moons.lua"),
                  0);
+        QVERIFY(!w.monitor()->visibleRegion().isEmpty());
         QTRY_VERIFY(w.model_panel()->has_boundary());
         const QImage b = w.model_panel()->boundary();
         QVERIFY2(std::abs(b.width() - b.height()) < b.width() / 10, qPrintable(QString("%1x%2").arg(b.width()).arg(b.height())));
