@@ -51,6 +51,7 @@ namespace {
 
 constexpr int kStopWaitMs = 5000; // closing waits this long for a run to stop
 constexpr double kConsoleShare = 0.25; // of the height, under the editor
+constexpr int kRestoredStateMs = 300;  // Qt re-applies a restored layout for 150 ms after it shows
 
 QDockWidget *dock(QMainWindow *window, const QString &title, const QString &name, QWidget *widget,
                   Qt::DockWidgetArea area)
@@ -528,6 +529,10 @@ bool MainWindow::event(QEvent *event)
     // Presses on the window itself, not on a child, are on a separator.
     if (event->type() == QEvent::MouseButtonRelease)
         QTimer::singleShot(0, this, &MainWindow::remember_panel_share);
+    // A restored layout is fitted again to the window for a while after it
+    // shows (QMainWindowLayout's restored state, in pixels): the share once more after that.
+    if (event->type() == QEvent::Show && !std::exchange(m_shown_once, true))
+        QTimer::singleShot(kRestoredStateMs, this, &MainWindow::apply_panel_share);
     return QMainWindow::event(event);
 }
 

@@ -127,6 +127,7 @@ private:
     double m_panel_share = kPanelShare;
     bool m_reset_console = false;
     bool m_layout_refused = false;
+    bool m_shown_once = false;
     QMenu *m_recent;
     QLabel *m_status;
     QTimer *m_elapsed_timer;
