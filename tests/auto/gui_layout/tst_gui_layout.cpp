@@ -33,6 +33,7 @@
 #include <QSignalSpy>
 #include <QTableWidget>
 #include <QTemporaryDir>
+#include <QTextLayout>
 #include <QValueAxis>
 #include <QtTest>
 
@@ -101,17 +102,28 @@ void check_column_fits(const QTableWidget *table, int column, const QString &wha
     }
 }
 
-// Every text of a wrapping column fits its row's height: wrapped, not cut.
+// Every text of a wrapping column fits its row's height, wrapped at word
+// boundaries as item views wrap (a word too long for the column is elided).
 void check_wrapped_fits(const QTableWidget *table, int column, const QString &what)
 {
-    const int section = table->horizontalHeader()->sectionSize(column);
+    const int width = table->horizontalHeader()->sectionSize(column) - 8; // the cell's margins
     for (int r = 0; r < table->rowCount(); ++r) {
         const QTableWidgetItem *item = table->item(r, column);
-        const QFontMetrics metrics(item->font());
-        const QRect needed = metrics.boundingRect(QRect(0, 0, section - 8, 100000), Qt::TextWordWrap, item->text());
-        QVERIFY2(needed.height() <= table->rowHeight(r) && needed.width() <= section,
-                 qPrintable(QString("%1: '%2' needs %3x%4 in %5x%6").arg(what, item->text()).arg(needed.width())
-                                .arg(needed.height()).arg(section).arg(table->rowHeight(r))));
+        QTextLayout layout(item->text(), item->font());
+        QTextOption option;
+        option.setWrapMode(QTextOption::WordWrap);
+        layout.setTextOption(option);
+        qreal height = 0, widest = 0;
+        layout.beginLayout();
+        for (QTextLine line = layout.createLine(); line.isValid(); line = layout.createLine()) {
+            line.setLineWidth(width);
+            height += line.height();
+            widest = std::max(widest, line.naturalTextWidth());
+        }
+        layout.endLayout();
+        QVERIFY2(height <= table->rowHeight(r) && widest <= width,
+                 qPrintable(QString("%1: '%2' needs %3x%4 in %5x%6").arg(what, item->text()).arg(widest)
+                                .arg(height).arg(width).arg(table->rowHeight(r))));
     }
 }
 
@@ -331,19 +343,21 @@ private slots:
         QVERIFY(static_cast<QAbstractBarSeries *>(series.first())->isLabelsVisible());
         check_ticks_apart(classes, Qt::Horizontal, "class counts");
 
-        // The plugin parameter table: every column as wide as its texts.
+        // The plugin parameter table: every column as wide as its texts, or wrapped.
         dock(w, "plugins")->raise();
-        QVERIFY(w.plugins()->select("Dense"));
-        settle();
-        QTableWidget *params = w.plugins()->parameter_table();
-        QVERIFY(params->isVisible() && params->rowCount() >= 3);
-        for (int c = 0; c < 3; ++c)
-            check_column_fits(params, c, "parameters");
-        check_wrapped_fits(params, 3, "parameter ranges");
-        check_wrapped_fits(params, 4, "parameter meanings");
-        QVERIFY2(params->horizontalHeader()->sectionSize(4) >= 100,
-                 qPrintable(QString("the meaning column squeezed: %1 %2 %3 %4 %5 in %6").arg(params->horizontalHeader()->sectionSize(0)).arg(params->horizontalHeader()->sectionSize(1)).arg(params->horizontalHeader()->sectionSize(2)).arg(params->horizontalHeader()->sectionSize(3)).arg(params->horizontalHeader()->sectionSize(4)).arg(params->viewport()->width())));
-        QVERIFY(!params->item(0, 4)->toolTip().isEmpty());
+        for (const char *entry : {"Dense", "Conv2D", "Adam"}) {
+            QVERIFY(w.plugins()->select(entry));
+            settle();
+            QTableWidget *params = w.plugins()->parameter_table();
+            QVERIFY(params->isVisible() && params->rowCount() >= 2);
+            for (int c = 0; c < 3; ++c)
+                check_column_fits(params, c, QString("%1's parameters").arg(entry));
+            check_wrapped_fits(params, 3, QString("%1's parameter ranges").arg(entry));
+            check_wrapped_fits(params, 4, QString("%1's parameter meanings").arg(entry));
+            QVERIFY2(params->horizontalHeader()->sectionSize(4) >= 100,
+                     qPrintable(QString("%1: the meaning column squeezed to %2").arg(entry).arg(params->horizontalHeader()->sectionSize(4))));
+            QVERIFY(!params->item(0, 4)->toolTip().isEmpty());
+        }
 
         // The activation explorer's axes: whole labels ("-…" before), apart.
         dock(w, "activations")->raise();
