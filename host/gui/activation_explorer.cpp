@@ -2,21 +2,26 @@
 
 #include "metric_chart.h"
 
+#include "neurite/core/chart_rules.h"
 #include "neurite/core/error.h"
 #include "neurite/core/model.h"
 
 #include <QChart>
 #include <QChartView>
 #include <QDoubleSpinBox>
+#include <QEvent>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineSeries>
 #include <QListWidget>
 #include <QSplitter>
+#include <QTimer>
 #include <QValueAxis>
 #include <QVBoxLayout>
 
 #include <algorithm>
+#include <cmath>
+#include <utility>
 
 namespace neurite::gui {
 
@@ -31,7 +36,8 @@ QChartView *make_view(const QString &title)
     auto *chart = new QChart;
     chart->setTitle(title);
     chart->setAnimationOptions(QChart::NoAnimation);
-    chart->legend()->setAlignment(Qt::AlignRight);
+    // Above the plot: at the right it took the width the x axis' labels need.
+    chart->legend()->setAlignment(Qt::AlignTop);
     auto *view = new QChartView(chart);
     view->setRenderHint(QPainter::Antialiasing);
     view->setMinimumSize(240, 120);
@@ -57,15 +63,26 @@ void fill(QChartView *view, const QList<std::pair<QString, QList<QPointF>>> &lin
             any = true;
         }
     const double pad = any && y1 > y0 ? (y1 - y0) * 0.05 : 1;
-    // Round ticks (-1, 0, 1, 2 rather than -1.3, 0.4, 2.0) as on the training charts.
-    const MetricChart::AxisRange x_range = MetricChart::nice_range(lo, hi, 6);
-    const MetricChart::AxisRange y_range = MetricChart::nice_range(y0 - pad, y1 + pad, 6);
+    // Round ticks (-1, 0, 1, 2 rather than -1.3, 0.4, 2.0) as on the training
+    // charts, as many as their labels fit side by side.
+    // The plot is the view less the y labels, the title, the legend and the
+    // x labels (the chart lays out later than this).
+    const QRectF plot(0, 0, view->width() - 90, view->height() - 120);
+    const QFontMetrics metrics(x->labelsFont());
+    const int label = metrics.horizontalAdvance(QString::number(-std::max(std::fabs(lo), std::fabs(hi)), 'g', 3)) +
+                      5 * metrics.averageCharWidth();
+    const MetricChart::AxisRange x_range =
+        MetricChart::nice_range(lo, hi, std::clamp(static_cast<int>(plot.width() / label), 3, 11));
+    const MetricChart::AxisRange y_range = MetricChart::nice_range(
+        y0 - pad, y1 + pad, charts::max_ticks(plot.height(), charts::kPixelsPerValueLabel));
     x->setRange(x_range.lo, x_range.hi);
     x->setTickCount(x_range.ticks);
     y->setRange(y_range.lo, y_range.hi);
     y->setTickCount(y_range.ticks);
     x->setLabelFormat("%g");
     y->setLabelFormat("%g");
+    x->setTruncateLabels(false); // "-…" when Qt thought "-5" too wide
+    y->setTruncateLabels(false);
     chart->addAxis(x, Qt::AlignBottom);
     chart->addAxis(y, Qt::AlignLeft);
     for (const auto &[name, points] : lines) {
@@ -125,6 +142,8 @@ ActivationExplorer::ActivationExplorer(const Registry &registry, ComputeContext 
     auto *layout = new QHBoxLayout(this);
     layout->addWidget(split);
 
+    m_f_view->installEventFilter(this);
+    m_df_view->installEventFilter(this);
     connect(m_list, &QListWidget::itemChanged, this, &ActivationExplorer::redraw);
     connect(m_lo, &QDoubleSpinBox::valueChanged, this, &ActivationExplorer::redraw);
     connect(m_hi, &QDoubleSpinBox::valueChanged, this, &ActivationExplorer::redraw);
@@ -176,6 +195,17 @@ ActivationExplorer::Curve ActivationExplorer::evaluate(const QString &name, doub
         c.df.push_back(dx[k]);
     }
     return c;
+}
+
+bool ActivationExplorer::eventFilter(QObject *watched, QEvent *event)
+{
+    if ((watched == m_f_view || watched == m_df_view) && event->type() == QEvent::Resize &&
+        !std::exchange(m_redraw_queued, true))
+        QTimer::singleShot(0, this, [this] {
+            m_redraw_queued = false;
+            redraw();
+        });
+    return QWidget::eventFilter(watched, event);
 }
 
 void ActivationExplorer::redraw()

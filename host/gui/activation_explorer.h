@@ -36,6 +36,11 @@ public:
         std::vector<double> x, f, df;
     };
     Curve evaluate(const QString &name, double lo, double hi, int points) const;
+    QChartView *f_view() const { return m_f_view; }
+
+protected:
+    // The ticks follow the plot's size: redrawn once the charts have a new size.
+    bool eventFilter(QObject *watched, QEvent *event) override;
 
 private:
     void redraw();
@@ -46,6 +51,7 @@ private:
     QDoubleSpinBox *m_lo, *m_hi;
     QChartView *m_f_view, *m_df_view;
     QLabel *m_formula;
+    bool m_redraw_queued = false;
 };
 
 } // namespace neurite::gui

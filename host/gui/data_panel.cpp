@@ -2,6 +2,7 @@
 
 #include "metric_chart.h"
 
+#include "neurite/core/chart_rules.h"
 #include "neurite/core/data/csv.h"
 #include "neurite/core/data/idx.h"
 #include "neurite/core/data/image_folder.h"
@@ -121,12 +122,19 @@ DataPanel::DataPanel(QWidget *parent)
     m_classes->chart()->legend()->hide();
     m_classes->chart()->setAnimationOptions(QChart::NoAnimation);
     m_classes->setMinimumHeight(kClassChartHeight);
+    // The count axis' ticks follow the plot's width (settles in a step or
+    // two: a range is set only when it changes).
+    connect(m_classes->chart(), &QChart::plotAreaChanged, this, &DataPanel::size_count_axis, Qt::QueuedConnection);
     m_features->setColumnCount(4);
     m_features->setHorizontalHeaderLabels({tr("feature"), tr("min"), tr("mean"), tr("max")});
-    m_features->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+    // Each column as wide as its longest entry ("sepal length" was cut to
+    // "sepal…" in evenly stretched columns); the last takes what is left.
+    m_features->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_features->horizontalHeader()->setStretchLastSection(true);
+    m_features->setTextElideMode(Qt::ElideMiddle);
     m_features->verticalHeader()->hide();
     m_features->setEditTriggers(QAbstractItemView::NoEditTriggers);
-    m_images->setAlignment(Qt::AlignCenter);
+    m_images->setAlignment(Qt::AlignHCenter | Qt::AlignTop); // under the chart, no gap
     // The pixmap's width must not hold the panel wide: a narrower panel
     // redraws the grid with fewer columns (resizeEvent) instead of clipping.
     m_images->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
@@ -137,8 +145,8 @@ DataPanel::DataPanel(QWidget *parent)
     auto *content = new QWidget;
     auto *content_layout = new QVBoxLayout(content);
     content_layout->setContentsMargins(0, 0, 0, 0);
-    content_layout->addWidget(m_classes, 1);
-    content_layout->addWidget(m_detail, 2);
+    content_layout->addWidget(m_classes); // as tall as its bars need
+    content_layout->addWidget(m_detail, 1);
     auto *scroll = m_scroll = new QScrollArea;
     scroll->setWidget(content);
     scroll->setWidgetResizable(true);
@@ -210,11 +218,14 @@ void DataPanel::set_dataset(const data::Dataset &dataset)
 {
     m_dataset = dataset;
     m_error->clear();
+    // The target column by its name when the file has one ("species: classes").
+    const QString target = QString::fromStdString(dataset.target_name());
     QString text = tr("<b>%1</b><br>%2 samples, input %3, target: %4")
                        .arg(QFileInfo(QString::fromStdString(dataset.source())).fileName().toHtmlEscaped())
                        .arg(dataset.size())
                        .arg(QString::fromStdString(dataset.input_shape().to_string()))
-                       .arg(data::target_kind_name(dataset.target_kind()));
+                       .arg((target.isEmpty() ? QString() : "<b>" + target.toHtmlEscaped() + "</b>: ") +
+                            data::target_kind_name(dataset.target_kind()));
     if (dataset.target_kind() == data::TargetKind::Classes)
         text += tr(" (%1 classes)").arg(dataset.class_count());
     if (!dataset.warnings().empty())
@@ -276,15 +287,60 @@ void DataPanel::show_classes()
         chart->setTitle(tr("Samples per class (%1 classes)").arg(names.size()));
     }
     auto *count = new QValueAxis;
-    const MetricChart::AxisRange range = MetricChart::nice_range(0, std::max(top, 1), 4);
-    count->setRange(range.lo, range.hi);
-    count->setTickCount(range.ticks);
     count->setLabelFormat("%d");
+    count->setTruncateLabels(false);
     chart->addAxis(classes, named ? Qt::AlignLeft : Qt::AlignBottom);
     chart->addAxis(count, named ? Qt::AlignBottom : Qt::AlignLeft);
     series->attachAxis(classes);
     series->attachAxis(count);
+    // Each bar says its count; a tooltip names its class too.
+    series->setLabelsVisible(named);
+    series->setLabelsPosition(QAbstractBarSeries::LabelsOutsideEnd);
+    series->setLabelsFormat("@value");
+    set->setLabelColor(m_classes->palette().color(QPalette::WindowText)); // white by default: unseen beside a bar
+    connect(set, &QBarSet::hovered, m_classes, [this, names, set](bool over, int index) {
+        m_classes->setToolTip(over && index >= 0 && index < set->count() && index < names.size()
+                                  ? tr("%1: %2 samples").arg(names[index]).arg(set->at(index))
+                                  : QString());
+    });
+    m_count_top = top;
+    size_count_axis();
     m_classes->setMinimumHeight(named ? std::max(kClassChartHeight, 80 + 20 * int(names.size())) : kClassChartHeight);
+}
+
+// Ticks as many as their labels fit side by side ("200040006000" ran
+// together in a narrow panel), with room beyond the longest bar for its count.
+void DataPanel::size_count_axis()
+{
+    QChart *chart = m_classes->chart();
+    const QList<QAbstractAxis *> axes = chart->axes(Qt::Horizontal);
+    auto *count = axes.isEmpty() ? nullptr : qobject_cast<QValueAxis *>(axes.first());
+    const bool horizontal = count != nullptr;
+    if (!count) {
+        const QList<QAbstractAxis *> vertical = chart->axes(Qt::Vertical);
+        count = vertical.isEmpty() ? nullptr : qobject_cast<QValueAxis *>(vertical.first());
+    }
+    if (!count)
+        return;
+    const QFontMetrics metrics(count->labelsFont());
+    const int label = metrics.horizontalAdvance(QString::number(m_count_top * 2)) + metrics.averageCharWidth() * 3;
+    const double room = horizontal ? chart->plotArea().width() : chart->plotArea().height();
+    const int max_ticks = horizontal ? charts::max_ticks(room, label) : charts::max_ticks(room, charts::kPixelsPerValueLabel);
+    const double headroom = horizontal ? 1.0 + double(label) / std::max(room, 1.0) : 1.0;
+    const MetricChart::AxisRange range = MetricChart::nice_range(0, std::max(m_count_top, 1) * headroom, max_ticks);
+    if (count->min() != range.lo || count->max() != range.hi || count->tickCount() != range.ticks) {
+        count->setRange(range.lo, range.hi);
+        count->setTickCount(range.ticks);
+    }
+}
+
+int DataPanel::count_ticks() const
+{
+    const QList<QAbstractAxis *> axes = m_classes->chart()->axes();
+    for (QAbstractAxis *a : axes)
+        if (auto *v = qobject_cast<QValueAxis *>(a))
+            return v->tickCount();
+    return 0;
 }
 
 void DataPanel::show_features()
@@ -307,7 +363,9 @@ void DataPanel::show_features()
         const auto &names = m_dataset.feature_names();
         const QString name = size_t(f) < names.size() ? QString::fromStdString(names[size_t(f)]) : QString::number(f + 1);
         const int row = static_cast<int>(f);
-        m_features->setItem(row, 0, new QTableWidgetItem(name));
+        auto *name_item = new QTableWidgetItem(name);
+        name_item->setToolTip(name);
+        m_features->setItem(row, 0, name_item);
         m_features->setItem(row, 1, new QTableWidgetItem(QString::number(lo[size_t(f)], 'g', 5)));
         m_features->setItem(row, 2, new QTableWidgetItem(QString::number(n ? sum[size_t(f)] / double(n) : 0, 'g', 5)));
         m_features->setItem(row, 3, new QTableWidgetItem(QString::number(hi[size_t(f)], 'g', 5)));

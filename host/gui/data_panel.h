@@ -38,6 +38,9 @@ public:
     QImage grid_image() const { return m_grid; }
     int feature_rows() const;
     QList<int> bar_counts() const;
+    int count_ticks() const; // on the class chart's count axis
+    QTableWidget *feature_table() const { return m_features; }
+    QChartView *class_chart() const { return m_classes; }
 
 signals:
     void dataset_changed(const neurite::data::Dataset &dataset);
@@ -51,6 +54,7 @@ private:
     void open_dialog(const QString &kind);
     void show_classes();
     void show_features();
+    void size_count_axis();
     void show_images();
     int grid_columns_for(int cell_width) const;
 
@@ -66,6 +70,7 @@ private:
     int m_shown_images = 0;
     int m_grid_columns = 0;
     QList<int> m_bar_counts;
+    int m_count_top = 0; // the largest class count
 };
 
 } // namespace neurite::gui

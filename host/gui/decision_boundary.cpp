@@ -1,5 +1,6 @@
 #include "decision_boundary.h"
 
+#include "neurite/core/chart_rules.h"
 #include "neurite/core/error.h"
 #include "neurite/core/sequential.h"
 
@@ -24,6 +25,72 @@ QColor tint(const QColor &c, double confidence)
 {
     const double k = 0.25 + 0.55 * std::clamp(confidence, 0.0, 1.0);
     return QColor::fromRgbF(1 - k * (1 - c.redF()), 1 - k * (1 - c.greenF()), 1 - k * (1 - c.blueF()));
+}
+
+// The square plot inside its picture: room on the left for the y labels and
+// below for the x labels, in a font that grows with the picture.
+struct AxisFrame {
+    QSize image;
+    QRect plot;
+    QFont font;
+};
+
+AxisFrame axis_frame(int size)
+{
+    AxisFrame f;
+    f.font.setPixelSize(std::clamp(size / 28, 11, 22));
+    QImage probe(1, 1, QImage::Format_RGB32);
+    const QFontMetrics metrics(f.font, &probe);
+    const int left = metrics.horizontalAdvance("-00.0") + metrics.height() + 10; // labels, the axis name
+    const int bottom = 2 * metrics.height() + 8;
+    const int gap = metrics.height() / 2;
+    f.plot = QRect(left, gap, size, size);
+    f.image = QSize(left + size + gap, gap + size + bottom);
+    return f;
+}
+
+void draw_axes(QPainter &p, const AxisFrame &f, const QRectF &domain)
+{
+    p.setFont(f.font);
+    p.setRenderHint(QPainter::TextAntialiasing);
+    const QFontMetrics metrics(f.font, p.device());
+    const QRect &plot = f.plot;
+    p.setPen(QColor(90, 90, 90));
+    p.drawRect(plot.adjusted(0, 0, -1, -1));
+    const int tick = std::max(4, metrics.height() / 3);
+    const int max_ticks = charts::max_ticks(plot.width(), metrics.horizontalAdvance("-00.0") * 1.6);
+    const charts::AxisRange xs = charts::nice_range(domain.left(), domain.right(), max_ticks);
+    const charts::AxisRange ys = charts::nice_range(domain.top(), domain.bottom(), max_ticks);
+    // nice_range may round outwards: only the ticks inside the domain.
+    auto ticks = [](const charts::AxisRange &r) {
+        std::vector<double> v;
+        for (int i = 0; i < r.ticks; ++i)
+            v.push_back(r.lo + (r.hi - r.lo) * i / std::max(1, r.ticks - 1));
+        return v;
+    };
+    for (double x : ticks(xs)) {
+        if (x < domain.left() || x > domain.right())
+            continue;
+        const int px = plot.left() + int(std::lround((x - domain.left()) / domain.width() * plot.width()));
+        p.drawLine(px, plot.bottom(), px, plot.bottom() + tick);
+        p.drawText(QRect(px - 40, plot.bottom() + tick, 80, metrics.height()), Qt::AlignHCenter | Qt::AlignTop,
+                   QString::number(x, 'g', 3));
+    }
+    for (double y : ticks(ys)) {
+        if (y < domain.top() || y > domain.bottom())
+            continue;
+        const int py = plot.top() + int(std::lround((domain.bottom() - y) / domain.height() * plot.height()));
+        p.drawLine(plot.left() - tick, py, plot.left(), py);
+        p.drawText(QRect(0, py - metrics.height() / 2, plot.left() - tick - 2, metrics.height()),
+                   Qt::AlignRight | Qt::AlignVCenter, QString::number(y, 'g', 3));
+    }
+    p.drawText(QRect(plot.left(), plot.bottom() + tick + metrics.height(), plot.width(), metrics.height() + 4),
+               Qt::AlignHCenter | Qt::AlignTop, "x1");
+    p.save();
+    p.translate(metrics.height() / 2 + 2, plot.center().y());
+    p.rotate(-90);
+    p.drawText(QRect(-plot.height() / 2, -metrics.height() / 2, plot.height(), metrics.height()), Qt::AlignCenter, "x2");
+    p.restore();
 }
 
 } // namespace
@@ -85,18 +152,26 @@ QImage render_decision_boundary(Model &model, const BoundaryData &data, const QR
             }
             cells_image.setPixelColor(c, r, tint(class_colour(cls), confidence));
         }
-    QImage image = cells_image.scaled(size, size, Qt::IgnoreAspectRatio, Qt::SmoothTransformation);
+    // The map is square (one unit of x as long as one of y), with an axis
+    // below and one on the left.
+    const AxisFrame frame = axis_frame(size);
+    QImage image(frame.image, QImage::Format_RGB32);
+    image.fill(Qt::white);
+    QPainter p(&image);
+    p.drawImage(frame.plot, cells_image.scaled(size, size, Qt::IgnoreAspectRatio, Qt::SmoothTransformation));
+    draw_axes(p, frame, domain);
     if (!data.inputs)
         return image;
-    QPainter p(&image);
     p.setRenderHint(QPainter::Antialiasing);
+    p.setClipRect(frame.plot);
+    const double dot = std::max(4.0, size / 80.0);
     for (int64_t i = 0; 2 * i + 1 < data.inputs->numel(); ++i) {
-        const double x = (data.inputs->data()[2 * i] - domain.left()) / domain.width() * size;
-        const double y = (domain.bottom() - data.inputs->data()[2 * i + 1]) / domain.height() * size;
+        const double x = frame.plot.left() + (data.inputs->data()[2 * i] - domain.left()) / domain.width() * size;
+        const double y = frame.plot.top() + (domain.bottom() - data.inputs->data()[2 * i + 1]) / domain.height() * size;
         const int cls = data.labels && i < data.labels->numel() ? static_cast<int>((*data.labels)[i]) : 0;
         p.setPen(QPen(Qt::black, 1));
         p.setBrush(class_colour(cls));
-        p.drawEllipse(QPointF(x, y), 4, 4);
+        p.drawEllipse(QPointF(x, y), dot, dot);
     }
     return image;
 }

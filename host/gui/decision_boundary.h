@@ -38,10 +38,14 @@ struct BoundaryData {
 QRectF boundary_domain(const Tensor &inputs);
 
 // Evaluates model on a cells × cells grid over domain (one batched forward)
-// and paints size × size pixels. Throws neurite::Error if the model does not
-// take 2 inputs.
+// and paints it on a square of size × size pixels, with x1 below and x2 on
+// the left as axes; the window scales it down to its room. Live pictures are
+// small: one travels as PNG every quarter second, and a 600-pixel one costs
+// the run three times the time. The last one, which stays, is large.
+inline constexpr int kLiveBoundarySize = 320;
+inline constexpr int kFinalBoundarySize = 600;
 QImage render_decision_boundary(Model &model, const BoundaryData &data, const QRectF &domain,
-                                int size = 320, int cells = 80);
+                                int size = kFinalBoundarySize, int cells = 80);
 
 // Seed 004's function approximation: for a 1-input, 1-output regression,
 // the data as dots and the model's curve over their extent (a little wider),

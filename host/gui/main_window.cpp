@@ -28,6 +28,7 @@
 #include <QLabel>
 #include <QMenuBar>
 #include <QDir>
+#include <QEvent>
 #include <QMessageBox>
 #include <QPushButton>
 #include <QGuiApplication>
@@ -40,11 +41,17 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <tuple>
+#include <utility>
+
 namespace neurite::gui {
 
 namespace {
 
 constexpr int kStopWaitMs = 5000; // closing waits this long for a run to stop
+constexpr double kConsoleShare = 0.25; // of the height, under the editor
+constexpr int kRestoredStateMs = 300;  // Qt re-applies a restored layout for 150 ms after it shows
 
 QDockWidget *dock(QMainWindow *window, const QString &title, const QString &name, QWidget *widget,
                   Qt::DockWidgetArea area)
@@ -158,20 +165,29 @@ MainWindow::~MainWindow()
 void MainWindow::build_docks()
 {
     setDockOptions(AnimatedDocks | AllowTabbedDocks | AllowNestedDocks);
-    QDockWidget *data = dock(this, tr("Data"), "data", m_data, Qt::LeftDockWidgetArea);
-    QDockWidget *plugins = dock(this, tr("Plugins"), "plugins", m_plugins, Qt::LeftDockWidgetArea);
-    QDockWidget *quick = dock(this, tr("Quick experiment"), "quick", m_quick, Qt::LeftDockWidgetArea);
-    tabifyDockWidget(data, plugins);
-    tabifyDockWidget(plugins, quick);
-    data->raise();
+    // Two columns: the editor (with the console under it) and the panels as
+    // tabs, the charts in front, full height. The inputs (Data, Plugins,
+    // Quick experiment) are tabs there too: a third column left the editor
+    // about 110 px at 1024 wide.
+    setCorner(Qt::TopRightCorner, Qt::RightDockWidgetArea);
+    setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
     QDockWidget *training = dock(this, tr("Training"), "training", m_monitor, Qt::RightDockWidgetArea);
-    QDockWidget *model = dock(this, tr("Model"), "model", m_model, Qt::RightDockWidgetArea);
-    QDockWidget *activations = dock(this, tr("Activations"), "activations", m_activations, Qt::RightDockWidgetArea);
-    tabifyDockWidget(training, model);
-    tabifyDockWidget(model, activations);
+    QDockWidget *previous = training;
+    for (auto [title, name, widget] : {std::tuple{tr("Model"), "model", static_cast<QWidget *>(m_model)},
+                                       {tr("Activations"), "activations", m_activations},
+                                       {tr("Data"), "data", m_data},
+                                       {tr("Plugins"), "plugins", m_plugins},
+                                       {tr("Quick experiment"), "quick", m_quick}}) {
+        QDockWidget *d = dock(this, title, name, widget, Qt::RightDockWidgetArea);
+        tabifyDockWidget(previous, d);
+        previous = d;
+    }
     training->raise();
     dock(this, tr("Console"), "console", m_console, Qt::BottomDockWidgetArea);
-    resizeDocks({data, training}, {360, 620}, Qt::Horizontal);
+    m_default_state = saveState(kLayoutVersion);
+    // A dragged separator (a press and release on the window itself, not on
+    // a child) is the person's choice of the panels' share.
+    installEventFilter(this);
 }
 
 void MainWindow::build_actions()
@@ -231,6 +247,9 @@ void MainWindow::build_actions()
     QMenu *view = menuBar()->addMenu(tr("&View"));
     for (QDockWidget *d : findChildren<QDockWidget *>())
         view->addAction(d->toggleViewAction());
+    view->addSeparator();
+    m_reset_layout = view->addAction(tr("&Reset layout"), this, &MainWindow::reset_layout);
+    m_reset_layout->setToolTip(tr("The editor on the left, the panels on the right with the charts in front"));
 
     QToolBar *bar = addToolBar(tr("Main"));
     bar->setObjectName("main-toolbar");
@@ -352,10 +371,24 @@ void MainWindow::run_script(const QString &code, const QString &name)
     m_editor->clear_error_marks();
     m_autosave->save_now(); // a script that crashes the window loses no editor text
     m_model->clear();
+    show_charts_over_inputs();
     m_console->info(tr("Running %1").arg(QFileInfo(name).fileName()));
     set_running(true);
     QMetaObject::invokeMethod(m_worker, "run", Qt::QueuedConnection, Q_ARG(QString, code), Q_ARG(QString, name),
                               Q_ARG(QString, QFileInfo(name).absolutePath()));
+}
+
+// The charts come to the front when a run starts over an input panel
+// (Data, Plugins, Quick experiment share the charts' tabs).
+void MainWindow::show_charts_over_inputs()
+{
+    for (const char *input : {"data", "plugins", "quick"}) {
+        const QDockWidget *d = findChild<QDockWidget *>(input);
+        if (d && d->isVisible() && !d->visibleRegion().isEmpty() && !d->isFloating()) {
+            findChild<QDockWidget *>("training")->raise();
+            return;
+        }
+    }
 }
 
 void MainWindow::save_trained_model(const QString &path) { worker_call("save_model", path); }
@@ -396,17 +429,114 @@ void MainWindow::set_running(bool running)
     }
 }
 
+// A layout saved by another version, or one this window cannot use (no
+// charts to see, a panel off every screen), is refused for the default.
 void MainWindow::restore_layout()
 {
     QSettings settings;
-    if (!restoreGeometry(settings.value("window/geometry").toByteArray())) {
+    const bool current = settings.value("window/layout_version").toInt() == kLayoutVersion;
+    if (!current || !restoreGeometry(settings.value("window/geometry").toByteArray()) || !on_a_screen(geometry())) {
         // 1400x860 where it fits; on a laptop screen, what the screen has.
         QSize size(1400, 860);
         if (const QScreen *screen = QGuiApplication::primaryScreen())
             size = size.boundedTo(screen->availableSize() * 0.95);
         resize(size);
     }
-    restoreState(settings.value("window/state").toByteArray());
+    const double share = settings.value("window/panel_share", kPanelShare).toDouble();
+    if (current && restore_saved_state(settings.value("window/state").toByteArray()) && share >= kMinPanelShare &&
+        share <= kMaxPanelShare) {
+        m_panel_share = share;
+    } else {
+        m_layout_refused = settings.contains("window/state");
+        reset_layout();
+    }
+}
+
+bool MainWindow::restore_saved_state(const QByteArray &state)
+{
+    if (!restoreState(state, kLayoutVersion))
+        return false;
+    const QDockWidget *training = findChild<QDockWidget *>("training");
+    // Not hidden (closed): the toggle actions follow only once the window is shown.
+    bool usable = training && !training->isHidden() &&
+                  (training->isFloating() || dockWidgetArea(const_cast<QDockWidget *>(training)) != Qt::NoDockWidgetArea);
+    for (const QDockWidget *d : findChildren<QDockWidget *>())
+        usable = usable && (!d->isFloating() || on_a_screen(d->geometry()));
+    if (!usable)
+        restoreState(m_default_state, kLayoutVersion);
+    return usable;
+}
+
+bool MainWindow::on_a_screen(const QRect &rect)
+{
+    for (const QScreen *screen : QGuiApplication::screens())
+        if (screen->availableGeometry().intersects(rect))
+            return true;
+    return QGuiApplication::screens().isEmpty();
+}
+
+void MainWindow::reset_layout()
+{
+    restoreState(m_default_state, kLayoutVersion);
+    m_panel_share = kPanelShare;
+    m_reset_console = true;
+    apply_panel_share();
+}
+
+double MainWindow::editor_share() const
+{
+    return width() > 0 ? double(centralWidget()->width()) / width() : 0.0;
+}
+
+// A dock open in the panels' column (the right), the charts' if they are.
+QDockWidget *MainWindow::panel_column(bool shown_only) const
+{
+    QList<QDockWidget *> docks = findChildren<QDockWidget *>();
+    std::stable_partition(docks.begin(), docks.end(), [](const QDockWidget *d) { return d->objectName() == "training"; });
+    for (QDockWidget *d : docks)
+        if (d->toggleViewAction()->isChecked() && !d->isFloating() && dockWidgetArea(d) == Qt::RightDockWidgetArea &&
+            (!shown_only || d->isVisible()))
+            return d;
+    return nullptr;
+}
+
+// The panels keep their share of the width as the window grows or shrinks
+// (QMainWindow alone gives every added pixel to the editor).
+void MainWindow::apply_panel_share()
+{
+    QDockWidget *panels = panel_column(false);
+    if (!panels || width() <= 0)
+        return;
+    resizeDocks({panels}, {qRound(width() * m_panel_share)}, Qt::Horizontal);
+    if (std::exchange(m_reset_console, false))
+        if (QDockWidget *console = findChild<QDockWidget *>("console"))
+            resizeDocks({console}, {qRound(height() * kConsoleShare)}, Qt::Vertical);
+}
+
+// The person's share, read after a separator was dragged.
+void MainWindow::remember_panel_share()
+{
+    const QDockWidget *panels = panel_column(true);
+    if (panels && width() > 0)
+        m_panel_share = std::clamp(double(panels->width()) / width(), kMinPanelShare, 1.0);
+}
+
+void MainWindow::resizeEvent(QResizeEvent *event)
+{
+    QMainWindow::resizeEvent(event);
+    apply_panel_share();
+}
+
+bool MainWindow::event(QEvent *event)
+{
+    // Presses on the window itself, not on a child, are on a separator.
+    if (event->type() == QEvent::MouseButtonRelease)
+        QTimer::singleShot(0, this, &MainWindow::remember_panel_share);
+    // A restored layout is fitted again to the window for a while after it
+    // shows (QMainWindowLayout's restored state, in pixels): the share once more after that.
+    if (event->type() == QEvent::Show && !std::exchange(m_shown_once, true))
+        QTimer::singleShot(kRestoredStateMs, this, &MainWindow::apply_panel_share);
+    return QMainWindow::event(event);
 }
 
 void MainWindow::closeEvent(QCloseEvent *event)
@@ -423,7 +553,9 @@ void MainWindow::closeEvent(QCloseEvent *event)
     }
     QSettings settings;
     settings.setValue("window/geometry", saveGeometry());
-    settings.setValue("window/state", saveState());
+    settings.setValue("window/state", saveState(kLayoutVersion));
+    settings.setValue("window/layout_version", kLayoutVersion);
+    settings.setValue("window/panel_share", m_panel_share);
     event->accept();
 }
 

@@ -6,6 +6,7 @@
 #include <memory>
 
 class QAction;
+class QDockWidget;
 class QLabel;
 class QMenu;
 class QTimer;
@@ -51,6 +52,20 @@ public:
     RunWorker *worker() const { return m_worker; }
     bool running() const;
 
+    // The layout: the editor on the left (with the console), the panels as
+    // tabs on the right taking kPanelShare of the width, the charts in front.
+    // saveState() carries kLayoutVersion; another version is refused.
+    static constexpr int kLayoutVersion = 2;
+    static constexpr double kPanelShare = 0.57;
+    static constexpr double kMinEditorShare = 0.40;
+    static constexpr double kMinPanelShare = 0.15; // a saved share outside these is refused
+    static constexpr double kMaxPanelShare = 0.85;
+    double editor_share() const;
+    double panel_share() const { return m_panel_share; }
+    // True when this window refused a saved layout for the default one.
+    bool layout_refused() const { return m_layout_refused; }
+    QAction *reset_layout_action() const { return m_reset_layout; }
+
 public slots:
     void run_current();
     void stop();
@@ -61,12 +76,15 @@ public slots:
     void export_onnx(const QString &path);
     // A .nrt or .onnx file: its graph in the Model panel, `model` at the prompt.
     void open_model(const QString &path);
+    void reset_layout();
 
 signals:
     void run_finished(int exit_code, bool interrupted);
 
 protected:
     void closeEvent(QCloseEvent *event) override;
+    void resizeEvent(QResizeEvent *event) override;
+    bool event(QEvent *event) override;
 
 private:
     // Asks the worker (the run process) for slot(path), as a run (Stop disabled).
@@ -76,6 +94,12 @@ private:
     void update_recent_menu();
     void set_running(bool running);
     void restore_layout();
+    bool restore_saved_state(const QByteArray &state);
+    static bool on_a_screen(const QRect &rect);
+    QDockWidget *panel_column(bool shown_only) const;
+    void apply_panel_share();
+    void remember_panel_share();
+    void show_charts_over_inputs();
     // Run > Memory limit: asks for the limit of each run, kept in QSettings.
     void ask_memory_limit();
     void ask_runs_dir();
@@ -98,6 +122,12 @@ private:
     DataPanel *m_data;
     RunWorker *m_worker;
     QAction *m_run, *m_stop, *m_save_model, *m_export_onnx, *m_open_model;
+    QAction *m_reset_layout = nullptr;
+    QByteArray m_default_state;
+    double m_panel_share = kPanelShare;
+    bool m_reset_console = false;
+    bool m_layout_refused = false;
+    bool m_shown_once = false;
     QMenu *m_recent;
     QLabel *m_status;
     QTimer *m_elapsed_timer;

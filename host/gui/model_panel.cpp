@@ -88,8 +88,8 @@ QScrollArea *ModelPanel::build_pictures()
     column->addWidget(m_tile_caption[Kind::FeatureMaps]);
     column->addWidget(m_tile_picture[Kind::Reconstructions]);
     column->addWidget(m_tile_caption[Kind::Reconstructions]);
+    column->addWidget(m_confusion_caption); // the matrix's caption above it: what it counts, then the counts
     column->addWidget(m_confusion_picture);
-    column->addWidget(m_confusion_caption);
     column->addStretch();
     auto *scroll = new QScrollArea;
     scroll->setWidget(pictures);
@@ -142,21 +142,28 @@ void ModelPanel::size_columns()
     m_split->setSizes({graph, total - graph});
 }
 
-// The pictures at their own size, or smaller to fit their column: never cropped.
+// The pictures as large as their column is wide, never beyond their own
+// size: never cropped. The boundary and the confusion matrix (drawn at about
+// twice their reading size, sharp on a large screen) also as tall as the
+// view with their caption.
 void ModelPanel::show_pictures()
 {
     const QMargins margins = m_pictures->widget()->layout()->contentsMargins();
     const int room = std::max(kMinColumn / 2, m_pictures->viewport()->width() - margins.left() - margins.right());
-    auto show = [room](QLabel *label, const QImage &image) {
+    const int tall = m_pictures->viewport()->height() - margins.top() - margins.bottom();
+    auto show = [room, tall](QLabel *label, const QImage &image, const QLabel *caption = nullptr) {
+        const int high = !caption ? image.height()
+                                  : std::max(kMinColumn, tall - (caption->isVisible() ? caption->sizeHint().height() + 8 : 0));
+        const QSize fit = image.size().scaled(QSize(room, high), Qt::KeepAspectRatio).boundedTo(image.size());
         const QPixmap pixmap =
-            QPixmap::fromImage(image.width() > room ? image.scaledToWidth(room, Qt::SmoothTransformation) : image);
+            QPixmap::fromImage(fit == image.size() ? image : image.scaled(fit, Qt::KeepAspectRatio, Qt::SmoothTransformation));
         label->setPixmap(pixmap);
         label->setMinimumSize(pixmap.size()); // the column scrolls rather than squeeze it
     };
     if (has_boundary())
-        show(m_picture, m_boundary);
+        show(m_picture, m_boundary, m_caption);
     if (has_confusion())
-        show(m_confusion_picture, m_confusion);
+        show(m_confusion_picture, m_confusion, m_confusion_caption);
     for (int k = 0; k < kTileKinds; ++k)
         if (m_tiles[k].tiles > 0)
             show(m_tile_picture[k], m_tiles[k].image);
@@ -180,8 +187,8 @@ void ModelPanel::set_boundary(const QImage &image, const QString &caption)
     m_picture->show();
     m_caption->show();
     m_boundary = image;
-    show_pictures();
     m_caption->setText(caption);
+    show_pictures();
 }
 
 void ModelPanel::set_confusion(const QImage &image, const QString &caption)
@@ -192,11 +199,23 @@ void ModelPanel::set_confusion(const QImage &image, const QString &caption)
     m_caption->setVisible(has_boundary());
     m_confusion_picture->show();
     m_confusion_caption->show();
-    show_pictures();
     m_confusion_caption->setText(tr("Confusion matrix (rows: true class, columns: predicted), %1").arg(caption));
+    show_pictures();
 }
 
 QString ModelPanel::confusion_caption() const { return m_confusion_caption->text(); }
+
+QRect ModelPanel::confusion_shown() const
+{
+    return m_confusion_picture->isVisible() ? m_confusion_picture->geometry() : QRect();
+}
+
+QSize ModelPanel::confusion_pixmap_size() const { return m_confusion_picture->pixmap().size(); }
+
+QRect ModelPanel::confusion_caption_shown() const
+{
+    return m_confusion_caption->isVisible() ? m_confusion_caption->geometry() : QRect();
+}
 
 void ModelPanel::set_tiles(const kernel::TilePicture &picture)
 {

@@ -38,6 +38,10 @@ public:
     bool has_confusion() const { return !m_confusion.isNull(); }
     QImage confusion() const { return m_confusion; }
     QString confusion_caption() const;
+    // Where the matrix and its caption are shown (in the pictures' column), and its size on screen.
+    QRect confusion_shown() const;
+    QRect confusion_caption_shown() const;
+    QSize confusion_pixmap_size() const;
     // The last picture of this kind (TilePicture::Kind); tiles == 0 when none came.
     kernel::TilePicture tiles(quint8 kind) const;
     QSpinBox *sample_box() const { return m_sample; }

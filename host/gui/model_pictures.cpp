@@ -160,7 +160,8 @@ std::optional<ModelPictures::Picture> ModelPictures::draw(int64_t step, bool now
     p.caption = step > 0 ? tr("after %1 steps").arg(step) : now ? tr("as the run left it") : tr("while it trains");
     try {
         BoundaryData data{&m_inputs, &m_labels};
-        p.image = m_fit ? render_function_fit(model, m_inputs, m_labels) : render_decision_boundary(model, data, m_domain);
+        p.image = m_fit ? render_function_fit(model, m_inputs, m_labels)
+                        : render_decision_boundary(model, data, m_domain, now ? kFinalBoundarySize : kLiveBoundarySize);
     } catch (const std::exception &e) {
         m_boundary = false; // say it once, then stop trying
         m_live = m_layers.live();

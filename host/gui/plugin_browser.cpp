@@ -2,13 +2,17 @@
 
 #include "neurite/core/registry.h"
 
+#include <QEvent>
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QPushButton>
 #include <QSplitter>
+#include <QTableWidget>
 #include <QTextBrowser>
 #include <QTreeWidget>
+
+#include <algorithm>
 #include <QVBoxLayout>
 
 namespace neurite::gui {
@@ -16,6 +20,7 @@ namespace neurite::gui {
 namespace {
 
 constexpr int kNameRole = Qt::UserRole + 1;
+constexpr int kRangeColumn = 3;
 
 QString lua_value(const ParamSpec &p)
 {
@@ -48,8 +53,25 @@ QString lua_value(const ParamSpec &p)
 
 PluginBrowser::PluginBrowser(const Registry &registry, QWidget *parent)
     : QWidget(parent), m_registry(registry), m_tree(new QTreeWidget), m_details(new QTextBrowser),
-      m_insert(new QPushButton(tr("Insert into editor")))
+      m_params(new QTableWidget), m_insert(new QPushButton(tr("Insert into editor")))
 {
+    // The parameters in a table of their own: each column as wide as its
+    // entries (an HTML table squeezed its header to "para mete r"), the
+    // meaning wrapped in what is left.
+    m_params->setColumnCount(5);
+    m_params->setHorizontalHeaderLabels({tr("parameter"), tr("type"), tr("default"), tr("range"), tr("meaning")});
+    for (int c = 0; c < 3; ++c)
+        m_params->horizontalHeader()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
+    // A range can be a long list of choices: wrapped in at most a third of the width.
+    m_params->horizontalHeader()->setSectionResizeMode(kRangeColumn, QHeaderView::Fixed);
+    m_params->horizontalHeader()->setSectionResizeMode(4, QHeaderView::Stretch);
+    m_params->viewport()->installEventFilter(this);
+    m_params->verticalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_params->verticalHeader()->hide();
+    m_params->setWordWrap(true);
+    m_params->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_params->setSelectionMode(QAbstractItemView::NoSelection);
+    m_params->hide();
     m_tree->setHeaderLabels({tr("Entry"), tr("Version"), tr("Library")});
     m_tree->header()->setSectionResizeMode(0, QHeaderView::ResizeToContents);
     m_tree->setRootIsDecorated(true);
@@ -59,8 +81,10 @@ PluginBrowser::PluginBrowser(const Registry &registry, QWidget *parent)
     auto *splitter = new QSplitter(Qt::Vertical);
     splitter->addWidget(m_tree);
     splitter->addWidget(m_details);
+    splitter->addWidget(m_params);
     splitter->setStretchFactor(0, 3);
-    splitter->setStretchFactor(1, 2);
+    splitter->setStretchFactor(1, 1);
+    splitter->setStretchFactor(2, 2);
     auto *buttons = new QHBoxLayout;
     buttons->addStretch();
     buttons->addWidget(m_insert);
@@ -111,6 +135,27 @@ void PluginBrowser::reload()
     }
 }
 
+void PluginBrowser::size_range_column()
+{
+    const QFontMetrics metrics(m_params->horizontalHeader()->font());
+    const int header = metrics.horizontalAdvance(m_params->horizontalHeaderItem(kRangeColumn)->text()) +
+                       4 * metrics.averageCharWidth();
+    int wanted = header;
+    for (int r = 0; r < m_params->rowCount(); ++r)
+        if (const QTableWidgetItem *item = m_params->item(r, kRangeColumn))
+            wanted = std::max(wanted, QFontMetrics(item->font()).horizontalAdvance(item->text()) +
+                                          2 * metrics.averageCharWidth());
+    m_params->horizontalHeader()->resizeSection(kRangeColumn,
+                                                std::min(wanted, std::max(header, m_params->viewport()->width() / 3)));
+}
+
+bool PluginBrowser::eventFilter(QObject *watched, QEvent *event)
+{
+    if (watched == m_params->viewport() && event->type() == QEvent::Resize)
+        size_range_column();
+    return QWidget::eventFilter(watched, event);
+}
+
 int PluginBrowser::entry_count() const
 {
     return static_cast<int>(m_registry.entries().size());
@@ -127,7 +172,14 @@ bool PluginBrowser::select(const QString &name)
 
 QString PluginBrowser::details() const
 {
-    return m_details->toPlainText();
+    QString text = m_details->toPlainText();
+    for (int r = 0; r < m_params->rowCount(); ++r) {
+        QStringList cells;
+        for (int c = 0; c < m_params->columnCount(); ++c)
+            cells << (m_params->item(r, c) ? m_params->item(r, c)->text() : QString());
+        text += "\n" + cells.join("\t");
+    }
+    return text;
 }
 
 QString PluginBrowser::constructor_call(const Entry &e)
@@ -154,6 +206,8 @@ void PluginBrowser::show_details()
     if (!item)
         return;
     const QString refusal = item->data(1, kNameRole).toString();
+    m_params->setRowCount(0);
+    m_params->hide();
     if (!refusal.isEmpty()) {
         m_details->setPlainText(tr("Refused: %1").arg(refusal));
         return;
@@ -168,20 +222,27 @@ void PluginBrowser::show_details()
                    "</small></h3><p>" + QString::fromStdString(e->summary).toHtmlEscaped() +
                    "</p><p><small>" + QString::fromStdString(e->origin).toHtmlEscaped() +
                    "</small></p>";
-    if (e->params.empty()) {
-        html += "<p><i>No parameters.</i></p>";
-    } else {
-        html += "<table border=0 cellspacing=2 cellpadding=3><tr><th align=left>parameter</th>"
-                "<th align=left>type</th><th align=left>default</th><th align=left>range</th>"
-                "<th align=left>meaning</th></tr>";
-        for (const ParamSpec &p : e->params)
-            html += "<tr><td><b>" + QString::fromStdString(p.name).toHtmlEscaped() + "</b></td><td>" +
-                    param_type_name(p.type) + "</td><td>" +
-                    QString::fromStdString(p.default_text()).toHtmlEscaped() + "</td><td>" +
-                    QString::fromStdString(p.range_text()).toHtmlEscaped() + "</td><td>" +
-                    QString::fromStdString(p.doc).toHtmlEscaped() + "</td></tr>";
-        html += "</table>";
+    m_params->setRowCount(static_cast<int>(e->params.size()));
+    for (int r = 0; r < m_params->rowCount(); ++r) {
+        const ParamSpec &p = e->params[size_t(r)];
+        const QString doc = QString::fromStdString(p.doc);
+        const QString cells[] = {QString::fromStdString(p.name), param_type_name(p.type),
+                                 QString::fromStdString(p.default_text()), QString::fromStdString(p.range_text()), doc};
+        for (int c = 0; c < 5; ++c) {
+            auto *item = new QTableWidgetItem(cells[c]);
+            item->setToolTip(doc.isEmpty() ? cells[c] : cells[0] + ": " + doc);
+            if (c == 0) {
+                QFont bold = item->font();
+                bold.setBold(true);
+                item->setFont(bold);
+            }
+            m_params->setItem(r, c, item);
+        }
     }
+    m_params->setVisible(!e->params.empty());
+    size_range_column();
+    if (e->params.empty())
+        html += "<p><i>No parameters.</i></p>";
     html += "<p><code>" + constructor_call(*e).toHtmlEscaped() + "</code></p>";
     m_details->setHtml(html);
     m_insert->setEnabled(true);

@@ -3,6 +3,7 @@
 #include <QWidget>
 
 class QTreeWidget;
+class QTableWidget;
 class QTextBrowser;
 class QPushButton;
 
@@ -27,6 +28,7 @@ public:
     int entry_count() const;
     bool select(const QString &name);
     QString details() const;
+    QTableWidget *parameter_table() const { return m_params; }
 
     // The Lua that constructs an entry: nn.Dense{inputs = 1, outputs = 1}, ...
     static QString constructor_call(const Entry &entry);
@@ -34,12 +36,17 @@ public:
 signals:
     void insert_requested(const QString &code);
 
+protected:
+    bool eventFilter(QObject *watched, QEvent *event) override;
+
 private:
     void show_details();
+    void size_range_column();
 
     const Registry &m_registry;
     QTreeWidget *m_tree;
     QTextBrowser *m_details;
+    QTableWidget *m_params;
     QPushButton *m_insert;
 };
 

@@ -43,6 +43,7 @@ private slots:
         QCOMPARE(d.size(), 4);
         QCOMPARE(d.input_shape(), (Shape{2}));
         QCOMPARE(d.feature_names(), (std::vector<std::string>{"sepal", "petal"}));
+        QCOMPARE(d.target_name(), std::string("species")); // the Data panel names the target column
         QCOMPARE(d.target_kind(), TargetKind::Classes);
         QCOMPARE(d.class_names(), (std::vector<std::string>{"setosa", "versicolor", "virginica"}));
         QCOMPARE(flat(d.targets()), (std::vector<float>{0, 1, 2, 0}));
@@ -57,6 +58,7 @@ private slots:
         QCOMPARE(semi.target_kind(), TargetKind::Values);
         const Dataset tabs = csv("1\t2\t3\n4\t5\t6\n");
         QCOMPARE(tabs.size(), 2); // no header: the first row is numbers
+        QCOMPARE(tabs.target_name(), std::string());
         QCOMPARE(flat(tabs.targets()), (std::vector<float>{3, 6}));
         const Dataset bars = csv("x|y\n1|2\n");
         QCOMPARE(bars.size(), 1);
@@ -86,6 +88,8 @@ private slots:
         QCOMPARE(named.target_kind(), TargetKind::Values);
         QCOMPARE(flat(named.targets()), (std::vector<float>{1, 3, 5}));
         QCOMPARE(named.feature_names(), (std::vector<std::string>{"y", "b"}));
+        QCOMPARE(named.target_name(), std::string("a"));
+        QCOMPARE(first.target_name(), std::string("y"));
         CsvOptions second_last;
         second_last.target_index = -2;
         QCOMPARE(flat(csv(text, second_last).targets()), (std::vector<float>{1, 3, 5}));

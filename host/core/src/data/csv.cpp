@@ -336,6 +336,8 @@ Dataset parse_csv(std::span<const uint8_t> bytes, const std::string &source, con
     for (size_t j = 0; j < names.size(); ++j)
         if (j != target)
             parts.feature_names.push_back(names[j]);
+    if (target < names.size())
+        parts.target_name = names[target];
     std::vector<std::string> target_texts;
     std::vector<int64_t> target_lines;
     int64_t skipped = 0;

@@ -222,6 +222,12 @@ const std::vector<std::string> &Dataset::feature_names() const
     return m_parts ? m_parts->feature_names : none;
 }
 
+const std::string &Dataset::target_name() const
+{
+    static const std::string none;
+    return m_parts ? m_parts->target_name : none;
+}
+
 const std::vector<std::string> &Dataset::warnings() const
 {
     static const std::vector<std::string> none;

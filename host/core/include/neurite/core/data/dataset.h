@@ -58,6 +58,7 @@ struct DatasetParts {
     int64_t class_count = 0;    // Classes only
     std::vector<std::string> class_names;   // empty: "0", "1", ... are filled in
     std::vector<std::string> feature_names; // optional (CSV headers)
+    std::string target_name;                // optional: the target column's header (CSV)
 
     std::string source;                // the file or generator, for messages and the GUI
     std::vector<std::string> warnings; // what a loader skipped, and why
@@ -96,6 +97,7 @@ public:
     int64_t class_count() const;
     const std::vector<std::string> &class_names() const;
     const std::vector<std::string> &feature_names() const;
+    const std::string &target_name() const; // "" when the file named none
     const std::string &source() const;
     const std::vector<std::string> &warnings() const;
     bool stored_as_bytes() const;
