@@ -10,9 +10,11 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <type_traits>
+#include <vector>
 
 #include <sched.h>
 #include <unistd.h>
@@ -236,6 +238,93 @@ void broadcast(std::string &text, int root)
     broadcast(&length, sizeof length, root);
     text.resize(length);
     broadcast(text.data(), length, root);
+}
+
+namespace {
+
+#ifdef NEURITE_HAVE_MPI
+// MPI counts and displacements are ints.
+int mpi_count(size_t n, const char *what)
+{
+    if (n > static_cast<size_t>(INT_MAX))
+        throw Error(std::string(what) + ": a rank's part of " + std::to_string(n) +
+                    " elements is more than MPI counts (2^31 - 1)");
+    return static_cast<int>(n);
+}
+
+void part_counts(std::span<const size_t> bounds, std::vector<int> &counts, std::vector<int> &starts,
+                 const char *what)
+{
+    if (bounds.size() != static_cast<size_t>(g_world.size) + 1)
+        throw Error(std::string(what) + ": " + std::to_string(bounds.size()) + " bounds for " +
+                    std::to_string(g_world.size) + " ranks");
+    counts.resize(g_world.size);
+    starts.resize(g_world.size);
+    for (int r = 0; r < g_world.size; ++r) {
+        counts[r] = mpi_count(bounds[r + 1] - bounds[r], what);
+        starts[r] = mpi_count(bounds[r], what);
+    }
+}
+#endif
+
+} // namespace
+
+void reduce_scatter_sum(std::span<float> data, std::span<const size_t> bounds)
+{
+    if (!g_world.active || g_world.size == 1 || data.empty())
+        return;
+#ifdef NEURITE_HAVE_MPI
+    const auto start = Clock::now();
+    std::vector<int> counts, starts;
+    part_counts(bounds, counts, starts, "reduce_scatter");
+    // In place, MPI puts this rank's sum at the start of the buffer: rank 0's
+    // part is where it belongs, another rank's moves to its place.
+    MPI_Reduce_scatter(MPI_IN_PLACE, data.data(), counts.data(), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    const size_t mine = bounds[g_world.rank];
+    if (mine > 0)
+        std::memmove(data.data() + mine, data.data(), counts[g_world.rank] * sizeof(float));
+    g_stats.allreduce_seconds += seconds_since(start);
+    ++g_stats.allreduce_calls;
+    g_stats.allreduce_bytes += static_cast<int64_t>(data.size_bytes());
+#else
+    (void)bounds;
+#endif
+}
+
+void allgather(std::span<float> data, std::span<const size_t> bounds)
+{
+    if (!g_world.active || g_world.size == 1 || data.empty())
+        return;
+#ifdef NEURITE_HAVE_MPI
+    const auto start = Clock::now();
+    std::vector<int> counts, starts;
+    part_counts(bounds, counts, starts, "allgather");
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data.data(), counts.data(), starts.data(), MPI_FLOAT,
+                   MPI_COMM_WORLD);
+    g_stats.allgather_seconds += seconds_since(start);
+    ++g_stats.allgather_calls;
+    g_stats.allgather_bytes += static_cast<int64_t>(data.size_bytes());
+#else
+    (void)bounds;
+#endif
+}
+
+void allreduce_bitwise_or(std::span<uint8_t> data)
+{
+    if (!g_world.active || g_world.size == 1)
+        return;
+#ifdef NEURITE_HAVE_MPI
+    long long sizes[2] = {static_cast<long long>(data.size()), -static_cast<long long>(data.size())};
+    MPI_Allreduce(MPI_IN_PLACE, sizes, 2, MPI_LONG_LONG, MPI_MAX, MPI_COMM_WORLD);
+    if (sizes[0] != -sizes[1])
+        throw Error("merging the ranks' parts: this rank has " + std::to_string(data.size()) +
+                    " bytes, another " + std::to_string(sizes[0] == static_cast<long long>(data.size())
+                                                            ? -sizes[1] : sizes[0]));
+    constexpr size_t kPiece = size_t{1} << 30;
+    for (size_t at = 0; at < data.size(); at += kPiece)
+        MPI_Allreduce(MPI_IN_PLACE, data.data() + at, static_cast<int>(std::min(kPiece, data.size() - at)),
+                      MPI_BYTE, MPI_BOR, MPI_COMM_WORLD);
+#endif
 }
 
 void barrier()
