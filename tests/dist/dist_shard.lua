@@ -39,7 +39,7 @@ end
 local cases = {
   {"SGD", {lr = 0.05, momentum = 0.9, nesterov = true, weight_decay = 1e-4}},
   {"Adam", {lr = 0.01, amsgrad = true}},
-  {"RMSprop", {lr = 0.01, momentum = 0.5, centered = true}},
+  {"RMSProp", {lr = 0.01, momentum = 0.5, centered = true}},
   {"Adagrad", {lr = 0.05, initial_accumulator_value = 0.1}},
 }
 for _, case in ipairs(cases) do
