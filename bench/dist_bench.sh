@@ -37,7 +37,11 @@ if [ -x "$build/bin/dist_allreduce" ]; then
     echo "allreduce alone, neurite-run's default (copy through shared memory): $(OMPI_MCA_btl_vader_single_copy_mechanism=none mpirun -np 2 --bind-to core $root "$build/bin/dist_allreduce")"
     echo "allreduce alone, Open MPI's default (CMA single copy):               $(OMPI_MCA_btl_vader_single_copy_mechanism=cma mpirun -np 2 --bind-to core $root "$build/bin/dist_allreduce")"
     echo "two buckets overlapping 0.4 ms of compute (MPI_Iallreduce):          $(OMPI_MCA_btl_vader_single_copy_mechanism=none mpirun -np 2 --bind-to core $root "$build/bin/dist_allreduce" 940608 200 overlap)"
-    echo "reduce-scatter + allgather (a sharded step's collectives):           $(OMPI_MCA_btl_vader_single_copy_mechanism=none mpirun -np 2 --bind-to core $root "$build/bin/dist_allreduce" 940608 200 sharded)"
+    for mechanism in none cma; do
+        for mode in blocking sharded; do
+            echo "$mode, $mechanism, the block written before each: $(OMPI_MCA_btl_vader_single_copy_mechanism=$mechanism mpirun -np 2 --bind-to core $root "$build/bin/dist_allreduce" 940608 200 $mode touch)"
+        done
+    done
 fi
 taskset -c 0 "$run" -q --threads 1 "$here/dist_phases.lua" 256 2>&1
 taskset -c 0 "$run" -q --threads 1 "$here/dist_phases.lua" 128 2>&1

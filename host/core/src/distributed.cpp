@@ -56,6 +56,14 @@ double seconds_since(Clock::time_point start)
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// One collective since `start`, of `bytes`, into a kind's counters in g_stats.
+void record(int64_t &calls, int64_t &bytes_total, double &seconds, Clock::time_point start, size_t bytes)
+{
+    seconds += seconds_since(start);
+    ++calls;
+    bytes_total += static_cast<int64_t>(bytes);
+}
+
 MPI_Op mpi_op(Op op)
 {
     switch (op) {
@@ -97,9 +105,7 @@ void reduce(std::span<T> data, Op op)
         for (T &v : data)
             v *= scale;
     }
-    g_stats.allreduce_seconds += seconds_since(start);
-    ++g_stats.allreduce_calls;
-    g_stats.allreduce_bytes += static_cast<int64_t>(data.size_bytes());
+    record(g_stats.allreduce_calls, g_stats.allreduce_bytes, g_stats.allreduce_seconds, start, data.size_bytes());
 #else
     (void)op;
 #endif
@@ -224,9 +230,7 @@ void broadcast(void *data, size_t bytes, int root)
     for (size_t at = 0; at < bytes; at += kPiece)
         MPI_Bcast(bytes_at + at, static_cast<int>(std::min(kPiece, bytes - at)), MPI_BYTE, root,
                   MPI_COMM_WORLD);
-    g_stats.broadcast_seconds += seconds_since(start);
-    ++g_stats.broadcast_calls;
-    g_stats.broadcast_bytes += static_cast<int64_t>(bytes);
+    record(g_stats.broadcast_calls, g_stats.broadcast_bytes, g_stats.broadcast_seconds, start, bytes);
 #else
     (void)data;
 #endif
@@ -295,9 +299,7 @@ void reduce_scatter_sum(std::span<float> data, std::span<const size_t> bounds)
         if (mine > 0)
             std::memmove(data.data() + mine, data.data(), counts[g_world.rank] * sizeof(float));
     }
-    g_stats.allreduce_seconds += seconds_since(start);
-    ++g_stats.allreduce_calls;
-    g_stats.allreduce_bytes += static_cast<int64_t>(data.size_bytes());
+    record(g_stats.allreduce_calls, g_stats.allreduce_bytes, g_stats.allreduce_seconds, start, data.size_bytes());
 #else
     (void)bounds;
 #endif
@@ -313,9 +315,7 @@ void allgather(std::span<float> data, std::span<const size_t> bounds)
     part_counts(bounds, counts, starts, "allgather");
     MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data.data(), counts.data(), starts.data(), MPI_FLOAT,
                    MPI_COMM_WORLD);
-    g_stats.allgather_seconds += seconds_since(start);
-    ++g_stats.allgather_calls;
-    g_stats.allgather_bytes += static_cast<int64_t>(data.size_bytes());
+    record(g_stats.allgather_calls, g_stats.allgather_bytes, g_stats.allgather_seconds, start, data.size_bytes());
 #else
     (void)bounds;
 #endif

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <vector>
 
 namespace neurite::lua {
@@ -350,6 +351,17 @@ int d_reduce_gradients(lua_State *L)
     });
 }
 
+// <name>_calls, <name>_bytes and <name>_seconds into the table on top.
+void set_counts(lua_State *L, const std::string &name, int64_t calls, int64_t bytes, double seconds)
+{
+    lua_pushinteger(L, calls);
+    lua_setfield(L, -2, (name + "_calls").c_str());
+    lua_pushinteger(L, bytes);
+    lua_setfield(L, -2, (name + "_bytes").c_str());
+    lua_pushnumber(L, seconds);
+    lua_setfield(L, -2, (name + "_seconds").c_str());
+}
+
 // dist.stats() -> {allreduce_calls, allreduce_bytes, allreduce_seconds,
 // allgather_calls, allgather_bytes, allgather_seconds, broadcast_calls,
 // broadcast_bytes, broadcast_seconds}: this process's collectives so far
@@ -358,24 +370,9 @@ int d_stats(lua_State *L)
 {
     const dist::Stats &s = dist::stats();
     lua_createtable(L, 0, 9);
-    lua_pushinteger(L, s.allreduce_calls);
-    lua_setfield(L, -2, "allreduce_calls");
-    lua_pushinteger(L, s.allreduce_bytes);
-    lua_setfield(L, -2, "allreduce_bytes");
-    lua_pushnumber(L, s.allreduce_seconds);
-    lua_setfield(L, -2, "allreduce_seconds");
-    lua_pushinteger(L, s.allgather_calls);
-    lua_setfield(L, -2, "allgather_calls");
-    lua_pushinteger(L, s.allgather_bytes);
-    lua_setfield(L, -2, "allgather_bytes");
-    lua_pushnumber(L, s.allgather_seconds);
-    lua_setfield(L, -2, "allgather_seconds");
-    lua_pushinteger(L, s.broadcast_calls);
-    lua_setfield(L, -2, "broadcast_calls");
-    lua_pushinteger(L, s.broadcast_bytes);
-    lua_setfield(L, -2, "broadcast_bytes");
-    lua_pushnumber(L, s.broadcast_seconds);
-    lua_setfield(L, -2, "broadcast_seconds");
+    set_counts(L, "allreduce", s.allreduce_calls, s.allreduce_bytes, s.allreduce_seconds);
+    set_counts(L, "allgather", s.allgather_calls, s.allgather_bytes, s.allgather_seconds);
+    set_counts(L, "broadcast", s.broadcast_calls, s.broadcast_bytes, s.broadcast_seconds);
     return 1;
 }
 
