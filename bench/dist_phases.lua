@@ -29,7 +29,10 @@ local function epoch()
                           ranks = ranks > 1 and ranks or nil}
 end
 local next_batch = epoch()
-local names = {"gather", "zero_grad", "forward", "loss", "backward", "allreduce", "small_allreduce", "step", "wall"}
+-- allgather: the wall time of a sharded step's allgather (dist.stats), which
+-- `step` includes; step - allgather is the optimizer's own part.
+local names = {"gather", "zero_grad", "forward", "loss", "backward", "allreduce", "small_allreduce", "step",
+               "allgather", "wall"}
 local times = {}
 for _, name in ipairs(names) do times[name] = {} end
 local clock, wall = os.clock, monitor.elapsed
@@ -53,11 +56,13 @@ for s = 1, steps do
   if sharded then dist.reduce_gradients(mlp, optimizer) else dist.allreduce_gradients(mlp, "mean") end
   local c6 = clock()
   dist.allreduce({value, #x, 0, 0}, "sum")
+  local g0 = dist.stats().allgather_seconds
   local c7 = clock()
   optimizer:step()
   local c8 = clock()
   if s > 50 then
-    local spent = {c1 - c0, c2 - c1, c3 - c2, c4 - c3, c5 - c4, c6 - c5, c7 - c6, c8 - c7, wall() - w0}
+    local spent = {c1 - c0, c2 - c1, c3 - c2, c4 - c3, c5 - c4, c6 - c5, c7 - c6, c8 - c7,
+                   dist.stats().allgather_seconds - g0, wall() - w0}
     for i, name in ipairs(names) do times[name][#times[name] + 1] = spent[i] * 1e6 end
   end
 end
