@@ -37,31 +37,34 @@ if mode == "chain" then
   return
 end
 
+-- Busy for `seconds` in Lua (the interrupt hook runs, as in training).
+local function busy(seconds)
+  local t = monitor.elapsed()
+  while monitor.elapsed() - t < seconds do end
+end
+
 if mode == "interrupt" or mode == "sigint" or mode == "slow_epoch_end" then
   assert(dist.size() == 2, "run under mpirun -np 2")
   local callbacks = {train.checkpoint{path = path, monitor = "loss"}}
-  if mode == "slow_epoch_end" then
-    -- Rank 0 spends 5 s at the end of epoch 1 (a long validation, a slow
-    -- disk), longer than a stop's grace period: rank 1, waiting for it in a
-    -- collective, is the one asked to stop (run.sh sigterm_epoch_end).
-    callbacks[2] = {on_epoch_end = function(_, _, f)
-      if f.epoch ~= 1 or not dist.is_main() then return end
-      print("ready")
-      local t = monitor.elapsed()
-      while monitor.elapsed() - t < 5 do end
-    end}
-    fit(100000, nil, callbacks)
-    return
-  end
-  if mode == "sigint" then -- ends with "interrupted" and exit code 130 on every rank
-    -- 20 ms a step, so that the Ctrl-C a second after "ready" lands in epoch 2
-    -- or 3; "ready" once step 5 is done, when every rank is inside train.fit
-    -- (a rank still loading the data would stop alone, outside it).
-    callbacks[2] = {on_batch_end = function(_, _, f)
-      if f.step == 5 then print("ready") end
-      local t = monitor.elapsed()
-      while monitor.elapsed() - t < 0.02 do end
-    end}
+  if mode == "sigint" or mode == "slow_epoch_end" then -- end with "interrupted" and exit code 130 on every rank
+    if mode == "sigint" then
+      -- 20 ms a step, so that the Ctrl-C a second after "ready" lands in
+      -- epoch 2 or 3; "ready" once step 5 is done, when every rank is inside
+      -- train.fit (a rank still loading the data would stop alone, outside it).
+      callbacks[2] = {on_batch_end = function(_, _, f)
+        if f.step == 5 then print("ready") end
+        busy(0.02)
+      end}
+    else
+      -- Rank 0 spends 5 s at the end of epoch 1 (a long validation, a slow
+      -- disk), longer than a stop's grace period: rank 1, waiting for it in
+      -- a collective, is the one asked to stop (run.sh sigterm_epoch_end).
+      callbacks[2] = {on_epoch_end = function(_, _, f)
+        if f.epoch ~= 1 or not dist.is_main() then return end
+        print("ready")
+        busy(5)
+      end}
+    end
     fit(100000, nil, callbacks)
     return
   end
