@@ -28,11 +28,15 @@ local function train_with(kind, options, whole, callbacks)
           loss = history.loss}
 end
 
+-- On 2 ranks both ways sum the same two parts (a + b): the same numbers bit
+-- for bit. On more, the reduce-scatter adds in another order than the
+-- allreduce: within float rounding.
+local exact = ranks <= 2
 local function same_parameters(a, b, what)
   local pa, pb = a:parameters(), b:parameters()
   for i = 1, #pa do
     local diff = (pa[i] - pb[i]):abs():max()
-    assert(diff == 0, string.format("%s: parameter %d differs by %.3g", what, i, diff))
+    assert(diff <= (exact and 0 or 1e-4), string.format("%s: parameter %d differs by %.3g", what, i, diff))
   end
 end
 
@@ -60,13 +64,19 @@ for _, case in ipairs(cases) do
   -- The same arithmetic on the same summed gradients: bit for bit.
   same_parameters(sharded.model, whole.model, kind)
   for e = 1, 2 do
-    assert(sharded.loss[e] == whole.loss[e], string.format("%s: epoch %d loss %.9g sharded, %.9g whole", kind, e,
-                                                           sharded.loss[e], whole.loss[e]))
+    local diff = math.abs(sharded.loss[e] - whole.loss[e])
+    assert(diff <= (exact and 0 or 1e-4), string.format("%s: epoch %d loss %.9g sharded, %.9g whole", kind, e,
+                                                        sharded.loss[e], whole.loss[e]))
   end
-  -- After train.fit every rank holds the whole state again, the parts merged.
-  assert(sharded.optimizer:state() == whole.optimizer:state(), kind .. ": the merged state differs from the whole step's")
+  -- After train.fit every rank holds the whole state again, the parts
+  -- merged; so does the checkpoint written at each epoch's end.
   local extras = nn.Sequential{nn.Dense(784, 40), nn.Dense(40, 10)}:load(checkpoint)
-  assert(extras.optimizer == whole.optimizer:state(), kind .. ": the checkpoint's optimizer state is not the whole one")
+  assert(#extras.optimizer == #whole.optimizer:state(), kind .. ": the checkpoint holds a whole optimizer state")
+  if exact then
+    assert(sharded.optimizer:state() == whole.optimizer:state(), kind .. ": the merged state differs from the whole step's")
+    assert(extras.optimizer == whole.optimizer:state(), kind .. ": the checkpoint's optimizer state is not the whole one")
+  end
+  assert(extras.optimizer == sharded.optimizer:state(), kind .. ": the checkpoint's state is not the merged one")
   print(string.format("rank %d: %s sharded = whole (loss %.6f)", dist.rank(), kind, sharded.loss[2]))
 end
 
