@@ -10,8 +10,12 @@
 -- the wall clock, changes them little; `wall` is the whole step's median
 -- wall-clock time. Run with one compute thread and no spare core (taskset or
 -- mpirun's binding): then os.clock is the one thread's time.
+-- With a third argument "sharded", each rank steps its own part of the
+-- model as train.fit does: `allreduce` is then the gradients'
+-- reduce-scatter, and `step` the part's step and the parameters' allgather.
 local batch = tonumber(arg[1]) or 256 -- the global batch
 local steps = tonumber(arg[2]) or 400
+local sharded = arg[3] == "sharded"
 local train_ds = data.fashion_mnist()
 local mlp = nn.Sequential{nn.Dense(784, 256, {activation = "relu"}), nn.Dense(256, 128, {activation = "relu"}),
                           nn.Dense(128, 10)}
@@ -19,12 +23,16 @@ local optimizer = optim.SGD(mlp, {lr = 0.05, momentum = 0.9})
 local loss = nn.CrossEntropyLoss()
 local ranks, rank = dist.size(), dist.rank()
 dist.broadcast_parameters(mlp, 0)
+if sharded then sharded = dist.shard_optimizer(mlp, optimizer) end
 local function epoch()
   return train_ds:batches{size = batch, shuffle = true, rank = ranks > 1 and rank or nil,
                           ranks = ranks > 1 and ranks or nil}
 end
 local next_batch = epoch()
-local names = {"gather", "zero_grad", "forward", "loss", "backward", "allreduce", "small_allreduce", "step", "wall"}
+-- allgather: the wall time of a sharded step's allgather (dist.stats), which
+-- `step` includes; step - allgather is the optimizer's own part.
+local names = {"gather", "zero_grad", "forward", "loss", "backward", "allreduce", "small_allreduce", "step",
+               "allgather", "wall"}
 local times = {}
 for _, name in ipairs(names) do times[name] = {} end
 local clock, wall = os.clock, monitor.elapsed
@@ -43,16 +51,18 @@ for s = 1, steps do
   local value = loss:forward(pred, y)
   local grad = loss:backward(pred, y)
   local c4 = clock()
-  mlp:backward(x, grad:mul_(#x / batch * ranks), false)
+  mlp:backward(x, grad:mul_(#x / batch * (sharded and 1 or ranks)), false)
   local c5 = clock()
-  dist.allreduce_gradients(mlp, "mean")
+  if sharded then dist.reduce_gradients(mlp, optimizer) else dist.allreduce_gradients(mlp, "mean") end
   local c6 = clock()
   dist.allreduce({value, #x, 0, 0}, "sum")
+  local g0 = dist.stats().allgather_seconds
   local c7 = clock()
   optimizer:step()
   local c8 = clock()
   if s > 50 then
-    local spent = {c1 - c0, c2 - c1, c3 - c2, c4 - c3, c5 - c4, c6 - c5, c7 - c6, c8 - c7, wall() - w0}
+    local spent = {c1 - c0, c2 - c1, c3 - c2, c4 - c3, c5 - c4, c6 - c5, c7 - c6, c8 - c7,
+                   dist.stats().allgather_seconds - g0, wall() - w0}
     for i, name in ipairs(names) do times[name][#times[name] + 1] = spent[i] * 1e6 end
   end
 end
@@ -65,8 +75,8 @@ for _, name in ipairs(names) do parts[#parts + 1] = string.format("%s=%.0f", nam
 -- Every rank's line, in rank order.
 for r = 0, ranks - 1 do
   if r == rank then
-    io.stderr:write(string.format("dist_phases_b%d rank=%d ranks=%d us_cpu: %s\n", batch, rank, ranks,
-                                  table.concat(parts, " ")))
+    io.stderr:write(string.format("dist_phases_b%d rank=%d ranks=%d step=%s us_cpu: %s\n", batch, rank, ranks,
+                                  sharded and "sharded" or "whole", table.concat(parts, " ")))
     io.stderr:flush()
   end
   dist.barrier()

@@ -160,17 +160,21 @@ local function fit_sizes(data_parallel)
   tensor.seed(5)
   local xs = tensor.randn{40, 3}
   local net = nn.Sequential{nn.Dense(3, 1)}
-  local sizes, calls = {}, dist.stats().allreduce_calls
+  local sizes, calls, gathers = {}, dist.stats().allreduce_calls, dist.stats().allgather_calls
   train.fit{model = net, loss = nn.MSELoss(), optimizer = optim.SGD(net, {lr = 0.01}), verbose = 0,
             data = {x = xs, y = xs:sum(2):reshape{40, 1}}, epochs = 1, batch_size = 15, data_parallel = data_parallel,
             callbacks = {{on_batch_end = function(_, logs) sizes[#sizes + 1] = logs.size end}}}
-  return sizes, dist.stats().allreduce_calls - calls
+  return sizes, dist.stats().allreduce_calls - calls, dist.stats().allgather_calls - gathers
 end
-local sizes, calls = fit_sizes(nil)
+local sizes, calls, gathers = fit_sizes(nil)
 assert(#sizes == 3 and sizes[1] == 15 and sizes[3] == 10, "steps count the global batches of 15, 15 and 10")
--- Per step one for the gradients, one for the step's sums; one more at the
--- start (the ranks' check that they resume from the same place).
-assert(calls == (size > 1 and 2 * 3 + 1 or 0), string.format("%d allreduces for 3 steps", calls))
+-- Per step one for the gradients (this rank's part of their sum: the
+-- optimizer steps its part), one for the step's sums, and an allgather of
+-- the parameters; at the start the ranks' check that they resume from the
+-- same place and their agreement to shard the optimizer, at the end their
+-- check for a stop asked after the last step.
+assert(calls == (size > 1 and 2 * 3 + 3 or 0), string.format("%d allreduces for 3 steps", calls))
+assert(gathers == (size > 1 and 3 or 0), string.format("%d allgathers for 3 steps", gathers))
 sizes, calls = fit_sizes(false)
 assert(#sizes == 3 and sizes[1] == 15 and calls == 0, "data_parallel = false: alone, on all the data")
 if size > 1 then

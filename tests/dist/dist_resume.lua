@@ -3,6 +3,8 @@
 --   interrupt: (2 ranks) stops itself inside epoch 2, as a Ctrl-C would
 --              (fit.interrupted), and rank 0 writes CHECKPOINT.
 --   sigint:    (2 ranks) prints "ready" and trains until mpirun's Ctrl-C.
+--   slow_epoch_end: (2 ranks) as sigint, but rank 0 prints "ready" at the
+--              start of a 5 s end of epoch 1, while rank 1 waits for it.
 --   chain:     (2 ranks) trains 2 epochs, then a new run resumes from them.
 --   verify:    (1 process) resumes CHECKPOINT to the end of the epoch it
 --              stopped in, and compares with a run trained without a stop.
@@ -35,18 +37,34 @@ if mode == "chain" then
   return
 end
 
-if mode == "interrupt" or mode == "sigint" then
+-- Busy for `seconds` in Lua (the interrupt hook runs, as in training).
+local function busy(seconds)
+  local t = monitor.elapsed()
+  while monitor.elapsed() - t < seconds do end
+end
+
+if mode == "interrupt" or mode == "sigint" or mode == "slow_epoch_end" then
   assert(dist.size() == 2, "run under mpirun -np 2")
   local callbacks = {train.checkpoint{path = path, monitor = "loss"}}
-  if mode == "sigint" then -- ends with "interrupted" and exit code 130 on every rank
-    -- 20 ms a step, so that the Ctrl-C a second after "ready" lands in epoch 2
-    -- or 3; "ready" once step 5 is done, when every rank is inside train.fit
-    -- (a rank still loading the data would stop alone, outside it).
-    callbacks[2] = {on_batch_end = function(_, _, f)
-      if f.step == 5 then print("ready") end
-      local t = monitor.elapsed()
-      while monitor.elapsed() - t < 0.02 do end
-    end}
+  if mode == "sigint" or mode == "slow_epoch_end" then -- end with "interrupted" and exit code 130 on every rank
+    if mode == "sigint" then
+      -- 20 ms a step, so that the Ctrl-C a second after "ready" lands in
+      -- epoch 2 or 3; "ready" once step 5 is done, when every rank is inside
+      -- train.fit (a rank still loading the data would stop alone, outside it).
+      callbacks[2] = {on_batch_end = function(_, _, f)
+        if f.step == 5 then print("ready") end
+        busy(0.02)
+      end}
+    else
+      -- Rank 0 spends 5 s at the end of epoch 1 (a long validation, a slow
+      -- disk), longer than a stop's grace period: rank 1, waiting for it in
+      -- a collective, is the one asked to stop (run.sh sigterm_epoch_end).
+      callbacks[2] = {on_epoch_end = function(_, _, f)
+        if f.epoch ~= 1 or not dist.is_main() then return end
+        print("ready")
+        busy(5)
+      end}
+    end
     fit(100000, nil, callbacks)
     return
   end

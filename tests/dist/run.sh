@@ -35,6 +35,10 @@ run_store)
     [ "$count" = 1 ] || fail "rank 0 alone keeps the run: $count run folders in dist_runs"
     grep -q '"status": "finished"' dist_runs/*/run.json || fail "the run is not stored as finished"
     ;;
+shard)
+    "$runner" "$here/dist_shard.lua" || fail "one process"
+    two_ranks "$runner" "$here/dist_shard.lua" || fail "two ranks"
+    ;;
 buffers)
     "$runner" "$here/dist_buffers.lua" || fail "buffers in one process"
     two_ranks "$runner" "$here/dist_buffers.lua" || fail "buffers on two ranks"
@@ -72,7 +76,8 @@ fail_raise | fail_crash)
 sigint)
     . "$here/../lua/wait_ready.sh"
     out=dist_sigint.out
-    rm -f dist_sigint.nrt
+    # The last run's output still says "ready": wait_ready would not wait.
+    rm -f dist_sigint.nrt "$out"
     # env execs mpirun: $! is mpirun itself, which the signal must reach.
     env ASAN_OPTIONS="$rank_asan" "$mpirun" -np 2 --oversubscribe $root "$runner" "$here/dist_resume.lua" sigint \
         dist_sigint.nrt >"$out" 2>&1 &
@@ -88,18 +93,23 @@ sigint)
     "$runner" "$here/dist_resume.lua" verify dist_sigint.nrt || fail "resuming under one process"
     echo "run.sh sigint: rank 0 wrote the interrupt checkpoint (mpirun: exit code $status)"
     ;;
-sigterm_one_rank)
+sigterm_one_rank | sigterm_epoch_end)
     # A stop asked of rank 1 alone: the step's allreduce carries it, both
     # ranks stop after the same step, rank 0 writes the interrupt checkpoint
-    # and both exit with 130 (which mpirun then returns).
+    # and both exit with 130 (which mpirun then returns). In the middle of
+    # the steps; or while rank 1 waits 5 s in a collective for rank 0's end
+    # of epoch 1, longer than a stop's grace period.
     . "$here/../lua/wait_ready.sh"
-    out=dist_sigterm.out
-    rm -f dist_sigterm.nrt
-    env ASAN_OPTIONS="$rank_asan" "$mpirun" -np 2 --oversubscribe $root "$runner" -q "$here/dist_resume.lua" sigint \
-        dist_sigterm.nrt >"$out" 2>&1 &
+    out=dist_$case.out
+    mode=sigint
+    [ "$case" = sigterm_epoch_end ] && mode=slow_epoch_end
+    # The last run's output still says "ready": wait_ready would not wait.
+    rm -f dist_$case.nrt "$out"
+    env ASAN_OPTIONS="$rank_asan" "$mpirun" -np 2 --oversubscribe $root "$runner" -q "$here/dist_resume.lua" $mode \
+        dist_$case.nrt >"$out" 2>&1 &
     pid=$!
     wait_ready "$out" "$pid"
-    sleep 1
+    [ "$case" = sigterm_one_rank ] && sleep 1
     for p in $(pgrep -P "$pid" -x neurite-run); do
         tr '\0' '\n' <"/proc/$p/environ" | grep -qx "OMPI_COMM_WORLD_RANK=1" && kill -TERM "$p"
     done
@@ -108,8 +118,8 @@ sigterm_one_rank)
     cat "$out"
     [ "$status" -eq 130 ] || fail "mpirun exited with $status, expected 130 from both ranks"
     grep -q "train.fit: interrupted in epoch" "$out" || fail "rank 0 did not stop at a step boundary"
-    "$runner" "$here/dist_resume.lua" verify dist_sigterm.nrt || fail "resuming under one process"
-    echo "run.sh sigterm_one_rank: both ranks stopped, rank 0 wrote the checkpoint, exit code 130"
+    "$runner" "$here/dist_resume.lua" verify dist_$case.nrt || fail "resuming under one process"
+    echo "run.sh $case: both ranks stopped, rank 0 wrote the checkpoint, exit code 130"
     ;;
 *)
     fail "unknown case"

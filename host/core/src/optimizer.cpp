@@ -1,6 +1,7 @@
 #include "neurite/core/optimizer.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 
 #include <neurite/plugin.hpp>
@@ -54,6 +55,11 @@ void Optimizer::attach(const std::vector<Parameter> &all)
         refs.push_back(r);
     }
     m_params = params;
+    m_elements = 0;
+    for (const Parameter &p : params)
+        m_elements += static_cast<uint64_t>(p.value.numel());
+    m_shard_begin = 0;
+    m_shard_end = m_elements;
     m_err[0] = '\0';
     PluginCall call(*m_entry, "attach");
     if (nrt_status st = m_vt->attach(m_self, static_cast<int32_t>(refs.size()), refs.data(), m_err,
@@ -109,6 +115,8 @@ bool Optimizer::grads_finite()
     for (const Parameter &p : m_params)
         if (checked(p))
             total += p.grad.numel();
+    // Sharded: this rank's part of the gradients is the summed one.
+    const int64_t shard_begin = static_cast<int64_t>(m_shard_begin), shard_end = static_cast<int64_t>(m_shard_end);
     // Split as the optimizers and layers split their work (by rows, with
     // sdk::row_block): each core reads the slice it computed and still caches.
     // Read by one core, the other's half would cross between caches twice.
@@ -118,13 +126,19 @@ bool Optimizer::grads_finite()
 #pragma omp parallel num_threads(threads) reduction(max : largest)
     {
         const int team = omp_get_num_threads(), me = omp_get_thread_num();
+        int64_t offset = 0; // of the parameter in the attached elements
         for (const Parameter &p : m_params) {
+            const int64_t at = offset;
+            offset += p.value.numel();
             if (!checked(p))
                 continue;
             const Tensor &g = p.grad;
             const int64_t rows = g.dim() > 0 ? g.shape()[0] : 1, row = g.numel() / rows;
             const sdk::RowBlock block = sdk::row_block(rows, me, team);
-            largest = std::max(largest, largest_bits(g.data(), block.first * row, block.last * row));
+            const int64_t begin = std::max(block.first * row, shard_begin - at);
+            const int64_t end = std::min(block.last * row, shard_end - at);
+            if (begin < end)
+                largest = std::max(largest, largest_bits(g.data(), begin, end));
         }
     }
     return largest < 0x7f800000u;
@@ -135,9 +149,13 @@ void Optimizer::step()
     sync_attached();
     ComputeContext::prepare_team();
     m_err[0] = '\0';
-    PluginCall call(*m_entry, "step");
-    if (nrt_status st = m_vt->step(m_self, m_err, sizeof m_err))
-        fail("step", st);
+    {
+        PluginCall call(*m_entry, "step");
+        if (nrt_status st = m_vt->step(m_self, m_err, sizeof m_err))
+            fail("step", st);
+    }
+    if (m_after_step)
+        m_after_step();
 }
 
 void Optimizer::zero_grad()
@@ -177,6 +195,15 @@ void Optimizer::set_option(const std::string &name, double value)
 
 std::vector<uint8_t> Optimizer::save_state() const
 {
+    if (m_shard_begin > 0 || m_shard_end < m_elements)
+        throw Error(m_entry->name + ": its state is split between the ranks of a data-parallel run while "
+                    "train.fit runs (each steps a part of the model); train.checkpoint gathers it, or save it "
+                    "once train.fit has returned");
+    return save_part_state();
+}
+
+std::vector<uint8_t> Optimizer::save_part_state() const
+{
     std::vector<uint8_t> bytes;
     nrt_writer w = detail::byte_sink(bytes);
     m_err[0] = '\0';
@@ -192,6 +219,28 @@ void Optimizer::load_state(const std::vector<uint8_t> &bytes)
     PluginCall call(*m_entry, "load_state");
     if (nrt_status st = m_vt->load_state(m_self, bytes.data(), bytes.size(), m_err, sizeof m_err))
         fail("load_state", st);
+}
+
+bool Optimizer::shard(uint64_t begin, uint64_t end)
+{
+    if (!m_attached)
+        throw Error(m_entry->name + ": shard() before any parameters were attached");
+    if (begin > end || end > m_elements)
+        throw Error(m_entry->name + ": shard [" + std::to_string(begin) + ", " + std::to_string(end) +
+                    ") is not a part of its " + std::to_string(m_elements) + " parameter elements");
+    // ABI 1.3 appended the slot: an older plugin's vtable ends before it.
+    if (m_vt->struct_size < offsetof(nrt_optimizer_vtable, shard) + sizeof m_vt->shard || !m_vt->shard)
+        return false;
+    m_err[0] = '\0';
+    PluginCall call(*m_entry, "shard");
+    if (nrt_status st = m_vt->shard(m_self, begin, end, m_err, sizeof m_err)) {
+        if (st == NRT_ERR_UNSUPPORTED)
+            return false;
+        fail("shard", st);
+    }
+    m_shard_begin = begin;
+    m_shard_end = end;
+    return true;
 }
 
 } // namespace neurite

@@ -48,7 +48,8 @@ constexpr uint32_t kMinParamSpecSize = sizeof(nrt_param_spec);
 constexpr uint32_t kMinLayerVtableSize = offsetof(nrt_layer_vtable, prepare2); // 1.1 appended from there
 // ABI 1.1 added target_kind at the end; a 1.0 loss vtable ends before it.
 constexpr uint32_t kMinLossVtableSize = offsetof(nrt_loss_vtable, target_kind);
-constexpr uint32_t kMinOptimizerVtableSize = sizeof(nrt_optimizer_vtable);
+// ABI 1.3 added shard at the end; an older optimizer vtable ends before it.
+constexpr uint32_t kMinOptimizerVtableSize = offsetof(nrt_optimizer_vtable, shard);
 
 std::string version_text(uint16_t major, uint16_t minor)
 {

@@ -9,10 +9,12 @@
 
 #include "neurite/core/compute_context.h"
 #include "neurite/core/distributed.h"
+#include "neurite/core/optimizer.h"
 
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <vector>
 
 namespace neurite::lua {
@@ -293,25 +295,84 @@ int d_average_buffers(lua_State *L)
     });
 }
 
+// The C++ optimizer at idx, or nullptr for another value (an optimizer
+// written in Lua): those are stepped whole on every rank.
+Optimizer *optional_optimizer(lua_State *L, int idx)
+{
+    auto *box = static_cast<OptimizerBox *>(test_userdata(L, idx, kOptimizerMeta));
+    return box ? box->optimizer.get() : nullptr;
+}
+
+// dist.shard_optimizer(model, optimizer) -> whether the optimizer now steps
+// this rank's part of the model alone (a ZeRO-1 step, see distributed.h);
+// false, and nothing changes, when it cannot. train.fit calls it.
+int d_shard_optimizer(lua_State *L)
+{
+    ModelBox *box = check_model(L, 1);
+    Optimizer *optimizer = optional_optimizer(L, 2);
+    bool sharded = false;
+    guarded(L, [&] {
+        if (optimizer)
+            sharded = dist::shard_optimizer(*box->model, *optimizer);
+        return 0;
+    });
+    lua_pushboolean(L, sharded);
+    return 1;
+}
+
+// dist.unshard_optimizer(optimizer) -> whether it was sharded: every rank
+// gets the whole state back (the parts merged) and steps all parameters.
+int d_unshard_optimizer(lua_State *L)
+{
+    Optimizer *optimizer = optional_optimizer(L, 1);
+    bool was = false;
+    guarded(L, [&] {
+        if (optimizer)
+            was = dist::unshard_optimizer(*optimizer);
+        return 0;
+    });
+    lua_pushboolean(L, was);
+    return 1;
+}
+
+// dist.reduce_gradients(model, optimizer): after backward, the gradients
+// summed over the ranks as the optimizer's step needs them: this rank's
+// part (reduce-scatter) for a sharded optimizer, all of them otherwise.
+int d_reduce_gradients(lua_State *L)
+{
+    ModelBox *box = check_model(L, 1);
+    Optimizer *optimizer = optional_optimizer(L, 2);
+    return guarded(L, [&] {
+        if (optimizer)
+            dist::reduce_gradients(*box->model, *optimizer);
+        else
+            dist::allreduce_gradients(*box->model, dist::Op::Sum);
+        return 0;
+    });
+}
+
+// <name>_calls, <name>_bytes and <name>_seconds into the table on top.
+void set_counts(lua_State *L, const std::string &name, int64_t calls, int64_t bytes, double seconds)
+{
+    lua_pushinteger(L, calls);
+    lua_setfield(L, -2, (name + "_calls").c_str());
+    lua_pushinteger(L, bytes);
+    lua_setfield(L, -2, (name + "_bytes").c_str());
+    lua_pushnumber(L, seconds);
+    lua_setfield(L, -2, (name + "_seconds").c_str());
+}
+
 // dist.stats() -> {allreduce_calls, allreduce_bytes, allreduce_seconds,
-// broadcast_calls, broadcast_bytes, broadcast_seconds}: this process's
-// collectives so far.
+// allgather_calls, allgather_bytes, allgather_seconds, broadcast_calls,
+// broadcast_bytes, broadcast_seconds}: this process's collectives so far
+// (a sharded step's reduce-scatter counts as an allreduce).
 int d_stats(lua_State *L)
 {
     const dist::Stats &s = dist::stats();
-    lua_createtable(L, 0, 6);
-    lua_pushinteger(L, s.allreduce_calls);
-    lua_setfield(L, -2, "allreduce_calls");
-    lua_pushinteger(L, s.allreduce_bytes);
-    lua_setfield(L, -2, "allreduce_bytes");
-    lua_pushnumber(L, s.allreduce_seconds);
-    lua_setfield(L, -2, "allreduce_seconds");
-    lua_pushinteger(L, s.broadcast_calls);
-    lua_setfield(L, -2, "broadcast_calls");
-    lua_pushinteger(L, s.broadcast_bytes);
-    lua_setfield(L, -2, "broadcast_bytes");
-    lua_pushnumber(L, s.broadcast_seconds);
-    lua_setfield(L, -2, "broadcast_seconds");
+    lua_createtable(L, 0, 9);
+    set_counts(L, "allreduce", s.allreduce_calls, s.allreduce_bytes, s.allreduce_seconds);
+    set_counts(L, "allgather", s.allgather_calls, s.allgather_bytes, s.allgather_seconds);
+    set_counts(L, "broadcast", s.broadcast_calls, s.broadcast_bytes, s.broadcast_seconds);
     return 1;
 }
 
@@ -329,6 +390,9 @@ void open_dist(lua_State *L)
                                          {"allreduce_gradients", d_allreduce_gradients},
                                          {"broadcast_parameters", d_broadcast_parameters},
                                          {"average_buffers", d_average_buffers},
+                                         {"shard_optimizer", d_shard_optimizer},
+                                         {"unshard_optimizer", d_unshard_optimizer},
+                                         {"reduce_gradients", d_reduce_gradients},
                                          {"stats", d_stats},
                                          {nullptr, nullptr}};
     luaL_newlib(L, functions);

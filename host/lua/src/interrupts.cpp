@@ -27,6 +27,13 @@ using Clock = std::chrono::steady_clock;
 // it is stuck in C code (longer while a plugin call or train.fit's step is
 // under way: see RunSupervisor).
 constexpr double kStuckSeconds = 1.0;
+// The ranks of a data-parallel train.fit stop after the step at which they
+// agreed on a stop, and rank 0 writes the interrupt checkpoint: however
+// long the ranks take to reach that step (an epoch's end, a validation, a
+// checkpoint being written under load), no rank stops alone, which would
+// leave the others waiting in a collective. After this long the process
+// ends anyway (mpirun then ends the others): a rank is stuck or gone.
+constexpr double kCollectiveStopSeconds = 60.0;
 
 // Rows of C per dnnl_sgemm call: enough for oneDNN's blocking to stay
 // efficient, few enough that one block takes a fraction of a second.
@@ -51,7 +58,7 @@ void deliver_interrupt(lua_State *L, detail::SessionState &s, int level)
         s.cancel_seen = true;
         s.cancel_time = now;
     }
-    if (s.cooperative > 0 && seconds(now - s.cancel_time) < grace)
+    if (s.cooperative > 0 && (s.collective > 0 || seconds(now - s.cancel_time) < grace))
         return; // train.fit stops at its next step boundary by itself
     if (!s.interrupted) {
         s.interrupted = true;
@@ -150,6 +157,16 @@ struct RunSupervisor::Thread {
         return "a C function that cannot be interrupted (such as string.find or string.rep on a long text)";
     }
 
+    // "interrupted, but <what> within 3.2 s" (or the time limit's text).
+    std::string stop_text(double waited, const char *what) const
+    {
+        const bool time_limit = s.cancel_reason == detail::SessionState::CancelReason::TimeLimit;
+        char waited_text[32];
+        std::snprintf(waited_text, sizeof waited_text, "%.1f", waited);
+        return (time_limit ? time_limit_text(s.options.time_limit_seconds) : std::string("interrupted")) +
+               ", but " + what + " within " + waited_text + " s";
+    }
+
     void run()
     {
         const auto start = Clock::now();
@@ -169,7 +186,20 @@ struct RunSupervisor::Thread {
             }
             if (!cancel_at)
                 cancel_at = now;
-            if (s.cancel_noticed || reported || !stuck)
+            if (reported || !stuck)
+                continue;
+            if (s.collective > 0) {
+                // Noticed or not: the ranks agree on the step to stop after.
+                const double waited = seconds(now - *cancel_at);
+                if (waited < kCollectiveStopSeconds)
+                    continue;
+                reported = true;
+                stuck(stop_text(waited, "the ranks did not all reach a step boundary to stop at") + " (inside " +
+                          stuck_in() + "); stopped without cleanup",
+                      s.cancel_reason == detail::SessionState::CancelReason::TimeLimit);
+                continue;
+            }
+            if (s.cancel_noticed)
                 continue;
             // A plugin's long call or a train.fit step may notice later by
             // itself: they get the grace period train.fit has.
@@ -180,10 +210,7 @@ struct RunSupervisor::Thread {
                 continue;
             reported = true;
             const bool time_limit = s.cancel_reason == detail::SessionState::CancelReason::TimeLimit;
-            char waited_text[32];
-            std::snprintf(waited_text, sizeof waited_text, "%.1f", waited);
-            stuck((time_limit ? time_limit_text(limit) : std::string("interrupted")) + ", but the script did not " +
-                      "stop within " + waited_text + " s: it is inside " + stuck_in() +
+            stuck(stop_text(waited, "the script did not stop") + ": it is inside " + stuck_in() +
                       "; stopped without cleanup",
                   time_limit);
         }

@@ -227,8 +227,13 @@ int mon_request_stop(lua_State *L)
 // local guard <close> = monitor.cooperative(): until the guard closes, a
 // stop request is left to the caller's own stop_requested() checks (for up
 // to the grace period), so it can stop at a step boundary and save.
+// monitor.cooperative{collective = true}: the ranks of a data-parallel run
+// agree on the step to stop after, however long it takes them to get there
+// (bounded by the run's supervisor), since a rank that stopped alone would
+// leave the others waiting in a collective.
 struct CooperativeBox {
     bool open = true;
+    bool collective = false;
 };
 
 int coop_close(lua_State *L)
@@ -237,16 +242,27 @@ int coop_close(lua_State *L)
     if (box->open) {
         box->open = false;
         --detail::session(L).cooperative;
+        if (box->collective)
+            --detail::session(L).collective;
     }
     return 0;
 }
 
 int mon_cooperative(lua_State *L)
 {
+    bool collective = false;
+    if (!lua_isnoneornil(L, 1)) {
+        luaL_checktype(L, 1, LUA_TTABLE);
+        lua_getfield(L, 1, "collective");
+        collective = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
     void *mem = lua_newuserdatauv(L, sizeof(CooperativeBox), 0);
-    new (mem) CooperativeBox{};
+    new (mem) CooperativeBox{true, collective};
     luaL_setmetatable(L, kCooperativeMeta);
     ++detail::session(L).cooperative;
+    if (collective)
+        ++detail::session(L).collective;
     return 1;
 }
 

@@ -460,6 +460,7 @@ RunResult LuaRuntime::run_loaded(int load_status, int nargs)
     s.over_memory = false;
     s.refused_allocation = 0;
     s.cooperative = 0;
+    s.collective = 0;
     s.exit_code = -1;
     s.exiting = false;
     s.error_message.clear();
@@ -510,6 +511,7 @@ RunResult LuaRuntime::run_loaded(int load_status, int nargs)
             result.message = "interrupted";
     }
     s.cooperative = 0;
+    s.collective = 0;
     record_outcome(*s.run_store, result);
     s.monitor.end_run(result.status == RunResult::Status::Ok);
     return result;

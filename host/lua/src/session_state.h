@@ -54,6 +54,11 @@ struct SessionState {
     std::chrono::steady_clock::time_point cancel_time;
     std::chrono::steady_clock::time_point interrupt_time;
     std::atomic<int> cooperative{0};
+    // Open guards of monitor.cooperative{collective = true} (train.fit on
+    // several ranks): a stop is agreed between the ranks at a step boundary,
+    // so no grace period raises it on this rank alone; the supervisor
+    // bounds the wait instead (interrupts.cpp, kCollectiveStopSeconds).
+    std::atomic<int> collective{0};
     bool interrupted = false;
     // Set once Lua code (the hook) or a binding's own check has seen the
     // cancel request: until then the script may be stuck in C code, which

@@ -11,6 +11,10 @@
 //   then for every parameter, for every buffer: u64 element count, floats.
 // Hyper-parameters are deliberately not part of it: they come from the
 // instance's creation parameters, so resuming with a new lr keeps that lr.
+//
+// Sharded (ABI 1.3's shard slot: each rank of a data-parallel run steps a
+// part of the model), the state buffers cover the part alone; the blob
+// keeps its format, zeros outside the part (the host ORs the ranks' blobs).
 #ifndef NEURITE_OPTIMIZER_STATE_HPP
 #define NEURITE_OPTIMIZER_STATE_HPP
 
@@ -27,6 +31,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace neurite::optimizer {
@@ -108,6 +114,10 @@ struct Slot {
     size_t offset = 0; // position in the concatenation of all parameters
     size_t rows = 1;   // first dimension: threads split the work by rows
     std::string name;
+    // The elements [lo, hi) of this parameter are stepped and have state:
+    // all of them unless the optimizer is sharded.
+    size_t lo = 0;
+    size_t hi = 0;
 };
 
 // Buffer kinds an optimizer keeps per parameter, e.g. {"exp_avg", 0}.
@@ -144,6 +154,7 @@ public:
             s.offset = total;
             s.rows = p.value.ndims > 0 ? static_cast<size_t>(p.value.dims[0]) : 1;
             s.name = p.name ? p.name : "";
+            s.hi = s.size;
             total += s.size;
             slots.push_back(std::move(s));
         }
@@ -157,8 +168,44 @@ public:
         m_buffers = std::move(buffers);
         m_kinds.assign(kinds.begin(), kinds.end());
         m_total = total;
+        m_end = total;
         m_attached = true;
     }
+
+    // Keeps the elements [begin, end) of the concatenated parameters (the
+    // shard slot): their state stays, elements entering the range start
+    // from each buffer's initial value, the rest is freed.
+    void shard(uint64_t begin, uint64_t end)
+    {
+        require_attached("shard()");
+        if (begin > end || end > m_total)
+            sdk::fail(NRT_ERR_INVALID_ARGUMENT,
+                      std::string(m_optimizer) + ": shard [" + std::to_string(begin) + ", " +
+                          std::to_string(end) + ") is not a range of its " + std::to_string(m_total) +
+                          " parameter elements");
+        std::vector<sdk::Buffer> buffers;
+        buffers.reserve(m_buffers.size());
+        std::vector<std::pair<size_t, size_t>> ranges;
+        for (size_t p = 0; p < m_slots.size(); ++p) {
+            const Slot &s = m_slots[p];
+            const size_t lo = std::clamp<size_t>(begin, s.offset, s.offset + s.size) - s.offset;
+            const size_t hi = std::max(lo, std::clamp<size_t>(end, s.offset, s.offset + s.size) - s.offset);
+            for (size_t k = 0; k < m_kinds.size(); ++k) {
+                sdk::Buffer b = make_buffer(hi - lo, m_kinds[k].init);
+                const size_t from = std::max(lo, s.lo), to = std::min(hi, s.hi);
+                if (from < to)
+                    std::memcpy(b.data() + (from - lo), buffer(p, k) + from, (to - from) * sizeof(float));
+                buffers.push_back(std::move(b));
+            }
+            ranges.emplace_back(lo, hi);
+        }
+        m_buffers = std::move(buffers);
+        for (size_t p = 0; p < m_slots.size(); ++p)
+            std::tie(m_slots[p].lo, m_slots[p].hi) = ranges[p];
+        m_begin = begin;
+        m_end = end;
+    }
+    bool sharded() const { return m_begin > 0 || m_end < m_total; }
 
     bool attached() const { return m_attached; }
 
@@ -172,9 +219,14 @@ public:
     size_t count() const { return m_slots.size(); }
     size_t total() const { return m_total; }
     const Slot &slot(size_t i) const { return m_slots[i]; }
+    // Indexed by the element of the parameter, like its value and gradient:
+    // buffer(p, k)[i] for i in [slot(p).lo, slot(p).hi).
     float *buffer(size_t param, size_t kind) const
     {
-        return m_buffers[param * m_kinds.size() + kind].data();
+        // Arithmetic on the address, not the pointer: the buffer holds the
+        // elements from lo on, and [0, lo) is never read.
+        const auto at = reinterpret_cast<uintptr_t>(m_buffers[param * m_kinds.size() + kind].data());
+        return reinterpret_cast<float *>(at - m_slots[param].lo * sizeof(float));
     }
 
     // Completed steps, for bias corrections and decays.
@@ -197,9 +249,12 @@ public:
         w.value(static_cast<uint32_t>(m_slots.size()));
         w.value(static_cast<uint32_t>(m_kinds.size()));
         for (size_t p = 0; p < m_slots.size(); ++p) {
+            const Slot &s = m_slots[p];
             for (size_t k = 0; k < m_kinds.size(); ++k) {
-                w.value(static_cast<uint64_t>(m_slots[p].size));
-                w.floats(buffer(p, k), m_slots[p].size);
+                w.value(static_cast<uint64_t>(s.size));
+                write_zeros(w, s.lo);
+                w.floats(buffer(p, k) + s.lo, s.hi - s.lo);
+                write_zeros(w, s.size - s.hi);
             }
         }
     }
@@ -258,9 +313,16 @@ private:
                                   "' buffer '" + m_kinds[k].name + "' has " + std::to_string(n) +
                                   " elements in the state, the parameter has " +
                                   std::to_string(m_slots[p].size));
-                sdk::Buffer b = make_buffer(m_slots[p].size, 0.0f);
-                r.floats(b.data(), m_slots[p].size);
-                buffers.push_back(std::move(b));
+                const Slot &s = m_slots[p];
+                sdk::Buffer whole = make_buffer(s.size, 0.0f);
+                r.floats(whole.data(), s.size);
+                if (s.lo == 0 && s.hi == s.size) {
+                    buffers.push_back(std::move(whole));
+                    continue;
+                }
+                sdk::Buffer part = make_buffer(s.hi - s.lo, 0.0f);
+                std::copy(whole.data() + s.lo, whole.data() + s.hi, part.data());
+                buffers.push_back(std::move(part));
             }
         }
         r.expect_end();
@@ -269,11 +331,20 @@ private:
         m_flags = new_flags;
     }
 
+    // Sharded, the floats outside the part: zero bits, as the slot asks.
+    static void write_zeros(const sdk::Writer &w, size_t n)
+    {
+        static constexpr float kZeros[1024] = {};
+        for (size_t at = 0; at < n; at += std::size(kZeros))
+            w.floats(kZeros, std::min(n - at, std::size(kZeros)));
+    }
+
     const char *m_optimizer;
     std::vector<Slot> m_slots;
     std::vector<sdk::Buffer> m_buffers;
     std::vector<BufferKind> m_kinds;
     size_t m_total = 0;
+    size_t m_begin = 0, m_end = 0; // the shard, [0, m_total) when whole
     uint64_t m_steps = 0;
     uint32_t m_flags = 0;
     bool m_attached = false;
@@ -298,7 +369,8 @@ void for_each_range(const ParamState &state, int threads, const Kernel &kernel)
     const size_t total = state.total();
     if (threads <= 1 || total < kParallelMinElements) {
         for (size_t p = 0; p < state.count(); ++p)
-            kernel(p, size_t{0}, state.slot(p).size);
+            if (state.slot(p).lo < state.slot(p).hi)
+                kernel(p, state.slot(p).lo, state.slot(p).hi);
         return;
     }
 #pragma omp parallel num_threads(threads)
@@ -311,8 +383,9 @@ void for_each_range(const ParamState &state, int threads, const Kernel &kernel)
                 continue;
             const size_t row = s.size / s.rows;
             const sdk::RowBlock block = sdk::row_block(static_cast<int64_t>(s.rows), me, team);
-            const size_t begin = static_cast<size_t>(block.first) * row;
-            const size_t end = static_cast<size_t>(block.last) * row;
+            // Sharded, the part of the thread's rows inside the shard.
+            const size_t begin = std::max(s.lo, static_cast<size_t>(block.first) * row);
+            const size_t end = std::min(s.hi, static_cast<size_t>(block.last) * row);
             if (begin < end)
                 kernel(p, begin, end);
         }
@@ -332,6 +405,8 @@ public:
     }
     void save_state(const sdk::Writer &w) const override { m_state.save(w); }
     void load_state(sdk::Reader &r) override { m_state.load(r, layout_hint()); }
+    // Every built-in optimizer updates element by element: any part steps.
+    void shard(uint64_t begin, uint64_t end) override { m_state.shard(begin, end); }
 
     // The check and the count live here so that no optimizer can skip them.
     void step() final

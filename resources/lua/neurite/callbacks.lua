@@ -71,7 +71,9 @@ local function save_checkpoint(path, fit, position)
   end
   -- In a data-parallel run every rank holds the same state: rank 0 writes
   -- it, and the others wait until it is written, so that no rank reading it
-  -- next (a train.fit resuming from it) finds the one before.
+  -- next (a train.fit resuming from it) finds the one before. A sharded
+  -- optimizer's parts are merged for it first, and split again after.
+  local sharded = neurite.dist.unshard_optimizer(fit.optimizer)
   if neurite.dist.is_main() then
     local states = {}
     for i, cb in ipairs(fit.callbacks or {}) do
@@ -86,6 +88,7 @@ local function save_checkpoint(path, fit, position)
     fit.model:save(path, {optimizer = not lua_optimizer and fit.optimizer or nil, ["meta.json"] = text,
                           ["meta.tensors"] = tensors})
   end
+  if sharded then neurite.dist.shard_optimizer(fit.model, fit.optimizer) end
   neurite.dist.barrier()
 end
 

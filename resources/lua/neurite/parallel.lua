@@ -29,9 +29,16 @@ local parallel = {}
 -- launcher with several ranks, nil in a run of one process, or when the
 -- script asks each rank to train alone on all the data (data_parallel =
 -- false: a sweep of one configuration per rank).
+-- data_parallel = {shard_optimizer = false} keeps every rank stepping the
+-- whole model (the comparison bench/dist_bench.sh makes).
 function parallel.shard(opts)
-  if opts.data_parallel == false or dist.size() < 2 then return nil end
-  return {rank = dist.rank(), ranks = dist.size()}
+  local mode = opts.data_parallel
+  if mode == false or dist.size() < 2 then return nil end
+  if mode ~= nil and mode ~= true and type(mode) ~= "table" then
+    error("train.fit: data_parallel must be true, false or {shard_optimizer = false}, got " .. tostring(mode), 3)
+  end
+  local sharded = not (type(mode) == "table" and mode.shard_optimizer == false)
+  return {rank = dist.rank(), ranks = dist.size(), shard_optimizer = sharded}
 end
 
 -- Rank shard.rank's part of the batch of `count` samples at position
@@ -76,13 +83,24 @@ function parallel.step_sums(fit, x, pred, y, value, weight, correct)
     end
   end
   if not fit.shard then return sums end
-  dist.allreduce_gradients(fit.model, "sum")
+  dist.reduce_gradients(fit.model, fit.optimizer) -- all of them, or this rank's part for a sharded step
+  if fit.sharded then -- the ranks that found inf or nan in their part of the gradients
+    sums[#sums + 1] = fit.optimizer:grads_finite() and 0 or 1
+    fit.nonfinite_at = #sums
+  end
   local asked = sums[4] > 0
   sums = dist.allreduce(sums, "sum")
   -- Another rank was asked to stop: this one stops as if asked too (it
   -- ends with "interrupted" and exit code 130, not with an error).
   if sums[4] > 0 and not asked then neurite.monitor.request_stop() end
   return sums
+end
+
+-- Whether the step's gradients are finite (the optimizer's check): with a
+-- sharded step each rank checked its part, and the sums carry the verdict.
+function parallel.grads_finite(fit, sums)
+  if fit.sharded then return sums[fit.nonfinite_at] == 0 end
+  return fit.optimizer:grads_finite()
 end
 
 -- Reductions whose gradient is a sum over the samples, not a mean.
@@ -114,6 +132,11 @@ function parallel.join(fit, start_epoch, losses)
   end
   tensor.set_rng_state(dist.broadcast(tensor.rng_state(), 0))
   dist.broadcast_parameters(fit.model, 0)
+  -- Each rank steps its own part of the model (ZeRO stage 1): the
+  -- gradients are reduce-scattered, the parameters allgathered after the
+  -- step. Not with clip_grad_norm, whose norm needs all the gradients.
+  fit.sharded = fit.shard.shard_optimizer and not fit.clip.clip_grad_norm and
+                dist.shard_optimizer(fit.model, fit.optimizer)
 end
 
 -- The rows of a data source ({x =, y =} of tensors, datasets or lists of
@@ -162,6 +185,27 @@ end
 -- own samples; their average is every rank's.
 function parallel.end_epoch(fit)
   if fit.shard then dist.average_buffers(fit.model) end
+  -- Interrupted: every rank gets the optimizer's whole state back, for the
+  -- interrupt checkpoint and for a script that goes on after train.fit.
+  if fit.interrupted then parallel.unshard(fit) end
+end
+
+-- The optimizer's whole state on every rank again, after a sharded run.
+function parallel.unshard(fit)
+  if fit.sharded then dist.unshard_optimizer(fit.optimizer) end
+  fit.sharded = false
+end
+
+-- At the end of a run that was not interrupted: a stop asked of one rank
+-- after the last step the ranks agreed on (in the last epoch's end) reaches
+-- every rank here, so that all of them stop right after train.fit returns
+-- ("interrupted", exit code 130), not that rank alone.
+function parallel.finish(fit)
+  if not fit.shard then return end
+  parallel.unshard(fit)
+  local asked = neurite.monitor.stop_requested()
+  local sums = dist.allreduce({asked and 1 or 0}, "sum")
+  if sums[1] > 0 and not asked then neurite.monitor.request_stop() end
 end
 
 return parallel

@@ -638,7 +638,7 @@ local function train_epoch(fit, logs, resumed)
     local n = sums[2]
     value = sums[1]
     local fault = not is_finite(value) and "loss is " .. number_text(value) or nil
-    if not fault and fit.check_grads and not optimizer:grads_finite() then
+    if not fault and fit.check_grads and not parallel.grads_finite(fit, sums) then
       fault = "the gradients hold inf or nan (the loss is " .. number_text(value) .. ")"
     end
     if fault then
@@ -853,14 +853,16 @@ function train.fit(opts)
                -- Optimizers written in Lua may have no gradient check of their own.
                check_grads = has_method(optimizer, "grads_finite")}
   fit.shard = parallel.shard(opts) -- under mpirun: this rank's part of each batch
+  -- Stop requests (Ctrl-C, the GUI's Stop) are handled at step boundaries
+  -- in train_epoch, so the callbacks can still write their checkpoint; on
+  -- several ranks, at the step the ranks agree on (parallel.lua), from
+  -- before their first collective here on.
+  local guard <close> = monitor.cooperative{collective = fit.shard ~= nil}
   local start_epoch, resumed = 1, nil
   if opts.resume then start_epoch, resumed = train.resume(fit, opts.resume, callbacks) end
   if fit.shard then parallel.join(fit, start_epoch, losses) end
 
   local run <close> = opts.name and monitor.run(opts.name) or nil
-  -- Stop requests (Ctrl-C, the GUI's Stop) are handled at step boundaries
-  -- in train_epoch, so the callbacks can still write their checkpoint.
-  local guard <close> = monitor.cooperative()
   monitor.step(fit.step)
   monitor.watch(model, data, opts.validation) -- says which model trains on what (the window draws it)
   if fit.verbose >= 1 and has_method(model, "precision") and model:precision() == "bf16" then
@@ -896,6 +898,7 @@ function train.fit(opts)
     call(callbacks, "after_epoch_end", logs, fit)
     if fit.stop then break end
   end
+  parallel.finish(fit)
   call(callbacks, "on_train_end", {epoch = fit.epoch}, fit)
   return history, fit
 end

@@ -151,6 +151,48 @@ private slots:
         }
     }
 
+    // ABI 1.3's shard slot, as two ranks use it: two optimizers over the same
+    // parameter, each stepping one element, take the whole one's steps bit
+    // for bit; their states, each zero outside its element, OR into the
+    // whole one's, which a whole optimizer continues from.
+    void sharded_step_data() { converges_data(); }
+    void sharded_step()
+    {
+        QFETCH(QString, name);
+        QFETCH(double, lr);
+        Problem whole, split;
+        auto one = make(name, options_for(name, lr));
+        one->attach(whole.params());
+        auto first = make(name, options_for(name, lr)), second = make(name, options_for(name, lr));
+        first->attach(split.params());
+        second->attach(split.params());
+        QVERIFY(first->shard(0, 1));
+        QVERIFY(second->shard(1, 2));
+        QVERIFY(first->sharded() && second->sharded());
+        QVERIFY_THROWS_EXCEPTION(Error, first->shard(1, 3)); // beyond its 2 elements
+        for (int i = 0; i < 5; ++i) {
+            step(*one, whole);
+            first->zero_grad();
+            split.compute_grad();
+            first->step();
+            second->step();
+        }
+        QCOMPARE(split.theta.to_vector(), whole.theta.to_vector());
+        QVERIFY_THROWS_EXCEPTION(Error, first->save_state()); // a part is not the state
+        std::vector<uint8_t> merged = first->save_part_state();
+        const std::vector<uint8_t> other = second->save_part_state();
+        QCOMPARE(merged.size(), other.size());
+        for (size_t i = 0; i < merged.size(); ++i)
+            merged[i] |= other[i];
+        QVERIFY(merged == one->save_state());
+        QVERIFY(first->shard(0, 2));
+        QVERIFY(!first->sharded());
+        first->load_state(merged);
+        step(*one, whole);
+        step(*first, split);
+        QCOMPARE(split.theta.to_vector(), whole.theta.to_vector());
+    }
+
     void learning_rate_is_live()
     {
         Problem p;

@@ -458,6 +458,13 @@ public:
     virtual void step() = 0;
     virtual void save_state(const Writer &) const = 0;
     virtual void load_state(Reader &) = 0;
+    // ABI 1.3's shard slot (plugin_abi.h): step and keep state for the
+    // elements [begin, end) of the attached parameters alone. By default an
+    // optimizer cannot, and the host steps it whole on every rank.
+    virtual void shard(uint64_t /*begin*/, uint64_t /*end*/)
+    {
+        fail(NRT_ERR_UNSUPPORTED, "this optimizer cannot step a part of its parameters");
+    }
 
     double option(std::string_view name) const { return *find_option(name); }
     // Override to validate; the default accepts any finite value.
@@ -648,6 +655,9 @@ template <class T> struct OptimizerTable {
                 self(p)->load_state(r);
                 r.expect_end();
             });
+        },
+        [](void *p, uint64_t begin, uint64_t end, char *e, size_t es) {
+            return guarded(e, es, [&] { self(p)->shard(begin, end); });
         },
     };
 };

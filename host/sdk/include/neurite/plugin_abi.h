@@ -29,6 +29,11 @@
  * It also adds nrt_param_ref.value_bf16, the bfloat16 copy of a parameter a
  * host binds when a model computes in bf16 (mixed precision).
  *
+ * ABI 1.3 adds one optional optimizer slot, shard: the optimizer steps a
+ * contiguous part of its parameters and keeps the state of that part alone
+ * (a data-parallel run splits the step between its ranks). An older host
+ * never calls it; an optimizer without it is stepped whole on every rank.
+ *
  * This header is C99 and includes nothing but <stddef.h> and <stdint.h>;
  * oneDNN handles are declared opaquely so that a plugin without oneDNN
  * compiles, and a plugin with oneDNN can pass them to dnnl.h directly.
@@ -44,7 +49,7 @@ extern "C" {
 #endif
 
 #define NRT_ABI_MAJOR 1
-#define NRT_ABI_MINOR 2
+#define NRT_ABI_MINOR 3
 
 #define NRT_MAX_DIMS 8
 
@@ -358,6 +363,22 @@ typedef struct nrt_optimizer_vtable {
     nrt_status (*save_state)(void *self, const nrt_writer *writer, char *err, size_t err_size);
     nrt_status (*load_state)(void *self, const void *bytes, size_t count, char *err,
                              size_t err_size);
+    /* ABI 1.3, optional (NULL, or absent when struct_size ends before it: the
+     * host steps the optimizer over all its parameters). Restricts it to the
+     * elements [begin, end) of its parameters taken as one sequence in
+     * attach order: step() then reads the gradients and writes the values of
+     * those elements alone, and the per-element state (momentum, moments)
+     * is kept for them alone. [0, total) undoes it. State of elements that
+     * stay in the range is kept; elements that enter it start from their
+     * initial state. NRT_ERR_UNSUPPORTED: this optimizer cannot step a part
+     * (its update is not element by element); the host then steps it whole.
+     * While restricted, save_state writes the format it always writes, for
+     * all parameters, with every per-element value outside the range as
+     * zero bits (0.0f) and every other byte as an unrestricted optimizer in
+     * the same state would: the host merges the ranks' parts with a bitwise
+     * OR into the whole state. load_state takes the whole state and keeps
+     * the range's part. */
+    nrt_status (*shard)(void *self, uint64_t begin, uint64_t end, char *err, size_t err_size);
 } nrt_optimizer_vtable;
 
 typedef struct nrt_entry {

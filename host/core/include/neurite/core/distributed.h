@@ -20,6 +20,7 @@
 
 namespace neurite {
 class Model;
+class Optimizer;
 }
 
 namespace neurite::dist {
@@ -66,6 +67,18 @@ void allreduce(std::span<double> data, Op op);
 void broadcast(void *data, size_t bytes, int root);
 // Root's string to every rank (any length: the length goes first).
 void broadcast(std::string &text, int root);
+// Sums `data` over the ranks, each rank keeping its own part: afterwards
+// data[bounds[r], bounds[r + 1]) on rank r holds the sum (the rest of it is
+// left undefined). bounds has size() + 1 ascending entries, from 0 to
+// data.size(). MPI_Reduce_scatter.
+void reduce_scatter_sum(std::span<float> data, std::span<const size_t> bounds);
+// The inverse: rank r's data[bounds[r], bounds[r + 1]) into every rank's
+// data, in place. MPI_Allgatherv.
+void allgather(std::span<float> data, std::span<const size_t> bounds);
+// data = bitwise OR over the ranks of data, the same size on every rank
+// (checked: an error names the sizes). How dist merges the ranks' parts of
+// a sharded optimizer's state.
+void allreduce_bitwise_or(std::span<uint8_t> data);
 void barrier();
 // A barrier that gives up: true once every rank arrived, false if some had
 // not after `seconds` (a rank stuck in another collective, or gone). How
@@ -78,6 +91,11 @@ struct Stats {
     int64_t allreduce_calls = 0;
     int64_t allreduce_bytes = 0;
     double allreduce_seconds = 0;
+    // Reduce-scatters count as allreduces (a sharded optimizer's step);
+    // the allgathers of the parameters that follow them apart.
+    int64_t allgather_calls = 0;
+    int64_t allgather_bytes = 0;
+    double allgather_seconds = 0;
     int64_t broadcast_calls = 0;
     int64_t broadcast_bytes = 0;
     double broadcast_seconds = 0;
@@ -99,5 +117,22 @@ void broadcast_parameters(Model &model, int root);
 // Averages the buffers (such as batch norm's running statistics, which
 // each rank gathered from its own samples) over the ranks.
 void average_buffers(Model &model);
+
+// A sharded optimizer step (ZeRO stage 1): each rank steps its own part of
+// the model's arena, a contiguous 1/N of it, and keeps the optimizer state
+// of that part alone. reduce_gradients then sums the gradients with a
+// reduce-scatter (each rank gets its part's sum), the optimizer steps the
+// part, and its step ends with an allgather of the parameter values.
+// shard_optimizer returns false, and leaves the optimizer whole, in a run of
+// one process, when the optimizer cannot step a part (ABI < 1.3 or
+// NRT_ERR_UNSUPPORTED on any rank), or when its parameters are not exactly
+// the model's arena (parameters outside it, or a subset). Collective.
+bool shard_optimizer(Model &model, Optimizer &optimizer);
+// Puts the whole state back on every rank (the ranks' parts merged) and
+// steps the whole model again; false when it was not sharded. Collective.
+bool unshard_optimizer(Optimizer &optimizer);
+// After backward: reduce-scatter for a sharded optimizer, else
+// allreduce_gradients(model, Op::Sum).
+void reduce_gradients(Model &model, Optimizer &optimizer);
 
 } // namespace neurite::dist
