@@ -1,0 +1,189 @@
+#include "sweep_table.h"
+
+#include <QComboBox>
+#include <QHash>
+#include <QSet>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QPainter>
+#include <QPixmap>
+#include <QPushButton>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+#include <algorithm>
+#include <cmath>
+
+namespace neurite::gui {
+
+namespace {
+
+QIcon swatch(const QColor &colour)
+{
+    QPixmap pixmap(14, 14);
+    pixmap.fill(Qt::transparent);
+    QPainter painter(&pixmap);
+    painter.fillRect(QRect(1, 4, 12, 6), colour);
+    return QIcon(pixmap);
+}
+
+// Best first by the metric; variants without it (failed, NaN) last.
+void rank(Sweep &sweep)
+{
+    const bool max = sweep.mode == "max";
+    std::stable_sort(sweep.variants.begin(), sweep.variants.end(), [max](const SweepVariant &a, const SweepVariant &b) {
+        const double x = a.run.sweep_value, y = b.run.sweep_value;
+        if (std::isnan(x) || std::isnan(y) || x == y) {
+            if (std::isnan(x) != std::isnan(y))
+                return std::isnan(y);
+            return a.run.variant < b.run.variant;
+        }
+        return max ? x > y : x < y;
+    });
+}
+
+QTableWidgetItem *item(const QString &text, bool number = false)
+{
+    auto *cell = new QTableWidgetItem(text);
+    cell->setFlags(Qt::ItemIsEnabled | Qt::ItemIsSelectable);
+    cell->setToolTip(text);
+    if (number)
+        cell->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+    return cell;
+}
+
+QString text_of(const QVariant &v)
+{
+    return v.typeId() == QMetaType::Double ? QString::number(v.toDouble(), 'g', 4) : v.toString();
+}
+
+} // namespace
+
+QList<Sweep> group_sweeps(const QList<SweepVariant> &runs)
+{
+    QList<Sweep> sweeps;
+    QHash<QString, int> open;   // sweep name and script: its sweep's index
+    QHash<int, QSet<int>> seen; // the variant numbers of each sweep
+    for (const SweepVariant &v : runs) {
+        const QString group = v.run.sweep + '\n' + v.run.script_path;
+        auto it = open.find(group);
+        if (it == open.end() || seen[*it].contains(v.run.variant)) {
+            Sweep s;
+            s.title = QObject::tr("%1 of %2, %3").arg(v.run.sweep, QFileInfo(v.run.script_path).fileName(),
+                                                     v.run.started.toLocalTime().toString("yyyy-MM-dd HH:mm"));
+            s.metric = v.run.sweep_metric;
+            s.mode = v.run.sweep_mode;
+            sweeps.append(s);
+            it = open.insert(group, static_cast<int>(sweeps.size() - 1));
+        }
+        seen[*it].insert(v.run.variant);
+        sweeps[*it].variants.append(v);
+    }
+    for (Sweep &s : sweeps)
+        rank(s);
+    return sweeps;
+}
+
+SweepTable::SweepTable(QWidget *parent)
+    : QWidget(parent), m_choice(new QComboBox), m_caption(new QLabel), m_table(new QTableWidget),
+      m_only(new QPushButton(tr("Show only this sweep")))
+{
+    m_only->setToolTip(tr("Hide the other runs' lines in the charts (tick them again in the Runs list)"));
+    m_table->verticalHeader()->setVisible(false);
+    m_table->setAlternatingRowColors(true);
+    m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_table->horizontalHeader()->setStretchLastSection(false);
+    m_caption->setWordWrap(true);
+    auto *top = new QHBoxLayout;
+    top->addWidget(m_choice, 1);
+    top->addWidget(m_only);
+    auto *layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addLayout(top);
+    layout->addWidget(m_caption);
+    layout->addWidget(m_table, 1);
+    connect(m_choice, &QComboBox::currentIndexChanged, this, &SweepTable::show_sweep);
+    connect(m_only, &QPushButton::clicked, this, [this] { emit show_only(m_keys); });
+}
+
+void SweepTable::set_sweeps(const QList<Sweep> &sweeps)
+{
+    const int shown = m_choice->currentIndex();
+    const bool newest = shown < 0 || shown == m_choice->count() - 1;
+    m_sweeps = sweeps;
+    QSignalBlocker block(m_choice);
+    m_choice->clear();
+    for (const Sweep &s : sweeps)
+        m_choice->addItem(tr("%1 (%2 variants)").arg(s.title).arg(s.variants.size()));
+    // A new sweep shows itself; one the user chose stays chosen.
+    const int index = newest ? static_cast<int>(sweeps.size()) - 1 : std::min(shown, static_cast<int>(sweeps.size()) - 1);
+    m_choice->setCurrentIndex(index);
+    show_sweep(index);
+}
+
+void SweepTable::show_sweep(int index)
+{
+    m_table->clear();
+    m_keys.clear();
+    if (index < 0 || index >= m_sweeps.size()) {
+        m_table->setRowCount(0);
+        m_table->setColumnCount(0);
+        m_caption->clear();
+        return;
+    }
+    const Sweep &sweep = m_sweeps[index];
+    m_caption->setText(tr("Best first by %1 (%2imum); each variant's lines are in the charts, in its colour.")
+                           .arg(sweep.metric, sweep.mode));
+    QStringList config;
+    for (const SweepVariant &v : sweep.variants)
+        for (const auto &[name, value] : v.run.hyperparameters)
+            if (name != "variant" && !config.contains(name))
+                config.append(name);
+    QStringList headers = {tr("#"), tr("Run"), tr("variant")};
+    headers << config << sweep.metric << tr("Status");
+    m_table->setColumnCount(static_cast<int>(headers.size()));
+    m_table->setHorizontalHeaderLabels(headers);
+    m_table->setRowCount(static_cast<int>(sweep.variants.size()));
+    for (int r = 0; r < sweep.variants.size(); ++r) {
+        const SweepVariant &v = sweep.variants[r];
+        m_keys << v.key;
+        m_table->setItem(r, 0, item(QString::number(r + 1), true));
+        QTableWidgetItem *name = item(v.run.name);
+        name->setIcon(swatch(v.colour));
+        m_table->setItem(r, 1, name);
+        m_table->setItem(r, 2, item(QString::number(v.run.variant), true));
+        for (int c = 0; c < config.size(); ++c)
+            for (const auto &[key, value] : v.run.hyperparameters)
+                if (key == config[c])
+                    m_table->setItem(r, 3 + c, item(text_of(value), value.typeId() == QMetaType::Double));
+        const double value = v.run.sweep_value;
+        m_table->setItem(r, static_cast<int>(3 + config.size()),
+                         item(std::isnan(value) ? QStringLiteral("–") : QString::number(value, 'g', 5), true));
+        QTableWidgetItem *status = item(v.run.status);
+        if (!v.run.message.isEmpty())
+            status->setToolTip(v.run.message);
+        m_table->setItem(r, static_cast<int>(4 + config.size()), status);
+    }
+    m_table->resizeColumnsToContents();
+}
+
+QStringList SweepTable::keys_in_order() const { return m_keys; }
+
+QStringList SweepTable::columns() const
+{
+    QStringList out;
+    for (int c = 0; c < m_table->columnCount(); ++c)
+        out << m_table->horizontalHeaderItem(c)->text();
+    return out;
+}
+
+QString SweepTable::cell(int row, const QString &column) const
+{
+    const int c = static_cast<int>(columns().indexOf(column));
+    const QTableWidgetItem *i = c < 0 ? nullptr : m_table->item(row, c);
+    return i ? i->text() : QString();
+}
+
+} // namespace neurite::gui
