@@ -2,6 +2,7 @@
 
 #include <QDir>
 #include <QHeaderView>
+#include <QStyle>
 #include <QMenu>
 #include <QPainter>
 #include <QPixmap>
@@ -16,7 +17,9 @@ namespace neurite::gui {
 
 namespace {
 
-constexpr int kNameColumn = 0, kStatusColumn = 1, kStartedColumn = 2, kFixedColumns = 3;
+// Run and Status, then the hyperparameters and metrics, then Started: in a
+// narrow panel what runs differ in comes first.
+constexpr int kNameColumn = 0, kStatusColumn = 1, kFixedColumns = 2;
 constexpr int kKeyRole = Qt::UserRole + 1;
 constexpr int kSortRole = Qt::UserRole + 2;
 
@@ -86,8 +89,11 @@ RunsList::RunsList(QWidget *parent) : QWidget(parent), m_tree(new QTreeWidget)
     m_tree->setRootIsDecorated(false);
     m_tree->setUniformRowHeights(true);
     m_tree->setAlternatingRowColors(true);
+    // Unsorted (in order of arrival) until a header is clicked; a third
+    // click goes back to that order.
+    m_tree->header()->setSortIndicator(-1, Qt::AscendingOrder);
+    m_tree->header()->setSortIndicatorClearable(true);
     m_tree->setSortingEnabled(true);
-    m_tree->sortByColumn(kStartedColumn, Qt::AscendingOrder);
     m_tree->setContextMenuPolicy(Qt::CustomContextMenu);
     m_tree->header()->setSectionResizeMode(QHeaderView::Interactive);
     m_tree->header()->setStretchLastSection(false);
@@ -208,21 +214,31 @@ void RunsList::update_columns(const QString &only)
                 metrics.append(name);
         }
     }
-    metrics.erase(std::remove_if(metrics.begin(), metrics.end(),
-                                 [&](const QString &m) { return !seen_metrics.contains(m); }),
-                  metrics.end());
-    const bool changed = hparams != m_hparam_columns || metrics != m_metric_columns ||
-                         m_tree->columnCount() != kFixedColumns + hparams.size() + metrics.size();
+    // The main metrics first (a narrow panel shows them without scrolling),
+    // then the hyperparameters, then the other metrics; a metric named as a
+    // hyperparameter ("lr": the schedule's last value) is "final lr".
+    QList<Column> columns;
+    for (const QString &m : std::as_const(metrics))
+        if (seen_metrics.contains(m) && kLeadingMetrics.contains(m))
+            columns.append({false, m, m});
+    for (const QString &h : std::as_const(hparams))
+        columns.append({true, h, h});
+    for (const QString &m : std::as_const(metrics))
+        if (seen_metrics.contains(m) && !kLeadingMetrics.contains(m))
+            columns.append({false, m, hparams.contains(m) ? tr("final %1").arg(m) : m});
+    const bool changed = columns != m_columns;
     if (changed) {
-        m_hparam_columns = hparams;
-        m_metric_columns = metrics;
-        QStringList headers = {tr("Run"), tr("Status"), tr("Started")};
-        m_tree->setColumnCount(static_cast<int>(kFixedColumns + hparams.size() + metrics.size()));
-        m_tree->setHeaderLabels(headers + hparams + metrics);
-        for (int c = kFixedColumns; c < m_tree->columnCount(); ++c)
-            m_tree->headerItem()->setToolTip(c, c < kFixedColumns + hparams.size()
-                                                    ? tr("Hyperparameter %1").arg(m_tree->headerItem()->text(c))
-                                                    : tr("Final %1").arg(m_tree->headerItem()->text(c)));
+        m_columns = columns;
+        QStringList headers = {tr("Run"), tr("Status")};
+        for (const Column &c : std::as_const(columns))
+            headers << c.header;
+        headers << tr("Started");
+        m_tree->setColumnCount(static_cast<int>(headers.size()));
+        m_tree->setHeaderLabels(headers);
+        for (int i = 0; i < columns.size(); ++i)
+            m_tree->headerItem()->setToolTip(kFixedColumns + i, columns[i].hyperparameter
+                                                                    ? tr("Hyperparameter %1").arg(columns[i].key)
+                                                                    : tr("The last value of %1").arg(columns[i].key));
     }
     const bool sorting = m_tree->isSortingEnabled();
     m_tree->setSortingEnabled(false); // one sort after the rows are filled, not one per cell
@@ -242,24 +258,28 @@ void RunsList::fill(Row &row)
     item->setData(kNameColumn, kSortRole, row.name);
     item->setToolTip(kNameColumn, tooltip(row));
     set_cell(item, kStatusColumn, row.has_record ? row.record.status : row.live_status);
-    const QDateTime started = (row.has_record ? row.record.started : row.live_started).toLocalTime();
-    item->setText(kStartedColumn, started.toString("yyyy-MM-dd HH:mm:ss"));
-    item->setData(kStartedColumn, kSortRole, started);
-    for (int i = 0; i < m_hparam_columns.size(); ++i) {
+    const auto &metrics = row.has_record ? row.record.final_metrics : row.live_metrics;
+    for (int i = 0; i < m_columns.size(); ++i) {
+        const Column &column = m_columns[i];
         QVariant value;
-        for (const auto &[name, v] : row.record.hyperparameters)
-            if (name == m_hparam_columns[i])
-                value = v;
+        if (column.hyperparameter) {
+            for (const auto &[name, v] : row.record.hyperparameters)
+                if (name == column.key)
+                    value = v;
+        } else {
+            for (const auto &[name, v] : metrics)
+                if (name == column.key)
+                    value = v;
+        }
         set_cell(item, kFixedColumns + i, value);
     }
-    const auto &metrics = row.has_record ? row.record.final_metrics : row.live_metrics;
-    for (int i = 0; i < m_metric_columns.size(); ++i) {
-        QVariant value;
-        for (const auto &[name, v] : metrics)
-            if (name == m_metric_columns[i])
-                value = v;
-        set_cell(item, static_cast<int>(kFixedColumns + m_hparam_columns.size() + i), value);
-    }
+    const QDateTime started = (row.has_record ? row.record.started : row.live_started).toLocalTime();
+    const int started_column = m_tree->columnCount() - 1;
+    // Today's runs by their time alone: the column stays narrow.
+    item->setText(started_column, started.toString(started.date() == QDate::currentDate() ? "HH:mm:ss"
+                                                                                            : "yyyy-MM-dd HH:mm"));
+    item->setToolTip(started_column, started.toString("yyyy-MM-dd HH:mm:ss"));
+    item->setData(started_column, kSortRole, started);
     m_filling = false;
 }
 
@@ -333,6 +353,13 @@ void RunsList::sort_by(const QString &column, Qt::SortOrder order)
     const int c = static_cast<int>(columns().indexOf(column));
     if (c >= 0)
         m_tree->sortByColumn(c, order);
+}
+
+int RunsList::height_for_rows(int rows) const
+{
+    const int row = m_tree->topLevelItemCount() > 0 ? m_tree->sizeHintForRow(0) : fontMetrics().height() + 4;
+    return m_tree->header()->sizeHint().height() + rows * row +
+           style()->pixelMetric(QStyle::PM_ScrollBarExtent) + 2 * m_tree->frameWidth() + 2;
 }
 
 QColor RunsList::colour(const QString &key) const

@@ -42,6 +42,9 @@ public:
     QStringList keys_in_order() const;
     void sort_by(const QString &column, Qt::SortOrder order);
     QColor colour(const QString &key) const;
+    int row_count() const { return static_cast<int>(m_rows.size()); }
+    // The height that shows `rows` rows, the header and a scroll bar.
+    int height_for_rows(int rows) const;
     QTreeWidget *tree() const { return m_tree; }
 
 signals:
@@ -72,7 +75,12 @@ private:
     QTreeWidget *m_tree;
     QHash<QString, Row> m_rows;
     QStringList m_order; // keys in order of arrival: the columns' order
-    QStringList m_hparam_columns, m_metric_columns;
+    struct Column {
+        bool hyperparameter; // else a final metric
+        QString key, header;
+        bool operator==(const Column &) const = default;
+    };
+    QList<Column> m_columns; // between Status and Started
     bool m_filling = false; // itemChanged from our own edits is no user's toggle
 };
 

@@ -67,6 +67,10 @@ void flatten_hyperparameters(const QJsonObject &h, StoredRun &run)
         if (is_bookkeeping(it.key()) || it.key() == "batch_size" || it.key() == "epochs" ||
             it.key() == "parameters" || it.key() == "variant")
             continue;
+        const bool seen = std::any_of(run.hyperparameters.cbegin(), run.hyperparameters.cend(),
+                                      [&](const auto &h) { return h.first == it.key(); });
+        if (seen) // a sweep's "lr" is the optimizer's too
+            continue;
         if (it->isDouble())
             run.hyperparameters.append({it.key(), it->toDouble()});
         else if (it->isString() || it->isBool())

@@ -59,6 +59,28 @@ QString text_of(const QVariant &v)
     return v.typeId() == QMetaType::Double ? QString::number(v.toDouble(), 'g', 4) : v.toString();
 }
 
+// The hyperparameters whose values differ between the variants: the
+// sweep's grid (what every variant shares says nothing about the ranking).
+// A sweep of one variant shows them all.
+QStringList varying(const Sweep &sweep)
+{
+    QStringList keys;
+    QHash<QString, QSet<QString>> values;
+    for (const SweepVariant &v : sweep.variants)
+        for (const auto &[name, value] : v.run.hyperparameters) {
+            if (name == "variant")
+                continue;
+            if (!keys.contains(name))
+                keys.append(name);
+            values[name].insert(text_of(value));
+        }
+    if (sweep.variants.size() > 1)
+        keys.erase(std::remove_if(keys.begin(), keys.end(),
+                                  [&](const QString &k) { return values[k].size() < 2; }),
+                   keys.end());
+    return keys;
+}
+
 } // namespace
 
 QList<Sweep> group_sweeps(const QList<SweepVariant> &runs)
@@ -71,8 +93,8 @@ QList<Sweep> group_sweeps(const QList<SweepVariant> &runs)
         auto it = open.find(group);
         if (it == open.end() || seen[*it].contains(v.run.variant)) {
             Sweep s;
-            s.title = QObject::tr("%1 of %2, %3").arg(v.run.sweep, QFileInfo(v.run.script_path).fileName(),
-                                                     v.run.started.toLocalTime().toString("yyyy-MM-dd HH:mm"));
+            s.title = QObject::tr("%1 of %2 at %3").arg(v.run.sweep, QFileInfo(v.run.script_path).fileName(),
+                                                       v.run.started.toLocalTime().toString("yyyy-MM-dd HH:mm"));
             s.metric = v.run.sweep_metric;
             s.mode = v.run.sweep_mode;
             sweeps.append(s);
@@ -87,22 +109,21 @@ QList<Sweep> group_sweeps(const QList<SweepVariant> &runs)
 }
 
 SweepTable::SweepTable(QWidget *parent)
-    : QWidget(parent), m_choice(new QComboBox), m_caption(new QLabel), m_table(new QTableWidget),
+    : QWidget(parent), m_choice(new QComboBox), m_table(new QTableWidget),
       m_only(new QPushButton(tr("Show only this sweep")))
 {
     m_only->setToolTip(tr("Hide the other runs' lines in the charts (tick them again in the Runs list)"));
     m_table->verticalHeader()->setVisible(false);
+    m_table->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 6); // rows as dense as the runs list
     m_table->setAlternatingRowColors(true);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_table->horizontalHeader()->setStretchLastSection(false);
-    m_caption->setWordWrap(true);
     auto *top = new QHBoxLayout;
     top->addWidget(m_choice, 1);
     top->addWidget(m_only);
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addLayout(top);
-    layout->addWidget(m_caption);
     layout->addWidget(m_table, 1);
     connect(m_choice, &QComboBox::currentIndexChanged, this, &SweepTable::show_sweep);
     connect(m_only, &QPushButton::clicked, this, [this] { emit show_only(m_keys); });
@@ -116,7 +137,10 @@ void SweepTable::set_sweeps(const QList<Sweep> &sweeps)
     QSignalBlocker block(m_choice);
     m_choice->clear();
     for (const Sweep &s : sweeps)
-        m_choice->addItem(tr("%1 (%2 variants)").arg(s.title).arg(s.variants.size()));
+        m_choice->addItem(tr("%1: %2 variants, best first by %3 (%4)")
+                              .arg(s.title)
+                              .arg(s.variants.size())
+                              .arg(s.metric, s.mode));
     // A new sweep shows itself; one the user chose stays chosen.
     const int index = newest ? static_cast<int>(sweeps.size()) - 1 : std::min(shown, static_cast<int>(sweeps.size()) - 1);
     m_choice->setCurrentIndex(index);
@@ -130,19 +154,15 @@ void SweepTable::show_sweep(int index)
     if (index < 0 || index >= m_sweeps.size()) {
         m_table->setRowCount(0);
         m_table->setColumnCount(0);
-        m_caption->clear();
         return;
     }
     const Sweep &sweep = m_sweeps[index];
-    m_caption->setText(tr("Best first by %1 (%2imum); each variant's lines are in the charts, in its colour.")
-                           .arg(sweep.metric, sweep.mode));
-    QStringList config;
-    for (const SweepVariant &v : sweep.variants)
-        for (const auto &[name, value] : v.run.hyperparameters)
-            if (name != "variant" && !config.contains(name))
-                config.append(name);
-    QStringList headers = {tr("#"), tr("Run"), tr("variant")};
-    headers << config << sweep.metric << tr("Status");
+    m_table->setToolTip(tr("Best first by %1 (%2imum); each variant's lines are in the charts, in its colour. "
+                           "The columns are what the variants differ in.")
+                            .arg(sweep.metric, sweep.mode));
+    const QStringList config = varying(sweep);
+    QStringList headers = {tr("#"), tr("Run"), sweep.metric};
+    headers << config << tr("variant") << tr("Status");
     m_table->setColumnCount(static_cast<int>(headers.size()));
     m_table->setHorizontalHeaderLabels(headers);
     m_table->setRowCount(static_cast<int>(sweep.variants.size()));
@@ -153,14 +173,13 @@ void SweepTable::show_sweep(int index)
         QTableWidgetItem *name = item(v.run.name);
         name->setIcon(swatch(v.colour));
         m_table->setItem(r, 1, name);
-        m_table->setItem(r, 2, item(QString::number(v.run.variant), true));
-        for (int c = 0; c < config.size(); ++c)
-            for (const auto &[key, value] : v.run.hyperparameters)
-                if (key == config[c])
-                    m_table->setItem(r, 3 + c, item(text_of(value), value.typeId() == QMetaType::Double));
         const double value = v.run.sweep_value;
-        m_table->setItem(r, static_cast<int>(3 + config.size()),
-                         item(std::isnan(value) ? QStringLiteral("–") : QString::number(value, 'g', 5), true));
+        m_table->setItem(r, 2, item(std::isnan(value) ? QStringLiteral("–") : QString::number(value, 'g', 5), true));
+        for (int c = 0; c < config.size(); ++c)
+            for (const auto &[key, setting] : v.run.hyperparameters)
+                if (key == config[c])
+                    m_table->setItem(r, 3 + c, item(text_of(setting), setting.typeId() == QMetaType::Double));
+        m_table->setItem(r, static_cast<int>(3 + config.size()), item(QString::number(v.run.variant), true));
         QTableWidgetItem *status = item(v.run.status);
         if (!v.run.message.isEmpty())
             status->setToolTip(v.run.message);

@@ -6,7 +6,6 @@
 #include <QWidget>
 
 class QComboBox;
-class QLabel;
 class QPushButton;
 class QTableWidget;
 
@@ -58,7 +57,6 @@ private:
 
     QList<Sweep> m_sweeps;
     QComboBox *m_choice;
-    QLabel *m_caption;
     QTableWidget *m_table;
     QPushButton *m_only;
     QStringList m_keys; // the shown sweep's keys, best first

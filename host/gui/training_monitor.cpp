@@ -135,16 +135,17 @@ TrainingMonitor::TrainingMonitor(QWidget *parent)
     connect(m_status_timer, &QTimer::timeout, m_status, &QLabel::hide);
 
     // The runs over the charts, the border between them draggable.
-    auto *split = new QSplitter(Qt::Vertical);
-    split->addWidget(m_run_tabs);
-    split->addWidget(scroll);
-    split->setStretchFactor(1, 1);
-    split->setChildrenCollapsible(false);
-    split->setSizes({170, 600});
+    m_split = new QSplitter(Qt::Vertical);
+    m_split->addWidget(m_run_tabs);
+    m_split->addWidget(scroll);
+    m_split->setStretchFactor(1, 1);
+    m_split->setChildrenCollapsible(false);
+    connect(m_split, &QSplitter::splitterMoved, this, [this] { m_split_moved = true; });
     auto *layout = new QVBoxLayout(this);
     layout->addLayout(controls);
     layout->addWidget(m_status);
-    layout->addWidget(split, 1);
+    layout->addWidget(m_split, 1);
+    fit_runs_panel();
 
     connect(m_axis_box, &QComboBox::currentIndexChanged, this,
             [this](int i) { set_x_axis(i == 0 ? XAxis::Step : XAxis::Epoch); });

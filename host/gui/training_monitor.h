@@ -15,6 +15,7 @@ class QCheckBox;
 class QComboBox;
 class QGridLayout;
 class QSlider;
+class QSplitter;
 class QTabWidget;
 class QTimer;
 class QLabel;
@@ -142,6 +143,10 @@ private:
     void add_stored_run(const StoredRun &run, bool visible);
     void load_curves(const QString &key);
     void update_sweeps();
+    // Sizes the runs panel to its rows (up to kRowsShown), until the user
+    // drags the border.
+    void fit_runs_panel();
+    static constexpr int kRowsShown = 8;
     void ask_rename(const QString &run);
     void ask_delete(const QString &run);
 
@@ -178,6 +183,8 @@ private:
     QLabel *m_smoothing_label;
     QCheckBox *m_log_box;
     QTabWidget *m_run_tabs;
+    QSplitter *m_split;
+    bool m_split_moved = false;
     RunsList *m_runs_list;
     SweepTable *m_sweep_table;
     QGridLayout *m_grid;

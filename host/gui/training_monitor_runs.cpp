@@ -10,8 +10,11 @@
 #include <QElapsedTimer>
 #include <QInputDialog>
 #include <QMessageBox>
+#include <QSplitter>
+#include <QTabBar>
 #include <QTabWidget>
 
+#include <algorithm>
 #include <cmath>
 
 namespace neurite::gui {
@@ -26,6 +29,7 @@ TrainingMonitor::RunState &TrainingMonitor::add_run(const QString &key, const QS
     state.colour = colour_number(m_colours_used++);
     state.visible = visible;
     m_runs_list->add_run(key, name, state.colour, visible);
+    fit_runs_panel();
     return state;
 }
 
@@ -151,6 +155,23 @@ void TrainingMonitor::update_sweeps()
         m_run_tabs->setCurrentIndex(1); // a sweep just ran: its ranking is what one looks for
 }
 
+void TrainingMonitor::fit_runs_panel()
+{
+    if (m_split_moved)
+        return;
+    const int rows = std::clamp(m_runs_list->row_count(), 3, kRowsShown);
+    const int wanted = m_runs_list->height_for_rows(rows) + m_run_tabs->tabBar()->sizeHint().height() + 8;
+    const QList<int> sizes = m_split->sizes();
+    const int total = sizes.value(0) + sizes.value(1);
+    if (total <= 0) { // not laid out yet: the charts get the rest
+        m_split->setSizes({wanted, 10 * wanted});
+        return;
+    }
+    // At most half the panel: the charts are what one watches.
+    const int top = std::min(wanted, total / 2);
+    m_split->setSizes({top, total - top});
+}
+
 bool TrainingMonitor::run_visible(const QString &run) const { return m_run_state.value(run).visible; }
 
 QString TrainingMonitor::run_name(const QString &run) const { return m_run_state.value(run).name; }
@@ -212,6 +233,7 @@ bool TrainingMonitor::delete_run(const QString &run, QString *error)
     m_run_state.erase(it);
     m_runs.removeOne(run);
     m_runs_list->remove_run(run);
+    fit_runs_panel();
     redraw();
     update_sweeps();
     return true;

@@ -12,6 +12,7 @@
 #include "sweep_table.h"
 #include "training_monitor.h"
 
+#include <QAbstractButton>
 #include <QApplication>
 #include <QChart>
 #include <QFileInfo>

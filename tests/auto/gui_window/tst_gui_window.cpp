@@ -153,7 +153,7 @@ class TestGuiWindow : public QObject {
     Q_OBJECT
 
 private slots:
-    void init() { test::use_fresh_run_store(); }
+    void init() { neurite::test::use_fresh_run_store(); }
 
     void run_delivers_chart_points()
     {
