@@ -198,8 +198,17 @@ void RunsList::clear()
     update_columns(QString());
 }
 
+void RunsList::end_batch()
+{
+    m_batch = false;
+    m_columns.clear(); // every row refilled
+    update_columns(QString());
+}
+
 void RunsList::update_columns(const QString &only)
 {
+    if (m_batch)
+        return;
     QStringList hparams, metrics = kLeadingMetrics;
     QSet<QString> seen_metrics;
     // In the order the runs arrived, so a column does not jump about.

@@ -34,6 +34,10 @@ public:
     void set_final_metrics(const QString &key, const QList<std::pair<QString, double>> &metrics,
                            const QString &status);
     void clear();
+    // Many rows at once (the store's runs at start): the columns are worked
+    // out and sized once, at the end, not after each row.
+    void begin_batch() { m_batch = true; }
+    void end_batch();
 
     // The headers, left to right, and a cell's text ("" when the run has none).
     QStringList columns() const;
@@ -81,6 +85,7 @@ private:
         bool operator==(const Column &) const = default;
     };
     QList<Column> m_columns; // between Status and Started
+    bool m_batch = false;
     bool m_filling = false; // itemChanged from our own edits is no user's toggle
 };
 

@@ -170,6 +170,8 @@ private:
     int m_colours_used = 0;
     QString m_runs_dir;
     QDateTime m_session_start; // live runs link only to folders made since
+    // Every run folder listed once: "Clear charts" does not bring them back.
+    QSet<QString> m_seen_dirs;
     XAxis m_axis = XAxis::Step;
     double m_smoothing = 0.6;
     bool m_log_y = false;

@@ -35,6 +35,7 @@ TrainingMonitor::RunState &TrainingMonitor::add_run(const QString &key, const QS
 
 void TrainingMonitor::add_stored_run(const StoredRun &run, bool visible)
 {
+    m_seen_dirs.insert(run.dir);
     RunState &state = add_run(run.id, run.name, visible);
     state.has_record = true;
     state.record = run;
@@ -50,6 +51,7 @@ int TrainingMonitor::load_store()
         if (s.has_record)
             known.insert(s.record.dir);
     int added = 0;
+    m_runs_list->begin_batch();
     for (int i = 0; i < stored.size(); ++i) {
         if (known.contains(stored[i].dir))
             continue;
@@ -57,6 +59,8 @@ int TrainingMonitor::load_store()
         add_stored_run(stored[i], i >= stored.size() - kShownAtStart);
         ++added;
     }
+    m_runs_list->end_batch();
+    fit_runs_panel();
     update_sweeps();
     return added;
 }
@@ -112,9 +116,11 @@ void TrainingMonitor::sync_store()
             }
         }
         if (key.isEmpty()) { // another process's run (neurite-run in a terminal)
-            add_stored_run(stored, true);
+            if (!m_seen_dirs.contains(stored.dir))
+                add_stored_run(stored, true);
             continue;
         }
+        m_seen_dirs.insert(stored.dir);
         RunState &state = m_run_state[key];
         if (state.has_record && !state.active && state.record.status != "running")
             continue; // nothing new

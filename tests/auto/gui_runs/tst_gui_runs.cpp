@@ -42,7 +42,7 @@ using test::wait_for_run;
 namespace {
 
 // A train.sweep of `lrs.size()` variants of XOR, ranked by loss.
-QString sweep_script(const QStringList &lrs, int epochs = 40)
+QString sweep_script(const QStringList &lrs, int epochs = 40, int batch_size = 4)
 {
     return QString(R"(
 local x = tensor{{0, 0}, {0, 1}, {1, 0}, {1, 1}}
@@ -50,11 +50,12 @@ local y = tensor{1, 2, 2, 1}
 train.sweep{grid = {lr = {%1}}, metric = "loss", name = "lrs", verbose = 0, run = function(cfg)
   local model = nn.Sequential{nn.Dense{inputs = 2, outputs = 6, activation = "tanh"}, nn.Dense{inputs = 6, outputs = 2}}
   train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.Adam(model:parameters(), {lr = cfg.lr}),
-            data = {x = x, y = y}, epochs = %2, batch_size = 4, verbose = 0}
+            data = {x = x, y = y}, epochs = %2, batch_size = %3, verbose = 0}
 end}
 )")
         .arg(lrs.join(", "))
-        .arg(epochs);
+        .arg(epochs)
+        .arg(batch_size);
 }
 
 QJsonObject run_json(const QString &dir)
@@ -299,6 +300,42 @@ private slots:
         emit table->show_only(keys);
         QVERIFY(!m->run_visible(other));
         QCOMPARE(m->drawn_points(other, "loss"), 0);
+    }
+
+    // Many stored runs: the newest kShownAtStart ticked, the others' curves
+    // read only when ticked; a sweep's table is rebuilt from the store.
+    void many_stored_runs_load_lazily()
+    {
+        QStringList lrs;
+        for (int i = 1; i <= 12; ++i)
+            lrs << QString::number(0.01 * i);
+        {
+            auto w = window();
+            run(*w, sweep_script(lrs, 5, 1), "twelve.lua");
+        }
+        auto w = window();
+        TrainingMonitor *m = w->monitor();
+        const QStringList runs = m->runs();
+        QCOMPARE(runs.size(), 12);
+        QCOMPARE(TrainingMonitor::kShownAtStart, 10);
+        for (int i = 0; i < 12; ++i)
+            QCOMPARE(m->run_visible(runs[i]), i >= 2); // oldest first: the first two unticked
+        QVERIFY(m->load_pending_curves());
+        QVERIFY(!m->series(runs[0], "loss")); // not read
+        QCOMPARE(m->series(runs[11], "loss")->size(), int64_t(5));
+        row_of(m->runs_list(), runs[0])->setCheckState(0, Qt::Checked);
+        QVERIFY(m->series(runs[0], "loss"));
+        QCOMPARE(m->series(runs[0], "loss")->size(), int64_t(5));
+        QVERIFY(m->drawn_points(runs[0], "loss") > 0);
+        // One-sample batches: batch_loss has 4 points an epoch, read back at
+        // fractional epochs as the live charts place them.
+        const MetricSeries *batch = m->series(runs[0], "batch_loss");
+        QVERIFY(batch && batch->size() == 20);
+        QCOMPARE(batch->points()[0].epoch, 0.25);
+        QCOMPARE(batch->points()[5].epoch, 1.5);
+        QCOMPARE(batch->points()[19].epoch, 5.0);
+        QCOMPARE(m->sweep_table()->sweep_count(), 1);
+        QCOMPARE(m->sweep_table()->keys_in_order().size(), 12);
     }
 
     // build/screenshots/runs_list_7.png: the list with 7 runs, to look at.
