@@ -16,6 +16,7 @@
 #include <QApplication>
 #include <QChart>
 #include <QFileInfo>
+#include <QInputDialog>
 #include <QDir>
 #include <QDockWidget>
 #include <QJsonDocument>
@@ -203,7 +204,16 @@ private slots:
         row_of(m->runs_list(), a)->setCheckState(0, Qt::Checked);
         QVERIFY(m->drawn_points(a, "loss") > 0);
 
-        // Rename: the charts' lines, the list and run.json.
+        // Rename (the context menu's dialog): the charts' lines, the list and run.json.
+        QTimer::singleShot(200, [] {
+            auto *dialog = qobject_cast<QInputDialog *>(QApplication::activeModalWidget());
+            QVERIFY(dialog);
+            dialog->setTextValue("from the dialog");
+            dialog->accept();
+        });
+        emit m->runs_list()->rename_requested(a);
+        QCOMPARE(m->run_name(a), QString("from the dialog"));
+        QCOMPARE(run_json(m->run_dir(a)).value("name").toString(), QString("from the dialog"));
         QVERIFY(m->rename_run(a, "baseline"));
         QCOMPARE(m->line_name(a, "loss"), QString("baseline"));
         QCOMPARE(m->line_name(a, "batch_loss"), QString("baseline")); // every chart
