@@ -85,9 +85,8 @@ public:
     // Reads the curves of ticked stored runs not read yet, for up to
     // budget_ms (< 0: all); true when none is left to read.
     bool load_pending_curves(int budget_ms = -1);
-    // After a run of the window: links its runs to the folders the kernel
-    // wrote (their hyperparameters and final metrics fill the list) and
-    // lists the store's other new runs.
+    // After a run of the window: links the runs it drew to the folders the
+    // kernel wrote (their hyperparameters and final metrics fill the list).
     void sync_store();
     // Rename and delete act on the charts, the list and the run's folder;
     // false with `error` when refused (a run still going on) or failing.
@@ -170,8 +169,6 @@ private:
     int m_colours_used = 0;
     QString m_runs_dir;
     QDateTime m_session_start; // live runs link only to folders made since
-    // Every run folder listed once: "Clear charts" does not bring them back.
-    QSet<QString> m_seen_dirs;
     XAxis m_axis = XAxis::Step;
     double m_smoothing = 0.6;
     bool m_log_y = false;

@@ -35,7 +35,6 @@ TrainingMonitor::RunState &TrainingMonitor::add_run(const QString &key, const QS
 
 void TrainingMonitor::add_stored_run(const StoredRun &run, bool visible)
 {
-    m_seen_dirs.insert(run.dir);
     RunState &state = add_run(run.id, run.name, visible);
     state.has_record = true;
     state.record = run;
@@ -115,12 +114,11 @@ void TrainingMonitor::sync_store()
                 }
             }
         }
-        if (key.isEmpty()) { // another process's run (neurite-run in a terminal)
-            if (!m_seen_dirs.contains(stored.dir))
-                add_stored_run(stored, true);
+        // Not a run that drew here: a script's own run that handed over to
+        // a named one, a script that failed before its first scalar, or
+        // another process's run. The list has them from the next start.
+        if (key.isEmpty())
             continue;
-        }
-        m_seen_dirs.insert(stored.dir);
         RunState &state = m_run_state[key];
         if (state.has_record && !state.active && state.record.status != "running")
             continue; // nothing new
