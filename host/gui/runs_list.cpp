@@ -48,15 +48,6 @@ public:
     }
 };
 
-QIcon swatch(const QColor &colour)
-{
-    QPixmap pixmap(14, 14);
-    pixmap.fill(Qt::transparent);
-    QPainter painter(&pixmap);
-    painter.fillRect(QRect(1, 4, 12, 6), colour);
-    return QIcon(pixmap);
-}
-
 QString number_text(double v)
 {
     return std::isfinite(v) ? QString::number(v, 'g', 4) : QString::number(v);
@@ -83,6 +74,15 @@ void set_cell(QTreeWidgetItem *item, int column, const QVariant &value)
 }
 
 } // namespace
+
+QIcon run_swatch(const QColor &colour)
+{
+    QPixmap pixmap(14, 14);
+    pixmap.fill(Qt::transparent);
+    QPainter painter(&pixmap);
+    painter.fillRect(QRect(1, 4, 12, 6), colour);
+    return QIcon(pixmap);
+}
 
 RunsList::RunsList(QWidget *parent) : QWidget(parent), m_tree(new QTreeWidget)
 {
@@ -131,7 +131,7 @@ void RunsList::add_run(const QString &key, const QString &name, const QColor &co
     row.item->setData(kNameColumn, kKeyRole, key);
     row.item->setFlags(Qt::ItemIsEnabled | Qt::ItemIsSelectable | Qt::ItemIsUserCheckable);
     row.item->setCheckState(kNameColumn, visible ? Qt::Checked : Qt::Unchecked);
-    row.item->setIcon(kNameColumn, swatch(colour));
+    row.item->setIcon(kNameColumn, run_swatch(colour));
     m_tree->addTopLevelItem(row.item);
     m_filling = false;
     update_columns(key);

@@ -4,12 +4,16 @@
 
 #include <QColor>
 #include <QHash>
+#include <QIcon>
 #include <QWidget>
 
 class QTreeWidget;
 class QTreeWidgetItem;
 
 namespace neurite::gui {
+
+// A run's colour as a small bar, for the rows that stand for it.
+QIcon run_swatch(const QColor &colour);
 
 // The runs of the training monitor, one row each, and the legend of every
 // chart: the row's swatch is its lines' colour, its checkbox shows or hides

@@ -1,5 +1,7 @@
 #include "sweep_table.h"
 
+#include "runs_list.h"
+
 #include <QComboBox>
 #include <QHash>
 #include <QSet>
@@ -7,8 +9,6 @@
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
-#include <QPainter>
-#include <QPixmap>
 #include <QPushButton>
 #include <QTableWidget>
 #include <QVBoxLayout>
@@ -19,15 +19,6 @@
 namespace neurite::gui {
 
 namespace {
-
-QIcon swatch(const QColor &colour)
-{
-    QPixmap pixmap(14, 14);
-    pixmap.fill(Qt::transparent);
-    QPainter painter(&pixmap);
-    painter.fillRect(QRect(1, 4, 12, 6), colour);
-    return QIcon(pixmap);
-}
 
 // Best first by the metric; variants without it (failed, NaN) last.
 void rank(Sweep &sweep)
@@ -171,7 +162,7 @@ void SweepTable::show_sweep(int index)
         m_keys << v.key;
         m_table->setItem(r, 0, item(QString::number(r + 1), true));
         QTableWidgetItem *name = item(v.run.name);
-        name->setIcon(swatch(v.colour));
+        name->setIcon(run_swatch(v.colour));
         m_table->setItem(r, 1, name);
         const double value = v.run.sweep_value;
         m_table->setItem(r, 2, item(std::isnan(value) ? QStringLiteral("–") : QString::number(value, 'g', 5), true));
