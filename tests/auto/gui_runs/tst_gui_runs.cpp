@@ -133,6 +133,8 @@ private slots:
             QVERIFY2(dir.startsWith(m_store->path()), qPrintable(dir));
             const QJsonObject json = run_json(dir);
             QCOMPARE(json.value("name").toString(), m->run_name(run));
+            const QString tip = row_of(m->runs_list(), run)->toolTip(0);
+            QVERIFY2(tip.contains(QDir::toNativeSeparators(dir)) && tip.contains("Adam(lr=0.05"), qPrintable(tip));
             QCOMPARE(m->runs_list()->cell(run, "optimizer"), QString("Adam"));
             QCOMPARE(m->runs_list()->cell(run, "lr"), QString("0.05"));
             QCOMPARE(m->runs_list()->cell(run, "batch_size"), QString("4"));
