@@ -1,11 +1,15 @@
 #include "console.h"
 
+#include <QFileInfo>
 #include <QFontDatabase>
 #include <QKeyEvent>
 #include <QLineEdit>
 #include <QRegularExpression>
 #include <QScrollBar>
+#include <QTextBlock>
 #include <QTextBrowser>
+#include <QTextCursor>
+#include <QTextDocument>
 #include <QUrl>
 #include <QUrlQuery>
 #include <QVBoxLayout>
@@ -42,6 +46,35 @@ QString linkify(const QString &text)
     return html.replace('\n', "<br>");
 }
 
+constexpr const char *kErrorStyle = "color:#b00020; white-space:pre-wrap";
+
+// A link to a file and line; `shown` is its text.
+QString location_link(const QString &scheme, const QString &path, int line, const QString &shown)
+{
+    QUrl url;
+    url.setScheme(scheme);
+    url.setPath(path);
+    url.setFragment(QString::number(line));
+    return "<a href=\"" + url.toString().toHtmlEscaped() + "\">" + shown.toHtmlEscaped() + "</a>";
+}
+
+// One traceback line, as Lua prints it ("train.lua:308: in upvalue 'call_at'"),
+// its location a link when there is a file to open.
+QString frame_html(const ErrorFrame &f)
+{
+    const QString in = ": in " + f.function;
+    if (f.line <= 0)
+        return "&nbsp;&nbsp;&nbsp;&nbsp;[C]" + in.toHtmlEscaped();
+    const QString shown = QString("%1:%2").arg(f.source.contains('/') ? QFileInfo(f.source).fileName() : f.source)
+                              .arg(f.line);
+    QString where = shown.toHtmlEscaped();
+    if (!f.library)
+        where = location_link("source", f.source, f.line, shown);
+    else if (QFileInfo::exists(f.source)) // a built-in copy has no file to show
+        where = location_link("library", f.source, f.line, shown);
+    return "&nbsp;&nbsp;&nbsp;&nbsp;" + where + in.toHtmlEscaped();
+}
+
 } // namespace
 
 Console::Console(QWidget *parent) : QWidget(parent), m_output(new QTextBrowser), m_prompt(new QLineEdit)
@@ -60,6 +93,10 @@ Console::Console(QWidget *parent) : QWidget(parent), m_output(new QTextBrowser),
     connect(m_output, &QTextBrowser::anchorClicked, this, [this](const QUrl &url) {
         if (url.scheme() == "source")
             emit location_activated(url.path(), url.fragment().toInt());
+        else if (url.scheme() == "library")
+            emit library_location_activated(url.path(), url.fragment().toInt());
+        else if (url.scheme() == "frames")
+            expand_frames(url.toString());
     });
     connect(m_prompt, &QLineEdit::returnPressed, this, [this] {
         const QString code = m_prompt->text().trimmed();
@@ -101,6 +138,68 @@ void Console::print(const QString &text)
 void Console::error(const QString &text)
 {
     append_html("<span style='color:#b00020; white-space:pre-wrap'>" + linkify(text) + "</span>");
+}
+
+void Console::failure(const QString &message, const QString &traceback, const ErrorFrames &frames)
+{
+    if (frames.isEmpty()) {
+        error(traceback.isEmpty() ? message : message + "\n" + traceback);
+        return;
+    }
+    QStringList lines{linkify(message), "stack traceback:"};
+    QStringList hidden; // the library's frames since the last of the user's
+    const auto collapse = [&] {
+        if (hidden.isEmpty())
+            return;
+        const QString href = QString("frames:%1").arg(m_next_group++);
+        // The link keeps the indentation; what replaces it starts after it.
+        m_collapsed.insert(href, hidden.join("<br>").mid(QString("&nbsp;").size() * 4));
+        lines << QString("&nbsp;&nbsp;&nbsp;&nbsp;<a href=\"%1\">%2</a>")
+                     .arg(href, (hidden.size() == 1 ? tr("… 1 library frame")
+                                                    : tr("… %1 library frames").arg(hidden.size()))
+                                    .toHtmlEscaped());
+        hidden.clear();
+    };
+    for (const ErrorFrame &f : frames) {
+        if (f.is_user_code()) {
+            collapse();
+            lines << frame_html(f);
+        } else {
+            hidden << frame_html(f);
+        }
+    }
+    collapse();
+    append_html(QString("<span style='%1'>").arg(kErrorStyle) + lines.join("<br>") + "</span>");
+}
+
+void Console::expand_frames(const QString &href)
+{
+    const auto found = m_collapsed.constFind(href);
+    if (found == m_collapsed.constEnd())
+        return;
+    for (QTextBlock block = m_output->document()->begin(); block.isValid(); block = block.next()) {
+        for (auto it = block.begin(); !it.atEnd(); ++it) {
+            const QTextFragment fragment = it.fragment();
+            if (fragment.charFormat().anchorHref() != href)
+                continue;
+            QTextCursor cursor(m_output->document());
+            cursor.setPosition(fragment.position());
+            cursor.setPosition(fragment.position() + fragment.length(), QTextCursor::KeepAnchor);
+            cursor.insertHtml(QString("<span style='%1'>").arg(kErrorStyle) + *found + "</span>");
+            m_collapsed.erase(found);
+            return;
+        }
+    }
+}
+
+QStringList Console::links() const
+{
+    QStringList out;
+    for (QTextBlock block = m_output->document()->begin(); block.isValid(); block = block.next())
+        for (auto it = block.begin(); !it.atEnd(); ++it)
+            if (const QString href = it.fragment().charFormat().anchorHref(); !href.isEmpty())
+                out << href;
+    return out;
 }
 
 void Console::info(const QString &text)

@@ -13,11 +13,13 @@
 #include <QBarSet>
 #include <QChart>
 #include <QChartView>
+#include <QDirIterator>
 #include <QDragEnterEvent>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QHorizontalBarSeries>
+#include <QImageReader>
 #include <QHeaderView>
 #include <QLabel>
 #include <QMimeData>
@@ -48,6 +50,24 @@ int tile_scale(const Shape &shape)
 constexpr int kMaxFeatureRows = 2000;
 constexpr int kMaxNamedClasses = 12;
 constexpr int kClassChartHeight = 180;
+
+// Whether a folder of class folders holds colour images: any of its first
+// few images with a pixel that is not grey. A grey folder stays [1, H, W].
+bool folder_in_colour(const QString &folder)
+{
+    constexpr int kLooked = 8;
+    int looked = 0;
+    QDirIterator files(folder, QDir::Files, QDirIterator::Subdirectories);
+    while (files.hasNext() && looked < kLooked) {
+        QImageReader reader(files.next());
+        if (!reader.canRead())
+            continue;
+        ++looked;
+        if (const QImage image = reader.read(); !image.isNull() && !image.allGray())
+            return true;
+    }
+    return false;
+}
 
 // The labels file beside an images file, by the IDX naming convention.
 QString labels_for(const QString &images)
@@ -163,6 +183,7 @@ bool DataPanel::open_path(const QString &path, const QString &second_path)
         if (info.isDir()) {
             data::ImageFolderOptions options;
             options.width = options.height = 28;
+            options.grayscale = !folder_in_colour(path); // RGB samples [3, H, W] for colour photos
             loaded = data::load_image_folder(path.toStdString(), options);
         } else if (suffix == "csv" || suffix == "tsv" || suffix == "txt") {
             loaded = data::load_csv(path.toStdString());
@@ -331,6 +352,7 @@ void DataPanel::show_images()
         }
     }
     painter.end();
+    m_grid = grid;
     m_images->setPixmap(QPixmap::fromImage(grid));
     m_shown_images = shown;
 }

@@ -2,6 +2,7 @@
 
 #include "neurite/core/data/dataset.h"
 
+#include <QImage>
 #include <QWidget>
 
 class QChartView;
@@ -33,6 +34,8 @@ public:
     QString summary_text() const;
     int shown_images() const { return m_shown_images; }
     int grid_columns() const { return m_grid_columns; }
+    // The image grid as drawn (tiles of 28x28 shown at 2x, a label line under each).
+    QImage grid_image() const { return m_grid; }
     int feature_rows() const;
     QList<int> bar_counts() const;
 
@@ -59,6 +62,7 @@ private:
     QStackedWidget *m_detail;
     QTableWidget *m_features;
     QLabel *m_images;
+    QImage m_grid;
     int m_shown_images = 0;
     int m_grid_columns = 0;
     QList<int> m_bar_counts;

@@ -7,9 +7,12 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QMessageBox>
+#include <QRegularExpression>
 #include <QSaveFile>
 #include <QSettings>
 #include <QTextStream>
+
+#include <algorithm>
 
 namespace neurite::gui {
 
@@ -105,23 +108,68 @@ bool EditorTabs::save_as(CodeEditor *editor)
     return save(editor);
 }
 
-void EditorTabs::show_location(const QString &path, int line, bool as_error)
+bool EditorTabs::show_location(const QString &path, int line, bool as_error)
 {
     CodeEditor *editor = nullptr;
     const QString wanted = QFileInfo(path).absoluteFilePath();
-    for (int i = 0; i < count() && !editor; ++i) {
+    // A script without a file ran under its tab's title (the current tab first).
+    const auto names = [&](int i) {
         auto *e = qobject_cast<CodeEditor *>(widget(i));
-        if (e && (e->path() == wanted || e->path().endsWith("/" + path) || e->display_name() == path)) {
-            editor = e;
+        QString title = tabText(i);
+        if (title.endsWith('*'))
+            title.chop(1);
+        return e && (e->path() == wanted || e->path().endsWith("/" + path) || e->display_name() == path ||
+                     (e->path().isEmpty() && title == path));
+    };
+    for (int k = -1; k < count() && !editor; ++k) {
+        const int i = k < 0 ? currentIndex() : k;
+        if (i >= 0 && names(i)) {
+            editor = qobject_cast<CodeEditor *>(widget(i));
             setCurrentIndex(i);
         }
     }
     if (!editor && QFileInfo::exists(path))
         editor = open_file(path);
     if (!editor)
-        return;
+        return false;
     if (as_error)
         editor->mark_error_line(line);
+    editor->go_to_line(line);
+    return true;
+}
+
+void EditorTabs::show_error(const QString &message, const ErrorFrames &frames)
+{
+    // "file.lua:12: ..." at the start of the message, when it is a frame of
+    // the user's code; Lua shortens long paths to "...end/of/path.lua".
+    static const QRegularExpression location(R"(^(.+?):(\d+): )");
+    const QRegularExpressionMatch m = location.match(message);
+    if (m.hasMatch()) {
+        QString named = m.captured(1);
+        const bool shortened = named.startsWith("...");
+        if (shortened)
+            named = named.mid(3);
+        for (const ErrorFrame &f : frames)
+            if (f.source == named || (shortened && f.source.endsWith(named))) {
+                named = f.source;
+                break;
+            }
+        const bool library = std::any_of(frames.begin(), frames.end(),
+                                          [&](const ErrorFrame &f) { return f.library && f.source == named; });
+        if (!library && show_location(named, m.captured(2).toInt(), true))
+            return;
+    }
+    if (const ErrorFrame *user = innermost_user_frame(frames))
+        show_location(user->source, user->line, true);
+}
+
+void EditorTabs::show_library_location(const QString &path, int line)
+{
+    CodeEditor *editor = open_file(path);
+    if (!editor)
+        return;
+    editor->setReadOnly(true);
+    update_title(editor);
     editor->go_to_line(line);
 }
 
@@ -185,8 +233,10 @@ void EditorTabs::update_title(CodeEditor *editor)
     const int index = indexOf(editor);
     if (index < 0)
         return;
-    setTabText(index, editor->display_name() + (editor->document()->isModified() ? "*" : ""));
-    setTabToolTip(index, editor->path());
+    const QString state = editor->isReadOnly() ? tr(" (read-only)") : editor->document()->isModified() ? "*" : "";
+    setTabText(index, editor->display_name() + state);
+    setTabToolTip(index, editor->isReadOnly() ? tr("%1\nNeurite's own code, open to read").arg(editor->path())
+                                              : editor->path());
 }
 
 } // namespace neurite::gui

@@ -89,6 +89,18 @@ QDataStream &operator>>(QDataStream &s, Point &p)
     return s >> p.run >> p.name >> p.step >> p.epoch >> p.value;
 }
 
+QDataStream &operator<<(QDataStream &s, const TilePicture &t)
+{
+    return s << t.kind << t.image << t.caption << t.tiles << t.columns << t.tile_width << t.tile_height << t.gap
+             << t.sample << t.samples << t.input;
+}
+
+QDataStream &operator>>(QDataStream &s, TilePicture &t)
+{
+    return s >> t.kind >> t.image >> t.caption >> t.tiles >> t.columns >> t.tile_width >> t.tile_height >> t.gap >>
+           t.sample >> t.samples >> t.input;
+}
+
 void write_dataset(QDataStream &s, const data::Dataset &d)
 {
     const Shape &shape = d.input_shape();

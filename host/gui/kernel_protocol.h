@@ -10,6 +10,8 @@
 
 #include <QByteArray>
 #include <QDataStream>
+#include <QImage>
+#include <QMetaType>
 #include <QString>
 
 #include <cstdint>
@@ -31,6 +33,7 @@ enum class Request : quint8 {
     ExportOnnx,   // path: the watched model as ONNX
     Stop,         // cancel what runs (taken at once, also mid-run)
     SetDataset,   // bool present, then the dataset: data.current()
+    PictureSample, // qint64: the sample (from 0) whose feature maps the Model panel shows; taken at once
 };
 
 // Kernel -> window.
@@ -38,11 +41,12 @@ enum class Reply : quint8 {
     Ready = 1,   // the kernel started and reads requests
     Output,      // text: a printed line
     Points,      // quint32 n, then n × (run, name, step, epoch, value)
-    Failed,      // message, traceback
+    Failed,      // message, traceback, ErrorFrames (error_frames.h)
     Finished,    // exit code, interrupted, seconds, runs so far
-    Model,       // summary, ModelGraph
+    Model,       // summary, ModelGraph, then (since the Tiles reply) precision: "f32" or "bf16"
     Boundary,    // QImage (PNG in the stream), caption
     Confusion,   // QImage, caption
+    Tiles,       // TilePicture: filters, feature maps or reconstructions
 };
 
 // What a run is given besides its script.
@@ -59,6 +63,22 @@ struct Point {
     qint64 step = 0;
     double epoch = 0; // where in training, in epochs (MonitorEvent::epoch_position)
     double value = 0;
+};
+
+// A picture of tiles drawn from the model (data::render_image_grid) and
+// where its tiles are, so the window can tell one from another.
+struct TilePicture {
+    enum Kind : quint8 {
+        Filters,        // the first convolution's weights: a tile per output channel (and input channel)
+        FeatureMaps,    // its outputs for one sample: a tile per output channel
+        Reconstructions // an autoencoder's: each original, then its reconstruction
+    };
+    quint8 kind = Filters;
+    QImage image;
+    QString caption;
+    qint32 tiles = 0, columns = 0, tile_width = 0, tile_height = 0, gap = 0;
+    qint64 sample = -1, samples = 0; // FeatureMaps: which sample (from 0) of how many
+    QImage input;                    // FeatureMaps: that sample as an image, when it is one
 };
 
 constexpr int kHeaderBytes = 4;
@@ -95,6 +115,8 @@ QDataStream &operator<<(QDataStream &s, const KernelSettings &k);
 QDataStream &operator>>(QDataStream &s, KernelSettings &k);
 QDataStream &operator<<(QDataStream &s, const Point &p);
 QDataStream &operator>>(QDataStream &s, Point &p);
+QDataStream &operator<<(QDataStream &s, const TilePicture &t);
+QDataStream &operator>>(QDataStream &s, TilePicture &t);
 
 // The stored samples of a dataset view (raw bytes or floats, targets, class
 // and feature names, source); a normalization is not carried.
@@ -103,6 +125,8 @@ void write_dataset(QDataStream &s, const data::Dataset &dataset);
 data::Dataset read_dataset(QDataStream &s);
 
 } // namespace neurite::gui::kernel
+
+Q_DECLARE_METATYPE(neurite::gui::kernel::TilePicture)
 
 namespace neurite::gui {
 // Beside ModelGraph, where argument-dependent lookup finds them.

@@ -1,5 +1,6 @@
 #include "kernel_session.h"
 
+#include "error_frames.h"
 #include "kernel_protocol.h"
 #include "model_pictures.h"
 
@@ -45,6 +46,14 @@ std::string resource_text(const char *path)
 {
     QFile file(path);
     return file.open(QIODevice::ReadOnly) ? file.readAll().toStdString() : std::string();
+}
+
+ErrorFrames error_frames(const std::vector<lua::TraceFrame> &frames)
+{
+    ErrorFrames out;
+    for (const lua::TraceFrame &f : frames)
+        out.append({QString::fromStdString(f.source), f.line, QString::fromStdString(f.function), f.library});
+    return out;
 }
 
 // All `size` bytes through `io` (read or write), again after a signal.
@@ -116,9 +125,10 @@ private:
     void on_watch(const std::shared_ptr<const WatchedModel> &watched);
     void draw_picture(int64_t step, bool now);
     void output(const QString &text);
-    void failed(const QString &message, const QString &traceback);
+    void failed(const QString &message, const QString &traceback, const ErrorFrames &frames = {});
     void finished(int exit_code, bool interrupted, double seconds);
     void picture(Reply kind, const ModelPictures::Picture &p);
+    void tiles(const TilePicture &p);
 
     const int m_frames_fd;
     std::mutex m_write_mutex; // the frames fd
@@ -195,6 +205,11 @@ void Kernel::reader()
             if (lua::LuaRuntime *rt = m_active.load())
                 rt->request_cancel();
             continue;
+        }
+        if (Request(type) == Request::PictureSample) {
+            qint64 sample = 0;
+            s >> sample;
+            m_pictures.set_sample(sample); // a run draws it at its next picture; after a run, handle() does
         }
         std::lock_guard lock(m_queue_mutex);
         m_queue.push_back(*body);
@@ -290,6 +305,10 @@ void Kernel::handle(const QByteArray &body)
         }
         break;
     }
+    case Request::PictureSample:
+        if (const auto maps = m_pictures.feature_maps())
+            tiles(*maps);
+        break;
     default:
         output(QObject::tr("The kernel got a request it does not know (type %1).").arg(type));
         break;
@@ -369,8 +388,13 @@ void Kernel::on_watch(const std::shared_ptr<const WatchedModel> &watched)
     } catch (const std::exception &e) {
         summary = QString::fromUtf8(e.what());
     }
+    // The precision the run computes in (issue 18): mixed bf16 keeps f32 master weights.
+    const QString precision = model.precision() == DType::BF16 ? QStringLiteral("bf16") : QStringLiteral("f32");
+    if (!summary.endsWith('\n'))
+        summary += '\n';
+    summary += QObject::tr("precision: %1").arg(precision == "bf16" ? QObject::tr("bf16 (f32 master weights)") : precision);
     FrameWriter message;
-    message.stream() << quint8(Reply::Model) << summary << describe_model(model, shapes);
+    message.stream() << quint8(Reply::Model) << summary << describe_model(model, shapes) << precision;
     send(message);
 }
 
@@ -381,10 +405,20 @@ void Kernel::picture(Reply kind, const ModelPictures::Picture &p)
     send(message);
 }
 
+void Kernel::tiles(const TilePicture &p)
+{
+    FrameWriter message;
+    message.stream() << quint8(Reply::Tiles) << p;
+    send(message);
+}
+
 void Kernel::draw_picture(int64_t step, bool now)
 {
-    if (const auto drawn = m_pictures.draw(step, now))
+    std::vector<TilePicture> layers;
+    if (const auto drawn = m_pictures.draw(step, now, layers))
         picture(Reply::Boundary, *drawn);
+    for (const TilePicture &p : layers)
+        tiles(p);
     if (const QString problem = m_pictures.take_problem(); !problem.isEmpty())
         output(problem);
 }
@@ -396,10 +430,10 @@ void Kernel::output(const QString &text)
     send(message);
 }
 
-void Kernel::failed(const QString &message_text, const QString &traceback)
+void Kernel::failed(const QString &message_text, const QString &traceback, const ErrorFrames &frames)
 {
     FrameWriter message;
-    message.stream() << quint8(Reply::Failed) << message_text << traceback;
+    message.stream() << quint8(Reply::Failed) << message_text << traceback << frames;
     send(message);
 }
 
@@ -438,7 +472,8 @@ void Kernel::run(const QString &code, const QString &name, const KernelSettings 
         result.message = e.what();
     }
     if (result.status == lua::RunResult::Status::Error)
-        failed(QString::fromStdString(result.message), QString::fromStdString(result.traceback));
+        failed(QString::fromStdString(result.message), QString::fromStdString(result.traceback),
+               error_frames(result.frames));
     finished(result.exit_code, result.status == lua::RunResult::Status::Interrupted, clock.elapsed() / 1000.0);
 }
 

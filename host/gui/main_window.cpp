@@ -103,13 +103,11 @@ MainWindow::MainWindow()
     });
 
     connect(m_worker, &RunWorker::output, m_console, &Console::print);
-    connect(m_worker, &RunWorker::failed, this, [this](const QString &message, const QString &traceback) {
-        m_console->error(traceback.isEmpty() ? message : message + "\n" + traceback);
-        QString path;
-        int line = 0;
-        if (Console::parse_location(message, path, line))
-            m_editor->show_location(path, line, true);
-    });
+    connect(m_worker, &RunWorker::failed, this,
+            [this](const QString &message, const QString &traceback, const ErrorFrames &frames) {
+                m_console->failure(message, traceback, frames);
+                m_editor->show_error(message, frames);
+            });
     connect(m_worker, &RunWorker::finished, this, [this](int code, bool interrupted, double seconds) {
         set_running(false);
         m_monitor->refresh(); // the last points now, not at the next tick
@@ -123,8 +121,12 @@ MainWindow::MainWindow()
     connect(m_worker, &RunWorker::model_changed, m_model, &ModelPanel::set_model);
     connect(m_worker, &RunWorker::boundary_changed, m_model, &ModelPanel::set_boundary);
     connect(m_worker, &RunWorker::confusion_changed, m_model, &ModelPanel::set_confusion);
+    connect(m_worker, &RunWorker::tiles_changed, m_model, &ModelPanel::set_tiles);
+    connect(m_worker, &RunWorker::precision_changed, m_model, &ModelPanel::set_precision);
+    connect(m_model, &ModelPanel::sample_chosen, m_worker, &RunWorker::set_picture_sample);
     connect(m_console, &Console::location_activated, this,
             [this](const QString &path, int line) { m_editor->show_location(path, line, false); });
+    connect(m_console, &Console::library_location_activated, m_editor, &EditorTabs::show_library_location);
     connect(m_console, &Console::evaluate_requested, this, [this](const QString &code) {
         if (running()) {
             m_console->error(tr("A script is running; the prompt evaluates when it has finished."));
@@ -146,7 +148,8 @@ MainWindow::MainWindow()
         m_quick->set_panel_data({QFileInfo(QString::fromStdString(d.source())).fileName(), d.feature_count(),
                                  classes ? d.class_count() : d.target_width(),
                                  d.target_kind() == data::TargetKind::Values,
-                                 d.target_kind() != data::TargetKind::None});
+                                 d.target_kind() != data::TargetKind::None,
+                                 QList<qint64>(d.input_shape().begin(), d.input_shape().end())});
     });
     connect(m_elapsed_timer, &QTimer::timeout, this, [this] {
         const double s = (QDateTime::currentMSecsSinceEpoch() - m_run_started) / 1000.0;

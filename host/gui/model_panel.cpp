@@ -8,6 +8,8 @@
 #include <QLabel>
 #include <QPlainTextEdit>
 #include <QScrollArea>
+#include <QSignalBlocker>
+#include <QSpinBox>
 #include <QSplitter>
 #include <QTabWidget>
 #include <QVBoxLayout>
@@ -25,8 +27,18 @@ constexpr int kGraphSlack = 24; // the graph's scroll bar and a margin
 
 ModelPanel::ModelPanel(QWidget *parent)
     : QWidget(parent), m_views(new QTabWidget), m_graph(new GraphView), m_summary(new QPlainTextEdit), m_picture(new QLabel), m_caption(new QLabel),
-      m_confusion_picture(new QLabel), m_confusion_caption(new QLabel)
+      m_confusion_picture(new QLabel), m_confusion_caption(new QLabel), m_sample(new QSpinBox), m_run_info(new QLabel)
 {
+    for (int k = 0; k < kTileKinds; ++k) {
+        m_tile_picture[k] = new QLabel;
+        m_tile_picture[k]->setAlignment(Qt::AlignCenter);
+        m_tile_caption[k] = new QLabel;
+        m_tile_caption[k]->setAlignment(Qt::AlignCenter);
+        m_tile_caption[k]->setWordWrap(true);
+    }
+    m_run_info->setWordWrap(true);
+    m_run_info->setContentsMargins(6, 2, 6, 2);
+    m_run_info->setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Fixed); // one line; the rest for the model
     m_summary->setReadOnly(true);
     m_summary->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
     m_summary->setPlaceholderText(tr("Run a script that trains a model to see its layers here."));
@@ -54,7 +66,8 @@ ModelPanel::ModelPanel(QWidget *parent)
     m_pictures->viewport()->installEventFilter(this);
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
-    layout->addWidget(m_split);
+    layout->addWidget(m_run_info);
+    layout->addWidget(m_split, 1);
     clear();
 }
 
@@ -66,6 +79,15 @@ QScrollArea *ModelPanel::build_pictures()
     column->addWidget(m_picture);
     column->addWidget(m_caption);
     column->addSpacing(8);
+    using Kind = kernel::TilePicture::Kind;
+    column->addWidget(m_tile_picture[Kind::Filters]);
+    column->addWidget(m_tile_caption[Kind::Filters]);
+    m_sample_row = build_sample_row();
+    column->addWidget(m_sample_row);
+    column->addWidget(m_tile_picture[Kind::FeatureMaps]);
+    column->addWidget(m_tile_caption[Kind::FeatureMaps]);
+    column->addWidget(m_tile_picture[Kind::Reconstructions]);
+    column->addWidget(m_tile_caption[Kind::Reconstructions]);
     column->addWidget(m_confusion_picture);
     column->addWidget(m_confusion_caption);
     column->addStretch();
@@ -74,6 +96,26 @@ QScrollArea *ModelPanel::build_pictures()
     scroll->setWidgetResizable(true);
     scroll->setFrameShape(QFrame::NoFrame);
     return scroll;
+}
+
+// "Feature maps of sample [ 3 ]": the sample counts from 1, as Lua does.
+QWidget *ModelPanel::build_sample_row()
+{
+    auto *row = new QWidget;
+    auto *line = new QHBoxLayout(row);
+    line->setContentsMargins(0, 0, 0, 0);
+    line->addStretch();
+    line->addWidget(new QLabel(tr("Feature maps of sample")));
+    m_sample->setRange(1, 1);
+    m_sample->setAccelerated(true);
+    m_sample->setToolTip(tr("Which training sample goes through the model (from 1); redrawn while it trains, "
+                            "and at once after the run"));
+    line->addWidget(m_sample);
+    m_sample_picture = new QLabel;
+    line->addWidget(m_sample_picture);
+    line->addStretch();
+    connect(m_sample, &QSpinBox::valueChanged, this, [this](int value) { emit sample_chosen(value - 1); });
+    return row;
 }
 
 QString ModelPanel::summary() const
@@ -115,6 +157,9 @@ void ModelPanel::show_pictures()
         show(m_picture, m_boundary);
     if (has_confusion())
         show(m_confusion_picture, m_confusion);
+    for (int k = 0; k < kTileKinds; ++k)
+        if (m_tiles[k].tiles > 0)
+            show(m_tile_picture[k], m_tiles[k].image);
 }
 
 bool ModelPanel::eventFilter(QObject *watched, QEvent *event)
@@ -153,6 +198,42 @@ void ModelPanel::set_confusion(const QImage &image, const QString &caption)
 
 QString ModelPanel::confusion_caption() const { return m_confusion_caption->text(); }
 
+void ModelPanel::set_tiles(const kernel::TilePicture &picture)
+{
+    if (picture.kind >= kTileKinds)
+        return; // a kind a newer kernel draws
+    m_tiles[picture.kind] = picture;
+    m_tile_picture[picture.kind]->show();
+    m_tile_caption[picture.kind]->show();
+    m_tile_caption[picture.kind]->setText(picture.caption);
+    if (picture.kind == kernel::TilePicture::FeatureMaps) {
+        m_sample_row->show();
+        const QSignalBlocker quiet(m_sample); // the kernel's answer, not the person's choice
+        m_sample->setMaximum(static_cast<int>(std::max<qint64>(1, picture.samples)));
+        m_sample->setValue(static_cast<int>(picture.sample + 1));
+        m_sample_picture->setPixmap(QPixmap::fromImage(picture.input));
+    }
+    // Without a boundary picture, its placeholder would only take the room.
+    m_picture->setVisible(has_boundary());
+    m_caption->setVisible(has_boundary());
+    show_pictures();
+}
+
+kernel::TilePicture ModelPanel::tiles(quint8 kind) const
+{
+    return kind < kTileKinds ? m_tiles[kind] : kernel::TilePicture();
+}
+
+void ModelPanel::set_precision(const QString &precision)
+{
+    m_run_info->setText(precision == "bf16"
+                            ? tr("Computes in <b>bf16</b> (mixed precision: bf16 layers, f32 master weights)")
+                            : tr("Computes in <b>%1</b>").arg(precision.toHtmlEscaped()));
+    m_run_info->show();
+}
+
+QString ModelPanel::run_info() const { return m_run_info->text(); }
+
 void ModelPanel::clear()
 {
     m_summary->clear();
@@ -160,7 +241,8 @@ void ModelPanel::clear()
     m_boundary = QImage();
     m_picture->setMinimumSize(kMinColumn, kMinColumn);
     m_picture->setText(tr("While a model trains: its decision boundary on two-feature class data, or its "
-                          "fitted curve on one-feature regression data. When a run that trained on class "
+                          "fitted curve on one-feature regression data; a convolution's filters and feature "
+                          "maps; an autoencoder's reconstructions. When a run that trained on class "
                           "data ends: the confusion matrix."));
     m_caption->clear();
     m_confusion = QImage();
@@ -170,6 +252,16 @@ void ModelPanel::clear()
     m_caption->show();
     m_confusion_picture->hide();
     m_confusion_caption->hide();
+    for (int k = 0; k < kTileKinds; ++k) {
+        m_tiles[k] = kernel::TilePicture();
+        m_tile_picture[k]->clear();
+        m_tile_caption[k]->clear();
+        m_tile_picture[k]->hide();
+        m_tile_caption[k]->hide();
+    }
+    m_sample_row->hide(); // the chosen sample stays for the next run
+    m_run_info->clear();
+    m_run_info->hide();
 }
 
 QString ModelPanel::boundary_caption() const { return m_caption->text(); }

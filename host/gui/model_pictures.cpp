@@ -85,7 +85,8 @@ std::optional<ClassSamples> class_samples(const WatchedData &d, int64_t limit)
 void ModelPictures::reset()
 {
     m_watched.reset();
-    m_live = false;
+    m_layers.reset();
+    m_live = m_boundary = false;
     m_inputs = m_labels = Tensor();
     m_problem.clear();
 }
@@ -94,6 +95,8 @@ void ModelPictures::watch(std::shared_ptr<const WatchedModel> watched)
 {
     reset();
     m_watched = std::move(watched);
+    m_layers.watch(m_watched);
+    m_live = m_layers.live();
     const Model &model = *m_watched->model;
     if (model.input_count() != 1 || model.output_count() != 1)
         return; // a picture of one input against one output only
@@ -125,19 +128,32 @@ void ModelPictures::watch(std::shared_ptr<const WatchedModel> watched)
             m_fit = false;
         }
     }
-    m_live = m_inputs.defined();
-    if (m_live && !m_fit)
+    m_boundary = m_inputs.defined();
+    m_live = m_boundary || m_layers.live();
+    if (m_boundary && !m_fit)
         m_domain = boundary_domain(m_inputs);
     m_since_drawn.invalidate();
 }
 
-std::optional<ModelPictures::Picture> ModelPictures::draw(int64_t step, bool now)
+std::optional<ModelPictures::Picture> ModelPictures::draw(int64_t step, bool now,
+                                                          std::vector<kernel::TilePicture> &tiles)
 {
     if (!m_live || m_watched->model->running())
         return std::nullopt;
     if (!now && m_since_drawn.isValid() && m_since_drawn.elapsed() < kIntervalMs)
         return std::nullopt;
     m_since_drawn.start();
+    if (m_layers.live()) {
+        try {
+            tiles = m_layers.draw();
+        } catch (const std::exception &e) {
+            m_layers.reset(); // say it once, then stop trying
+            m_live = m_boundary;
+            m_problem = tr("(no pictures of the layers: %1)").arg(QString::fromUtf8(e.what()));
+        }
+    }
+    if (!m_boundary)
+        return std::nullopt;
     Model &model = *m_watched->model;
     Picture p;
     // A loop that never calls monitor.step() has no step to tell.
@@ -146,7 +162,8 @@ std::optional<ModelPictures::Picture> ModelPictures::draw(int64_t step, bool now
         BoundaryData data{&m_inputs, &m_labels};
         p.image = m_fit ? render_function_fit(model, m_inputs, m_labels) : render_decision_boundary(model, data, m_domain);
     } catch (const std::exception &e) {
-        m_live = false; // say it once, then stop trying
+        m_boundary = false; // say it once, then stop trying
+        m_live = m_layers.live();
         // A 1-input model with several outputs (classes of one feature) has
         // no curve to draw; that is no news to its author.
         if (!m_fit)
@@ -154,6 +171,17 @@ std::optional<ModelPictures::Picture> ModelPictures::draw(int64_t step, bool now
         return std::nullopt;
     }
     return p;
+}
+
+std::optional<kernel::TilePicture> ModelPictures::feature_maps()
+{
+    if (!m_layers.live() || !m_watched || m_watched->model->running())
+        return std::nullopt;
+    try {
+        return m_layers.feature_maps();
+    } catch (const std::exception &) {
+        return std::nullopt; // the script changed the model since: no picture
+    }
 }
 
 QString ModelPictures::take_problem()

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "model_pictures_layers.h"
+
 #include "neurite/core/monitor.h"
 #include "neurite/core/tensor.h"
 
@@ -16,8 +18,9 @@ namespace neurite::gui {
 // What the window draws of the model a run watches (monitor.watch, which
 // train.fit calls): for a model with one input and one output, the decision
 // boundary on two-feature class data or the fitted curve on one-feature
-// regression data, redrawn while it trains; and after the run, on class
-// data, the confusion matrix. Lives in the run process, where the model
+// regression data, redrawn while it trains; a convolution's filters and
+// feature maps, an autoencoder's reconstructions (LayerPictures), redrawn
+// with them; and after the run, on class data, the confusion matrix. Lives in the run process, where the model
 // runs: every call here may run the model.
 class ModelPictures {
 public:
@@ -39,7 +42,12 @@ public:
     // The picture after `step`, when the last one is older than
     // kIntervalMs or `now` is set (a run's end); nothing otherwise, nor
     // while the model is computing (a scalar logged inside a layer's forward).
-    std::optional<Picture> draw(int64_t step, bool now);
+    // The layers' pictures drawn at the same moment go to `tiles`.
+    std::optional<Picture> draw(int64_t step, bool now, std::vector<kernel::TilePicture> &tiles);
+    // The feature maps of this sample (from 0) from now on; any thread.
+    void set_sample(int64_t sample) { m_layers.set_sample(sample); }
+    // The feature maps now, after the run (the window chose another sample).
+    std::optional<kernel::TilePicture> feature_maps();
     // Why the last draw gave up for good ("" if it did not), once.
     QString take_problem();
 
@@ -51,6 +59,8 @@ public:
 private:
     std::shared_ptr<const WatchedModel> m_watched;
     bool m_live = false;
+    bool m_boundary = false; // a decision boundary or a fitted curve to draw
+    LayerPictures m_layers;
     bool m_fit = false; // the fitted curve, else the decision boundary
     Tensor m_inputs, m_labels;
     QRectF m_domain;

@@ -34,6 +34,7 @@ QString after_crash_marker(const QString &line)
 RunWorker::RunWorker(TrainingMonitor *monitor, QObject *parent) : QObject(parent), m_monitor(monitor)
 {
     qRegisterMetaType<ModelGraph>();
+    qRegisterMetaType<kernel::TilePicture>();
     m_kill_timer.setSingleShot(true);
     connect(&m_kill_timer, &QTimer::timeout, this, [this] {
         if (m_process && m_busy) {
@@ -85,7 +86,7 @@ bool RunWorker::ensure_kernel()
     m_process->start(kernel_program(), {"--kernel"});
     if (!m_process->waitForStarted(10000)) {
         emit failed(tr("Cannot start the run process %1: %2").arg(kernel_program(), m_process->errorString()),
-                    QString());
+                    QString(), {});
         drop_kernel();
         return false;
     }
@@ -203,6 +204,16 @@ void RunWorker::export_onnx(const QString &path)
     request(message);
 }
 
+void RunWorker::set_picture_sample(qint64 sample)
+{
+    // Not a request: no Finished follows, and the kernel takes it mid-run.
+    if (!m_process || m_process->state() == QProcess::NotRunning)
+        return;
+    FrameWriter message;
+    message.stream() << quint8(Request::PictureSample) << sample;
+    m_process->write(message.frame());
+}
+
 void RunWorker::read_frames()
 {
     if (!m_process)
@@ -242,10 +253,14 @@ void RunWorker::dispatch(const QByteArray &body)
     case Reply::Points:
         on_points(s);
         break;
-    case Reply::Failed:
+    case Reply::Failed: {
         s >> text >> more;
-        emit failed(text, more);
+        ErrorFrames frames; // a field added at the end: absent from older kernels
+        if (!s.atEnd())
+            s >> frames;
+        emit failed(text, more, frames);
         break;
+    }
     case Reply::Finished: {
         qint32 code = 0, runs = 0;
         bool interrupted = false;
@@ -259,8 +274,17 @@ void RunWorker::dispatch(const QByteArray &body)
     }
     case Reply::Model: {
         ModelGraph graph;
-        s >> text >> graph;
+        s >> text >> graph >> more;
         emit model_changed(text, graph);
+        if (!more.isEmpty())
+            emit precision_changed(more);
+        break;
+    }
+    case Reply::Tiles: {
+        kernel::TilePicture picture;
+        s >> picture;
+        if (s.status() == QDataStream::Ok)
+            emit tiles_changed(picture);
         break;
     }
     case Reply::Boundary:
@@ -369,7 +393,7 @@ void RunWorker::on_kernel_ended(int exit_code, QProcess::ExitStatus status)
     if (interrupted) {
         emit output(why);
     } else {
-        emit failed(why + "\n" + after, QString());
+        emit failed(why + "\n" + after, QString(), {});
     }
     // As a shell reports it: 128 + the signal for a crash.
     int code = status == QProcess::CrashExit ? 128 + exit_code : exit_code;

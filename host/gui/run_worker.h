@@ -1,5 +1,6 @@
 #pragma once
 
+#include "error_frames.h"
 #include "kernel_protocol.h"
 #include "model_graph.h"
 
@@ -74,17 +75,25 @@ public slots:
     // A .nrt or .onnx file as the watched model: its graph in the Model
     // panel, and `model` for the console prompt.
     void open_model(const QString &path);
+    // The sample (from 0) whose feature maps the Model panel shows: a run
+    // takes it at its next picture, an idle kernel redraws them at once.
+    void set_picture_sample(qint64 sample);
 
 signals:
     void started(const QString &name);
     void output(const QString &line);
-    void failed(const QString &message, const QString &traceback);
+    // frames: the stack, innermost first (empty when the run did not reach Lua).
+    void failed(const QString &message, const QString &traceback, const neurite::gui::ErrorFrames &frames);
     void finished(int exit_code, bool interrupted, double seconds);
     // A run announced the model it trains: its summary table and its graph.
     void model_changed(const QString &summary, const neurite::gui::ModelGraph &graph);
     void boundary_changed(const QImage &image, const QString &caption);
     // After a run that watched a classifier: the confusion matrix as a picture.
     void confusion_changed(const QImage &image, const QString &caption);
+    // A convolution's filters or feature maps, an autoencoder's reconstructions.
+    void tiles_changed(const neurite::gui::kernel::TilePicture &picture);
+    // The precision the watched model computes in: "f32" or "bf16".
+    void precision_changed(const QString &precision);
 
 private:
     // Sends a request to the kernel (started if none runs) and marks the

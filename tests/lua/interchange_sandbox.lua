@@ -26,4 +26,9 @@ assert(nn.load_npz("inside.npz")["0.weight"]:equal(model:state_dict()["0.weight"
 nn.export_onnx(model, "inside.onnx")
 local x = tensor.randn{2, 3}
 assert(nn.import_onnx("inside.onnx"):forward(x):equal(model:forward(x)))
+-- data.save_images (issue 13) writes pictures by the same rule.
+fails("data.save_images: in sandbox mode files are written only below the working directory", data.save_images,
+      "/tmp/neurite_sandbox_escape.png", tensor.zeros{1, 2, 2})
+local width, height = data.save_images("inside.png", tensor.zeros{1, 2, 2})
+assert(width == 4 and height == 4)
 print("interchange sandbox ok")

@@ -44,11 +44,11 @@ for _, case in ipairs{{"a table", table_data}, {"a dataset", dataset_data}} do
   local ok, full, full_model, source = fit(make_data, {})
   assert(ok, full)
   for _, stop_step in ipairs{17, 21} do -- epoch 3 after batch 3; epoch 3 after its last batch
-    os.remove("interrupted.nrt")
+    os.remove("interrupt_resume.nrt")
     local stopped, err = fit(make_data, {stop_step = stop_step,
-                                          callbacks = {train.checkpoint{path = "interrupted.nrt", monitor = "loss"}}})
+                                          callbacks = {train.checkpoint{path = "interrupt_resume.nrt", monitor = "loss"}}})
     assert(not stopped and tostring(err):find("interrupted in epoch 3 at step " .. stop_step, 1, true), tostring(err))
-    local resumed_ok, resumed, model = fit(make_data, {resume = "interrupted.nrt"})
+    local resumed_ok, resumed, model = fit(make_data, {resume = "interrupt_resume.nrt"})
     assert(resumed_ok, resumed)
     same_curves(resumed, full, what .. ", stopped at step " .. stop_step)
     local x = source.x or source:inputs()

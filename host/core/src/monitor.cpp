@@ -196,6 +196,8 @@ WatchedData WatchedData::from_tensors(const Tensor &x, const Tensor &y)
     d.x = x.rows(0, kept).clone();
     d.y = y.rows(0, kept).clone();
     d.rows = x.size(0);
+    d.targets_are_inputs = x.data_ptr() == y.data_ptr() && x.shape() == y.shape() &&
+                           std::equal(x.strides().begin(), x.strides().end(), y.strides().begin());
     return d;
 }
 

@@ -11,6 +11,7 @@
 #include "neurite/core/data/generators.h"
 #include "neurite/core/data/idx.h"
 #include "neurite/core/data/image_folder.h"
+#include "neurite/core/data/image_grid.h"
 #include "neurite/core/data/npy.h"
 #include "neurite/core/data/split.h"
 
@@ -329,6 +330,71 @@ int data_tensors(lua_State *L)
     });
 }
 
+// The images to draw: one tensor, or a list of tensors of one shape whose
+// i-th images go side by side in row i (originals beside reconstructions).
+Tensor images_argument(lua_State *L, int idx, int &columns)
+{
+    if (test_tensor(L, idx))
+        return check_tensor(L, idx);
+    if (!lua_istable(L, idx) || luaL_len(L, idx) < 1)
+        raise(L, "data.save_images: images must be a tensor [N, C, H, W] or a list of them, got " +
+                     describe_value(L, idx));
+    std::vector<Tensor> lists;
+    for (lua_Integer i = 1; i <= luaL_len(L, idx); ++i) {
+        lua_geti(L, idx, i);
+        if (!test_tensor(L, -1))
+            raise(L, "data.save_images: images[" + std::to_string(i) + "] must be a tensor, got " +
+                         describe_value(L, -1));
+        lists.push_back(check_tensor(L, -1).contiguous());
+        lua_pop(L, 1);
+        if (lists.back().shape() != lists.front().shape() || lists.back().dim() < 1)
+            raise(L, "data.save_images: images[" + std::to_string(i) + "] is " + lists.back().shape().to_string() +
+                         ", images[1] " + lists.front().shape().to_string() + ": they must have one shape");
+    }
+    columns = static_cast<int>(lists.size());
+    return nd::interleave_images(lists);
+}
+
+// data.save_images(path, images [, {columns, scale, gap, range, color}]) -> width, height
+int data_save_images(lua_State *L)
+{
+    const char *fn = "data.save_images";
+    const std::string path = luaL_checkstring(L, 1);
+    check_optional_options(L, 3, fn, {"columns", "scale", "gap", "range", "color"});
+    nd::ImageGridOptions o;
+    const Tensor images = images_argument(L, 2, o.columns);
+    o.columns = static_cast<int>(opt_integer(L, 3, "columns", o.columns, fn));
+    o.scale = static_cast<int>(opt_integer(L, 3, "scale", 1, fn));
+    o.gap = static_cast<int>(opt_integer(L, 3, "gap", 1, fn));
+    o.color = opt_bool(L, 3, "color", images.dim() == 4 && images.size(1) == 3);
+    if (has_options(L, 3)) {
+        lua_getfield(L, 3, "range");
+        if (lua_istable(L, -1)) {
+            lua_geti(L, -1, 1);
+            lua_geti(L, -2, 2);
+            if (!lua_isnumber(L, -2) || !lua_isnumber(L, -1) || !(lua_tonumber(L, -1) > lua_tonumber(L, -2)))
+                raise(L, "data.save_images: range must be {lo, hi} with lo < hi, \"shared\" or \"symmetric\"");
+            o.range = nd::ImageGridOptions::Range::Given;
+            o.lo = static_cast<float>(lua_tonumber(L, -2));
+            o.hi = static_cast<float>(lua_tonumber(L, -1));
+            lua_pop(L, 2);
+        } else if (lua_isstring(L, -1) && std::string(lua_tostring(L, -1)) == "symmetric") {
+            o.range = nd::ImageGridOptions::Range::Symmetric;
+        } else if (!lua_isnil(L, -1) && !(lua_isstring(L, -1) && std::string(lua_tostring(L, -1)) == "shared")) {
+            raise(L, "data.save_images: range must be {lo, hi} with lo < hi, \"shared\" or \"symmetric\"");
+        }
+        lua_pop(L, 1);
+    }
+    check_write_path(L, path, fn);
+    return guarded(L, [&] {
+        const nd::ImageGrid grid = nd::render_image_grid(images, o);
+        nd::write_image_grid(grid, path);
+        lua_pushinteger(L, grid.width);
+        lua_pushinteger(L, grid.height);
+        return 2;
+    });
+}
+
 // The dataset opened in the window's data panel, or nil.
 int data_current(lua_State *L)
 {
@@ -352,7 +418,8 @@ void open_data(lua_State *L)
         {"xor", data_xor},                     {"gaussians", data_gaussians}, {"moons", data_moons},
         {"spirals", data_spirals},             {"sine", data_sine},     {"tensors", data_tensors},
         {"target_kind", data_target_kind},
-        {"current", data_current},             {nullptr, nullptr}};
+        {"current", data_current},             {"save_images", data_save_images},
+        {nullptr, nullptr}};
     luaL_newlib(L, functions);
 }
 

@@ -130,6 +130,8 @@ void cancellable_sgemm(lua_State *L, char transa, char transb, int64_t m, int64_
 // ---- the supervisor
 
 struct RunSupervisor::Thread {
+    Thread(detail::SessionState &session, StuckHandler handler) : s(session), stuck(std::move(handler)) {}
+
     detail::SessionState &s;
     StuckHandler stuck;
     std::mutex mutex;
@@ -192,7 +194,7 @@ RunSupervisor::RunSupervisor(detail::SessionState &session, StuckHandler stuck)
 {
     if (!stuck && session.options.time_limit_seconds <= 0)
         return; // nothing to watch
-    m_thread.reset(new Thread{session, std::move(stuck)});
+    m_thread = std::make_unique<Thread>(session, std::move(stuck));
     m_thread->thread = std::thread([t = m_thread.get()] { t->run(); });
 }
 

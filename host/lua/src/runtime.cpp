@@ -4,6 +4,7 @@
 #include "neurite/lua/runtime.h"
 
 #include "binding.h"
+#include "error_location.h"
 #include "interrupts.h"
 #include "memory_limit.h"
 #include "sandbox.h"
@@ -55,7 +56,9 @@ int message_handler(lua_State *L)
         else
             msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
     }
-    detail::session(L).error_message = msg;
+    detail::SessionState &s = detail::session(L);
+    s.error_frames = detail::stack_frames(L, 1);
+    s.error_message = detail::at_user_line(msg, s.error_frames);
     luaL_traceback(L, L, nullptr, 1);
     return 1;
 }
@@ -146,6 +149,7 @@ void run_shipped_lua(lua_State *L, const char *file, const char *embedded, int n
         code = embedded;
         chunk_name = std::string("=[built-in neurite/") + file + "]";
     }
+    detail::register_library_chunk(chunk_name);
     if (luaL_loadbufferx(L, code.data(), code.size(), chunk_name.c_str(), "t") != LUA_OK)
         lua_error(L);
     lua_insert(L, -nargs - 1);
@@ -459,6 +463,7 @@ RunResult LuaRuntime::run_loaded(int load_status, int nargs)
     s.exit_code = -1;
     s.exiting = false;
     s.error_message.clear();
+    s.error_frames.clear();
     lua_sethook(L, interrupt_hook, LUA_MASKCOUNT, kHookCount);
     const int base = lua_gettop(L) - nargs; // the chunk
     lua_pushcfunction(L, message_handler);
@@ -482,9 +487,11 @@ RunResult LuaRuntime::run_loaded(int load_status, int nargs)
                                  ? std::string(lua_tostring(L, -1) ? lua_tostring(L, -1) : "error")
                                  : s.error_message;
             result.traceback = lua_tostring(L, -1) ? lua_tostring(L, -1) : "";
+            result.frames = std::move(s.error_frames);
             if (status == LUA_ERRMEM) { // no message handler ran: no line, no traceback
                 result.message = refused_allocation_message(s);
                 result.traceback.clear();
+                result.frames.clear();
             }
         }
         lua_pop(L, 2); // the error and the handler

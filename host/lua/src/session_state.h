@@ -79,7 +79,8 @@ struct SessionState {
     // What a sandboxed script may read (empty outside the sandbox).
     data::ReadCheck read_check;
 
-    std::string error_message; // the raw message the message handler saw
+    std::string error_message; // the message the message handler saw, at the user's line
+    std::vector<TraceFrame> error_frames; // its stack, innermost first
 
     std::vector<std::weak_ptr<LuaDefinition>> definitions;
 

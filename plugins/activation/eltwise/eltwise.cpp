@@ -7,6 +7,7 @@
 #include <neurite/plugin_dnnl.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -31,11 +32,39 @@ protected:
     Eltwise(const sdk::Host &host, const char *name, EltwiseOp op)
         : DnnlActivation(host, name, op.backward_uses_dst ? BackwardReads::Dst : BackwardReads::Src, nullptr,
                          Layouts::Any),
-          m_op(op)
+          m_op(op), m_small(small_form(op.algorithm))
     {
     }
 
 private:
+    // The algorithms with a plain-loop form (plugin_eltwise.hpp): those whose
+    // backward reads dst, and the linear one, whose backward reads nothing.
+    static std::optional<sdk::EltwiseFn> small_form(dnnl::algorithm a)
+    {
+        switch (a) {
+        case dnnl::algorithm::eltwise_linear: return sdk::EltwiseFn::Linear;
+        case dnnl::algorithm::eltwise_relu_use_dst_for_bwd: return sdk::EltwiseFn::ReLU;
+        case dnnl::algorithm::eltwise_logistic_use_dst_for_bwd: return sdk::EltwiseFn::Logistic;
+        case dnnl::algorithm::eltwise_tanh_use_dst_for_bwd: return sdk::EltwiseFn::Tanh;
+        case dnnl::algorithm::eltwise_elu_use_dst_for_bwd: return sdk::EltwiseFn::ELU;
+        default: return std::nullopt;
+        }
+    }
+
+    bool forward_small(const float *src, float *dst, int64_t count) const override
+    {
+        if (m_small)
+            sdk::eltwise_forward(*m_small, m_op.alpha, m_op.beta, src, dst, count);
+        return m_small.has_value();
+    }
+
+    bool backward_small(const float *src_or_dst, const float *diff_dst, float *diff_src, int64_t count) const override
+    {
+        if (m_small)
+            sdk::eltwise_backward_from_dst(*m_small, m_op.alpha, src_or_dst, diff_dst, diff_src, count);
+        return m_small.has_value();
+    }
+
     // Plain memory as one flat array; a blocked layout as it is, so that
     // oneDNN keeps the padding of its blocks at zero.
     // Every eltwise function runs in bf16 in a bf16 model (oneDNN computes
@@ -68,6 +97,7 @@ private:
     }
 
     EltwiseOp m_op;
+    std::optional<sdk::EltwiseFn> m_small;
 };
 
 // ---------------------------------------------------------------- entries

@@ -12,13 +12,15 @@
 // beats oneDNN's own threading: each core keeps its slice of the weights,
 // gradients and optimizer state (which splits the same way) in its cache,
 // and only the small activations cross between cores. Small layers run on
-// one thread, where a fork/join would cost more than the work.
+// one thread, where a fork/join would cost more than the work, and tiny ones
+// (kTinyMacs) as plain loops, where even a oneDNN call would.
 #include "dense_bf16.hpp"
 #include "dense_kernels.hpp"
 
 #include <neurite/plugin.hpp>
 #include <neurite/plugin_dnnl.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <exception>
 #include <memory>
@@ -38,6 +40,11 @@ using dk::Act;
 constexpr size_t kMaxCachedBatches = 4;
 constexpr double kParallelMinMacs = 1 << 20; // multiply-adds per call
 constexpr int64_t kMinRowsPerThread = 16;
+// Up to this many multiply-adds a call, plain loops beat oneDNN's fixed cost
+// per execute. Break-even is near 1,000 (forward + backward from Lua: 4×16×16
+// in loops 1.65 µs, 4×16×17 on oneDNN 1.86 µs; but 4×4×64 with a sigmoid
+// 2.65 µs in loops, 2.25 on oneDNN). The XOR network's layers are 32 and 16.
+constexpr int64_t kTinyMacs = 512;
 
 class Dense final : public sdk::GraphLayer {
 public:
@@ -119,6 +126,8 @@ public:
         check_batch(src);
         check_output(dst, "output");
         Batch &b = *m_cur;
+        if (b.tiny)
+            return forward_tiny(b, sdk::f32(src), sdk::f32(dst));
         dk::OneThread one(b.parts.size() == 1 && b.single_thread);
         run_parts(b, [&](Part &p) { forward_part(b, p, src, dst, c.workspace()); });
     }
@@ -140,6 +149,11 @@ public:
                                              " does not match the input " + sdk::shape_string(src));
         }
         Batch &b = *m_cur;
+        if (b.tiny) {
+            backward_tiny(b, sdk::f32(src), sdk::f32(dst), sdk::f32(diff_dst), diff_src ? sdk::f32(*diff_src) : nullptr);
+            m_overwrite = false;
+            return;
+        }
         dk::OneThread one(b.parts.size() == 1 && b.single_thread);
         run_parts(
             b, [&](Part &p) { backward_part(b, p, src, dst, diff_dst, diff_src, c.workspace()); },
@@ -164,7 +178,9 @@ private:
     struct Batch {
         int64_t n = 0;
         bool single_thread = false; // one part, and even oneDNN inside it on one thread
+        bool tiny = false;          // plain loops (forward_tiny), no primitives
         std::vector<Part> parts;
+        sdk::Buffer tiny_diff_pre;  // {n, outputs}
     };
 
     int64_t rows(const Part &p) const { return p.r.last - p.r.first; }
@@ -265,7 +281,7 @@ private:
             else
                 dk::copy_columns(diff_dst_cols, m_out, diff_pre, r, r, b.n);
         } else if (m_act->fused) {
-            dk::fused_activation_backward(m_act->act, dst_cols, diff_dst_cols, m_out, diff_pre, r, b.n);
+            dk::fused_activation_backward(*m_act, dst_cols, diff_dst_cols, m_out, diff_pre, r, b.n);
         } else {
             if (direct) {
                 p.diff_dst.set_data_handle(diff_dst.data);
@@ -286,6 +302,62 @@ private:
         p.stream.wait();
         if (m_has_bias)
             dk::column_sums(diff_pre, r, b.n, grad(kBias) + p.r.first, m_overwrite);
+    }
+
+    // dst = act(src · Wᵀ + b) for a layer too small for oneDNN's fixed cost.
+    void forward_tiny(const Batch &b, const float *src, float *dst)
+    {
+        const float *w = value(kWeight), *bias = m_has_bias ? value(kBias) : nullptr;
+        for (int64_t i = 0; i < b.n; ++i) {
+            const float *x = src + i * m_in;
+            float *y = dst + i * m_out;
+            for (int64_t o = 0; o < m_out; ++o) {
+                const float *w_row = w + o * m_in;
+                float sum = bias ? bias[o] : 0.0f;
+                for (int64_t k = 0; k < m_in; ++k)
+                    sum += x[k] * w_row[k];
+                y[o] = sum;
+            }
+        }
+        if (m_act->act != Act::Identity)
+            sdk::eltwise_forward(m_act->fn, m_act->alpha, 0.0f, dst, dst, b.n * m_out);
+    }
+
+    // The gradients of forward_tiny: dW (+)= d preᵀ · src, db (+)= Σ rows of
+    // d pre, diff_src = d pre · W.
+    void backward_tiny(Batch &b, const float *src, const float *dst, const float *diff_dst, float *diff_src)
+    {
+        const float *diff_pre = diff_dst;
+        if (m_act->act != Act::Identity) {
+            float *buf = b.tiny_diff_pre.data();
+            dk::fused_activation_backward(*m_act, dst, diff_dst, m_out, buf, m_out, b.n);
+            diff_pre = buf;
+        }
+        const float *w = value(kWeight);
+        float *dw = grad(kWeight);
+        for (int64_t o = 0; o < m_out; ++o) {
+            float *dw_row = dw + o * m_in;
+            for (int64_t k = 0; k < m_in; ++k) {
+                float sum = m_overwrite ? 0.0f : dw_row[k];
+                for (int64_t i = 0; i < b.n; ++i)
+                    sum += diff_pre[i * m_out + o] * src[i * m_in + k];
+                dw_row[k] = sum;
+            }
+        }
+        if (m_has_bias)
+            dk::column_sums(diff_pre, m_out, b.n, grad(kBias), m_overwrite);
+        if (!diff_src)
+            return;
+        for (int64_t i = 0; i < b.n; ++i) {
+            float *dx = diff_src + i * m_in;
+            std::fill_n(dx, m_in, 0.0f);
+            for (int64_t o = 0; o < m_out; ++o) {
+                const float d = diff_pre[i * m_out + o];
+                const float *w_row = w + o * m_in;
+                for (int64_t k = 0; k < m_in; ++k)
+                    dx[k] += d * w_row[k];
+            }
+        }
     }
 
     // diff_src = Σ parts' partial products; part 0 wrote into diff_src itself.
@@ -359,6 +431,11 @@ private:
     {
         auto b = std::make_unique<Batch>();
         b->n = n;
+        b->tiny = m_act->fused && n * m_in * m_out <= kTinyMacs;
+        if (b->tiny) {
+            b->tiny_diff_pre.resize(static_cast<size_t>(n * m_out));
+            return b;
+        }
         const int parts = parts_for(n);
         b->single_thread = parts == 1 &&
                            static_cast<double>(n) * static_cast<double>(m_in) * static_cast<double>(m_out) < kParallelMinMacs;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <neurite/plugin.hpp>
+#include <neurite/plugin_eltwise.hpp>
 
 #include <dnnl.hpp>
 
@@ -24,6 +25,7 @@ struct ActInfo {
     dnnl::algorithm backward; // eltwise backward algorithm (unfused only)
     bool fused;               // post-op, backward from dst in fused_activation_backward
     float alpha;
+    sdk::EltwiseFn fn;        // the plain-loop form (fused ones only)
 };
 
 // gelu_tanh: GELU by its tanh approximation rather than the exact erf form
@@ -32,22 +34,23 @@ inline const ActInfo *find_activation(const std::string &name, bool gelu_tanh)
 {
     using dnnl::algorithm;
     static constexpr ActInfo tanh_gelu = {"gelu", Act::GELU, algorithm::eltwise_gelu_tanh,
-                                          algorithm::eltwise_gelu_tanh, false, 0.0f};
+                                          algorithm::eltwise_gelu_tanh, false, 0.0f, {}};
     if (gelu_tanh) {
         if (name != "gelu")
             sdk::fail(NRT_ERR_INVALID_ARGUMENT, "Dense: approximate = \"tanh\" applies to activation = "
                                                 "\"gelu\" only, not \"" + name + "\"");
         return &tanh_gelu;
     }
+    using Fn = sdk::EltwiseFn;
     static constexpr ActInfo acts[] = {
-        {"identity", Act::Identity, algorithm::eltwise_linear, algorithm::eltwise_linear, true, 1.0f},
-        {"relu", Act::ReLU, algorithm::eltwise_relu, algorithm::eltwise_relu, true, 0.0f},
-        {"sigmoid", Act::Sigmoid, algorithm::eltwise_logistic, algorithm::eltwise_logistic, true, 0.0f},
-        {"tanh", Act::Tanh, algorithm::eltwise_tanh, algorithm::eltwise_tanh, true, 0.0f},
-        {"elu", Act::ELU, algorithm::eltwise_elu, algorithm::eltwise_elu, true, 1.0f},
-        {"softplus", Act::SoftPlus, algorithm::eltwise_soft_relu, algorithm::eltwise_soft_relu, false, 0.0f},
-        {"gelu", Act::GELU, algorithm::eltwise_gelu_erf, algorithm::eltwise_gelu_erf, false, 0.0f},
-        {"swish", Act::Swish, algorithm::eltwise_swish, algorithm::eltwise_swish, false, 1.0f},
+        {"identity", Act::Identity, algorithm::eltwise_linear, algorithm::eltwise_linear, true, 1.0f, Fn::Linear},
+        {"relu", Act::ReLU, algorithm::eltwise_relu, algorithm::eltwise_relu, true, 0.0f, Fn::ReLU},
+        {"sigmoid", Act::Sigmoid, algorithm::eltwise_logistic, algorithm::eltwise_logistic, true, 0.0f, Fn::Logistic},
+        {"tanh", Act::Tanh, algorithm::eltwise_tanh, algorithm::eltwise_tanh, true, 0.0f, Fn::Tanh},
+        {"elu", Act::ELU, algorithm::eltwise_elu, algorithm::eltwise_elu, true, 1.0f, Fn::ELU},
+        {"softplus", Act::SoftPlus, algorithm::eltwise_soft_relu, algorithm::eltwise_soft_relu, false, 0.0f, {}},
+        {"gelu", Act::GELU, algorithm::eltwise_gelu_erf, algorithm::eltwise_gelu_erf, false, 0.0f, {}},
+        {"swish", Act::Swish, algorithm::eltwise_swish, algorithm::eltwise_swish, false, 1.0f, {}},
     };
     for (const ActInfo &a : acts)
         if (name == a.name)
@@ -113,38 +116,14 @@ inline void copy_columns(const float *src, int64_t src_ld, float *dst, int64_t d
 
 // d pre = d dst · f'(pre), through dst = f(pre), for the fused activations.
 // dst and diff_dst have leading dimension ld; diff_pre is contiguous {n, width}.
-inline void fused_activation_backward(Act act, const float *dst, const float *diff_dst, int64_t ld,
+inline void fused_activation_backward(const ActInfo &act, const float *dst, const float *diff_dst, int64_t ld,
                                       float *diff_pre, int64_t width, int64_t n)
 {
-    for (int64_t r = 0; r < n; ++r) {
-        const float *y = dst + r * ld;
-        const float *dy = diff_dst + r * ld;
-        float *dx = diff_pre + r * width;
-        switch (act) {
-        case Act::ReLU:
-#pragma omp simd
-            for (int64_t i = 0; i < width; ++i)
-                dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
-            break;
-        case Act::Sigmoid:
-#pragma omp simd
-            for (int64_t i = 0; i < width; ++i)
-                dx[i] = dy[i] * y[i] * (1.0f - y[i]);
-            break;
-        case Act::Tanh:
-#pragma omp simd
-            for (int64_t i = 0; i < width; ++i)
-                dx[i] = dy[i] * (1.0f - y[i] * y[i]);
-            break;
-        case Act::ELU: // alpha = 1: f' = 1 above 0, f + 1 below
-#pragma omp simd
-            for (int64_t i = 0; i < width; ++i)
-                dx[i] = y[i] > 0.0f ? dy[i] : dy[i] * (y[i] + 1.0f);
-            break;
-        default:
-            sdk::fail(NRT_ERR_INTERNAL, "Dense: activation has no fused backward");
-        }
-    }
+    if (!act.fused)
+        sdk::fail(NRT_ERR_INTERNAL, "Dense: activation has no fused backward");
+    for (int64_t r = 0; r < n; ++r)
+        sdk::eltwise_backward_from_dst(act.fn, act.alpha, dst + r * ld, diff_dst + r * ld, diff_pre + r * width,
+                                       width);
 }
 
 // db[j] (+)= Σ_i diff_pre[i][j] over n rows of `width`.

@@ -73,6 +73,11 @@ private slots:
             const int batch = (i % 3 == 0) ? 1 : 2 + i;
             QTest::newRow(qPrintable(QString("%1 b%2").arg(a).arg(batch)))
                 << QString(a) << (i % 2 == 0) << batch << 3 + i << 5 - i % 3;
+            // Above 512 multiply-adds the layer runs on oneDNN, below on plain loops.
+            // (Not ReLU: with 20 inputs some pre-activation lands within the
+            // difference step of its kink; small_loops_match_onednn covers it.)
+            if (std::string(a) != "relu")
+                QTest::newRow(qPrintable(QString("%1 b9 large").arg(a))) << QString(a) << (i % 2 == 1) << 9 << 20 << 7;
             ++i;
         }
     }
@@ -155,6 +160,53 @@ private slots:
         a->backward_plain(x, ya, dy, &dxa);
         same(a->parameters()[0].grad, b->parameters()[0].grad, "weight gradient after deferred zero");
         same(a->parameters()[1].grad, b->parameters()[1].grad, "bias gradient after deferred zero");
+    }
+
+    // Tiny layers and activations run as plain loops (oneDNN's fixed cost per
+    // call is more than their work); the same rows inside a batch big enough
+    // for oneDNN must give the same values and gradients.
+    void small_loops_match_onednn_data()
+    {
+        QTest::addColumn<QString>("name");
+        QTest::addColumn<QString>("activation"); // Dense's fused one
+        for (const char *a : {"identity", "relu", "sigmoid", "tanh", "elu"})
+            QTest::newRow(qPrintable(QString("Dense ") + a)) << "Dense" << a;
+        for (const char *name : {"Identity", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "ELU"})
+            QTest::newRow(name) << name << "";
+    }
+
+    void small_loops_match_onednn()
+    {
+        QFETCH(QString, name);
+        QFETCH(QString, activation);
+        const bool dense = name == "Dense";
+        const ParamList params = dense ? ParamList{{"inputs", 4.0}, {"outputs", 3.0},
+                                                   {"activation", activation.toStdString()}}
+                                       : ParamList{};
+        auto small = test::registry().create_layer(name.toStdString(), params, test::context(), 9);
+        auto large = test::registry().create_layer(name.toStdString(), params, test::context(), 9);
+        const int64_t width = dense ? 4 : 8, rows = 4, big_rows = 200; // 4·4·3 and 32 vs 200·4·3 and 1,600
+        const Tensor big_x = away_from_zero(Shape{big_rows, width}, 21);
+        const Tensor x = big_x.narrow(0, 0, rows).contiguous();
+        Tensor y(small->prepare(x.shape())), big_y(large->prepare(big_x.shape()));
+        Tensor dy = test::random_tensor(y.shape(), 22), big_dy = Tensor::zeros(big_y.shape());
+        big_dy.narrow(0, 0, rows).copy_from(dy); // the other rows add nothing to the weights' gradient
+        Tensor dx(x.shape()), big_dx(big_x.shape());
+        small->forward_plain(x, y, true);
+        large->forward_plain(big_x, big_y, true);
+        small->zero_grad();
+        large->zero_grad();
+        small->backward_plain(x, y, dy, &dx);
+        large->backward_plain(big_x, big_y, big_dy, &big_dx);
+        auto same = [](const Tensor &p, const Tensor &q, const char *what) {
+            for (int64_t i = 0; i < p.numel(); ++i)
+                QVERIFY2(std::fabs(p[i] - q[i]) <= 1e-6f * (1.0f + std::fabs(q[i])),
+                         qPrintable(QString("%1[%2]: %3 (loops) vs %4 (oneDNN)").arg(what).arg(i).arg(p[i]).arg(q[i])));
+        };
+        same(y, big_y.narrow(0, 0, rows).contiguous(), "output");
+        same(dx, big_dx.narrow(0, 0, rows).contiguous(), "input gradient");
+        for (size_t i = 0; i < small->parameters().size(); ++i)
+            same(small->parameters()[i].grad, large->parameters()[i].grad, "parameter gradient");
     }
 
     // Conv2D across stride, padding ("same" included), dilation, groups,
@@ -305,7 +357,7 @@ private slots:
         for (const Entry &e : test::registry().entries()) {
             if (e.kind != Kind::Activation)
                 continue;
-            for (int s = 0; s < 3; ++s)
+            for (int s = 0; s < 4; ++s)
                 QTest::newRow(qPrintable(QString::fromStdString(e.name) + " shape" + QString::number(s)))
                     << QString::fromStdString(e.name) << s;
         }
@@ -315,7 +367,8 @@ private slots:
     {
         QFETCH(QString, name);
         QFETCH(int, shape);
-        const Shape shapes[] = {Shape{1, 5}, Shape{3, 7}, Shape{2, 3, 4}};
+        // Up to 64 elements some run as plain loops, above on oneDNN.
+        const Shape shapes[] = {Shape{1, 5}, Shape{3, 7}, Shape{2, 3, 4}, Shape{5, 20}};
         auto layer = test::registry().create_layer(name.toStdString(), {}, test::context(), 5);
         const Tensor x = away_from_zero(shapes[shape], 17 + static_cast<uint64_t>(shape));
         if (zero_derivative(name.toStdString())) {

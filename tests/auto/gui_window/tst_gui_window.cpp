@@ -339,8 +339,8 @@ train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.SGD(mod
         // 30 epochs of one batch: the last picture is of step 30, and the run
         // is named after what the form tried.
         QCOMPARE(w.model_panel()->boundary_caption(), QString("after 30 steps"));
-        // No validation data: the confusion matrix of the 4 training samples.
-        QVERIFY2(w.model_panel()->confusion_caption().contains("training samples: accuracy") &&
+        // A truth table is its own validation set: the confusion matrix of its 4 rows.
+        QVERIFY2(w.model_panel()->confusion_caption().contains("validation samples: accuracy") &&
                      w.model_panel()->confusion_caption().endsWith("over 4"),
                  qPrintable(w.model_panel()->confusion_caption()));
         QVERIFY2(w.monitor()->runs().last().startsWith("xor 4 tanh Adam lr="),

@@ -3,6 +3,7 @@
 #define NEURITE_PLUGIN_DNNL_HPP
 
 #include "neurite/plugin.hpp"
+#include "neurite/plugin_eltwise.hpp"
 
 #include <dnnl.hpp>
 
@@ -210,6 +211,7 @@ public:
         int64_t count = 1;
         for (int64_t d : dims)
             count *= d;
+        m_small = format == NRT_FORMAT_PLAIN && dtype == NRT_DTYPE_F32 && count <= kSmallEltwiseElements ? count : 0;
         if (count > 0)
             m_cur = with_dnnl(m_name, [&] { return built_for(dims, format, dtype); });
         p.add_output(dims, format, dtype);
@@ -219,6 +221,9 @@ public:
     {
         if (!m_cur)
             return; // an empty tensor
+        if (m_small && forward_small(static_cast<const float *>(c.src(0).data), static_cast<float *>(c.dst(0).data),
+                                     m_small))
+            return;
         // oneDNN only reads src; the handle is non-const by API.
         m_cur->src.set_data_handle(c.src(0).data);
         m_cur->dst.set_data_handle(c.dst(0).data);
@@ -232,6 +237,10 @@ public:
         if (!diff_src || !m_cur)
             return; // no parameters, so nothing else to compute
         const bool reads_dst = m_reads == BackwardReads::Dst;
+        if (m_small && backward_small(static_cast<const float *>(reads_dst ? c.dst(0).data : c.src(0).data),
+                                      static_cast<const float *>(c.diff_dst(0).data),
+                                      static_cast<float *>(diff_src->data), m_small))
+            return;
         (reads_dst ? m_cur->dst : m_cur->src).set_data_handle(reads_dst ? c.dst(0).data : c.src(0).data);
         m_cur->diff_dst.set_data_handle(c.diff_dst(0).data);
         m_cur->diff_src.set_data_handle(diff_src->data);
@@ -274,6 +283,21 @@ protected:
     {
         (void)dtype; // f32 only, unless computes_bf16()
         return describe(src_dims, format, engine, attr);
+    }
+
+    // Plain loops for a small plain f32 tensor (at most kSmallEltwiseElements,
+    // plugin_eltwise.hpp), where a oneDNN call costs more than the work.
+    // Return false to run the primitives. backward_small reads what the
+    // primitive would: dst or src as BackwardReads says.
+    virtual bool forward_small(const float *src, float *dst, int64_t count) const
+    {
+        (void)src, (void)dst, (void)count;
+        return false;
+    }
+    virtual bool backward_small(const float *src_or_dst, const float *diff_dst, float *diff_src, int64_t count) const
+    {
+        (void)src_or_dst, (void)diff_dst, (void)diff_src, (void)count;
+        return false;
     }
 
 private:
@@ -337,6 +361,7 @@ private:
     dnnl::stream m_stream;
     std::vector<std::unique_ptr<Built>> m_built;
     Built *m_cur = nullptr;
+    int64_t m_small = 0; // the element count when the small loops apply
 };
 
 } // namespace neurite::sdk

@@ -32,6 +32,9 @@ struct WatchedData {
     // (data.target_kind) where the data was announced, never from shapes here.
     data::TargetKind kind = data::TargetKind::None;
     data::TargetEncoding encoding = data::TargetEncoding::Index;
+    // The script gave the inputs as their own targets (y is x: an
+    // autoencoder learns to give back its input), as it said, not guessed.
+    bool targets_are_inputs = false;
 
     static WatchedData from_dataset(const data::Dataset &dataset);
     static WatchedData from_tensors(const Tensor &x, const Tensor &y);

@@ -58,6 +58,16 @@ struct RuntimeOptions {
     std::vector<std::string> command_line;
 };
 
+// One frame of a failed run's stack, innermost first.
+struct TraceFrame {
+    std::string source;   // the file's full path, or the chunk's name ("xor experiment")
+    int line = 0;         // 0: a C function
+    std::string function; // "local 'go'", "method 'save'", "main chunk", ...
+    // In Neurite's own Lua (train.lua, callbacks.lua, ...): not the user's
+    // code, shown collapsed and opened read-only by the window.
+    bool library = false;
+};
+
 struct RunResult {
     enum class Status { Ok, Error, Interrupted, Exit };
     Status status = Status::Ok;
@@ -65,6 +75,10 @@ struct RunResult {
     int exit_code = 0;
     std::string message;   // "script.lua:12: ..." (empty on success)
     std::string traceback; // "stack traceback:\n\t..." (empty on success)
+    // The stack when it failed, innermost first (empty without a traceback).
+    // An error raised in Neurite's own Lua files names, in `message`, the
+    // innermost line of the user's code instead (error_location.h).
+    std::vector<TraceFrame> frames;
 };
 
 // One Lua 5.4 state with the Neurite globals (tensor, nn, optim, data, train,
