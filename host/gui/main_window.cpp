@@ -100,6 +100,14 @@ MainWindow::MainWindow()
     m_worker->set_max_memory(QSettings().value("run/max_memory", default_memory_limit()).toULongLong());
     // As neurite-run: runs/ in the working directory unless the user chose another folder or none.
     m_worker->set_runs_dir(QSettings().value("run/runs_dir", QDir::current().absoluteFilePath("runs")).toString());
+    // Past runs in the runs list (their curves read as they are drawn).
+    m_monitor->set_runs_dir(m_worker->runs_dir());
+    m_monitor->load_store();
+    connect(m_monitor, &TrainingMonitor::open_script_requested, this, [this](const QString &path) {
+        QString error;
+        if (!m_editor->open_file(path, &error))
+            m_console->error(error);
+    });
 
     connect(m_worker, &RunWorker::output, m_console, &Console::print);
     connect(m_worker, &RunWorker::failed, this,
@@ -110,6 +118,7 @@ MainWindow::MainWindow()
     connect(m_worker, &RunWorker::finished, this, [this](int code, bool interrupted, double seconds) {
         set_running(false);
         m_monitor->refresh(); // the last points now, not at the next tick
+        m_monitor->sync_store(); // the run's record: hyperparameters and final metrics in the runs list
         if (interrupted)
             m_console->info(tr("Stopped after %1 s.").arg(seconds, 0, 'f', 1));
         else if (code == 0 && seconds > 0)
@@ -291,6 +300,8 @@ void MainWindow::ask_runs_dir()
     }
     m_worker->set_runs_dir(dir);
     QSettings().setValue("run/runs_dir", dir);
+    m_monitor->set_runs_dir(dir);
+    m_monitor->load_store();
     m_console->info(dir.isEmpty() ? tr("Runs are not kept from the next run on.")
                                   : tr("Runs are kept in %1 from the next run on.").arg(QDir::toNativeSeparators(dir)));
 }

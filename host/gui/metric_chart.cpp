@@ -11,7 +11,6 @@
 #include <QFileDialog>
 #include <QInputDialog>
 #include <QLegend>
-#include <QLegendMarker>
 #include <QLineSeries>
 #include <QMenu>
 #include <QPainter>
@@ -25,15 +24,6 @@
 namespace neurite::gui {
 
 namespace {
-
-// Distinct hues for runs; validation curves reuse their run's colour dashed.
-QColor run_colour(int index)
-{
-    static const QColor palette[] = {QColor(31, 119, 180), QColor(255, 127, 14), QColor(44, 160, 44),
-                                     QColor(214, 39, 40),  QColor(148, 103, 189), QColor(140, 86, 75),
-                                     QColor(227, 119, 194), QColor(127, 127, 127)};
-    return palette[index % 8];
-}
 
 // A log chart draws log10 of its values on a linear axis (see m_y_log).
 QList<QPointF> on_axis(QList<QPointF> points, bool log_y)
@@ -55,8 +45,9 @@ MetricChart::MetricChart(const QString &title, QWidget *parent)
     QChart *c = chart();
     c->setTitle(title);
     c->setAnimationOptions(QChart::NoAnimation);
-    c->legend()->setAlignment(Qt::AlignBottom);
-    c->legend()->setMarkerShape(QLegend::MarkerShapeFromSeries); // a dashed line for validation
+    // The runs list is the legend of every chart: a legend per chart elided
+    // its names to "fa…" in a narrow panel.
+    c->legend()->hide();
     c->setMargins(QMargins(4, 4, 4, 4));
     m_x->setLabelFormat("%g");
     m_y_linear->setLabelFormat("%.3g");
@@ -74,38 +65,25 @@ int MetricChart::columns() const
     return w > 10 ? w : 400;
 }
 
-QLineSeries *MetricChart::line_for(const QString &run, const QString &name, int run_index)
+QLineSeries *MetricChart::line_for(const Line &line)
 {
-    const QString key = run + '\n' + name;
-    if (QLineSeries *s = m_lines.value(key))
+    const QString key = line.run + '\n' + line.name;
+    if (QLineSeries *s = m_lines.value(key)) {
+        restyle(s, m_raw_lines.value(key), line);
         return s;
+    }
+    const bool validation = charts::is_validation(line.name.toStdString());
+    if (validation)
+        chart()->setTitle(m_title + tr(" (dashed: validation)"));
     // The values as reported, faint behind the smoothed line (TensorBoard's
     // way); added first, so it is drawn first.
     auto *raw = new QLineSeries;
-    QColor faint = run_colour(run_index);
-    faint.setAlpha(70);
-    raw->setPen(QPen(faint, 1, charts::is_validation(name.toStdString()) ? Qt::DashLine : Qt::SolidLine));
     raw->setVisible(false);
     chart()->addSeries(raw);
     raw->attachAxis(m_x);
     raw->attachAxis(m_log ? static_cast<QAbstractAxis *>(m_y_log) : m_y_linear);
     m_raw_lines.insert(key, raw);
     auto *s = new QLineSeries;
-    // The chart's own metric is named by its run alone; another metric on it
-    // ("val_loss" on "loss") comes first, as a narrow legend elides the end.
-    s->setName(name == m_title ? run : name + " (" + run + ")");
-    // One pixel wide: Qt draws it with its fast line stroker, where wider
-    // aliased pens go through the polygon stroker at several times the cost.
-    QPen pen(run_colour(run_index), 1);
-    if (charts::is_validation(name.toStdString())) {
-        pen.setStyle(Qt::DashLine);
-        // The legend lists runs (one colour each); the title says what a dash
-        // means, so six entries do not crowd a small chart to nothing.
-        m_validation_lines.insert(s);
-        chart()->setTitle(m_title + tr(" (dashed: validation)"));
-    }
-    m_legend_stale = true;
-    s->setPen(pen);
     connect(s, &QLineSeries::hovered, this, [this, s](const QPointF &point, bool entered) {
         if (entered)
             show_value(s, point);
@@ -116,7 +94,53 @@ QLineSeries *MetricChart::line_for(const QString &run, const QString &name, int 
     s->attachAxis(m_x);
     s->attachAxis(m_log ? static_cast<QAbstractAxis *>(m_y_log) : m_y_linear);
     m_lines.insert(key, s);
+    restyle(s, raw, line);
     return s;
+}
+
+void MetricChart::restyle(QLineSeries *s, QLineSeries *raw, const Line &line)
+{
+    // The chart's own metric is named by its run alone (the hover's text).
+    const QString name = line.name == m_title ? line.label : line.name + " (" + line.label + ")";
+    if (s->name() != name)
+        s->setName(name);
+    const Qt::PenStyle style = charts::is_validation(line.name.toStdString()) ? Qt::DashLine : Qt::SolidLine;
+    const QPen now = s->pen();
+    if (now.color() == line.colour && now.style() == style && now.widthF() == 1)
+        return;
+    // One pixel wide: Qt draws it with its fast line stroker, where wider
+    // aliased pens go through the polygon stroker at several times the cost.
+    s->setPen(QPen(line.colour, 1, style));
+    QColor faint = line.colour;
+    faint.setAlpha(70);
+    raw->setPen(QPen(faint, 1, style));
+}
+
+QColor MetricChart::line_colour(const QString &run, const QString &name) const
+{
+    QLineSeries *s = m_lines.value(run + '\n' + name);
+    return s ? s->pen().color() : QColor();
+}
+
+QString MetricChart::line_name(const QString &run, const QString &name) const
+{
+    QLineSeries *s = m_lines.value(run + '\n' + name);
+    return s ? s->name() : QString();
+}
+
+void MetricChart::remove_run(const QString &run)
+{
+    const QString prefix = run + '\n';
+    for (QHash<QString, QLineSeries *> *lines : {&m_lines, &m_raw_lines})
+        for (auto it = lines->begin(); it != lines->end();) {
+            if (it.key().startsWith(prefix)) {
+                chart()->removeSeries(it.value());
+                delete it.value();
+                it = lines->erase(it);
+            } else {
+                ++it;
+            }
+        }
 }
 
 void MetricChart::use_log_axis(bool log_y)
@@ -165,17 +189,14 @@ void MetricChart::draw(const QList<Line> &lines, XAxis axis, bool log_y)
     }
     QSet<QString> shown;
     const int cols = columns();
-    bool visibility_changed = false;
     for (const Line &l : lines) {
-        QLineSeries *s = line_for(l.run, l.name, l.run_index);
+        QLineSeries *s = line_for(l);
         const bool smoothed = l.series->smoothing() > 0;
         QLineSeries *raw = m_raw_lines.value(l.run + '\n' + l.name);
         if (smoothed)
             raw->replace(on_axis(l.series->render(axis, x0, x1, cols, log_y, true), log_y));
-        visibility_changed |= raw->isVisible() != smoothed; // its legend marker must stay hidden
         raw->setVisible(smoothed);
         s->replace(on_axis(l.series->render(axis, x0, x1, cols, log_y), log_y));
-        visibility_changed |= !s->isVisible();
         s->setVisible(true);
         shown.insert(l.run + '\n' + l.name);
     }
@@ -183,17 +204,7 @@ void MetricChart::draw(const QList<Line> &lines, XAxis axis, bool log_y)
         if (!shown.contains(it.key()) && it.value()->isVisible()) {
             it.value()->setVisible(false);
             m_raw_lines.value(it.key())->setVisible(false);
-            visibility_changed = true;
         }
-    }
-    // Hidden runs leave the legend too.
-    if (visibility_changed || m_legend_stale) {
-        for (QLegendMarker *m : chart()->legend()->markers()) {
-            auto *line = static_cast<QLineSeries *>(m->series());
-            const bool raw = !m_raw_lines.key(line).isEmpty();
-            m->setVisible(line->isVisible() && !m_validation_lines.contains(line) && !raw);
-        }
-        m_legend_stale = false;
     }
     set_axes(x0, x1, y0, y1, log_y);
 }

@@ -5,6 +5,7 @@
 #include "neurite/core/chart_rules.h"
 
 #include <QChartView>
+#include <QColor>
 #include <QHash>
 #include <QSet>
 
@@ -18,7 +19,8 @@ namespace neurite::gui {
 // One chart of the training monitor: a line per (run, metric), axes ranged by
 // hand (QtCharts' automatic ranging walks every point on each change), no
 // animations, a log-scale y on request. Hovering a line shows its run, the
-// step or epoch and the value there.
+// step or epoch and the value there. No legend of its own: the runs list of
+// the monitor is the legend of every chart (a run has one colour in all).
 class MetricChart : public QChartView {
     Q_OBJECT
 
@@ -28,16 +30,23 @@ public:
     QString title() const { return m_title; }
     // Draws series (already smoothed by the caller's settings) over [x0, x1].
     struct Line {
-        QString run;
+        QString run; // the monitor's key of the run
         QString name;
         const MetricSeries *series;
-        int run_index;
+        QString label; // the run's name as the runs list shows it
+        QColor colour; // the run's swatch in the runs list
     };
     void draw(const QList<Line> &lines, XAxis axis, bool log_y);
     // raw: the faint line of unsmoothed values behind a smoothed one.
     int drawn_points(const QString &run, const QString &name, bool raw = false) const;
     // The plot area's width in pixels: the decimation budget.
     int columns() const;
+
+    // The colour and hover name of the line drawn for (run, name).
+    QColor line_colour(const QString &run, const QString &name) const;
+    QString line_name(const QString &run, const QString &name) const;
+    // Forgets the run's lines (a run deleted from the runs list).
+    void remove_run(const QString &run);
 
     // The chart drawn at `scale` times its size on screen.
     bool export_png(const QString &path, double scale = 2) const;
@@ -65,7 +74,9 @@ protected:
     void resizeEvent(QResizeEvent *event) override;
 
 private:
-    QLineSeries *line_for(const QString &run, const QString &name, int run_index);
+    QLineSeries *line_for(const Line &line);
+    // Names and colours follow the runs list (a rename, a new colour).
+    void restyle(QLineSeries *s, QLineSeries *raw, const Line &line);
     void use_log_axis(bool log_y);
     // Sets the axes only where the rounded range changed: each change
     // re-lays out every tick label, the most costly part of a redraw.
@@ -85,8 +96,6 @@ private:
     AxisRange m_log_range; // in values, not their logarithms
     bool m_log = false;
     XAxis m_x_kind = XAxis::Step;
-    QSet<QLineSeries *> m_validation_lines; // drawn dashed, left out of the legend
-    bool m_legend_stale = false;            // a line was added since the legend was set
 };
 
 } // namespace neurite::gui

@@ -2,6 +2,8 @@
 #include "save_location.h"
 
 #include "metric_chart.h"
+#include "runs_list.h"
+#include "sweep_table.h"
 
 #include "neurite/core/chart_rules.h"
 
@@ -13,20 +15,25 @@
 #include <QGridLayout>
 #include <QHBoxLayout>
 #include <QLabel>
-#include <QListWidget>
+#include <QInputDialog>
+#include <QMessageBox>
 #include <QMenu>
 #include <QPushButton>
 #include <QResizeEvent>
 #include <QScrollArea>
 #include <QSlider>
+#include <QSplitter>
 #include <QStandardPaths>
+#include <QTabWidget>
 #include <QTextStream>
 #include <QTimer>
 #include <QToolButton>
 #include <QVBoxLayout>
 #include <QVarLengthArray>
+#include <QElapsedTimer>
 
 #include <algorithm>
+#include <cmath>
 #include <ctime>
 #include <tuple>
 
@@ -46,6 +53,20 @@ bool smooths(const QString &name, const MetricSeries &series)
 
 } // namespace
 
+// A colour per run, the same in the runs list and every chart: the ten of
+// matplotlib's tab10 first, then hues a golden angle apart.
+QColor colour_number(int index)
+{
+    static const QColor palette[] = {QColor(31, 119, 180),  QColor(255, 127, 14), QColor(44, 160, 44),
+                                     QColor(214, 39, 40),   QColor(148, 103, 189), QColor(140, 86, 75),
+                                     QColor(227, 119, 194), QColor(127, 127, 127), QColor(188, 189, 34),
+                                     QColor(23, 190, 207)};
+    if (index < 10)
+        return palette[index];
+    const int hue = static_cast<int>(std::fmod(index * 137.508, 360.0));
+    return QColor::fromHsv(hue, 200, 170 + (index % 3) * 25);
+}
+
 double TrainingMonitor::thread_cpu_ms()
 {
     timespec t{};
@@ -61,9 +82,10 @@ int TrainingMonitor::redraw_interval_ms(double ui_cpu_ms)
 TrainingMonitor::TrainingMonitor(QWidget *parent)
     : QWidget(parent), m_timer(new QTimer(this)), m_drain_timer(new QTimer(this)), m_axis_box(new QComboBox),
       m_smoothing_slider(new QSlider(Qt::Horizontal)), m_smoothing_label(new QLabel),
-      m_log_box(new QCheckBox(tr("Log scale"))), m_run_list(new QListWidget), m_grid(new QGridLayout),
-      m_status(new QLabel), m_status_timer(new QTimer(this))
+      m_log_box(new QCheckBox(tr("Log scale"))), m_run_tabs(new QTabWidget), m_runs_list(new RunsList),
+      m_sweep_table(new SweepTable), m_grid(new QGridLayout), m_status(new QLabel), m_status_timer(new QTimer(this))
 {
+    m_session_start = QDateTime::currentDateTimeUtc();
     m_axis_box->addItem(tr("Step"));
     m_axis_box->addItem(tr("Epoch"));
     m_smoothing_slider->setRange(0, kSmoothingSteps - 1);
@@ -73,10 +95,10 @@ TrainingMonitor::TrainingMonitor(QWidget *parent)
     m_smoothing_slider->setMinimumWidth(100); // a narrow panel squeezed it into a checkbox's size
     m_smoothing_label->setText(QString::number(m_smoothing, 'f', 2));
     m_smoothing_label->setMinimumWidth(32);
-    m_run_list->setMaximumHeight(56);
-    m_run_list->setFlow(QListView::LeftToRight); // runs side by side: one short row
-    m_run_list->setWrapping(true);
-    m_run_list->setToolTip(tr("Runs: untick to hide"));
+    m_run_tabs->addTab(m_runs_list, tr("Runs"));
+    m_run_tabs->addTab(m_sweep_table, tr("Sweeps"));
+    m_run_tabs->setTabEnabled(1, false);
+    m_run_tabs->setTabToolTip(1, tr("train.sweep's variants, best first by the sweep's metric"));
 
     // One button with a menu keeps the row short enough for a narrow dock.
     auto *export_button = new QToolButton;
@@ -112,19 +134,36 @@ TrainingMonitor::TrainingMonitor(QWidget *parent)
     m_status_timer->setInterval(10000);
     connect(m_status_timer, &QTimer::timeout, m_status, &QLabel::hide);
 
+    // The runs over the charts, the border between them draggable.
+    m_split = new QSplitter(Qt::Vertical);
+    m_split->addWidget(m_run_tabs);
+    m_split->addWidget(scroll);
+    m_split->setStretchFactor(1, 1);
+    m_split->setChildrenCollapsible(false);
+    connect(m_split, &QSplitter::splitterMoved, this, [this] { m_split_moved = true; });
     auto *layout = new QVBoxLayout(this);
     layout->addLayout(controls);
     layout->addWidget(m_status);
-    layout->addWidget(m_run_list);
-    layout->addWidget(scroll, 1);
+    layout->addWidget(m_split, 1);
+    fit_runs_panel();
 
     connect(m_axis_box, &QComboBox::currentIndexChanged, this,
             [this](int i) { set_x_axis(i == 0 ? XAxis::Step : XAxis::Epoch); });
     connect(m_smoothing_slider, &QSlider::valueChanged, this,
             [this](int v) { set_smoothing(static_cast<double>(v) / kSmoothingSteps); });
     connect(m_log_box, &QCheckBox::toggled, this, &TrainingMonitor::set_log_y);
-    connect(m_run_list, &QListWidget::itemChanged, this, [this](QListWidgetItem *item) {
-        set_run_visible(item->text(), item->checkState() == Qt::Checked);
+    connect(m_runs_list, &RunsList::visibility_toggled, this, &TrainingMonitor::set_run_visible);
+    connect(m_runs_list, &RunsList::rename_requested, this, &TrainingMonitor::ask_rename);
+    connect(m_runs_list, &RunsList::delete_requested, this, &TrainingMonitor::ask_delete);
+    connect(m_runs_list, &RunsList::open_script_requested, this, [this](const QString &run) {
+        const RunState &state = m_run_state[run];
+        if (state.has_record && !state.record.script_copy.isEmpty())
+            emit open_script_requested(state.record.script_copy);
+    });
+    connect(m_sweep_table, &SweepTable::show_only, this, [this](const QStringList &keys) {
+        for (const QString &run : std::as_const(m_runs))
+            if (m_run_state[run].visible != keys.contains(run))
+                set_run_visible(run, keys.contains(run));
     });
     connect(export_png, &QAction::triggered, this, [this] {
         const QString dir = QFileDialog::getExistingDirectory(
@@ -233,6 +272,9 @@ void TrainingMonitor::refresh()
 
 void TrainingMonitor::drain()
 {
+    // Stored runs' curves a few at a time: the window stays responsive
+    // while a long history loads.
+    load_pending_curves(20);
     m_drained.clear();
     m_ring.drain(m_drained);
     // Points come in runs of a few names, each posted as the same shared
@@ -249,12 +291,8 @@ void TrainingMonitor::drain()
         auto hit = std::find_if(recent.begin(), recent.end(),
                                 [&](const Recent &r) { return r.run == run && r.name == name; });
         if (hit == recent.end()) {
-            if (!m_run_visible.contains(e.run)) {
-                m_runs.append(e.run);
-                m_run_visible.insert(e.run, true);
-                auto *item = new QListWidgetItem(e.run, m_run_list);
-                item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
-                item->setCheckState(Qt::Checked);
+            if (!m_run_state.contains(e.run)) {
+                add_run(e.run, e.run, true).active = true;
                 emit run_added(e.run);
             }
             const Key key{e.run, e.name};
@@ -285,11 +323,11 @@ void TrainingMonitor::redraw(const QSet<QString> *only)
     QMap<QString, QList<MetricChart::Line>> per_chart;
     for (auto it = m_series.begin(); it != m_series.end(); ++it) {
         const QString group = group_of(it.key().name);
-        if (!m_run_visible.value(it.key().run, true) || (only && !only->contains(group)))
+        const RunState &run = m_run_state[it.key().run];
+        if (!run.visible || (only && !only->contains(group)))
             continue;
         it.value().set_smoothing(smooths(it.key().name, it.value()) ? m_smoothing : 0);
-        per_chart[group].append(
-            {it.key().run, it.key().name, &it.value(), static_cast<int>(m_runs.indexOf(it.key().run))});
+        per_chart[group].append({it.key().run, it.key().name, &it.value(), run.name, run.colour});
     }
     for (auto it = m_charts.begin(); it != m_charts.end(); ++it) {
         if (only && !only->contains(it.key()))
@@ -297,8 +335,8 @@ void TrainingMonitor::redraw(const QSet<QString> *only)
         // Runs in order of arrival, training before validation: the legend
         // then reads the same on every redraw.
         QList<MetricChart::Line> &lines = per_chart[it.key()];
-        std::sort(lines.begin(), lines.end(), [](const MetricChart::Line &a, const MetricChart::Line &b) {
-            return std::tie(a.run_index, a.name) < std::tie(b.run_index, b.name);
+        std::sort(lines.begin(), lines.end(), [this](const MetricChart::Line &a, const MetricChart::Line &b) {
+            return std::tuple(m_runs.indexOf(a.run), a.name) < std::tuple(m_runs.indexOf(b.run), b.name);
         });
         it.value()->draw(lines, m_axis, m_log_y);
     }
@@ -320,10 +358,13 @@ QStringList TrainingMonitor::charts() const { return m_charts.keys(); }
 
 void TrainingMonitor::set_run_visible(const QString &run, bool visible)
 {
-    m_run_visible[run] = visible;
-    for (int i = 0; i < m_run_list->count(); ++i)
-        if (m_run_list->item(i)->text() == run)
-            m_run_list->item(i)->setCheckState(visible ? Qt::Checked : Qt::Unchecked);
+    auto it = m_run_state.find(run);
+    if (it == m_run_state.end())
+        return;
+    it->visible = visible;
+    m_runs_list->set_visible(run, visible);
+    if (visible && it->curves_pending)
+        load_curves(run);
     redraw();
 }
 
@@ -397,8 +438,10 @@ void TrainingMonitor::clear()
     m_ring.drain(discard);
     m_series.clear();
     m_runs.clear();
-    m_run_visible.clear();
-    m_run_list->clear();
+    m_run_state.clear();
+    m_runs_list->clear();
+    m_sweep_table->set_sweeps({});
+    m_run_tabs->setTabEnabled(1, false);
     for (MetricChart *c : std::as_const(m_charts))
         c->deleteLater();
     m_charts.clear();

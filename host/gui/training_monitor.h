@@ -1,7 +1,9 @@
 #pragma once
 
 #include "metric_series.h"
+#include "stored_run.h"
 
+#include <QDateTime>
 #include <QHash>
 #include <QMap>
 #include <QSet>
@@ -12,18 +14,24 @@
 class QCheckBox;
 class QComboBox;
 class QGridLayout;
-class QListWidget;
 class QSlider;
+class QSplitter;
+class QTabWidget;
 class QTimer;
 class QLabel;
 
 namespace neurite::gui {
 
 class MetricChart;
+class RunsList;
+class SweepTable;
 
 // Live training curves: one chart per metric (training and validation of a
-// metric share a chart: "loss" and "val_loss"), several runs overlaid and
-// toggled. Events arrive from any thread through a ring buffer; a timer
+// metric share a chart: "loss" and "val_loss"), several runs overlaid. The
+// runs list above the charts is their one legend (a run has one colour in
+// every chart) and holds the run store's record of each run; past runs are
+// read from the store at start, their curves lazily; train.sweep's variants
+// are ranked in the sweep table. Events arrive from any thread through a ring buffer; a timer
 // drains it and redraws at most 20 times a second, so a fast run never
 // floods the UI thread. The timer also keeps the UI thread within a CPU
 // budget: on two cores every millisecond it computes stalls both training
@@ -54,9 +62,39 @@ public:
     static double thread_cpu_ms();
     int current_redraw_interval_ms() const;
 
+    // Run keys in order of arrival: a live run's name as the kernel posts
+    // it, or a stored run's folder name (run id).
     QStringList runs() const;
     QStringList charts() const; // the metric groups shown
     void set_run_visible(const QString &run, bool visible);
+    bool run_visible(const QString &run) const;
+    QString run_name(const QString &run) const; // as the runs list and the charts show it
+    QColor run_colour(const QString &run) const;
+    QString run_dir(const QString &run) const; // its folder in the run store, or empty
+    // The line drawn for (run, name) in its chart: its colour and hover name.
+    QColor line_colour(const QString &run, const QString &name) const;
+    QString line_name(const QString &run, const QString &name) const;
+
+    // The run store (docs/run-store.md): where the window's kernel keeps runs.
+    void set_runs_dir(const QString &dir) { m_runs_dir = dir; }
+    const QString &runs_dir() const { return m_runs_dir; }
+    // Lists the store's runs (at the window's start): their records at once,
+    // their curves when drawn; only the newest kShownAtStart are ticked.
+    int load_store();
+    static constexpr int kShownAtStart = 10;
+    // Reads the curves of ticked stored runs not read yet, for up to
+    // budget_ms (< 0: all); true when none is left to read.
+    bool load_pending_curves(int budget_ms = -1);
+    // After a run of the window: links the runs it drew to the folders the
+    // kernel wrote (their hyperparameters and final metrics fill the list).
+    void sync_store();
+    // Rename and delete act on the charts, the list and the run's folder;
+    // false with `error` when refused (a run still going on) or failing.
+    bool rename_run(const QString &run, const QString &name, QString *error = nullptr);
+    bool delete_run(const QString &run, QString *error = nullptr);
+    RunsList *runs_list() const { return m_runs_list; }
+    SweepTable *sweep_table() const { return m_sweep_table; }
+    QTabWidget *runs_tabs() const { return m_run_tabs; }
     void set_x_axis(XAxis axis);
     void set_smoothing(double weight);
     void set_log_y(bool on);
@@ -77,6 +115,8 @@ public:
 
 signals:
     void run_added(const QString &run);
+    // "Open the script of this run": its copy in the run's folder.
+    void open_script_requested(const QString &path);
 
 protected:
     void showEvent(QShowEvent *event) override;
@@ -88,6 +128,26 @@ private:
         bool operator==(const Key &o) const { return run == o.run && name == o.name; }
     };
     friend size_t qHash(const Key &k, size_t seed) { return qHash(k.run, seed) ^ qHash(k.name, seed); }
+
+    struct RunState {
+        QString name;
+        QColor colour;
+        bool visible = true;
+        bool curves_pending = false; // a stored run whose metrics.jsonl is not read yet
+        bool active = false;         // posted by the run going on (no rename or delete)
+        bool has_record = false;
+        StoredRun record;
+    };
+    RunState &add_run(const QString &key, const QString &name, bool visible);
+    void add_stored_run(const StoredRun &run, bool visible);
+    void load_curves(const QString &key);
+    void update_sweeps();
+    // Sizes the runs panel to its rows (up to kRowsShown), until the user
+    // drags the border.
+    void fit_runs_panel();
+    static constexpr int kRowsShown = 8;
+    void ask_rename(const QString &run);
+    void ask_delete(const QString &run);
 
     static QString group_of(const QString &name);
     // A sentence under the controls for a while (where an export went).
@@ -105,7 +165,10 @@ private:
     QList<MetricChart *> m_chart_order; // as they were made: their places in the grid
     int m_columns = 2;
     QStringList m_runs;
-    QHash<QString, bool> m_run_visible;
+    QHash<QString, RunState> m_run_state;
+    int m_colours_used = 0;
+    QString m_runs_dir;
+    QDateTime m_session_start; // live runs link only to folders made since
     XAxis m_axis = XAxis::Step;
     double m_smoothing = 0.6;
     bool m_log_y = false;
@@ -118,7 +181,11 @@ private:
     QSlider *m_smoothing_slider;
     QLabel *m_smoothing_label;
     QCheckBox *m_log_box;
-    QListWidget *m_run_list;
+    QTabWidget *m_run_tabs;
+    QSplitter *m_split;
+    bool m_split_moved = false;
+    RunsList *m_runs_list;
+    SweepTable *m_sweep_table;
     QGridLayout *m_grid;
     QLabel *m_status;
     QTimer *m_status_timer;

@@ -2,9 +2,12 @@
 
 // Shared by the tests that drive the real window (gui_window, gui_kernel).
 #include <QList>
+#include <QSettings>
 #include <QSignalSpy>
+#include <QTemporaryDir>
 #include <QVariant>
 
+#include <memory>
 #include <utility>
 
 namespace neurite::test {
@@ -17,6 +20,16 @@ local model = nn.Sequential{nn.Dense{inputs = 2, outputs = 6, activation = "tanh
 train.fit{model = model, loss = nn.CrossEntropyLoss(), optimizer = optim.Adam(model:parameters(), {lr = 0.05}),
           data = {x = x, y = y}, epochs = 150, batch_size = 4, verbose = 0, name = "xor"}
 )";
+
+// The window lists the run store's past runs at start: each test program
+// keeps its runs in an empty folder of its own, removed when it ends, so
+// earlier tests' runs are not listed (call from init(), before each test).
+inline void use_fresh_run_store()
+{
+    static std::unique_ptr<QTemporaryDir> store;
+    store = std::make_unique<QTemporaryDir>();
+    QSettings().setValue("run/runs_dir", store->path());
+}
 
 // Waits for the window's run to end (MainWindow::run_finished caught by
 // `spy`); returns {exit code, interrupted}, or {-1, false} on a timeout.

@@ -100,7 +100,7 @@ RunStore::~RunStore()
         end(false, m_run.started_clock);
 }
 
-void RunStore::set_script(const std::string &path, const std::vector<std::string> &args)
+void RunStore::set_script(const std::string &path, const std::vector<std::string> &args, const std::string *text)
 {
     std::error_code ec;
     m_script_path = fs::absolute(path, ec).lexically_normal().string();
@@ -108,12 +108,16 @@ void RunStore::set_script(const std::string &path, const std::vector<std::string
     m_script_text.clear();
     if (m_dir.empty())
         return;
+    if (text) {
+        m_script_text = *text;
+        return;
+    }
     // Read when the script starts: an edit during the run must not change
     // the copy that says what ran.
     std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    m_script_text = text.str();
+    std::ostringstream file_text;
+    file_text << in.rdbuf();
+    m_script_text = file_text.str();
 }
 
 std::string RunStore::run_dir() const

@@ -34,8 +34,11 @@ public:
     RunStore(const RunStore &) = delete;
     RunStore &operator=(const RunStore &) = delete;
 
-    // The script the next runs come from; its text is copied into each run.
-    void set_script(const std::string &path, const std::vector<std::string> &args);
+    // The script the next runs come from; its text is copied into each run:
+    // `text` when given (the window runs its editor's text, which may differ
+    // from the file on disk, or have none), else the file's.
+    void set_script(const std::string &path, const std::vector<std::string> &args,
+                    const std::string *text = nullptr);
     void set_seed(uint64_t seed) { m_seed = seed; }
 
     // Subscribed to the monitor: runs begin, scalars arrive, runs end.

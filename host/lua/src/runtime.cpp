@@ -432,7 +432,7 @@ RunResult LuaRuntime::run_string(const std::string &code, const std::string &chu
     // stream, as with run_file; a console line ("=...") is not.
     if (!chunk_name.empty() && chunk_name[0] == '@') {
         const std::string stem = fs::path(chunk_name.substr(1)).stem().string();
-        m_state->run_store->set_script(chunk_name.substr(1), {});
+        m_state->run_store->set_script(chunk_name.substr(1), {}, &code); // what ran, not the file
         m_state->monitor.begin_run(stem.empty() ? "script" : stem);
     }
     return run_loaded(status, 0);

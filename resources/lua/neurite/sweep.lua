@@ -128,7 +128,10 @@ local function run_variant(opts, i, cfg, seed)
   local entry = {variant = i, config = cfg, seed = seed, status = "finished"}
   local run = monitor.run(name)
   entry.run_id = run.id
-  local hparams = {sweep = opts.name or "sweep", variant = i, seed = seed}
+  -- The metric and direction go into run.json too: the window ranks the
+  -- stored variants by them (its sweep table).
+  local hparams = {sweep = opts.name or "sweep", variant = i, seed = seed,
+                   sweep_metric = opts.metric, sweep_mode = opts.mode}
   for k, v in pairs(cfg) do hparams[k] = v end
   monitor.hparams(hparams)
   entry.run_dir = monitor.run_dir()
@@ -143,6 +146,7 @@ local function run_variant(opts, i, cfg, seed)
   entry.metrics = variant_metrics(ok and returned or nil, opts.metric)
   if ok then
     entry.metric = entry.metrics[opts.metric]
+    if entry.metric ~= nil then monitor.hparams{sweep_result = entry.metric} end
     run:finish(true)
   else -- what it logged before failing stays in metrics; it ranks last
     entry.status, entry.error = "failed", tostring(returned)

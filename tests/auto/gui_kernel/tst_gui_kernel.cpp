@@ -103,6 +103,8 @@ class TestGuiKernel : public QObject {
     Q_OBJECT
 
 private slots:
+    void init() { neurite::test::use_fresh_run_store(); }
+
     // Frames come out whole however the pipe splits them; a length past
     // the limit marks the stream broken instead of asking for 4 GB.
     void frames_survive_any_split()

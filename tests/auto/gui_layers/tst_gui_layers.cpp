@@ -98,6 +98,8 @@ class TstGuiLayers : public QObject {
     Q_OBJECT
 
 private slots:
+    void init() { neurite::test::use_fresh_run_store(); }
+
     void cnn_shows_filters_and_feature_maps()
     {
         MainWindow w;

@@ -117,6 +117,8 @@ class TestGuiQuickForm : public QObject {
     Q_OBJECT
 
 private slots:
+    void init() { neurite::test::use_fresh_run_store(); }
+
     // Issue 17 §4: the form's defaults solve each dataset (spirals reached 61%).
     void defaults_reach_their_accuracy_data()
     {

@@ -153,6 +153,8 @@ class TestGuiWindow : public QObject {
     Q_OBJECT
 
 private slots:
+    void init() { neurite::test::use_fresh_run_store(); }
+
     void run_delivers_chart_points()
     {
         MainWindow w;
