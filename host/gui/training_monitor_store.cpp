@@ -109,6 +109,8 @@ void TrainingMonitor::scan_store()
                     c->remove_run(key);
                 mark_curves_pending(state);
             }
+            if (state.active) // run.json has the final metrics only from the end: keep the curves'
+                stored.final_metrics = state.record.final_metrics;
             state.record = stored;
             state.name = stored.name;
             m_runs_list->set_record(key, stored);
