@@ -303,6 +303,7 @@ void TrainingMonitor::drain()
             if (!m_run_state.contains(e.run)) {
                 add_run(e.run, e.run, true).active = true;
                 emit run_added(e.run);
+                m_scan_timer->start(); // its folder may be in the store already, waiting for it
             }
             const Key key{e.run, e.name};
             if (!m_series.contains(key))

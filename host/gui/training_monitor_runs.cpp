@@ -121,9 +121,9 @@ void TrainingMonitor::finish_curve_read(const QString &key, QFutureWatcher<Store
     watcher->deleteLater();
     auto it = m_run_state.find(key);
     // Deleted, read already (ticked meanwhile), or changed since the read began.
-    if (it == m_run_state.end() || !it->curves_pending || it->curves_generation != generation)
-        return;
-    apply_curves(key, watcher->result());
+    if (it != m_run_state.end() && it->curves_pending && it->curves_generation == generation)
+        apply_curves(key, watcher->result());
+    start_curve_reads(); // the next at once, not at the next tick
 }
 
 bool TrainingMonitor::load_pending_curves(int budget_ms)
