@@ -109,7 +109,7 @@ void TrainingMonitor::scan_store()
                     c->remove_run(key);
                 mark_curves_pending(state);
             }
-            if (state.active) // run.json has the final metrics only from the end: keep the curves'
+            if (state.active && is_running(stored)) // run.json has them only from the end: the curves' until then
                 stored.final_metrics = state.record.final_metrics;
             state.record = stored;
             state.name = stored.name;
