@@ -108,9 +108,9 @@ class TestGuiRuns : public QObject {
     std::unique_ptr<QTemporaryDir> m_store;
 
     // A window keeping its runs in this test's store.
-    std::unique_ptr<MainWindow> window()
+    std::unique_ptr<MainWindow> window(const QString &runs_dir = QString())
     {
-        QSettings().setValue("run/runs_dir", m_store->path());
+        QSettings().setValue("run/runs_dir", runs_dir.isEmpty() ? m_store->path() : runs_dir);
         QSettings().remove("window/state");
         auto w = std::make_unique<MainWindow>();
         w->resize(1400, 900);
@@ -485,6 +485,26 @@ private slots:
         QCOMPARE(m->series(key, "loss")->points().back().value, 0.2);
         QVERIFY(m->drawn_points(key, "loss") > 0);
         QCOMPARE(m->runs().size(), 1);
+    }
+
+    // The runs folder made by another process after the window opened (the
+    // window watches its parent until then).
+    void runs_folder_made_while_the_window_is_open()
+    {
+        const QString runs = m_store->path() + "/runs";
+        auto w = window(runs);
+        TrainingMonitor *m = w->monitor();
+        QCOMPARE(m->runs().size(), 0);
+        const QString id = "20261201-170500-1-first-1";
+        QVERIFY(QDir().mkpath(runs + "/" + id));
+        const QJsonObject record{{"format", 1}, {"id", id}, {"name", "first-1"}, {"status", "failed"},
+                                 {"message", "first.lua:3: boom"},
+                                 {"started", QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs)}};
+        QVERIFY(write_file(runs + "/" + id + "/run.json", QJsonDocument(record).toJson()));
+        QTRY_COMPARE_WITH_TIMEOUT(m->runs(), QStringList{id}, 5000);
+        QCOMPARE(m->run_name(id), QString("first-1"));
+        QCOMPARE(m->runs_list()->cell(id, "Status"), QString("failed"));
+        QCOMPARE(m->run_dir(id), QDir(runs + "/" + id).absolutePath());
     }
 
     // A stored run's metrics.jsonl is read on the thread pool: the event
