@@ -103,6 +103,7 @@ MainWindow::MainWindow()
     // Past runs in the runs list (their curves read as they are drawn).
     m_monitor->set_runs_dir(m_worker->runs_dir());
     m_monitor->load_store();
+    connect(m_worker, &RunWorker::started, m_monitor, &TrainingMonitor::begin_live);
     connect(m_monitor, &TrainingMonitor::open_script_requested, this, [this](const QString &path) {
         QString error;
         if (!m_editor->open_file(path, &error))

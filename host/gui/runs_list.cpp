@@ -235,7 +235,9 @@ void RunsList::update_columns(const QString &only)
     for (const QString &m : std::as_const(metrics))
         if (seen_metrics.contains(m) && !kLeadingMetrics.contains(m))
             columns.append({false, m, hparams.contains(m) ? tr("final %1").arg(m) : m});
-    const bool changed = columns != m_columns;
+    // The header count too: a first run with neither (it failed at once)
+    // still needs the headers.
+    const bool changed = columns != m_columns || m_tree->columnCount() != kFixedColumns + columns.size() + 1;
     if (changed) {
         m_columns = columns;
         QStringList headers = {tr("Run"), tr("Status")};

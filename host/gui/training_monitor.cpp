@@ -31,6 +31,7 @@
 #include <QVBoxLayout>
 #include <QVarLengthArray>
 #include <QElapsedTimer>
+#include <QFileSystemWatcher>
 
 #include <algorithm>
 #include <cmath>
@@ -85,7 +86,15 @@ TrainingMonitor::TrainingMonitor(QWidget *parent)
       m_log_box(new QCheckBox(tr("Log scale"))), m_run_tabs(new QTabWidget), m_runs_list(new RunsList),
       m_sweep_table(new SweepTable), m_grid(new QGridLayout), m_status(new QLabel), m_status_timer(new QTimer(this))
 {
-    m_session_start = QDateTime::currentDateTimeUtc();
+    m_watcher = new QFileSystemWatcher(this);
+    m_scan_timer = new QTimer(this);
+    m_live_since = QDateTime::currentDateTimeUtc();
+    // A folder made or a run.json replaced: one scan after the burst of
+    // changes (a QSaveFile writes a temporary file, then renames it).
+    m_scan_timer->setSingleShot(true);
+    m_scan_timer->setInterval(kScanDelayMs);
+    connect(m_scan_timer, &QTimer::timeout, this, &TrainingMonitor::scan_store);
+    connect(m_watcher, &QFileSystemWatcher::directoryChanged, m_scan_timer, qOverload<>(&QTimer::start));
     m_axis_box->addItem(tr("Step"));
     m_axis_box->addItem(tr("Epoch"));
     m_smoothing_slider->setRange(0, kSmoothingSteps - 1);
@@ -264,6 +273,7 @@ void TrainingMonitor::refresh()
     m_timer->setInterval(redraw_interval_ms(now - m_last_tick_cpu_ms));
     m_last_tick_cpu_ms = now;
     drain();
+    update_live_metrics();
     // Only the charts that got points: the per-epoch charts stay as they are
     // through the thousands of steps between their points.
     if (!m_dirty_charts.isEmpty())
@@ -272,9 +282,8 @@ void TrainingMonitor::refresh()
 
 void TrainingMonitor::drain()
 {
-    // Stored runs' curves a few at a time: the window stays responsive
-    // while a long history loads.
-    load_pending_curves(20);
+    // Ticked stored runs' curves, read on the thread pool.
+    start_curve_reads();
     m_drained.clear();
     m_ring.drain(m_drained);
     // Points come in runs of a few names, each posted as the same shared
@@ -294,6 +303,7 @@ void TrainingMonitor::drain()
             if (!m_run_state.contains(e.run)) {
                 add_run(e.run, e.run, true).active = true;
                 emit run_added(e.run);
+                m_scan_timer->start(); // its folder may be in the store already, waiting for it
             }
             const Key key{e.run, e.name};
             if (!m_series.contains(key))
@@ -437,15 +447,28 @@ void TrainingMonitor::clear()
     std::vector<MetricEvent> discard;
     m_ring.drain(discard);
     m_series.clear();
-    m_runs.clear();
-    m_run_state.clear();
-    m_runs_list->clear();
-    m_sweep_table->set_sweeps({});
-    m_run_tabs->setTabEnabled(1, false);
     for (MetricChart *c : std::as_const(m_charts))
         c->deleteLater();
     m_charts.clear();
     m_chart_order.clear();
+    m_dirty_charts.clear();
+    // Stored runs stay listed, unticked: their curves are on disk and come
+    // back when ticked. Runs known only from their curves leave the list.
+    const QStringList runs = m_runs;
+    for (const QString &key : runs) {
+        RunState &state = m_run_state[key];
+        if (state.has_record && !state.active) {
+            state.visible = false;
+            mark_curves_pending(state);
+            m_runs_list->set_visible(key, false);
+            continue;
+        }
+        m_run_state.remove(key);
+        m_runs.removeOne(key);
+        m_runs_list->remove_run(key);
+    }
+    fit_runs_panel();
+    update_sweeps();
 }
 
 } // namespace neurite::gui

@@ -4,6 +4,8 @@
 #include "stored_run.h"
 
 #include <QDateTime>
+#include <QElapsedTimer>
+#include <QFutureWatcher>
 #include <QHash>
 #include <QMap>
 #include <QSet>
@@ -13,6 +15,7 @@
 
 class QCheckBox;
 class QComboBox;
+class QFileSystemWatcher;
 class QGridLayout;
 class QSlider;
 class QSplitter;
@@ -76,18 +79,34 @@ public:
     QString line_name(const QString &run, const QString &name) const;
 
     // The run store (docs/run-store.md): where the window's kernel keeps runs.
-    void set_runs_dir(const QString &dir) { m_runs_dir = dir; }
+    // Watched while the window is open: runs stored by another process (a
+    // neurite-run in a terminal) join the list without a restart.
+    void set_runs_dir(const QString &dir);
     const QString &runs_dir() const { return m_runs_dir; }
     // Lists the store's runs (at the window's start): their records at once,
     // their curves when drawn; only the newest kShownAtStart are ticked.
     int load_store();
     static constexpr int kShownAtStart = 10;
     // Reads the curves of ticked stored runs not read yet, for up to
-    // budget_ms (< 0: all); true when none is left to read.
+    // budget_ms (< 0: all, waiting for the reads in flight too); true when
+    // none is left to read. The window reads them on the thread pool.
     bool load_pending_curves(int budget_ms = -1);
+    int curve_reads_in_flight() const { return static_cast<int>(m_curve_reads.size()); }
     // After a run of the window: links the runs it drew to the folders the
     // kernel wrote (their hyperparameters and final metrics fill the list).
     void sync_store();
+    // A run of the window's kernel begins: run folders made from now on are
+    // its runs (linked to their rows when their first points arrive), not
+    // another process's.
+    void begin_live();
+    // Reads what changed in the store: a new folder is linked to the live
+    // run it belongs to (its hyperparameter columns fill as train.fit
+    // starts) or listed as another process's run; a running run's run.json
+    // is read again. The store's watcher calls it, after kScanDelayMs.
+    void scan_store();
+    static constexpr int kScanDelayMs = 150;
+    // A live run's final-metric columns follow its curves this often.
+    static constexpr int kLiveMetricsMs = 400;
     // Rename and delete act on the charts, the list and the run's folder;
     // false with `error` when refused (a run still going on) or failing.
     bool rename_run(const QString &run, const QString &name, QString *error = nullptr);
@@ -134,6 +153,7 @@ private:
         QColor colour;
         bool visible = true;
         bool curves_pending = false; // a stored run whose metrics.jsonl is not read yet
+        int curves_generation = 0;   // a read begun before the last mark_curves_pending is stale
         bool active = false;         // posted by the run going on (no rename or delete)
         bool has_record = false;
         StoredRun record;
@@ -141,6 +161,20 @@ private:
     RunState &add_run(const QString &key, const QString &name, bool visible);
     void add_stored_run(const StoredRun &run, bool visible);
     void load_curves(const QString &key);
+    static void mark_curves_pending(RunState &state);
+    using StoredCurves = std::vector<std::pair<QString, std::vector<MetricPoint>>>;
+    void apply_curves(const QString &key, StoredCurves curves);
+    // Reads ticked stored runs' metrics.jsonl on the thread pool, one at a
+    // time (25-35 ms each for a 10-epoch Fashion-MNIST run): the window
+    // stays responsive while a long history loads.
+    void start_curve_reads();
+    void finish_curve_read(const QString &key, QFutureWatcher<StoredCurves> *watcher, int generation);
+    // Watches the runs folder (its parent while it does not exist) and the
+    // folders of runs not ended yet (run.json is replaced in them).
+    void watch_store(const QStringList &run_folders);
+    // Links a folder to a live run of the window; false when none is its.
+    bool link_live_run(const StoredRun &stored);
+    void update_live_metrics();
     void update_sweeps();
     // Sizes the runs panel to its rows (up to kRowsShown), until the user
     // drags the border.
@@ -168,7 +202,12 @@ private:
     QHash<QString, RunState> m_run_state;
     int m_colours_used = 0;
     QString m_runs_dir;
-    QDateTime m_session_start; // live runs link only to folders made since
+    QDateTime m_live_since; // live runs link only to folders made since
+    bool m_live = false;    // a run of the window's kernel is going on
+    QFileSystemWatcher *m_watcher;
+    QHash<QString, QFutureWatcher<StoredCurves> *> m_curve_reads; // run key: its read in flight
+    QTimer *m_scan_timer; // gathers a burst of changes into one scan
+    QElapsedTimer m_live_metrics_clock;
     XAxis m_axis = XAxis::Step;
     double m_smoothing = 0.6;
     bool m_log_y = false;

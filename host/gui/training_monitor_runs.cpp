@@ -13,6 +13,7 @@
 #include <QSplitter>
 #include <QTabBar>
 #include <QTabWidget>
+#include <QtConcurrent/QtConcurrentRun>
 
 #include <algorithm>
 #include <cmath>
@@ -38,7 +39,7 @@ void TrainingMonitor::add_stored_run(const StoredRun &run, bool visible)
     RunState &state = add_run(run.id, run.name, visible);
     state.has_record = true;
     state.record = run;
-    state.curves_pending = true;
+    mark_curves_pending(state);
     m_runs_list->set_record(run.id, run);
 }
 
@@ -61,14 +62,24 @@ int TrainingMonitor::load_store()
     m_runs_list->end_batch();
     fit_runs_panel();
     update_sweeps();
+    QStringList running; // their run.json changes when they end
+    for (const StoredRun &run : stored)
+        if (run.status == "running")
+            running << run.dir;
+    watch_store(running);
     return added;
 }
 
-void TrainingMonitor::load_curves(const QString &key)
+void TrainingMonitor::mark_curves_pending(RunState &state)
 {
-    RunState &state = m_run_state[key];
-    state.curves_pending = false;
-    for (auto &[name, points] : read_stored_metrics(state.record.dir)) {
+    state.curves_pending = true;
+    ++state.curves_generation;
+}
+
+void TrainingMonitor::apply_curves(const QString &key, StoredCurves curves)
+{
+    m_run_state[key].curves_pending = false;
+    for (auto &[name, points] : curves) {
         MetricSeries &series = m_series[Key{key, name}];
         for (const MetricPoint &p : points)
             series.append(p);
@@ -78,10 +89,54 @@ void TrainingMonitor::load_curves(const QString &key)
     }
 }
 
+void TrainingMonitor::load_curves(const QString &key)
+{
+    apply_curves(key, read_stored_metrics(m_run_state[key].record.dir));
+}
+
+void TrainingMonitor::start_curve_reads()
+{
+    if (!m_curve_reads.isEmpty())
+        return; // one at a time: the other core trains
+    for (const QString &key : std::as_const(m_runs)) {
+        const RunState &state = m_run_state[key];
+        if (!state.curves_pending || !state.visible)
+            continue;
+        auto *watcher = new QFutureWatcher<StoredCurves>(this);
+        const int generation = state.curves_generation;
+        connect(watcher, &QFutureWatcherBase::finished, this,
+                [this, key, watcher, generation] { finish_curve_read(key, watcher, generation); });
+        watcher->setProperty("generation", generation);
+        m_curve_reads.insert(key, watcher);
+        watcher->setFuture(QtConcurrent::run(read_stored_metrics, state.record.dir));
+        return;
+    }
+}
+
+void TrainingMonitor::finish_curve_read(const QString &key, QFutureWatcher<StoredCurves> *watcher, int generation)
+{
+    if (m_curve_reads.value(key) != watcher)
+        return; // taken by load_pending_curves already
+    m_curve_reads.remove(key);
+    watcher->deleteLater();
+    auto it = m_run_state.find(key);
+    // Deleted, read already (ticked meanwhile), or changed since the read began.
+    if (it != m_run_state.end() && it->curves_pending && it->curves_generation == generation)
+        apply_curves(key, watcher->result());
+    start_curve_reads(); // the next at once, not at the next tick
+}
+
 bool TrainingMonitor::load_pending_curves(int budget_ms)
 {
     QElapsedTimer clock;
     clock.start();
+    if (budget_ms < 0) {
+        const auto reads = m_curve_reads; // finish_curve_read edits the map
+        for (auto it = reads.cbegin(); it != reads.cend(); ++it) {
+            it.value()->waitForFinished();
+            finish_curve_read(it.key(), it.value(), it.value()->property("generation").toInt());
+        }
+    }
     bool left = false;
     for (const QString &key : std::as_const(m_runs)) {
         const RunState &state = m_run_state[key];
@@ -94,51 +149,6 @@ bool TrainingMonitor::load_pending_curves(int budget_ms)
         load_curves(key);
     }
     return !left;
-}
-
-void TrainingMonitor::sync_store()
-{
-    QHash<QString, QString> by_dir; // folder: run key
-    for (auto it = m_run_state.cbegin(); it != m_run_state.cend(); ++it)
-        if (it->has_record)
-            by_dir.insert(it->record.dir, it.key());
-    for (const StoredRun &stored : list_stored_runs(m_runs_dir)) {
-        QString key = by_dir.value(stored.dir);
-        if (key.isEmpty()) {
-            // A run of this window: the same name, started since it opened.
-            for (const QString &run : std::as_const(m_runs)) {
-                const RunState &s = m_run_state[run];
-                if (s.active && !s.has_record && s.name == stored.name && stored.started >= m_session_start.addSecs(-2)) {
-                    key = run;
-                    break;
-                }
-            }
-        }
-        // Not a run that drew here: a script's own run that handed over to
-        // a named one, a script that failed before its first scalar, or
-        // another process's run. The list has them from the next start.
-        if (key.isEmpty())
-            continue;
-        RunState &state = m_run_state[key];
-        if (state.has_record && !state.active && state.record.status != "running")
-            continue; // nothing new
-        state.has_record = true;
-        state.record = stored;
-        state.name = stored.name;
-        m_runs_list->set_record(key, stored);
-    }
-    for (auto it = m_run_state.begin(); it != m_run_state.end(); ++it) {
-        if (it->active && !it->has_record) { // the store is off: the last values, from the curves
-            QList<std::pair<QString, double>> last;
-            for (auto s = m_series.cbegin(); s != m_series.cend(); ++s)
-                if (s.key().run == it.key() && s.value().size() > 0)
-                    last.append({s.key().name, s.value().points().back().value});
-            std::sort(last.begin(), last.end());
-            m_runs_list->set_final_metrics(it.key(), last, tr("ended"));
-        }
-        it->active = false;
-    }
-    update_sweeps();
 }
 
 void TrainingMonitor::update_sweeps()

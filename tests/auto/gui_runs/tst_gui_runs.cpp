@@ -23,6 +23,7 @@
 #include <QJsonObject>
 #include <QLegend>
 #include <QMessageBox>
+#include <QSaveFile>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QTabWidget>
@@ -81,6 +82,24 @@ QTreeWidgetItem *row_of(RunsList *list, const QString &key)
     return row < 0 ? nullptr : list->tree()->topLevelItem(row);
 }
 
+// A number cell in full (its tooltip), where the cell shows 4 digits.
+QString full_number(RunsList *list, const QString &key, const QString &column)
+{
+    QTreeWidgetItem *row = row_of(list, key);
+    const int index = static_cast<int>(list->columns().indexOf(column));
+    return row && index >= 0 ? row->toolTip(index) : QString();
+}
+
+bool write_file(const QString &path, const QByteArray &bytes, bool append = false)
+{
+    if (append) {
+        QFile f(path);
+        return f.open(QIODevice::WriteOnly | QIODevice::Append) && f.write(bytes) == bytes.size();
+    }
+    QSaveFile f(path); // as the run store writes run.json: a temporary file renamed
+    return f.open(QIODevice::WriteOnly) && f.write(bytes) == bytes.size() && f.commit();
+}
+
 } // namespace
 
 class TestGuiRuns : public QObject {
@@ -89,9 +108,9 @@ class TestGuiRuns : public QObject {
     std::unique_ptr<QTemporaryDir> m_store;
 
     // A window keeping its runs in this test's store.
-    std::unique_ptr<MainWindow> window()
+    std::unique_ptr<MainWindow> window(const QString &runs_dir = QString())
     {
-        QSettings().setValue("run/runs_dir", m_store->path());
+        QSettings().setValue("run/runs_dir", runs_dir.isEmpty() ? m_store->path() : runs_dir);
         QSettings().remove("window/state");
         auto w = std::make_unique<MainWindow>();
         w->resize(1400, 900);
@@ -348,6 +367,180 @@ private slots:
         QCOMPARE(batch->points()[19].epoch, 5.0);
         QCOMPARE(m->sweep_table()->sweep_count(), 1);
         QCOMPARE(m->sweep_table()->keys_in_order().size(), 12);
+    }
+
+    // Issue 17 §1 gaps: a live run's hyperparameter columns fill as
+    // train.fit starts (from the run.json its kernel writes then), and its
+    // final metrics follow its curves while it trains.
+    void live_run_fills_its_columns_as_it_trains()
+    {
+        auto w = window();
+        TrainingMonitor *m = w->monitor();
+        RunsList *list = m->runs_list();
+        QSignalSpy done(w.get(), &MainWindow::run_finished);
+        w->run_script(QString(kXorScript).replace("epochs = 150", "epochs = 200000"), "long_xor.lua");
+        QString key;
+        QTRY_VERIFY_WITH_TIMEOUT(!(key = trained(m).value(0)).isEmpty(), 30000);
+        QTRY_COMPARE_WITH_TIMEOUT(list->cell(key, "optimizer"), QString("Adam"), 5000);
+        QVERIFY2(done.isEmpty(), "the run ended before its columns filled");
+        QCOMPARE(list->cell(key, "Status"), QString("running"));
+        QCOMPARE(list->cell(key, "lr"), QString("0.05"));
+        QCOMPARE(list->cell(key, "batch_size"), QString("4"));
+        QCOMPARE(full_number(list, key, "epochs"), QString("200000"));
+        QVERIFY2(m->run_dir(key).startsWith(m_store->path()), qPrintable(m->run_dir(key)));
+        // The loss column: a value the loss curve has had, changing as it trains.
+        QTRY_VERIFY_WITH_TIMEOUT(!list->cell(key, "loss").isEmpty(), 5000);
+        const QString first = full_number(list, key, "loss");
+        QTRY_VERIFY_WITH_TIMEOUT(full_number(list, key, "loss") != first, 5000);
+        QVERIFY(done.isEmpty());
+        const QString shown = full_number(list, key, "loss");
+        const auto &points = m->series(key, "loss")->points();
+        QVERIFY2(std::any_of(points.begin(), points.end(),
+                             [&](const MetricPoint &p) { return QString::number(p.value, 'g', 9) == shown; }),
+                 qPrintable(shown));
+        w->stop();
+        QVERIFY(wait_for_run(done).second);
+        // Ended: run.json's record, its final loss the curve's last point.
+        QCOMPARE(list->cell(key, "Status"), QString("stopped"));
+        const double loss = run_json(m->run_dir(key)).value("final_metrics").toObject().value("loss").toDouble();
+        QCOMPARE(full_number(list, key, "loss"), QString::number(loss, 'g', 9));
+        QCOMPARE(m->runs().size(), 1);
+    }
+
+    // Run > Clear charts empties the charts; the stored runs stay listed,
+    // unticked, and a tick draws them again from the store.
+    void clear_charts_keeps_stored_runs()
+    {
+        auto w = window();
+        run(*w, kXorScript, "xor.lua");
+        TrainingMonitor *m = w->monitor();
+        RunsList *list = m->runs_list();
+        const QString key = trained(m).value(0);
+        const int64_t points = m->series(key, "loss")->size();
+        const QString loss = list->cell(key, "loss");
+        QAction *clear = nullptr;
+        for (QAction *a : w->findChildren<QAction *>())
+            if (a->text() == "&Clear charts")
+                clear = a;
+        QVERIFY(clear);
+        clear->trigger();
+        QVERIFY(m->charts().isEmpty());
+        QVERIFY(!m->series(key, "loss"));
+        QCOMPARE(m->runs(), QStringList{key});
+        QCOMPARE(list->row_count(), 1);
+        QVERIFY(!m->run_visible(key));
+        QCOMPARE(row_of(list, key)->checkState(0), Qt::Unchecked);
+        QCOMPARE(list->cell(key, "loss"), loss);
+        QCOMPARE(list->cell(key, "optimizer"), QString("Adam"));
+        row_of(list, key)->setCheckState(0, Qt::Checked);
+        QVERIFY(m->run_visible(key));
+        QCOMPARE(m->series(key, "loss")->size(), points);
+        m->refresh();
+        QVERIFY(m->drawn_points(key, "loss") > 0);
+        // A second run of the window after the clear is listed under it.
+        run(*w, kXorScript, "xor.lua");
+        QCOMPARE(m->runs().size(), 2);
+        QCOMPARE(list->cell(m->runs().last(), "Status"), QString("finished"));
+    }
+
+    // A run stored by another process (a neurite-run in a terminal) while
+    // the window is open joins the list, and its row follows it to its end.
+    void runs_of_another_process_join_the_list()
+    {
+        auto w = window();
+        TrainingMonitor *m = w->monitor();
+        RunsList *list = m->runs_list();
+        QCOMPARE(m->runs().size(), 0);
+        const QString id = "20261201-170000-1-terminal-1";
+        const QString dir = m_store->path() + "/" + id;
+        QVERIFY(QDir().mkpath(dir));
+        QJsonObject record{{"format", 1}, {"id", id}, {"name", "terminal-1"}, {"status", "running"},
+                           {"started", QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs)},
+                           {"hyperparameters", QJsonObject{{"batch_size", 32}, {"epochs", 4}}},
+                           {"final_metrics", QJsonObject{}}, {"metrics_file", "metrics.jsonl"}};
+        QByteArray lines;
+        for (int epoch = 1; epoch <= 3; ++epoch)
+            lines += QString(R"({"step":%1,"epoch":%2,"name":"loss","value":%3,"time":%2})" "\n")
+                         .arg(epoch * 10).arg(epoch).arg(1.0 / epoch).toUtf8();
+        QVERIFY(write_file(dir + "/metrics.jsonl", lines));
+        QVERIFY(write_file(dir + "/run.json", QJsonDocument(record).toJson()));
+        QTRY_COMPARE_WITH_TIMEOUT(m->runs().size(), 1, 5000);
+        const QString key = m->runs()[0];
+        QCOMPARE(m->run_name(key), QString("terminal-1"));
+        QCOMPARE(list->cell(key, "Status"), QString("running"));
+        QCOMPARE(list->cell(key, "batch_size"), QString("32"));
+        QVERIFY(m->run_visible(key));
+        QVERIFY(m->load_pending_curves());
+        QCOMPARE(m->series(key, "loss")->size(), int64_t(3));
+        // It ends: one more epoch, and run.json replaced with its end.
+        QVERIFY(write_file(dir + "/metrics.jsonl", R"({"step":40,"epoch":4,"name":"loss","value":0.2,"time":4})" "\n", true));
+        record["status"] = "finished";
+        record["final_metrics"] = QJsonObject{{"loss", 0.2}};
+        QVERIFY(write_file(dir + "/run.json", QJsonDocument(record).toJson()));
+        QTRY_COMPARE_WITH_TIMEOUT(list->cell(key, "Status"), QString("finished"), 5000);
+        QCOMPARE(list->cell(key, "loss"), QString("0.2"));
+        QVERIFY(m->load_pending_curves());
+        m->refresh();
+        QCOMPARE(m->series(key, "loss")->size(), int64_t(4));
+        QCOMPARE(m->series(key, "loss")->points().back().value, 0.2);
+        QVERIFY(m->drawn_points(key, "loss") > 0);
+        QCOMPARE(m->runs().size(), 1);
+    }
+
+    // The runs folder made by another process after the window opened (the
+    // window watches its parent until then).
+    void runs_folder_made_while_the_window_is_open()
+    {
+        const QString runs = m_store->path() + "/runs";
+        auto w = window(runs);
+        TrainingMonitor *m = w->monitor();
+        QCOMPARE(m->runs().size(), 0);
+        const QString id = "20261201-170500-1-first-1";
+        QVERIFY(QDir().mkpath(runs + "/" + id));
+        const QJsonObject record{{"format", 1}, {"id", id}, {"name", "first-1"}, {"status", "failed"},
+                                 {"message", "first.lua:3: boom"},
+                                 {"started", QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs)}};
+        QVERIFY(write_file(runs + "/" + id + "/run.json", QJsonDocument(record).toJson()));
+        QTRY_COMPARE_WITH_TIMEOUT(m->runs(), QStringList{id}, 5000);
+        QCOMPARE(m->run_name(id), QString("first-1"));
+        QCOMPARE(m->runs_list()->cell(id, "Status"), QString("failed"));
+        QCOMPARE(m->run_dir(id), QDir(runs + "/" + id).absolutePath());
+    }
+
+    // A stored run's metrics.jsonl is read on the thread pool: the event
+    // loop goes on (a 5 ms timer keeps ticking) while a long one is read.
+    void stored_curves_are_read_off_the_ui_thread()
+    {
+        const QString id = "20261201-120000-1-long-1";
+        const QString dir = m_store->path() + "/" + id;
+        QVERIFY(QDir().mkpath(dir));
+        const QJsonObject record{{"format", 1}, {"id", id}, {"name", "long-1"}, {"status", "finished"},
+                                 {"started", "2026-12-01T12:00:00.000Z"}, {"metrics_file", "metrics.jsonl"}};
+        QVERIFY(write_file(dir + "/run.json", QJsonDocument(record).toJson()));
+        constexpr int kLines = 100000;
+        QByteArray lines;
+        for (int i = 1; i <= kLines; ++i)
+            lines += QString(R"({"step":%1,"epoch":%2,"name":"batch_loss","value":%3,"time":%1})" "\n")
+                         .arg(i).arg(i / 1000 + 1).arg(QString::number(1.0 / i, 'g', 17)).toUtf8();
+        QVERIFY(write_file(dir + "/metrics.jsonl", lines));
+        auto w = window();
+        TrainingMonitor *m = w->monitor();
+        QCOMPARE(m->runs(), QStringList{id});
+        QVERIFY(!m->series(id, "batch_loss"));
+        QTRY_COMPARE_WITH_TIMEOUT(m->curve_reads_in_flight(), 1, 2000);
+        int ticks = 0;
+        QTimer ticker;
+        connect(&ticker, &QTimer::timeout, [&] { ++ticks; });
+        ticker.start(5);
+        QTRY_VERIFY_WITH_TIMEOUT(m->series(id, "batch_loss"), 30000);
+        QCOMPARE(m->curve_reads_in_flight(), 0);
+        QVERIFY2(ticks >= 3, qPrintable(QString("the event loop ticked %1 times during the read").arg(ticks)));
+        const MetricSeries *loss = m->series(id, "batch_loss");
+        QCOMPARE(loss->size(), int64_t(kLines));
+        QCOMPARE(loss->points().back().value, 1.0 / kLines);
+        QCOMPARE(loss->points().back().step, double(kLines));
+        m->refresh();
+        QVERIFY(m->drawn_points(id, "batch_loss") > 0);
     }
 
     // build/screenshots/runs_list_7.png: the list with 7 runs, to look at.
