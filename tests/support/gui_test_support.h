@@ -1,7 +1,11 @@
 #pragma once
 
-// Shared by the tests that drive the real window (gui_window, gui_kernel).
+// Shared by the tests that drive the real window (gui_window, gui_kernel, ...).
+#include "main_window.h"
+#include "quick_experiment.h"
+
 #include <QList>
+#include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -39,6 +43,19 @@ inline std::pair<int, bool> wait_for_run(QSignalSpy &spy, int timeout_ms = 12000
         return {-1, false};
     const QList<QVariant> args = spy.takeFirst();
     return {args[0].toInt(), args[1].toBool()};
+}
+
+// Fills the quick-experiment form, presses its button as a user would, and
+// returns the run's exit code (-2: the form has no button).
+inline int run_quick(gui::MainWindow &w, const gui::QuickExperiment::Settings &s)
+{
+    w.quick_form()->set_settings(s);
+    QSignalSpy done(&w, &gui::MainWindow::run_finished);
+    const auto buttons = w.quick_form()->findChildren<QPushButton *>();
+    if (buttons.isEmpty())
+        return -2;
+    buttons.last()->click();
+    return wait_for_run(done).first;
 }
 
 } // namespace neurite::test

@@ -163,13 +163,7 @@ int run_quick_on_panel(MainWindow &w)
     s.lr = 0.003;
     s.batch_size = 64;
     s.epochs = 2;
-    w.quick_form()->set_settings(s);
-    QSignalSpy done(&w, &MainWindow::run_finished);
-    const auto buttons = w.quick_form()->findChildren<QPushButton *>();
-    if (buttons.isEmpty())
-        return -2;
-    buttons.last()->click();
-    return test::wait_for_run(done).first;
+    return test::run_quick(w, s);
 }
 
 } // namespace

@@ -36,6 +36,7 @@ using namespace neurite::gui;
 
 namespace {
 
+using test::run_quick;
 using test::wait_for_run;
 
 void write_file(const QString &path, const QByteArray &bytes)
@@ -110,19 +111,6 @@ void save_screenshot(MainWindow &w, const QString &name)
     QTest::qWait(100);
     QDir().mkpath(NEURITE_SCREENSHOT_DIR);
     QVERIFY(w.grab().save(QString(NEURITE_SCREENSHOT_DIR) + "/" + name, "PNG"));
-}
-
-// Fills the quick-experiment form, presses its button as a user would, and
-// returns the run's exit code.
-int run_quick(MainWindow &w, const QuickExperiment::Settings &s)
-{
-    w.quick_form()->set_settings(s);
-    QSignalSpy done(&w, &MainWindow::run_finished);
-    const auto buttons = w.quick_form()->findChildren<QPushButton *>();
-    if (buttons.isEmpty())
-        return -2;
-    buttons.last()->click();
-    return wait_for_run(done).first;
 }
 
 // The form on the Data panel's dataset: one ReLU hidden layer, Adam.
@@ -528,7 +516,7 @@ train.fit{model = model, loss = nn.MSELoss(), optimizer = optim.SGD(model, {lr =
         w.run_script(kTwoInputScript, "two inputs");
         QCOMPARE(wait_for_run(done).first, 0);
         const QStringList boxes = graph->box_texts();
-        for (const QString &box : {"Input 'left'", "Input 'right'", "Output 1", "Output 2"})
+        for (const char *box : {"Input 'left'", "Input 'right'", "Output 1", "Output 2"})
             QVERIFY2(boxes.contains(box), qPrintable(boxes.join(" | ")));
         QVERIFY2(boxes.filter("Concat\nnode").size() == 1 && boxes.filter("Add\nnode").size() == 1,
                  qPrintable(boxes.join(" | ")));
