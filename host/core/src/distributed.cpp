@@ -32,6 +32,9 @@ struct World {
     int rank = 0;
     int size = 1;
     int local_size = 1;
+    // Per-rank MPI counts and displacements of the sharded collectives, kept
+    // so that a training step allocates nothing.
+    std::vector<int> part_counts, part_starts;
 };
 
 World g_world;
@@ -279,7 +282,7 @@ void reduce_scatter_sum(std::span<float> data, std::span<const size_t> bounds)
         return;
 #ifdef NEURITE_HAVE_MPI
     const auto start = Clock::now();
-    std::vector<int> counts, starts;
+    std::vector<int> &counts = g_world.part_counts, &starts = g_world.part_starts;
     part_counts(bounds, counts, starts, "reduce_scatter");
     if (g_world.size == 2) {
         // Each part reduced to its rank, in place: for the MLP's 940,608
@@ -311,7 +314,7 @@ void allgather(std::span<float> data, std::span<const size_t> bounds)
         return;
 #ifdef NEURITE_HAVE_MPI
     const auto start = Clock::now();
-    std::vector<int> counts, starts;
+    std::vector<int> &counts = g_world.part_counts, &starts = g_world.part_starts;
     part_counts(bounds, counts, starts, "allgather");
     MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data.data(), counts.data(), starts.data(), MPI_FLOAT,
                    MPI_COMM_WORLD);

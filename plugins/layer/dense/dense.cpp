@@ -391,30 +391,32 @@ private:
     {
         if (!value_bf16(kWeight))
             sdk::fail(NRT_ERR_STATE, "Dense: offered bf16 input, but the host bound no bf16 copy of the weights");
-        for (auto &b : m_low_batches)
-            if (b->n == n)
-                return b.get();
-        if (m_low_batches.size() == kMaxCachedBatches)
-            m_low_batches.erase(m_low_batches.begin());
         const dk::DenseBf16::Params params{value_bf16(kWeight), m_has_bias ? value(kBias) : nullptr,
                                            grad(kWeight), m_has_bias ? grad(kBias) : nullptr};
-        m_low_batches.push_back(sdk::with_dnnl("Dense: building bf16 primitives", [&] {
+        return cached(m_low_batches, n, "Dense: building bf16 primitives", [&] {
             return std::make_unique<dk::DenseBf16>(m_engine, n, m_in, m_out, *m_act, params);
-        }));
-        return m_low_batches.back().get();
+        });
+    }
+
+    // The entry of `list` for batch size n, built (and the oldest dropped
+    // beyond kMaxCachedBatches) when there is none.
+    template <class T, class Build>
+    static T *cached(std::vector<std::unique_ptr<T>> &list, int64_t n, const char *what, Build &&build)
+    {
+        for (auto &b : list)
+            if (b->n == n)
+                return b.get();
+        if (list.size() == kMaxCachedBatches)
+            list.erase(list.begin());
+        list.push_back(sdk::with_dnnl(what, build));
+        return list.back().get();
     }
 
     Batch *cache_for(int64_t n)
     {
         if (!bound())
             sdk::fail(NRT_ERR_STATE, "Dense: used before the host bound its parameters");
-        for (auto &b : m_batches)
-            if (b->n == n)
-                return b.get();
-        if (m_batches.size() == kMaxCachedBatches)
-            m_batches.erase(m_batches.begin());
-        m_batches.push_back(sdk::with_dnnl("Dense: building primitives", [&] { return build(n); }));
-        return m_batches.back().get();
+        return cached(m_batches, n, "Dense: building primitives", [&] { return build(n); });
     }
 
     int parts_for(int64_t n) const

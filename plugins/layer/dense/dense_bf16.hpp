@@ -32,19 +32,6 @@ inline dnnl::algorithm backward_from_dst(Act act)
     }
 }
 
-// db[j] (+)= Σ_i diff_pre[i][j] over n rows of bf16.
-inline void column_sums_bf16(const uint16_t *diff_pre, int64_t width, int64_t n, float *db, bool overwrite)
-{
-    if (overwrite)
-        std::memset(db, 0, static_cast<size_t>(width) * sizeof(float));
-    for (int64_t i = 0; i < n; ++i) {
-        const uint16_t *row = diff_pre + i * width;
-#pragma omp simd
-        for (int64_t j = 0; j < width; ++j)
-            db[j] += std::bit_cast<float>(static_cast<uint32_t>(row[j]) << 16);
-    }
-}
-
 // The primitives of one batch size in bf16, bound to the parameters' current
 // addresses: built in prepare, run without allocating.
 class DenseBf16 {
@@ -189,7 +176,7 @@ public:
         }
         m_stream.wait();
         if (m_params.bias_grad)
-            column_sums_bf16(static_cast<const uint16_t *>(diff_pre), m_out, n, m_params.bias_grad, overwrite);
+            column_sums(static_cast<const uint16_t *>(diff_pre), m_out, n, m_params.bias_grad, overwrite);
     }
 
     const int64_t n;

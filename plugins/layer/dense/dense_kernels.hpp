@@ -7,7 +7,9 @@
 
 #include <dnnl.hpp>
 
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <random>
 #include <string>
@@ -126,16 +128,20 @@ inline void fused_activation_backward(const ActInfo &act, const float *dst, cons
                                        width);
 }
 
-// db[j] (+)= Σ_i diff_pre[i][j] over n rows of `width`.
-inline void column_sums(const float *diff_pre, int64_t width, int64_t n, float *db, bool overwrite)
+// An f32 gradient as it is, a bf16 one (its upper 16 bits) widened.
+inline float widened(float v) { return v; }
+inline float widened(uint16_t bf16) { return std::bit_cast<float>(static_cast<uint32_t>(bf16) << 16); }
+
+// db[j] (+)= Σ_i diff_pre[i][j] over n rows of `width` (f32, or bf16 as uint16_t).
+template <class T> void column_sums(const T *diff_pre, int64_t width, int64_t n, float *db, bool overwrite)
 {
     if (overwrite)
         std::memset(db, 0, static_cast<size_t>(width) * sizeof(float));
     for (int64_t i = 0; i < n; ++i) {
-        const float *row = diff_pre + i * width;
+        const T *row = diff_pre + i * width;
 #pragma omp simd
         for (int64_t j = 0; j < width; ++j)
-            db[j] += row[j];
+            db[j] += widened(row[j]);
     }
 }
 
