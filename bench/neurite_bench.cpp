@@ -18,13 +18,14 @@
 // batches came from; --net mlp|cnn|all chooses the cases; --precision bf16
 // runs the models in mixed precision (Model::set_precision: bf16 Dense and
 // activations, f32 master weights, cases named mlp_b64_bf16, ...), and has
-// the CNN's second convolution multiply in bfloat16 (Conv2D's precision; the
-// first, of one input channel, gains nothing from it); --precision both runs
+// the CNN's convolutions multiply in bfloat16 (Conv2D's precision), handing
+// bf16 tensors to the pools and to each other; --precision both runs
 // each case in f32 and then in bf16, side by side. A first line names the
 // bf16 kernels oneDNN runs (AMX, AVX512-BF16 or none); --prefetch auto|thread|off chooses how the training loop's
 // iterator gathers (auto: a thread only when a core is free for it).
 // --keep-denormals computes with subnormal floats instead of flushing them to
-// zero, to measure what the default (FTZ/DAZ) saves.
+// zero, to measure what the default (FTZ/DAZ) saves. --steps N ends each
+// epoch after N steps, for short profiling runs on a busy machine.
 #include "neurite/core/compute_context.h"
 #include "neurite/core/data/batch_iterator.h"
 #include "neurite/core/data/idx.h"
@@ -38,6 +39,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -170,9 +172,10 @@ Network build_network(const std::string &name, const std::string &precision, neu
     }
     net.sample = neurite::Shape{1, 28, 28};
     const neurite::ParamList pool{{"kernel", 2.0}};
-    // One input channel gives AMX nothing to multiply: the first
-    // convolution stays f32 (bf16 measured no faster there).
-    add("Conv2D", conv(1, 32, "f32"), 1234);
+    // Both convolutions follow the precision: with one input channel the
+    // first gains little from bf16 itself, but its bf16 output halves the
+    // memory traffic of the pool, ReLU gradient and conversions after it.
+    add("Conv2D", conv(1, 32, precision), 1234);
     add("MaxPool2D", pool, 0);
     add("Conv2D", conv(32, 64, precision), 1235);
     add("MaxPool2D", pool, 0);
@@ -197,7 +200,8 @@ double refresh_us(neurite::ParameterArena &arena)
 }
 
 void run_case(neurite::Registry &reg, const neurite::data::TrainTest &data, const std::string &net_name,
-              const std::string &precision, int64_t batch, int epochs, bool phases, const std::string &prefetch)
+              const std::string &precision, int64_t batch, int epochs, int64_t max_steps, bool phases,
+              const std::string &prefetch)
 {
     neurite::ComputeContext ctx;
     neurite::Sequential model;
@@ -228,7 +232,7 @@ void run_case(neurite::Registry &reg, const neurite::data::TrainTest &data, cons
         const size_t first_step = phase_us[kPhases - 1].size();
         double compute_seconds = 0, wall_seconds = 0;
         int64_t samples = 0;
-        for (;;) {
+        for (int64_t step = 0; step < max_steps; ++step) {
             const auto t0 = Clock::now();
             const neurite::data::Batch *b = batches.next();
             if (!b)
@@ -298,6 +302,7 @@ void run_case(neurite::Registry &reg, const neurite::data::TrainTest &data, cons
 int main(int argc, char **argv)
 {
     int epochs = 5;
+    int64_t max_steps = INT64_MAX;
     bool phases = false;
     std::string prefetch = "auto";
     std::string nets = "all";
@@ -319,6 +324,8 @@ int main(int argc, char **argv)
             batches = {std::atoll(next().c_str())};
         else if (a == "--threads")
             neurite::ComputeContext::set_num_threads(std::atoi(next().c_str()));
+        else if (a == "--steps")
+            max_steps = std::max<int64_t>(1, std::atoll(next().c_str()));
         else if (a == "--phases")
             phases = true;
         else if (a == "--prefetch")
@@ -332,7 +339,7 @@ int main(int argc, char **argv)
         else if (a == "--keep-denormals")
             neurite::ComputeContext::set_flush_denormals(false);
         else {
-            std::fprintf(stderr, "usage: neurite-bench [--epochs N] [--batch N] [--threads N] [--data DIR] [--phases]\n"
+            std::fprintf(stderr, "usage: neurite-bench [--epochs N] [--steps N] [--batch N] [--threads N] [--data DIR] [--phases]\n"
                                  "                     [--prefetch auto|thread|off] [--keep-denormals] [--net mlp|cnn|all]\n"
                                  "                     [--precision f32|bf16|both]\n");
             return 2;
@@ -377,7 +384,7 @@ int main(int argc, char **argv)
             if (nets == "all" || nets == net)
                 for (int64_t b : batches)
                     for (const std::string &p : precisions)
-                        run_case(reg, data, net, p, b, epochs, phases, prefetch);
+                        run_case(reg, data, net, p, b, epochs, max_steps, phases, prefetch);
     } catch (const std::exception &e) {
         std::fprintf(stderr, "neurite-bench: %s\n", e.what());
         return 1;

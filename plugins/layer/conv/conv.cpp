@@ -149,23 +149,28 @@ public:
         const sp::Hw in{dims[2], dims[3]};
         const sp::Geometry g = m_shape.transposed ? transposed_geometry(m_shape, in, p.src_shape(0))
                                                   : sp::resolve(m_shape.window, in, p.src_shape(0));
-        const int32_t offered = p.src_dtype(0) == NRT_DTYPE_F32 ? p.src_format(0) : NRT_FORMAT_PLAIN;
-        // With precision = "auto", a bf16 model (its tensors offered as bf16)
-        // multiplies bf16 copies as "bf16" does; the layer still reads and
-        // writes f32.
+        // A bf16 model offers its tensors as bf16. There a bf16 convolution
+        // (precision "bf16", or "auto" following the model) reads and writes
+        // bf16, so that it hands bf16 to the next bf16 layer; elsewhere it
+        // reads and writes f32 (converting to bf16 copies inside, for "bf16").
+        const bool model_bf16 = p.src_dtype(0) == NRT_DTYPE_BF16;
         cv::ConvShape shape = m_shape;
-        shape.bf16 = m_shape.bf16 || (m_shape.follows_model && p.src_dtype(0) == NRT_DTYPE_BF16);
+        shape.bf16 = m_shape.bf16 || (m_shape.follows_model && model_bf16);
+        shape.exchange_bf16 = shape.bf16 && model_bf16;
+        const int32_t offered = p.src_dtype(0) == NRT_DTYPE_F32 || shape.exchange_bf16 ? p.src_format(0)
+                                                                                         : NRT_FORMAT_PLAIN;
         m_cur = nullptr;
-        cv::ConvPrimitives *b = find(dims, offered, shape.bf16);
+        cv::ConvPrimitives *b = find(dims, offered, shape.bf16, shape.exchange_bf16);
         if (!b) {
             if (m_built.size() == kKeptShapes)
                 m_built.erase(m_built.begin());
             m_built.push_back(sdk::with_dnnl(name, [&] { return cv::build_conv(shape, m_act, dims, offered, g, m_engine); }));
             b = m_built.back().get();
         }
-        p.want_src(0, b->src_format); // in f32: a bf16 model offers bf16, the host converts
+        const nrt_dtype io = b->exchange_bf16 ? NRT_DTYPE_BF16 : NRT_DTYPE_F32;
+        p.want_src(0, b->src_format, io); // the host converts what differs
         const int64_t out_dims[] = {dims[0], m_shape.out, g.out.h, g.out.w};
-        p.add_output(out_dims, b->dst_format);
+        p.add_output(out_dims, b->dst_format, io);
         p.set_workspace(b->workspace_bytes);
         m_cur = b;
     }
@@ -202,10 +207,11 @@ protected:
 private:
     static constexpr int kWeight = 0, kBias = 1;
 
-    cv::ConvPrimitives *find(std::span<const int64_t> dims, int32_t offered, bool bf16)
+    cv::ConvPrimitives *find(std::span<const int64_t> dims, int32_t offered, bool bf16, bool exchange_bf16)
     {
         for (auto &b : m_built)
-            if (b->offered == offered && b->bf16 == bf16 && std::equal(dims.begin(), dims.end(), b->dims.begin(), b->dims.end()))
+            if (b->offered == offered && b->bf16 == bf16 && b->exchange_bf16 == exchange_bf16 &&
+                std::equal(dims.begin(), dims.end(), b->dims.begin(), b->dims.end()))
                 return b.get();
         return nullptr;
     }
@@ -216,8 +222,9 @@ private:
         const std::span<const int64_t> dims(src.dims, static_cast<size_t>(src.ndims));
         if (m_cur && std::equal(dims.begin(), dims.end(), m_cur->dims.begin(), m_cur->dims.end()))
             return *m_cur;
+        const bool bf16_src = src.dtype == NRT_DTYPE_BF16;
         for (auto &b : m_built)
-            if (b->src_format == src.format && std::equal(dims.begin(), dims.end(), b->dims.begin(), b->dims.end()))
+            if (b->src_format == src.format && b->exchange_bf16 == bf16_src && std::equal(dims.begin(), dims.end(), b->dims.begin(), b->dims.end()))
                 return *b;
         sdk::fail(NRT_ERR_STATE, std::string(m_shape.name) + ": input " + sdk::shape_string(src) + " was not prepared");
     }

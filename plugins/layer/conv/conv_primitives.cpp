@@ -64,27 +64,30 @@ std::unique_ptr<ConvPrimitives> build(const ConvShape &shape, const Activation &
     const memory::dims src_dims(dims.begin(), dims.end());
     const memory::dims dst_dims{dims[0], shape.out, g.out.h, g.out.w};
     const memory::data_type low = multiplied(shape);
-    memory::desc src = any_desc(src_dims, low), dst = any_desc(dst_dims);
+    // The dtype of the tensors the layer exchanges with its neighbours.
+    const memory::data_type io = shape.exchange_bf16 ? memory::data_type::bf16 : memory::data_type::f32;
+    memory::desc src = any_desc(src_dims, low), dst = any_desc(dst_dims, io);
     auto fwd = forward_pd<Fwd>(shape, act, src, dst, g, engine);
     // A layout the ABI has no tag for cannot cross to the next layer.
     if (sdk::format_of(fwd.src_desc()) < 0 || sdk::format_of(fwd.dst_desc()) < 0) {
         if (sdk::format_of(fwd.src_desc()) < 0)
             src = sdk::desc_of(dims, offered, low);
         if (sdk::format_of(fwd.dst_desc()) < 0)
-            dst = sdk::plain_desc(std::span<const int64_t>(dst_dims.data(), dst_dims.size()));
+            dst = sdk::desc_of(std::span<const int64_t>(dst_dims.data(), dst_dims.size()), NRT_FORMAT_PLAIN, io);
         fwd = forward_pd<Fwd>(shape, act, src, dst, g, engine);
     }
     src = fwd.src_desc();
     dst = fwd.dst_desc();
-    // The layer reads f32 in the layout the convolution multiplies in.
-    const memory::desc user_src = sdk::desc_of(dims, sdk::format_of(src));
+    // The layer reads its input in the layout the convolution multiplies in.
+    const memory::desc user_src = sdk::desc_of(dims, sdk::format_of(src), io);
     const sp::Window &w = shape.window;
     const algorithm alg = shape.transposed ? algorithm::deconvolution_direct : algorithm::convolution_direct;
     const dnnl::primitive_attr attr = user_scratchpad();
     const memory::desc weights = any_desc(shape.weight_dims(), low);
     const memory::dims stride = sp::dnnl_hw(w.stride), pad_l = sp::dnnl_hw(g.pads.begin),
                        pad_r = sp::dnnl_hw(g.pads.end);
-    const memory::desc diff_dst = shape.bf16 ? any_desc(dst_dims, low) : dst;
+    // Exchanging bf16, the output gradient arrives as the output is laid out.
+    const memory::desc diff_dst = shape.bf16 && !shape.exchange_bf16 ? any_desc(dst_dims, low) : dst;
     typename BwdData::primitive_desc bwd_data(
         typename BwdData::desc(alg, user_src, weights, diff_dst, stride, dilates(w), pad_l, pad_r), attr, engine,
         fwd);
@@ -104,6 +107,7 @@ std::unique_ptr<ConvPrimitives> build(const ConvShape &shape, const Activation &
     built->dims.assign(dims.begin(), dims.end());
     built->offered = offered;
     built->bf16 = shape.bf16;
+    built->exchange_bf16 = shape.exchange_bf16;
     built->src_format = sdk::format_of(user_src);
     built->dst_format = sdk::format_of(dst);
     built->dst_md = dst;

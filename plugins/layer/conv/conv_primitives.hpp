@@ -34,6 +34,11 @@ struct ConvShape {
     // faster than f32 FMAs.
     bool bf16 = false;
     bool follows_model = false; // precision = "auto": bf16 in a bf16 model
+    // A bf16 convolution in a bf16 model reads its input and writes its
+    // output (and their gradients) in bf16, so consecutive bf16 layers
+    // exchange bf16 tensors without converting to f32 in between; outside
+    // a bf16 model it reads and writes f32 around its bf16 copies.
+    bool exchange_bf16 = false;
 
     // oneDNN's weight dims: {K, C, kh, kw}, or {g, K/g, C/g, kh, kw} with
     // groups, for both kinds. The host keeps PyTorch's layouts: a
@@ -56,7 +61,8 @@ struct ConvShape {
 
 // The three primitive descriptors of a convolution or of its transpose, as
 // oneDNN chose their layouts, and the f32 layout the layer reads its input
-// in (the forward's own, or in bf16 its layout in f32).
+// in (the forward's own, or when it multiplies bf16 copies of an f32 input
+// that input's layout in f32).
 struct ConvPds {
     dnnl::primitive_desc forward, backward_data, backward_weights;
     memory::desc src;
@@ -67,6 +73,7 @@ public:
     std::vector<int64_t> dims; // the input's
     int32_t offered = NRT_FORMAT_PLAIN, src_format = NRT_FORMAT_PLAIN, dst_format = NRT_FORMAT_PLAIN;
     bool bf16 = false; // multiplies bf16 copies
+    bool exchange_bf16 = false; // reads and writes bf16 tensors
     memory::desc dst_md;
     // What forward keeps for its backward: the pre-activation of an unfused
     // activation, then (bf16) the input's bf16 copy.

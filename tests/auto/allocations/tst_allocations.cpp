@@ -198,13 +198,17 @@ private slots:
     }
 
     // Convolutions and pools in oneDNN's blocked layout, the host converting
-    // to plain before Dense: still nothing allocated per step, in f32 and
-    // with the convolutions multiplying bf16 copies.
+    // to plain before Dense: still nothing allocated per step, in f32, with
+    // the convolutions multiplying bf16 copies, and in a bf16 model (precision
+    // "auto"), where convolutions and pools hand each other bf16 tensors.
     void cnn_training_step()
     {
         Registry &reg = test::registry();
         ComputeContext &ctx = test::context();
-        for (const char *precision : {"f32", "bf16"}) {
+        for (const char *precision : {"f32", "bf16", "auto"}) {
+            const bool bf16_model = precision == std::string("auto");
+            if (bf16_model && !bf16_kernels().supported)
+                QSKIP("this CPU runs no bf16 kernels");
             Sequential model;
             auto conv = [&](int in, int out, uint64_t seed) {
                 return reg.create_layer("Conv2D", {{"inputs", double(in)}, {"outputs", double(out)},
@@ -217,6 +221,8 @@ private slots:
             model.add(conv(16, 32, 2));
             model.add(reg.create_layer("AvgPool2D", {}, ctx, 0));
             model.add(reg.create_layer("Dense", {{"inputs", 800.0}, {"outputs", 10.0}}, ctx, 3));
+            if (bf16_model)
+                model.set_precision(DType::BF16);
             classifier_steps(model, Shape{32, 1, 28, 28}, 10);
         }
     }

@@ -4,6 +4,7 @@
 #include "test_support.h"
 
 #include "neurite/core/error.h"
+#include "neurite/core/precision.h"
 #include "neurite/core/sequential.h"
 
 #include <QtTest>
@@ -142,6 +143,56 @@ private slots:
         QCOMPARE(chained.shape(), step.shape());
         for (int64_t i = 0; i < step.numel(); ++i)
             QVERIFY(std::fabs(chained[i] - step[i]) <= 1e-5f * (1 + std::fabs(step[i])));
+    }
+
+    // In a bf16 model, bf16 convolutions and pools hand each other bf16
+    // tensors in the blocked layout (no conversion to f32 between them), and
+    // the chain's output and input gradient stay close to the f32 model's.
+    void bf16_chain_exchanges_bf16()
+    {
+        if (!bf16_kernels().supported)
+            QSKIP("this CPU runs no bf16 kernels");
+        Sequential model;
+        model.add(make("Conv2D", {{"inputs", 3.0}, {"outputs", 16.0}, {"activation", std::string("tanh")}}, 3));
+        model.add(make("AvgPool2D", {}));
+        model.add(make("Conv2D", {{"inputs", 16.0}, {"outputs", 32.0}, {"activation", std::string("tanh")}}, 4));
+        model.add(make("AvgPool2D", {}));
+        const Shape in{4, 3, 14, 13};
+        const Tensor x = test::random_tensor(in, 9);
+        auto run = [&](Tensor &dx) {
+            model.zero_grad();
+            const Tensor y = model.forward(x).clone();
+            dx = model.backward(x, Tensor::full(y.shape(), 1.0f), true).clone();
+            return y;
+        };
+        Tensor dx32, dx16;
+        const Tensor y32 = run(dx32);
+        model.set_precision(DType::BF16);
+        const auto descs = model.node_outputs(std::span<const Shape>(&in, 1));
+        for (size_t n = 0; n < descs.size(); ++n) {
+            QVERIFY2(descs[n][0].dtype == DType::BF16, qPrintable(QString("node %1 writes %2").arg(n + 1).arg(
+                                                                      QString::fromStdString(descs[n][0].to_string()))));
+            QVERIFY2(descs[n][0].format != NRT_FORMAT_PLAIN, "the blocked layout passes through");
+        }
+        const Tensor y16 = run(dx16);
+        auto close = [](const Tensor &a, const Tensor &b, const char *what) {
+            QCOMPARE(a.shape(), b.shape());
+            double scale = 0, worst = 0;
+            for (int64_t i = 0; i < a.numel(); ++i) {
+                scale = std::max(scale, double(std::fabs(a[i])));
+                worst = std::max(worst, double(std::fabs(a[i] - b[i])));
+            }
+            QVERIFY2(scale > 0 && worst > 0 && worst <= 0.03 * scale,
+                     qPrintable(QString("%1: largest difference %2 at scale %3").arg(what).arg(worst).arg(scale)));
+        };
+        close(y32, y16, "output"); // worst > 0: it did compute in bf16
+        close(dx32, dx16, "input gradient");
+        // Max pooling too (not compared: rounding may move a maximum, and
+        // its gradient with it).
+        model.add(make("MaxPool2D", {{"kernel", 1.0}}));
+        const auto with_max = model.node_outputs(std::span<const Shape>(&in, 1));
+        QVERIFY(with_max.back()[0].dtype == DType::BF16);
+        QCOMPARE(with_max.back()[0].format, with_max[3][0].format);
     }
 
     // A fused activation gives what the convolution followed by the
