@@ -273,8 +273,9 @@ constexpr double kZero[] = {0, 0};
                           "kh·kw); auto is he for ReLU-like activations, else xavier. Biases start at zero."),  \
         sdk::choice_param("precision", "auto", "auto|f32|bf16",                                                   \
                           "f32 multiplies in single precision; bf16 multiplies bfloat16 copies of the input, "    \
-                          "weights and output gradient (8 bits of mantissa, sums and results in f32), several "  \
-                          "times faster on CPUs with AMX, less exact; auto follows the model's precision.")
+                          "weights and output gradient (8 bits of mantissa, sums in f32; in a bf16 model it reads " \
+                          "and writes bf16 tensors, else f32), several times faster on CPUs with AMX, less "      \
+                          "exact; auto follows the model's precision.")
 
 constexpr nrt_param_spec kConvParams[] = {NEURITE_CONV_PARAMS(
     "Zeros added on each side: a number, {h, w}, or \"same\" for ceil(size / stride) outputs (any extra row "
