@@ -35,6 +35,15 @@ API_FUZZ_CALLS ?= 100000
 # still stops a test at the first report that is not suppressed.
 SANITIZE_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 SANITIZE_DIR := $(CURDIR)/tests/sanitize
+# oneDNN 2.6.3's AMX brgemm micro-kernel reads one element past a vector of
+# its own while it generates a convolution's code (jit_brgemm_amx_uker's
+# gemm_microkernel_amx: skipped_bd_mask_buffer_[bcast_dim], a value it then
+# never uses). Outside ASan the 8 bytes after a heap block are always mapped;
+# under ASan the block can end a mapped 64 KiB slab, and tst_conv crashed
+# there (SIGSEGV at libdnnl.so+0x6bf1ef) whenever the heap's history put it
+# so. The sanitizer run therefore caps oneDNN below AMX: bf16 still runs, on
+# the AVX512-BF16 kernels, and the AMX micro-kernel is never generated.
+SANITIZE_ISA := ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16
 check-sanitize: deps
 	cmake -S . -B $(ASAN_BUILD) $(if $(wildcard $(ASAN_BUILD)/CMakeCache.txt),,$(GENERATOR)) \
 	    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" \
@@ -42,7 +51,7 @@ check-sanitize: deps
 	    -DCMAKE_EXE_LINKER_FLAGS="$(SANITIZE_FLAGS)" -DCMAKE_SHARED_LINKER_FLAGS="$(SANITIZE_FLAGS)" \
 	    -DCMAKE_MODULE_LINKER_FLAGS="$(SANITIZE_FLAGS)" -Dapi_fuzz_calls=$(API_FUZZ_CALLS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
-	cd $(ASAN_BUILD) && OMP_NUM_THREADS=2 QT_QPA_PLATFORM=offscreen \
+	cd $(ASAN_BUILD) && OMP_NUM_THREADS=2 QT_QPA_PLATFORM=offscreen $(SANITIZE_ISA) \
 	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0:suppressions=$(SANITIZE_DIR)/asan.supp \
 	    LSAN_OPTIONS=suppressions=$(SANITIZE_DIR)/lsan.supp:print_suppressions=0 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=$(SANITIZE_DIR)/ubsan.supp \
