@@ -5,16 +5,23 @@
 // blocked nChw16c after a convolution stays blocked) and writes the same,
 // so a conv-pool chain needs no conversion. Max pooling keeps where each
 // maximum was in the call's workspace, which the host carries from the
-// forward to its backward; the backward routes each gradient there.
+// forward to its backward; the backward routes each gradient there. Where
+// the layout allows (channels blocked or not, which is every layout a
+// convolution writes), max pooling keeps nothing: its forward runs oneDNN's
+// inference pooling and its backward finds each maximum again (max_route.hpp).
 // GlobalAvgPool2D averages each channel's whole map and writes [N, C],
 // plain, ready for a Dense layer.
 #include "../common/spatial.hpp"
+#include "max_route.hpp"
 
 #include <neurite/plugin.hpp>
 #include <neurite/plugin_dnnl.hpp>
 
+#include <omp.h>
+
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +42,7 @@ struct Built {
     sdk::BoundPrimitive forward, backward;
     sdk::Buffer scratchpad;
     uint64_t workspace_bytes = 0;
+    std::optional<neurite::pool::MaxRoute> route; // max pooling's backward without oneDNN
 };
 
 // A parameterless layer over [N, C, H, W] computed by one oneDNN forward
@@ -93,6 +101,12 @@ public:
         if (!diff_src)
             return; // no parameters: nothing else to compute
         Built &b = current(c.src(0));
+        if (b.route) {
+            b.route->backward(static_cast<const float *>(c.src(0).data), static_cast<const float *>(c.dst(0).data),
+                              static_cast<const float *>(c.diff_dst(0).data), static_cast<float *>(diff_src->data),
+                              m_threads);
+            return;
+        }
         b.diff_dst.set_data_handle(c.diff_dst(0).data);
         b.diff_src.set_data_handle(diff_src->data);
         if (b.workspace_bytes)
@@ -102,19 +116,22 @@ public:
     }
 
 protected:
+    // backward is empty when route computes it.
     struct Pds {
         dnnl::primitive_desc forward, backward;
+        std::optional<neurite::pool::MaxRoute> route;
     };
 
     // name is not copied: a string literal.
     Spatial(const sdk::Host &host, const char *name)
-        : m_name(name), m_engine(sdk::dnnl_engine(host)), m_stream(sdk::dnnl_stream(host))
+        : m_name(name), m_engine(sdk::dnnl_engine(host)), m_stream(sdk::dnnl_stream(host)),
+          m_threads(host.raw() && host.raw()->num_threads > 0 ? host.raw()->num_threads : omp_get_max_threads())
     {
     }
 
     // The output's height and width; refuses an input it cannot take, naming it.
     virtual sp::Hw output_size(std::span<const int64_t> dims, const std::string &shape) const = 0;
-    // The forward (training) primitive and its backward, src and dst as given.
+    // The forward primitive and its backward (or the route), src and dst as given.
     virtual Pds describe(std::span<const int64_t> dims, const memory::desc &src, const memory::desc &dst,
                          const dnnl::engine &engine, const dnnl::primitive_attr &attr) const = 0;
     // [N, C, 1, 1] written as plain [N, C].
@@ -153,7 +170,8 @@ private:
         dnnl::primitive_attr attr;
         attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
         const Pds pds = describe(dims, src, dst, m_engine, attr);
-        b->scratchpad = sdk::scratchpad_for(pds.forward, pds.backward);
+        b->route = pds.route;
+        b->scratchpad = pds.route ? sdk::scratchpad_for(pds.forward) : sdk::scratchpad_for(pds.forward, pds.backward);
         b->src = memory(src, m_engine, DNNL_MEMORY_NONE);
         b->dst = memory(dst, m_engine, DNNL_MEMORY_NONE);
         b->diff_src = memory(src, m_engine, DNNL_MEMORY_NONE);
@@ -162,6 +180,8 @@ private:
         b->forward.arg(DNNL_ARG_SRC, b->src);
         b->forward.arg(DNNL_ARG_DST, b->dst);
         b->forward.scratchpad(pds.forward, m_engine, b->scratchpad);
+        if (b->route)
+            return b;
         b->backward = sdk::BoundPrimitive(dnnl::primitive(pds.backward), m_name, "backward");
         b->backward.arg(DNNL_ARG_DIFF_DST, b->diff_dst);
         b->backward.arg(DNNL_ARG_DIFF_SRC, b->diff_src);
@@ -178,6 +198,7 @@ private:
 
     dnnl::engine m_engine;
     dnnl::stream m_stream;
+    int m_threads; // for the route's backward
     std::vector<std::unique_ptr<Built>> m_built;
     Built *m_cur = nullptr;
 };
@@ -226,6 +247,17 @@ private:
         const sp::Window w = window_for(dims);
         const sp::Geometry g = sp::resolve(w, {dims[2], dims[3]}, sdk::shape_string(dims));
         const memory::dims no_dilation{0, 0};
+        if (m_algorithm == dnnl::algorithm::pooling_max) {
+            const neurite::pool::MaxWindow window{w.kernel.h, w.kernel.w, w.stride.h,
+                                                  w.stride.w, g.pads.begin.h, g.pads.begin.w};
+            if (auto route = neurite::pool::MaxRoute::of(src, dst, window)) {
+                const dnnl::pooling_v2_forward::primitive_desc fwd(
+                    {dnnl::prop_kind::forward_inference, m_algorithm, src, dst, sp::dnnl_hw(w.stride),
+                     sp::dnnl_hw(w.kernel), no_dilation, sp::dnnl_hw(g.pads.begin), sp::dnnl_hw(g.pads.end)},
+                    attr, engine);
+                return {fwd, {}, route};
+            }
+        }
         const dnnl::pooling_v2_forward::primitive_desc fwd(
             {dnnl::prop_kind::forward_training, m_algorithm, src, dst, sp::dnnl_hw(w.stride), sp::dnnl_hw(w.kernel),
              no_dilation, sp::dnnl_hw(g.pads.begin), sp::dnnl_hw(g.pads.end)},
@@ -234,7 +266,7 @@ private:
             {m_algorithm, src, dst, sp::dnnl_hw(w.stride), sp::dnnl_hw(w.kernel), no_dilation,
              sp::dnnl_hw(g.pads.begin), sp::dnnl_hw(g.pads.end)},
             attr, engine, fwd);
-        return {fwd, bwd};
+        return {fwd, bwd, std::nullopt};
     }
 
     bool flattens() const override { return m_global; }
@@ -297,7 +329,7 @@ private:
         const dnnl::resampling_forward::primitive_desc fwd(
             {dnnl::prop_kind::forward_training, m_algorithm, src, dst}, attr, engine);
         const dnnl::resampling_backward::primitive_desc bwd({m_algorithm, src, dst}, attr, engine, fwd);
-        return {fwd, bwd};
+        return {fwd, bwd, std::nullopt};
     }
 
     sp::Hw m_scale;
