@@ -27,6 +27,7 @@ struct ChannelGroups {
     int64_t lanes = 1;                                                  // channels per group, adjacent
     int64_t groups = 0;                                                 // groups per sample
     int64_t channels = 0;
+    bool bf16 = false; // else f32
 
     // nullopt for a layout with other blocking (oneDNN's backward is used then).
     static std::optional<ChannelGroups> of(const dnnl::memory::desc &md);
@@ -53,13 +54,16 @@ struct MaxRoute {
     int64_t batch = 0, in_h = 0, in_w = 0, out_h = 0, out_w = 0;
     MaxWindow window;
 
-    // nullopt when either layout is one ChannelGroups cannot walk.
+    // nullopt when either layout is one ChannelGroups cannot walk, or (bf16)
+    // when windows overlap.
     static std::optional<MaxRoute> of(const dnnl::memory::desc &src, const dnnl::memory::desc &dst,
                                       const MaxWindow &window);
 
     // Writes diff_src (src's layout) from diff_dst (dst's layout), on
-    // `threads` threads.
+    // `threads` threads: f32, or bf16 as its 16 bits.
     void backward(const float *src, const float *dst, const float *diff_dst, float *diff_src, int threads) const;
+    void backward(const uint16_t *src, const uint16_t *dst, const uint16_t *diff_dst, uint16_t *diff_src,
+                  int threads) const;
 };
 
 } // namespace neurite::pool

@@ -102,9 +102,10 @@ public:
             return; // no parameters: nothing else to compute
         Built &b = current(c.src(0));
         if (b.route) {
-            b.route->backward(static_cast<const float *>(c.src(0).data), static_cast<const float *>(c.dst(0).data),
-                              static_cast<const float *>(c.diff_dst(0).data), static_cast<float *>(diff_src->data),
-                              m_threads);
+            if (b.dtype == NRT_DTYPE_BF16)
+                route_backward<uint16_t>(*b.route, c, *diff_src);
+            else
+                route_backward<float>(*b.route, c, *diff_src);
             return;
         }
         b.diff_dst.set_data_handle(c.diff_dst(0).data);
@@ -121,6 +122,14 @@ protected:
         dnnl::primitive_desc forward, backward;
         std::optional<neurite::pool::MaxRoute> route;
     };
+
+    // T: float, or uint16_t for bf16's bits.
+    template <class T>
+    void route_backward(const neurite::pool::MaxRoute &route, const sdk::Call &c, nrt_tensor &diff_src) const
+    {
+        route.backward(static_cast<const T *>(c.src(0).data), static_cast<const T *>(c.dst(0).data),
+                       static_cast<const T *>(c.diff_dst(0).data), static_cast<T *>(diff_src.data), m_threads);
+    }
 
     // name is not copied: a string literal.
     Spatial(const sdk::Host &host, const char *name)

@@ -32,7 +32,8 @@ memory::dims out_dims(const Case &c)
             (c.src[3] + 2 * c.pad_w - c.kernel_w) / c.stride_w + 1};
 }
 
-// Fills with few distinct values, so that most windows hold ties; through
+// Fills with few distinct values, so that most windows hold ties (zeros of
+// both signs among them); through
 // a plain tensor and a reorder, which zeroes a blocked layout's padding
 // lanes as every oneDNN primitive leaves them.
 void fill(memory &m, uint32_t seed, int distinct, dnnl::stream &stream)
@@ -43,10 +44,30 @@ void fill(memory &m, uint32_t seed, int distinct, dnnl::stream &stream)
     std::uniform_int_distribution<int> pick(0, distinct - 1);
     auto *p = static_cast<float *>(plain.get_data_handle());
     const size_t n = plain_md.get_size() / sizeof(float);
-    for (size_t i = 0; i < n; ++i)
+    for (size_t i = 0; i < n; ++i) {
         p[i] = static_cast<float>(pick(rng)) - 1.0f;
+        if (p[i] == 0.0f && rng() % 2)
+            p[i] = -0.0f; // as ReLU writes: a tie of +0 and -0 is a tie
+    }
     dnnl::reorder(plain, m).execute(stream, plain, m);
     stream.wait();
+}
+
+// A tensor's elements as floats (bf16 widened exactly), in memory order.
+std::vector<float> as_floats(const memory &m)
+{
+    const memory::desc md = m.get_desc();
+    if (md.data_type() == memory::data_type::f32) {
+        const auto *p = static_cast<const float *>(m.get_data_handle());
+        return std::vector<float>(p, p + md.get_size() / sizeof(float));
+    }
+    const auto *p = static_cast<const uint16_t *>(m.get_data_handle());
+    std::vector<float> out(md.get_size() / sizeof(uint16_t));
+    for (size_t i = 0; i < out.size(); ++i) {
+        const uint32_t bits = static_cast<uint32_t>(p[i]) << 16;
+        std::memcpy(&out[i], &bits, sizeof(float));
+    }
+    return out;
 }
 
 } // namespace
@@ -55,22 +76,29 @@ class TestMaxRoute : public QObject {
     Q_OBJECT
 
 private slots:
+    // bf16 rows: the windows that do not overlap (cases 0 and 1), which a
+    // bf16 pool routes itself; overlapping ones are left to oneDNN there.
     void equals_onednn_data()
     {
         QTest::addColumn<int>("tag");
         QTest::addColumn<int>("which");
+        QTest::addColumn<bool>("bf16");
         const Tag tags[] = {Tag::nchw, Tag::nhwc, Tag::nChw8c, Tag::nChw16c};
         const char *tag_names[] = {"nchw", "nhwc", "nChw8c", "nChw16c"};
         for (int t = 0; t < 4; ++t)
             for (int c = 0; c < 5; ++c)
-                QTest::newRow((std::string(tag_names[t]) + " case " + std::to_string(c)).c_str())
-                    << static_cast<int>(tags[t]) << c;
+                for (bool bf16 : {false, true})
+                    if (!bf16 || c < 2)
+                        QTest::newRow((std::string(tag_names[t]) + " case " + std::to_string(c) + (bf16 ? " bf16" : ""))
+                                          .c_str())
+                            << static_cast<int>(tags[t]) << c << bf16;
     }
 
     void equals_onednn()
     {
         QFETCH(int, tag);
         QFETCH(int, which);
+        QFETCH(bool, bf16);
         const Case cases[] = {
             {"2x2 stride 2, as in the CNN", {4, 32, 26, 26}, 2, 2, 2, 2, 0, 0},
             {"2x2 stride 2, odd size (last row and column unused)", {3, 16, 11, 11}, 2, 2, 2, 2, 0, 0},
@@ -81,8 +109,9 @@ private slots:
         const Case &c = cases[which];
         dnnl::engine engine(dnnl::engine::kind::cpu, 0);
         dnnl::stream stream(engine);
-        const memory::desc src_md(c.src, memory::data_type::f32, static_cast<Tag>(tag));
-        const memory::desc dst_md(out_dims(c), memory::data_type::f32, static_cast<Tag>(tag));
+        const memory::data_type type = bf16 ? memory::data_type::bf16 : memory::data_type::f32;
+        const memory::desc src_md(c.src, type, static_cast<Tag>(tag));
+        const memory::desc dst_md(out_dims(c), type, static_cast<Tag>(tag));
         const memory::dims strides{c.stride_h, c.stride_w}, kernel{c.kernel_h, c.kernel_w}, pads{c.pad_h, c.pad_w};
         const dnnl::pooling_forward::primitive_desc fwd(
             {dnnl::prop_kind::forward_training, dnnl::algorithm::pooling_max, src_md, dst_md, strides, kernel, pads,
@@ -103,15 +132,20 @@ private slots:
         const auto route = neurite::pool::MaxRoute::of(
             src_md, dst_md, {c.kernel_h, c.kernel_w, c.stride_h, c.stride_w, c.pad_h, c.pad_w});
         QVERIFY2(route.has_value(), c.name);
-        const size_t count = src_md.get_size() / sizeof(float);
+        const size_t count = src_md.get_size() / (bf16 ? 2 : sizeof(float));
         for (int threads : {1, 2}) {
             std::memset(routed.get_data_handle(), 0x7f, src_md.get_size()); // every element must be written
-            route->backward(static_cast<const float *>(src.get_data_handle()),
-                            static_cast<const float *>(dst.get_data_handle()),
-                            static_cast<const float *>(diff_dst.get_data_handle()),
-                            static_cast<float *>(routed.get_data_handle()), threads);
-            const auto *want = static_cast<const float *>(expected.get_data_handle());
-            const auto *got = static_cast<const float *>(routed.get_data_handle());
+            if (bf16)
+                route->backward(static_cast<const uint16_t *>(src.get_data_handle()),
+                                static_cast<const uint16_t *>(dst.get_data_handle()),
+                                static_cast<const uint16_t *>(diff_dst.get_data_handle()),
+                                static_cast<uint16_t *>(routed.get_data_handle()), threads);
+            else
+                route->backward(static_cast<const float *>(src.get_data_handle()),
+                                static_cast<const float *>(dst.get_data_handle()),
+                                static_cast<const float *>(diff_dst.get_data_handle()),
+                                static_cast<float *>(routed.get_data_handle()), threads);
+            const std::vector<float> want = as_floats(expected), got = as_floats(routed);
             int64_t nonzero = 0;
             for (size_t i = 0; i < count; ++i) {
                 if (got[i] != want[i])
@@ -127,15 +161,20 @@ private slots:
         }
     }
 
-    // A layout blocked on something else than channels is left to oneDNN.
+    // A layout blocked on something else than channels is left to oneDNN, so
+    // are overlapping bf16 windows and an input and output of two dtypes.
     void refuses_other_blocking()
     {
         const memory::desc blocked_n({16, 16, 4, 4}, memory::data_type::f32, Tag::NChw16n16c);
         const memory::desc dst({16, 16, 2, 2}, memory::data_type::f32, Tag::NChw16n16c);
         QVERIFY(!neurite::pool::MaxRoute::of(blocked_n, dst, {2, 2, 2, 2, 0, 0}).has_value());
-        const memory::desc bf16({1, 16, 4, 4}, memory::data_type::bf16, Tag::nChw16c);
+        // bf16 with overlapping windows: oneDNN's backward sums and rounds.
+        const memory::desc bf16({1, 16, 5, 5}, memory::data_type::bf16, Tag::nChw16c);
         const memory::desc bf16_dst({1, 16, 2, 2}, memory::data_type::bf16, Tag::nChw16c);
-        QVERIFY(!neurite::pool::MaxRoute::of(bf16, bf16_dst, {2, 2, 2, 2, 0, 0}).has_value());
+        QVERIFY(!neurite::pool::MaxRoute::of(bf16, bf16_dst, {3, 3, 2, 2, 0, 0}).has_value());
+        QVERIFY(neurite::pool::MaxRoute::of(bf16, bf16_dst, {2, 2, 2, 2, 0, 0}).has_value());
+        const memory::desc f32_dst({1, 16, 2, 2}, memory::data_type::f32, Tag::nChw16c);
+        QVERIFY(!neurite::pool::MaxRoute::of(bf16, f32_dst, {2, 2, 2, 2, 0, 0}).has_value());
     }
 };
 
