@@ -8,7 +8,8 @@
 // forward to its backward; the backward routes each gradient there. Where
 // the layout allows (channels blocked or not, which is every layout a
 // convolution writes), max pooling keeps nothing: its forward runs oneDNN's
-// inference pooling and its backward finds each maximum again (max_route.hpp).
+// inference pooling and its backward finds each maximum again (max_route.hpp;
+// in bf16 only for windows that do not overlap).
 // GlobalAvgPool2D averages each channel's whole map and writes [N, C],
 // plain, ready for a Dense layer.
 #include "../common/spatial.hpp"
