@@ -1,8 +1,8 @@
 #include "neurite/core/arena.h"
 
 #include "neurite/core/module.h"
+#include "neurite/core/precision.h"
 
-#include <bit>
 #include <vector>
 
 #include <omp.h>
@@ -104,18 +104,6 @@ void ParameterArena::set_bf16(std::span<Module *const> modules, bool on)
 }
 
 namespace {
-
-// Round to nearest even on the 16 dropped bits (what oneDNN's reorders and
-// vcvtneps2bf16 do); parameters are finite (train.fit checks), so NaN needs
-// no special case. The compiler vectorises the loop.
-inline uint16_t to_bf16(uint32_t bits) { return static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16); }
-
-void round_to_bf16(const float *from, uint16_t *to, size_t n)
-{
-#pragma omp simd
-    for (size_t i = 0; i < n; ++i)
-        to[i] = to_bf16(std::bit_cast<uint32_t>(from[i]));
-}
 
 // Below this many values a fork/join costs more than the pass (the
 // optimizers split from the same size on).
