@@ -14,7 +14,8 @@
 // through the prefetching thread and gathered in the calling thread:
 //   batches_b64 samples_per_s=... plain_samples_per_s=... load_s=...
 // --phases adds the median time of each part of a step, of each layer's
-// forward and backward (its input conversions included), and where the
+// forward and backward (its input conversions included; a bf16 model rounds
+// its own input before the first layer, inside "forward"), and where the
 // batches came from; --net mlp|cnn|all chooses the cases; --precision bf16
 // runs the models in mixed precision (Model::set_precision: bf16 Dense and
 // activations, f32 master weights, cases named mlp_b64_bf16, ...), and has

@@ -308,7 +308,7 @@ std::shared_ptr<ParameterArena> Model::arena()
     return m_arena;
 }
 
-void Model::check_inputs(std::span<const Tensor> inputs, const char *call) const
+void Model::check_inputs(std::span<const Tensor> inputs, const char *call, bool finite) const
 {
     if (static_cast<int>(inputs.size()) != input_count())
         throw Error(m_type_name + ": " + call + " takes " + std::to_string(input_count()) + " input" +
@@ -331,10 +331,18 @@ void Model::check_inputs(std::span<const Tensor> inputs, const char *call) const
                             " does not match the declared sample shape " + sample->to_string() +
                             " (with the batch first: [N, ...])");
         }
-        if (int64_t bad = x.first_non_finite(); bad >= 0)
-            throw Error(m_type_name + ": " + which + " " + x.shape().to_string() + " holds " +
-                        (std::isnan(x[bad]) ? "NaN" : x[bad] > 0 ? "Inf" : "-Inf") + " at " +
-                        position_of(x.shape(), bad) + "; NaN and Inf cannot be trained on");
+        if (finite)
+            require_finite_input(i, x);
+    }
+}
+
+void Model::require_finite_input(size_t i, const Tensor &x) const
+{
+    if (int64_t bad = x.first_non_finite(); bad >= 0) {
+        const std::string which = input_count() == 1 ? "input" : "input " + std::to_string(i + 1);
+        throw Error(m_type_name + ": " + which + " " + x.shape().to_string() + " holds " +
+                    (std::isnan(x[bad]) ? "NaN" : x[bad] > 0 ? "Inf" : "-Inf") + " at " +
+                    position_of(x.shape(), bad) + "; NaN and Inf cannot be trained on");
     }
 }
 
@@ -377,7 +385,9 @@ detail::Plan &Model::plan_for(std::span<const Shape> shapes)
 const std::vector<Tensor> &Model::forward(std::span<const Tensor> inputs)
 {
     RunningScope running(*this, "forward");
-    check_inputs(inputs, "forward");
+    // A bf16 model checks for NaN and Inf below, once its plan is known.
+    const bool deferred_check = precision() == DType::BF16;
+    check_inputs(inputs, "forward", !deferred_check);
     Shape shapes[8];
     Tensor declared[8];
     if (inputs.size() > std::size(shapes))
@@ -391,6 +401,13 @@ const std::vector<Tensor> &Model::forward(std::span<const Tensor> inputs)
     if (!m_bound && !parent())
         bind_parameters();
     m_last = nullptr; // a failing forward leaves nothing to go backward through
+    // A bf16 model rounds its inputs to bf16 in a pass that also finds NaN
+    // and Inf, before any layer runs; other inputs are scanned here.
+    for (size_t i = 0; deferred_check && i < inputs.size(); ++i)
+        if (!detail::input_checked_by_conversion(plan, m_order, i))
+            require_finite_input(i, inputs[i]);
+    if (const int bad = detail::convert_inputs(plan, m_order, inputs); bad >= 0)
+        require_finite_input(static_cast<size_t>(bad), inputs[static_cast<size_t>(bad)]);
     if (m_arena && !parent())
         m_arena->refresh_bf16(); // the optimizer (or a script) changed the f32 values since
     detail::run_forward(*this, plan, m_order, inputs);

@@ -135,6 +135,13 @@ Tensor raw_buffer(size_t bytes)
 
 Conversion::Conversion(const Desc &from, void *src, const Desc &to, void *dst)
 {
+    if (from.plain_f32() && to.dtype == DType::BF16 && to.format == NRT_FORMAT_PLAIN && from.shape == to.shape) {
+        m_rounding = true;
+        m_count = static_cast<size_t>(from.shape.numel());
+        m_from = static_cast<const float *>(src);
+        m_to = static_cast<uint16_t *>(dst);
+        return;
+    }
     try {
         m_src = dnnl::memory(dnnl_desc(from), host_engine(), src);
         m_dst = dnnl::memory(dnnl_desc(to), host_engine(), dst);
@@ -146,12 +153,23 @@ Conversion::Conversion(const Desc &from, void *src, const Desc &to, void *dst)
     m_args[1] = {DNNL_ARG_TO, m_dst.get()};
 }
 
-void Conversion::run() const
+void Conversion::set_src(void *p)
 {
+    if (m_rounding)
+        m_from = static_cast<const float *>(p);
+    else
+        m_src.set_data_handle(p);
+}
+
+bool Conversion::run() const
+{
+    if (m_rounding)
+        return round_to_bf16(m_from, m_to, m_count);
     dnnl::stream &s = host_stream();
     if (dnnl_primitive_execute(m_prim.get(), s.get(), 2, m_args) != dnnl_success)
         throw Error("a format conversion failed in oneDNN");
     s.wait();
+    return true;
 }
 
 namespace {
@@ -413,8 +431,33 @@ std::unique_ptr<Plan> build_plan(Model &model, const std::vector<int> &order,
     return plan;
 }
 
+int convert_inputs(Plan &plan, const std::vector<int> &order, std::span<const Tensor> inputs)
+{
+    int bad = -1;
+    for (int n : order) {
+        NodePlan &np = plan.nodes[static_cast<size_t>(n)];
+        point_at_inputs(plan, np, inputs);
+        for (const EdgePlan &e : np.edges)
+            if (e.value < static_cast<int>(inputs.size()) && e.converted.defined() && !e.to_read.run() &&
+                (bad < 0 || e.value < bad))
+                bad = e.value;
+    }
+    return bad;
+}
+
+bool input_checked_by_conversion(const Plan &plan, const std::vector<int> &order, size_t input)
+{
+    for (int n : order)
+        for (const EdgePlan &e : plan.nodes[static_cast<size_t>(n)].edges)
+            if (e.value == static_cast<int>(input) && e.converted.defined() && e.to_read.checks_finite())
+                return true;
+    return false;
+}
+
+// The inputs' conversions ran before (convert_inputs).
 void run_forward(Model &model, Plan &plan, const std::vector<int> &order, std::span<const Tensor> inputs)
 {
+    const int model_inputs = static_cast<int>(inputs.size());
     for (int n : order) {
         NodePlan &np = plan.nodes[static_cast<size_t>(n)];
         Layer &layer = model.layer(n);
@@ -424,7 +467,7 @@ void run_forward(Model &model, Plan &plan, const std::vector<int> &order, std::s
         const Clock::time_point start = timing ? Clock::now() : Clock::time_point{};
         point_at_inputs(plan, np, inputs);
         for (const EdgePlan &e : np.edges)
-            if (e.converted.defined())
+            if (e.converted.defined() && e.value >= model_inputs)
                 e.to_read.run();
         np.call.training = layer.training() ? 1 : 0;
         layer.forward(np.call);

@@ -13,19 +13,28 @@
 
 namespace neurite::detail {
 
-// A oneDNN reorder between two buffers (another format or dtype), bound once.
+// A oneDNN reorder between two buffers (another format or dtype), bound
+// once; plain f32 to plain bf16 (a bf16 model's inputs) is a rounding loop
+// instead, which checks the values are finite in the same pass.
 class Conversion {
 public:
     Conversion() = default;
     Conversion(const Desc &from, void *src, const Desc &to, void *dst);
-    explicit operator bool() const { return static_cast<bool>(m_prim); }
-    void set_src(void *p) { m_src.set_data_handle(p); }
-    void run() const;
+    explicit operator bool() const { return static_cast<bool>(m_prim) || m_rounding; }
+    void set_src(void *p);
+    // Whether run() answers for the finiteness of what it read.
+    bool checks_finite() const { return m_rounding; }
+    // False when checks_finite() and a value read was NaN or Inf.
+    bool run() const;
 
 private:
     dnnl::reorder m_prim;
     dnnl::memory m_src, m_dst;
     dnnl_exec_arg_t m_args[2] = {};
+    bool m_rounding = false; // the rounding loop, of m_count elements
+    size_t m_count = 0;
+    const float *m_from = nullptr;
+    uint16_t *m_to = nullptr;
 };
 
 // Input k of a node: where it reads from and where its gradient goes.
@@ -85,6 +94,12 @@ struct Plan {
 // then lays out memory.
 std::unique_ptr<Plan> build_plan(Model &model, const std::vector<int> &order,
                                  std::span<const Shape> input_shapes);
+// Converts the model's inputs for the nodes that read them in another
+// format or dtype, before any node runs; returns the first input a
+// conversion found NaN or Inf in, or -1.
+int convert_inputs(Plan &plan, const std::vector<int> &order, std::span<const Tensor> inputs);
+// Whether the inputs' conversions check input i for NaN and Inf.
+bool input_checked_by_conversion(const Plan &plan, const std::vector<int> &order, size_t input);
 void run_forward(Model &model, Plan &plan, const std::vector<int> &order,
                  std::span<const Tensor> inputs);
 void run_backward(Model &model, Plan &plan, const std::vector<int> &order,

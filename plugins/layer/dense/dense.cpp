@@ -394,7 +394,8 @@ private:
         const dk::DenseBf16::Params params{value_bf16(kWeight), m_has_bias ? value(kBias) : nullptr,
                                            grad(kWeight), m_has_bias ? grad(kBias) : nullptr};
         return cached(m_low_batches, n, "Dense: building bf16 primitives", [&] {
-            return std::make_unique<dk::DenseBf16>(m_engine, n, m_in, m_out, *m_act, params);
+            const double macs = static_cast<double>(n) * static_cast<double>(m_in) * static_cast<double>(m_out);
+            return std::make_unique<dk::DenseBf16>(m_engine, n, m_in, m_out, *m_act, params, macs < kParallelMinMacs);
         });
     }
 

@@ -4,6 +4,7 @@
 
 #include <neurite/plugin.hpp>
 #include <neurite/plugin_eltwise.hpp>
+#include <neurite/plugin_parallel.hpp>
 
 #include <dnnl.hpp>
 
@@ -60,26 +61,7 @@ inline const ActInfo *find_activation(const std::string &name, bool gelu_tanh)
     sdk::fail(NRT_ERR_INVALID_ARGUMENT, "Dense: unknown activation '" + name + "'");
 }
 
-// Runs the enclosed oneDNN calls on one thread. oneDNN plans a primitive for
-// the thread count at creation, so creation and execution both use this.
-class OneThread {
-public:
-    explicit OneThread(bool active) : m_saved(active ? omp_get_max_threads() : 0)
-    {
-        if (m_saved)
-            omp_set_num_threads(1);
-    }
-    ~OneThread()
-    {
-        if (m_saved)
-            omp_set_num_threads(m_saved);
-    }
-    OneThread(const OneThread &) = delete;
-    OneThread &operator=(const OneThread &) = delete;
-
-private:
-    int m_saved;
-};
+using sdk::OneThread;
 
 inline void initialise(float *w, int64_t in, int64_t out, std::string how, Act act, uint64_t seed)
 {

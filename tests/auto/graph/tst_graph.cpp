@@ -5,10 +5,15 @@
 #include "neurite/core/arena.h"
 #include "neurite/core/checkpoint.h"
 #include "neurite/core/model.h"
+#include "neurite/core/precision.h"
+#include "neurite/core/sequential.h"
 
 #include <QtTest>
 
+#include <bit>
+#include <cmath>
 #include <fstream>
+#include <limits>
 
 using namespace neurite;
 
@@ -26,6 +31,13 @@ std::shared_ptr<Module> dense(int in, int out, const char *act, uint64_t seed)
 std::shared_ptr<Module> layer(const char *name, uint64_t seed = 0, ParamList config = {})
 {
     return test::registry().create_layer(name, config, test::context(), seed);
+}
+
+// bf16 by round to nearest even, the reference for round_to_bf16.
+uint16_t nearest_bf16(float x)
+{
+    const uint32_t bits = std::bit_cast<uint32_t>(x);
+    return static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
 }
 
 Model::Ref in(int i) { return {Model::kInput, i}; }
@@ -167,6 +179,64 @@ private slots:
         for (const Parameter &p : params) {
             QVERIFY(p.value.data() >= base && p.value.data() + p.value.numel() <= base + arena->values().numel());
             QCOMPARE(p.grad.data() - grads, p.value.data() - base);
+        }
+    }
+
+    // The rounding a bf16 model's inputs and its weights' copy go through:
+    // nearest even (ties included), in the vector body and the tail, and the
+    // finite answer for NaN and Inf anywhere.
+    void bf16_rounding_and_finite_check()
+    {
+        std::vector<float> src(77);
+        for (size_t i = 0; i < src.size(); ++i)
+            src[i] = std::sin(static_cast<float>(i)) * 3.0f;
+        src[3] = std::bit_cast<float>(0x3f808000u);  // a tie: stays 0x3f80
+        src[40] = std::bit_cast<float>(0x3f818000u); // a tie: goes up to the even 0x3f82
+        src[70] = -std::bit_cast<float>(0x3f818001u); // above the tie
+        std::vector<uint16_t> dst(src.size());
+        QVERIFY(round_to_bf16(src.data(), dst.data(), src.size()));
+        for (size_t i = 0; i < src.size(); ++i)
+            QCOMPARE(dst[i], nearest_bf16(src[i]));
+        QCOMPARE(dst[3], uint16_t{0x3f80});
+        QCOMPARE(dst[40], uint16_t{0x3f82});
+        QCOMPARE(dst[70], uint16_t{0xbf82});
+        for (size_t at : {size_t{5}, size_t{63}, size_t{76}}) { // in the 32-wide body and the tail
+            for (float bad : {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity()}) {
+                std::vector<float> with = src;
+                with[at] = bad;
+                QVERIFY(!round_to_bf16(with.data(), dst.data(), with.size()));
+                QCOMPARE(dst[at] & 0x7f80u, 0x7f80u); // still NaN or Inf in bf16
+            }
+        }
+        QVERIFY(round_to_bf16(src.data(), dst.data(), 0));
+    }
+
+    // A bf16 model's copy of its weights follows the f32 master values after
+    // every change, rounded to nearest even, in the parallel refresh too (the
+    // arena is larger than the size it splits from between threads).
+    void bf16_copy_follows_master_values()
+    {
+        if (!bf16_kernels().supported)
+            QSKIP("this CPU runs no bf16 kernels");
+        Sequential model;
+        model.add(dense(300, 256, "relu", 60));
+        model.add(dense(256, 10, "identity", 61));
+        model.set_precision(DType::BF16);
+        auto arena = model.arena();
+        QVERIFY(arena->values().numel() > 65536);
+        const Tensor x = test::random_tensor(Shape{4, 300}, 62);
+        for (float scale : {1.0f, -0.37f}) {
+            for (const Parameter &p : model.parameters()) {
+                Tensor v = p.value;
+                for (int64_t i = 0; i < v.numel(); ++i)
+                    v[i] = v[i] * scale + 1e-3f * static_cast<float>(i % 7);
+            }
+            model.forward(x); // refreshes the copy first
+            const Tensor values = arena->values();
+            for (int64_t i = 0; i < values.numel(); ++i)
+                if (arena->value_bf16(i) != nearest_bf16(values[i]))
+                    QFAIL(qPrintable(QString("bf16 copy of value %1 is %2, not %3")
+                                         .arg(i).arg(arena->value_bf16(i)).arg(nearest_bf16(values[i]))));
         }
     }
 

@@ -28,6 +28,28 @@ template <class Body> void parallel_for(int64_t n, int64_t serial_below, Body &&
     }
 }
 
+// Runs the enclosed oneDNN calls on one thread, for work too small to be
+// worth a fork/join. oneDNN plans a primitive for the thread count at its
+// creation, so creation and execution both run inside one.
+class OneThread {
+public:
+    explicit OneThread(bool active = true) : m_saved(active ? omp_get_max_threads() : 0)
+    {
+        if (m_saved)
+            omp_set_num_threads(1);
+    }
+    ~OneThread()
+    {
+        if (m_saved)
+            omp_set_num_threads(m_saved);
+    }
+    OneThread(const OneThread &) = delete;
+    OneThread &operator=(const OneThread &) = delete;
+
+private:
+    int m_saved;
+};
+
 } // namespace neurite::sdk
 
 #endif // NEURITE_PLUGIN_PARALLEL_HPP

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <vector>
 
 namespace neurite {
 
@@ -19,6 +20,11 @@ class Module;
 // views handed out, so memory outlives whoever still points into it.
 class ParameterArena {
 public:
+    // A trained parameter's place in the values block and its first dimension.
+    struct Rows {
+        size_t offset, size, rows;
+    };
+
     // Binds every host-owned parameter of `modules` into a new arena: values
     // the modules held are copied, the rest initialised by their plugins.
     // The arenas they leave are retired once no module is bound to them.
@@ -37,6 +43,9 @@ public:
     void set_bf16(std::span<Module *const> modules, bool on);
     // Rounds every f32 master value to its bf16 copy (round to nearest
     // even), one pass over the arena; the model calls it before each forward.
+    // With several threads each rounds, of every parameter, the rows the
+    // optimizers' threads update (sdk::row_block over the first dimension),
+    // so it reads the values its own core has just written.
     void refresh_bf16();
     // The bf16 copy of values()[i] (tests read it); 0 without a bf16 block.
     uint16_t value_bf16(int64_t i) const;
@@ -48,9 +57,12 @@ private:
     friend class Module;
     void attach_module() { ++m_bound, m_was_bound = true; }
     void detach_module() { --m_bound; }
+    void refresh_bf16_all();
+
 
     Tensor m_values, m_grads, m_buffers;
     Tensor m_values_bf16; // bf16 pairs packed in floats: values().numel() / 2 of them, rounded up
+    std::vector<Rows> m_rows; // every trained parameter, in order
     int m_bound = 0;
     bool m_was_bound = false;
 };

@@ -165,7 +165,10 @@ protected:
 private:
     detail::Plan &plan_for(std::span<const Shape> shapes);
     void bind_parameters();
-    void check_inputs(std::span<const Tensor> inputs, const char *call) const;
+    // Counts and shapes; NaN and Inf too unless `finite` is false (forward
+    // checks them where its plan does not: require_finite_input).
+    void check_inputs(std::span<const Tensor> inputs, const char *call, bool finite = true) const;
+    void require_finite_input(size_t i, const Tensor &x) const;
     // An input declared [F] (nn.Input{784}) takes samples of any shape of F
     // values, e.g. images [N, 1, 28, 28], and runs on the view [N, F], as
     // Dense flattens its input itself.

@@ -2,6 +2,8 @@
 
 #include "neurite/core/desc.h"
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace neurite {
@@ -36,5 +38,12 @@ void set_default_precision(DType precision);
 // tensors in a bf16 model (it has no bf16 path, or, as Conv2D, multiplies
 // bf16 copies inside), so the host converts at its boundary.
 void note_f32_boundary(const std::string &type_name);
+
+// Rounds n floats to bfloat16 (to nearest even) and answers, in the same
+// pass, whether all of them were finite: a bf16 model's input is read once
+// for both. The parameter arena's refresh uses it too. Where the build
+// targets AVX512-BF16 (-march=native on such a CPU) vcvtne2ps2bf16 rounds,
+// which like oneDNN's bf16 kernels reads subnormal floats as zero.
+bool round_to_bf16(const float *src, uint16_t *dst, size_t n);
 
 } // namespace neurite
