@@ -462,7 +462,7 @@ void push_parameters(lua_State *L, int idx, bool buffers)
     idx = lua_absindex(L, idx);
     std::vector<Parameter> params;
     guarded(L, [&] {
-        if (ModelBox *m = test_model(L, idx))
+        if (test_model(L, idx))
             params = check_model(L, idx)->model->parameters();
         else
             params = check_layer(L, idx)->module->parameters();
