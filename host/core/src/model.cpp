@@ -396,6 +396,7 @@ const std::vector<Tensor> &Model::forward(std::span<const Tensor> inputs)
         declared[i] = as_declared(i, inputs[i]);
         shapes[i] = declared[i].shape();
     }
+    const std::span<const Tensor> given = inputs; // as the caller passed them: for messages
     inputs = std::span<const Tensor>(declared, inputs.size());
     detail::Plan &plan = plan_for(std::span<const Shape>(shapes, inputs.size()));
     if (!m_bound && !parent())
@@ -405,9 +406,9 @@ const std::vector<Tensor> &Model::forward(std::span<const Tensor> inputs)
     // and Inf, before any layer runs; other inputs are scanned here.
     for (size_t i = 0; deferred_check && i < inputs.size(); ++i)
         if (!detail::input_checked_by_conversion(plan, m_order, i))
-            require_finite_input(i, inputs[i]);
+            require_finite_input(i, given[i]);
     if (const int bad = detail::convert_inputs(plan, m_order, inputs); bad >= 0)
-        require_finite_input(static_cast<size_t>(bad), inputs[static_cast<size_t>(bad)]);
+        require_finite_input(static_cast<size_t>(bad), given[static_cast<size_t>(bad)]);
     if (m_arena && !parent())
         m_arena->refresh_bf16(); // the optimizer (or a script) changed the f32 values since
     detail::run_forward(*this, plan, m_order, inputs);

@@ -53,8 +53,7 @@ void add_into(void *dst, const void *src, const Desc &d)
 #pragma omp simd
         for (size_t i = 0; i < n; ++i) {
             const float sum = std::bit_cast<float>(uint32_t{out[i]} << 16) + std::bit_cast<float>(uint32_t{in[i]} << 16);
-            const uint32_t bits = std::bit_cast<uint32_t>(sum);
-            out[i] = static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+            out[i] = nearest_bf16(sum);
         }
         return;
     }

@@ -45,12 +45,6 @@ const char *isa_name(dnnl::cpu_isa isa)
 
 constexpr uint32_t kExponent = 0x7f800000u; // all ones: Inf or NaN
 
-// Round to nearest even on the 16 dropped bits (vcvtneps2bf16's rounding);
-// NaN and Inf keep their exponent, so the caller's finite check sees them.
-inline uint16_t nearest_bf16(uint32_t bits)
-{
-    return static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
-}
 
 } // namespace
 
@@ -75,7 +69,7 @@ bool round_to_bf16(const float *src, uint16_t *dst, size_t n)
     for (size_t k = i; k < n; ++k) {
         const uint32_t bits = std::bit_cast<uint32_t>(src[k]);
         special |= static_cast<uint32_t>((bits & kExponent) == kExponent);
-        dst[k] = nearest_bf16(bits);
+        dst[k] = nearest_bf16(src[k]);
     }
     return special == 0;
 }

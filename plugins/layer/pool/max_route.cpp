@@ -78,9 +78,8 @@ void route_group(const MaxRoute &r, int64_t n, int64_t group, const T *src, cons
             const int64_t first_w = std::max<int64_t>(left, 0), last_w = std::min(left + k.kernel_w, r.in_w);
             const int64_t at = out.offset(n, group, oh, ow);
             for (int64_t lane = 0; lane < lanes; lane += kChunk) {
-                // Rows in batches of 64 keep the pointers on the stack; a
-                // later batch sees `taken` afresh, so a window taller than 64
-                // rows goes through the generic path (see MaxRoute::of).
+                // A window spans at most 64 rows (MaxRoute::of): their
+                // pointers fit on the stack.
                 const int64_t rows = last_h - first_h;
                 for (int64_t i = 0; i < rows; ++i) {
                     src_rows[i] = src + in.offset(n, group, first_h + i, 0) + lane;
@@ -111,8 +110,7 @@ void route_all(const MaxRoute &r, const T *src, const T *dst, const T *diff_dst,
     const int64_t planes = r.batch * r.src.groups;
     const int64_t groups = r.src.groups;
     const int64_t lanes = r.src.lanes;
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t p = 0; p < planes; ++p) {
+    const auto plane = [&](int64_t p) {
         const int64_t n = p / groups, group = p % groups;
         if (lanes == 16)
             route_group<16>(r, n, group, src, dst, diff_dst, diff_src);
@@ -120,7 +118,19 @@ void route_all(const MaxRoute &r, const T *src, const T *dst, const T *diff_dst,
             route_group<8>(r, n, group, src, dst, diff_dst, diff_src);
         else
             route_group<0>(r, n, group, src, dst, diff_dst, diff_src);
+    };
+    // No parallel region for one thread: libgomp allocates a team for each
+    // region it opens, even of one, and a training step allocates nothing.
+    // omp_get_max_threads() follows the host's current thread count.
+    const int team = static_cast<int>(std::min<int64_t>({threads, omp_get_max_threads(), planes}));
+    if (team <= 1) {
+        for (int64_t p = 0; p < planes; ++p)
+            plane(p);
+        return;
     }
+#pragma omp parallel for num_threads(team) schedule(static)
+    for (int64_t p = 0; p < planes; ++p)
+        plane(p);
 }
 
 } // namespace

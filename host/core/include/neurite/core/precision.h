@@ -2,6 +2,7 @@
 
 #include "neurite/core/desc.h"
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -38,6 +39,17 @@ void set_default_precision(DType precision);
 // tensors in a bf16 model (it has no bf16 path, or, as Conv2D, multiplies
 // bf16 copies inside), so the host converts at its boundary.
 void note_f32_boundary(const std::string &type_name);
+
+// The bfloat16 bits of x, rounded to nearest even on the 16 dropped bits
+// (vcvtneps2bf16's rounding). A NaN stays a quiet NaN whatever its payload:
+// the rounding carry would turn some into Inf or zero.
+inline uint16_t nearest_bf16(float x)
+{
+    const uint32_t bits = std::bit_cast<uint32_t>(x);
+    if ((bits & 0x7fffffffu) > 0x7f800000u)
+        return static_cast<uint16_t>((bits >> 16) | 0x40u);
+    return static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+}
 
 // Rounds n floats to bfloat16 (to nearest even) and answers, in the same
 // pass, whether all of them were finite: a bf16 model's input is read once
