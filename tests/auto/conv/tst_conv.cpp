@@ -195,6 +195,43 @@ private slots:
         QCOMPARE(with_max.back()[0].format, with_max[3][0].format);
     }
 
+    // A bf16 MaxPool2D routes its gradients itself (max_route): on values
+    // bf16 holds exactly, with no ties, it must give the f32 model's output
+    // and input gradient bit for bit.
+    void bf16_max_pool_routes_like_f32()
+    {
+        if (!bf16_kernels().supported)
+            QSKIP("this CPU runs no bf16 kernels");
+        Sequential model;
+        model.add(make("MaxPool2D", {{"kernel", 2.0}}));
+        const Shape in{2, 16, 6, 7};
+        Tensor x(in), dy(Shape{2, 16, 3, 3});
+        // Integers below 256 (exact in bf16); the four of a 2x2 window are
+        // i, i+1, i+7, i+8, which (i * 37) % 251 keeps apart: no ties.
+        for (int64_t i = 0; i < x.numel(); ++i)
+            x[i] = static_cast<float>((i * 37) % 251);
+        for (int64_t i = 0; i < dy.numel(); ++i)
+            dy[i] = static_cast<float>(i % 97 + 1);
+        auto run = [&](Tensor &dx) {
+            const Tensor y = model.forward(x).clone();
+            dx = model.backward(x, dy, true).clone();
+            return y;
+        };
+        Tensor dx32, dx16;
+        const Tensor y32 = run(dx32);
+        model.set_precision(DType::BF16);
+        QCOMPARE(model.node_outputs(std::span<const Shape>(&in, 1))[0][0].dtype, DType::BF16);
+        const Tensor y16 = run(dx16);
+        int64_t routed = 0;
+        for (int64_t i = 0; i < y32.numel(); ++i)
+            QCOMPARE(y16[i], y32[i]);
+        for (int64_t i = 0; i < dx32.numel(); ++i) {
+            QCOMPARE(dx16[i], dx32[i]);
+            routed += dx32[i] != 0;
+        }
+        QCOMPARE(routed, dy.numel()); // every output's gradient landed once
+    }
+
     // A fused activation gives what the convolution followed by the
     // activation layer gives, outputs and every gradient: relu (a post-op,
     // differentiated from the output) and gelu (kept pre-activation).
