@@ -23,6 +23,8 @@
 #include <neurite/plugin.hpp>
 #include <neurite/plugin_dnnl.hpp>
 
+#include <omp.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -164,7 +166,7 @@ public:
         if (!b) {
             if (m_built.size() == kKeptShapes)
                 m_built.erase(m_built.begin());
-            m_built.push_back(sdk::with_dnnl(name, [&] { return cv::build_conv(shape, m_act, dims, offered, g, m_engine); }));
+            m_built.push_back(sdk::with_dnnl(name, [&] { return cv::build_conv(shape, m_act, dims, offered, g, m_engine, m_threads); }));
             b = m_built.back().get();
         }
         const nrt_dtype io = b->exchange_bf16 ? NRT_DTYPE_BF16 : NRT_DTYPE_F32;
@@ -189,7 +191,9 @@ public:
 
 protected:
     Convolution(const sdk::Host &host, const sdk::Params &p, uint64_t seed, const char *name, bool transposed)
-        : m_engine(sdk::dnnl_engine(host)), m_stream(sdk::dnnl_stream(host)), m_seed(seed),
+        : m_engine(sdk::dnnl_engine(host)), m_stream(sdk::dnnl_stream(host)),
+          m_threads(host.raw() && host.raw()->num_threads > 0 ? host.raw()->num_threads : omp_get_max_threads()),
+          m_seed(seed),
           m_act(cv::find_activation(name, p.string("activation"))), m_init(p.string("init")),
           m_shape(read_shape(p, name, transposed))
     {
@@ -231,6 +235,7 @@ private:
 
     dnnl::engine m_engine;
     dnnl::stream m_stream;
+    int m_threads; // the most FewChannelConv's passes split into
     uint64_t m_seed;
     const cv::Activation &m_act;
     std::string m_init;

@@ -1,6 +1,9 @@
 #include "conv_primitives.hpp"
 
+#include "few_channels.hpp"
+
 #include <algorithm>
+#include <type_traits>
 
 namespace neurite::conv {
 
@@ -87,9 +90,31 @@ dnnl::deconvolution_forward::primitive_desc faster_forward(const dnnl::deconvolu
     return direct;
 }
 
+// The layout a convolution of this precision would read a tensor of `dims`
+// in, when FewChannelConv can write it: channels last (AMX's bf16 kernels)
+// or blocks of 16 channels (AVX-512's f32 kernels).
+std::optional<memory::format_tag> next_convolution_layout(const memory::dims &dims, memory::data_type type,
+                                                          const dnnl::engine &engine)
+{
+    using tag = memory::format_tag;
+    const int64_t k = dims[1];
+    try {
+        const dnnl::convolution_forward::primitive_desc next(
+            {prop_kind::forward_training, algorithm::convolution_direct, any_desc(dims, type),
+             any_desc({k, k, 3, 3}, type), any_desc(dims, type), {1, 1}, {1, 1}, {1, 1}},
+            engine);
+        for (const tag t : {tag::nhwc, tag::nChw16c})
+            if (next.src_desc() == memory::desc(dims, type, t))
+                return t;
+    } catch (const dnnl::error &) { // no convolution of this shape
+    }
+    return std::nullopt;
+}
+
 template <class Fwd, class BwdData, class BwdWeights>
 std::unique_ptr<ConvPrimitives> build(const ConvShape &shape, const Activation &act, std::span<const int64_t> dims,
-                                      int32_t offered, const sp::Geometry &g, const dnnl::engine &engine)
+                                      int32_t offered, const sp::Geometry &g, const dnnl::engine &engine,
+                                      int threads)
 {
     const memory::dims src_dims(dims.begin(), dims.end());
     const memory::dims dst_dims{dims[0], shape.out, g.out.h, g.out.w};
@@ -97,6 +122,14 @@ std::unique_ptr<ConvPrimitives> build(const ConvShape &shape, const Activation &
     // The dtype of the tensors the layer exchanges with its neighbours.
     const memory::data_type io = shape.exchange_bf16 ? memory::data_type::bf16 : memory::data_type::f32;
     memory::desc src = any_desc(src_dims, low), dst = any_desc(dst_dims, io);
+    std::optional<memory::format_tag> few_layout;
+    if constexpr (std::is_same_v<Fwd, dnnl::convolution_forward>)
+        if (FewChannelConv::fits(shape, act, dims))
+            few_layout = next_convolution_layout(dst_dims, io, engine);
+    if (few_layout) { // oneDNN runs only the input's gradient, in these layouts
+        src = sdk::desc_of(dims, NRT_FORMAT_PLAIN, low);
+        dst = memory::desc(dst_dims, io, *few_layout);
+    }
     const algorithm alg = shape.transposed ? algorithm::deconvolution_direct : algorithm::convolution_direct;
     auto fwd = forward_pd<Fwd>(shape, act, src, dst, g, engine, alg);
     // A layout the ABI has no tag for cannot cross to the next layer.
@@ -144,6 +177,14 @@ std::unique_ptr<ConvPrimitives> build(const ConvShape &shape, const Activation &
     built->src_format = sdk::format_of(user_src);
     built->dst_format = sdk::format_of(dst);
     built->dst_md = dst;
+    if (few_layout) {
+        const ChannelBlocks blocks = *few_layout == memory::format_tag::nhwc
+                                         ? ChannelBlocks::channels_last(shape.out, g.out.h, g.out.w)
+                                         : ChannelBlocks::blocked16(shape.out, g.out.h, g.out.w);
+        built->few = std::make_unique<FewChannelConv>(shape, act, dims, g, blocks, io == memory::data_type::bf16,
+                                                      threads);
+        built->workspace_bytes = built->few->workspace_bytes();
+    }
     return built;
 }
 
@@ -151,14 +192,16 @@ std::unique_ptr<ConvPrimitives> build(const ConvShape &shape, const Activation &
 
 std::unique_ptr<ConvPrimitives> build_conv(const ConvShape &shape, const Activation &act,
                                            std::span<const int64_t> dims, int32_t offered, const sp::Geometry &g,
-                                           const dnnl::engine &engine)
+                                           const dnnl::engine &engine, int threads)
 {
     if (shape.transposed)
         return build<dnnl::deconvolution_forward, dnnl::deconvolution_backward_data,
-                     dnnl::deconvolution_backward_weights>(shape, act, dims, offered, g, engine);
+                     dnnl::deconvolution_backward_weights>(shape, act, dims, offered, g, engine, threads);
     return build<dnnl::convolution_forward, dnnl::convolution_backward_data, dnnl::convolution_backward_weights>(
-        shape, act, dims, offered, g, engine);
+        shape, act, dims, offered, g, engine, threads);
 }
+
+ConvPrimitives::~ConvPrimitives() = default;
 
 ConvPrimitives::ConvPrimitives(const ConvShape &shape, const Activation &act, const ConvPds &pds,
                                const dnnl::engine &engine)
@@ -307,6 +350,10 @@ void ConvPrimitives::forward(const sdk::Call &c, const float *weights, const flo
     m_user_weights.set_data_handle(const_cast<float *>(weights));
     if (m_bias)
         m_bias_mem.set_data_handle(const_cast<float *>(bias));
+    if (few) {
+        few->forward(c.src(0).data, weights, bias, c.dst(0).data, c.workspace());
+        return;
+    }
     m_src.set_data_handle(c.src(0).data);
     m_dst.set_data_handle(c.dst(0).data);
     if (!m_act.fused)
@@ -331,19 +378,26 @@ void ConvPrimitives::backward(const sdk::Call &c, const float *weights, float *w
     m_diff_dst.set_data_handle(c.diff_dst(0).data);
     if (!m_act.fused)
         m_pre.set_data_handle(c.workspace());
+    const bool add = c.accumulate();
+    nrt_tensor *diff_src = c.diff_src(0);
+    if (few && weights_grad)
+        few->backward_weights(c.workspace(), c.dst(0).data, c.diff_dst(0).data, weights_grad,
+                              m_bias ? bias_grad : nullptr, add);
+    if (few && !diff_src)
+        return;
     if (m_act_bwd)
         m_act_bwd.run(s); // diff_pre = act'(.) · diff_dst
     if (m_low) {
-        m_src_low.set_data_handle(c.workspace<char>() + m_low_offset);
+        if (!few) // its workspace holds FewChannelConv's input
+            m_src_low.set_data_handle(c.workspace<char>() + m_low_offset);
         m_diff_to_low.run(s);
     }
-    const bool add = c.accumulate();
-    if (weights_grad) {
+    if (weights_grad && !few) {
         m_user_grad.set_data_handle(weights_grad);
         m_bwd_weights.run(s);
         (add ? m_grad_add : m_grad_write).run(s);
     }
-    if (nrt_tensor *diff_src = c.diff_src(0)) {
+    if (diff_src) {
         m_user_weights.set_data_handle(const_cast<float *>(weights));
         m_diff_src.set_data_handle(diff_src->data);
         if (m_weights_to_bwd)
@@ -351,7 +405,7 @@ void ConvPrimitives::backward(const sdk::Call &c, const float *weights, float *w
         m_bwd_data.run(s);
     }
     s.wait();
-    if (m_bias && bias_grad && weights_grad) {
+    if (m_bias && bias_grad && weights_grad && !few) {
         const float *db = m_diff_bias_buf.data();
         for (int64_t k = 0; k < m_channels; ++k)
             bias_grad[k] = add ? bias_grad[k] + db[k] : db[k];

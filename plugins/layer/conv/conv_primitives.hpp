@@ -68,6 +68,8 @@ struct ConvPds {
     memory::desc src;
 };
 
+class FewChannelConv;
+
 class ConvPrimitives {
 public:
     std::vector<int64_t> dims; // the input's
@@ -79,7 +81,12 @@ public:
     // activation, then (bf16) the input's bf16 copy.
     uint64_t workspace_bytes = 0;
 
+    // Computes the forward and the weight gradient instead of oneDNN
+    // (few_channels.hpp), when set.
+    std::unique_ptr<FewChannelConv> few;
+
     ConvPrimitives(const ConvShape &shape, const Activation &act, const ConvPds &pds, const dnnl::engine &engine);
+    ~ConvPrimitives();
 
     void forward(const sdk::Call &c, const float *weights, const float *bias, dnnl::stream &s);
     void backward(const sdk::Call &c, const float *weights, float *weights_grad, float *bias_grad,
@@ -119,10 +126,13 @@ private:
 // The primitives of a convolution, or of its transpose, over an input of
 // `dims` offered in `offered`:
 // oneDNN chooses every layout, unless it chooses one the ABI cannot name,
-// then the input's own format and plain output are used.
+// then the input's own format and plain output are used. A convolution of
+// few input channels (FewChannelConv::fits) reads its input plain and
+// writes its output as the next convolution would read it; threads is the
+// most its own passes split into.
 std::unique_ptr<ConvPrimitives> build_conv(const ConvShape &shape, const Activation &act,
                                            std::span<const int64_t> dims, int32_t offered, const sp::Geometry &g,
-                                           const dnnl::engine &engine);
+                                           const dnnl::engine &engine, int threads);
 
 } // namespace neurite::conv
 

@@ -28,6 +28,25 @@ template <class Body> void parallel_for(int64_t n, int64_t serial_below, Body &&
     }
 }
 
+// Runs body(first, last, part) over [0, n) split into `team` contiguous
+// blocks, part numbering them from 0, with at most one thread a block. A
+// team of one runs in the calling thread without a parallel region: libgomp
+// allocates a team for each region it opens, even of one thread, and a
+// training step allocates nothing. team follows the host's thread count.
+template <class Body> void parallel_blocks(int team, int64_t n, Body &&body)
+{
+    if (team <= 1 || n <= 1) {
+        body(int64_t{0}, n, 0);
+        return;
+    }
+#pragma omp parallel num_threads(team)
+    {
+        const int part = omp_get_thread_num(), parts = omp_get_num_threads();
+        const RowBlock r = row_block(n, part, parts);
+        body(r.first, r.last, part);
+    }
+}
+
 // Runs the enclosed oneDNN calls on one thread, for work too small to be
 // worth a fork/join. oneDNN plans a primitive for the thread count at its
 // creation, so creation and execution both run inside one.

@@ -2,7 +2,8 @@
 
 #include "neurite/core/desc.h"
 
-#include <bit>
+#include <neurite/plugin_bf16.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -40,16 +41,9 @@ void set_default_precision(DType precision);
 // bf16 copies inside), so the host converts at its boundary.
 void note_f32_boundary(const std::string &type_name);
 
-// The bfloat16 bits of x, rounded to nearest even on the 16 dropped bits
-// (vcvtneps2bf16's rounding). A NaN stays a quiet NaN whatever its payload:
-// the rounding carry would turn some into Inf or zero.
-inline uint16_t nearest_bf16(float x)
-{
-    const uint32_t bits = std::bit_cast<uint32_t>(x);
-    if ((bits & 0x7fffffffu) > 0x7f800000u)
-        return static_cast<uint16_t>((bits >> 16) | 0x40u);
-    return static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
-}
+// The bfloat16 bits of x, rounded to nearest even (the SDK's, so that the
+// host and plugins round alike).
+using sdk::nearest_bf16;
 
 // Rounds n floats to bfloat16 (to nearest even) and answers, in the same
 // pass, whether all of them were finite: a bf16 model's input is read once
