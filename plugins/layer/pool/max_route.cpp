@@ -58,16 +58,26 @@ inline void narrow(uint32_t &w, float lane0, float lane1)
 // What a window without a number (only NaN and -inf) gives. oneDNN's max
 // pooling starts each window at the lowest float and takes an input when
 // it is larger, so NaN never wins; its bf16 kernels round that start value
-// to bf16 on the way out, which gives -inf. (oneDNN 2.6's reference kernel,
-// which it runs for bf16 nChw8c only, stores the lowest bf16 instead.)
+// to bf16 on the way out, which gives -inf. (oneDNN 2.6's kernels in C++,
+// which it runs for bf16 nChw8c, and nchw of few channels, store the lowest
+// bf16 instead.)
 template <class T> constexpr float kNoNumber = std::numeric_limits<float>::lowest();
 template <> constexpr float kNoNumber<uint16_t> = -std::numeric_limits<float>::infinity();
 
-// The gradient a maximum gets: oneDNN's f32 backward adds it to a zeroed
-// diff_src, which turns -0 into +0; its bf16 one hands it on unchanged.
+// The gradient a maximum gets: oneDNN's backward adds it to a zeroed
+// diff_src (bf16 widened, summed in f32 and rounded back), which turns -0
+// into +0 and a NaN quiet, and leaves every other value as it is.
 inline float routed(float grad) { return grad + 0.0f; }
-inline uint16_t routed(uint16_t grad) { return grad; }
-inline uint32_t routed(uint32_t grads) { return grads; }
+inline uint16_t routed(uint16_t grad)
+{
+    if (grad == 0x8000u)
+        return 0;
+    return (grad & 0x7fffu) > 0x7f80u ? static_cast<uint16_t>(grad | 0x0040u) : grad;
+}
+inline uint32_t routed(uint32_t grads)
+{
+    return routed(static_cast<uint16_t>(grads)) | uint32_t{routed(static_cast<uint16_t>(grads >> 16))} << 16;
+}
 
 // Gives a word's lanes that hit (the window's first maximum) what is left
 // of their gradient, zero to the others, and leaves zero to give there.
@@ -227,7 +237,7 @@ template <class Plane> void each_plane(const MaxRoute &r, int threads, Plane &&p
 }
 
 // Zeroes a blocked layout's padding lanes (channels past the last) of a
-// plane the kernels wrote whole.
+// plane the kernels wrote whole, whatever the inputs held there.
 template <class T> void zero_padding(const ChannelGroups &g, int64_t n, int64_t group, int64_t h, int64_t w, T *data)
 {
     const int64_t real = g.lanes_of(group);
@@ -295,6 +305,8 @@ template <class S, class T> void forward_plane(const MaxRoute &r, int64_t n, int
         max_run<S, whole()>(from + win.first_h * in.h_stride + win.first_w * in.w_stride,
                             to + oh * out.h_stride + ow * out.w_stride, win, st, windows);
     });
+    // oneDNN's bf16 kernels write zero there whatever the input holds (its
+    // f32 ones the padding's max, zero from the zeros a layer leaves there).
     zero_padding(out, n, group, r.out_h, r.out_w, dst);
 }
 
