@@ -523,11 +523,16 @@ std::optional<MaxRoute> MaxRoute::of(const dnnl::memory::desc &src, const dnnl::
     return r;
 }
 
-// Measured at b64 on 2 threads (AVX-512, the CNN's pools: 64x32x26x26 and
-// 64x64x11x11, 2x2 stride 2), oneDNN's forward_inference against ours:
-//   bf16 nChw16c  ... us
-//   f32
-// nchw (one lane a group) walks one value a window: oneDNN's is faster there.
+// Measured on AVX-512 (2 cores, medians, the machine shared): in
+// neurite-bench's CNN at b64 on 2 threads, bf16 nChw16c 64x32x26x26 takes
+// 52-61 us here against 171-200 in oneDNN's, 64x64x11x11 17 against 74-81.
+// Alone, one thread, 2x2 stride 2 (ours / oneDNN's forward_inference, us):
+//   bf16 nChw16c 64x32x26x26  139 / 151    nhwc  145 / 394
+//   bf16 nhwc    64x64x11x11   17 / 110
+//   f32  nChw16c 64x32x26x26  238 / 146    nhwc  252 / 357
+//   f32  nhwc    64x64x11x11   49 / 102
+//   nchw (one lane a group, one value a window) 3180-3808 / 211-297
+// So: bf16 with channels grouped, f32 channels last only.
 bool MaxRoute::forward_pays() const { return src.lanes >= 8 && (src.bf16 || src.groups == 1); }
 
 void MaxRoute::forward(const float *src_data, float *dst_data, int threads) const

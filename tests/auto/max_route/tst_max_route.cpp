@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -176,6 +177,39 @@ void add_rows()
                         << static_cast<int>(tags[t]) << c << bf16;
 }
 
+// A row's case, its tensors' descriptors, window and route.
+struct Row {
+    const Case &c;
+    memory::desc src_md, dst_md;
+    memory::dims strides, kernel, pads;
+    std::optional<neurite::pool::MaxRoute> route;
+};
+
+Row row_of(int tag, int which, bool bf16)
+{
+    const Case &c = kCases[which];
+    const memory::data_type type = bf16 ? memory::data_type::bf16 : memory::data_type::f32;
+    const memory::desc src_md(c.src, type, static_cast<Tag>(tag)), dst_md(out_dims(c), type, static_cast<Tag>(tag));
+    return {c,
+            src_md,
+            dst_md,
+            {c.stride_h, c.stride_w},
+            {c.kernel_h, c.kernel_w},
+            {c.pad_h, c.pad_w},
+            neurite::pool::MaxRoute::of(src_md, dst_md,
+                                        {c.kernel_h, c.kernel_w, c.stride_h, c.stride_w, c.pad_h, c.pad_w})};
+}
+
+QString mismatch(const Case &c, int threads, size_t i, uint32_t got, uint32_t want)
+{
+    return QString("%1, %2 threads: element %3 is 0x%4, oneDNN gives 0x%5")
+        .arg(c.name)
+        .arg(threads)
+        .arg(i)
+        .arg(got, 0, 16)
+        .arg(want, 0, 16);
+}
+
 } // namespace
 
 class TestMaxRoute : public QObject {
@@ -189,13 +223,11 @@ private slots:
         QFETCH(int, tag);
         QFETCH(int, which);
         QFETCH(bool, bf16);
-        const Case &c = kCases[which];
+        const Row row = row_of(tag, which, bf16);
+        const auto &[c, src_md, dst_md, strides, kernel, pads, route] = row;
+        QVERIFY2(route.has_value(), c.name);
         dnnl::engine engine(dnnl::engine::kind::cpu, 0);
         dnnl::stream stream(engine);
-        const memory::data_type type = bf16 ? memory::data_type::bf16 : memory::data_type::f32;
-        const memory::desc src_md(c.src, type, static_cast<Tag>(tag));
-        const memory::desc dst_md(out_dims(c), type, static_cast<Tag>(tag));
-        const memory::dims strides{c.stride_h, c.stride_w}, kernel{c.kernel_h, c.kernel_w}, pads{c.pad_h, c.pad_w};
         const dnnl::pooling_forward::primitive_desc fwd(
             {dnnl::prop_kind::forward_training, dnnl::algorithm::pooling_max, src_md, dst_md, strides, kernel, pads,
              pads},
@@ -212,9 +244,6 @@ private slots:
             stream, {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_SRC, expected}, {DNNL_ARG_WORKSPACE, workspace}});
         stream.wait();
 
-        const auto route = neurite::pool::MaxRoute::of(
-            src_md, dst_md, {c.kernel_h, c.kernel_w, c.stride_h, c.stride_w, c.pad_h, c.pad_w});
-        QVERIFY2(route.has_value(), c.name);
         const size_t count = src_md.get_size() / (bf16 ? 2 : sizeof(float));
         for (int threads : {1, 2}) {
             std::memset(routed.get_data_handle(), 0x7f, src_md.get_size()); // every element must be written
@@ -232,12 +261,7 @@ private slots:
             int64_t nonzero = 0;
             for (size_t i = 0; i < count; ++i) {
                 if (got[i] != want[i])
-                    QFAIL(qPrintable(QString("%1, %2 threads: element %3 is 0x%4, oneDNN gives 0x%5")
-                                         .arg(c.name)
-                                         .arg(threads)
-                                         .arg(i)
-                                         .arg(got[i], 0, 16)
-                                         .arg(want[i], 0, 16)));
+                    QFAIL(qPrintable(mismatch(c, threads, i, got[i], want[i])));
                 nonzero += want[i] != 0;
             }
             QVERIFY2(nonzero > 0, "the case routes some gradient");
@@ -254,13 +278,11 @@ private slots:
         QFETCH(int, tag);
         QFETCH(int, which);
         QFETCH(bool, bf16);
-        const Case &c = kCases[which];
+        const Row row = row_of(tag, which, bf16);
+        const auto &[c, src_md, dst_md, strides, kernel, pads, route] = row;
+        QVERIFY2(route.has_value(), c.name);
         dnnl::engine engine(dnnl::engine::kind::cpu, 0);
         dnnl::stream stream(engine);
-        const memory::data_type type = bf16 ? memory::data_type::bf16 : memory::data_type::f32;
-        const memory::desc src_md(c.src, type, static_cast<Tag>(tag));
-        const memory::desc dst_md(out_dims(c), type, static_cast<Tag>(tag));
-        const memory::dims strides{c.stride_h, c.stride_w}, kernel{c.kernel_h, c.kernel_w}, pads{c.pad_h, c.pad_w};
         const dnnl::pooling_v2_forward::primitive_desc fwd({dnnl::prop_kind::forward_inference,
                                                             dnnl::algorithm::pooling_max, src_md, dst_md, strides,
                                                             kernel, memory::dims{0, 0}, pads, pads},
@@ -278,9 +300,6 @@ private slots:
         const bool reference = std::string(fwd.impl_info_str()).rfind("jit", 0) != 0;
         const uint32_t no_number = bf16 ? 0xff80u : 0xff7fffffu, negative_zero = bf16 ? 0x8000u : 0x80000000u;
 
-        const auto route = neurite::pool::MaxRoute::of(
-            src_md, dst_md, {c.kernel_h, c.kernel_w, c.stride_h, c.stride_w, c.pad_h, c.pad_w});
-        QVERIFY2(route.has_value(), c.name);
         for (int threads : {1, 2}) {
             std::memset(routed.get_data_handle(), 0x7f, dst_md.get_size()); // every element must be written
             if (bf16)
@@ -294,12 +313,7 @@ private slots:
             for (size_t i = 0; i < want.size(); ++i) {
                 const bool lowest_bf16 = reference && bf16 && want[i] == 0xff7fu && got[i] == no_number;
                 if (got[i] != want[i] && !lowest_bf16)
-                    QFAIL(qPrintable(QString("%1, %2 threads: element %3 is 0x%4, oneDNN gives 0x%5")
-                                         .arg(c.name)
-                                         .arg(threads)
-                                         .arg(i)
-                                         .arg(got[i], 0, 16)
-                                         .arg(want[i], 0, 16)));
+                    QFAIL(qPrintable(mismatch(c, threads, i, got[i], want[i])));
                 no_numbers += got[i] == no_number;
                 negative_zeros += got[i] == negative_zero;
             }
