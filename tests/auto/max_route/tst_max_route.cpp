@@ -180,17 +180,25 @@ void add_rows()
 // A row's case, its tensors' descriptors, window and route.
 struct Row {
     const Case &c;
+    int which; // the case's index, a seed of its data
+    bool bf16;
     memory::desc src_md, dst_md;
     memory::dims strides, kernel, pads;
     std::optional<neurite::pool::MaxRoute> route;
 };
 
-Row row_of(int tag, int which, bool bf16)
+// The current row of a test over add_rows().
+Row fetched_row()
 {
+    QFETCH(int, tag);
+    QFETCH(int, which);
+    QFETCH(bool, bf16);
     const Case &c = kCases[which];
     const memory::data_type type = bf16 ? memory::data_type::bf16 : memory::data_type::f32;
     const memory::desc src_md(c.src, type, static_cast<Tag>(tag)), dst_md(out_dims(c), type, static_cast<Tag>(tag));
     return {c,
+            which,
+            bf16,
             src_md,
             dst_md,
             {c.stride_h, c.stride_w},
@@ -220,11 +228,8 @@ private slots:
 
     void equals_onednn()
     {
-        QFETCH(int, tag);
-        QFETCH(int, which);
-        QFETCH(bool, bf16);
-        const Row row = row_of(tag, which, bf16);
-        const auto &[c, src_md, dst_md, strides, kernel, pads, route] = row;
+        const Row row = fetched_row();
+        const auto &[c, which, bf16, src_md, dst_md, strides, kernel, pads, route] = row;
         QVERIFY2(route.has_value(), c.name);
         dnnl::engine engine(dnnl::engine::kind::cpu, 0);
         dnnl::stream stream(engine);
@@ -275,11 +280,8 @@ private slots:
     // (a blocked layout's padding lanes too) compared as bits.
     void forward_equals_onednn()
     {
-        QFETCH(int, tag);
-        QFETCH(int, which);
-        QFETCH(bool, bf16);
-        const Row row = row_of(tag, which, bf16);
-        const auto &[c, src_md, dst_md, strides, kernel, pads, route] = row;
+        const Row row = fetched_row();
+        const auto &[c, which, bf16, src_md, dst_md, strides, kernel, pads, route] = row;
         QVERIFY2(route.has_value(), c.name);
         dnnl::engine engine(dnnl::engine::kind::cpu, 0);
         dnnl::stream stream(engine);
