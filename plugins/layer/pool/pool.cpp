@@ -8,8 +8,9 @@
 // forward to its backward; the backward routes each gradient there. Where
 // the layout allows (channels blocked or not, which is every layout a
 // convolution writes), max pooling keeps nothing: its forward runs oneDNN's
-// inference pooling and its backward finds each maximum again (max_route.hpp;
-// in bf16 only for windows that do not overlap).
+// inference pooling, or its own where that is faster (bf16; f32 channels
+// last), and its backward finds each maximum again (max_route.hpp; in bf16
+// only for windows that do not overlap).
 // GlobalAvgPool2D averages each channel's whole map and writes [N, C],
 // plain, ready for a Dense layer.
 #include "../common/spatial.hpp"
@@ -44,6 +45,7 @@ struct Built {
     sdk::Buffer scratchpad;
     uint64_t workspace_bytes = 0;
     std::optional<neurite::pool::MaxRoute> route; // max pooling's backward without oneDNN
+    bool route_forward = false;                   // and its forward too (no oneDNN primitive then)
 };
 
 // A parameterless layer over [N, C, H, W] computed by one oneDNN forward
@@ -88,6 +90,13 @@ public:
     void forward(const sdk::Call &c) override
     {
         Built &b = current(c.src(0));
+        if (b.route_forward) {
+            if (b.dtype == NRT_DTYPE_BF16)
+                route_forward<uint16_t>(*b.route, c);
+            else
+                route_forward<float>(*b.route, c);
+            return;
+        }
         b.src.set_data_handle(c.src(0).data);
         b.dst.set_data_handle(c.dst(0).data);
         if (b.workspace_bytes)
@@ -118,7 +127,8 @@ public:
     }
 
 protected:
-    // backward is empty when route computes it.
+    // backward is empty when route computes it, forward too when the
+    // route's forward pays.
     struct Pds {
         dnnl::primitive_desc forward, backward;
         std::optional<neurite::pool::MaxRoute> route;
@@ -130,6 +140,11 @@ protected:
     {
         route.backward(static_cast<const T *>(c.src(0).data), static_cast<const T *>(c.dst(0).data),
                        static_cast<const T *>(c.diff_dst(0).data), static_cast<T *>(diff_src.data), m_threads);
+    }
+
+    template <class T> void route_forward(const neurite::pool::MaxRoute &route, const sdk::Call &c) const
+    {
+        route.forward(static_cast<const T *>(c.src(0).data), static_cast<T *>(c.dst(0).data), m_threads);
     }
 
     // name is not copied: a string literal.
@@ -181,6 +196,10 @@ private:
         attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
         const Pds pds = describe(dims, src, dst, m_engine, attr);
         b->route = pds.route;
+        if (!pds.forward) {
+            b->route_forward = true;
+            return b;
+        }
         b->scratchpad = pds.route ? sdk::scratchpad_for(pds.forward) : sdk::scratchpad_for(pds.forward, pds.backward);
         b->src = memory(src, m_engine, DNNL_MEMORY_NONE);
         b->dst = memory(dst, m_engine, DNNL_MEMORY_NONE);
@@ -208,7 +227,7 @@ private:
 
     dnnl::engine m_engine;
     dnnl::stream m_stream;
-    int m_threads; // for the route's backward
+    int m_threads; // for the route
     std::vector<std::unique_ptr<Built>> m_built;
     Built *m_cur = nullptr;
 };
@@ -261,6 +280,8 @@ private:
             const neurite::pool::MaxWindow window{w.kernel.h, w.kernel.w, w.stride.h,
                                                   w.stride.w, g.pads.begin.h, g.pads.begin.w};
             if (auto route = neurite::pool::MaxRoute::of(src, dst, window)) {
+                if (route->forward_pays())
+                    return {{}, {}, route};
                 const dnnl::pooling_v2_forward::primitive_desc fwd(
                     {dnnl::prop_kind::forward_inference, m_algorithm, src, dst, sp::dnnl_hw(w.stride),
                      sp::dnnl_hw(w.kernel), no_dilation, sp::dnnl_hw(g.pads.begin), sp::dnnl_hw(g.pads.end)},
