@@ -60,7 +60,10 @@ template <class T> Vec load(const T *p)
 {
     Vec r;
     for (int l = 0; l < 16; ++l)
-        r.v[l] = std::is_same_v<T, float> ? p[l] : sdk::widen_bf16(p[l]);
+        if constexpr (std::is_same_v<T, float>)
+            r.v[l] = p[l];
+        else
+            r.v[l] = sdk::widen_bf16(p[l]);
     return r;
 }
 inline void store(float *p, Vec a) { std::copy_n(a.v, 16, p); }
