@@ -2,13 +2,6 @@
 
 #include "few_channels.hpp"
 
-#include <neurite/plugin_parallel.hpp>
-
-#include <omp.h>
-
-#include <exception>
-#include <string>
-
 #include <algorithm>
 #include <type_traits>
 
@@ -118,57 +111,6 @@ std::optional<memory::format_tag> next_convolution_layout(const memory::dims &di
     return std::nullopt;
 }
 
-// The weight gradient of a bf16 convolution over `threads` parts of the
-// batch, each primitive planned for one thread, when oneDNN makes them in
-// the full one's layouts; else none. oneDNN 2.6's AMX weight gradient
-// scales poorly over the batch's threads: cnn_b64's second convolution took
-// 931 us on one thread, 541-602 on two, and 455 for half the batch on one.
-template <class Fwd, class BwdWeights>
-std::vector<dnnl::primitive_desc> weight_gradient_parts(const ConvShape &shape, const Activation &act,
-                                                        const sp::Geometry &g, const dnnl::engine &engine,
-                                                        const typename Fwd::primitive_desc &fwd,
-                                                        const typename BwdWeights::primitive_desc &full,
-                                                        int threads)
-{
-    const memory::desc src = full.src_desc(), diff_dst = full.diff_dst_desc();
-    const int64_t batch = src.dims()[0];
-    // The AVX512-BF16 kernels (a CPU without AMX) were not measured: they keep the one primitive.
-    if (!shape.bf16 || threads < 2 || batch < 2 * threads ||
-        std::string(full.impl_info_str()).find("amx") == std::string::npos)
-        return {};
-    // Parts start at a sample's first byte: the batch is the outermost dimension.
-    const auto part_of = [](const memory::desc &md, int64_t samples) {
-        memory::dims dims = md.dims();
-        dims[0] = samples;
-        return sdk::desc_of(std::span<const int64_t>(dims.data(), dims.size()), sdk::format_of(md), md.data_type());
-    };
-    if (sdk::format_of(src) < 0 || sdk::format_of(diff_dst) < 0)
-        return {};
-    const sdk::OneThread one; // oneDNN plans a primitive for the threads at its creation
-    const sp::Window &w = shape.window;
-    const memory::desc bias_md({shape.out}, memory::data_type::f32, memory::format_tag::x);
-    std::vector<dnnl::primitive_desc> parts;
-    for (int p = 0; p < threads; ++p) {
-        const sdk::RowBlock r = sdk::row_block(batch, p, threads);
-        const memory::desc part_src = part_of(src, r.last - r.first), part_diff = part_of(diff_dst, r.last - r.first);
-        const auto part_fwd = forward_pd<Fwd>(shape, act, part_src, part_of(fwd.dst_desc(), r.last - r.first), g,
-                                              engine, algorithm::convolution_direct);
-        const typename BwdWeights::desc d =
-            shape.bias ? typename BwdWeights::desc(algorithm::convolution_direct, part_src, full.diff_weights_desc(),
-                                                   bias_md, part_diff, sp::dnnl_hw(w.stride), dilates(w),
-                                                   sp::dnnl_hw(g.pads.begin), sp::dnnl_hw(g.pads.end))
-                       : typename BwdWeights::desc(algorithm::convolution_direct, part_src, full.diff_weights_desc(),
-                                                   part_diff, sp::dnnl_hw(w.stride), dilates(w),
-                                                   sp::dnnl_hw(g.pads.begin), sp::dnnl_hw(g.pads.end));
-        const typename BwdWeights::primitive_desc part(d, user_scratchpad(), engine, part_fwd);
-        if (part.src_desc() != part_src || part.diff_dst_desc() != part_diff ||
-            part.diff_weights_desc() != full.diff_weights_desc())
-            return {};
-        parts.push_back(part);
-    }
-    return parts;
-}
-
 template <class Fwd, class BwdData, class BwdWeights>
 std::unique_ptr<ConvPrimitives> build(const ConvShape &shape, const Activation &act, std::span<const int64_t> dims,
                                       int32_t offered, const sp::Geometry &g, const dnnl::engine &engine,
@@ -223,15 +165,10 @@ std::unique_ptr<ConvPrimitives> build(const ConvShape &shape, const Activation &
                                         typename BwdWeights::desc(alg, src, diff_weights, low_diff, stride,
                                                                   dilates(w), pad_l, pad_r),
                                         attr, engine, fwd);
-    std::vector<dnnl::primitive_desc> weight_parts;
-    if constexpr (std::is_same_v<Fwd, dnnl::convolution_forward>)
-        if (!few_layout)
-            weight_parts = weight_gradient_parts<Fwd, BwdWeights>(shape, act, g, engine, fwd, bwd_weights,
-                                                                  std::min(threads, omp_get_max_threads()));
     auto built =
         std::make_unique<ConvPrimitives>(shape, act,
                                          ConvPds{faster_forward(fwd, shape, act, g, engine), bwd_data, bwd_weights,
-                                                 user_src, std::move(weight_parts)},
+                                                 user_src},
                                          engine);
     built->dims.assign(dims.begin(), dims.end());
     built->offered = offered;
@@ -377,75 +314,6 @@ void ConvPrimitives::build_backward(const ConvPds &pds)
     }
     m_grad_write = reorder(diff_weights, m_user_grad, false);
     m_grad_add = reorder(diff_weights, m_user_grad, true);
-    build_weight_parts(pds, diff_weights);
-}
-
-void ConvPrimitives::build_weight_parts(const ConvPds &pds, const memory &diff_weights)
-{
-    const memory::desc src = pds.backward_weights.src_desc(0), diff_dst = pds.backward_weights.diff_dst_desc(0);
-    const memory::desc bias_md({m_channels}, memory::data_type::f32, memory::format_tag::x);
-    const int64_t batch = src.dims()[0];
-    const uint64_t src_sample = src.get_size() / batch, diff_sample = diff_dst.get_size() / batch;
-    int64_t first = 0;
-    for (const dnnl::primitive_desc &pd : pds.weight_parts) {
-        WeightPart part;
-        part.src = memory(pd.src_desc(0), m_engine, DNNL_MEMORY_NONE);
-        part.diff_dst = memory(pd.diff_dst_desc(0), m_engine, DNNL_MEMORY_NONE);
-        part.src_offset = static_cast<uint64_t>(first) * src_sample;
-        part.diff_offset = static_cast<uint64_t>(first) * diff_sample;
-        first += pd.src_desc(0).dims()[0];
-        const bool to_layer = m_weight_parts.empty(); // the first part sums into the layer's own buffers
-        if (!to_layer) {
-            part.diff_weights = sdk::Buffer(diff_weights.get_desc().get_size() / sizeof(float) + 1);
-            part.diff_bias = sdk::Buffer(static_cast<size_t>(m_channels));
-        }
-        part.run = sdk::BoundPrimitive(dnnl::primitive(pd), m_name, "backward weights");
-        part.scratchpad = sdk::scratchpad_for(pd);
-        part.run.scratchpad(pd, m_engine, part.scratchpad);
-        part.run.arg(DNNL_ARG_SRC, part.src);
-        part.run.arg(DNNL_ARG_DIFF_DST, part.diff_dst);
-        part.run.arg(DNNL_ARG_DIFF_WEIGHTS, to_layer ? diff_weights
-                                                     : memory(diff_weights.get_desc(), m_engine, part.diff_weights.data()));
-        if (m_bias)
-            part.run.arg(DNNL_ARG_DIFF_BIAS,
-                         memory(bias_md, m_engine, to_layer ? m_diff_bias_buf.data() : part.diff_bias.data()));
-        part.stream = dnnl::stream(m_engine);
-        m_weight_parts.push_back(std::move(part));
-    }
-}
-
-void ConvPrimitives::run_weight_parts()
-{
-    char *src = static_cast<char *>(m_src_low.get_data_handle());
-    char *diff = static_cast<char *>(m_diff_low.get_data_handle());
-    const int parts = static_cast<int>(m_weight_parts.size());
-    std::exception_ptr error;
-#pragma omp parallel num_threads(parts)
-    // A team smaller than asked for still runs every part.
-    for (int p = omp_get_thread_num(); p < parts; p += omp_get_num_threads()) {
-        WeightPart &part = m_weight_parts[static_cast<size_t>(p)];
-        try {
-            part.src.set_data_handle(src + part.src_offset);
-            part.diff_dst.set_data_handle(diff + part.diff_offset);
-            part.run.run(part.stream);
-            part.stream.wait();
-        } catch (...) {
-#pragma omp critical(neurite_conv_parts)
-            error = std::current_exception();
-        }
-    }
-    if (error)
-        std::rethrow_exception(error);
-    const size_t floats = m_diff_weights_buf.size();
-    float *sum = m_diff_weights_buf.data();
-    for (int p = 1; p < parts; ++p) {
-        const float *part = m_weight_parts[static_cast<size_t>(p)].diff_weights.data();
-        for (size_t i = 0; i < floats; ++i)
-            sum[i] += part[i];
-        if (m_bias)
-            for (int64_t k = 0; k < m_channels; ++k)
-                m_diff_bias_buf.data()[k] += m_weight_parts[static_cast<size_t>(p)].diff_bias.data()[k];
-    }
 }
 
 sdk::BoundPrimitive ConvPrimitives::reorder(const memory &from, const memory &to, bool add) const
@@ -526,10 +394,7 @@ void ConvPrimitives::backward(const sdk::Call &c, const float *weights, float *w
     }
     if (weights_grad && !few) {
         m_user_grad.set_data_handle(weights_grad);
-        if (m_weight_parts.empty())
-            m_bwd_weights.run(s);
-        else
-            run_weight_parts();
+        m_bwd_weights.run(s);
         (add ? m_grad_add : m_grad_write).run(s);
     }
     if (diff_src) {

@@ -66,9 +66,6 @@ struct ConvShape {
 struct ConvPds {
     dnnl::primitive_desc forward, backward_data, backward_weights;
     memory::desc src;
-    // The weight gradient over parts of the batch, each planned for one
-    // thread (weight_gradient_parts), or none.
-    std::vector<dnnl::primitive_desc> weight_parts;
 };
 
 class FewChannelConv;
@@ -96,22 +93,7 @@ public:
                   dnnl::stream &s);
 
 private:
-    // One part of the batch's weight gradient: its primitive, views of the
-    // input and output gradient from its first sample, its own sums,
-    // scratchpad and stream.
-    struct WeightPart {
-        sdk::BoundPrimitive run;
-        memory src, diff_dst;
-        uint64_t src_offset = 0, diff_offset = 0; // bytes
-        sdk::Buffer scratchpad, diff_weights, diff_bias;
-        dnnl::stream stream;
-    };
-
     void build_forward(const ConvPds &pds, const ActivationPds *act);
-    void build_weight_parts(const ConvPds &pds, const memory &diff_weights);
-    // The weight and bias gradients of the parts, one thread each, summed
-    // into the first part's (m_diff_weights_buf, m_diff_bias_buf).
-    void run_weight_parts();
     void build_backward(const ConvPds &pds);
     // A primitive of pd with the shared scratchpad bound.
     sdk::BoundPrimitive bound(dnnl::primitive primitive, const dnnl::primitive_desc_base &pd, const char *what) const;
@@ -139,7 +121,6 @@ private:
     memory m_user_weights, m_user_grad, m_bias_mem;
     sdk::BoundPrimitive m_fwd, m_act_fwd, m_act_bwd, m_bwd_data, m_bwd_weights;
     sdk::BoundPrimitive m_weights_to_fwd, m_weights_to_bwd, m_grad_write, m_grad_add, m_src_to_low, m_diff_to_low;
-    std::vector<WeightPart> m_weight_parts;
 };
 
 // The primitives of a convolution, or of its transpose, over an input of

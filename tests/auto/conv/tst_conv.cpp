@@ -9,8 +9,6 @@
 
 #include <QtTest>
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 
@@ -303,49 +301,6 @@ private slots:
             close(f32->parameters()[0].grad, bf16->parameters()[0].grad, "weight gradient");
             close(f32->parameters()[1].grad, bf16->parameters()[1].grad, "bias gradient");
         }
-    }
-
-    // On two threads a bf16 convolution sums its weight gradient over two
-    // halves of the batch, one thread each (conv_primitives.cpp,
-    // weight_gradient_parts): the same gradients as one thread over the whole
-    // batch, to f32 rounding, for odd and even batches, with and without bias.
-    void bf16_weight_gradient_split_over_threads()
-    {
-        if (!bf16_kernels().supported)
-            QSKIP("this CPU runs no bf16 kernels");
-        for (const bool bias : {true, false})
-            for (const int64_t batch : {4, 7}) {
-                ParamList params{{"inputs", 32.0}, {"outputs", 32.0}, {"padding", 1.0}, {"bias", bias},
-                                 {"precision", std::string("bf16")}};
-                const Tensor x = test::random_tensor(Shape{batch, 32, 6, 5}, 8);
-                const Tensor dy = test::random_tensor(Shape{batch, 32, 6, 5}, 9);
-                std::vector<Tensor> grads[2];
-                for (int threads : {1, 2}) {
-                    const int saved = omp_get_max_threads();
-                    omp_set_num_threads(threads); // the primitives are planned in prepare
-                    auto conv = make("Conv2D", params, 5);
-                    LayerRunner runner(conv);
-                    runner.forward(x);
-                    conv->zero_grad();
-                    runner.backward(x, dy, false);
-                    runner.backward(x, dy, false); // the second adds
-                    omp_set_num_threads(saved);
-                    for (const auto &p : conv->parameters())
-                        grads[threads - 1].push_back(Tensor(p.grad).clone());
-                }
-                QCOMPARE(grads[0].size(), grads[1].size());
-                for (size_t i = 0; i < grads[0].size(); ++i) {
-                    const Tensor &one = grads[0][i], &two = grads[1][i];
-                    double scale = 0, worst = 0;
-                    for (int64_t k = 0; k < one.numel(); ++k) {
-                        scale = std::max(scale, double(std::fabs(one[k])));
-                        worst = std::max(worst, double(std::fabs(one[k] - two[k])));
-                    }
-                    QVERIFY2(scale > 0 && worst <= 1e-5 * scale,
-                             qPrintable(QString("batch %1, parameter %2: largest difference %3 at scale %4")
-                                            .arg(batch).arg(i).arg(worst).arg(scale)));
-                }
-            }
     }
 
     // Bad input: clear errors naming the layer, the shapes and the value.
