@@ -212,6 +212,21 @@ void masked_gradient_row(const T *dst, const T *diff_dst, const ChannelBlocks &b
         }
 }
 
+// Calls f(std::integral_constant<int, n>) for n in [1, Max]; nothing for
+// other n: loops with a count known at compile time keep their sums in
+// registers.
+template <int Max, class F> inline void with_count(int n, F &&f)
+{
+    if constexpr (Max >= 1) {
+        if (n == Max)
+            f(std::integral_constant<int, Max>{});
+        else
+            with_count<Max - 1>(n, f);
+    }
+}
+
+constexpr int64_t kTapsAPass = 12;
+
 bool is_relu(const Activation &act)
 {
     return act.forward == dnnl::algorithm::eltwise_relu && act.alpha == 0.0f;
@@ -289,9 +304,11 @@ void FewChannelConv::forward_row(const float *image, int64_t oh, T *dst, int64_t
         for (; ow + P <= m_out_w; ow += P)
             window_sums<P, V, Relu>(row + ow * m_stride_w, m_stride_w, taps, m_taps, w, m_out, b,
                                     dst + m_dst.at(n, block * V, oh, ow), m_dst.w_stride, m_dst.block_stride);
-        for (; ow < m_out_w; ++ow)
-            window_sums<1, V, Relu>(row + ow * m_stride_w, m_stride_w, taps, m_taps, w, m_out, b,
-                                    dst + m_dst.at(n, block * V, oh, ow), m_dst.w_stride, m_dst.block_stride);
+        // The rest in one window: single outputs chain their sums' latency.
+        with_count<P - 1>(static_cast<int>(m_out_w - ow), [&](auto rest) {
+            window_sums<rest(), V, Relu>(row + ow * m_stride_w, m_stride_w, taps, m_taps, w, m_out, b,
+                                         dst + m_dst.at(n, block * V, oh, ow), m_dst.w_stride, m_dst.block_stride);
+        });
     }
 }
 
@@ -360,13 +377,13 @@ void FewChannelConv::weight_sums_row(const float *image, int64_t oh, const float
     for (int64_t block = 0; block < m_out / width; ++block) {
         const float *g = grad_row + block * width;
         float *s = sums + block * width;
-        int64_t t = 0;
-        for (; t + 8 <= m_taps; t += 8)
-            tap_sums<8, V>(row, m_stride_w, taps + t, g, m_out, m_out_w, s + t * m_out, m_out);
-        for (; t + 4 <= m_taps; t += 4)
-            tap_sums<4, V>(row, m_stride_w, taps + t, g, m_out, m_out_w, s + t * m_out, m_out);
-        for (; t < m_taps; ++t)
-            tap_sums<1, V>(row, m_stride_w, taps + t, g, m_out, m_out_w, s + t * m_out, m_out);
+        // Up to 12 taps a pass (24 sums in registers for 32 channels): a 3x3
+        // window's 9 in one, where a pass of 1 (a chain of dependent sums)
+        // took as long as the pass of 8 before it.
+        for (int64_t t = 0; t < m_taps; t += kTapsAPass)
+            with_count<kTapsAPass>(static_cast<int>(std::min(kTapsAPass, m_taps - t)), [&](auto count) {
+                tap_sums<count(), V>(row, m_stride_w, taps + t, g, m_out, m_out_w, s + t * m_out, m_out);
+            });
     }
 }
 
