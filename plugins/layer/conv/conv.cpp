@@ -10,8 +10,11 @@
 //
 // Layouts: the primitives choose their formats (format_tag::any) and the
 // layer declares what they chose, so a chain of convolutions, activations
-// and pools runs in oneDNN's blocked layout (nChw16c) and the host converts
-// only where a plain layer reads. Weights stay plain for the optimizer and
+// and pools runs in oneDNN's blocked layout (nChw16c, or channels last for
+// AMX's bf16 kernels) and the host converts only where a plain layer reads.
+// A convolution over few input channels (few_channels.hpp) computes its
+// forward and weight gradient itself and writes the layout the next
+// convolution would read. Weights stay plain for the optimizer and
 // checkpoints: each forward reorders them into the primitive's layout (a
 // few thousand floats), and backward reorders the weight gradient back,
 // adding when the host accumulates.
