@@ -124,7 +124,7 @@ std::unique_ptr<ConvPrimitives> build(const ConvShape &shape, const Activation &
     memory::desc src = any_desc(src_dims, low), dst = any_desc(dst_dims, io);
     std::optional<memory::format_tag> few_layout;
     if constexpr (std::is_same_v<Fwd, dnnl::convolution_forward>)
-        if (FewChannelConv::fits(shape, act, dims))
+        if (FewChannelConv::fits(shape, act, dims, offered))
             few_layout = next_convolution_layout(dst_dims, io, engine);
     if (few_layout) { // oneDNN runs only the input's gradient, in these layouts
         src = sdk::desc_of(dims, NRT_FORMAT_PLAIN, low);

@@ -27,11 +27,14 @@ struct Vec {
 };
 inline Vec broadcast(float x) { return {_mm512_set1_ps(x)}; }
 inline Vec load(const float *p) { return {_mm512_loadu_ps(p)}; }
-inline Vec load(const uint16_t *p) // bf16: widening is a shift
+// bf16 bits to f32: widening is a shift. (The maskz forms: GCC 12 warns
+// of the plain forms' undefined pass-through operand, its bug 105593.)
+inline __m512 widen(__m256i bits)
 {
-    const __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(p)));
-    return {_mm512_castsi512_ps(_mm512_slli_epi32(wide, 16))};
+    const __mmask16 all = 0xffff;
+    return _mm512_castsi512_ps(_mm512_maskz_slli_epi32(all, _mm512_maskz_cvtepu16_epi32(all, bits), 16));
 }
+inline Vec load(const uint16_t *p) { return {widen(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(p)))}; }
 inline void store(float *p, Vec a) { _mm512_storeu_ps(p, a.v); }
 inline Vec fma(Vec a, Vec b, Vec c) { return {_mm512_fmadd_ps(a.v, b.v, c.v)}; }
 inline Vec add(Vec a, Vec b) { return {_mm512_add_ps(a.v, b.v)}; }
@@ -109,12 +112,19 @@ inline void store(uint16_t *p, Vec a)
 #endif
 
 // a as a bf16 product operand sees it: rounded to bf16 and back.
+#if defined(__AVX512F__) && defined(__AVX512BF16__)
 inline Vec bf16_values(Vec a)
 {
-    alignas(64) uint16_t bits[16];
+    return {widen(reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(a.v)))};
+}
+#else
+inline Vec bf16_values(Vec a)
+{
+    alignas(64) uint16_t bits[16] = {};
     store(bits, a);
     return load(bits);
 }
+#endif
 
 // act(sums + bias) of P adjacent outputs (stride_w apart in the padded
 // image, from `corner`) for V·16 output channels, stored at out + p·out_w
@@ -245,11 +255,21 @@ ChannelBlocks ChannelBlocks::blocked16(int64_t channels, int64_t h, int64_t w)
     return {channels * h * w, h * w * lanes, w * lanes, lanes};
 }
 
-bool FewChannelConv::fits(const ConvShape &shape, const Activation &act, std::span<const int64_t> dims)
+bool FewChannelConv::fits(const ConvShape &shape, const Activation &act, std::span<const int64_t> dims,
+                          int32_t offered)
 {
+#if defined(__AVX512F__)
     const sp::Hw k = shape.window.kernel;
-    return !shape.transposed && shape.groups == 1 && dims.size() == 4 && shape.out % kLanes == 0 &&
-           shape.in * k.h * k.w <= kMaxTaps && (act.identity() || is_relu(act));
+    // An input that arrives plain, as a network's first layer's does: a
+    // layer inside a chain of blocked layouts keeps oneDNN's kernels, rather
+    // than have the host convert its input and gradient.
+    return offered == NRT_FORMAT_PLAIN && !shape.transposed && shape.groups == 1 && dims.size() == 4 &&
+           shape.out % kLanes == 0 && shape.in * k.h * k.w <= kMaxTaps && (act.identity() || is_relu(act));
+#else
+    // The portable Vec is correct but slower than oneDNN's kernels.
+    (void)shape, (void)act, (void)dims, (void)offered;
+    return false;
+#endif
 }
 
 FewChannelConv::FewChannelConv(const ConvShape &shape, const Activation &act, std::span<const int64_t> dims,

@@ -3,11 +3,10 @@
 //
 // Such a layer does little arithmetic for the memory it writes and reads
 // (cnn_b64's first Conv2D: 25 MFLOP for a 64x32x26x26 output), and oneDNN
-// 2.6's kernels for it use the CPU poorly: at b64 on 2 threads its f32
-// forward took 182 us and its weight gradient 150 us (plus 353 us for the
-// ReLU's gradient, a separate pass); in bf16 they took 279 and 288 us,
-// slower than f32 though bf16 moves half the bytes, and channels-last
-// output falls back to a reference kernel thousands of times slower.
+// 2.6's kernels for it use the CPU poorly: at b64 on 2 threads its bf16
+// forward took 249 us and its weight gradient 261 us, slower than its f32
+// (125-164 and 114-149), plus a separate pass for the ReLU's gradient (156
+// us bf16, 343 f32); channels-last output falls back to a reference kernel.
 //
 // Here the forward adds bias and applies ReLU as it stores, and the weight
 // gradient applies ReLU's mask as it reads the output gradient, one pass
@@ -52,9 +51,11 @@ public:
     static constexpr int64_t kMaxTaps = 32;
 
     // Whether a convolution of this shape and activation over an input of
-    // `dims` can run here: not transposed, one group, output channels a
-    // multiple of 16, at most kMaxTaps taps, no activation or ReLU.
-    static bool fits(const ConvShape &shape, const Activation &act, std::span<const int64_t> dims);
+    // `dims` offered in `offered` runs here: an AVX-512 build, a plain
+    // input, not transposed, one group, output channels a multiple of 16,
+    // at most kMaxTaps taps, no activation or ReLU.
+    static bool fits(const ConvShape &shape, const Activation &act, std::span<const int64_t> dims,
+                     int32_t offered);
 
     // io_bf16: src, dst and their gradients are bf16 tensors, else f32.
     // threads: the host's, the most the passes split into.

@@ -1,5 +1,8 @@
 #include "max_route.hpp"
 
+#include <neurite/plugin_bf16.hpp>
+#include <neurite/plugin_parallel.hpp>
+
 #include <omp.h>
 
 #include <algorithm>
@@ -44,7 +47,7 @@ template <class Word, class T> inline void save(T *at, Word w) { std::memcpy(at,
 
 // Lane k of a word, widened.
 inline float value(float w, int) { return w; }
-inline float value(uint16_t w, int) { return as_float(uint32_t{w} << 16); }
+inline float value(uint16_t w, int) { return sdk::widen_bf16(w); }
 inline float value(uint32_t w, int k) { return as_float(k ? w & 0xffff0000u : w << 16); }
 
 // A word from its lanes' widened values (lane 1 only for two-lane words).
@@ -219,21 +222,17 @@ template <class S, class Kernel> inline void each_chunk(int64_t words, Kernel &&
 }
 
 // Runs plane(n, group) for every sample and channel group on up to
-// `threads` threads. No parallel region for one thread: libgomp allocates
-// a team for each region it opens, even of one, and a training step
-// allocates nothing. omp_get_max_threads() follows the host's thread count.
+// `threads` threads, each a contiguous run of planes (no parallel region for
+// one: sdk::parallel_blocks). omp_get_max_threads() follows the host's
+// thread count.
 template <class Plane> void each_plane(const MaxRoute &r, int threads, Plane &&plane)
 {
     const int64_t groups = r.src.groups, planes = r.batch * groups;
     const int team = static_cast<int>(std::min<int64_t>({threads, omp_get_max_threads(), planes}));
-    if (team <= 1) {
-        for (int64_t p = 0; p < planes; ++p)
+    sdk::parallel_blocks(team, planes, [&](int64_t first, int64_t last, int) {
+        for (int64_t p = first; p < last; ++p)
             plane(p / groups, p % groups);
-        return;
-    }
-#pragma omp parallel for num_threads(team) schedule(static)
-    for (int64_t p = 0; p < planes; ++p)
-        plane(p / groups, p % groups);
+    });
 }
 
 // Zeroes a blocked layout's padding lanes (channels past the last) of a

@@ -28,20 +28,39 @@ struct Case {
     Shape input;
     int64_t out, kh, kw, sh, sw, ph, pw, dh, dw;
     bool relu;
+    bool bias = true;
+    bool same = false; // padding "same" (ph, pw unused): any odd pad goes at the end
 
     ParamList params(const char *precision) const
     {
-        return {{"inputs", static_cast<double>(input[1])},
-                {"outputs", static_cast<double>(out)},
-                {"kernel", std::vector<double>{double(kh), double(kw)}},
-                {"stride", std::vector<double>{double(sh), double(sw)}},
-                {"padding", std::vector<double>{double(ph), double(pw)}},
-                {"dilation", std::vector<double>{double(dh), double(dw)}},
-                {"activation", std::string(relu ? "relu" : "identity")},
-                {"precision", std::string(precision)}};
+        ParamList p{{"inputs", static_cast<double>(input[1])},
+                    {"outputs", static_cast<double>(out)},
+                    {"kernel", std::vector<double>{double(kh), double(kw)}},
+                    {"stride", std::vector<double>{double(sh), double(sw)}},
+                    {"dilation", std::vector<double>{double(dh), double(dw)}},
+                    {"activation", std::string(relu ? "relu" : "identity")},
+                    {"bias", bias},
+                    {"precision", std::string(precision)}};
+        if (same)
+            p.emplace_back("padding", std::string("same"));
+        else
+            p.emplace_back("padding", std::vector<double>{double(ph), double(pw)});
+        return p;
     }
-    int64_t out_h() const { return (input[2] + 2 * ph - dh * (kh - 1) - 1) / sh + 1; }
-    int64_t out_w() const { return (input[3] + 2 * pw - dw * (kw - 1) - 1) / sw + 1; }
+    // The output size and the padding before it along one side.
+    struct Side {
+        int64_t out, pad;
+    };
+    Side side(int64_t in, int64_t k, int64_t s, int64_t d, int64_t p) const
+    {
+        const int64_t extent = d * (k - 1) + 1;
+        if (!same)
+            return {(in + 2 * p - extent) / s + 1, p};
+        const int64_t out = (in + s - 1) / s;
+        return {out, std::max<int64_t>((out - 1) * s + extent - in, 0) / 2};
+    }
+    Side rows() const { return side(input[2], kh, sh, dh, ph); }
+    Side cols() const { return side(input[3], kw, sw, dw, pw); }
 };
 
 // What the layer should compute, in double from the values it multiplies.
@@ -52,8 +71,8 @@ struct Expected {
 Expected reference(const Case &c, const Tensor &x, const Tensor &w, const Tensor &b, const Tensor &dy,
                    const Tensor &y_layer)
 {
-    const int64_t N = c.input[0], C = c.input[1], H = c.input[2], W = c.input[3], K = c.out, OH = c.out_h(),
-                  OW = c.out_w();
+    const int64_t N = c.input[0], C = c.input[1], H = c.input[2], W = c.input[3], K = c.out, OH = c.rows().out,
+                  OW = c.cols().out, top = c.rows().pad, left = c.cols().pad;
     Expected e;
     e.y.assign(static_cast<size_t>(N * K * OH * OW), 0.0);
     e.dw.assign(static_cast<size_t>(w.numel()), 0.0);
@@ -67,12 +86,12 @@ Expected reference(const Case &c, const Tensor &x, const Tensor &w, const Tensor
                     // ReLU's gradient follows the layer's own output, so that
                     // an output near 0 is masked alike.
                     const double g = c.relu && !(y_layer[o] > 0.0f) ? 0.0 : dy[o];
-                    double sum = b[k];
+                    double sum = c.bias ? b[k] : 0.0;
                     e.db[k] += g;
                     for (int64_t ch = 0; ch < C; ++ch)
                         for (int64_t i = 0; i < c.kh; ++i)
                             for (int64_t j = 0; j < c.kw; ++j) {
-                                const int64_t h = oh * c.sh + i * c.dh - c.ph, v = ow * c.sw + j * c.dw - c.pw;
+                                const int64_t h = oh * c.sh + i * c.dh - top, v = ow * c.sw + j * c.dw - left;
                                 if (h < 0 || h >= H || v < 0 || v >= W)
                                     continue;
                                 const int64_t xi = ((n * C + ch) * H + h) * W + v;
@@ -118,7 +137,7 @@ private slots:
     void against_reference_data()
     {
         QTest::addColumn<int>("index");
-        for (int i = 0; i < 5; ++i)
+        for (int i = 0; i < static_cast<int>(cases().size()); ++i)
             QTest::newRow(cases()[i].name) << i;
     }
 
@@ -172,6 +191,8 @@ private:
             {"uneven", {1, 2, 7, 9}, 32, 3, 2, 1, 2, 2, 0, 1, 1, true},
             // Rows wider than many windows: 8 windows of 8 per row.
             {"wide", {2, 1, 5, 66}, 32, 3, 3, 1, 1, 0, 0, 1, 1, true},
+            // No bias; "same" padding of an even kernel: 1 before, 2 after.
+            {"same, no bias", {2, 1, 9, 10}, 16, 4, 4, 1, 1, 0, 0, 1, 1, true, false, true},
         };
         return all;
     }
@@ -195,7 +216,8 @@ private:
         if (mode == Mode::Bf16Model)
             model.set_precision(DType::BF16);
         auto params = conv->parameters();
-        Tensor(params[1].value).copy_from(test::random_tensor(Shape{c.out}, 3));
+        if (c.bias)
+            Tensor(params[1].value).copy_from(test::random_tensor(Shape{c.out}, 3));
         const Tensor x = test::random_tensor(c.input, 11);
         const Tensor y = model.forward(x).clone();
         const Tensor dy = test::random_tensor(y.shape(), 12);
@@ -207,7 +229,7 @@ private:
         params = conv->parameters(); // the gradients as the model left them
 
         const bool bf16 = mode != Mode::F32;
-        const Tensor w(params[0].value), b(params[1].value);
+        const Tensor w(params[0].value), b = c.bias ? Tensor(params[1].value) : Tensor();
         // A bf16 model hands the layer bf16 inputs and output gradients.
         const Expected e = bf16 ? reference(c, bf16_values(x), bf16_values(w), b, bf16_values(dy), y)
                                 : reference(c, x, w, b, dy, y);
@@ -221,7 +243,10 @@ private:
         for (double &v : twice_db)
             v *= 2;
         expect_close(Tensor(params[0].grad), twice_dw, exact, what + " weight gradient");
-        expect_close(Tensor(params[1].grad), twice_db, exact, what + " bias gradient");
+        if (c.bias)
+            expect_close(Tensor(params[1].grad), twice_db, exact, what + " bias gradient");
+        else
+            QCOMPARE(params.size(), size_t{1});
         // The input's gradient is oneDNN's (bf16 rounds it in a bf16 model).
         expect_close(dx, e.dx, rounded, what + " input gradient");
     }

@@ -1,7 +1,9 @@
 // bfloat16 values as a plugin meets them in a bf16 model's tensors: the
-// upper 16 bits of an f32. Widening is exact; narrowing rounds like
-// oneDNN's kernels (vcvtneps2bf16), so a plugin's own code and oneDNN's
-// agree on every value.
+// upper 16 bits of an f32. Widening is exact; narrowing rounds to nearest
+// even like oneDNN's kernels (vcvtneps2bf16), so a plugin's own code and
+// oneDNN's agree on every normal value. Subnormal floats differ: the
+// instruction reads them as zero, nearest_bf16 rounds them (the host's
+// threads flush them to zero anyway, unless the user keeps them).
 #ifndef NEURITE_PLUGIN_BF16_HPP
 #define NEURITE_PLUGIN_BF16_HPP
 
