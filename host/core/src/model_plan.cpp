@@ -4,7 +4,6 @@
 #include "neurite/core/precision.h"
 
 #include <algorithm>
-#include <bit>
 #include <chrono>
 #include <climits>
 #include <cstring>
@@ -52,7 +51,7 @@ void add_into(void *dst, const void *src, const Desc &d)
         const size_t n = d.bytes() / sizeof(uint16_t);
 #pragma omp simd
         for (size_t i = 0; i < n; ++i) {
-            const float sum = std::bit_cast<float>(uint32_t{out[i]} << 16) + std::bit_cast<float>(uint32_t{in[i]} << 16);
+            const float sum = widen_bf16(out[i]) + widen_bf16(in[i]);
             out[i] = nearest_bf16(sum);
         }
         return;

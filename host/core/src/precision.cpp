@@ -4,7 +4,6 @@
 
 #include <dnnl.hpp>
 
-#include <bit>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -67,8 +66,7 @@ bool round_to_bf16(const float *src, uint16_t *dst, size_t n)
 #endif
 #pragma omp simd reduction(| : special)
     for (size_t k = i; k < n; ++k) {
-        const uint32_t bits = std::bit_cast<uint32_t>(src[k]);
-        special |= static_cast<uint32_t>((bits & kExponent) == kExponent);
+        special |= non_finite(src[k]);
         dst[k] = nearest_bf16(src[k]);
     }
     return special == 0;

@@ -4,6 +4,7 @@
 
 #include <neurite/plugin_bf16.hpp>
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -44,6 +45,16 @@ void note_f32_boundary(const std::string &type_name);
 // The bfloat16 bits of x, rounded to nearest even (the SDK's, so that the
 // host and plugins round alike).
 using sdk::nearest_bf16;
+using sdk::widen_bf16;
+
+// 1 when x is NaN or Inf (its exponent bits all ones), else 0: integer
+// tests that OR together in one vectorised pass, where a float sum of x * 0
+// waited on its additions' latency.
+inline uint32_t non_finite(float x)
+{
+    constexpr uint32_t exponent = 0x7f800000u;
+    return static_cast<uint32_t>((std::bit_cast<uint32_t>(x) & exponent) == exponent);
+}
 
 // Rounds n floats to bfloat16 (to nearest even) and answers, in the same
 // pass, whether all of them were finite: a bf16 model's input is read once
