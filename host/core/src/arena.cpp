@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include <neurite/plugin.hpp>
 #include <omp.h>
 
 namespace neurite {
@@ -137,10 +138,11 @@ void ParameterArena::refresh_bf16()
     {
         const int team = omp_get_num_threads(), me = omp_get_thread_num();
         for (const Rows &p : m_rows) {
+            // The optimizers' split (optimizer.cpp), so each core rounds what it updated.
             const size_t row = p.size / p.rows;
-            const size_t first = p.rows * static_cast<size_t>(me) / static_cast<size_t>(team);
-            const size_t last = p.rows * static_cast<size_t>(me + 1) / static_cast<size_t>(team);
-            round_to_bf16(from + p.offset + first * row, to + p.offset + first * row, (last - first) * row);
+            const sdk::RowBlock r = sdk::row_block(static_cast<int64_t>(p.rows), me, team);
+            const size_t first = static_cast<size_t>(r.first), count = static_cast<size_t>(r.last - r.first);
+            round_to_bf16(from + p.offset + first * row, to + p.offset + first * row, count * row);
         }
     }
 }
